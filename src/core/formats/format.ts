@@ -1,0 +1,32 @@
+import type { Activation, MLP, ModelFormatId } from '../model/mlp';
+
+export interface ReadOptions {
+  /** Activation for formats that do not store one (safetensors state dicts). Default relu. */
+  activation?: Activation;
+  /** Activation of the last layer for such formats. Default linear (logits). */
+  outputActivation?: Activation;
+}
+
+export interface WriteResult {
+  /** Every file written, main file first. */
+  files: string[];
+  /** Total bytes written. */
+  bytes: number;
+}
+
+/**
+ * One model format: how to recognise it, read it into an MLP and (optionally) write an MLP.
+ * Readers never throw anything but ModelFormatError for bad input.
+ */
+export interface ModelFormat {
+  id: ModelFormatId;
+  /** Human name used in messages, e.g. "ONNX". */
+  label: string;
+  /** True when this reader should handle the file; `head` is the first bytes of the file. */
+  detect(path: string, head: Uint8Array): boolean;
+  read(path: string, options?: ReadOptions): Promise<MLP>;
+  /** File extension(s) that select this format as a writer, e.g. [".onnx"]. */
+  writeExtensions: string[];
+  /** Writes `mlp` to `path` and its companion files (weights), atomically. Never overwrites the source model. */
+  write?(mlp: MLP, path: string): Promise<WriteResult>;
+}

@@ -1,0 +1,82 @@
+import { promises as fs } from 'node:fs';
+import { extname, join } from 'node:path';
+import { ModelFormatError, PruneScopeError } from '../errors';
+import type { MLP, ModelFormatId } from '../model/mlp';
+import type { ModelFormat, ReadOptions, WriteResult } from './format';
+import { onnxFormat } from './onnx';
+import { safetensorsFormat } from './safetensors';
+import { tfjsGraphFormat } from './tfjs-graph';
+import { tfjsLayersFormat } from './tfjs-layers';
+import { assertNotSource } from '../io/atomic';
+
+/** Every model format, in detection order. A new format is one file plus one line here. */
+export const MODEL_FORMATS: readonly ModelFormat[] = [tfjsLayersFormat, tfjsGraphFormat, onnxFormat, safetensorsFormat];
+
+export function formatById(id: ModelFormatId): ModelFormat {
+  const f = MODEL_FORMATS.find((m) => m.id === id);
+  if (!f) throw new Error(`no model format ${id}`);
+  return f;
+}
+
+const HEAD_BYTES = 64 * 1024;
+
+async function readHead(path: string): Promise<Uint8Array> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, HEAD_BYTES, 0);
+    return new Uint8Array(buf.buffer, buf.byteOffset, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Resolves a folder to the model file inside it (a tfjs folder holds model.json). */
+async function resolveModelPath(path: string): Promise<string> {
+  let stat;
+  try {
+    stat = await fs.stat(path);
+  } catch {
+    throw new ModelFormatError(path, 'model', 'file not found');
+  }
+  if (!stat.isDirectory()) return path;
+  const candidate = join(path, 'model.json');
+  try {
+    await fs.access(candidate);
+    return candidate;
+  } catch {
+    throw new ModelFormatError(path, 'model', 'is a folder without a model.json; give the model file itself');
+  }
+}
+
+/** Reads any supported model file into an MLP, choosing the format from the file's content. */
+export async function readModel(path: string, options: ReadOptions = {}): Promise<MLP> {
+  const file = await resolveModelPath(path);
+  const head = await readHead(file);
+  const format = MODEL_FORMATS.find((f) => f.detect(file, head));
+  if (!format) {
+    throw new ModelFormatError(
+      file,
+      'model',
+      `not a recognised model format (expected ${MODEL_FORMATS.map((f) => f.label).join(', ')})`,
+    );
+  }
+  return format.read(file, options);
+}
+
+/** The writer chosen by the output's extension (.json: tfjs LayersModel, .onnx, .safetensors). */
+export function writerFor(outPath: string): ModelFormat {
+  const ext = extname(outPath).toLowerCase();
+  const format = MODEL_FORMATS.find((f) => f.write && f.writeExtensions.includes(ext));
+  if (!format) {
+    const known = MODEL_FORMATS.flatMap((f) => (f.write ? f.writeExtensions : []));
+    throw new PruneScopeError(`${outPath}: cannot tell the output format from "${ext || '(no extension)'}"; use one of ${known.join(', ')}`);
+  }
+  return format;
+}
+
+export async function writeModel(mlp: MLP, outPath: string): Promise<WriteResult> {
+  assertNotSource(outPath, [mlp.source?.path]);
+  const format = writerFor(outPath);
+  return format.write!(mlp, outPath);
+}
