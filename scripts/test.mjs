@@ -1,7 +1,8 @@
 // Runs every *.test.ts under src/ and test/ with node's own test runner (through tsx).
 // Arguments narrow the run to files whose path contains one of them.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -33,9 +34,30 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// A second reporter writes TAP to a file so this script can print one plain summary line.
+const tapFile = join(mkdtempSync(join(tmpdir(), 'prunescope-test-')), 'results.tap');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, PRUNESCOPE_TEST: '1' } },
 );
+let summary = 'no summary (the test runner did not finish)';
+try {
+  const tap = readFileSync(tapFile, 'utf8');
+  const count = (key) => Number((tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
+  summary = `${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`;
+} catch {
+  // The runner died before writing its report; the exit status below says so.
+}
+console.log(`\ntests: ${summary}`);
 process.exit(result.status ?? 1);
