@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import { PruneScopeError } from '../errors';
+
+/**
+ * The one results format: written by `prunescope analyze` and `compare`, read by the webview,
+ * the HTML report and the tests. The schemas below are the definition (types are inferred from
+ * them); docs/results-format.md explains them. Bump RESULTS_VERSION on any change a reader of the
+ * previous version would misread, and teach `parseResults` to read or refuse the old one.
+ */
+export const RESULTS_FORMAT = 'prunescope-results';
+export const RESULTS_VERSION = 1;
+
+// JSON has no NaN/Infinity; a metric that is undefined is written as null.
+const num = z.number().finite();
+const share = num.min(0).max(1);
+const matrix = z.array(z.array(num.nullable()));
+
+export const histogramSchema = z.object({
+  /** Bin edges, length bins + 1, ascending. */
+  edges: z.array(num),
+  counts: z.array(z.number().int().nonnegative()),
+});
+
+export const layerApozSchema = z.object({
+  layer: z.string(),
+  applies: z.boolean(),
+  /** Why APoZ does not apply (e.g. a sigmoid layer), when it does not. */
+  reason: z.string().optional(),
+  /** Mean APoZ over the layer's neurons. */
+  mean: share.optional(),
+  /** Per-neuron APoZ over [0, 1]. */
+  histogram: histogramSchema.optional(),
+});
+
+export const modelInfoSchema = z.object({
+  path: z.string(),
+  /** sha256 of the model's bytes (all files, for multi-file formats). */
+  sha256: z.string(),
+  format: z.string(),
+  producer: z.string().nullable(),
+  inputSize: z.number().int().positive(),
+  /** Units per layer, input excluded. */
+  layerSizes: z.array(z.number().int().positive()),
+  layerNames: z.array(z.string()),
+  activations: z.array(z.string()),
+  parameters: z.number().int().nonnegative(),
+});
+
+export const datasetInfoSchema = z.object({
+  name: z.string(),
+  /** Split evaluated on. */
+  split: z.string(),
+  samples: z.number().int().nonnegative(),
+  normalization: z.string(),
+  /** Split the activation samples came from, and how many of its first rows. */
+  activationSplit: z.string(),
+  activationSamples: z.number().int().nonnegative(),
+});
+
+export const layerPointSchema = z.object({
+  name: z.string(),
+  /** Units left (structured) or all units (unstructured). */
+  units: z.number().int().nonnegative(),
+  /** Share of the original layer's weights that are zero or removed. */
+  sparsity: share,
+  /** Parameters left (nonzero ones for unstructured). */
+  parameters: z.number().int().nonnegative(),
+  /** 2 x multiply-adds per sample: dense FLOPs of the shrunk layer, nonzero ones for sparse. */
+  flops: z.number().nonnegative(),
+  /** |w| of the original layer's weights, pruned and kept, on shared bins. */
+  magnitudes: z.object({ pruned: histogramSchema, kept: histogramSchema }),
+  /** Similarity of this layer's output to the original layer's output (settings.metric). */
+  similarity: num.nullable(),
+  apoz: layerApozSchema,
+});
+
+export const pointSchema = z.object({
+  /** Share asked for. */
+  sparsity: share,
+  /** Share of all prunable weights that are zero or removed. */
+  actualSparsity: share,
+  /** Round of an iterative schedule (0 for one-shot). */
+  iteration: z.number().int().nonnegative(),
+  accuracy: share,
+  loss: num,
+  /** Share of evaluation samples on which the pruned model predicts what the original predicts. */
+  agreement: share,
+  parameters: z.number().int().nonnegative(),
+  flops: z.number().nonnegative(),
+  latency: z.object({
+    /** Milliseconds per forward pass of 100 samples through the dense (shrunk) model. */
+    denseMsPer100: num,
+    /** The same through a CSR sparse matrix product (unstructured sparsity only). */
+    sparseMsPer100: num.nullable(),
+  }),
+  layers: z.array(layerPointSchema),
+  /** Rows: layers of the original; columns: layers of the pruned model. */
+  similarityMatrix: matrix,
+  /** Epochs of fine-tuning spent to reach this point. */
+  finetuneEpochs: z.number().int().nonnegative(),
+});
+
+export const scheduleSchema = z.enum(['one-shot', 'iterative', 'imp-rewind', 'trimming']);
+
+export const strategyRunSchema = z.object({
+  strategy: z.string(),
+  kind: z.enum(['structured', 'unstructured']),
+  schedule: scheduleSchema,
+  points: z.array(pointSchema),
+  seconds: num,
+  notes: z.array(z.string()),
+});
+
+export const baselineSchema = z.object({
+  accuracy: share,
+  loss: num,
+  parameters: z.number().int().nonnegative(),
+  flops: z.number().nonnegative(),
+  latency: z.object({ denseMsPer100: num }),
+  apoz: z.array(layerApozSchema),
+  /** The original against itself, layer by layer. */
+  similarityMatrix: matrix,
+});
+
+export const analysisSettingsSchema = z.object({
+  strategies: z.array(z.string()),
+  sparsities: z.array(share),
+  schedule: scheduleSchema,
+  finetuneEpochs: z.number().int().nonnegative(),
+  iterations: z.number().int().positive(),
+  samples: z.number().int().positive(),
+  metric: z.string(),
+  seed: z.number().int(),
+  includeOutput: z.boolean(),
+});
+
+export const comparisonSideSchema = z.object({
+  model: modelInfoSchema,
+  apoz: z.array(layerApozSchema),
+  /** The model's layers against themselves. */
+  selfSimilarity: matrix,
+});
+
+const base = {
+  format: z.literal(RESULTS_FORMAT),
+  version: z.literal(RESULTS_VERSION),
+  createdAt: z.string(),
+  tool: z.object({ name: z.literal('prunescope'), version: z.string() }),
+  backend: z.object({ name: z.string(), tfjsVersion: z.string() }),
+  dataset: datasetInfoSchema,
+};
+
+export const analysisResultsSchema = z.object({
+  ...base,
+  kind: z.literal('analysis'),
+  model: modelInfoSchema,
+  settings: analysisSettingsSchema,
+  baseline: baselineSchema,
+  runs: z.array(strategyRunSchema),
+});
+
+export const comparisonResultsSchema = z.object({
+  ...base,
+  kind: z.literal('comparison'),
+  metric: z.string(),
+  a: comparisonSideSchema,
+  b: comparisonSideSchema,
+  /** Rows: layers of A; columns: layers of B. */
+  cross: matrix,
+});
+
+export const resultsSchema = z.discriminatedUnion('kind', [analysisResultsSchema, comparisonResultsSchema]);
+
+export type Histogram = z.infer<typeof histogramSchema>;
+export type LayerApoz = z.infer<typeof layerApozSchema>;
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+export type DatasetInfo = z.infer<typeof datasetInfoSchema>;
+export type LayerPoint = z.infer<typeof layerPointSchema>;
+export type Point = z.infer<typeof pointSchema>;
+export type ScheduleName = z.infer<typeof scheduleSchema>;
+export type StrategyRun = z.infer<typeof strategyRunSchema>;
+export type Baseline = z.infer<typeof baselineSchema>;
+export type AnalysisSettings = z.infer<typeof analysisSettingsSchema>;
+export type ComparisonSide = z.infer<typeof comparisonSideSchema>;
+export type AnalysisResults = z.infer<typeof analysisResultsSchema>;
+export type ComparisonResults = z.infer<typeof comparisonResultsSchema>;
+export type Results = z.infer<typeof resultsSchema>;
+
+export class ResultsFormatError extends PruneScopeError {
+  override name = 'ResultsFormatError';
+}
+
+/**
+ * Reads results text from any source (file, webview message). Refuses, with a message naming
+ * `source`, anything that is not this format, a version it cannot read, or a malformed field.
+ */
+export function parseResults(text: string, source: string): Results {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ResultsFormatError(`${source}: not a PruneScope results file: invalid JSON (${(e as Error).message})`);
+  }
+  const head = json as { format?: unknown; version?: unknown } | null;
+  if (!head || typeof head !== 'object' || head.format !== RESULTS_FORMAT) {
+    throw new ResultsFormatError(`${source}: not a PruneScope results file (no "format": "${RESULTS_FORMAT}")`);
+  }
+  if (typeof head.version !== 'number' || !Number.isInteger(head.version)) {
+    throw new ResultsFormatError(`${source}: results file has no version number`);
+  }
+  if (head.version > RESULTS_VERSION) {
+    throw new ResultsFormatError(
+      `${source}: results format version ${head.version} was written by a newer PruneScope; this one reads version ${RESULTS_VERSION}`,
+    );
+  }
+  if (head.version < 1) throw new ResultsFormatError(`${source}: unknown results format version ${head.version}`);
+  const parsed = resultsSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ResultsFormatError(`${source}: malformed results at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
