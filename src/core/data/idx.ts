@@ -1,0 +1,157 @@
+import { promises as fs } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { DataError } from '../errors';
+
+/**
+ * IDX files (the MNIST family: http://yann.lecun.com/exdb/mnist/): two zero bytes, a dtype
+ * code, the number of dimensions, each dimension as a big-endian uint32, then big-endian data.
+ * Files may be gzipped; that is detected by the gzip magic, not by the name.
+ */
+
+export type IdxDtype = 'ubyte' | 'byte' | 'short' | 'int' | 'float' | 'double';
+
+export interface IdxArray {
+  dtype: IdxDtype;
+  shape: number[];
+  /** Uint8Array for ubyte (a view of the file's bytes), Int8Array for byte, else the decoded values. */
+  data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+}
+
+const CODES: Record<number, { dtype: IdxDtype; size: number }> = {
+  0x08: { dtype: 'ubyte', size: 1 },
+  0x09: { dtype: 'byte', size: 1 },
+  0x0b: { dtype: 'short', size: 2 },
+  0x0c: { dtype: 'int', size: 4 },
+  0x0d: { dtype: 'float', size: 4 },
+  0x0e: { dtype: 'double', size: 8 },
+};
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** True when the bytes start like an (uncompressed) IDX file. */
+export function isIdx(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2] in CODES && bytes[3] >= 1 && bytes[3] <= 8;
+}
+
+export function gunzipData(bytes: Uint8Array, file: string): Uint8Array {
+  if (bytes.length < 18) throw new DataError(file, `gzip file is truncated (${bytes.length} bytes)`);
+  try {
+    const out = gunzipSync(bytes);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (e) {
+    throw new DataError(file, `cannot decompress gzip data: ${(e as Error).message} (truncated or damaged?)`);
+  }
+}
+
+/** Parses IDX bytes (already decompressed). Checks the declared size against the bytes present before allocating. */
+export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+  if (bytes.length < 4) throw new DataError(file, `IDX file is truncated (${bytes.length} bytes)`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    throw new DataError(file, `not an IDX file (magic starts ${bytes[0]}, ${bytes[1]}; expected 0, 0)`);
+  }
+  const code = CODES[bytes[2]];
+  if (!code) throw new DataError(file, `unknown IDX data type code 0x${bytes[2].toString(16).padStart(2, '0')} (expected 08 ubyte, 09 byte, 0B short, 0C int, 0D float, 0E double)`);
+  const ndims = bytes[3];
+  if (ndims === 0) throw new DataError(file, 'IDX header declares 0 dimensions');
+  const dataStart = 4 + 4 * ndims;
+  if (bytes.length < dataStart) throw new DataError(file, `IDX header for ${ndims} dimensions is truncated (${bytes.length} bytes)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const shape: number[] = [];
+  for (let i = 0; i < ndims; i++) shape.push(view.getUint32(4 + 4 * i, false));
+  const count = shape.reduce((a, b) => a * b, 1);
+  const needed = count * code.size;
+  const present = bytes.length - dataStart;
+  if (needed !== present) {
+    throw new DataError(
+      file,
+      `IDX header declares ${shape.join('x')} ${code.dtype} values (${needed} bytes) but the file holds ${present} bytes of data${present < needed ? ' (truncated)' : ''}`,
+    );
+  }
+  const raw = bytes.subarray(dataStart);
+  switch (code.dtype) {
+    case 'ubyte':
+      return { dtype: 'ubyte', shape, data: raw };
+    case 'byte':
+      return { dtype: 'byte', shape, data: new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength) };
+    default: {
+      const rv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      const s = code.size;
+      if (code.dtype === 'short') {
+        const out = new Int16Array(count);
+        for (let i = 0; i < count; i++) out[i] = rv.getInt16(i * s, false);
+        return { dtype: 'short', shape, data: out };
+      }
+      if (code.dtype === 'int') {
+        const out = new Int32Array(count);
+        for (let i = 0; i < count; i++) out[i] = rv.getInt32(i * s, false);
+        return { dtype: 'int', shape, data: out };
+      }
+      if (code.dtype === 'float') {
+        const out = new Float32Array(count);
+        for (let i = 0; i < count; i++) out[i] = rv.getFloat32(i * s, false);
+        return { dtype: 'float', shape, data: out };
+      }
+      const out = new Float64Array(count);
+      for (let i = 0; i < count; i++) out[i] = rv.getFloat64(i * s, false);
+      return { dtype: 'double', shape, data: out };
+    }
+  }
+}
+
+export async function readFileBytes(path: string): Promise<Uint8Array> {
+  try {
+    const buf = await fs.readFile(path);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataError(path, code === 'ENOENT' ? 'file not found' : `cannot read: ${(e as Error).message}`);
+  }
+}
+
+/** Reads an IDX file, gzipped or not. */
+export async function readIdxFile(path: string): Promise<IdxArray> {
+  let bytes = await readFileBytes(path);
+  if (isGzip(bytes)) bytes = gunzipData(bytes, path);
+  return parseIdx(bytes, path);
+}
+
+/** Encodes an array as IDX bytes (big-endian), e.g. to save a dataset for other tools. */
+export function encodeIdx(array: IdxArray): Uint8Array {
+  const code = Number(Object.entries(CODES).find(([, c]) => c.dtype === array.dtype)![0]);
+  const size = CODES[code].size;
+  const count = array.shape.reduce((a, b) => a * b, 1);
+  if (array.data.length !== count) throw new Error(`idx: shape [${array.shape}] holds ${count} values but data has ${array.data.length}`);
+  const start = 4 + 4 * array.shape.length;
+  const out = new Uint8Array(start + count * size);
+  const view = new DataView(out.buffer);
+  out[2] = code;
+  out[3] = array.shape.length;
+  array.shape.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  for (let i = 0; i < count; i++) {
+    const v = array.data[i];
+    const o = start + i * size;
+    switch (array.dtype) {
+      case 'ubyte':
+        view.setUint8(o, v);
+        break;
+      case 'byte':
+        view.setInt8(o, v);
+        break;
+      case 'short':
+        view.setInt16(o, v, false);
+        break;
+      case 'int':
+        view.setInt32(o, v, false);
+        break;
+      case 'float':
+        view.setFloat32(o, v, false);
+        break;
+      case 'double':
+        view.setFloat64(o, v, false);
+        break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,379 @@
+import { promises as fs } from 'node:fs';
+import { strToU8, unzipSync, zipSync } from 'fflate';
+import { DataError } from '../errors';
+import { writeFilesAtomically } from './atomic';
+
+/**
+ * NumPy .npy / .npz reading and writing (format versions 1.0, 2.0 and 3.0, C order only).
+ * https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+ */
+
+export type NpyDtype =
+  | 'float16'
+  | 'float32'
+  | 'float64'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'bool';
+
+export type NpyData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * One array. `data` is row-major with the typed array matching `dtype`; float16 is held as its
+ * raw bits in a Uint16Array (Node has no Float16Array; `npyToFloat32` decodes it) and bool as 0/1 bytes.
+ */
+export interface NpyArray {
+  dtype: NpyDtype;
+  shape: number[];
+  data: NpyData;
+}
+
+interface DtypeInfo {
+  dtype: NpyDtype;
+  size: number;
+  /** Character numpy uses for the kind in a descr string. */
+  kind: string;
+}
+
+const DTYPES: Record<NpyDtype, DtypeInfo> = {
+  float16: { dtype: 'float16', size: 2, kind: 'f' },
+  float32: { dtype: 'float32', size: 4, kind: 'f' },
+  float64: { dtype: 'float64', size: 8, kind: 'f' },
+  int8: { dtype: 'int8', size: 1, kind: 'i' },
+  uint8: { dtype: 'uint8', size: 1, kind: 'u' },
+  int16: { dtype: 'int16', size: 2, kind: 'i' },
+  uint16: { dtype: 'uint16', size: 2, kind: 'u' },
+  int32: { dtype: 'int32', size: 4, kind: 'i' },
+  uint32: { dtype: 'uint32', size: 4, kind: 'u' },
+  int64: { dtype: 'int64', size: 8, kind: 'i' },
+  uint64: { dtype: 'uint64', size: 8, kind: 'u' },
+  bool: { dtype: 'bool', size: 1, kind: 'b' },
+};
+
+export const NPY_DTYPES = Object.keys(DTYPES) as NpyDtype[];
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+
+export function isNpy(bytes: Uint8Array): boolean {
+  return bytes.length >= 6 && MAGIC.every((b, i) => bytes[i] === b);
+}
+
+function descrToDtype(descr: string, file: string): { info: DtypeInfo; littleEndian: boolean } {
+  const m = /^([<>|=])([a-zA-Z])(\d+)$/.exec(descr);
+  if (!m) {
+    if (descr.startsWith('|O') || descr === 'O') {
+      throw new DataError(file, 'holds an object array (dtype "O"), which cannot be read without Python; save it with a numeric dtype');
+    }
+    throw new DataError(file, `unsupported .npy dtype "${descr}" (expected a numeric dtype such as <f4, <f8, |u1, <i4, <i8, |b1)`);
+  }
+  const [, order, kind, sizeStr] = m;
+  const size = Number(sizeStr);
+  const info = Object.values(DTYPES).find((d) => d.kind === kind && d.size === size);
+  if (!info) {
+    if (kind === 'O') throw new DataError(file, 'holds an object array (dtype "O"), which cannot be read without Python; save it with a numeric dtype');
+    throw new DataError(file, `unsupported .npy dtype "${descr}" (expected a numeric dtype such as <f4, <f8, |u1, <i4, <i8, |b1)`);
+  }
+  // '=' is native order; numpy writes it only for 1-byte types in practice, and Node runs little-endian.
+  return { info, littleEndian: order !== '>' };
+}
+
+function dtypeToDescr(dtype: NpyDtype): string {
+  const info = DTYPES[dtype];
+  return `${info.size === 1 ? '|' : '<'}${info.kind}${info.size}`;
+}
+
+function product(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Parses the Python-literal header dict numpy writes, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }. */
+function parseHeader(text: string, file: string): { descr: string; fortran: boolean; shape: number[] } {
+  const descr = /['"]descr['"]\s*:\s*(['"])(.*?)\1/.exec(text);
+  const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text);
+  const shape = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text);
+  if (!descr) {
+    if (/['"]descr['"]\s*:\s*\[/.test(text)) {
+      throw new DataError(file, 'holds a structured (record) array; only plain numeric arrays are supported');
+    }
+    throw new DataError(file, `.npy header has no "descr": ${JSON.stringify(text.slice(0, 200))}`);
+  }
+  if (!fortran || !shape) throw new DataError(file, `.npy header is malformed: ${JSON.stringify(text.slice(0, 200))}`);
+  const dims = shape[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => (/^\d+L?$/.test(s) ? parseInt(s, 10) : NaN));
+  if (dims.some((d) => !Number.isSafeInteger(d))) throw new DataError(file, `.npy header has a bad shape (${shape[1]})`);
+  return { descr: descr[2], fortran: fortran[1] === 'True', shape: dims };
+}
+
+function allocate(info: DtypeInfo, count: number): NpyData {
+  switch (info.dtype) {
+    case 'float16':
+    case 'uint16':
+      return new Uint16Array(count);
+    case 'float32':
+      return new Float32Array(count);
+    case 'float64':
+      return new Float64Array(count);
+    case 'int8':
+      return new Int8Array(count);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(count);
+    case 'int16':
+      return new Int16Array(count);
+    case 'int32':
+      return new Int32Array(count);
+    case 'uint32':
+      return new Uint32Array(count);
+    case 'int64':
+      return new BigInt64Array(count);
+    case 'uint64':
+      return new BigUint64Array(count);
+  }
+}
+
+function decodeBigEndian(info: DtypeInfo, bytes: Uint8Array, out: NpyData): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = out.length;
+  const s = info.size;
+  for (let i = 0; i < n; i++) {
+    const o = i * s;
+    switch (info.dtype) {
+      case 'float16':
+      case 'uint16':
+        (out as Uint16Array)[i] = view.getUint16(o, false);
+        break;
+      case 'int16':
+        (out as Int16Array)[i] = view.getInt16(o, false);
+        break;
+      case 'float32':
+        (out as Float32Array)[i] = view.getFloat32(o, false);
+        break;
+      case 'float64':
+        (out as Float64Array)[i] = view.getFloat64(o, false);
+        break;
+      case 'int32':
+        (out as Int32Array)[i] = view.getInt32(o, false);
+        break;
+      case 'uint32':
+        (out as Uint32Array)[i] = view.getUint32(o, false);
+        break;
+      case 'int64':
+        (out as BigInt64Array)[i] = view.getBigInt64(o, false);
+        break;
+      case 'uint64':
+        (out as BigUint64Array)[i] = view.getBigUint64(o, false);
+        break;
+      default:
+        (out as Uint8Array | Int8Array)[i] = bytes[o];
+    }
+  }
+}
+
+/** Parses the bytes of one .npy file. `file` names it in errors (for an .npz member: "archive.npz:x_train.npy"). */
+export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
+  if (!isNpy(bytes)) throw new DataError(file, 'not a .npy file (no \\x93NUMPY magic)');
+  if (bytes.length < 10) throw new DataError(file, `.npy file is truncated (${bytes.length} bytes)`);
+  const major = bytes[6];
+  let headerLen: number;
+  let headerStart: number;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (major === 1) {
+    headerLen = view.getUint16(8, true);
+    headerStart = 10;
+  } else if (major === 2 || major === 3) {
+    if (bytes.length < 12) throw new DataError(file, `.npy file is truncated (${bytes.length} bytes)`);
+    headerLen = view.getUint32(8, true);
+    headerStart = 12;
+  } else {
+    throw new DataError(file, `unsupported .npy format version ${major}.${bytes[7]} (expected 1.0, 2.0 or 3.0)`);
+  }
+  const dataStart = headerStart + headerLen;
+  if (dataStart > bytes.length) {
+    throw new DataError(file, `.npy header says ${headerLen} header bytes but the file has only ${bytes.length - headerStart} after the preamble (truncated?)`);
+  }
+  const headerBytes = bytes.subarray(headerStart, dataStart);
+  const text = major === 3 ? new TextDecoder('utf-8').decode(headerBytes) : Buffer.from(headerBytes).toString('latin1');
+  const header = parseHeader(text, file);
+  const { info, littleEndian } = descrToDtype(header.descr, file);
+  const count = product(header.shape);
+  if (header.fortran && header.shape.filter((d) => d !== 1).length > 1) {
+    throw new DataError(file, `is stored in Fortran (column-major) order; save it in C order (np.ascontiguousarray) first`);
+  }
+  const needed = count * info.size;
+  const present = bytes.length - dataStart;
+  if (present !== needed) {
+    throw new DataError(
+      file,
+      `shape (${header.shape.join(', ')}) of ${header.descr} needs ${needed} data bytes but the file has ${present}${present < needed ? ' (truncated)' : ''}`,
+    );
+  }
+  const data = allocate(info, count);
+  const raw = bytes.subarray(dataStart, dataStart + needed);
+  if (littleEndian || info.size === 1) {
+    // Copy into the fresh, aligned buffer; the source offset need not be aligned.
+    new Uint8Array(data.buffer, data.byteOffset, needed).set(raw);
+  } else {
+    decodeBigEndian(info, raw, data);
+  }
+  return { dtype: info.dtype, shape: header.shape, data };
+}
+
+/** Encodes one array as .npy bytes: version 1.0 when the header fits, else 2.0; header padded to 64 bytes. */
+export function encodeNpy(array: NpyArray): Uint8Array {
+  const count = product(array.shape);
+  if (array.data.length !== count) {
+    throw new Error(`npy: shape [${array.shape}] holds ${count} values but data has ${array.data.length}`);
+  }
+  const shapeText = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
+  const dict = `{'descr': '${dtypeToDescr(array.dtype)}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  let preamble = 10;
+  let major = 1;
+  let total = Math.ceil((preamble + dict.length + 1) / 64) * 64;
+  if (total - preamble > 0xffff) {
+    preamble = 12;
+    major = 2;
+    total = Math.ceil((preamble + dict.length + 1) / 64) * 64;
+  }
+  const header = dict + ' '.repeat(total - preamble - dict.length - 1) + '\n';
+  const dataBytes = new Uint8Array(array.data.buffer, array.data.byteOffset, array.data.byteLength);
+  const out = new Uint8Array(total + dataBytes.length);
+  out.set(MAGIC, 0);
+  out[6] = major;
+  out[7] = 0;
+  const view = new DataView(out.buffer);
+  if (major === 1) view.setUint16(8, header.length, true);
+  else view.setUint32(8, header.length, true);
+  out.set(strToU8(header, true), preamble);
+  out.set(dataBytes, total);
+  return out;
+}
+
+/** An NPZ archive's arrays by name, without the ".npy" suffix (as np.load gives them). */
+export type NpzArrays = Record<string, NpyArray>;
+
+export function isZip(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && (bytes[2] === 3 || bytes[2] === 5);
+}
+
+export function parseNpz(bytes: Uint8Array, file: string): NpzArrays {
+  if (!isZip(bytes)) throw new DataError(file, 'not an .npz file (not a zip archive)');
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes);
+  } catch (e) {
+    throw new DataError(file, `cannot unzip .npz archive: ${(e as Error).message} (truncated or damaged?)`);
+  }
+  const out: NpzArrays = {};
+  for (const [name, content] of Object.entries(entries)) {
+    if (name.endsWith('/')) continue;
+    const key = name.endsWith('.npy') ? name.slice(0, -4) : name;
+    out[key] = parseNpy(content, `${file}:${name}`);
+  }
+  if (Object.keys(out).length === 0) throw new DataError(file, '.npz archive holds no arrays');
+  return out;
+}
+
+/** Zips arrays into .npz bytes (deflated, like np.savez_compressed; `compress: false` stores them like np.savez). */
+export function encodeNpz(arrays: NpzArrays, compress = true): Uint8Array {
+  const files: Record<string, Uint8Array> = {};
+  for (const [key, arr] of Object.entries(arrays)) files[`${key}.npy`] = encodeNpy(arr);
+  return zipSync(files, { level: compress ? 6 : 0 });
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    const buf = await fs.readFile(path);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataError(path, code === 'ENOENT' ? 'file not found' : `cannot read: ${(e as Error).message}`);
+  }
+}
+
+export async function readNpyFile(path: string): Promise<NpyArray> {
+  return parseNpy(await readBytes(path), path);
+}
+
+export async function readNpzFile(path: string): Promise<NpzArrays> {
+  return parseNpz(await readBytes(path), path);
+}
+
+export async function writeNpyFile(path: string, array: NpyArray): Promise<number> {
+  return writeFilesAtomically([{ path, data: encodeNpy(array) }]);
+}
+
+export async function writeNpzFile(path: string, arrays: NpzArrays, compress = true): Promise<number> {
+  return writeFilesAtomically([{ path, data: encodeNpz(arrays, compress) }]);
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** IEEE half-precision bits to a number (exact). */
+export function float16ToNumber(bits: number): number {
+  return halfToFloat(bits);
+}
+
+/** The array's values as float32 (int64 beyond 2^24 loses precision, as any float32 would). */
+export function npyToFloat32(array: NpyArray): Float32Array {
+  const d = array.data;
+  if (array.dtype === 'float32') return d as Float32Array;
+  const out = new Float32Array(d.length);
+  if (array.dtype === 'float16') {
+    const h = d as Uint16Array;
+    for (let i = 0; i < h.length; i++) out[i] = halfToFloat(h[i]);
+  } else if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
+    for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
+  } else {
+    out.set(d as ArrayLike<number>);
+  }
+  return out;
+}
+
+/** Wraps a Float32Array as an NpyArray, e.g. for predictions written by the CLI. */
+export function float32Npy(data: Float32Array, shape: number[]): NpyArray {
+  return { dtype: 'float32', shape, data };
+}
+
+/** One .npy file's values as float32 with its shape and stored dtype (for model inputs). */
+export interface NpyFloat32 {
+  dtype: NpyDtype;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Reads an .npy file of any numeric dtype as float32 (the CLI's predict and similarity inputs). */
+export async function readNpy(path: string): Promise<NpyFloat32> {
+  const arr = await readNpyFile(path);
+  return { dtype: arr.dtype, shape: arr.shape, data: npyToFloat32(arr) };
+}
+
+/** Writes float32 values with the given shape as an .npy file, atomically; returns bytes written. */
+export async function writeNpy(path: string, data: Float32Array, shape: number[]): Promise<number> {
+  return writeNpyFile(path, float32Npy(data, shape));
+}
