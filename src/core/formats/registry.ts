@@ -61,7 +61,9 @@ export async function readModel(path: string, options: ReadOptions = {}): Promis
       `not a recognised model format (expected ${MODEL_FORMATS.map((f) => f.label).join(', ')})`,
     );
   }
-  return format.read(file, options);
+  const mlp = await format.read(file, options);
+  if (mlp.source && !mlp.source.files) mlp.source.files = [file];
+  return mlp;
 }
 
 /** The writer chosen by the output's extension (.json: tfjs LayersModel, .onnx, .safetensors). */

@@ -386,7 +386,7 @@ async function readGraphModel(modelPath: string): Promise<MLP> {
     inputShape: finalShape,
     inputSize: finalShape.reduce((p, d) => p * d, 1),
     layers,
-    source: { format: 'tfjs-graph', path: file, producer: producer || undefined, notes },
+    source: { format: 'tfjs-graph', path: file, producer: producer || undefined, notes, files: [file, ...weights.files] },
   };
   try {
     validateMLP(mlp);

@@ -453,7 +453,7 @@ async function readLayersModel(path: string): Promise<MLP> {
     inputShape: finalShape,
     inputSize: finalShape.reduce((a, b) => a * b, 1),
     layers: dense,
-    source: { format: 'tfjs-layers', path: file, producer: producerOf(json, kerasVersion), notes },
+    source: { format: 'tfjs-layers', path: file, producer: producerOf(json, kerasVersion), notes, files: [file, ...weights.files] },
   };
   try {
     validateMLP(mlp);

@@ -41,6 +41,8 @@ export interface ModelSource {
   producer?: string;
   /** Things a person should know about the reading, e.g. post-processing nodes left out. */
   notes: string[];
+  /** Every file the model was read from (the model file first, then weights or external data). */
+  files?: string[];
 }
 
 export interface MLP {

@@ -1,0 +1,145 @@
+import * as tf from '@tensorflow/tfjs';
+import { forward, mlpTensors } from '../model/forward';
+import type { Activation, MLP } from '../model/mlp';
+
+/**
+ * Forward latency per batch of 100 samples, as the pruning-challenge write-up timed it: the dense
+ * (shrunk) model through the compute backend, and for unstructured sparsity a CSR sparse matrix
+ * product that skips the zeros. Median of `repeats` runs after a warm-up, so one slow run on a
+ * shared machine does not decide the number.
+ */
+
+const BATCH = 100;
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function sampleBatch(x: Float32Array, n: number, inputSize: number): Float32Array {
+  const out = new Float32Array(BATCH * inputSize);
+  for (let r = 0; r < BATCH; r++) {
+    const src = (r % Math.max(1, n)) * inputSize;
+    out.set(x.subarray(src, src + inputSize), r * inputSize);
+  }
+  return out;
+}
+
+export function denseLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7): number {
+  const t = mlpTensors(mlp);
+  const input = tf.tensor2d(sampleBatch(x, n, mlp.inputSize), [BATCH, mlp.inputSize]);
+  try {
+    const times: number[] = [];
+    for (let i = 0; i <= repeats; i++) {
+      const start = performance.now();
+      const y = forward(mlp, t, input);
+      y.dataSync();
+      y.dispose();
+      if (i > 0) times.push(performance.now() - start);
+    }
+    return median(times);
+  } finally {
+    input.dispose();
+    t.dispose();
+  }
+}
+
+/** A layer's weights in compressed sparse row form over the transposed kernel: row j = unit j's inputs. */
+export interface CsrLayer {
+  units: number;
+  inputSize: number;
+  rowPtr: Int32Array;
+  cols: Int32Array;
+  values: Float32Array;
+  bias: Float32Array | null;
+  activation: Activation;
+  alpha: number;
+}
+
+export function toCsr(mlp: MLP): CsrLayer[] {
+  return mlp.layers.map((l) => {
+    const rowPtr = new Int32Array(l.units + 1);
+    let nnz = 0;
+    for (const w of l.weights) if (w !== 0) nnz++;
+    const cols = new Int32Array(nnz);
+    const values = new Float32Array(nnz);
+    let k = 0;
+    for (let j = 0; j < l.units; j++) {
+      rowPtr[j] = k;
+      for (let i = 0; i < l.inputSize; i++) {
+        const w = l.weights[i * l.units + j];
+        if (w !== 0) {
+          cols[k] = i;
+          values[k++] = w;
+        }
+      }
+    }
+    rowPtr[l.units] = k;
+    return { units: l.units, inputSize: l.inputSize, rowPtr, cols, values, bias: l.bias, activation: l.activation, alpha: l.alpha ?? 0.01 };
+  });
+}
+
+function activateRow(row: Float32Array, activation: Activation, alpha: number): void {
+  switch (activation) {
+    case 'linear':
+      return;
+    case 'relu':
+      for (let i = 0; i < row.length; i++) if (row[i] < 0) row[i] = 0;
+      return;
+    case 'relu6':
+      for (let i = 0; i < row.length; i++) row[i] = Math.min(6, Math.max(0, row[i]));
+      return;
+    case 'leaky_relu':
+      for (let i = 0; i < row.length; i++) if (row[i] < 0) row[i] *= alpha;
+      return;
+    case 'sigmoid':
+      for (let i = 0; i < row.length; i++) row[i] = 1 / (1 + Math.exp(-row[i]));
+      return;
+    case 'tanh':
+      for (let i = 0; i < row.length; i++) row[i] = Math.tanh(row[i]);
+      return;
+    case 'softmax':
+    case 'log_softmax': {
+      let max = -Infinity;
+      for (const v of row) if (v > max) max = v;
+      let sum = 0;
+      for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+      const logSum = Math.log(sum) + max;
+      for (let i = 0; i < row.length; i++) row[i] = activation === 'softmax' ? Math.exp(row[i] - logSum) : row[i] - logSum;
+      return;
+    }
+  }
+}
+
+/** y = act(x W + b) for every layer with CSR weights; rows of x are samples. */
+export function csrForward(layers: CsrLayer[], x: Float32Array, rows: number): Float32Array {
+  let h = x;
+  for (const l of layers) {
+    const out = new Float32Array(rows * l.units);
+    for (let r = 0; r < rows; r++) {
+      const hin = r * l.inputSize;
+      const row = out.subarray(r * l.units, (r + 1) * l.units);
+      for (let j = 0; j < l.units; j++) {
+        let s = l.bias ? l.bias[j] : 0;
+        for (let k = l.rowPtr[j]; k < l.rowPtr[j + 1]; k++) s += l.values[k] * h[hin + l.cols[k]];
+        row[j] = s;
+      }
+      activateRow(row, l.activation, l.alpha);
+    }
+    h = out;
+  }
+  return h;
+}
+
+export function sparseLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 5): number {
+  const layers = toCsr(mlp);
+  const input = sampleBatch(x, n, mlp.inputSize);
+  const times: number[] = [];
+  for (let i = 0; i <= repeats; i++) {
+    const start = performance.now();
+    csrForward(layers, input, BATCH);
+    if (i > 0) times.push(performance.now() - start);
+  }
+  return median(times);
+}
