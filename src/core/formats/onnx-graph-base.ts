@@ -1,0 +1,395 @@
+/**
+ * The bookkeeping under the ONNX graph walk: value producers and consumers, node positions for
+ * messages, attributes, and stored constants (initializers, Constant nodes, and Identity,
+ * Transpose or Cast of them). Operators and graph inputs are checked here before any weight is read.
+ */
+import { onnx } from 'onnx-proto';
+import { ModelFormatError } from '../errors';
+import type { DenseLayer } from '../model/mlp';
+import { CONSTANT_OPS, describeOp, isDefaultDomain, isKnownOp } from './onnx-ops';
+import {
+  DT,
+  TensorError,
+  dataTypeName,
+  elementCount,
+  int64,
+  isExternal,
+  isFloatType,
+  tensorDims,
+  tensorFloats,
+  tensorInts,
+} from './onnx-tensor';
+
+export const ONNX_LABEL = 'ONNX';
+
+/** Operators that index a shape vector. */
+const SHAPE_INDEX_OPS = new Set(['Gather', 'Slice']);
+/** Operators a shape vector passes through on its way to a Reshape. */
+export const SHAPE_PASS_OPS = new Set(['Gather', 'Slice', 'Cast', 'Identity', 'Squeeze', 'Unsqueeze']);
+
+/** A stored constant (initializer, Constant node, or a Transpose/Identity/Cast of one). */
+export class Const {
+  private f?: Float32Array;
+  private n?: number[];
+  constructor(
+    readonly name: string,
+    readonly dims: number[],
+    private readonly getFloats: () => Float32Array,
+    private readonly getInts: () => number[],
+  ) {}
+  get size(): number {
+    return elementCount(this.dims);
+  }
+  floats(): Float32Array {
+    return (this.f ??= this.getFloats());
+  }
+  ints(): number[] {
+    return (this.n ??= this.getInts());
+  }
+}
+
+/** Source index of each element of the transposed array. */
+function transposeOrder(dims: number[], perm: number[]): { dims: number[]; order: Uint32Array } {
+  const rank = dims.length;
+  const outDims = perm.map((p) => dims[p]);
+  const strides = new Array<number>(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * dims[i + 1];
+  const total = elementCount(dims);
+  const order = new Uint32Array(total);
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < total; o++) {
+    let src = 0;
+    for (let d = 0; d < rank; d++) src += idx[d] * strides[perm[d]];
+    order[o] = src;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++idx[d] < outDims[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return { dims: outDims, order };
+}
+
+/** Graph bookkeeping shared by the walk: messages, attributes, constants and structure checks. */
+export class OnnxGraphBase {
+  readonly notes: string[] = [];
+  readonly opset: number;
+  private readonly graph: onnx.IGraphProto;
+  protected readonly nodes: onnx.INodeProto[];
+  protected readonly producer = new Map<string, number>();
+  protected readonly consumers = new Map<string, number[]>();
+  private readonly initializers = new Map<string, onnx.ITensorProto>();
+  private readonly sparse = new Set<string>();
+  protected readonly outputs: string[];
+  private readonly consts = new Map<string, Const | null>();
+  protected readonly layers: DenseLayer[] = [];
+  protected input!: onnx.IValueInfoProto;
+
+  constructor(
+    model: onnx.IModelProto,
+    protected readonly file: string,
+  ) {
+    if (!model.graph) this.fail('the file holds no graph (not an ONNX model, or a truncated one)');
+    this.graph = model.graph;
+    this.nodes = this.graph.node ?? [];
+    const irVersion = int64(model.irVersion ?? 0, 'ir_version');
+    if (irVersion <= 0) this.fail('the file declares no IR version (not an ONNX model, or a truncated one)');
+    if (irVersion < 3 || irVersion > 10) {
+      this.notes.push(`IR version ${irVersion} is outside 3–10, the versions this reader was written for`);
+    }
+    const opsets = (model.opsetImport ?? []).filter((o) => isDefaultDomain(o.domain));
+    if (opsets.length === 0) this.fail('the model imports no ai.onnx operator set');
+    this.opset = int64(opsets[0].version ?? 0, 'opset version');
+    if (this.opset < 6 || this.opset > 21) {
+      this.notes.push(`opset ${this.opset} is outside 6–21, the versions this reader was written for`);
+    }
+    for (const t of this.graph.initializer ?? []) if (t.name) this.initializers.set(t.name, t);
+    for (const t of this.graph.sparseInitializer ?? []) {
+      const name = t.values?.name ?? t.indices?.name;
+      if (name) this.sparse.add(name);
+    }
+    this.outputs = (this.graph.output ?? []).map((o) => o.name ?? '');
+  }
+
+  // ---- messages ----
+
+  protected where(i: number | undefined): string | undefined {
+    if (i === undefined) return undefined;
+    const n = this.nodes[i];
+    const op = isDefaultDomain(n.domain) ? n.opType : `${n.domain}.${n.opType}`;
+    const name = n.name ? ` '${n.name}'` : '';
+    const out = !n.name && n.output?.[0] ? `, output '${n.output[0]}'` : '';
+    return `node ${i + 1} of ${this.nodes.length}${name} (${op}${out})`;
+  }
+
+  protected fail(problem: string, node?: number): never {
+    throw new ModelFormatError(this.file, ONNX_LABEL, problem, this.where(node));
+  }
+
+  protected op(i: number): string {
+    return this.nodes[i].opType ?? '';
+  }
+
+  protected attr(i: number, name: string): onnx.IAttributeProto | undefined {
+    return (this.nodes[i].attribute ?? []).find((a) => a.name === name);
+  }
+
+  protected attrInt(i: number, name: string, def: number): number {
+    const a = this.attr(i, name);
+    if (!a) return def;
+    if (a.type === onnx.AttributeProto.AttributeType.FLOAT) return a.f ?? def;
+    return this.guard(i, () => int64(a.i, `attribute ${name}`));
+  }
+
+  protected attrFloat(i: number, name: string, def: number): number {
+    const a = this.attr(i, name);
+    if (!a) return def;
+    if (a.type === onnx.AttributeProto.AttributeType.INT) return this.guard(i, () => int64(a.i, `attribute ${name}`));
+    return a.f ?? def;
+  }
+
+  protected attrInts(i: number, name: string): number[] | undefined {
+    const a = this.attr(i, name);
+    if (!a) return undefined;
+    return this.guard(i, () => (a.ints ?? []).map((v) => int64(v, `attribute ${name}`)));
+  }
+
+  /** Runs tensor code, turning its errors into a ModelFormatError located at node i. */
+  protected guard<T>(i: number | undefined, fn: () => T, tensor?: string): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof TensorError) this.fail(tensor ? `tensor '${tensor}' ${e.message}` : e.message, i);
+      throw e;
+    }
+  }
+
+  protected floats(c: Const, i: number): Float32Array {
+    return this.guard(i, () => c.floats(), c.name);
+  }
+
+  protected ints(c: Const, i: number): number[] {
+    return this.guard(i, () => c.ints(), c.name);
+  }
+
+  // ---- structure checks, before anything large is read ----
+
+  /** Checks operators, graph inputs and value producers; returns the tensors stored in external files. */
+  prescan(): onnx.ITensorProto[] {
+    this.nodes.forEach((n, i) => {
+      for (const o of n.output ?? []) {
+        if (!o) continue;
+        if (this.producer.has(o)) {
+          this.fail(`value '${o}' is also produced by ${this.where(this.producer.get(o))}; a graph assigns each value once`, i);
+        }
+        this.producer.set(o, i);
+      }
+      for (const name of new Set(n.input ?? [])) {
+        if (!name) continue;
+        const list = this.consumers.get(name) ?? [];
+        list.push(i);
+        this.consumers.set(name, list);
+      }
+    });
+    this.nodes.forEach((n, i) => {
+      if (!isKnownOp(n.domain, n.opType ?? '') && !this.indexesShape(i)) {
+        this.fail(
+          `operator ${describeOp(n.domain, n.opType ?? '')} is not supported: PruneScope reads MLPs ` +
+            '(Gemm/MatMul layers with element-wise activations)',
+          i,
+        );
+      }
+    });
+
+    const inputs = (this.graph.input ?? []).filter((v) => v.name && !this.initializers.has(v.name));
+    if (inputs.length === 0) this.fail('the graph has no run-time input (every input is an initializer)');
+    if (inputs.length > 1) {
+      const extra = inputs.slice(1).map((v) => v.name ?? '');
+      const user = this.consumers.get(extra[0])?.[0];
+      this.fail(
+        `the graph has ${inputs.length} run-time inputs (${inputs.map((v) => `'${v.name}'`).join(', ')}); an MLP takes one ` +
+          'input and keeps its weights in the file as initializers' +
+          (user !== undefined ? `, but ${this.where(user)} takes '${extra[0]}' from the caller at run time` : ''),
+      );
+    }
+    this.input = inputs[0];
+
+    const dense = this.nodes.filter((n) => isDefaultDomain(n.domain) && (n.opType === 'Gemm' || n.opType === 'MatMul'));
+    if (dense.length === 0) {
+      const ops = [...new Set(this.nodes.map((n) => n.opType))].join(', ') || 'none';
+      this.fail(
+        `the graph has no dense layer (operators: ${ops}); PruneScope reads MLPs, which need at least one ` +
+          'Gemm or MatMul with weights stored in the file',
+      );
+    }
+
+    const external: onnx.ITensorProto[] = [];
+    for (const t of this.initializers.values()) if (isExternal(t)) external.push(t);
+    for (const n of this.nodes) {
+      for (const a of n.attribute ?? []) if (a.t && isExternal(a.t)) external.push(a.t);
+    }
+    return external;
+  }
+
+  /**
+   * Gather or Slice that picks dimensions out of a Shape, as PyTorch exports `x.view(x.size(0), -1)`:
+   * allowed, unlike a Gather on data (an embedding lookup).
+   */
+  private indexesShape(i: number): boolean {
+    const n = this.nodes[i];
+    return isDefaultDomain(n.domain) && SHAPE_INDEX_OPS.has(n.opType ?? '') && this.isShapeDerived(n.input?.[0], 0);
+  }
+
+  protected isShapeDerived(name: string | undefined, depth: number): boolean {
+    const p = name ? this.producer.get(name) : undefined;
+    if (p === undefined || depth > 32) return false;
+    const n = this.nodes[p];
+    if (!isDefaultDomain(n.domain)) return false;
+    if (n.opType === 'Shape') return true;
+    if (n.opType === 'Concat') {
+      return (n.input ?? []).some((x) => this.isShapeDerived(x, depth + 1));
+    }
+    return SHAPE_PASS_OPS.has(n.opType ?? '') && this.isShapeDerived(n.input?.[0], depth + 1);
+  }
+
+  // ---- constants ----
+
+  private constFromTensor(name: string, t: onnx.ITensorProto, i: number | undefined): Const {
+    const dims = this.guard(i, () => tensorDims(t), name);
+    this.guard(i, () => elementCount(dims), name);
+    return new Const(name, dims, () => tensorFloats(t), () => tensorInts(t));
+  }
+
+  private constFromNode(name: string, i: number, stack: Set<number>): Const | null {
+    const n = this.nodes[i];
+    if (!isDefaultDomain(n.domain) || !CONSTANT_OPS.has(n.opType ?? '')) return null;
+    if (stack.has(i)) this.fail(`the graph has a cycle through '${name}'`, i);
+    stack.add(i);
+    try {
+      switch (n.opType) {
+        case 'Constant':
+          return this.constantNodeValue(name, i);
+        case 'Identity': {
+          const src = this.resolveConst(n.input?.[0] ?? '', stack, i);
+          return src ? new Const(name, src.dims, () => src.floats(), () => src.ints()) : null;
+        }
+        case 'Cast': {
+          const src = this.resolveConst(n.input?.[0] ?? '', stack, i);
+          if (!src) return null;
+          const to = this.attrInt(i, 'to', 0);
+          if (isFloatType(to)) return new Const(name, src.dims, () => src.floats(), () => src.ints());
+          if (to === DT.INT64 || to === DT.INT32) {
+            // Integers stay exact through ints(); non-integral floats are truncated as Cast does.
+            const ints = () => {
+              try {
+                return src.ints();
+              } catch {
+                return Array.from(src.floats(), Math.trunc);
+              }
+            };
+            return new Const(name, src.dims, () => Float32Array.from(ints()), ints);
+          }
+          return this.fail(`casts constant '${n.input?.[0]}' to ${dataTypeName(to)}, which the reader does not evaluate`, i);
+        }
+        case 'Transpose': {
+          const src = this.resolveConst(n.input?.[0] ?? '', stack, i);
+          if (!src) return null;
+          const rank = src.dims.length;
+          const perm = this.attrInts(i, 'perm') ?? [...Array(rank).keys()].reverse();
+          if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, k) => p !== k)) {
+            this.fail(`perm [${perm.join(', ')}] does not permute the ${rank} dimensions of '${src.name}'`, i);
+          }
+          const lazy = () => transposeOrder(src.dims, perm);
+          return new Const(
+            name,
+            perm.map((p) => src.dims[p]),
+            () => {
+              const v = src.floats();
+              return Float32Array.from(lazy().order, (k) => v[k]);
+            },
+            () => {
+              const v = src.ints();
+              return Array.from(lazy().order, (k) => v[k]);
+            },
+          );
+        }
+        default:
+          return null;
+      }
+    } finally {
+      stack.delete(i);
+    }
+  }
+
+  private constantNodeValue(name: string, i: number): Const {
+    const n = this.nodes[i];
+    for (const a of n.attribute ?? []) {
+      switch (a.name) {
+        case 'value':
+          if (!a.t) this.fail('Constant has an empty value', i);
+          return this.constFromTensor(name, a.t, i);
+        case 'value_float':
+          return new Const(name, [], () => Float32Array.of(a.f ?? 0), () => [a.f ?? 0]);
+        case 'value_floats': {
+          const v = a.floats ?? [];
+          return new Const(name, [v.length], () => Float32Array.from(v), () => [...v]);
+        }
+        case 'value_int': {
+          const v = this.guard(i, () => int64(a.i, 'value_int'));
+          return new Const(name, [], () => Float32Array.of(v), () => [v]);
+        }
+        case 'value_ints': {
+          const v = this.guard(i, () => (a.ints ?? []).map((x) => int64(x, 'value_ints')));
+          return new Const(name, [v.length], () => Float32Array.from(v), () => v);
+        }
+        default:
+          break;
+      }
+    }
+    const kinds = (n.attribute ?? []).map((a) => a.name).join(', ') || 'nothing';
+    this.fail(`Constant holds ${kinds}; only numeric tensors are supported`, i);
+  }
+
+  /** `user` is the node asking, so that errors in an initializer point at where it is used. */
+  private resolveConst(name: string, stack = new Set<number>(), user?: number): Const | null {
+    if (!name) return null;
+    const cached = this.consts.get(name);
+    if (cached !== undefined) return cached;
+    let c: Const | null = null;
+    const init = this.initializers.get(name);
+    if (init) c = this.constFromTensor(name, init, user);
+    else if (this.sparse.has(name)) this.fail(`'${name}' is a sparse initializer, which is not supported`, user);
+    else {
+      const p = this.producer.get(name);
+      if (p !== undefined) c = this.constFromNode(name, p, stack);
+    }
+    this.consts.set(name, c);
+    return c;
+  }
+
+  /** A node input that must be a stored constant; explains what it is otherwise. */
+  protected needConst(name: string | undefined, i: number, role: string): Const {
+    if (!name) this.fail(`has no ${role} input`, i);
+    const c = this.resolveConst(name, new Set(), i);
+    if (c) return c;
+    if (name === this.input.name) {
+      this.fail(`takes the model input '${name}' as its ${role}, a second path from the input (not an MLP)`, i);
+    }
+    const p = this.producer.get(name);
+    if (p !== undefined) {
+      this.fail(
+        `its ${role} '${name}' is computed at run time by ${this.where(p)}; an MLP keeps its weights in the file`,
+        i,
+      );
+    }
+    this.fail(`its ${role} '${name}' is not produced by any node, initializer or graph input (a dangling input)`, i);
+  }
+
+  /** The stored constant called `name`, or null when it is computed at run time (or absent). */
+  protected tryConst(name: string | undefined, user: number): Const | null {
+    return name ? this.resolveConst(name, new Set(), user) : null;
+  }
+
+  protected optionalConst(name: string | undefined, i: number, role: string): Const | null {
+    return name ? this.needConst(name, i, role) : null;
+  }
+}
