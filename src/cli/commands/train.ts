@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { getSplit } from '../../core/data/load';
-import { saveTraining, trainMLP } from '../../core/train/train';
+import { trainMLP } from '../../core/train/fit';
+import { saveTraining } from '../../core/train/save';
 import { intListOption, intOption, numberOption, parse, requireString } from '../args';
 import { startBackend, type Command } from '../command';
 import { info, percent, printJson } from '../output';
@@ -39,19 +40,22 @@ export const trainCommand: Command = {
     };
     await startBackend(values);
     const splits = await loadDataFrom(values);
-    const train = getSplit(splits, 'train');
-    const validation = getSplit(splits, 'validation');
-    const result = await trainMLP({
-      ...options,
-      train,
-      validation,
+    getSplit(splits, 'train');
+    const result = await trainMLP(splits, {
+      hidden: options.hidden,
+      dropout: options.dropout,
+      epochs: options.epochs,
+      patience: options.patience,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      seed: options.seed,
       onEpoch: (e) =>
         info(
           `epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${percent(e.accuracy)}  val_loss ${e.valLoss.toFixed(4)}  val_acc ${percent(e.valAccuracy)}  ${e.samplesPerSecond.toFixed(0)} samples/s`,
         ),
     });
     const files = await saveTraining(out, result.mlp, result.history);
-    if (values.json) printJson({ out, files, history: result.history });
+    if (values.json) printJson({ out, files: files.files, history: result.history });
     else info(`saved ${join(out, 'model.json')} and history.json`);
   },
 };

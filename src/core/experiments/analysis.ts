@@ -1,0 +1,288 @@
+import { backendInfo, initBackend } from '../backend';
+import type { Dataset, DatasetSplits, Normalization } from '../data/dataset';
+import { checkFits, loadDataset } from '../data/load';
+import { PruneScopeError } from '../errors';
+import { readModel } from '../formats/registry';
+import type { ReadOptions } from '../formats/format';
+import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
+import { outputSize, type MLP } from '../model/mlp';
+import { strategyById } from '../prune/registry';
+import type { Histogram, LayerPoint, Point, ScheduleName, StrategyRun, AnalysisResults } from '../results/format';
+import { RESULTS_FORMAT, RESULTS_VERSION } from '../results/format';
+import { evaluate } from '../train/evaluate';
+import { denseLatencyMs, sparseLatencyMs } from './latency';
+import { modelInfo } from './model-info';
+import { layerApoz, representations, similarityMatrix } from './representations';
+import { pruneWithSchedule, type Lineage, type ScheduleStep } from './schedules';
+import { TOOL_VERSION } from './version';
+
+export interface JobHooks {
+  onProgress?(p: { fraction: number; message: string }): void;
+  signal?: AbortSignal;
+}
+
+export interface DataOptions {
+  /** "mnist" or a path. */
+  data: string;
+  normalize?: Normalization;
+  labelColumn?: string;
+  /** Split evaluated on (default test). */
+  split?: 'train' | 'validation' | 'test';
+  /** Rows of the validation split whose activations drive cka/apoz and the similarity measures (default 512). */
+  samples?: number;
+}
+
+export interface AnalysisOptions extends DataOptions {
+  model: string;
+  readOptions?: ReadOptions;
+  strategies: string[];
+  sparsities: number[];
+  schedule?: ScheduleName;
+  /** Fine-tuning epochs after each pruning (iterative schedules: after each round). Default 0. */
+  finetuneEpochs?: number;
+  /** Rounds of an iterative schedule (default 1; more than 1 makes the default schedule iterative). */
+  iterations?: number;
+  metric?: SimilarityMetricId;
+  seed?: number;
+  includeOutput?: boolean;
+}
+
+export const DEFAULT_SAMPLES = 512;
+const HISTOGRAM_BINS = 32;
+
+export function checkCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new PruneScopeError('cancelled');
+}
+
+/** The evaluation split, and the rows that feed activations: the validation split's first rows. */
+export interface PreparedData {
+  splits: DatasetSplits;
+  evalSet: Dataset;
+  activationSet: Dataset;
+  activationSplit: string;
+  samples: number;
+}
+
+export async function prepareData(options: DataOptions, mlp: MLP, modelLabel: string): Promise<PreparedData> {
+  const splits = await loadDataset(options.data, { normalize: options.normalize, labelColumn: options.labelColumn });
+  const splitName = options.split ?? 'test';
+  const evalSet = splits[splitName];
+  if (!evalSet) {
+    const has = (['train', 'validation', 'test'] as const).filter((s) => splits[s]);
+    throw new PruneScopeError(`${splits.name}: has no ${splitName} split (it has ${has.join(', ') || 'none'})`);
+  }
+  checkFits(evalSet, mlp.inputSize, outputSize(mlp), modelLabel, mlp.inputShape);
+  // Activations come from the validation split so that pruning decisions never see the test set;
+  // data without one falls back to the training split, then to the evaluation split, and says so.
+  const activationSplit = splits.validation ? 'validation' : splits.train ? 'train' : splitName;
+  const activationSet = splits[activationSplit as 'validation' | 'train' | 'test']!;
+  const samples = Math.min(options.samples ?? DEFAULT_SAMPLES, activationSet.n);
+  if (samples < 2) throw new PruneScopeError(`${activationSet.source}: at least 2 samples are needed for activations, got ${samples}`);
+  return { splits, evalSet, activationSet, activationSplit, samples };
+}
+
+/** |w| of the original weights split by whether they survived, on bins shared by both series. */
+function magnitudeHistograms(original: Float32Array, keep: Uint8Array): { pruned: Histogram; kept: Histogram } {
+  let max = 0;
+  for (const w of original) max = Math.max(max, Math.abs(w));
+  const top = max > 0 ? max : 1;
+  const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, b) => (top * b) / HISTOGRAM_BINS);
+  const pruned = new Array<number>(HISTOGRAM_BINS).fill(0);
+  const kept = new Array<number>(HISTOGRAM_BINS).fill(0);
+  for (let i = 0; i < original.length; i++) {
+    const bin = Math.min(HISTOGRAM_BINS - 1, Math.floor((Math.abs(original[i]) / top) * HISTOGRAM_BINS));
+    (keep[i] ? kept : pruned)[bin]++;
+  }
+  return { pruned: { edges, counts: pruned }, kept: { edges, counts: kept } };
+}
+
+function nonzero(a: Float32Array): number {
+  let k = 0;
+  for (const v of a) if (v !== 0) k++;
+  return k;
+}
+
+export interface Measured {
+  point: Point;
+}
+
+/** Everything a point records about one pruned model. */
+export async function measurePoint(
+  ctx: {
+    original: MLP;
+    originalReps: ReturnType<typeof representations>;
+    data: PreparedData;
+    metric: SimilarityMetricId;
+    prunable: Set<number>;
+  },
+  step: ScheduleStep,
+  lineage: Lineage,
+): Promise<Point> {
+  const { original, data } = ctx;
+  const model = step.mlp;
+  const ev = await evaluate(model, data.evalSet, { reference: original });
+  const x = data.activationSet.x;
+  const reps = representations(model, x, data.samples);
+  const names = { xNames: original.layers.map((l) => `original ${l.name}`), yNames: model.layers.map((l) => `pruned ${l.name}`) };
+  const sim = similarityMatrix(ctx.originalReps, reps, ctx.metric, names);
+  const apoz = layerApoz(model, reps);
+  let keptWeights = 0;
+  let prunableWeights = 0;
+  const layers: LayerPoint[] = model.layers.map((layer, i) => {
+    const orig = original.layers[i];
+    const keep = lineage.keepMask(i);
+    let kept = 0;
+    for (const k of keep) kept += k;
+    if (ctx.prunable.has(i)) {
+      keptWeights += kept;
+      prunableWeights += orig.weights.length;
+    }
+    const structured = lineage.kind === 'structured';
+    const weightParams = structured ? layer.weights.length : nonzero(layer.weights);
+    return {
+      name: layer.name,
+      units: layer.units,
+      sparsity: 1 - kept / orig.weights.length,
+      parameters: weightParams + (layer.bias ? layer.bias.length : 0),
+      flops: 2 * weightParams,
+      magnitudes: magnitudeHistograms(orig.weights, keep),
+      similarity: sim.values[i]?.[i] ?? null,
+      apoz: apoz[i],
+    };
+  });
+  const denseMsPer100 = denseLatencyMs(model, x, data.samples);
+  const sparseMsPer100 = lineage.kind === 'unstructured' ? sparseLatencyMs(model, x, data.samples) : null;
+  return {
+    sparsity: step.target,
+    actualSparsity: prunableWeights ? 1 - keptWeights / prunableWeights : 0,
+    iteration: step.iteration,
+    accuracy: ev.accuracy,
+    loss: ev.loss,
+    agreement: ev.agreement ?? 1,
+    parameters: layers.reduce((a, l) => a + l.parameters, 0),
+    flops: layers.reduce((a, l) => a + l.flops, 0),
+    latency: { denseMsPer100, sparseMsPer100 },
+    layers,
+    similarityMatrix: sim.values,
+    finetuneEpochs: step.finetuneEpochs,
+  };
+}
+
+export function resolveSchedule(options: { schedule?: ScheduleName; iterations?: number }): ScheduleName {
+  if (options.schedule) return options.schedule;
+  return (options.iterations ?? 1) > 1 ? 'iterative' : 'one-shot';
+}
+
+/** Prunes one model with every strategy at every sparsity and measures each result. */
+export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}): Promise<AnalysisResults> {
+  await initBackend();
+  const metric = options.metric ?? 'linear-cka';
+  if (!isSimilarityMetricId(metric)) {
+    throw new PruneScopeError(`unknown similarity metric "${metric}" (expected one of ${SIMILARITY_METRIC_IDS.join(', ')})`);
+  }
+  if (options.strategies.length === 0) throw new PruneScopeError('no pruning strategies given');
+  if (options.sparsities.length === 0) throw new PruneScopeError('no sparsities given');
+  for (const s of options.sparsities) {
+    if (!(s >= 0 && s < 1)) throw new PruneScopeError(`sparsity ${s} is not a share from 0 up to (not including) 1`);
+  }
+  const strategies = options.strategies.map(strategyById);
+  const schedule = resolveSchedule(options);
+  const iterations = schedule === 'one-shot' ? 1 : Math.max(1, options.iterations ?? (schedule === 'imp-rewind' ? 5 : 3));
+  const finetuneEpochs = options.finetuneEpochs ?? 0;
+  if (schedule !== 'one-shot' && finetuneEpochs === 0) {
+    throw new PruneScopeError(`the ${schedule} schedule retrains between rounds: give fine-tuning epochs (e.g. --finetune-epochs 2)`);
+  }
+  const seed = options.seed ?? 1;
+  const progress = (fraction: number, message: string) => hooks.onProgress?.({ fraction, message });
+
+  progress(0, `reading ${options.model}`);
+  const original = await readModel(options.model, options.readOptions);
+  const data = await prepareData(options, original, options.model);
+  checkCancelled(hooks.signal);
+
+  progress(0.02, 'measuring the original model');
+  const originalReps = representations(original, data.activationSet.x, data.samples);
+  const baseEval = await evaluate(original, data.evalSet);
+  const selfSim = similarityMatrix(originalReps, originalReps, metric);
+  const includeOutput = options.includeOutput ?? false;
+  const last = original.layers.length - 1;
+  const prunable = new Set(original.layers.map((_, i) => i).filter((i) => i < last || includeOutput));
+  const baseParams = original.layers.reduce((a, l) => a + l.weights.length + (l.bias ? l.bias.length : 0), 0);
+  const baseline = {
+    accuracy: baseEval.accuracy,
+    loss: baseEval.loss,
+    parameters: baseParams,
+    flops: original.layers.reduce((a, l) => a + 2 * l.weights.length, 0),
+    latency: { denseMsPer100: denseLatencyMs(original, data.activationSet.x, data.samples) },
+    apoz: layerApoz(original, originalReps),
+    similarityMatrix: selfSim.values,
+  };
+
+  const ctx = { original, originalReps, data, metric, prunable };
+  const total = strategies.length * options.sparsities.length * iterations;
+  let done = 0;
+  const runs: StrategyRun[] = [];
+  for (const strategy of strategies) {
+    const started = performance.now();
+    const notes: string[] = [];
+    const points: Point[] = [];
+    for (const target of options.sparsities) {
+      await pruneWithSchedule(
+        original,
+        strategy,
+        {
+          schedule,
+          target,
+          iterations,
+          finetuneEpochs,
+          seed,
+          includeOutput,
+          samples: data.activationSet,
+          sampleCount: data.samples,
+          splits: data.splits,
+          signal: hooks.signal,
+        },
+        async (step, lineage) => {
+          checkCancelled(hooks.signal);
+          points.push(await measurePoint(ctx, step, lineage));
+          for (const n of step.notes) if (!notes.includes(n)) notes.push(n);
+          done++;
+          progress(0.05 + (0.95 * done) / total, `${strategy.id} at ${Math.round(target * 100)}%${iterations > 1 ? ` (round ${step.iteration}/${iterations})` : ''}: accuracy ${(points[points.length - 1].accuracy * 100).toFixed(2)}%`);
+        },
+      );
+    }
+    runs.push({ strategy: strategy.id, kind: strategy.kind, schedule, points, seconds: (performance.now() - started) / 1000, notes });
+  }
+
+  const b = backendInfo();
+  return {
+    format: RESULTS_FORMAT,
+    version: RESULTS_VERSION,
+    kind: 'analysis',
+    createdAt: new Date().toISOString(),
+    tool: { name: 'prunescope', version: TOOL_VERSION },
+    backend: { name: b.name, tfjsVersion: b.tfjsVersion },
+    dataset: {
+      name: data.splits.name,
+      split: options.split ?? 'test',
+      samples: data.evalSet.n,
+      normalization: data.splits.normalization,
+      activationSplit: data.activationSplit,
+      activationSamples: data.samples,
+    },
+    model: await modelInfo(original),
+    settings: {
+      strategies: strategies.map((s) => s.id),
+      sparsities: options.sparsities,
+      schedule,
+      finetuneEpochs,
+      iterations,
+      samples: data.samples,
+      metric,
+      seed,
+      includeOutput,
+    },
+    baseline,
+    runs,
+  };
+}
