@@ -1,12 +1,27 @@
 import { isPruneScopeError, UsageError } from '../core/errors';
 import type { Command } from './command';
+import { activationsCommand } from './commands/activations';
+import { analyzeCommand } from './commands/analyze';
+import { compareCommand } from './commands/compare';
 import { evaluateCommand } from './commands/evaluate';
 import { inspectCommand } from './commands/inspect';
 import { predictCommand } from './commands/predict';
+import { pruneCommand } from './commands/prune';
+import { similarityCommand } from './commands/similarity';
 import { trainCommand } from './commands/train';
 
 /** Every CLI command. A new command is one file plus one line here. */
-export const COMMANDS: readonly Command[] = [inspectCommand, predictCommand, evaluateCommand, trainCommand];
+export const COMMANDS: readonly Command[] = [
+  inspectCommand,
+  predictCommand,
+  evaluateCommand,
+  trainCommand,
+  pruneCommand,
+  analyzeCommand,
+  compareCommand,
+  similarityCommand,
+  activationsCommand,
+];
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;

@@ -14,11 +14,19 @@ export const dataOptions = {
   'label-column': { type: 'string' },
 } as const;
 
-export async function loadDataFrom(values: { data?: string | boolean; normalize?: string | boolean; 'label-column'?: string | boolean }) {
-  const spec = requireString(values.data, 'data');
-  const normalize = values.normalize === undefined ? undefined : choiceOption<Normalization>(values.normalize, 'normalize', NORMALIZATIONS, 'unit');
-  const labelColumn = typeof values['label-column'] === 'string' ? values['label-column'] : undefined;
-  return loadDataset(spec, { normalize, labelColumn });
+type DataValues = { data?: string | boolean; normalize?: string | boolean; 'label-column'?: string | boolean };
+
+export function loadOptionsFrom(values: DataValues): { data: string; normalize?: Normalization; labelColumn?: string } {
+  return {
+    data: requireString(values.data, 'data'),
+    normalize: values.normalize === undefined ? undefined : choiceOption<Normalization>(values.normalize, 'normalize', NORMALIZATIONS, 'unit'),
+    labelColumn: typeof values['label-column'] === 'string' ? values['label-column'] : undefined,
+  };
+}
+
+export async function loadDataFrom(values: DataValues) {
+  const { data, ...options } = loadOptionsFrom(values);
+  return loadDataset(data, options);
 }
 
 export const evaluateCommand: Command = {

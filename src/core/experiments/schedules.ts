@@ -27,9 +27,11 @@ export interface ScheduleOptions {
   finetuneEpochs: number;
   seed: number;
   includeOutput: boolean;
-  samples: Dataset;
-  sampleCount: number;
-  splits: DatasetSplits;
+  /** Rows for data-driven strategies (apoz, cka); absent for data-free ones. */
+  samples?: Dataset;
+  sampleCount?: number;
+  /** Training data for fine-tuning; needed when finetuneEpochs > 0. */
+  splits?: DatasetSplits;
   signal?: AbortSignal;
   onEpoch?: (epoch: number, epochs: number) => void;
 }
@@ -140,6 +142,7 @@ export async function pruneWithSchedule(
     else lineage.removeUnits(plan.remove);
     current = applyPlan(current, plan).mlp;
     if (options.finetuneEpochs > 0) {
+      if (!options.splits) throw new PruneScopeError('fine-tuning needs a dataset');
       const fit = await fitMLP(current, options.splits, {
         epochs: options.finetuneEpochs,
         seed: options.seed + r,

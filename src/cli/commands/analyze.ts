@@ -1,0 +1,94 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { runAnalysis } from '../../core/experiments';
+import { writeFilesAtomically } from '../../core/io/atomic';
+import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../../core/metrics/similarity';
+import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
+import type { AnalysisResults } from '../../core/results/format';
+import { UsageError } from '../../core/errors';
+import { choiceOption, intOption, parse, requireString } from '../args';
+import { startBackend, type Command } from '../command';
+import { info, percent, printJson, table } from '../output';
+import { writeReport } from '../report';
+import { dataOptionsFrom, experimentOptions, progressPrinter, scheduleFrom } from './experiment-options';
+import { modelReadOptions, readOptionsFrom } from './inspect';
+
+export const DEFAULT_STRATEGIES = ['magnitude', 'unit-l1', 'unit-l2', 'apoz', 'cka', 'cka-greedy', 'random'];
+export const DEFAULT_SPARSITIES = [0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99];
+
+export function listOption(value: string | boolean | undefined, flag: string, allowed: readonly string[], fallback: string[]): string[] {
+  if (value === undefined) return fallback;
+  const items = String(value).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) if (!allowed.includes(item)) throw new UsageError(`--${flag}: unknown "${item}" (expected some of ${allowed.join(', ')})`);
+  if (items.length === 0) throw new UsageError(`--${flag} is empty`);
+  return items;
+}
+
+export function sharesOption(value: string | boolean | undefined, flag: string, fallback: number[]): number[] {
+  if (value === undefined) return fallback;
+  const parts = String(value).split(',').map((s) => s.trim());
+  const shares = parts.map((p) => (p.endsWith('%') ? Number(p.slice(0, -1)) / 100 : Number(p)));
+  if (parts.some((p) => p === '') || shares.some((s) => !(s >= 0 && s < 1))) {
+    throw new UsageError(`--${flag} must be shares from 0 up to 1 (not included), e.g. 0,0.5,0.9 or 50%; got "${value}"`);
+  }
+  return shares;
+}
+
+export function metricOption(value: string | boolean | undefined): SimilarityMetricId {
+  const m = choiceOption<string>(value, 'metric', SIMILARITY_METRIC_IDS, 'linear-cka');
+  if (!isSimilarityMetricId(m)) throw new UsageError(`unknown metric ${m}`);
+  return m;
+}
+
+export function summaryTable(r: AnalysisResults): string {
+  const sparsities = r.settings.sparsities;
+  const rows = r.runs.flatMap((run) => {
+    const last = Math.max(...run.points.map((p) => p.iteration));
+    return [[run.strategy, ...sparsities.map((s) => {
+      const p = run.points.find((q) => q.sparsity === s && q.iteration === last);
+      return p ? percent(p.accuracy, 1) : '-';
+    })]];
+  });
+  return table(['accuracy', ...sparsities.map((s) => percent(s, 0))], rows);
+}
+
+export const analyzeCommand: Command = {
+  name: 'analyze',
+  summary: 'run pruning strategies at several sparsities, measure everything, write results.json and report.html',
+  usage:
+    'prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] [--metric linear-cka] [--json] --out DIR',
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      { ...modelReadOptions, ...experimentOptions, strategies: { type: 'string' }, sparsities: { type: 'string' }, metric: { type: 'string' }, out: { type: 'string' } },
+      { min: 1, max: 1, names: 'MODEL' },
+    );
+    const out = requireString(values.out, 'out');
+    const options = {
+      model: positionals[0],
+      readOptions: readOptionsFrom(values),
+      ...dataOptionsFrom(values),
+      strategies: listOption(values.strategies, 'strategies', PRUNE_STRATEGY_IDS, DEFAULT_STRATEGIES),
+      sparsities: sharesOption(values.sparsities, 'sparsities', DEFAULT_SPARSITIES),
+      finetuneEpochs: intOption(values['finetune-epochs'], 'finetune-epochs', 0, 0),
+      iterations: intOption(values.iterations, 'iterations', 1),
+      schedule: scheduleFrom(values),
+      metric: metricOption(values.metric),
+      seed: intOption(values.seed, 'seed', 1, 0),
+      includeOutput: values['include-output'] === true,
+    };
+    await startBackend(values);
+    const results = await runAnalysis(options, { onProgress: progressPrinter() });
+    await fs.mkdir(out, { recursive: true });
+    const resultsPath = join(out, 'results.json');
+    await writeFilesAtomically([{ path: resultsPath, data: `${JSON.stringify(results)}\n` }]);
+    const reportPath = await writeReport(results, join(out, 'report.html'));
+    if (values.json) {
+      printJson({ results: resultsPath, report: reportPath });
+      return;
+    }
+    info(`\nbaseline accuracy ${percent(results.baseline.accuracy)} on ${results.dataset.samples} ${results.dataset.split} samples\n`);
+    info(summaryTable(results));
+    info(`\nwrote ${resultsPath} and ${reportPath}`);
+  },
+};

@@ -1,0 +1,46 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { runComparison } from '../../core/experiments';
+import { writeFilesAtomically } from '../../core/io/atomic';
+import { parse, requireString } from '../args';
+import { startBackend, type Command } from '../command';
+import { info, printJson, table } from '../output';
+import { writeReport } from '../report';
+import { metricOption } from './analyze';
+import { dataOptionsFrom, experimentOptions, progressPrinter } from './experiment-options';
+import { modelReadOptions, readOptionsFrom } from './inspect';
+
+function formatMatrix(rows: string[], cols: string[], values: (number | null)[][]): string {
+  return table(['', ...cols], values.map((r, i) => [rows[i], ...r.map((v) => (v === null ? 'n/a' : v.toFixed(3)))]));
+}
+
+export const compareCommand: Command = {
+  name: 'compare',
+  summary: 'layer-by-layer similarity of two checkpoints (and of each with itself), plus both models\' APoZ',
+  usage: 'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--samples N] [--json] --out DIR',
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      { ...modelReadOptions, ...experimentOptions, metric: { type: 'string' }, out: { type: 'string' } },
+      { min: 2, max: 2, names: 'MODEL_A and MODEL_B' },
+    );
+    const out = requireString(values.out, 'out');
+    const metric = metricOption(values.metric);
+    await startBackend(values);
+    const results = await runComparison(
+      { modelA: positionals[0], modelB: positionals[1], readOptions: readOptionsFrom(values), ...dataOptionsFrom(values), metric },
+      { onProgress: values.json ? undefined : progressPrinter() },
+    );
+    await fs.mkdir(out, { recursive: true });
+    const resultsPath = join(out, 'results.json');
+    await writeFilesAtomically([{ path: resultsPath, data: `${JSON.stringify(results)}\n` }]);
+    const reportPath = await writeReport(results, join(out, 'report.html'));
+    if (values.json) {
+      printJson({ results: resultsPath, report: reportPath, metric, cross: results.cross, selfA: results.a.selfSimilarity, selfB: results.b.selfSimilarity });
+      return;
+    }
+    info(`${metric} of A (rows) against B (columns) on ${results.dataset.samples} ${results.dataset.split} samples:\n`);
+    info(formatMatrix(results.a.model.layerNames, results.b.model.layerNames, results.cross));
+    info(`\nwrote ${resultsPath} and ${reportPath}`);
+  },
+};

@@ -1,0 +1,59 @@
+import { pruneModel } from '../../core/experiments';
+import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
+import { choiceOption, intOption, numberOption, parse, requireString } from '../args';
+import { startBackend, type Command } from '../command';
+import { info, percent, printJson, table } from '../output';
+import { dataOptionsFrom, experimentOptions, progressPrinter, scheduleFrom } from './experiment-options';
+import { modelReadOptions, readOptionsFrom } from './inspect';
+
+export const pruneCommand: Command = {
+  name: 'prune',
+  summary: 'prune a model with one strategy and write the smaller model (format from the output extension)',
+  usage:
+    'prunescope prune MODEL --strategy NAME --sparsity S [--data mnist|PATH] [--normalize ...] [--samples N] [--finetune-epochs E] [--iterations J] [--schedule one-shot|iterative|imp-rewind|trimming] [--include-output] [--force] --out FILE',
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      { ...modelReadOptions, ...experimentOptions, strategy: { type: 'string' }, sparsity: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
+      { min: 1, max: 1, names: 'MODEL' },
+    );
+    const strategy = choiceOption(requireString(values.strategy, 'strategy'), 'strategy', PRUNE_STRATEGY_IDS, 'magnitude');
+    const sparsity = numberOption(requireString(values.sparsity, 'sparsity'), 'sparsity', 0, 0, 0.999);
+    const out = requireString(values.out, 'out');
+    const finetuneEpochs = intOption(values['finetune-epochs'], 'finetune-epochs', 0, 0);
+    const data = typeof values.data === 'string' ? dataOptionsFrom(values) : {};
+    await startBackend(values);
+    const r = await pruneModel(
+      {
+        model: positionals[0],
+        readOptions: readOptionsFrom(values),
+        strategy,
+        sparsity,
+        out,
+        ...data,
+        finetuneEpochs,
+        iterations: intOption(values.iterations, 'iterations', 1),
+        schedule: scheduleFrom(values),
+        seed: intOption(values.seed, 'seed', 1, 0),
+        includeOutput: values['include-output'] === true,
+        overwrite: values.force === true,
+      },
+      { onProgress: values.json ? undefined : progressPrinter() },
+    );
+    if (values.json) {
+      printJson(r);
+      return;
+    }
+    const lines = [
+      `wrote ${r.files.join(', ')}`,
+      `${r.strategy} (${r.kind}) at ${percent(r.sparsity, 0)}: ${percent(r.actualSparsity)} of the prunable weights removed`,
+      `size: ${r.bytesBefore.toLocaleString('en-US')} -> ${r.bytesAfter.toLocaleString('en-US')} bytes (${percent(r.bytesAfter / r.bytesBefore, 1)})`,
+    ];
+    if (r.before && r.after) {
+      lines.push(`accuracy: ${percent(r.before.accuracy)} -> ${percent(r.after.accuracy)}, agreement ${percent(r.after.agreement ?? 1)}`);
+    }
+    lines.push('', table(['layer', 'units', 'sparsity'], r.layers.map((l) => [l.name, `${l.unitsBefore} -> ${l.units}`, percent(l.sparsity)])));
+    for (const n of r.notes) lines.push(`note: ${n}`);
+    info(lines.join('\n'));
+  },
+};

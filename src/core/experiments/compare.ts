@@ -1,0 +1,76 @@
+import { backendInfo, initBackend } from '../backend';
+import { checkFits } from '../data/load';
+import { PruneScopeError } from '../errors';
+import type { ReadOptions } from '../formats/format';
+import { readModel } from '../formats/registry';
+import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
+import { RESULTS_FORMAT, RESULTS_VERSION, type ComparisonResults } from '../results/format';
+import { checkCancelled, prepareData, type DataOptions, type JobHooks } from './analysis';
+import { modelInfo } from './model-info';
+import { layerApoz, representations, similarityMatrix } from './representations';
+import { TOOL_VERSION } from './version';
+
+export interface ComparisonOptions extends DataOptions {
+  modelA: string;
+  modelB: string;
+  readOptions?: ReadOptions;
+  metric?: SimilarityMetricId;
+}
+
+/**
+ * Two checkpoints side by side: every layer of A against every layer of B (and each against
+ * itself) on the same samples, plus both models' APoZ.
+ */
+export async function runComparison(options: ComparisonOptions, hooks: JobHooks = {}): Promise<ComparisonResults> {
+  await initBackend();
+  const metric = options.metric ?? 'linear-cka';
+  if (!isSimilarityMetricId(metric)) {
+    throw new PruneScopeError(`unknown similarity metric "${metric}" (expected one of ${SIMILARITY_METRIC_IDS.join(', ')})`);
+  }
+  const progress = (fraction: number, message: string) => hooks.onProgress?.({ fraction, message });
+  progress(0, `reading ${options.modelA} and ${options.modelB}`);
+  const a = await readModel(options.modelA, options.readOptions);
+  const b = await readModel(options.modelB, options.readOptions);
+  const data = await prepareData(options, a, options.modelA);
+  checkFits(data.activationSet, b.inputSize, undefined, options.modelB, b.inputShape);
+  checkCancelled(hooks.signal);
+
+  progress(0.1, 'computing activations');
+  const x = data.activationSet.x;
+  const repsA = representations(a, x, data.samples);
+  const repsB = representations(b, x, data.samples);
+  checkCancelled(hooks.signal);
+  const namesA = a.layers.map((l) => `A ${l.name}`);
+  const namesB = b.layers.map((l) => `B ${l.name}`);
+  progress(0.3, `${metric}: A against B`);
+  const cross = similarityMatrix(repsA, repsB, metric, { xNames: namesA, yNames: namesB });
+  checkCancelled(hooks.signal);
+  progress(0.6, `${metric}: A against itself`);
+  const selfA = similarityMatrix(repsA, repsA, metric, { xNames: namesA, yNames: namesA });
+  checkCancelled(hooks.signal);
+  progress(0.8, `${metric}: B against itself`);
+  const selfB = similarityMatrix(repsB, repsB, metric, { xNames: namesB, yNames: namesB });
+  progress(1, 'done');
+
+  const backend = backendInfo();
+  return {
+    format: RESULTS_FORMAT,
+    version: RESULTS_VERSION,
+    kind: 'comparison',
+    createdAt: new Date().toISOString(),
+    tool: { name: 'prunescope', version: TOOL_VERSION },
+    backend: { name: backend.name, tfjsVersion: backend.tfjsVersion },
+    dataset: {
+      name: data.splits.name,
+      split: data.activationSplit,
+      samples: data.samples,
+      normalization: data.splits.normalization,
+      activationSplit: data.activationSplit,
+      activationSamples: data.samples,
+    },
+    metric,
+    a: { model: await modelInfo(a), apoz: layerApoz(a, repsA), selfSimilarity: selfA.values },
+    b: { model: await modelInfo(b), apoz: layerApoz(b, repsB), selfSimilarity: selfB.values },
+    cross: cross.values,
+  };
+}

@@ -1,0 +1,160 @@
+import { promises as fs } from 'node:fs';
+import { initBackend } from '../backend';
+import { PruneScopeError } from '../errors';
+import type { ReadOptions } from '../formats/format';
+import { readModel, writeModel } from '../formats/registry';
+import { assertNotSource } from '../io/atomic';
+import type { MLP } from '../model/mlp';
+import { strategyById } from '../prune/registry';
+import type { ScheduleName } from '../results/format';
+import { evaluate, type Evaluation } from '../train/evaluate';
+import { checkCancelled, prepareData, resolveSchedule, type DataOptions, type JobHooks } from './analysis';
+import { pruneWithSchedule, type Lineage } from './schedules';
+
+export interface PruneModelOptions extends Partial<DataOptions> {
+  model: string;
+  readOptions?: ReadOptions;
+  strategy: string;
+  sparsity: number;
+  out: string;
+  schedule?: ScheduleName;
+  finetuneEpochs?: number;
+  iterations?: number;
+  seed?: number;
+  includeOutput?: boolean;
+  /** Replace an existing output file (never the source model). */
+  overwrite?: boolean;
+}
+
+export interface PruneModelResult {
+  out: string;
+  files: string[];
+  bytesBefore: number;
+  bytesAfter: number;
+  strategy: string;
+  kind: 'structured' | 'unstructured';
+  sparsity: number;
+  /** Share of the prunable weights that are gone or zero. */
+  actualSparsity: number;
+  layers: { name: string; unitsBefore: number; units: number; sparsity: number }[];
+  /** On the evaluation split, when data was given. */
+  before?: Evaluation;
+  after?: Evaluation;
+  notes: string[];
+}
+
+async function totalBytes(files: string[]): Promise<number> {
+  let sum = 0;
+  for (const f of files) sum += (await fs.stat(f)).size;
+  return sum;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Prunes one model with one strategy and writes the result in the format the output's extension names. */
+export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {}): Promise<PruneModelResult> {
+  await initBackend();
+  const strategy = strategyById(options.strategy);
+  if (!(options.sparsity >= 0 && options.sparsity < 1)) {
+    throw new PruneScopeError(`sparsity ${options.sparsity} is not a share from 0 up to (not including) 1`);
+  }
+  const finetuneEpochs = options.finetuneEpochs ?? 0;
+  const schedule = resolveSchedule(options);
+  const progress = (fraction: number, message: string) => hooks.onProgress?.({ fraction, message });
+
+  progress(0, `reading ${options.model}`);
+  const original = await readModel(options.model, options.readOptions);
+  assertNotSource(options.out, original.source?.files ?? [options.model]);
+  if (!options.overwrite && (await exists(options.out))) {
+    throw new PruneScopeError(`${options.out} already exists; choose another name (or allow overwriting)`);
+  }
+  const needsData = strategy.needsSamples || finetuneEpochs > 0;
+  if (needsData && !options.data) {
+    throw new PruneScopeError(
+      `strategy ${strategy.id}${finetuneEpochs > 0 ? ' with fine-tuning' : ''} needs a dataset (e.g. --data mnist)`,
+    );
+  }
+  const data = options.data ? await prepareData(options as DataOptions, original, options.model) : undefined;
+  checkCancelled(hooks.signal);
+
+  let final: { mlp: MLP; lineage: Lineage; notes: string[] } | undefined;
+  const iterations = schedule === 'one-shot' ? 1 : Math.max(1, options.iterations ?? 3);
+  if (schedule !== 'one-shot' && finetuneEpochs === 0) {
+    throw new PruneScopeError(`the ${schedule} schedule retrains between rounds: give fine-tuning epochs`);
+  }
+  progress(0.1, `pruning with ${strategy.id} to ${Math.round(options.sparsity * 100)}%`);
+  await pruneWithSchedule(
+    original,
+    strategy,
+    {
+      schedule,
+      target: options.sparsity,
+      iterations,
+      finetuneEpochs,
+      seed: options.seed ?? 1,
+      includeOutput: options.includeOutput ?? false,
+      samples: data?.activationSet,
+      sampleCount: data?.samples,
+      splits: data?.splits,
+      signal: hooks.signal,
+    },
+    async (step, lineage) => {
+      final = { mlp: step.mlp, lineage, notes: step.notes };
+      progress(0.1 + 0.7 * (step.iteration / iterations || 1), `round ${step.iteration || 1} done`);
+    },
+  );
+  const pruned = final!;
+  checkCancelled(hooks.signal);
+
+  const last = original.layers.length - 1;
+  let kept = 0;
+  let total = 0;
+  const layers = original.layers.map((layer, i) => {
+    const keep = pruned.lineage.keepMask(i);
+    let k = 0;
+    for (const v of keep) k += v;
+    if (i < last || options.includeOutput) {
+      kept += k;
+      total += layer.weights.length;
+    }
+    return { name: layer.name, unitsBefore: layer.units, units: pruned.mlp.layers[i].units, sparsity: 1 - k / layer.weights.length };
+  });
+
+  let before: Evaluation | undefined;
+  let after: Evaluation | undefined;
+  if (data) {
+    progress(0.85, 'evaluating');
+    before = await evaluate(original, data.evalSet);
+    after = await evaluate(pruned.mlp, data.evalSet, { reference: original });
+  }
+  progress(0.95, `writing ${options.out}`);
+  const named = { ...pruned.mlp, name: `${original.name}-${strategy.id}-${Math.round(options.sparsity * 100)}` };
+  const written = await writeModel(named, options.out);
+  const notes = [...pruned.notes];
+  if (strategy.kind === 'unstructured') {
+    notes.push(
+      'unstructured pruning zeroes weights but dense formats still store them, so the file keeps its size; a structured strategy (unit-l1, unit-l2, apoz, cka) removes neurons and shrinks it',
+    );
+  }
+  return {
+    out: options.out,
+    files: written.files,
+    bytesBefore: await totalBytes(original.source?.files ?? [options.model]),
+    bytesAfter: written.bytes,
+    strategy: strategy.id,
+    kind: strategy.kind,
+    sparsity: options.sparsity,
+    actualSparsity: total ? 1 - kept / total : 0,
+    layers,
+    before,
+    after,
+    notes,
+  };
+}
