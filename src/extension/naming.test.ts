@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { companionFiles, percentLabel, prunedOutputPath, trainingOutputDir } from './naming';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'prunescope-naming-'));
+}
+
+test('a pruned model is named after what was done, beside the original', () => {
+  const dir = tempDir();
+  const model = join(dir, 'model.onnx');
+  writeFileSync(model, 'x');
+  assert.equal(prunedOutputPath(model, 'unit-l2', 0.5), join(dir, 'model.pruned-unit-l2-50.onnx'));
+  assert.equal(prunedOutputPath(join(dir, 'net.safetensors'), 'magnitude', 0.125), join(dir, 'net.pruned-magnitude-12.5.safetensors'));
+});
+
+test('existing files are never overwritten: -1, -2, ... are added', () => {
+  const dir = tempDir();
+  const model = join(dir, 'model.onnx');
+  writeFileSync(model, 'x');
+  writeFileSync(join(dir, 'model.pruned-unit-l2-50.onnx'), 'old');
+  assert.equal(prunedOutputPath(model, 'unit-l2', 0.5), join(dir, 'model.pruned-unit-l2-50-1.onnx'));
+  writeFileSync(join(dir, 'model.pruned-unit-l2-50-1.onnx'), 'old');
+  assert.equal(prunedOutputPath(model, 'unit-l2', 0.5), join(dir, 'model.pruned-unit-l2-50-2.onnx'));
+});
+
+test('a tfjs model.json needs its weights file name free as well', () => {
+  const dir = tempDir();
+  const model = join(dir, 'model.json');
+  writeFileSync(model, '{}');
+  // Only the weights of the first candidate exist: writing it would replace them.
+  writeFileSync(join(dir, 'model.pruned-apoz-30.weights.bin'), 'old');
+  const out = prunedOutputPath(model, 'apoz', 0.3);
+  assert.equal(out, join(dir, 'model.pruned-apoz-30-1.json'));
+  assert.deepEqual(companionFiles(out), [join(dir, 'model.pruned-apoz-30-1.weights.bin')]);
+  assert.deepEqual(companionFiles(join(dir, 'a.onnx')), []);
+});
+
+test('strategy names cannot put path separators into the output name', () => {
+  const dir = tempDir();
+  const out = prunedOutputPath(join(dir, 'm.onnx'), '../evil/x', 0.5, () => false);
+  assert.equal(out, join(dir, 'm.pruned-_evil_x-50.onnx'));
+});
+
+test('percent labels and training folders', () => {
+  assert.equal(percentLabel(0.5), '50');
+  assert.equal(percentLabel(0.333333), '33.3');
+  assert.equal(percentLabel(0), '0');
+  const taken = new Set(['/w/models/mlp-100-50']);
+  assert.equal(trainingOutputDir('/w/models', [100, 50], (p) => taken.has(p)), '/w/models/mlp-100-50-1');
+});

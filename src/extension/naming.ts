@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+
+/** "50" for 0.5, "12.5" for 0.125: the percentage a file name can carry. */
+export function percentLabel(share: number): string {
+  return String(Math.round(share * 1000) / 10);
+}
+
+/** Files a writer puts beside `main` (a tfjs model.json writes `<stem>.weights.bin`). */
+export function companionFiles(main: string): string[] {
+  if (extname(main).toLowerCase() !== '.json') return [];
+  return [join(dirname(main), `${basename(main, extname(main))}.weights.bin`)];
+}
+
+/** Splits "model.onnx" into ["model", ".onnx"]; a folder or model.json becomes the model.json inside. */
+function stemAndExt(file: string): [string, string] {
+  const ext = extname(file);
+  return [basename(file, ext), ext];
+}
+
+/**
+ * A name beside `model` that says what was done and that no existing file has: for
+ * `model.onnx` pruned by unit-l2 to 50 %, `model.pruned-unit-l2-50.onnx`, then
+ * `model.pruned-unit-l2-50-1.onnx`, ... The writer's companion files must be free too.
+ */
+export function prunedOutputPath(
+  model: string,
+  strategy: string,
+  sparsity: number,
+  exists: (path: string) => boolean = existsSync,
+): string {
+  const [stem, ext] = stemAndExt(model);
+  const safeStrategy = strategy.replace(/[^A-Za-z0-9_-]+/g, '_');
+  return freePath(dirname(model), `${stem}.pruned-${safeStrategy}-${percentLabel(sparsity)}`, ext, exists);
+}
+
+/** `dir/base+ext`, or `dir/base-1+ext`, `-2`, ... whichever is free with its companions. */
+export function freePath(dir: string, base: string, ext: string, exists: (path: string) => boolean = existsSync): string {
+  for (let n = 0; ; n++) {
+    const candidate = join(dir, `${n === 0 ? base : `${base}-${n}`}${ext}`);
+    if (![candidate, ...companionFiles(candidate)].some(exists)) return candidate;
+  }
+}
+
+/** A folder name for a newly trained model that does not exist yet. */
+export function trainingOutputDir(parent: string, hidden: number[], exists: (path: string) => boolean = existsSync): string {
+  return freePath(parent, `mlp-${hidden.join('-')}`, '', exists);
+}

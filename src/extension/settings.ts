@@ -1,0 +1,55 @@
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { backendPreferenceSchema } from '../worker/protocol';
+
+/** The prunescope.* settings (package.json "configuration" declares the same names and defaults). */
+const settingsShape = {
+  backend: backendPreferenceSchema.default('auto'),
+  samples: z.number().int().positive().default(1000),
+  strategies: z.array(z.string().min(1)).min(1).default(['magnitude', 'unit-l2', 'apoz', 'random']),
+  sparsities: z.array(z.number().min(0).max(1)).min(1).default([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]),
+  finetuneEpochs: z.number().int().nonnegative().default(0),
+  iterations: z.number().int().positive().default(1),
+  dataset: z.string().min(1).default('mnist'),
+  normalization: z.enum(['auto', 'unit', 'zscore', 'none']).default('auto'),
+  pruneStrategy: z.string().min(1).default('unit-l2'),
+  pruneSparsity: z.number().min(0).max(1).default(0.5),
+};
+
+type Shape = typeof settingsShape;
+export type Settings = { [K in keyof Shape]: z.output<Shape[K]> };
+export const SETTING_KEYS = Object.keys(settingsShape) as (keyof Settings)[];
+
+/**
+ * Reads every setting through `get` (vscode's configuration.get in the extension). A value that
+ * does not fit falls back to the default and is named in `problems`, so one bad setting does
+ * not stop every command.
+ */
+export function readSettings(get: (key: string) => unknown): { settings: Settings; problems: string[] } {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    const schema = settingsShape[key] as z.ZodType;
+    const raw = get(key);
+    const r = schema.safeParse(raw);
+    if (r.success) out[key] = r.data;
+    else {
+      problems.push(`prunescope.${key}: ${r.error.issues[0].message}; using the default`);
+      out[key] = schema.parse(undefined);
+    }
+  }
+  const settings = out as Settings;
+  settings.sparsities = [...new Set(settings.sparsities)].sort((a, b) => a - b);
+  return { settings, problems };
+}
+
+/** "mnist" stays; a relative path is taken from the workspace folder (`base`). */
+export function resolveDatasetSpec(spec: string, base: string | undefined): string {
+  if (spec.trim().toLowerCase() === 'mnist') return 'mnist';
+  if (isAbsolute(spec) || !base) return spec;
+  return resolve(base, spec);
+}
+
+export function normalizationParam(n: Settings['normalization']): 'unit' | 'zscore' | 'none' | undefined {
+  return n === 'auto' ? undefined : n;
+}

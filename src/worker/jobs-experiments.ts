@@ -1,0 +1,74 @@
+/** The pruning experiments of src/core/experiments as worker jobs: analyze, prune, compare. */
+import { initBackend } from '../core/backend';
+import { PruneScopeError } from '../core/errors';
+import { pruneModel, runAnalysis, runComparison, type AnalysisOptions, type JobHooks } from '../core/experiments';
+import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../core/metrics/similarity';
+import type { JobContext, JobTable } from './jobs';
+import type { JobParams } from './protocol';
+
+function hooks(ctx: JobContext): JobHooks {
+  return {
+    onProgress: (p) => ctx.progress(p.fraction, p.message),
+    signal: ctx.signal,
+  };
+}
+
+function readOptions(p: { activation?: JobParams<'inspect'>['activation']; outputActivation?: JobParams<'inspect'>['activation'] }) {
+  return { activation: p.activation, outputActivation: p.outputActivation };
+}
+
+function metricId(metric: string | undefined): SimilarityMetricId | undefined {
+  if (metric === undefined) return undefined;
+  if (!isSimilarityMetricId(metric)) {
+    throw new PruneScopeError(`unknown similarity metric "${metric}" (expected one of ${SIMILARITY_METRIC_IDS.join(', ')})`);
+  }
+  return metric;
+}
+
+export function analysisOptions(p: JobParams<'analyze'>): AnalysisOptions {
+  return {
+    model: p.model,
+    data: p.dataset,
+    normalize: p.normalization,
+    samples: p.samples,
+    readOptions: readOptions(p),
+    strategies: p.strategies,
+    sparsities: p.sparsities,
+    finetuneEpochs: p.finetuneEpochs,
+    iterations: p.iterations,
+    metric: metricId(p.metric),
+    seed: p.seed,
+  };
+}
+
+export const EXPERIMENT_JOBS: JobTable<'analyze' | 'prune' | 'compare'> = {
+  async analyze(p, ctx) {
+    await initBackend(p.backend);
+    return runAnalysis(analysisOptions(p), hooks(ctx));
+  },
+  async prune(p, ctx) {
+    await initBackend(p.backend);
+    return pruneModel(
+      {
+        model: p.model,
+        out: p.out,
+        strategy: p.strategy,
+        sparsity: p.sparsity,
+        data: p.dataset,
+        normalize: p.normalization,
+        samples: p.samples,
+        finetuneEpochs: p.finetuneEpochs,
+        seed: p.seed,
+        readOptions: readOptions(p),
+      },
+      hooks(ctx),
+    );
+  },
+  async compare(p, ctx) {
+    await initBackend(p.backend);
+    return runComparison(
+      { modelA: p.a, modelB: p.b, data: p.dataset, normalize: p.normalization, samples: p.samples, metric: metricId(p.metric), readOptions: readOptions(p) },
+      hooks(ctx),
+    );
+  },
+};

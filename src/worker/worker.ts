@@ -1,0 +1,129 @@
+/**
+ * The PruneScope worker: a child process (forked by WorkerClient) that runs core jobs one at a
+ * time, so a long analysis never blocks the extension host and a crash takes down only this
+ * process. It speaks protocol.ts over the IPC channel.
+ */
+import { format } from 'node:util';
+import { isPruneScopeError } from '../core/errors';
+import { JOBS, type JobContext } from './jobs';
+import { checkJobParams, parseToWorker, type FromWorkerMessage, type JobErrorInfo, type LogLevel, type RunMessage } from './protocol';
+
+function send(message: FromWorkerMessage): void {
+  if (process.connected) process.send!(message);
+}
+
+function log(level: LogLevel, message: string): void {
+  send({ type: 'log', level, message });
+}
+
+// Libraries print to the console (tfjs greets on stdout); route it to the extension's log instead.
+console.log = (...args: unknown[]) => log('info', format(...args));
+console.info = console.log;
+console.warn = (...args: unknown[]) => log('warn', format(...args));
+console.error = (...args: unknown[]) => log('error', format(...args));
+
+const heartbeatMs = Number(process.env.PRUNESCOPE_HEARTBEAT_MS) > 0 ? Number(process.env.PRUNESCOPE_HEARTBEAT_MS) : 2000;
+setInterval(() => send({ type: 'heartbeat' }), heartbeatMs).unref();
+
+class CancelledError extends Error {
+  override name = 'AbortError';
+}
+
+function describeError(e: unknown, signal: AbortSignal): JobErrorInfo {
+  if (signal.aborted) return { kind: 'cancelled', message: 'cancelled' };
+  if (isPruneScopeError(e)) return { kind: 'input', message: e.message };
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { kind: 'crash', message: `${err.name}: ${err.message}`, detail: err.stack };
+}
+
+const queue: RunMessage[] = [];
+const controllers = new Map<number, AbortController>();
+let running = false;
+
+async function runOne(msg: RunMessage): Promise<void> {
+  const controller = controllers.get(msg.id)!;
+  const { signal } = controller;
+  const checked = checkJobParams(msg.job, msg.params);
+  if (!checked.ok) {
+    send({ type: 'error', id: msg.id, error: { kind: 'input', message: checked.problem } });
+    return;
+  }
+  send({ type: 'started', id: msg.id });
+  const ctx: JobContext = {
+    signal,
+    progress: (fraction, message) => {
+      const f = fraction === null || !Number.isFinite(fraction) ? null : Math.min(1, Math.max(0, fraction));
+      send({ type: 'progress', id: msg.id, fraction: f, message });
+    },
+    log: (message) => log('info', message),
+  };
+  try {
+    // The table is indexed by a union key, which TypeScript cannot correlate with params.
+    const handler = JOBS[msg.job] as (p: unknown, c: JobContext) => Promise<unknown>;
+    const result = await handler(checked.value, ctx);
+    if (signal.aborted) throw new CancelledError('cancelled');
+    send({ type: 'result', id: msg.id, result });
+  } catch (e) {
+    send({ type: 'error', id: msg.id, error: describeError(e, signal) });
+  }
+}
+
+async function drain(): Promise<void> {
+  if (running) return;
+  running = true;
+  try {
+    for (let msg = queue.shift(); msg; msg = queue.shift()) {
+      try {
+        await runOne(msg);
+      } finally {
+        controllers.delete(msg.id);
+      }
+    }
+  } finally {
+    running = false;
+  }
+}
+
+process.on('message', (raw: unknown) => {
+  const msg = parseToWorker(raw);
+  if (!msg) {
+    log('warn', 'ignored a message that is not part of the worker protocol');
+    return;
+  }
+  if (msg.type === 'run') {
+    if (controllers.has(msg.id)) {
+      log('warn', `ignored a second job with id ${msg.id}`);
+      return;
+    }
+    controllers.set(msg.id, new AbortController());
+    queue.push(msg);
+    void drain();
+  } else {
+    const waiting = queue.findIndex((q) => q.id === msg.id);
+    if (waiting >= 0) {
+      queue.splice(waiting, 1);
+      controllers.delete(msg.id);
+      send({ type: 'error', id: msg.id, error: { kind: 'cancelled', message: 'cancelled' } });
+    } else {
+      controllers.get(msg.id)?.abort(new CancelledError('cancelled'));
+    }
+  }
+});
+
+// The extension went away: nothing will read our results.
+process.on('disconnect', () => process.exit(0));
+
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`uncaught exception in the PruneScope worker: ${e.stack ?? e.message}\n`);
+  process.exit(70);
+});
+process.on('unhandledRejection', (e) => {
+  process.stderr.write(`unhandled rejection in the PruneScope worker: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(70);
+});
+
+if (!process.send) {
+  process.stderr.write('the PruneScope worker must be started by the extension (child_process.fork)\n');
+  process.exit(64);
+}
+send({ type: 'ready', pid: process.pid, node: process.version });

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readNpy, writeNpy } from '../src/core/io/npy';
+import { parseResults } from '../src/core/results/format';
+import { fixture, repoRoot } from './fixtures';
+
+// The CLI as a person runs it: the built bundle through bin/prunescope.js, in its own process.
+const bin = join(repoRoot, 'bin', 'prunescope.js');
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function noStack(text: string) {
+  assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, `a stack trace was printed:\n${text}`);
+}
+
+let dir: string;
+before(() => {
+  const build = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build.mjs')], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(build.status, 0, build.stderr);
+  dir = mkdtempSync(join(tmpdir(), 'prunescope-cli-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('prunescope CLI', () => {
+  it('prints help and exits 2 without a command, 2 on an unknown command', () => {
+    const none = cli();
+    assert.equal(none.code, 2);
+    assert.match(none.stdout, /usage: prunescope <command>/);
+    for (const c of ['inspect', 'predict', 'evaluate', 'train', 'prune', 'analyze', 'compare', 'similarity', 'activations']) {
+      assert.match(none.stdout, new RegExp(`\\n  ${c}\\s`), `help lists ${c}`);
+    }
+    const bad = cli('frobnicate');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('inspect --json reports format, producer, sizes, activations, parameters, sparsity and the backend', () => {
+    const r = cli('inspect', fixture('onnx', 'mnist2x10.onnx'), '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.format, 'onnx');
+    assert.match(s.producer, /pytorch/);
+    assert.equal(s.inputSize, 784);
+    assert.deepEqual(s.inputShape, [1, 28, 28]);
+    assert.deepEqual(s.layers.map((l: { units: number }) => l.units), [10, 10, 10]);
+    assert.deepEqual(s.layers.map((l: { activation: string }) => l.activation), ['relu', 'relu', 'linear']);
+    assert.equal(s.parameters, 784 * 10 + 10 + 2 * 110);
+    assert.equal(s.sparsity, 0);
+    assert.ok(['tensorflow', 'wasm', 'cpu'].includes(s.backend), s.backend);
+  });
+
+  it('--verbose says which backend runs', () => {
+    const r = cli('inspect', fixture('tfjs', 'abalone-node', 'model.json'), '--verbose');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^backend: (tensorflow|wasm|cpu) \(TensorFlow\.js /m);
+    assert.match(r.stdout, /dense_Dense1\s+8\s+50\s+sigmoid/);
+  });
+
+  it('refuses a model that is not an MLP with exit 1, naming the file and operator, without a stack trace', () => {
+    const file = fixture('unsupported', 'cnn_max_mninst2.onnx');
+    const r = cli('inspect', file);
+    assert.equal(r.code, 1);
+    assert.ok(r.stderr.includes(file), r.stderr);
+    assert.match(r.stderr, /Conv/);
+    noStack(r.stderr);
+  });
+
+  it('exits 2 on bad usage and says what is wrong', () => {
+    const r = cli('evaluate', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--split', 'nope');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--split must be one of train, validation, test/);
+    const missing = cli('predict', fixture('onnx', 'mnist2x10.onnx'));
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--input is required/);
+  });
+
+  it('a missing file is a failed run (1) naming the file', () => {
+    const r = cli('inspect', join(dir, 'nope.onnx'));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /nope\.onnx: model: file not found/);
+  });
+
+  it('predict writes the outputs of each input row', async () => {
+    const x = new Float32Array(3 * 8).map((_, i) => (i % 7) / 7);
+    const xin = join(dir, 'x.npy');
+    const yout = join(dir, 'y.npy');
+    await writeNpy(xin, x, [3, 8]);
+    const r = cli('predict', fixture('tfjs', 'abalone-node', 'model.json'), '--input', xin, '--out', yout);
+    assert.equal(r.code, 0, r.stderr);
+    const y = await readNpy(yout);
+    assert.deepEqual(y.shape, [3, 1]);
+    assert.ok(y.data.every(Number.isFinite));
+    const wrong = cli('predict', fixture('onnx', 'mnist2x10.onnx'), '--input', xin, '--out', join(dir, 'y2.npy'));
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /8 values .* takes 784 inputs/);
+  });
+
+  it('evaluate on MNIST gives accuracy, loss, samples and agreement in JSON', () => {
+    const model = fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors');
+    const r = cli('evaluate', model, '--data', 'mnist', '--split', 'test', '--reference', model, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const e = JSON.parse(r.stdout);
+    assert.equal(e.samples, 10000);
+    assert.ok(e.accuracy > 0.97, `accuracy ${e.accuracy}`);
+    assert.ok(e.loss > 0 && e.loss < 0.2, `loss ${e.loss}`);
+    assert.equal(e.agreement, 1);
+    assert.ok(e.backend);
+  });
+
+  it('evaluate says both shapes when the data does not fit the model', () => {
+    const r = cli('evaluate', fixture('tfjs', 'abalone-node', 'model.json'), '--data', 'mnist');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /784/);
+    assert.match(r.stderr, /\b8\b/);
+    noStack(r.stderr);
+  });
+
+  it('train writes a tfjs model and its history that evaluate reads back', () => {
+    const out = join(dir, 'trained');
+    const r = cli('train', '--data', 'mnist', '--hidden', '32', '--epochs', '1', '--seed', '3', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /epoch 1\/1 .*val_acc/);
+    const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'));
+    assert.equal(history.epochs.length, 1);
+    assert.equal(history.seed, 3);
+    const e = cli('evaluate', join(out, 'model.json'), '--data', 'mnist', '--json');
+    assert.equal(e.code, 0, e.stderr);
+    assert.ok(JSON.parse(e.stdout).accuracy > 0.85);
+  });
+
+  it('prune writes a smaller model, never over its source', () => {
+    const src = fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors');
+    const out = join(dir, 'pruned.onnx');
+    const r = cli('prune', src, '--strategy', 'unit-l2', '--sparsity', '0.5', '--data', 'mnist', '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.ok(j.bytesAfter < j.bytesBefore * 0.6, `${j.bytesAfter} vs ${j.bytesBefore}`);
+    assert.equal(statSync(out).size, j.bytesAfter);
+    assert.deepEqual(j.layers.map((l: { units: number }) => l.units), [256, 64, 16, 10]);
+    const same = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.5', '--out', src);
+    assert.equal(same.code, 1);
+    assert.match(same.stderr, /refusing to overwrite the source model/);
+    const again = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.5', '--out', out);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists/);
+  });
+
+  it('analyze writes results.json in the results format and a self-contained report.html', () => {
+    const out = join(dir, 'analysis');
+    const r = cli('analyze', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--strategies', 'magnitude,unit-l2', '--sparsities', '0,0.5', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /\[\s*\d+%\] magnitude at 50%/);
+    const results = parseResults(readFileSync(join(out, 'results.json'), 'utf8'), 'results.json');
+    assert.equal(results.kind, 'analysis');
+    if (results.kind !== 'analysis') return;
+    assert.deepEqual(results.runs.map((x) => x.strategy), ['magnitude', 'unit-l2']);
+    assert.equal(results.runs[0].points.length, 2);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.ok(existsSync(join(out, 'report.html')));
+    assert.doesNotMatch(html, /<script[^>]+src=/, 'no external scripts');
+    assert.match(html, /prunescope-report/);
+  });
+
+  it('similarity of an activation matrix with itself is 1 and reports n, p, q', async () => {
+    const a = join(dir, 'a.npy');
+    const r0 = cli('activations', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '300', '--layer', '0', '--out', a);
+    assert.equal(r0.code, 0, r0.stderr);
+    assert.deepEqual((await readNpy(a)).shape, [300, 10]);
+    const r = cli('similarity', a, a, '--metric', 'linear-cka', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.metric, 'linear-cka');
+    assert.ok(Math.abs(j.value - 1) < 1e-9);
+    assert.deepEqual([j.n, j.p, j.q], [300, 10, 10]);
+    const small = cli('similarity', a, a, '--metric', 'minibatch-cka', '--batch', '3');
+    assert.equal(small.code, 1);
+    noStack(small.stderr);
+  });
+
+  it('npx prunescope runs the installed bin', () => {
+    const r = spawnSync('npx', ['--no-install', 'prunescope', '--help'], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /usage: prunescope <command>/);
+  });
+});

@@ -1,0 +1,330 @@
+/** Chart.js set-up and the three chart kinds the panel uses: lines, grouped/stacked bars, heatmaps. */
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+  type ChartDataset,
+  type Plugin,
+  type TooltipItem,
+} from 'chart.js';
+import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
+import type { HeatCell, Series } from './data';
+import { heatCells } from './data';
+import { el, button } from './dom';
+import { mix, withAlpha, type ThemeColours } from './theme';
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, BarController, BarElement, Tooltip, Legend, MatrixController, MatrixElement);
+
+const DASHES = [[], [6, 3], [2, 3], [10, 3, 2, 3]];
+
+/** Paints the theme background under every chart, so exported PNGs are readable outside VS Code. */
+const backgroundPlugin: Plugin = {
+  id: 'prunescopeBackground',
+  beforeDraw(chart, _args, options: { colour?: string }) {
+    const { ctx } = chart;
+    ctx.save();
+    ctx.globalCompositeOperation = 'destination-over';
+    ctx.fillStyle = options.colour ?? 'transparent';
+    ctx.fillRect(0, 0, chart.width, chart.height);
+    ctx.restore();
+  },
+};
+
+/** Writes each heatmap cell's value in it when the cell is large enough to read it. */
+const cellValuesPlugin: Plugin<'matrix'> = {
+  id: 'prunescopeCellValues',
+  afterDatasetsDraw(chart, _args, options: { fg?: string; bg?: string; enabled?: boolean }) {
+    if (!options.enabled) return;
+    const meta = chart.getDatasetMeta(0);
+    const data = chart.data.datasets[0]?.data as unknown as HeatPoint[] | undefined;
+    if (!data) return;
+    const { ctx } = chart;
+    ctx.save();
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    meta.data.forEach((element, i) => {
+      const { x, y, width, height } = element.getProps(['x', 'y', 'width', 'height'], true) as { x: number; y: number; width: number; height: number };
+      if (width < 34 || height < 16) return;
+      const v = data[i]?.v;
+      ctx.fillStyle = v !== null && v !== undefined && v > 0.55 ? (options.bg ?? '#000') : (options.fg ?? '#fff');
+      ctx.font = `${Math.min(12, height / 2)}px ${Chart.defaults.font.family}`;
+      ctx.fillText(v === null || v === undefined ? '–' : v.toFixed(2), x + width / 2, y + height / 2);
+    });
+    ctx.restore();
+  },
+};
+
+interface HeatPoint {
+  x: string;
+  y: string;
+  /** Absent: the metric is undefined for this pair. */
+  v?: number;
+}
+
+/** Theme colours and fonts for every chart made after this call. */
+export function applyTheme(theme: ThemeColours): void {
+  Chart.defaults.color = theme.foreground;
+  Chart.defaults.borderColor = theme.grid;
+  Chart.defaults.font.family = theme.fontFamily;
+  Chart.defaults.font.size = Math.max(11, theme.fontSize - 1);
+  // No animation: re-renders on every picker change and theme switch should be immediate.
+  Chart.defaults.animation = false;
+}
+
+export interface ChartSink {
+  theme: ThemeColours;
+  /** Charts made so far (destroyed on re-render; exported by "export all"). */
+  charts: { name: string; chart: Chart }[];
+  exportPng(name: string, dataUrl: string): void;
+}
+
+export type CardSize = 'wide' | 'half' | 'square';
+
+/** A titled card with a PNG button around a canvas; `make` draws the chart into the canvas. */
+export function chartCard(
+  parent: HTMLElement,
+  sink: ChartSink,
+  title: string,
+  size: CardSize,
+  make: (canvas: HTMLCanvasElement) => Chart,
+  note?: string,
+): void {
+  const canvas = el('canvas', { attrs: { role: 'img', 'aria-label': title } });
+  const box = el('div', { class: `chart-box chart-${size}` }, [canvas]);
+  let chart: Chart | undefined;
+  const png = button('PNG', () => chart && sink.exportPng(title, chart.toBase64Image('image/png', 1)), {
+    class: 'icon-button',
+    title: `Save "${title}" as a PNG image`,
+  });
+  const card = el('section', { class: `card card-${size}` }, [
+    el('header', { class: 'card-header' }, [el('h3', { text: title }), png]),
+    note ? el('p', { class: 'muted note', text: note }) : null,
+    box,
+  ]);
+  parent.append(card);
+  chart = make(canvas);
+  sink.charts.push({ name: title, chart });
+}
+
+const percentTick = (v: number | string) => `${Math.round(Number(v) * 1000) / 10}%`;
+
+export interface LineSpec {
+  series: Series[];
+  xTitle: string;
+  yTitle: string;
+  xPercent?: boolean;
+  yPercent?: boolean;
+  yMin?: number;
+  yMax?: number;
+  logY?: boolean;
+  /** Horizontal reference lines, e.g. the original model's accuracy. */
+  references?: { label: string; y: number; from: number; to: number }[];
+}
+
+export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: LineSpec): Chart {
+  const datasets: ChartDataset<'line', { x: number; y: number }[]>[] = spec.series.map((s) => {
+    const colour = theme.palette[s.colour % theme.palette.length];
+    // Past the palette, the dash tells series of the same colour apart.
+    const dash = DASHES[(s.dash + Math.floor(s.colour / theme.palette.length)) % DASHES.length];
+    return {
+      label: s.label,
+      data: s.points,
+      borderColor: colour,
+      backgroundColor: colour,
+      borderDash: dash,
+      borderWidth: 2,
+      pointRadius: 3,
+      pointHoverRadius: 5,
+      tension: 0,
+    };
+  });
+  for (const r of spec.references ?? []) {
+    datasets.push({
+      label: r.label,
+      data: [
+        { x: r.from, y: r.y },
+        { x: r.to, y: r.y },
+      ],
+      borderColor: theme.foreground,
+      backgroundColor: theme.foreground,
+      borderDash: [4, 4],
+      borderWidth: 1.5,
+      pointRadius: 0,
+      pointHoverRadius: 0,
+    });
+  }
+  const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 });
+  const fmtY = (v: number) => (spec.yPercent ? percentTick(v) : Math.abs(v) >= 10_000 ? compact.format(v) : Number(v.toPrecision(4)).toString());
+  return new Chart<'line', { x: number; y: number }[]>(canvas, {
+    type: 'line',
+    data: { datasets },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      parsing: false,
+      interaction: { mode: 'nearest', intersect: false },
+      plugins: {
+        legend: { position: 'bottom', labels: { boxWidth: 24, boxHeight: 2, usePointStyle: false } },
+        tooltip: {
+          callbacks: {
+            label: (item: TooltipItem<'line'>) => {
+              const p = item.raw as { x: number; y: number };
+              return `${item.dataset.label}: ${fmtY(p.y)} at ${spec.xPercent ? percentTick(p.x) : p.x}`;
+            },
+          },
+        },
+        prunescopeBackground: { colour: theme.background },
+      } as Record<string, unknown>,
+      scales: {
+        x: {
+          type: 'linear',
+          // Sparsity axes start at 0 so charts of one panel line up.
+          min: spec.xPercent ? 0 : undefined,
+          title: { display: true, text: spec.xTitle },
+          ticks: spec.xPercent ? { callback: percentTick } : {},
+          grid: { color: theme.grid },
+        },
+        y: {
+          type: spec.logY ? 'logarithmic' : 'linear',
+          title: { display: true, text: spec.yTitle },
+          min: spec.yMin,
+          max: spec.yMax,
+          ticks: { callback: (v) => fmtY(Number(v)) },
+          grid: { color: theme.grid },
+        },
+      },
+    },
+    plugins: [backgroundPlugin],
+  });
+}
+
+export interface BarSpec {
+  labels: string[];
+  datasets: { label: string; data: number[]; colour: string }[];
+  xTitle: string;
+  yTitle: string;
+  stacked?: boolean;
+}
+
+export function barChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: BarSpec): Chart {
+  return new Chart<'bar', number[], string>(canvas, {
+    type: 'bar',
+    data: {
+      labels: spec.labels,
+      datasets: spec.datasets.map((d) => ({
+        label: d.label,
+        data: d.data,
+        backgroundColor: withAlpha(d.colour, 0.75),
+        borderColor: d.colour,
+        borderWidth: 1,
+      })),
+    },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      plugins: {
+        legend: { position: 'bottom' },
+        prunescopeBackground: { colour: theme.background },
+      } as Record<string, unknown>,
+      scales: {
+        x: { stacked: spec.stacked, title: { display: true, text: spec.xTitle }, ticks: { maxRotation: 60, autoSkip: true }, grid: { display: false } },
+        y: { stacked: spec.stacked, beginAtZero: true, title: { display: true, text: spec.yTitle }, grid: { color: theme.grid }, ticks: { precision: 0 } },
+      },
+    },
+    plugins: [backgroundPlugin],
+  });
+}
+
+export interface HeatmapSpec {
+  matrix: (number | null)[][];
+  rowLabels: string[];
+  colLabels: string[];
+  rowTitle: string;
+  colTitle: string;
+  metric: string;
+}
+
+export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: HeatmapSpec): Chart {
+  const cells: HeatCell[] = heatCells(spec.matrix);
+  const data: HeatPoint[] = cells.map((c) => ({ x: spec.colLabels[c.x] ?? `#${c.x}`, y: spec.rowLabels[c.y] ?? `#${c.y}`, v: c.v ?? undefined }));
+  const cols = Math.max(1, spec.colLabels.length);
+  const rows = Math.max(1, spec.rowLabels.length);
+  return new Chart<'matrix', HeatPoint[]>(canvas, {
+    type: 'matrix',
+    data: {
+      datasets: [
+        {
+          label: spec.metric,
+          data,
+          backgroundColor: (ctx) => {
+            const v = (ctx.raw as HeatPoint | undefined)?.v;
+            return v === null || v === undefined ? withAlpha(theme.heatNull, 0.35) : mix(theme.heatLow, theme.heatHigh, 0.08 + 0.92 * v);
+          },
+          borderColor: theme.grid,
+          borderWidth: 1,
+          width: ({ chart }) => (chart.chartArea?.width ?? 0) / cols - 1,
+          height: ({ chart }) => (chart.chartArea?.height ?? 0) / rows - 1,
+        },
+      ],
+    },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      plugins: {
+        legend: { display: false },
+        tooltip: {
+          callbacks: {
+            title: () => '',
+            label: (item: TooltipItem<'matrix'>) => {
+              const p = item.raw as HeatPoint;
+              return `${spec.rowTitle} ${p.y} × ${spec.colTitle} ${p.x}: ${p.v === undefined ? 'undefined' : p.v.toFixed(4)}`;
+            },
+          },
+        },
+        prunescopeBackground: { colour: theme.background },
+        prunescopeCellValues: { enabled: true, fg: theme.foreground, bg: theme.background },
+      } as Record<string, unknown>,
+      scales: {
+        x: {
+          type: 'category',
+          labels: spec.colLabels,
+          offset: true,
+          title: { display: true, text: spec.colTitle },
+          grid: { display: false },
+          ticks: { autoSkip: false, maxRotation: 60 },
+        },
+        y: {
+          type: 'category',
+          labels: spec.rowLabels,
+          offset: true,
+          // Row 0 on top, as a matrix is read (the matrix controller reverses y by default).
+          reverse: false,
+          title: { display: true, text: spec.rowTitle },
+          grid: { display: false },
+          ticks: { autoSkip: false },
+        },
+      },
+    },
+    plugins: [backgroundPlugin as Plugin<'matrix'>, cellValuesPlugin],
+  });
+}
+
+/** A colour bar for heatmaps: value 0 to 1. */
+export function heatLegend(theme: ThemeColours, metric: string): HTMLElement {
+  const canvas = el('canvas', { class: 'heat-legend', attrs: { width: '240', height: '12', role: 'img', 'aria-label': `${metric} colour scale from 0 to 1` } });
+  const ctx = canvas.getContext('2d');
+  if (ctx) {
+    for (let i = 0; i < 240; i++) {
+      ctx.fillStyle = mix(theme.heatLow, theme.heatHigh, 0.08 + (0.92 * i) / 239);
+      ctx.fillRect(i, 0, 1, 12);
+    }
+  }
+  return el('div', { class: 'legend-row' }, [el('span', { text: '0' }), canvas, el('span', { text: `1  (${metric})` })]);
+}

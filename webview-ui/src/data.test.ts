@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { binLabels, heatCells, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
+import { sampleAnalysis } from './sample-results';
+
+test('one series per strategy and round, sorted by sparsity', () => {
+  const r = sampleAnalysis();
+  const series = seriesBySparsity(r, (p) => p.accuracy);
+  assert.deepEqual(series.map((s) => s.label), ['magnitude · round 0', 'magnitude · round 1', 'unit-l2 · round 0', 'unit-l2 · round 1', 'apoz · round 0', 'apoz · round 1']);
+  assert.deepEqual(series.map((s) => s.colour), [0, 0, 1, 1, 2, 2]);
+  assert.deepEqual(series.map((s) => s.dash), [0, 1, 0, 1, 0, 1]);
+  for (const s of series) {
+    assert.equal(s.points.length, 9);
+    assert.deepEqual(s.points.map((p) => p.x), [...s.points.map((p) => p.x)].sort((a, b) => a - b));
+  }
+  // One-round runs are labelled by strategy alone.
+  r.runs.forEach((run) => (run.points = run.points.filter((p) => p.iteration === 0)));
+  assert.deepEqual(seriesBySparsity(r, (p) => p.accuracy).map((s) => s.label), ['magnitude', 'unit-l2', 'apoz']);
+  // Null values (no sparse latency for structured pruning) are left out.
+  assert.deepEqual(seriesBySparsity(r, (p) => p.latency.sparseMsPer100).map((s) => s.points.length), [9, 0, 0]);
+  assert.deepEqual(sparsityRange(r), [0, 0.9]);
+});
+
+test('layer similarity: one line per layer', () => {
+  const r = sampleAnalysis();
+  const run = r.runs[0];
+  run.points = run.points.filter((p) => p.iteration === 0);
+  const series = layerSimilaritySeries(run);
+  assert.deepEqual(series.map((s) => s.label), ['dense_1', 'dense_2', 'dense_3']);
+  assert.equal(series[0].points[0].y, run.points[0].layers[0].similarity);
+});
+
+test('picker defaults: the first round point nearest 50 %', () => {
+  const r = sampleAnalysis();
+  const picked = pickPoint(r);
+  assert.equal(picked?.run.strategy, 'magnitude');
+  assert.equal(picked?.run.points[picked.index].sparsity, 0.5);
+  assert.equal(picked?.run.points[picked.index].iteration, 0);
+  const chosen = pickPoint(r, 'apoz', 12);
+  assert.equal(chosen?.run.strategy, 'apoz');
+  assert.equal(chosen?.index, 12);
+  assert.equal(pointLabel(chosen!.run, 12), '40% · round 1');
+  // A stale choice (strategy gone, index out of range) falls back.
+  assert.equal(pickPoint(r, 'gone', 99)?.run.strategy, 'magnitude');
+});
+
+test('heatmap cells, bin labels and layer labels', () => {
+  assert.deepEqual(heatCells([[1, null], [0.5, 0.25]]), [
+    { x: 0, y: 0, v: 1 },
+    { x: 1, y: 0, v: null },
+    { x: 0, y: 1, v: 0.5 },
+    { x: 1, y: 1, v: 0.25 },
+  ]);
+  assert.deepEqual(binLabels({ edges: [0, 0.1, 0.2], counts: [3, 4] }), ['0–0.1', '0.1–0.2']);
+  assert.deepEqual(binLabels({ edges: [0, 0.001, 200], counts: [1, 1] }), ['0–1.0e-3', '1.0e-3–2.0e+2']);
+  assert.deepEqual(layerLabels(['fc', 'fc']), ['1 fc', '2 fc']);
+  assert.equal(pct(0.125), '12.5%');
+});

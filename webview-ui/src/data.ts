@@ -1,0 +1,118 @@
+/**
+ * Shapes results into chart series. Pure (no DOM, no Chart.js), so node tests can check it.
+ */
+import type { AnalysisResults, Histogram, Point, StrategyRun } from '../../src/core/results/format';
+
+export interface XY {
+  x: number;
+  y: number;
+}
+
+export interface Series {
+  label: string;
+  /** Index into the palette (one colour per strategy). */
+  colour: number;
+  /** Dash pattern index (one per round of an iterative run). */
+  dash: number;
+  points: XY[];
+}
+
+/** Rounds of a run, ascending. */
+export function iterationsOf(run: StrategyRun): number[] {
+  return [...new Set(run.points.map((p) => p.iteration))].sort((a, b) => a - b);
+}
+
+/**
+ * One series per strategy, and per round for runs with several rounds: `y(point)` against the
+ * requested sparsity. Points where `y` gives null are left out.
+ */
+export function seriesBySparsity(results: AnalysisResults, y: (p: Point) => number | null): Series[] {
+  const out: Series[] = [];
+  results.runs.forEach((run, colour) => {
+    const rounds = iterationsOf(run);
+    rounds.forEach((round, dash) => {
+      const points = run.points
+        .filter((p) => p.iteration === round)
+        .map((p) => ({ x: p.sparsity, y: y(p) }))
+        .filter((p): p is XY => p.y !== null && Number.isFinite(p.y))
+        .sort((a, b) => a.x - b.x);
+      const label = rounds.length > 1 ? `${run.strategy} · round ${round}` : run.strategy;
+      out.push({ label, colour, dash, points });
+    });
+  });
+  return out;
+}
+
+/** The sparsity range every series spans (for reference lines); [0, 1] when there is none. */
+export function sparsityRange(results: AnalysisResults): [number, number] {
+  const xs = results.runs.flatMap((r) => r.points.map((p) => p.sparsity));
+  return xs.length ? [Math.min(0, ...xs), Math.max(...xs)] : [0, 1];
+}
+
+/** One series per layer: the layer's similarity to the original's against sparsity, for one run. */
+export function layerSimilaritySeries(run: StrategyRun): Series[] {
+  const names: string[] = [];
+  for (const p of run.points) for (const l of p.layers) if (!names.includes(l.name)) names.push(l.name);
+  const rounds = iterationsOf(run);
+  return names.flatMap((name, colour) =>
+    rounds.map((round, dash) => ({
+      label: rounds.length > 1 ? `${name} · round ${round}` : name,
+      colour,
+      dash,
+      points: run.points
+        .filter((p) => p.iteration === round)
+        .map((p) => ({ x: p.sparsity, y: p.layers.find((l) => l.name === name)?.similarity ?? null }))
+        .filter((p): p is XY => p.y !== null)
+        .sort((a, b) => a.x - b.x),
+    })),
+  );
+}
+
+export interface HeatCell {
+  x: number;
+  y: number;
+  /** null: the metric is undefined for this pair. */
+  v: number | null;
+}
+
+/** Cells of a matrix, row i at y = i, column j at x = j. */
+export function heatCells(matrix: (number | null)[][]): HeatCell[] {
+  return matrix.flatMap((row, y) => row.map((v, x) => ({ x, y, v })));
+}
+
+/** Labels for histogram bins: "0.10–0.20". */
+export function binLabels(h: Histogram): string[] {
+  const f = (v: number) => (Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(2))));
+  return h.counts.map((_, i) => `${f(h.edges[i])}–${f(h.edges[i + 1])}`);
+}
+
+/** Percent text for a share: 0.5 -> "50%", 0.125 -> "12.5%". */
+export function pct(share: number): string {
+  return `${Math.round(share * 1000) / 10}%`;
+}
+
+/** A label for a point in pickers: "50%" or "50% · round 2". */
+export function pointLabel(run: StrategyRun, index: number): string {
+  const p = run.points[index];
+  const several = iterationsOf(run).length > 1;
+  return several ? `${pct(p.sparsity)} · round ${p.iteration}` : pct(p.sparsity);
+}
+
+/** The run and point the pickers name, falling back to the first run and its point nearest 50 %. */
+export function pickPoint(results: AnalysisResults, strategy?: string, point?: number): { run: StrategyRun; index: number } | undefined {
+  const run = results.runs.find((r) => r.strategy === strategy) ?? results.runs.find((r) => r.points.length > 0);
+  if (!run || run.points.length === 0) return undefined;
+  if (point !== undefined && point < run.points.length) return { run, index: point };
+  // Default: the first round's point nearest 50 %.
+  const first = Math.min(...run.points.map((p) => p.iteration));
+  let index = run.points.findIndex((p) => p.iteration === first);
+  run.points.forEach((p, i) => {
+    if (p.iteration === first && Math.abs(p.sparsity - 0.5) < Math.abs(run.points[index].sparsity - 0.5)) index = i;
+  });
+  return { run, index };
+}
+
+/** Unique axis labels for layers ("1 fc1"), so equal names cannot merge categories. */
+export function layerLabels(names: string[]): string[] {
+  return names.map((n, i) => `${i + 1} ${n}`);
+}

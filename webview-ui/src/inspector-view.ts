@@ -1,0 +1,95 @@
+/** The inspector: a model's summary as tables, with buttons for the commands. Strings go in as text. */
+import type { JobResult } from '../../src/worker/protocol';
+import type { WebviewCommand } from '../../src/extension/webview-protocol';
+import { button, el } from './dom';
+import { pct } from './data';
+
+type InspectResult = JobResult<'inspect'>;
+
+export interface InspectorHost {
+  command(c: WebviewCommand): void;
+}
+
+const num = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(4));
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(2)} MB`;
+}
+
+function commandBar(host: InspectorHost): HTMLElement {
+  const b = (label: string, c: WebviewCommand, title: string) => button(label, () => host.command(c), { title });
+  return el('div', { class: 'toolbar' }, [
+    b('Run Pruning Analysis…', 'analyze', 'Prune with several strategies and sparsities and chart what happens'),
+    b('Prune Model…', 'prune', 'Write a pruned copy beside this file'),
+    b('Compare Checkpoints…', 'compare', 'Compare this model layer by layer with another'),
+    b('Evaluate', 'evaluate', 'Accuracy and loss on the dataset in prunescope.dataset'),
+  ]);
+}
+
+export function renderInspector(root: HTMLElement, file: string, model: InspectResult, host: InspectorHost): void {
+  const s = model.summary;
+  const facts: [string, string][] = [
+    ['file', s.path ?? file],
+    ['format', s.format + (s.producer ? ` (producer: ${s.producer})` : '')],
+    ['input', `${s.inputSize.toLocaleString('en-US')} values [${s.inputShape.join(', ')}]`],
+    ['output', `${s.outputSize} units`],
+    ['parameters', `${s.parameters.toLocaleString('en-US')} (sparsity ${pct(s.sparsity)})`],
+    ['size on disk', `${bytes(model.bytes)} in ${model.files.length} file${model.files.length === 1 ? '' : 's'}`],
+  ];
+  const head = ['#', 'layer', 'in', 'units', 'activation', 'parameters', 'sparsity', 'zero weights', 'w mean', 'w std', 'w min', 'w max', 'mean |w|', 'bias mean', 'bias std'];
+  const rows = s.layers.map((l) => {
+    const meter = el('meter', { attrs: { min: '0', max: '1', value: String(l.sparsity) }, title: pct(l.sparsity) });
+    const cells: (string | HTMLElement)[] = [
+      String(l.index + 1),
+      l.name,
+      l.inputSize.toLocaleString('en-US'),
+      l.units.toLocaleString('en-US'),
+      l.activation + (l.dropout ? ` + dropout ${l.dropout}` : ''),
+      l.parameters.toLocaleString('en-US'),
+      el('span', { class: 'sparsity' }, [meter, ` ${pct(l.sparsity)}`]),
+      l.zeroWeights.toLocaleString('en-US'),
+      num(l.weights.mean),
+      num(l.weights.std),
+      num(l.weights.min),
+      num(l.weights.max),
+      num(l.weights.meanAbs),
+      l.bias ? num(l.bias.mean) : '—',
+      l.bias ? num(l.bias.std) : '—',
+    ];
+    return el('tr', {}, cells.map((c, i) => el('td', { class: i >= 2 && i !== 4 ? 'num' : undefined }, [c])));
+  });
+  const parts: (HTMLElement | null)[] = [
+    el('header', { class: 'results-header' }, [
+      el('div', { class: 'title-row' }, [el('h1', { text: s.name || file }), commandBar(host)]),
+      el('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })])),
+    ]),
+    el('h2', { text: 'Layers' }),
+    el('div', { class: 'table-wrap' }, [
+      el('table', { class: 'layers' }, [el('thead', {}, [el('tr', {}, head.map((h, i) => el('th', { text: h, class: i >= 2 && i !== 4 ? 'num' : undefined })))]), el('tbody', {}, rows)]),
+    ]),
+    s.notes.length ? el('h2', { text: 'Notes' }) : null,
+    s.notes.length ? el('ul', { class: 'notes' }, s.notes.map((n) => el('li', { text: n }))) : null,
+    model.files.length > 1 ? el('h2', { text: 'Files' }) : null,
+    model.files.length > 1 ? el('ul', { class: 'files' }, model.files.map((f) => el('li', { text: f }))) : null,
+  ];
+  root.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
+}
+
+export function renderInspectorError(root: HTMLElement, file: string, message: string): void {
+  root.replaceChildren(
+    el('div', { class: 'error-box', attrs: { role: 'alert' } }, [
+      el('h1', { text: 'This model cannot be read' }),
+      el('p', { class: 'muted', text: file }),
+      el('pre', { class: 'message', text: message }),
+      el('p', {
+        text: 'PruneScope reads multi-layer perceptrons (dense layers with element-wise activations) from TensorFlow.js LayersModel/GraphModel, ONNX and safetensors files.',
+      }),
+    ]),
+  );
+}
+
+export function renderLoading(root: HTMLElement, message: string): void {
+  root.replaceChildren(el('p', { class: 'muted loading', text: message }));
+}

@@ -1,0 +1,392 @@
+/**
+ * The results panel: a header saying what was computed where, tabs, and charts. Everything it
+ * shows comes from a validated Results object; every string goes in as text.
+ */
+import type { Chart } from 'chart.js';
+import type { AnalysisResults, ComparisonResults, ComparisonSide, Results } from '../../src/core/results/format';
+import type { ResultTab, UiState } from '../../src/extension/webview-protocol';
+import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineChart, type ChartSink } from './charts';
+import { binLabels, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
+import { button, el, select } from './dom';
+import type { ThemeColours } from './theme';
+
+export interface ResultsViewModel {
+  title: string;
+  results: Results;
+  metrics: string[];
+  ui: UiState;
+}
+
+export interface ResultsHost {
+  /** The person changed tab or picker. */
+  onUi(ui: UiState): void;
+  exportPng(name: string, dataUrl: string): void;
+  exportData(format: 'csv' | 'json'): void;
+  compareMetric(metric: string): void;
+}
+
+export interface RenderedView {
+  /** Charts on screen, for "export all". */
+  charts(): { name: string; chart: Chart }[];
+  dispose(): void;
+}
+
+const ANALYSIS_TABS: { id: ResultTab; label: string }[] = [
+  { id: 'accuracy', label: 'Accuracy & loss' },
+  { id: 'similarity-heatmap', label: 'Similarity heatmap' },
+  { id: 'apoz', label: 'APoZ' },
+  { id: 'weights', label: 'Weight magnitudes' },
+  { id: 'layer-similarity', label: 'Layer similarity' },
+  { id: 'cost', label: 'Latency & size' },
+];
+
+const COMPARE_TABS: { id: ResultTab; label: string }[] = [{ id: 'compare', label: 'Compare' }];
+
+function metricLabel(metric: string): string {
+  return metric.replace(/-/g, ' ').replace(/\bcka\b/i, 'CKA').replace(/\bcca\b/i, 'CCA');
+}
+
+function headerFor(vm: ResultsViewModel, host: ResultsHost): HTMLElement {
+  const r = vm.results;
+  const created = new Date(r.createdAt);
+  const models = r.kind === 'analysis' ? [r.model] : [r.a.model, r.b.model];
+  const facts: [string, string][] = [
+    ...models.map((m, i): [string, string] => [models.length > 1 ? `model ${i === 0 ? 'A' : 'B'}` : 'model', `${m.path} (${m.format}${m.producer ? `, ${m.producer}` : ''}; ${m.parameters.toLocaleString('en-US')} parameters)`]),
+    ['data', `${r.dataset.name} · ${r.dataset.split} split, ${r.dataset.samples.toLocaleString('en-US')} samples · normalization ${r.dataset.normalization} · activations from ${r.dataset.activationSamples.toLocaleString('en-US')} ${r.dataset.activationSplit} samples`],
+    ['computed with', `${r.backend.name} backend (TensorFlow.js ${r.backend.tfjsVersion}), PruneScope ${r.tool.version}, ${Number.isNaN(created.getTime()) ? r.createdAt : created.toLocaleString()}`],
+  ];
+  if (r.kind === 'analysis') {
+    const s = r.settings;
+    facts.push([
+      'settings',
+      `${s.schedule}, ${s.iterations} round${s.iterations === 1 ? '' : 's'}, fine-tuning ${s.finetuneEpochs} epoch${s.finetuneEpochs === 1 ? '' : 's'}, metric ${metricLabel(s.metric)}, seed ${s.seed}${s.includeOutput ? ', output layer pruned too' : ''}`,
+    ]);
+  }
+  return el('header', { class: 'results-header' }, [
+    el('div', { class: 'title-row' }, [
+      el('h1', { text: vm.title }),
+      el('div', { class: 'toolbar' }, [
+        button('Export CSV', () => host.exportData('csv'), { title: 'Save the numbers as a CSV table' }),
+        button('Export JSON', () => host.exportData('json'), { title: 'Save the results file' }),
+      ]),
+    ]),
+    el(
+      'dl',
+      { class: 'facts' },
+      facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]),
+    ),
+  ]);
+}
+
+export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: ThemeColours, host: ResultsHost): RenderedView {
+  applyTheme(theme);
+  const sink: ChartSink = { theme, charts: [], exportPng: host.exportPng };
+  const r = vm.results;
+  const tabs = r.kind === 'analysis' ? ANALYSIS_TABS : COMPARE_TABS;
+  const ui: UiState = tabs.some((t) => t.id === vm.ui.tab) ? vm.ui : { ...vm.ui, tab: tabs[0].id };
+
+  const body = el('div', { class: 'tab-body', attrs: { role: 'tabpanel' } });
+  const tabBar = el('nav', { class: 'tabs', attrs: { role: 'tablist' } });
+
+  const destroyCharts = () => {
+    for (const c of sink.charts.splice(0)) c.chart.destroy();
+  };
+
+  const setUi = (next: UiState) => {
+    host.onUi(next);
+    draw(next);
+  };
+  const draw = (next: UiState) => {
+    current = next;
+    destroyCharts();
+    body.replaceChildren();
+    for (const b of tabBar.querySelectorAll('button')) {
+      const on = b.dataset.tab === next.tab;
+      b.setAttribute('aria-selected', String(on));
+      b.classList.toggle('active', on);
+    }
+    const change = (patch: Partial<UiState>) => setUi({ ...next, ...patch });
+    if (r.kind === 'analysis') drawAnalysisTab(body, sink, r, next, change);
+    else drawCompareTab(body, sink, r, vm.metrics, next, change, host);
+  };
+  // Pickers' choices live in the UiState, so switching tabs keeps them.
+  let current = ui;
+  for (const t of tabs) {
+    const b = button(t.label, () => setUi({ ...current, tab: t.id }), { attrs: { role: 'tab' } });
+    b.dataset.tab = t.id;
+    tabBar.append(b);
+  }
+
+  root.replaceChildren(headerFor(vm, host), tabBar, body);
+  draw(ui);
+  return {
+    charts: () => [...sink.charts],
+    dispose: () => {
+      destroyCharts();
+      root.replaceChildren();
+    },
+  };
+}
+
+// ---- analysis tabs ----
+
+function empty(parent: HTMLElement, text: string): void {
+  parent.append(el('p', { class: 'muted empty', text }));
+}
+
+function pointPickers(parent: HTMLElement, r: AnalysisResults, ui: UiState, change: (p: Partial<UiState>) => void, withPoint = true) {
+  const picked = pickPoint(r, ui.strategy, ui.point);
+  if (!picked) return undefined;
+  const row = el('div', { class: 'pickers' });
+  row.append(
+    select(
+      'Strategy',
+      r.runs.map((run) => ({ value: run.strategy, label: `${run.strategy} (${run.kind}, ${run.schedule})` })),
+      picked.run.strategy,
+      (strategy) => change({ strategy, point: undefined }),
+    ),
+  );
+  if (withPoint) {
+    row.append(
+      select(
+        'Sparsity',
+        picked.run.points.map((_, i) => ({ value: i, label: pointLabel(picked.run, i) })),
+        picked.index,
+        (point) => change({ strategy: picked.run.strategy, point }),
+      ),
+    );
+  }
+  parent.append(row);
+  if (picked.run.notes.length) parent.append(el('ul', { class: 'notes' }, picked.run.notes.map((n) => el('li', { text: n }))));
+  return picked;
+}
+
+function drawAnalysisTab(body: HTMLElement, sink: ChartSink, r: AnalysisResults, ui: UiState, change: (p: Partial<UiState>) => void): void {
+  const theme = sink.theme;
+  const grid = el('div', { class: 'grid' });
+  if (r.runs.every((run) => run.points.length === 0)) {
+    empty(body, 'These results hold no pruned points.');
+    return;
+  }
+  const [from, to] = sparsityRange(r);
+  switch (ui.tab) {
+    case 'accuracy': {
+      body.append(grid);
+      chartCard(grid, sink, 'Accuracy vs sparsity', 'wide', (c) =>
+        lineChart(c, theme, {
+          series: seriesBySparsity(r, (p) => p.accuracy),
+          xTitle: 'sparsity (share of prunable weights/units removed)',
+          yTitle: 'test accuracy',
+          xPercent: true,
+          yPercent: true,
+          references: [{ label: `original (${pct(r.baseline.accuracy)})`, y: r.baseline.accuracy, from, to }],
+        }),
+      );
+      chartCard(grid, sink, 'Loss vs sparsity', 'half', (c) =>
+        lineChart(c, theme, {
+          series: seriesBySparsity(r, (p) => p.loss),
+          xTitle: 'sparsity',
+          yTitle: 'cross-entropy loss',
+          xPercent: true,
+          references: [{ label: `original (${r.baseline.loss.toFixed(3)})`, y: r.baseline.loss, from, to }],
+        }),
+      );
+      chartCard(grid, sink, 'Agreement with the original vs sparsity', 'half', (c) =>
+        lineChart(c, theme, {
+          series: seriesBySparsity(r, (p) => p.agreement),
+          xTitle: 'sparsity',
+          yTitle: 'same prediction as the original',
+          xPercent: true,
+          yPercent: true,
+          yMax: 1,
+        }),
+      );
+      return;
+    }
+    case 'similarity-heatmap': {
+      const picked = pointPickers(body, r, ui, change);
+      if (!picked) return;
+      const p = picked.run.points[picked.index];
+      body.append(heatLegend(theme, metricLabel(r.settings.metric)), grid);
+      chartCard(
+        grid,
+        sink,
+        `${metricLabel(r.settings.metric)}: original × ${picked.run.strategy} at ${pointLabel(picked.run, picked.index)}`,
+        'square',
+        (c) =>
+          heatmapChart(c, theme, {
+            matrix: p.similarityMatrix,
+            rowLabels: layerLabels(r.model.layerNames),
+            colLabels: layerLabels(p.layers.map((l) => l.name)),
+            rowTitle: 'original',
+            colTitle: 'pruned',
+            metric: metricLabel(r.settings.metric),
+          }),
+        `accuracy ${pct(p.accuracy)} (original ${pct(r.baseline.accuracy)}), actual sparsity ${pct(p.actualSparsity)}`,
+      );
+      return;
+    }
+    case 'apoz': {
+      const picked = pointPickers(body, r, ui, change);
+      if (!picked) return;
+      const p = picked.run.points[picked.index];
+      body.append(grid);
+      for (const base of r.baseline.apoz) {
+        const pruned = p.layers.find((l) => l.name === base.layer)?.apoz;
+        if (!base.applies || !base.histogram) {
+          grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: base.layer }), el('p', { class: 'muted', text: `APoZ does not apply: ${base.reason ?? 'no reason given'}` })]));
+          continue;
+        }
+        const datasets = [{ label: `original${base.mean !== undefined ? ` (mean ${pct(base.mean)})` : ''}`, data: base.histogram.counts, colour: theme.foreground }];
+        if (pruned?.histogram) {
+          datasets.push({ label: `${picked.run.strategy} ${pointLabel(picked.run, picked.index)}${pruned.mean !== undefined ? ` (mean ${pct(pruned.mean)})` : ''}`, data: pruned.histogram.counts, colour: theme.palette[0] });
+        }
+        chartCard(grid, sink, `APoZ of ${base.layer}`, 'half', (c) =>
+          barChart(c, theme, { labels: binLabels(base.histogram!), datasets, xTitle: 'share of samples with zero activation', yTitle: 'neurons' }),
+        );
+      }
+      return;
+    }
+    case 'weights': {
+      const picked = pointPickers(body, r, ui, change);
+      if (!picked) return;
+      const p = picked.run.points[picked.index];
+      body.append(grid);
+      for (const layer of p.layers) {
+        const h = layer.magnitudes;
+        const prunedCount = h.pruned.counts.reduce((a, b) => a + b, 0);
+        chartCard(
+          grid,
+          sink,
+          `|w| of ${layer.name}: pruned vs kept`,
+          'half',
+          (c) =>
+            barChart(c, theme, {
+              labels: binLabels(h.kept),
+              datasets: [
+                { label: 'kept', data: h.kept.counts, colour: theme.palette[0] },
+                { label: `pruned (${prunedCount.toLocaleString('en-US')})`, data: h.pruned.counts, colour: theme.palette[1] },
+              ],
+              xTitle: '|w| of the original weight',
+              yTitle: 'weights',
+              stacked: true,
+            }),
+          `layer sparsity ${pct(layer.sparsity)}, ${layer.units} units left`,
+        );
+      }
+      return;
+    }
+    case 'layer-similarity': {
+      const picked = pointPickers(body, r, ui, change, false);
+      if (!picked) return;
+      body.append(grid);
+      chartCard(grid, sink, `${metricLabel(r.settings.metric)} of each layer to the original: ${picked.run.strategy}`, 'wide', (c) =>
+        lineChart(c, theme, {
+          series: layerSimilaritySeries(picked.run),
+          xTitle: 'sparsity',
+          yTitle: `${metricLabel(r.settings.metric)} to the original layer`,
+          xPercent: true,
+          yMin: 0,
+          yMax: 1,
+        }),
+      );
+      return;
+    }
+    case 'cost': {
+      body.append(grid);
+      const dense = seriesBySparsity(r, (p) => p.latency.denseMsPer100).map((s) => ({ ...s, label: `${s.label} (dense)` }));
+      const sparse = seriesBySparsity(r, (p) => p.latency.sparseMsPer100)
+        .filter((s) => s.points.length > 0)
+        .map((s) => ({ ...s, label: `${s.label} (sparse CSR)`, dash: s.dash + 1 }));
+      chartCard(grid, sink, 'Latency vs sparsity', 'half', (c) =>
+        lineChart(c, theme, {
+          series: [...dense, ...sparse],
+          xTitle: 'sparsity',
+          yTitle: 'ms per 100 samples',
+          xPercent: true,
+          yMin: 0,
+          references: [{ label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to }],
+        }),
+      );
+      chartCard(grid, sink, 'Parameters vs sparsity', 'half', (c) =>
+        lineChart(c, theme, {
+          series: seriesBySparsity(r, (p) => p.parameters),
+          xTitle: 'sparsity',
+          yTitle: 'parameters (nonzero)',
+          xPercent: true,
+          yMin: 0,
+          references: [{ label: `original (${r.baseline.parameters.toLocaleString('en-US')})`, y: r.baseline.parameters, from, to }],
+        }),
+      );
+      chartCard(grid, sink, 'FLOPs vs sparsity', 'half', (c) =>
+        lineChart(c, theme, {
+          series: seriesBySparsity(r, (p) => p.flops),
+          xTitle: 'sparsity',
+          yTitle: 'FLOPs per sample',
+          xPercent: true,
+          yMin: 0,
+          references: [{ label: 'original', y: r.baseline.flops, from, to }],
+        }),
+      );
+      return;
+    }
+    default:
+      empty(body, 'This tab is for comparisons.');
+  }
+}
+
+// ---- comparison ----
+
+function sideSummary(name: string, side: ComparisonSide): HTMLElement {
+  const m = side.model;
+  return el('section', { class: 'card card-half side' }, [
+    el('h3', { text: `${name}: ${m.path.split(/[\\/]/).pop() ?? m.path}` }),
+    el('p', { class: 'muted', text: m.path }),
+    el('p', { text: `${m.format}${m.producer ? ` (${m.producer})` : ''} · input ${m.inputSize} · layers ${m.layerSizes.join('–')} · ${m.parameters.toLocaleString('en-US')} parameters` }),
+  ]);
+}
+
+function drawCompareTab(
+  body: HTMLElement,
+  sink: ChartSink,
+  r: ComparisonResults,
+  metrics: string[],
+  ui: UiState,
+  change: (p: Partial<UiState>) => void,
+  host: ResultsHost,
+): void {
+  const theme = sink.theme;
+  const options = [...new Set([r.metric, ...metrics])].map((m) => ({ value: m, label: metricLabel(m) }));
+  const status = el('span', { class: 'muted' });
+  const picker = select('Metric', options, r.metric, (metric) => {
+    status.textContent = `computing ${metricLabel(metric)}…`;
+    host.compareMetric(metric);
+  });
+  const views: { value: 'cross' | 'a' | 'b'; label: string }[] = [
+    { value: 'cross', label: 'A × B (cross)' },
+    { value: 'a', label: 'A × A' },
+    { value: 'b', label: 'B × B' },
+  ];
+  const focus = ui.compareView ?? 'cross';
+  body.append(
+    el('div', { class: 'pickers' }, [picker, select('Large', views, focus, (compareView) => change({ compareView })), status]),
+    el('div', { class: 'grid' }, [sideSummary('A', r.a), sideSummary('B', r.b)]),
+    heatLegend(theme, metricLabel(r.metric)),
+  );
+  const grid = el('div', { class: 'grid' });
+  body.append(grid);
+  const a = layerLabels(r.a.model.layerNames);
+  const b = layerLabels(r.b.model.layerNames);
+  const specs = {
+    cross: { title: `${metricLabel(r.metric)}: A × B`, matrix: r.cross, rows: a, cols: b, rowTitle: 'A', colTitle: 'B' },
+    a: { title: `${metricLabel(r.metric)}: A × A`, matrix: r.a.selfSimilarity, rows: a, cols: a, rowTitle: 'A', colTitle: 'A' },
+    b: { title: `${metricLabel(r.metric)}: B × B`, matrix: r.b.selfSimilarity, rows: b, cols: b, rowTitle: 'B', colTitle: 'B' },
+  };
+  const order = [focus, ...(['cross', 'a', 'b'] as const).filter((k) => k !== focus)];
+  order.forEach((k, i) => {
+    const s = specs[k];
+    chartCard(grid, sink, s.title, i === 0 ? 'square' : 'half', (c) =>
+      heatmapChart(c, theme, { matrix: s.matrix, rowLabels: s.rows, colLabels: s.cols, rowTitle: s.rowTitle, colTitle: s.colTitle, metric: metricLabel(r.metric) }),
+    );
+  });
+}
