@@ -1,7 +1,10 @@
-// Runs every *.test.ts under src/ and test/ with node's own test runner (through tsx).
-// Arguments narrow the run to files whose path contains one of them.
+// Runs every *.test.ts under src/ and test/ with node's own test runner (through tsx), then the
+// extension-host tests in a real VS Code (scripts/vscode-test.mjs) when it is installed
+// (scripts/install-test-deps.sh; on CI it must be). Prints one summary line for both.
+// Arguments narrow the unit run to files whose path contains one of them and skip the editor run;
+// --unit skips the editor run, --vscode runs only it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -17,7 +20,10 @@ function collect(dir, out) {
   return out;
 }
 
-const filters = process.argv.slice(2);
+const args = process.argv.slice(2);
+const onlyUnit = args.includes('--unit');
+const onlyVscode = args.includes('--vscode');
+const filters = args.filter((a) => !a.startsWith('--'));
 const files = ['src', 'test', 'webview-ui']
   .flatMap((d) => {
     try {
@@ -29,35 +35,65 @@ const files = ['src', 'test', 'webview-ui']
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 
-if (files.length === 0) {
+if (files.length === 0 && !onlyVscode) {
   console.error('no test files matched');
   process.exit(1);
 }
 
-// A second reporter writes TAP to a file so this script can print one plain summary line.
-const tapFile = join(mkdtempSync(join(tmpdir(), 'prunescope-test-')), 'results.tap');
-const result = spawnSync(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-concurrency=1',
-    '--test-reporter=spec',
-    '--test-reporter-destination=stdout',
-    '--test-reporter=tap',
-    `--test-reporter-destination=${tapFile}`,
-    ...files,
-  ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, PRUNESCOPE_TEST: '1' } },
-);
-let summary = 'no summary (the test runner did not finish)';
-try {
-  const tap = readFileSync(tapFile, 'utf8');
-  const count = (key) => Number((tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
-  summary = `${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped') + count('todo')} skipped`;
-} catch {
-  // The runner died before writing its report; the exit status below says so.
+function unitTests() {
+  // A second reporter writes TAP to a file so this script can print one plain summary line.
+  const tapFile = join(mkdtempSync(join(tmpdir(), 'prunescope-test-')), 'results.tap');
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=1',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tapFile}`,
+      ...files,
+    ],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, PRUNESCOPE_TEST: '1' } },
+  );
+  const counts = { passed: 0, failed: 0, skipped: 0, ok: result.status === 0 };
+  try {
+    const tap = readFileSync(tapFile, 'utf8');
+    const count = (key) => Number((tap.match(new RegExp(`^# ${key} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
+    counts.passed = count('pass');
+    counts.failed = count('fail') + count('cancelled');
+    counts.skipped = count('skipped') + count('todo');
+  } catch {
+    // The runner died before writing its report; its exit status says so.
+    counts.failed += 1;
+  }
+  return counts;
 }
-console.log(`\ntests: ${summary}`);
-process.exit(result.status ?? 1);
+
+function vscodeTests() {
+  const server = spawnSync('bash', [join(root, 'scripts', 'install-test-deps.sh'), '--print'], { encoding: 'utf8' }).stdout.trim();
+  if (!server || !existsSync(server)) {
+    const why = 'the real VS Code for extension-host tests is not installed (npm run test:deps installs it)';
+    if (process.env.CI) {
+      console.error(`vscode: ${why}`);
+      return { passed: 0, failed: 1, skipped: 0, ok: false };
+    }
+    console.log(`\nvscode: skipped: ${why}`);
+    return { passed: 0, failed: 0, skipped: 0, ok: true };
+  }
+  console.log('\n== extension-host tests in a real VS Code');
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'vscode-test.mjs')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  process.stdout.write(r.stdout ?? '');
+  const m = (r.stdout ?? '').match(/^vscode: (\d+) passed, (\d+) failed, (\d+) skipped$/m);
+  const counts = m ? { passed: Number(m[1]), failed: Number(m[2]), skipped: Number(m[3]) } : { passed: 0, failed: 1, skipped: 0 };
+  return { ...counts, ok: r.status === 0 && counts.failed === 0 };
+}
+
+const runs = [];
+if (!onlyVscode) runs.push(unitTests());
+if (!onlyUnit && filters.length === 0) runs.push(vscodeTests());
+const total = runs.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped, ok: a.ok && r.ok }), { passed: 0, failed: 0, skipped: 0, ok: true });
+console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(total.ok && total.failed === 0 ? 0 : 1);

@@ -1,0 +1,40 @@
+/**
+ * How the tests inside the extension host talk to scripts/vscode-test.mjs. The extension host's
+ * stdout ends up in the server log, so everything goes through files in one folder, named by the
+ * PRUNESCOPE_VSCODE_HARNESS environment variable (the server passes its environment on):
+ *
+ * - `events.jsonl`: one `HarnessEvent` per line, appended as tests start and finish.
+ * - `requests/<n>.json` -> `responses/<n>.json`: things only the browser side can do (a screenshot,
+ *   the text inside webviews). Both are written to a temporary name and renamed, so a reader never
+ *   sees half a file.
+ *
+ * scripts/vscode-test.mjs is plain JavaScript and repeats these names; keep the two in step.
+ */
+
+export const HARNESS_DIR_ENV = 'PRUNESCOPE_VSCODE_HARNESS';
+export const EVENTS_FILE = 'events.jsonl';
+export const REQUESTS_DIR = 'requests';
+export const RESPONSES_DIR = 'responses';
+
+export type HarnessEvent =
+  | { type: 'begin'; total: number; vscodeVersion: string }
+  | { type: 'start'; name: string }
+  | { type: 'pass'; name: string; ms: number }
+  | { type: 'fail'; name: string; ms: number; error: string }
+  | { type: 'skip'; name: string; reason: string }
+  | { type: 'end'; passed: number; failed: number; skipped: number };
+
+export type HarnessRequest =
+  /** Saves a screenshot of the workbench as artifacts/vscode/<name>.png. */
+  | { op: 'screenshot'; name: string }
+  /** The visible text of every webview frame in the workbench page. */
+  | { op: 'webviewTexts' };
+
+export interface HarnessResponse {
+  ok: boolean;
+  error?: string;
+  /** screenshot: the file written. */
+  path?: string;
+  /** webviewTexts: one entry per frame. */
+  frames?: { url: string; text: string }[];
+}
