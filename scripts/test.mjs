@@ -1,12 +1,14 @@
 // Runs every *.test.ts under src/ and test/ with node's own test runner (through tsx), then the
 // extension-host tests in a real VS Code (scripts/vscode-test.mjs) when it is installed
-// (scripts/install-test-deps.sh; on CI it must be). Prints one summary line for both.
+// (scripts/install-test-deps.sh; on CI it must be), then the packaged extension: npm run package
+// into a temporary folder and the same VS Code with that .vsix installed (vscode-test.mjs --vsix).
+// Prints how long each part took and one summary line for all.
 // Arguments narrow the unit run to files whose path contains one of them and skip the editor run;
 // --unit skips the editor run, --vscode runs only it.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -72,9 +74,10 @@ function unitTests() {
   return counts;
 }
 
-function vscodeTests() {
+function vscodeTests(vsix) {
   const server = spawnSync('bash', [join(root, 'scripts', 'install-test-deps.sh'), '--print'], { encoding: 'utf8' }).stdout.trim();
   if (!server || !existsSync(server)) {
+    if (vsix) return { passed: 0, failed: 0, skipped: 0, ok: true }; // said once already
     const why = 'the real VS Code for extension-host tests is not installed (npm run test:deps installs it)';
     if (process.env.CI) {
       console.error(`vscode: ${why}`);
@@ -83,17 +86,43 @@ function vscodeTests() {
     console.log(`\nvscode: skipped: ${why}`);
     return { passed: 0, failed: 0, skipped: 0, ok: true };
   }
-  console.log('\n== extension-host tests in a real VS Code');
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'vscode-test.mjs')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  let args = [];
+  if (vsix) {
+    console.log('\n== the packaged extension (.vsix) installed in a real VS Code');
+    const out = join(mkdtempSync(join(tmpdir(), 'prunescope-vsix-')), 'prunescope.vsix');
+    const p = spawnSync(process.execPath, [join(root, 'scripts', 'package.mjs'), '--out', out], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+    const said = `${p.stdout ?? ''}${p.stderr ?? ''}`;
+    process.stdout.write(said.split('\n').filter((l) => /^package: /.test(l)).join('\n') + '\n');
+    if (p.status !== 0) {
+      console.error(said);
+      return { passed: 0, failed: 1, skipped: 0, ok: false };
+    }
+    args = ['--vsix', out];
+  } else {
+    console.log('\n== extension-host tests in a real VS Code');
+  }
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'vscode-test.mjs'), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
   process.stdout.write(r.stdout ?? '');
-  const m = (r.stdout ?? '').match(/^vscode: (\d+) passed, (\d+) failed, (\d+) skipped$/m);
+  if (vsix) rmSync(dirname(args[1]), { recursive: true, force: true });
+  const m = (r.stdout ?? '').match(/^(?:vscode|vsix): (\d+) passed, (\d+) failed, (\d+) skipped$/m);
   const counts = m ? { passed: Number(m[1]), failed: Number(m[2]), skipped: Number(m[3]) } : { passed: 0, failed: 1, skipped: 0 };
   return { ...counts, ok: r.status === 0 && counts.failed === 0 };
 }
 
 const runs = [];
-if (!onlyVscode) runs.push(unitTests());
-if (!onlyUnit && filters.length === 0) runs.push(vscodeTests());
+const timings = [];
+function timed(name, fn) {
+  const t0 = Date.now();
+  const r = fn();
+  timings.push(`${name} ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return r;
+}
+if (!onlyVscode) runs.push(timed('unit+browser', unitTests));
+if (!onlyUnit && filters.length === 0) {
+  runs.push(timed('vscode', () => vscodeTests(false)));
+  runs.push(timed('vsix', () => vscodeTests(true)));
+}
+console.log(`\ntook: ${timings.join(', ')}`);
 const total = runs.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped, ok: a.ok && r.ok }), { passed: 0, failed: 0, skipped: 0, ok: true });
 console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(total.ok && total.failed === 0 ? 0 : 1);

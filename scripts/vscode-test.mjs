@@ -11,7 +11,11 @@
 // --timeout      bound for the whole run, default 900 s (or PRUNESCOPE_VSCODE_TIMEOUT)
 // --keep         keep the temporary folders (user data, workspace, logs) and print where they are
 // --verbose      relay the server's and the workbench's log lines as they come
-import { spawn } from 'node:child_process';
+// --vsix FILE    test the packaged extension instead (npm run package): FILE is installed into the
+//                run's extensions folder with the server's --install-extension, and the window runs
+//                test/vscode/suite/installed/index.ts from a tiny test extension, so PruneScope is
+//                loaded only from its installed copy. Closes with `vsix: N passed, ...`.
+import { spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   cpSync,
@@ -43,8 +47,11 @@ const { values: opts } = parseArgs({
     timeout: { type: 'string', default: process.env.PRUNESCOPE_VSCODE_TIMEOUT ?? '900' },
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
+    vsix: { type: 'string' },
   },
 });
+const vsix = opts.vsix ? resolve(opts.vsix) : undefined;
+if (vsix && !existsSync(vsix)) fail(`--vsix ${vsix} does not exist (npm run package writes one)`);
 const timeoutMs = Number(opts.timeout) * 1000;
 if (!(timeoutMs > 0)) fail(`--timeout must be a positive number of seconds, not ${opts.timeout}`);
 
@@ -90,10 +97,11 @@ for (const [src] of WORKSPACE_FIXTURES) {
 
 // The entry VS Code loads is a two-line loader: Node maps stack traces through a bundle's source
 // map only if source maps were enabled before that bundle was compiled.
-const suiteBundle = join(root, 'dist/test/vscode-suite.js');
+const suiteName = vsix ? 'vscode-installed' : 'vscode-suite';
+const suiteBundle = join(root, `dist/test/${suiteName}.js`);
 await build({
-  entryPoints: [join(root, 'test/vscode/suite/index.ts')],
-  outfile: join(root, 'dist/test/vscode-suite-tests.js'),
+  entryPoints: [join(root, vsix ? 'test/vscode/suite/installed/index.ts' : 'test/vscode/suite/index.ts')],
+  outfile: join(root, `dist/test/${suiteName}-tests.js`),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -104,7 +112,7 @@ await build({
 });
 writeFileSync(
   suiteBundle,
-  "'use strict';\n// Written by scripts/vscode-test.mjs.\nprocess.setSourceMapsEnabled(true);\nmodule.exports = require('./vscode-suite-tests.js');\n",
+  `'use strict';\n// Written by scripts/vscode-test.mjs.\nprocess.setSourceMapsEnabled(true);\nmodule.exports = require('./${suiteName}-tests.js');\n`,
 );
 
 // The Chromium launcher and screenshot helpers live in TypeScript (test/browser/browser.ts).
@@ -148,6 +156,25 @@ const settings = {
 mkdirSync(join(dirs.userData, 'User'), { recursive: true });
 writeFileSync(join(dirs.userData, 'User/settings.json'), JSON.stringify(settings, null, 2));
 mkdirSync(join(dirs.workspace, '.vscode'));
+// --vsix: the package goes into the extensions folder as a person's install would put it, and the
+// extension under development is only a carrier for the tests (it contributes nothing).
+let developmentPath = root;
+if (vsix) {
+  const installed = spawnSync(
+    process.execPath,
+    [serverMain, '--install-extension', vsix, '--extensions-dir', dirs.extensions, '--user-data-dir', dirs.userData, '--server-data-dir', dirs.serverData, '--accept-server-license-terms'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (installed.status !== 0) rmSync(tmp, { recursive: true, force: true });
+  if (installed.status !== 0) fail(`installing ${vsix} failed (exit ${installed.status}):\n${installed.stdout}${installed.stderr}`);
+  console.log(`vscode-test: ${installed.stdout.trim().split('\n').pop()}`);
+  developmentPath = join(tmp, 'installed-test-extension');
+  mkdirSync(developmentPath);
+  writeFileSync(
+    join(developmentPath, 'package.json'),
+    JSON.stringify({ name: 'prunescope-installed-test', publisher: 'prunescope-test', version: '0.0.0', engines: { vscode: '^1.90.0' }, extensionKind: ['workspace'] }, null, 2),
+  );
+}
 writeFileSync(join(dirs.workspace, '.vscode/settings.json'), JSON.stringify(settings, null, 2));
 
 // ---------------------------------------------------------------------------------------------
@@ -207,6 +234,7 @@ const serverEnv = {
   PRUNESCOPE_VSCODE_GREP: opts.grep,
   PRUNESCOPE_VSCODE_SCREENSHOTS: opts.screenshots ? 'all' : 'failures',
   PRUNESCOPE_FIXTURES: fixturesDir,
+  ...(vsix ? { PRUNESCOPE_VSCODE_EXTENSIONS: dirs.extensions, PRUNESCOPE_VSCODE_VSIX: vsix } : {}),
 };
 // VS Code's own test switches would change how the server behaves; keep the caller's out.
 delete serverEnv.ELECTRON_RUN_AS_NODE;
@@ -265,7 +293,7 @@ console.log(`vscode-test: VS Code server on 127.0.0.1:${port} (${elapsed()})`);
 
 const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
 const payload = [
-  ['extensionDevelopmentPath', remote(root)],
+  ['extensionDevelopmentPath', remote(developmentPath)],
   ['extensionTestsPath', remote(suiteBundle)],
 ];
 const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
@@ -358,9 +386,45 @@ async function handleRequest(req) {
     case 'webviewTexts':
       // Webviews are iframes (a host frame and the content frame inside it); the top document is the workbench.
       return { ok: true, frames: await frameTexts(page, true) };
+    case 'webviewCanvases':
+      return { ok: true, canvases: await webviewCanvases() };
+    case 'notifications':
+      return {
+        ok: true,
+        messages: await page.mainFrame().evaluate(() =>
+          [...document.querySelectorAll('.notification-list-item-message')].map((e) => e.textContent ?? ''),
+        ),
+      };
     default:
       return { ok: false, error: `unknown request ${JSON.stringify(req.op)}` };
   }
+}
+
+// Runs in each webview frame: every canvas, how much of it differs from its top-left pixel.
+function describeCanvases() {
+  return [...document.querySelectorAll('canvas')].map((c) => {
+    const info = { url: location.href, label: c.getAttribute('aria-label') ?? c.className, width: c.width, height: c.height, painted: 0, colours: 0 };
+    const ctx = c.width > 0 && c.height > 0 ? c.getContext('2d') : null;
+    if (!ctx) return info;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2] || d[i + 3] !== d[3]) info.painted++;
+      if (seen.size < 1000) seen.add((d[i] << 24) ^ (d[i + 1] << 16) ^ (d[i + 2] << 8) ^ d[i + 3]);
+    }
+    info.colours = seen.size;
+    return info;
+  });
+}
+
+async function webviewCanvases() {
+  const out = [];
+  for (const frame of page.frames()) {
+    if (frame === page.mainFrame()) continue;
+    const found = await frame.evaluate(describeCanvases).catch(() => []); // a frame that went away has none
+    out.push(...found);
+  }
+  return out;
 }
 
 async function screenshot(name) {
@@ -453,7 +517,7 @@ async function finish(problem) {
   }
   console.log(`vscode-test: finished in ${elapsed()}`);
   // The plain closing line CI reads.
-  console.log(`vscode: ${results.passed.length} passed, ${results.failed.length} failed, ${results.skipped.length} skipped`);
+  console.log(`${vsix ? 'vsix' : 'vscode'}: ${results.passed.length} passed, ${results.failed.length} failed, ${results.skipped.length} skipped`);
   process.exit(failed ? 1 : 0);
 }
 

@@ -14,7 +14,8 @@ import { pathToFileURL } from 'node:url';
 import { parseResults } from '../src/core/results/format';
 import { sampleAnalysis, sampleComparison } from './src/sample-results';
 
-const THEMES: Record<string, { cls: string; vars: Record<string, string> }> = {
+/** VS Code-like theme classes and variables (tests switch between them). */
+export const THEMES: Record<string, { cls: string; vars: Record<string, string> }> = {
   dark: {
     cls: 'vscode-dark',
     vars: {

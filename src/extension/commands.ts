@@ -9,7 +9,7 @@ import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';
 import { prunedOutputPath, percentLabel, trainingOutputDir } from './naming';
 import { exportData, exportReportHtml, type ResultsPanels } from './results-panel';
-import { normalizationParam, readSettings, resolveDatasetSpec, type Settings } from './settings';
+import { normalizationParam, overridesFromArgs, readSettings, resolveDatasetSpec, withOverrides, type Settings } from './settings';
 import { parseLayerSizes, targetsFromArgs } from './targets';
 import type { WorkerClient } from './worker-client';
 
@@ -64,10 +64,12 @@ export class Commands {
     return COMMAND_IDS.map((name) =>
       vscode.commands.registerCommand(`prunescope.${name}`, async (...args: unknown[]) => {
         try {
-          await handlers[name](...args);
+          // What a job command computed (undefined when it failed or was cancelled), for callers of executeCommand.
+          return await handlers[name](...args);
         } catch (e) {
           this.deps.output.error(`${name}: ${(e as Error).stack ?? String(e)}`);
           void vscode.window.showErrorMessage(`PruneScope: ${(e as Error).message}`);
+          return undefined;
         }
       }),
     );
@@ -75,11 +77,12 @@ export class Commands {
 
   // ---- shared steps ----
 
-  private settings(): Settings {
+  /** The prunescope.* settings, with the overrides of an options argument (see overridesFromArgs). */
+  private settings(args: readonly unknown[] = []): Settings {
     const config = vscode.workspace.getConfiguration('prunescope');
     const { settings, problems } = readSettings((key) => config.get(key));
     for (const p of problems) this.deps.output.warn(p);
-    return settings;
+    return withOverrides(settings, overridesFromArgs(args));
   }
 
   private dataset(settings: Settings, near: string): string {
@@ -168,11 +171,38 @@ export class Commands {
     await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(model), inspectorViewType(model));
   }
 
-  async analyze(args: unknown[]): Promise<void> {
-    if (!(await this.trusted('A pruning analysis'))) return;
+  async analyze(args: unknown[]): Promise<Results | undefined> {
+    if (!(await this.trusted('A pruning analysis'))) return undefined;
+    const settings = this.settings(args);
     const model = await this.model(args, 'Model to analyse');
-    if (!model) return;
-    const settings = this.settings();
+    if (!model) return undefined;
+    const strategies = overridesFromArgs(args).strategies ?? (await this.pickStrategies(model, settings));
+    if (!strategies || strategies.length === 0) return undefined;
+    const dataset = this.dataset(settings, model);
+    const params = {
+      model,
+      dataset,
+      normalization: normalizationParam(settings.normalization),
+      backend: settings.backend,
+      strategies,
+      sparsities: settings.sparsities,
+      finetuneEpochs: settings.finetuneEpochs,
+      iterations: settings.iterations,
+      samples: settings.samples,
+    };
+    const key = cacheKey({
+      job: 'analyze',
+      models: [await hashModel(model)],
+      dataset: await hashDataset(dataset, this.deps.mnistVersion),
+      settings: { ...params, model: undefined, dataset: undefined },
+      toolVersion: this.deps.toolVersion,
+    });
+    return this.showCachedOr(`Pruning analysis: ${basename(model)}`, key, () =>
+      this.deps.jobs.run(`Pruning analysis of ${basename(model)}`, 'analyze', params),
+    );
+  }
+
+  private async pickStrategies(model: string, settings: Settings): Promise<string[] | undefined> {
     const describe = await this.describe();
     const known = describe?.strategies ?? [];
     const ids = [...new Set([...known.map((s) => s.id), ...settings.strategies])];
@@ -187,37 +217,15 @@ export class Commands {
         placeHolder: `Strategies to compare at sparsities ${settings.sparsities.map(percentLabel).join(', ')} % (prunescope.sparsities)`,
       },
     );
-    if (!picked || picked.length === 0) return;
-    const dataset = this.dataset(settings, model);
-    const params = {
-      model,
-      dataset,
-      normalization: normalizationParam(settings.normalization),
-      backend: settings.backend,
-      strategies: picked.map((p) => p.label),
-      sparsities: settings.sparsities,
-      finetuneEpochs: settings.finetuneEpochs,
-      iterations: settings.iterations,
-      samples: settings.samples,
-    };
-    const key = cacheKey({
-      job: 'analyze',
-      models: [await hashModel(model)],
-      dataset: await hashDataset(dataset, this.deps.mnistVersion),
-      settings: { ...params, model: undefined, dataset: undefined },
-      toolVersion: this.deps.toolVersion,
-    });
-    await this.showCachedOr(`Pruning analysis: ${basename(model)}`, key, () =>
-      this.deps.jobs.run(`Pruning analysis of ${basename(model)}`, 'analyze', params),
-    );
+    return picked?.map((p) => p.label);
   }
 
-  async prune(args: unknown[]): Promise<void> {
-    if (!(await this.trusted('Pruning'))) return;
+  async prune(args: unknown[]): Promise<JobResult<'prune'> | undefined> {
+    if (!(await this.trusted('Pruning'))) return undefined;
+    const settings = this.settings(args);
     const picked = await this.model(args, 'Model to prune');
-    if (!picked) return;
+    if (!picked) return undefined;
     const model = (await modelFiles(picked))[0];
-    const settings = this.settings();
     // One click: strategy, sparsity and dataset come from the settings.
     const strategy = settings.pruneStrategy;
     const sparsity = settings.pruneSparsity;
@@ -233,39 +241,44 @@ export class Commands {
       finetuneEpochs: settings.finetuneEpochs,
       samples: settings.samples,
     });
-    if (!result) return;
+    if (!result) return undefined;
     const size = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MB`;
     const accuracy =
       result.before && result.after
         ? `, test accuracy ${(result.before.accuracy * 100).toFixed(2)}% → ${(result.after.accuracy * 100).toFixed(2)}%`
         : '';
     for (const note of result.notes) this.deps.output.info(`prune ${basename(model)}: ${note}`);
-    const pick = await vscode.window.showInformationMessage(
-      `PruneScope: wrote ${basename(result.out)} (${size(result.bytesBefore)} → ${size(result.bytesAfter)}${accuracy}).`,
-      'Open',
-      'Compare with Original',
-    );
-    if (pick === 'Open') await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
-    if (pick === 'Compare with Original') await this.runCompare(model, result.out);
+    // Not awaited: the command is done when the file is written, whether or not anyone answers the notification.
+    void vscode.window
+      .showInformationMessage(
+        `PruneScope: wrote ${basename(result.out)} (${size(result.bytesBefore)} → ${size(result.bytesAfter)}${accuracy}).`,
+        'Open',
+        'Compare with Original',
+      )
+      .then(async (pick) => {
+        if (pick === 'Open') await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
+        if (pick === 'Compare with Original') await this.runCompare(model, result.out);
+      });
+    return result;
   }
 
-  async compare(args: unknown[]): Promise<void> {
-    if (!(await this.trusted('Comparing checkpoints'))) return;
+  async compare(args: unknown[]): Promise<ComparisonResults | undefined> {
+    if (!(await this.trusted('Comparing checkpoints'))) return undefined;
     const targets = targetsFromArgs(args);
     let a: string | undefined = targets[0] ?? this.activeModelFile();
     let b: string | undefined = targets[1];
     if (!a) {
       const both = await vscode.window.showOpenDialog({ title: 'Two checkpoints to compare', canSelectMany: true, filters: MODEL_FILTERS });
-      if (!both || both.length === 0) return;
+      if (!both || both.length === 0) return undefined;
       [a, b] = [both[0].fsPath, both[1]?.fsPath];
     }
     b ??= await this.pickModelFile(`Checkpoint to compare with ${basename(a)}`);
-    if (!b) return;
-    await this.runCompare(a, b);
+    if (!b) return undefined;
+    return this.runCompare(a, b, undefined, args);
   }
 
-  async runCompare(a: string, b: string, metric?: string): Promise<void> {
-    const settings = this.settings();
+  async runCompare(a: string, b: string, metric?: string, args: readonly unknown[] = []): Promise<ComparisonResults | undefined> {
+    const settings = this.settings(args);
     const dataset = this.dataset(settings, a);
     const params = {
       a,
@@ -283,7 +296,7 @@ export class Commands {
       settings: { ...params, a: undefined, b: undefined, dataset: undefined },
       toolVersion: this.deps.toolVersion,
     });
-    await this.showCachedOr(`Compare: ${basename(a)} ↔ ${basename(b)}`, key, () =>
+    return this.showCachedOr(`Compare: ${basename(a)} ↔ ${basename(b)}`, key, () =>
       this.deps.jobs.run(`Comparing ${basename(a)} with ${basename(b)}`, 'compare', params),
     );
   }
@@ -341,10 +354,10 @@ export class Commands {
     if (pick) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), inspectorViewType(file));
   }
 
-  async evaluate(args: unknown[]): Promise<void> {
-    if (!(await this.trusted('Evaluation'))) return;
+  async evaluate(args: unknown[]): Promise<JobResult<'evaluate'> | undefined> {
+    if (!(await this.trusted('Evaluation'))) return undefined;
     const model = await this.model(args, 'Model to evaluate');
-    if (!model) return;
+    if (!model) return undefined;
     const settings = this.settings();
     const r = await this.deps.jobs.run(`Evaluating ${basename(model)}`, 'evaluate', {
       model,
@@ -353,11 +366,12 @@ export class Commands {
       backend: settings.backend,
       split: 'test',
     });
-    if (!r) return;
+    if (!r) return undefined;
     const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(2)}%`);
     const message = `${basename(model)} on ${r.data} (${r.samples} samples): accuracy ${pct(r.accuracy)}, loss ${r.loss?.toFixed(4) ?? 'n/a'} [${r.backend}]`;
     this.deps.output.info(message);
     void vscode.window.showInformationMessage(`PruneScope: ${message}`);
+    return r;
   }
 
   cancel(): void {

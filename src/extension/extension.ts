@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { ResultsCache } from './cache';
 import { Commands } from './commands';
 import { InspectorProvider, INSPECTOR_JSON_VIEW_TYPE, INSPECTOR_VIEW_TYPE } from './inspector';
-import { JobController } from './job-controller';
+import { JobController, type JobsSnapshot } from './job-controller';
 import { RESULTS_VIEW_TYPE, ResultsPanels } from './results-panel';
 import { WEBVIEW_COMMANDS, type WebviewCommand } from './webview-protocol';
 import { WorkerClient } from './worker-client';
@@ -72,6 +72,30 @@ export function activate(context: vscode.ExtensionContext): void {
   for (const viewType of [INSPECTOR_VIEW_TYPE, INSPECTOR_JSON_VIEW_TYPE]) {
     context.subscriptions.push(vscode.window.registerCustomEditorProvider(viewType, inspector, { supportsMultipleEditorsPerDocument: true }));
   }
+
+  // Only for extension tests (the window was opened with extensionTestsPath): the worker processes
+  // and how jobs ended, so a test can kill a worker mid-job and check what the person was told.
+  if (context.extensionMode === vscode.ExtensionMode.Test) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(TEST_STATUS_COMMAND, (): TestStatus => ({
+        jobWorkerPid: jobClient.pid,
+        inspectWorkerPid: inspectClient.pid,
+        jobRunning: jobClient.running?.job,
+        ...jobs.snapshot(),
+      })),
+    );
+  }
+}
+
+/** Registered in test mode only; returns a TestStatus. */
+export const TEST_STATUS_COMMAND = 'prunescope.test.status';
+
+export interface TestStatus extends JobsSnapshot {
+  /** The job worker's process id, while one runs. */
+  jobWorkerPid: number | undefined;
+  inspectWorkerPid: number | undefined;
+  /** The job the job worker is running. */
+  jobRunning: string | undefined;
 }
 
 export function deactivate(): void {

@@ -2,6 +2,23 @@ import * as vscode from 'vscode';
 import type { JobKind, JobParamsInput, JobResult } from '../worker/protocol';
 import { JobError, type JobHandle, type WorkerClient } from './worker-client';
 
+/** How a job ended, as the person was told (kept for the test-only status command). */
+export interface FinishedJob {
+  title: string;
+  job: JobKind;
+  outcome: 'done' | 'cancelled' | 'failed';
+  /** The failure as shown in the error notification. */
+  message?: string;
+}
+
+export interface JobsSnapshot {
+  active: { title: string; job: JobKind; progress?: { fraction: number | null; message: string } }[];
+  /** The last jobs that ended, oldest first. */
+  finished: FinishedJob[];
+}
+
+const HISTORY = 20;
+
 /**
  * Runs worker jobs with a cancellable notification, a status bar item and log lines in the
  * PruneScope output channel. Failures are shown here; callers get undefined for a failed or
@@ -9,7 +26,8 @@ import { JobError, type JobHandle, type WorkerClient } from './worker-client';
  */
 export class JobController implements vscode.Disposable {
   private readonly status: vscode.StatusBarItem;
-  private readonly active = new Map<number, { title: string; handle: JobHandle<JobKind> }>();
+  private readonly active = new Map<number, { title: string; handle: JobHandle<JobKind>; progress?: { fraction: number | null; message: string } }>();
+  private readonly finished: FinishedJob[] = [];
 
   constructor(
     private readonly client: WorkerClient,
@@ -45,6 +63,8 @@ export class JobController implements vscode.Disposable {
               reported = Math.max(reported, pct);
             }
             progress.report({ message: p.message, increment });
+            const entry = this.active.get(handle.id);
+            if (entry) entry.progress = p;
             this.showStatus(title, p.fraction);
           },
         });
@@ -55,8 +75,11 @@ export class JobController implements vscode.Disposable {
         try {
           const result = await handle.result;
           this.output.info(`${title}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+          this.remember({ title, job, outcome: 'done' });
           return result;
         } catch (e) {
+          const cancelled = e instanceof JobError && e.kind === 'cancelled';
+          this.remember({ title, job, outcome: cancelled ? 'cancelled' : 'failed', message: (e as Error).message });
           this.report(title, e);
           return undefined;
         } finally {
@@ -69,6 +92,19 @@ export class JobController implements vscode.Disposable {
         }
       },
     );
+  }
+
+  /** What runs now and how the last jobs ended. */
+  snapshot(): JobsSnapshot {
+    return {
+      active: [...this.active.values()].map((a) => ({ title: a.title, job: a.handle.job, progress: a.progress })),
+      finished: [...this.finished],
+    };
+  }
+
+  private remember(f: FinishedJob): void {
+    this.finished.push(f);
+    if (this.finished.length > HISTORY) this.finished.shift();
   }
 
   /** Cancels every running and queued job started here. */

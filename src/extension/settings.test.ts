@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { normalizationParam, readSettings, resolveDatasetSpec } from './settings';
+import { normalizationParam, overridesFromArgs, readSettings, resolveDatasetSpec, withOverrides } from './settings';
 import { parseLayerSizes, parseSparsity, targetsFromArgs } from './targets';
 
 test('settings: defaults when nothing is set', () => {
@@ -61,4 +61,19 @@ test('input parsing: sparsity and layer sizes', () => {
   assert.equal(parseLayerSizes('10, -1'), undefined);
   assert.equal(parseLayerSizes('1.5'), undefined);
   assert.equal(parseLayerSizes(''), undefined);
+});
+
+test('settings: a command options object overrides settings for one run', () => {
+  const uri = { scheme: 'file', fsPath: '/w/m.onnx' };
+  // An editor title menu passes a context object of its own: no overrides, no error.
+  assert.deepEqual(overridesFromArgs([uri, { groupId: 1 }]), {});
+  assert.deepEqual(overridesFromArgs([uri]), {});
+  const o = overridesFromArgs([uri, { strategies: ['magnitude', 'unit-l2'], sparsities: [0.5, 0.25, 0.5], samples: 200 }]);
+  assert.deepEqual(o, { strategies: ['magnitude', 'unit-l2'], sparsities: [0.5, 0.25, 0.5], samples: 200 });
+  const merged = withOverrides(readSettings(() => undefined).settings, o);
+  assert.deepEqual(merged.sparsities, [0.25, 0.5]);
+  assert.equal(merged.samples, 200);
+  assert.equal(merged.finetuneEpochs, 0, 'what is not overridden keeps its setting');
+  assert.throws(() => overridesFromArgs([uri, { sparsities: [1.5] }]), /options are not valid: sparsities\.0/);
+  assert.throws(() => overridesFromArgs([{ strategies: [] }]), /strategies/);
 });

@@ -53,3 +53,44 @@ export function resolveDatasetSpec(spec: string, base: string | undefined): stri
 export function normalizationParam(n: Settings['normalization']): 'unit' | 'zscore' | 'none' | undefined {
   return n === 'auto' ? undefined : n;
 }
+
+/**
+ * Settings a command call may override for one run, for automation and tests:
+ * `executeCommand('prunescope.analyze', uri, { strategies: ['magnitude'], sparsities: [0.5], samples: 200 })`.
+ * Given strategies, Run Pruning Analysis asks no question. The object is any argument that is a
+ * plain object; other keys are ignored (editor title menus pass their own context object).
+ */
+const overridesSchema = z.object({
+  strategies: z.array(z.string().min(1)).min(1).optional(),
+  sparsities: z.array(z.number().min(0).max(1)).min(1).optional(),
+  samples: z.number().int().positive().optional(),
+  finetuneEpochs: z.number().int().nonnegative().optional(),
+  iterations: z.number().int().positive().optional(),
+  pruneStrategy: z.string().min(1).optional(),
+  pruneSparsity: z.number().min(0).max(0.99).optional(),
+});
+export type SettingOverrides = z.output<typeof overridesSchema>;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** The overrides among a command's arguments; throws with the field at fault when one does not fit. */
+export function overridesFromArgs(args: readonly unknown[]): SettingOverrides {
+  const raw = args.find((a) => isPlainObject(a) && !('scheme' in a && 'fsPath' in a));
+  if (raw === undefined) return {};
+  const r = overridesSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new Error(`the command's options are not valid: ${issue.path.join('.') || 'options'}: ${issue.message}`);
+  }
+  return r.data;
+}
+
+/** Settings with one run's overrides applied (sparsities sorted and unique, as readSettings does). */
+export function withOverrides(settings: Settings, o: SettingOverrides): Settings {
+  const merged: Settings = { ...settings };
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+  merged.sparsities = [...new Set(merged.sparsities)].sort((a, b) => a - b);
+  return merged;
+}

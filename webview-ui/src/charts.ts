@@ -18,7 +18,7 @@ import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import type { HeatCell, Series } from './data';
 import { heatCells } from './data';
 import { el, button } from './dom';
-import { mix, withAlpha, type ThemeColours } from './theme';
+import { mix, readableOn, withAlpha, type ThemeColours } from './theme';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, BarController, BarElement, Tooltip, Legend, MatrixController, MatrixElement);
 
@@ -40,7 +40,7 @@ const backgroundPlugin: Plugin = {
 /** Writes each heatmap cell's value in it when the cell is large enough to read it. */
 const cellValuesPlugin: Plugin<'matrix'> = {
   id: 'prunescopeCellValues',
-  afterDatasetsDraw(chart, _args, options: { fg?: string; bg?: string; enabled?: boolean }) {
+  afterDatasetsDraw(chart, _args, options: { fg?: string; bg?: string; low?: string; high?: string; enabled?: boolean }) {
     if (!options.enabled) return;
     const meta = chart.getDatasetMeta(0);
     const data = chart.data.datasets[0]?.data as unknown as HeatPoint[] | undefined;
@@ -53,13 +53,21 @@ const cellValuesPlugin: Plugin<'matrix'> = {
       const { x, y, width, height } = element.getProps(['x', 'y', 'width', 'height'], true) as { x: number; y: number; width: number; height: number };
       if (width < 34 || height < 16) return;
       const v = data[i]?.v;
-      ctx.fillStyle = v !== null && v !== undefined && v > 0.55 ? (options.bg ?? '#000') : (options.fg ?? '#fff');
+      const fg = options.fg ?? '#fff';
+      const bg = options.bg ?? '#000';
+      // The text colour that contrasts most with this cell's colour (as the dataset paints it).
+      ctx.fillStyle = v === null || v === undefined ? fg : readableOn(heatColour(options.low ?? bg, options.high ?? fg, v), fg, bg);
       ctx.font = `${Math.min(12, height / 2)}px ${Chart.defaults.font.family}`;
       ctx.fillText(v === null || v === undefined ? '–' : v.toFixed(2), x + width / 2, y + height / 2);
     });
     ctx.restore();
   },
 };
+
+/** A heatmap cell's colour for value v in [0, 1] (the legend bar uses the same scale). */
+function heatColour(low: string, high: string, v: number): string {
+  return mix(low, high, 0.08 + 0.92 * v);
+}
 
 interface HeatPoint {
   x: string;
@@ -265,7 +273,7 @@ export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spe
           data,
           backgroundColor: (ctx) => {
             const v = (ctx.raw as HeatPoint | undefined)?.v;
-            return v === null || v === undefined ? withAlpha(theme.heatNull, 0.35) : mix(theme.heatLow, theme.heatHigh, 0.08 + 0.92 * v);
+            return v === null || v === undefined ? withAlpha(theme.heatNull, 0.35) : heatColour(theme.heatLow, theme.heatHigh, v);
           },
           borderColor: theme.grid,
           borderWidth: 1,
@@ -289,7 +297,7 @@ export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spe
           },
         },
         prunescopeBackground: { colour: theme.background },
-        prunescopeCellValues: { enabled: true, fg: theme.foreground, bg: theme.background },
+        prunescopeCellValues: { enabled: true, fg: theme.foreground, bg: theme.background, low: theme.heatLow, high: theme.heatHigh },
       } as Record<string, unknown>,
       scales: {
         x: {
@@ -322,7 +330,7 @@ export function heatLegend(theme: ThemeColours, metric: string): HTMLElement {
   const ctx = canvas.getContext('2d');
   if (ctx) {
     for (let i = 0; i < 240; i++) {
-      ctx.fillStyle = mix(theme.heatLow, theme.heatHigh, 0.08 + (0.92 * i) / 239);
+      ctx.fillStyle = heatColour(theme.heatLow, theme.heatHigh, i / 239);
       ctx.fillRect(i, 0, 1, 12);
     }
   }

@@ -94,6 +94,9 @@ window.addEventListener('message', (event: MessageEvent<unknown>) => {
   }
 });
 
+// Browser tests (test/browser) read the Chart.js instances on screen: legends, axes, tooltips.
+(window as Window & { prunescopeCharts?: () => { name: string; chart: Chart }[] }).prunescopeCharts = () => rendered?.charts() ?? [];
+
 // VS Code swaps the body's theme class on a theme change; re-render even if no message comes.
 new MutationObserver(() => rerender()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 

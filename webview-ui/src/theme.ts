@@ -76,3 +76,22 @@ export function withAlpha(colour: string, alpha: number): string {
   const [r, g, b] = parseColour(colour);
   return `rgba(${r}, ${g}, ${b}, ${alpha})`;
 }
+
+/** WCAG relative luminance of a CSS colour. */
+function luminance(colour: string): number {
+  const [r, g, b] = parseColour(colour).map((c) => {
+    const x = c / 255;
+    return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** Of two text colours, the one that reads better on `background` (higher contrast ratio). */
+export function readableOn(background: string, a: string, b: string): string {
+  const lb = luminance(background);
+  const ratio = (c: string) => {
+    const l = luminance(c);
+    return (Math.max(l, lb) + 0.05) / (Math.min(l, lb) + 0.05);
+  };
+  return ratio(a) >= ratio(b) ? a : b;
+}

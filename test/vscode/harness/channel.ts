@@ -6,6 +6,7 @@ import {
   HARNESS_DIR_ENV,
   REQUESTS_DIR,
   RESPONSES_DIR,
+  type CanvasInfo,
   type HarnessEvent,
   type HarnessRequest,
   type HarnessResponse,
@@ -62,4 +63,18 @@ export async function webviewTexts(): Promise<{ url: string; text: string }[]> {
 /** A screenshot in the middle of a test, taken only when the run was asked for screenshots (--screenshots). */
 export async function screenshotIfAsked(name: string): Promise<void> {
   if (process.env.PRUNESCOPE_VSCODE_SCREENSHOTS === 'all') await screenshot(name);
+}
+
+/** Every canvas in the webviews, with how many of its pixels are painted (not background). */
+export async function webviewCanvases(): Promise<CanvasInfo[]> {
+  const r = await request({ op: 'webviewCanvases' });
+  if (!r.ok) throw new Error(`reading webview canvases failed: ${r.error ?? 'unknown error'}`);
+  return r.canvases ?? [];
+}
+
+/** The messages of the notifications the workbench shows. */
+export async function notificationMessages(): Promise<string[]> {
+  const r = await request({ op: 'notifications' });
+  if (!r.ok) throw new Error(`reading notifications failed: ${r.error ?? 'unknown error'}`);
+  return r.messages ?? [];
 }

@@ -28,7 +28,25 @@ export type HarnessRequest =
   /** Saves a screenshot of the workbench as artifacts/vscode/<name>.png. */
   | { op: 'screenshot'; name: string }
   /** The visible text of every webview frame in the workbench page. */
-  | { op: 'webviewTexts' };
+  | { op: 'webviewTexts' }
+  /** Every <canvas> in the webview frames, with how much of it is painted. */
+  | { op: 'webviewCanvases' }
+  /** The messages of the notifications the workbench shows (toasts and the notification center). */
+  | { op: 'notifications' };
+
+/** A canvas as the browser side sees it. */
+export interface CanvasInfo {
+  /** The frame's URL. */
+  url: string;
+  /** aria-label, else class. */
+  label: string;
+  width: number;
+  height: number;
+  /** Pixels whose colour differs from the top-left pixel's (the background). */
+  painted: number;
+  /** Distinct colours among the pixels (capped at 1000). */
+  colours: number;
+}
 
 export interface HarnessResponse {
   ok: boolean;
@@ -37,4 +55,8 @@ export interface HarnessResponse {
   path?: string;
   /** webviewTexts: one entry per frame. */
   frames?: { url: string; text: string }[];
+  /** webviewCanvases */
+  canvases?: CanvasInfo[];
+  /** notifications: one message per notification. */
+  messages?: string[];
 }

