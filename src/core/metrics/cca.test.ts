@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { initBackend } from '../backend';
+import { canonicalCorrelations, meanCCA, pwcca, pwccaFromMoments, svcca } from './cca';
+import { type Matrix, matrix, SimilarityError } from './matrix';
+import { CrossMoments } from './moments';
+import {
+  close,
+  columns,
+  constantColumns,
+  gaussianMatrix,
+  hstack,
+  mnistActivations,
+  type MnistActivations,
+  multiply,
+  orthogonal,
+  referenceCases,
+  scaled,
+} from './testkit';
+
+const m64 = (rows: number, cols: number, values: number[]): Matrix => matrix(Float64Array.from(values), rows, cols);
+
+/** I + 0.4 G: invertible and reasonably conditioned. */
+function invertible(p: number, seed: number): Matrix {
+  const g = gaussianMatrix(p, p, seed);
+  return { ...g, data: g.data.map((v, i) => 0.4 * v + (i % (p + 1) === 0 ? 1 : 0)) };
+}
+
+describe('CCA: values worked out by hand', () => {
+  it('a direction of Y inside the span of X has canonical correlation 1', () => {
+    // Xc = [[1,1],[1,-1],[-1,1],[-1,-1]] (+ offsets), y = its first column: y lies in span(Xc), so the
+    // single canonical pair has rho = 1 and mean CCA = 1; PWCCA has one weight, 1.
+    const x = m64(4, 2, [4, -1, 4, -3, 2, -1, 2, -3]);
+    const y = m64(4, 1, [1, 1, -1, -1]);
+    const r = canonicalCorrelations(x, y);
+    assert.equal(r.correlations.length, 1);
+    close(r.correlations[0], 1, 1e-14, 'rho');
+    close(pwcca(x, y), 1, 1e-14, 'PWCCA');
+  });
+
+  it('two features, two canonical correlations by hand', () => {
+    // Xc columns a = [1,1,-1,-1], b = [1,-1,1,-1] (orthogonal, |.|^2 = 4); Y = [a, a + b] spans the same
+    // plane, so both canonical correlations are 1. Y2 = [a, c] with c = [1,-1,-1,1] (orthogonal to a and b):
+    // the canonical pairs are (a, a) with rho = 1 and (b, c) with rho = 0, so mean CCA = 1/2.
+    const x = m64(4, 2, [1, 1, 1, -1, -1, 1, -1, -1]);
+    const y = m64(4, 2, [1, 2, 1, 0, -1, 0, -1, -2]);
+    const y2 = m64(4, 2, [1, 1, 1, -1, -1, -1, -1, 1]);
+    close(meanCCA(x, y), 1, 1e-14, 'same plane');
+    const r = canonicalCorrelations(x, y2);
+    close(r.correlations[0], 1, 1e-14, 'rho 1');
+    close(r.correlations[1], 0, 1e-14, 'rho 2');
+    close(meanCCA(x, y2), 0.5, 1e-14, 'mean');
+  });
+});
+
+describe('CCA agrees with SVD-of-data implementations in NumPy (testdata/reference.py)', () => {
+  for (const c of referenceCases()) {
+    it(c.name, () => {
+      const tol = 1e-10;
+      const r = canonicalCorrelations(c.x, c.y);
+      const expected = c.canonicalCorrelations as number[];
+      assert.equal(r.correlations.length, expected.length);
+      expected.forEach((v, i) => close(r.correlations[i], v, tol, `rho ${i}`));
+      close(meanCCA(c.x, c.y), c.meanCCA as number, tol, 'mean CCA');
+      close(svcca(c.x, c.y), c.svcca as number, tol, 'SVCCA 0.99');
+      close(svcca(c.x, c.y, { varianceKept: 0.9 }), c.svcca90 as number, tol, 'SVCCA 0.9');
+      close(pwcca(c.x, c.y), c.pwcca as number, tol, 'PWCCA');
+    });
+  }
+});
+
+describe('CCA properties on random and real activations', () => {
+  let real: MnistActivations;
+  before(async () => {
+    await initBackend();
+    real = await mnistActivations(1000);
+  });
+
+  it('CCA(X, X) = 1 for mean CCA, SVCCA and PWCCA', () => {
+    for (const x of [...real.layers, gaussianMatrix(200, 12, 3)]) {
+      close(meanCCA(x, x), 1, 1e-9, `mean CCA ${x.cols}`);
+      close(svcca(x, x), 1, 1e-9, `SVCCA ${x.cols}`);
+      close(pwcca(x, x), 1, 1e-9, `PWCCA ${x.cols}`);
+    }
+  });
+
+  it('canonical correlations are invariant to invertible linear maps of either side', () => {
+    // [h2, h3] has rank 9 of 20 (h3 is an affine function of h2, which has a dead unit), so the
+    // map also mixes the null space; the covariance route then keeps about 8 digits.
+    const [h1, h2, h3] = real.layers;
+    const base = canonicalCorrelations(h1, hstack(h2, h3), { engine: 'float64' }).correlations;
+    const mapped = canonicalCorrelations(multiply(h1, invertible(10, 7)), multiply(hstack(h2, h3), invertible(20, 8)), {
+      engine: 'float64',
+    }).correlations;
+    assert.equal(mapped.length, base.length);
+    base.forEach((v, i) => close(mapped[i], v, 1e-7, `rho ${i}`));
+  });
+
+  it('SVCCA is invariant to orthogonal transforms and isotropic scaling; PWCCA to scaling and unit order', () => {
+    const [h1, h2] = real.layers;
+    const xt = scaled(multiply(h1, orthogonal(10, 3)), 0.01);
+    close(svcca(xt, h2), svcca(h1, h2), 1e-9, 'SVCCA');
+    close(meanCCA(xt, h2), meanCCA(h1, h2), 1e-9, 'mean CCA');
+    const permuted = scaled(columns(h1, [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]), 250);
+    close(pwcca(permuted, h2), pwcca(h1, h2), 1e-9, 'PWCCA');
+  });
+
+  it('rank-deficient input: duplicated and dead units give the same correlations as the clean layer', () => {
+    const [h1, h2] = real.layers;
+    const messy = hstack(h1, columns(h1, [0, 3]), constantColumns(h1.rows, [0, 0, 1]), scaled(columns(h1, [5]), -2));
+    const clean = canonicalCorrelations(h1, h2);
+    const r = canonicalCorrelations(messy, h2);
+    assert.equal(r.rankX, clean.rankX);
+    clean.correlations.forEach((v, i) => close(r.correlations[i], v, 1e-8, `rho ${i}`));
+    close(svcca(messy, h2, { varianceKept: 1 }), svcca(h1, h2, { varianceKept: 1 }), 1e-8, 'SVCCA, all variance');
+  });
+
+  it('more features than samples: ranks are capped by n - 1 and values stay in [0, 1]', () => {
+    const x = gaussianMatrix(20, 50, 1);
+    const y = gaussianMatrix(20, 8, 2);
+    const r = canonicalCorrelations(x, y);
+    assert.equal(r.rankX, 19);
+    assert.equal(r.rankY, 8);
+    for (const v of [meanCCA(x, y), svcca(x, y), pwcca(x, y)]) assert.ok(v >= 0 && v <= 1, `${v}`);
+  });
+
+  it('PWCCA weights are the normalised projections of X on its canonical variates', () => {
+    const [h1, h2] = real.layers;
+    const m = new CrossMoments([10], [10], { engine: 'float64' });
+    m.add([h1], [h2]);
+    const r = pwccaFromMoments(m);
+    let total = 0;
+    for (const w of r.weights) {
+      assert.ok(w >= 0);
+      total += w;
+    }
+    close(total, 1, 1e-12, 'weights sum');
+    let weighted = 0;
+    r.weights.forEach((w, i) => (weighted += w * r.correlations[i]));
+    close(r.value, weighted, 1e-12, 'value');
+  });
+
+  it('a side with no variance, or nonsense options, raise clear errors', () => {
+    const y = gaussianMatrix(50, 3, 4);
+    const dead = constantColumns(50, [0, 0.5]);
+    for (const f of [() => meanCCA(dead, y), () => svcca(y, dead), () => pwcca(dead, y)]) {
+      assert.throws(f, (e: unknown) => e instanceof SimilarityError && /no variance/.test(e.message));
+    }
+    assert.throws(() => svcca(y, y, { varianceKept: 0 }), /varianceKept must be in \(0, 1\]/);
+    assert.throws(() => meanCCA(y, y, { rankTolerance: -1 }), /rankTolerance/);
+  });
+});

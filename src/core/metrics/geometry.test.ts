@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { initBackend } from '../backend';
+import { apoz } from './apoz';
+import { apozGeometry, evenRows } from './geometry';
+import { SimilarityError } from './matrix';
+import { close, columns, constantColumns, gaussianMatrix, hstack, mnistActivations, type MnistActivations } from './testkit';
+
+describe('representational geometry curves', () => {
+  let real: MnistActivations;
+  before(async () => {
+    await initBackend();
+    real = await mnistActivations(1000);
+  });
+
+  it('by hand: duplicated units leave the RDM unchanged', () => {
+    // X = [a, b, a, b] with APoZ ordering a, b first. Over {a, b, a, b} every sample's vector is its
+    // {a, b} vector repeated: the mean is the same and covariance and variances double, so Pearson
+    // correlations, the RDM and R^2 against the full RDM are exactly those of {a, b}: 1 at k = 2.
+    // At k = 1 each sample is a single value (constant), correlations count as 0 and R^2 as 0.
+    const ab = gaussianMatrix(40, 2, 3);
+    const x = hstack(ab, ab);
+    const r = apozGeometry(x, [0.1, 0.2, 0.3, 0.4], { step: 1 });
+    assert.deepEqual(r.ascending.map((p) => p.k), [1, 2, 3, 4]);
+    close(r.ascending[0].r2, 0, 0, 'k = 1');
+    close(r.ascending[1].r2, 1, 1e-12, 'k = 2');
+    close(r.ascending[3].r2, 1, 1e-12, 'k = 4');
+    // Descending adds the second copies first: {b} then {b, a}, the same set again at k = 2.
+    close(r.descending[1].r2, 1, 1e-12, 'descending k = 2');
+  });
+
+  it('on the MNIST layer: both curves end at 1, steps and sample cap apply, values in [0, 1]', () => {
+    const layer = real.layers[0];
+    const a = apoz(layer, 'relu');
+    assert.ok(a.applies);
+    const r = apozGeometry(layer, a.perNeuron, { step: 3, maxSamples: 500 });
+    assert.equal(r.samples, 500);
+    assert.deepEqual(r.ascending.map((p) => p.k), [3, 6, 9, 10]);
+    assert.deepEqual(r.descending.map((p) => p.k), [3, 6, 9, 10]);
+    close(r.ascending[3].r2, 1, 1e-12, 'ascending full');
+    close(r.descending[3].r2, 1, 1e-12, 'descending full');
+    for (const p of [...r.ascending, ...r.descending]) assert.ok(p.r2 >= 0 && p.r2 <= 1, `${p.k}: ${p.r2}`);
+    // The 3 never-firing units come first in descending order: they carry no geometry at all.
+    assert.equal(r.descending[0].r2, 0);
+    assert.ok(r.ascending[1].r2 > r.descending[1].r2, 'the 6 most active units keep more geometry than 3 dead + 3 others');
+  });
+
+  it('default step keeps large layers to about 100 points', () => {
+    const x = gaussianMatrix(60, 250, 1);
+    const r = apozGeometry(x, new Float64Array(250).fill(0.5), { maxSamples: 50 });
+    assert.equal(r.step, 3);
+    assert.equal(r.ascending.length, 84);
+    assert.equal(r.ascending[r.ascending.length - 1].k, 250);
+  });
+
+  it('refuses a layer without geometry and mismatched APoZ', () => {
+    const dead = constantColumns(30, [0, 0, 0]);
+    assert.throws(() => apozGeometry(dead, [1, 1, 1], { name: 'dense_3' }), (e: unknown) => e instanceof SimilarityError && /dense_3: .*no geometry/.test(e.message));
+    const x = columns(gaussianMatrix(30, 4, 1), [0, 1, 2]);
+    assert.throws(() => apozGeometry(x, [0.5, 0.5]), /2 APoZ values for 3 units/);
+    assert.throws(() => apozGeometry(x, [0.5, 0.5, 2]), /APoZ of unit 2 is 2/);
+  });
+
+  it('evenRows spreads the cap over all rows', () => {
+    assert.deepEqual(Array.from(evenRows(10, 4)), [0, 2, 5, 7]);
+    assert.deepEqual(Array.from(evenRows(3, 10)), [0, 1, 2]);
+  });
+});

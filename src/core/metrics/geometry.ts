@@ -1,0 +1,186 @@
+import { checkMatrix, type Matrix, SimilarityError } from './matrix';
+
+/**
+ * How much of a layer's representational geometry survives when only some units are kept.
+ * The representational dissimilarity matrix (RDM) of a set of units holds, for every pair of
+ * samples, 1 - Pearson correlation of their activation vectors over those units. Units are
+ * added one at a time in order of APoZ (ascending: the most active first; descending: the
+ * most often silent first), and after every `step` units the R^2 (squared Pearson correlation)
+ * between the upper triangle of the partial RDM and that of the full layer is recorded.
+ *
+ * Conventions where a correlation is undefined: a sample whose partial activation vector is
+ * constant (always so with one unit) correlates 0 with every other sample, and a partial RDM
+ * that is constant has R^2 = 0 with the full one (it carries no geometry).
+ */
+
+export interface GeometryOptions {
+  /** Record every `step` units (the last point is always the full layer); default ceil(units / 100). */
+  step?: number;
+  /** Samples used (evenly spaced over the rows); default 500. The cost is O(samples^2 x units). */
+  maxSamples?: number;
+  name?: string;
+}
+
+export interface CurvePoint {
+  k: number;
+  r2: number;
+}
+
+export interface GeometryResult {
+  samples: number;
+  units: number;
+  step: number;
+  /** Units added from lowest to highest APoZ. */
+  ascending: CurvePoint[];
+  /** Units added from highest to lowest APoZ. */
+  descending: CurvePoint[];
+}
+
+export const DEFAULT_GEOMETRY_SAMPLES = 500;
+
+/** Indices of `count` rows spread evenly over n. */
+export function evenRows(n: number, count: number): Int32Array {
+  const m = Math.min(n, count);
+  const out = new Int32Array(m);
+  for (let i = 0; i < m; i++) out[i] = Math.floor((i * n) / m);
+  return out;
+}
+
+/** Incremental per-pair sums for Pearson correlations between samples over a growing unit set. */
+class PairSums {
+  readonly s1: Float64Array;
+  readonly s2: Float64Array;
+  /** Upper triangle, row-major: pair (i, j), i < j. */
+  readonly cross: Float64Array;
+  k = 0;
+
+  constructor(readonly m: number) {
+    this.s1 = new Float64Array(m);
+    this.s2 = new Float64Array(m);
+    this.cross = new Float64Array((m * (m - 1)) / 2);
+  }
+
+  /** Adds one unit: its activation on each of the m samples. */
+  add(col: Float64Array): void {
+    const { m, s1, s2, cross } = this;
+    let o = 0;
+    for (let i = 0; i < m; i++) {
+      const a = col[i];
+      s1[i] += a;
+      s2[i] += a * a;
+      if (a === 0) {
+        o += m - 1 - i;
+        continue;
+      }
+      for (let j = i + 1; j < m; j++) cross[o++] += a * col[j];
+    }
+    this.k++;
+  }
+
+  /** Upper triangle of 1 - correlation into out. */
+  rdm(out: Float64Array): void {
+    const { m, s1, s2, cross, k } = this;
+    const inv = new Float64Array(m);
+    const mean = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      mean[i] = s1[i] / k;
+      const v = s2[i] - s1[i] * mean[i];
+      // Relative test: cancellation leaves ~1e-16 x s2 in a truly constant vector.
+      inv[i] = v > 1e-12 * s2[i] && v > 0 ? 1 / Math.sqrt(v) : 0;
+    }
+    let o = 0;
+    for (let i = 0; i < m; i++) {
+      const si = s1[i];
+      const ii = inv[i];
+      for (let j = i + 1; j < m; j++) {
+        out[o] = 1 - (cross[o] - si * mean[j]) * ii * inv[j];
+        o++;
+      }
+    }
+  }
+}
+
+/** Squared Pearson correlation; 0 when either vector is constant. */
+function r2(a: Float64Array, b: Float64Array): number {
+  const n = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= n;
+  mb /= n;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i] - ma;
+    const db = b[i] - mb;
+    sab += da * db;
+    saa += da * da;
+    sbb += db * db;
+  }
+  if (!(saa > 0) || !(sbb > 0)) return 0;
+  const r = (sab * sab) / saa / sbb;
+  return Math.min(1, r);
+}
+
+/**
+ * R^2 curves between partial and full RDMs, adding units by APoZ (see the module comment).
+ * `apoz` holds one value per column of `activations`; ties keep unit order.
+ */
+export function apozGeometry(activations: Matrix, apoz: ArrayLike<number>, options: GeometryOptions = {}): GeometryResult {
+  const name = options.name ?? 'layer';
+  const { rows, cols } = activations;
+  checkMatrix(activations, name, 3);
+  if (apoz.length !== cols) throw new SimilarityError(`${name}: ${apoz.length} APoZ values for ${cols} units`);
+  for (let j = 0; j < cols; j++) {
+    if (!(apoz[j] >= 0 && apoz[j] <= 1)) throw new SimilarityError(`${name}: APoZ of unit ${j} is ${apoz[j]}, not in [0, 1]`);
+  }
+  const maxSamples = options.maxSamples ?? DEFAULT_GEOMETRY_SAMPLES;
+  if (!Number.isInteger(maxSamples) || maxSamples < 3) {
+    throw new SimilarityError(`representational geometry needs maxSamples of at least 3, got ${maxSamples}`);
+  }
+  const step = options.step ?? Math.max(1, Math.ceil(cols / 100));
+  if (!Number.isInteger(step) || step < 1) throw new SimilarityError(`representational geometry: step must be a positive whole number, got ${step}`);
+  const idx = evenRows(rows, maxSamples);
+  const m = idx.length;
+  // Columns of the sampled rows, so adding a unit reads contiguous memory.
+  const columns: Float64Array[] = [];
+  for (let j = 0; j < cols; j++) {
+    const c = new Float64Array(m);
+    for (let i = 0; i < m; i++) c[i] = activations.data[idx[i] * cols + j];
+    columns.push(c);
+  }
+  const pairs = (m * (m - 1)) / 2;
+  const full = new Float64Array(pairs);
+  const all = new PairSums(m);
+  for (const c of columns) all.add(c);
+  all.rdm(full);
+  let fullConstant = true;
+  for (let o = 1; o < pairs && fullConstant; o++) if (full[o] !== full[0]) fullConstant = false;
+  if (fullConstant) {
+    throw new SimilarityError(
+      `${name}: every sample has the same dissimilarity to every other over all ${cols} units (e.g. a dead layer), so there is no geometry to compare against`,
+    );
+  }
+  const order = Array.from({ length: cols }, (_, j) => j);
+  const ascendingOrder = [...order].sort((a, b) => apoz[a] - apoz[b] || a - b);
+  const descendingOrder = [...order].sort((a, b) => apoz[b] - apoz[a] || a - b);
+  const partial = new Float64Array(pairs);
+  const curve = (ord: number[]): CurvePoint[] => {
+    const sums = new PairSums(m);
+    const points: CurvePoint[] = [];
+    ord.forEach((j, pos) => {
+      sums.add(columns[j]);
+      const k = pos + 1;
+      if (k % step === 0 || k === cols) {
+        sums.rdm(partial);
+        points.push({ k, r2: r2(partial, full) });
+      }
+    });
+    return points;
+  };
+  return { samples: m, units: cols, step, ascending: curve(ascendingOrder), descending: curve(descendingOrder) };
+}

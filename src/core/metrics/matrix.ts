@@ -1,0 +1,115 @@
+import { PruneScopeError } from '../errors';
+
+/** A dense row-major matrix of activations: `rows` samples by `cols` features. */
+export interface Matrix {
+  rows: number;
+  cols: number;
+  data: Float32Array | Float64Array;
+}
+
+/** A similarity or pruning statistic that cannot be computed for the given input. */
+export class SimilarityError extends PruneScopeError {
+  override name = 'SimilarityError';
+}
+
+/** Wraps row-major data as a Matrix, checking that the sizes agree. */
+export function matrix(data: Float32Array | Float64Array, rows: number, cols: number): Matrix {
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
+    throw new SimilarityError(`matrix shape must be two non-negative integers, got ${rows} x ${cols}`);
+  }
+  if (data.length !== rows * cols) {
+    throw new SimilarityError(`matrix of ${rows} x ${cols} needs ${rows * cols} values, got ${data.length}`);
+  }
+  return { rows, cols, data };
+}
+
+/** Names used in messages, e.g. "layer dense_1 of model A". */
+export interface MatrixNames {
+  x?: string;
+  y?: string;
+}
+
+/** Throws unless m has at least `minRows` rows, at least one column and only finite values. */
+export function checkMatrix(m: Matrix, name: string, minRows = 2): void {
+  if (m.data.length !== m.rows * m.cols) {
+    throw new SimilarityError(`${name}: ${m.rows} x ${m.cols} matrix holds ${m.data.length} values`);
+  }
+  if (m.cols < 1) throw new SimilarityError(`${name} has no features (0 columns)`);
+  if (m.rows < minRows) throw new SimilarityError(`${name} has ${m.rows} samples; at least ${minRows} are needed`);
+  const d = m.data;
+  for (let i = 0; i < d.length; i++) {
+    // NaN and +-Infinity both fail this test; plain loops are far cheaper than Number.isFinite here.
+    if (!(d[i] - d[i] === 0)) {
+      const r = Math.floor(i / m.cols);
+      throw new SimilarityError(`${name} holds a non-finite value (${d[i]}) at sample ${r}, feature ${i - r * m.cols}`);
+    }
+  }
+}
+
+/** Throws unless x and y describe the same samples. */
+export function checkPair(x: Matrix, y: Matrix, names: MatrixNames = {}, minRows = 2): void {
+  const nx = names.x ?? 'X';
+  const ny = names.y ?? 'Y';
+  if (x.rows !== y.rows) {
+    throw new SimilarityError(
+      `${nx} has ${x.rows} samples but ${ny} has ${y.rows}; similarity needs the activations of the same samples`,
+    );
+  }
+  checkMatrix(x, nx, minRows);
+  checkMatrix(y, ny, minRows);
+}
+
+/**
+ * A power of two that brings values of magnitude up to `max` into [0.5, 1] (1 for max = 0).
+ * Multiplying by it is exact, and keeps squares of squares within float64 (and products
+ * within float32) whatever the scale of the activations.
+ */
+export function powerOfTwoScale(max: number): number {
+  const e = max > 0 ? Math.ceil(Math.log2(max)) : 0;
+  return Math.pow(2, -Math.max(-1000, Math.min(1000, e)));
+}
+
+/** Column means in float64. */
+export function columnMeans(m: Matrix): Float64Array {
+  const { rows, cols, data } = m;
+  const mean = new Float64Array(cols);
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    for (let j = 0; j < cols; j++) mean[j] += data[o + j];
+  }
+  for (let j = 0; j < cols; j++) mean[j] /= rows;
+  return mean;
+}
+
+/** A float64 copy with column means removed (two-pass, so the result is centred to rounding). */
+export function centered(m: Matrix): Float64Array {
+  const { rows, cols, data } = m;
+  const mean = columnMeans(m);
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    for (let j = 0; j < cols; j++) out[o + j] = data[o + j] - mean[j];
+  }
+  // The second pass removes the rounding left by the first one.
+  const rest = columnMeans({ rows, cols, data: out });
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    for (let j = 0; j < cols; j++) out[o + j] -= rest[j];
+  }
+  return out;
+}
+
+/** Rows [start, end) as a Matrix sharing memory with m. */
+export function rowSlice(m: Matrix, start: number, end: number): Matrix {
+  return { rows: end - start, cols: m.cols, data: m.data.subarray(start * m.cols, end * m.cols) };
+}
+
+/** The given rows (in order) as a new Matrix. */
+export function selectRows(m: Matrix, rows: ArrayLike<number>): Matrix {
+  const out = new Float64Array(rows.length * m.cols);
+  for (let k = 0; k < rows.length; k++) {
+    const o = rows[k] * m.cols;
+    out.set(m.data.subarray(o, o + m.cols), k * m.cols);
+  }
+  return { rows: rows.length, cols: m.cols, data: out };
+}

@@ -1,0 +1,319 @@
+import { type CrossProductEngine, Float32Left, resolveEngine } from './engine';
+import { addABt, mirrorUpper } from './linalg';
+import { checkMatrix, type Matrix, powerOfTwoScale, SimilarityError } from './matrix';
+
+/**
+ * Second moments of several representations of the same samples, accumulated over batches of
+ * rows in float64: for every representation its column sums and X^T X, and for every pair
+ * (x_i, y_j) the cross-product X_i^T Y_j. Feature-space linear CKA, CCA and NBS need nothing
+ * else, so activations never have to be held at once and no n x n matrix is ever built.
+ *
+ * Each representation is shifted by the column means of the first rows seen (a column constant
+ * there is shifted by its exact value, so a dead unit contributes exact zeros) and scaled by a
+ * power of two that brings those rows into [-1, 1]. The shift keeps the final centring (X^T X - s s^T / n)
+ * free of cancellation; the scale keeps float32 products from overflowing or underflowing and
+ * changes no metric (all are scale-invariant), only the units of the moments returned here.
+ */
+
+export interface CrossMomentsOptions {
+  engine?: CrossProductEngine;
+  /** Names for messages, one per representation. */
+  xNames?: string[];
+  yNames?: string[];
+}
+
+interface Rep {
+  name: string;
+  cols: number;
+  shift: Float64Array;
+  scale: number;
+  sum: Float64Array;
+  /** Upper triangle valid; the lower one is mirrored on read. */
+  gram: Float64Array;
+}
+
+const CHUNK_F64 = 256;
+const CHUNK_F32 = 1024;
+
+function newRep(name: string, cols: number): Rep {
+  return {
+    name,
+    cols,
+    shift: new Float64Array(cols),
+    scale: 1,
+    sum: new Float64Array(cols),
+    gram: new Float64Array(cols * cols),
+  };
+}
+
+/** Rows of the first batch that set the shift and scale; any shift near the mean does. */
+const SHIFT_ROWS = 4096;
+
+/** Shift: column means of the first rows, or the exact value of a column that is constant there. */
+function initShift(rep: Rep, m: Matrix): void {
+  const { cols, data } = m;
+  const rows = Math.min(m.rows, SHIFT_ROWS);
+  const shift = rep.shift;
+  const first = data.subarray(0, cols);
+  const constant = new Uint8Array(cols).fill(1);
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = data[o + j];
+      shift[j] += v;
+      if (v !== first[j]) constant[j] = 0;
+    }
+  }
+  let max = 0;
+  for (let j = 0; j < cols; j++) shift[j] = constant[j] ? first[j] : shift[j] / rows;
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = Math.abs(data[o + j] - shift[j]);
+      if (v > max) max = v;
+    }
+  }
+  rep.scale = powerOfTwoScale(max);
+}
+
+export class CrossMoments {
+  private n = 0;
+  private readonly xs: Rep[];
+  private readonly ys: Rep[];
+  /** cross[i][j]: xs[i].cols x ys[j].cols. */
+  private readonly cross: Float64Array[][];
+  private chosen: 'float64' | 'float32' | undefined;
+
+  constructor(
+    xCols: number[],
+    yCols: number[],
+    private readonly options: CrossMomentsOptions = {},
+  ) {
+    for (const c of [...xCols, ...yCols]) {
+      if (!Number.isInteger(c) || c < 1) throw new SimilarityError(`every representation needs at least one feature, got ${c}`);
+    }
+    this.xs = xCols.map((c, i) => newRep(options.xNames?.[i] ?? (xCols.length > 1 ? `X[${i}]` : 'X'), c));
+    this.ys = yCols.map((c, j) => newRep(options.yNames?.[j] ?? (yCols.length > 1 ? `Y[${j}]` : 'Y'), c));
+    this.cross = this.xs.map((x) => this.ys.map((y) => new Float64Array(x.cols * y.cols)));
+  }
+
+  /** Samples accumulated so far. */
+  get rows(): number {
+    return this.n;
+  }
+
+  /** The engine in use (known after the first batch). */
+  get engine(): 'float64' | 'float32' | undefined {
+    return this.chosen;
+  }
+
+  get xCount(): number {
+    return this.xs.length;
+  }
+
+  get yCount(): number {
+    return this.ys.length;
+  }
+
+  name(side: 'x' | 'y', i: number): string {
+    return (side === 'x' ? this.xs : this.ys)[i].name;
+  }
+
+  cols(side: 'x' | 'y', i: number): number {
+    return (side === 'x' ? this.xs : this.ys)[i].cols;
+  }
+
+  /** Adds one batch: the same rows of every representation. */
+  add(xs: Matrix[], ys: Matrix[]): void {
+    if (xs.length !== this.xs.length || ys.length !== this.ys.length) {
+      throw new SimilarityError(
+        `batch has ${xs.length} + ${ys.length} representations, expected ${this.xs.length} + ${this.ys.length}`,
+      );
+    }
+    const all = [...xs, ...ys];
+    const reps = [...this.xs, ...this.ys];
+    const rows = all.length ? all[0].rows : 0;
+    all.forEach((m, k) => {
+      if (m.cols !== reps[k].cols) {
+        throw new SimilarityError(`${reps[k].name}: batch has ${m.cols} features, expected ${reps[k].cols}`);
+      }
+      if (m.rows !== rows) {
+        throw new SimilarityError(`${reps[k].name}: batch has ${m.rows} samples, ${reps[0].name} has ${rows}`);
+      }
+      checkMatrix(m, reps[k].name, 1);
+    });
+    if (rows === 0) return;
+    if (this.n === 0) {
+      all.forEach((m, k) => initShift(reps[k], m));
+      const px = this.xs.reduce((a, r) => a + r.cols, 0);
+      const qy = this.ys.reduce((a, r) => a + r.cols, 0);
+      const squares = reps.reduce((a, r) => a + r.cols * r.cols, 0);
+      this.chosen = resolveEngine(this.options.engine, px * qy + squares);
+    }
+    if (this.chosen === 'float32') this.addF32(xs, ys, rows);
+    else this.addF64(xs, ys, rows);
+    this.n += rows;
+  }
+
+  private addF64(xs: Matrix[], ys: Matrix[], rows: number): void {
+    const bufX = this.xs.map((r) => new Float64Array(r.cols * CHUNK_F64));
+    const bufY = this.ys.map((r) => new Float64Array(r.cols * CHUNK_F64));
+    for (let r0 = 0; r0 < rows; r0 += CHUNK_F64) {
+      const kc = Math.min(CHUNK_F64, rows - r0);
+      xs.forEach((m, i) => packT64(m, r0, kc, this.xs[i], bufX[i]));
+      ys.forEach((m, j) => packT64(m, r0, kc, this.ys[j], bufY[j]));
+      this.xs.forEach((r, i) => addABt(bufX[i], r.cols, bufX[i], r.cols, kc, r.gram, true));
+      this.ys.forEach((r, j) => addABt(bufY[j], r.cols, bufY[j], r.cols, kc, r.gram, true));
+      this.xs.forEach((rx, i) =>
+        this.ys.forEach((ry, j) => addABt(bufX[i], rx.cols, bufY[j], ry.cols, kc, this.cross[i][j])),
+      );
+    }
+  }
+
+  private addF32(xs: Matrix[], ys: Matrix[], rows: number): void {
+    const P = this.xs.reduce((a, r) => a + r.cols, 0);
+    const chunk = Math.min(CHUNK_F32, rows);
+    const xT = new Float32Array(P * chunk);
+    const xBlocks = this.xs.map((r) => new Float32Array(chunk * r.cols));
+    const yT = this.ys.map((r) => new Float32Array(r.cols * chunk));
+    const yBlocks = this.ys.map((r) => new Float32Array(chunk * r.cols));
+    const yRow = this.ys.map((r) => new Float32Array(chunk * r.cols));
+    for (let r0 = 0; r0 < rows; r0 += chunk) {
+      const kc = Math.min(chunk, rows - r0);
+      let off = 0;
+      xs.forEach((m, i) => {
+        const rep = this.xs[i];
+        const t = xT.subarray(off * kc, (off + rep.cols) * kc);
+        packF32(m, r0, kc, rep, t, xBlocks[i], null);
+        gramUpperF32(t, xBlocks[i], rep.cols, kc, rep.gram);
+        off += rep.cols;
+      });
+      ys.forEach((m, j) => {
+        const rep = this.ys[j];
+        packF32(m, r0, kc, rep, yT[j], yBlocks[j], yRow[j]);
+        gramUpperF32(yT[j], yBlocks[j], rep.cols, kc, rep.gram);
+      });
+      // Every x representation against one y representation per matmul: large products run
+      // near peak, and the output (P x q_j) stays a fraction of the full P x Q.
+      const left = new Float32Left(xT.subarray(0, P * kc), P, kc);
+      try {
+        this.ys.forEach((ry, j) => {
+          const c = left.times(yRow[j].subarray(0, kc * ry.cols), ry.cols);
+          let ro = 0;
+          this.xs.forEach((rx, i) => {
+            const block = this.cross[i][j];
+            const src = c.subarray(ro * ry.cols, (ro + rx.cols) * ry.cols);
+            for (let e = 0; e < block.length; e++) block[e] += src[e];
+            ro += rx.cols;
+          });
+        });
+      } finally {
+        left.dispose();
+      }
+    }
+  }
+
+  private check(side: 'x' | 'y', i: number): Rep {
+    const reps = side === 'x' ? this.xs : this.ys;
+    if (!Number.isInteger(i) || i < 0 || i >= reps.length) throw new SimilarityError(`no representation ${side}[${i}]`);
+    if (this.n < 2) throw new SimilarityError(`${reps[i].name}: ${this.n} samples accumulated; at least 2 are needed`);
+    return reps[i];
+  }
+
+  /** Centred X^T X (in the representation's scaled units; see `scale`). */
+  centeredGram(side: 'x' | 'y', i: number): Float64Array {
+    const rep = this.check(side, i);
+    const p = rep.cols;
+    const g = Float64Array.from(rep.gram);
+    mirrorUpper(g, p);
+    const s = rep.sum;
+    const n = this.n;
+    for (let a = 0; a < p; a++) {
+      const sa = s[a] / n;
+      for (let b = 0; b < p; b++) g[a * p + b] -= sa * s[b];
+    }
+    return g;
+  }
+
+  /** Centred X_i^T Y_j (in scaled units). */
+  centeredCross(i: number, j: number): Float64Array {
+    const rx = this.check('x', i);
+    const ry = this.check('y', j);
+    const c = Float64Array.from(this.cross[i][j]);
+    const n = this.n;
+    for (let a = 0; a < rx.cols; a++) {
+      const sa = rx.sum[a] / n;
+      for (let b = 0; b < ry.cols; b++) c[a * ry.cols + b] -= sa * ry.sum[b];
+    }
+    return c;
+  }
+
+  /** The factor the representation was multiplied by before accumulation. */
+  scale(side: 'x' | 'y', i: number): number {
+    return (side === 'x' ? this.xs : this.ys)[i].scale;
+  }
+}
+
+/** Rows r0..r0+kc of m, shifted and scaled, transposed into out (cols x kc); also adds to the sums. */
+function packT64(m: Matrix, r0: number, kc: number, rep: Rep, out: Float64Array): void {
+  const { cols, data } = m;
+  const { shift, scale, sum } = rep;
+  for (let t = 0; t < kc; t++) {
+    const o = (r0 + t) * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = (data[o + j] - shift[j]) * scale;
+      out[j * kc + t] = v;
+      sum[j] += v;
+    }
+  }
+}
+
+/** Column-block width of the float32 Gram products: only blocks on or above the diagonal are multiplied. */
+const GRAM_BLOCK = 256;
+
+/**
+ * Rows r0..r0+kc of m, shifted and scaled, rounded to float32 and written two or three ways:
+ * transposed into `t` (cols x kc); row-major in column blocks of GRAM_BLOCK into `blocks` (the
+ * block starting at column b0 holds kc x width values at offset kc * b0); and, when given,
+ * row-major into `row` (kc x cols). The sums use the rounded values so they match the products.
+ */
+function packF32(m: Matrix, r0: number, kc: number, rep: Rep, t: Float32Array, blocks: Float32Array, row: Float32Array | null): void {
+  const { cols, data } = m;
+  const { shift, scale, sum } = rep;
+  for (let r = 0; r < kc; r++) {
+    const o = (r0 + r) * cols;
+    const ro = r * cols;
+    for (let b0 = 0; b0 < cols; b0 += GRAM_BLOCK) {
+      const bw = Math.min(GRAM_BLOCK, cols - b0);
+      const bo = kc * b0 + r * bw - b0;
+      for (let j = b0; j < b0 + bw; j++) {
+        const v = Math.fround((data[o + j] - shift[j]) * scale);
+        t[j * kc + r] = v;
+        blocks[bo + j] = v;
+        sum[j] += v;
+        if (row) row[ro + j] = v;
+      }
+    }
+  }
+}
+
+/** gram (p x p, upper blocks) += T * T^T from the transposed (p x kc) and blocked row-major copies. */
+function gramUpperF32(t: Float32Array, blocks: Float32Array, p: number, kc: number, gram: Float64Array): void {
+  for (let a0 = 0; a0 < p; a0 += GRAM_BLOCK) {
+    const aw = Math.min(GRAM_BLOCK, p - a0);
+    const left = new Float32Left(t.subarray(a0 * kc, (a0 + aw) * kc), aw, kc);
+    try {
+      for (let b0 = a0; b0 < p; b0 += GRAM_BLOCK) {
+        const bw = Math.min(GRAM_BLOCK, p - b0);
+        const g = left.times(blocks.subarray(kc * b0, kc * (b0 + bw)), bw);
+        for (let r = 0; r < aw; r++) {
+          const dst = (a0 + r) * p + b0;
+          const src = r * bw;
+          for (let c = 0; c < bw; c++) gram[dst + c] += g[src + c];
+        }
+      }
+    } finally {
+      left.dispose();
+    }
+  }
+}
