@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { initBackend } from '../backend';
+import type { Dataset } from '../data/dataset';
+import { PruneScopeError } from '../errors';
+import { layerActivations } from '../model/activations';
+import type { DenseLayer, MLP } from '../model/mlp';
+import { apozStrategy } from './apoz';
+import { magnitudeStrategy } from './magnitude';
+import { magnitudeGlobalStrategy } from './magnitude-global';
+import { randomStrategy } from './random';
+import { randomWeightsStrategy } from './random-weights';
+import { PRUNE_STRATEGIES, strategyById } from './registry';
+import type { StructuredPlan, UnstructuredPlan } from './strategy';
+import { mnistRows, randomMLP } from './testkit';
+import { unitL1Strategy } from './unit-l1';
+import { unitL2Strategy } from './unit-l2';
+
+function zeros(mask: Uint8Array | null): number {
+  return mask ? mask.reduce((a, m) => a + (m === 0 ? 1 : 0), 0) : 0;
+}
+
+/** A 3-layer model with hand-written weights ([in, out] row-major). */
+function handModel(): MLP {
+  const layer = (name: string, inputSize: number, units: number, weights: number[], activation: DenseLayer['activation'] = 'relu'): DenseLayer => ({
+    name,
+    inputSize,
+    units,
+    weights: Float32Array.from(weights),
+    bias: new Float32Array(units),
+    activation,
+  });
+  return {
+    name: 'hand',
+    inputShape: [2],
+    inputSize: 2,
+    layers: [
+      // Columns (units): u0 = [0.5, -0.5], u1 = [0.1, 0.2], u2 = [-0.5, 0.5], u3 = [1, 0]
+      layer('h1', 2, 4, [0.5, 0.1, -0.5, 1, -0.5, 0.2, 0.5, 0]),
+      layer('h2', 4, 2, [0.3, -0.3, 0.05, 0.3, -0.3, 0.7, 0.01, -0.01]),
+      layer('out', 2, 1, [9, 9], 'linear'),
+    ],
+  };
+}
+
+describe('magnitude pruning', () => {
+  it('zeroes the smallest |w| of each layer, lowest index first among equal magnitudes', () => {
+    const mlp = handModel();
+    const plan = magnitudeStrategy.plan(mlp, { sparsity: 0.5 }) as UnstructuredPlan;
+    assert.equal(plan.kind, 'unstructured');
+    // h1 |w| = .5 .1 .5 1 .5 .2 .5 0: prune 0 (idx 7), .1 (1), .2 (5), then the first .5 (idx 0).
+    assert.deepEqual([...plan.masks[0]!], [0, 0, 1, 1, 1, 0, 1, 0]);
+    // h2 |w| = .3 .3 .05 .3 .3 .7 .01 .01: prune .01 (6), .01 (7), .05 (2), first .3 (0).
+    assert.deepEqual([...plan.masks[1]!], [0, 1, 0, 1, 1, 1, 0, 0]);
+    assert.equal(plan.masks[2], null, 'the output layer is not pruned by default');
+    assert.deepEqual(plan.requested, [0.5, 0.5, 0]);
+  });
+
+  it('prunes the output layer only with includeOutput, and takes one share per prunable layer', () => {
+    const mlp = handModel();
+    const plan = magnitudeStrategy.plan(mlp, { sparsity: [0.25, 0, 0.5], includeOutput: true }) as UnstructuredPlan;
+    assert.deepEqual([zeros(plan.masks[0]), zeros(plan.masks[1]), zeros(plan.masks[2])], [2, 0, 1]);
+    assert.deepEqual([...plan.masks[2]!], [0, 1]);
+    assert.throws(() => magnitudeStrategy.plan(mlp, { sparsity: [0.5, 0.5, 0.5] }), /3 sparsity values given but model hand has 2 prunable layers \(h1, h2\)/);
+    assert.throws(() => magnitudeStrategy.plan(mlp, { sparsity: 1.5 }), (e: Error) => e instanceof PruneScopeError && /between 0 and 1/.test(e.message));
+  });
+
+  it('global: one threshold across layers, ties to the earlier layer', () => {
+    const mlp = randomMLP([30, 20, 10, 5], 'relu', 4);
+    // Make the two hidden layers share magnitudes so ties across layers happen.
+    mlp.layers[1].weights.fill(0.05);
+    mlp.layers[0].weights.set(new Float32Array(300).fill(0.05), 0);
+    const plan = magnitudeGlobalStrategy.plan(mlp, { sparsity: 0.6 }) as UnstructuredPlan;
+    const total = 600 + 200;
+    assert.equal(zeros(plan.masks[0]) + zeros(plan.masks[1]), Math.round(0.6 * total));
+    assert.equal(plan.masks[2], null);
+    let maxPruned = 0;
+    let minKept = Infinity;
+    [0, 1].forEach((l) =>
+      mlp.layers[l].weights.forEach((w, i) => {
+        if (plan.masks[l]![i] === 0) maxPruned = Math.max(maxPruned, Math.abs(w));
+        else minKept = Math.min(minKept, Math.abs(w));
+      }),
+    );
+    assert.ok(maxPruned <= minKept);
+    // The threshold falls inside the 0.05 ties: every copy in layer 0 goes before any in layer 1,
+    // and layer 1 loses its lowest indices first.
+    assert.ok(mlp.layers[0].weights.every((w, i) => w !== Math.fround(0.05) || plan.masks[0]![i] === 0));
+    const lost1 = zeros(plan.masks[1]);
+    assert.ok(lost1 > 0 && lost1 < 200);
+    assert.deepEqual([...plan.masks[1]!], Array.from({ length: 200 }, (_, i) => (i < lost1 ? 0 : 1)));
+    assert.throws(() => magnitudeGlobalStrategy.plan(mlp, { sparsity: [0.5, 0.5] }), /one sparsity/);
+  });
+});
+
+describe('unit norm pruning', () => {
+  it('removes the units with the smallest incoming L1 / L2 norm, ties by lowest index', () => {
+    const mlp = handModel();
+    // h1 units: L1 = 1, .3, 1, 1; L2 = .707, .224, .707, 1.
+    const l1 = unitL1Strategy.plan(mlp, { sparsity: 0.5 }) as StructuredPlan;
+    assert.deepEqual(l1.order[0], [1, 0]);
+    assert.deepEqual(l1.remove[0], [0, 1]);
+    const l2 = unitL2Strategy.plan(mlp, { sparsity: 0.75 }) as StructuredPlan;
+    assert.deepEqual(l2.order[0], [1, 0, 2]);
+    assert.deepEqual(l2.remove[0], [0, 1, 2]);
+    // h2 units: L1 = .3+.05+.3+.01 = .66, .3+.3+.7+.01 = 1.31: the first goes.
+    assert.deepEqual(l1.remove[1], [0]);
+    assert.deepEqual(l1.remove[2], []);
+    assert.ok(Math.abs(l2.scores![0]![3] - 1) < 1e-12);
+  });
+
+  it('keeps at least one unit and says so', () => {
+    const plan = unitL1Strategy.plan(handModel(), { sparsity: 1 }) as StructuredPlan;
+    assert.equal(plan.remove[0].length, 3);
+    assert.equal(plan.remove[1].length, 1);
+    assert.ok(plan.notes.some((n) => /layer h1: 100% would remove all 4 units; kept 1/.test(n)));
+  });
+});
+
+describe('APoZ pruning', () => {
+  let samples: Dataset;
+  before(async () => {
+    await initBackend();
+    samples = await mnistRows(300);
+  });
+
+  it('removes the units most often exactly zero after ReLU, on real MNIST', () => {
+    const mlp = randomMLP([784, 40, 20, 10], 'relu', 5);
+    // Unit 7 of the first layer is dead: negative weights on non-negative pixels, negative bias.
+    for (let i = 0; i < 784; i++) mlp.layers[0].weights[i * 40 + 7] = -0.1;
+    mlp.layers[0].bias![7] = -1;
+    const plan = apozStrategy.plan(mlp, { sparsity: 0.25, samples }) as StructuredPlan;
+    const acts = layerActivations(mlp, samples.x, samples.n, { layers: [0, 1] });
+    for (const a of acts) {
+      const apoz = Array.from({ length: a.units }, (_, j) => {
+        let z = 0;
+        for (let r = 0; r < samples.n; r++) if (a.post![r * a.units + j] === 0) z++;
+        return z / samples.n;
+      });
+      assert.deepEqual([...plan.scores![a.layer]!], apoz);
+      const expected = apoz
+        .map((s, j) => [s, j])
+        .sort((p, q) => q[0] - p[0] || p[1] - q[1])
+        .slice(0, Math.round(0.25 * a.units))
+        .map((e) => e[1]);
+      assert.deepEqual(plan.order[a.layer], expected);
+    }
+    assert.equal(plan.scores![0]![7], 1);
+    assert.equal(plan.order[0][0], 7);
+    assert.deepEqual(plan.remove[2], []);
+  });
+
+  it('refuses layers that are not ReLU-like, naming the layer', () => {
+    const mlp = randomMLP([784, 8, 10], ['sigmoid', 'linear'], 5);
+    assert.throws(
+      () => apozStrategy.plan(mlp, { sparsity: 0.5, samples }),
+      (e: Error) => e instanceof PruneScopeError && /apoz needs ReLU-like layers .* layer dense_0 \(position 0\) uses sigmoid/.test(e.message),
+    );
+    assert.throws(() => apozStrategy.plan(randomMLP([784, 8, 10], 'relu', 5), { sparsity: 0.5 }), /apoz needs samples/);
+  });
+});
+
+describe('random pruning', () => {
+  it('is seeded: same seed same units, another seed others', () => {
+    const mlp = randomMLP([20, 50, 30, 5], 'relu', 1);
+    const a = randomStrategy.plan(mlp, { sparsity: 0.5, seed: 7 }) as StructuredPlan;
+    const b = randomStrategy.plan(mlp, { sparsity: 0.5, seed: 7 }) as StructuredPlan;
+    const c = randomStrategy.plan(mlp, { sparsity: 0.5, seed: 8 }) as StructuredPlan;
+    assert.deepEqual(a.remove, b.remove);
+    assert.notDeepEqual(a.remove, c.remove);
+    assert.deepEqual(
+      a.remove.map((r) => r.length),
+      [25, 15, 0],
+    );
+    assert.ok(a.remove[0].every((u, i) => i === 0 || u > a.remove[0][i - 1]));
+    const w = randomWeightsStrategy.plan(mlp, { sparsity: 0.3, seed: 7 }) as UnstructuredPlan;
+    assert.deepEqual([zeros(w.masks[0]), zeros(w.masks[1])], [300, 450]);
+  });
+});
+
+describe('strategy registry', () => {
+  it('lists every strategy once and explains unknown names', () => {
+    const ids = PRUNE_STRATEGIES.map((s) => s.id);
+    assert.deepEqual(ids, ['magnitude', 'magnitude-global', 'unit-l1', 'unit-l2', 'apoz', 'cka', 'cka-greedy', 'random', 'random-weights']);
+    assert.equal(strategyById('cka-greedy').kind, 'structured');
+    assert.throws(() => strategyById('obd'), /unknown pruning strategy "obd" \(expected one of magnitude, magnitude-global/);
+  });
+
+  it('never changes the model it plans for', async () => {
+    await initBackend();
+    const samples = await mnistRows(64);
+    const mlp = randomMLP([784, 16, 8, 10], 'relu', 2);
+    const copy = mlp.layers.map((l) => [new Float32Array(l.weights), new Float32Array(l.bias!)]);
+    for (const s of PRUNE_STRATEGIES) s.plan(mlp, { sparsity: 0.5, samples });
+    mlp.layers.forEach((l, i) => {
+      assert.deepEqual(l.weights, copy[i][0]);
+      assert.deepEqual(l.bias, copy[i][1]);
+    });
+  });
+});
