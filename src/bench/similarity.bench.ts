@@ -19,7 +19,7 @@ import { initBackend } from '../core/backend';
 import { loadDataset } from '../core/data/load';
 import { mnistDir } from '../core/data/mnist';
 import { writeFilesAtomically } from '../core/io/atomic';
-import { initWasmThreads } from '../core/train/wasm-threads';
+import { initWasmThreads } from '../core/wasm-threads';
 import { CKAMatrixAccumulator, linearCKAMatrix } from '../core/metrics/cka';
 import { centeredScaled } from '../core/metrics/gram';
 import type { Matrix } from '../core/metrics/matrix';

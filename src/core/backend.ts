@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { cpus } from 'node:os';
 import { PruneScopeError } from './errors';
+import { initWasmThreads } from './wasm-threads';
 
 /**
  * Compute backend selection. `tensorflow` (from the optional @tensorflow/tfjs-node) is used
@@ -13,6 +15,8 @@ export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tenso
 export interface BackendInfo {
   name: BackendName;
   tfjsVersion: string;
+  /** Threads of the wasm backend's pool (1 for the other backends, which manage their own). */
+  threads: number;
   /** Why a preferred backend was not used, if one was skipped. */
   fallbacks: string[];
 }
@@ -29,6 +33,14 @@ function tryRequire(id: string): string | undefined {
   }
 }
 
+/** Wasm pool size: PRUNESCOPE_WASM_THREADS, else one thread per core. */
+function wasmThreadCount(): number {
+  const asked = Number(process.env.PRUNESCOPE_WASM_THREADS);
+  return Number.isInteger(asked) && asked >= 1 ? asked : cpus().length;
+}
+
+let wasmThreads = 1;
+
 async function activate(name: BackendName, fallbacks: string[]): Promise<boolean> {
   if (name === 'tensorflow') {
     const err = tryRequire('@tensorflow/tfjs-node');
@@ -42,6 +54,10 @@ async function activate(name: BackendName, fallbacks: string[]): Promise<boolean
       fallbacks.push(`wasm: @tensorflow/tfjs-backend-wasm did not load (${err})`);
       return false;
     }
+    // Both cores roughly double matmul throughput; on failure the single-threaded build runs.
+    const r = await initWasmThreads(wasmThreadCount());
+    wasmThreads = r.threads;
+    if (r.problem && wasmThreadCount() > 1) fallbacks.push(`wasm threads: ${r.problem}`);
   }
   try {
     const ok = await tf.setBackend(name);
@@ -64,7 +80,7 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
   for (const name of order) {
     if (await activate(name, fallbacks)) {
       await tf.ready();
-      active = { name, tfjsVersion: tf.version.tfjs, fallbacks };
+      active = { name, tfjsVersion: tf.version.tfjs, threads: name === 'wasm' ? wasmThreads : 1, fallbacks };
       return active;
     }
   }

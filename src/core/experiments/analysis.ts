@@ -9,10 +9,10 @@ import { outputSize, type MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
 import type { Histogram, LayerPoint, Point, ScheduleName, StrategyRun, AnalysisResults } from '../results/format';
 import { RESULTS_FORMAT, RESULTS_VERSION } from '../results/format';
-import { evaluate } from '../train/evaluate';
+import { evaluate, predictClasses } from '../train/evaluate';
 import { denseLatencyMs, sparseLatencyMs } from './latency';
 import { modelInfo } from './model-info';
-import { layerApoz, representations, similarityMatrix } from './representations';
+import { CenteredGrams, gramFormFits, layerApoz, representations, similarityMatrix } from './representations';
 import { pruneWithSchedule, type Lineage, type ScheduleStep } from './schedules';
 import { TOOL_VERSION } from './version';
 
@@ -111,6 +111,10 @@ export async function measurePoint(
   ctx: {
     original: MLP;
     originalReps: ReturnType<typeof representations>;
+    /** The original's predictions on the evaluation split, for agreement. */
+    originalPredictions: Int32Array;
+    /** The original's centred Gram matrices, when linear CKA goes through them. */
+    originalGrams?: CenteredGrams;
     data: PreparedData;
     metric: SimilarityMetricId;
     prunable: Set<number>;
@@ -120,11 +124,13 @@ export async function measurePoint(
 ): Promise<Point> {
   const { original, data } = ctx;
   const model = step.mlp;
-  const ev = await evaluate(model, data.evalSet, { reference: original });
+  const ev = await evaluate(model, data.evalSet, { referencePredictions: ctx.originalPredictions });
   const x = data.activationSet.x;
   const reps = representations(model, x, data.samples);
   const names = { xNames: original.layers.map((l) => `original ${l.name}`), yNames: model.layers.map((l) => `pruned ${l.name}`) };
-  const sim = similarityMatrix(ctx.originalReps, reps, ctx.metric, names);
+  const sim = ctx.originalGrams
+    ? ctx.originalGrams.ckaAgainst(new CenteredGrams(reps, names.yNames))
+    : similarityMatrix(ctx.originalReps, reps, ctx.metric, names);
   const apoz = layerApoz(model, reps);
   let keptWeights = 0;
   let prunableWeights = 0;
@@ -203,7 +209,9 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
   progress(0.02, 'measuring the original model');
   const originalReps = representations(original, data.activationSet.x, data.samples);
   const baseEval = await evaluate(original, data.evalSet);
-  const selfSim = similarityMatrix(originalReps, originalReps, metric);
+  const originalGrams =
+    metric === 'linear-cka' && gramFormFits(originalReps) ? new CenteredGrams(originalReps, original.layers.map((l) => `original ${l.name}`)) : undefined;
+  const selfSim = originalGrams ? originalGrams.ckaAgainst(originalGrams) : similarityMatrix(originalReps, originalReps, metric);
   const includeOutput = options.includeOutput ?? false;
   const last = original.layers.length - 1;
   const prunable = new Set(original.layers.map((_, i) => i).filter((i) => i < last || includeOutput));
@@ -218,7 +226,7 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
     similarityMatrix: selfSim.values,
   };
 
-  const ctx = { original, originalReps, data, metric, prunable };
+  const ctx = { original, originalReps, originalGrams, originalPredictions: await predictClasses(original, data.evalSet), data, metric, prunable };
   const total = strategies.length * options.sparsities.length * iterations;
   let done = 0;
   const runs: StrategyRun[] = [];

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { apoz } from '../metrics/apoz';
 import { linearCKAMatrix } from '../metrics/cka';
 import { matrix, SimilarityError, type Matrix } from '../metrics/matrix';
@@ -9,6 +10,81 @@ import type { LayerApoz } from '../results/format';
 /** Every layer's output after its activation for the first n rows of x, one matrix per layer. */
 export function representations(mlp: MLP, x: Float32Array, n: number): Matrix[] {
   return layerActivations(mlp, x, n, { post: true }).map((a) => matrix(a.post!, n, a.units));
+}
+
+/** Up to this many samples, linear CKA matrices go through n x n Gram matrices. */
+const GRAM_MAX_ROWS = 1024;
+
+/**
+ * Centred linear Gram matrices Kc = H X X^T H of every representation, with their norms. With
+ * few samples and wide layers (512 rows of 1000-unit layers) these are far smaller than the
+ * cross-covariances, and the original's are computed once per analysis, not once per point.
+ */
+export class CenteredGrams {
+  readonly grams: Float64Array[];
+  readonly norms: number[];
+
+  constructor(
+    readonly reps: Matrix[],
+    readonly names: string[] = [],
+  ) {
+    this.grams = reps.map((r) => CenteredGrams.centered(r));
+    this.norms = this.grams.map((k) => {
+      let s = 0;
+      for (const v of k) s += v * v;
+      return Math.sqrt(s);
+    });
+  }
+
+  get rows(): number {
+    return this.reps[0]?.rows ?? 0;
+  }
+
+  private static centered(m: Matrix): Float64Array {
+    const n = m.rows;
+    // X X^T in float32 on the backend (a plain matMul: the transposed-operand kernels are slow
+    // in wasm), then centred in float64: the products' rounding stays near 1e-7 relative.
+    const raw = tf.tidy(() => {
+      const x = tf.tensor2d(m.data instanceof Float32Array ? m.data : Float32Array.from(m.data), [n, m.cols]);
+      return tf.matMul(x, tf.transpose(x)).dataSync() as Float32Array;
+    });
+    const k = Float64Array.from(raw);
+    const rowMean = new Float64Array(n);
+    let grand = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += k[i * n + j];
+      rowMean[i] = s / n;
+      grand += s;
+    }
+    grand /= n * n;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) k[i * n + j] += grand - rowMean[i] - rowMean[j];
+    return k;
+  }
+
+  /** Linear CKA of each of these representations against each of `other`'s. */
+  ckaAgainst(other: CenteredGrams): { values: (number | null)[][]; problems: string[] } {
+    const problems: string[] = [];
+    const dead = (name: string | undefined) => `${name ?? 'a layer'} has no variance over the samples (constant outputs), so linear CKA is undefined`;
+    const values = this.grams.map((kx, i) =>
+      other.grams.map((ky, j) => {
+        if (!(this.norms[i] > 0) || !(other.norms[j] > 0)) {
+          const why = dead(!(this.norms[i] > 0) ? this.names[i] : other.names[j]);
+          if (!problems.includes(why)) problems.push(why);
+          return null;
+        }
+        let dot = 0;
+        for (let t = 0; t < kx.length; t++) dot += kx[t] * ky[t];
+        return Math.min(1, Math.max(0, dot / (this.norms[i] * other.norms[j])));
+      }),
+    );
+    return { values, problems };
+  }
+}
+
+export function gramFormFits(reps: Matrix[]): boolean {
+  const n = reps[0]?.rows ?? 0;
+  return n > 0 && n <= GRAM_MAX_ROWS;
 }
 
 /**

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { initBackend } from '../backend';
+import { makeDataset, sliceRows } from '../data/dataset';
+import { getSplit, loadDataset } from '../data/load';
+import { DataError } from '../errors';
+import { cloneMLP, type Activation, type MLP } from '../model/mlp';
+import { evaluate } from './evaluate';
+import { initMLP } from './fit';
+
+before(async () => {
+  await initBackend();
+});
+
+/** 2 inputs -> 2 outputs; the output is the input itself (identity kernel, no bias). */
+function identityModel(activation: Activation): MLP {
+  return {
+    name: `identity-${activation}`,
+    inputShape: [2],
+    inputSize: 2,
+    layers: [{ name: 'out', inputSize: 2, units: 2, weights: new Float32Array([1, 0, 0, 1]), bias: null, activation }],
+  };
+}
+
+// rows: (2, 0) -> class 0, (0, 1) -> class 1, (3, 1) -> class 0, (1, 1.5) -> class 1
+const x = new Float32Array([2, 0, 0, 1, 3, 1, 1, 1.5]);
+const logitRows = [
+  [2, 0],
+  [0, 1],
+  [3, 1],
+  [1, 1.5],
+];
+const softmaxRow = (r: number[]) => {
+  const e = r.map(Math.exp);
+  const s = e[0] + e[1];
+  return e.map((v) => v / s);
+};
+
+describe('evaluate', () => {
+  const labels = new Int32Array([0, 1, 1, 1]);
+  const data = makeDataset('tiny', x, labels, [2]);
+  // by hand: predictions 0, 1, 0, 1 -> 3 of 4 right; loss = mean of -log p[label] under softmax
+  const expectedLoss = -logitRows.reduce((acc, r, i) => acc + Math.log(softmaxRow(r)[labels[i]]), 0) / 4;
+
+  for (const act of ['linear', 'softmax', 'log_softmax'] as const) {
+    test(`accuracy and loss by hand (${act} output)`, async () => {
+      // softmax, log_softmax and linear outputs all mean the same class probabilities here
+      const r = await evaluate(identityModel(act), data, { batchSize: 3 });
+      assert.equal(r.samples, 4);
+      assert.equal(r.accuracy, 0.75);
+      assert.ok(Math.abs(r.loss - expectedLoss) < 1e-6, `${r.loss} vs ${expectedLoss}`);
+      assert.equal(r.agreement, undefined);
+    });
+  }
+
+  test('agreement: 1 with itself, counted by hand with another model', async () => {
+    const m = identityModel('softmax');
+    assert.equal((await evaluate(m, data, { reference: m })).agreement, 1);
+    // swapping the outputs flips every prediction (no row is a tie) -> 0
+    const swapped = cloneMLP(m);
+    swapped.layers[0].weights = new Float32Array([0, 1, 1, 0]);
+    assert.equal((await evaluate(m, data, { reference: swapped })).agreement, 0);
+    // a reference that always says class 1 agrees on rows 2 and 4
+    const always1: MLP = { ...cloneMLP(m), layers: [{ ...m.layers[0], weights: new Float32Array([0, 0, 0, 0]), bias: new Float32Array([0, 1]) }] };
+    assert.equal((await evaluate(m, data, { reference: always1 })).agreement, 0.5);
+  });
+
+  test('clips probabilities so a confident miss gives a finite loss', async () => {
+    const m = identityModel('softmax');
+    const far = makeDataset('far', new Float32Array([100, 0]), new Int32Array([1]), [2]);
+    const r = await evaluate(m, far);
+    assert.ok(Math.abs(r.loss - -Math.log(1e-7)) < 1e-6, `${r.loss}`);
+  });
+
+  test('batches give the same result as one pass on real MNIST rows', async () => {
+    const mnist = await loadDataset('mnist', { normalize: 'unit' });
+    const test = sliceRows(getSplit(mnist, 'test'), 0, 777);
+    const m = initMLP({ inputShape: [28, 28], hidden: [20], classes: 10, seed: 3 });
+    const a = await evaluate(m, test, { batchSize: 100 });
+    const b = await evaluate(m, test, { batchSize: 777 });
+    assert.equal(a.accuracy, b.accuracy);
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-6);
+    assert.ok(a.accuracy > 0 && a.accuracy < 0.5, 'an untrained model is near chance');
+  });
+
+  test('refuses unlabelled data and data that does not fit', async () => {
+    const m = identityModel('softmax');
+    await assert.rejects(evaluate(m, makeDataset('nolabels', x, null, [2])), (e: Error) => e instanceof DataError && /no labels/.test(e.message));
+    await assert.rejects(evaluate(m, makeDataset('wide', new Float32Array(6), new Int32Array([0, 1]), [3])), (e: Error) => e instanceof DataError && /3 features/.test(e.message));
+    await assert.rejects(evaluate(m, makeDataset('many', x, new Int32Array([0, 1, 2, 1]), [2])), (e: Error) => e instanceof DataError && /labels up to 2/.test(e.message));
+  });
+});

@@ -1,0 +1,23 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { writeModel } from '../formats/registry';
+import { writeFilesAtomically } from '../io/atomic';
+import type { MLP } from '../model/mlp';
+import type { TrainingHistory } from './fit';
+
+export interface SavedTraining {
+  /** model.json, its weight file(s), then history.json. */
+  files: string[];
+}
+
+/**
+ * Writes a trained model to `dir` as a tfjs LayersModel (`model.json` + weights) and the run's
+ * `history.json` (backend, seed, options, per-epoch metrics). Creates `dir` if needed.
+ */
+export async function saveTraining(dir: string, mlp: MLP, history: TrainingHistory): Promise<SavedTraining> {
+  await fs.mkdir(dir, { recursive: true });
+  const written = await writeModel(mlp, join(dir, 'model.json'));
+  const historyPath = join(dir, 'history.json');
+  await writeFilesAtomically([{ path: historyPath, data: `${JSON.stringify(history, null, 2)}\n` }]);
+  return { files: [...written.files, historyPath] };
+}
