@@ -25,6 +25,7 @@ import { centeredScaled } from '../core/metrics/gram';
 import type { Matrix } from '../core/metrics/matrix';
 import { applyActivation, denseLinear, mlpTensors, type MLPTensors } from '../core/model/forward';
 import type { DenseLayer, MLP } from '../core/model/mlp';
+import { seededRandom } from '../core/random';
 
 const ARCH = [784, 1000, 1000, 500, 200, 10];
 const NAMES = ['input', 'dense1', 'dense2', 'dense3', 'dense4', 'logits'];
@@ -34,16 +35,7 @@ const THREADS = Number(process.env.PRUNESCOPE_BENCH_THREADS ?? cpus().length);
 
 // ---- deterministic random networks -------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = seededRandom;
 
 /** He-initialised ReLU network (no trained checkpoint of this shape ships with the project). */
 function randomNetwork(seed: number): MLP {

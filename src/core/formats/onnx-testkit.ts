@@ -9,23 +9,14 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { onnx } from 'onnx-proto';
 import type { Activation, DenseLayer, MLP } from '../model/mlp';
+import { seededRandom } from '../random';
 
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = 'error';
 
 const DT = onnx.TensorProto.DataType;
 
-/** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 export function randomArray(n: number, rand: () => number, scale = 1, offset = -0.5): Float32Array {
   return Float32Array.from({ length: n }, () => (rand() + offset) * scale);

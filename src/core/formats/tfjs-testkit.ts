@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { seededRandom } from '../random';
 
 /** A load-only IOHandler over a model.json and its shards, concatenated as tfjs-core's http loader does. */
 export function fileIOHandler(jsonPath: string): tf.io.IOHandler {
@@ -33,17 +34,7 @@ export function fileIOHandler(jsonPath: string): tf.io.IOHandler {
   };
 }
 
-/** Deterministic numbers in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function randomArray(n: number, rand: () => number, scale = 1): Float32Array {
   const out = new Float32Array(n);

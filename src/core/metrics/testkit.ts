@@ -7,19 +7,11 @@ import { readModel } from '../formats/registry';
 import { layerActivations } from '../model/activations';
 import type { Activation } from '../model/mlp';
 import type { Matrix } from './matrix';
+import { seededRandom } from '../random';
 
 /** Helpers shared by the metrics tests (not used by the product code). */
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 export type Matrix64 = Matrix & { data: Float64Array };
 
