@@ -1,0 +1,13 @@
+// Fuzzes every reader (model formats, datasets, .npy inputs, results files) with seeded mutations
+// of real files: node scripts/fuzz.mjs [--cases N] [--seed S] [--format f[,g]]
+// Default 10,000 cases per format. Writes bench-results/fuzz.json; exits 1 on any crash, hang,
+// error that does not name its file, or seed file changed. See docs/reliability.md.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/core/fuzz/cli.ts'), ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(r.status ?? 1);

@@ -1,0 +1,252 @@
+/**
+ * The fuzzer's seed corpus: real files (the shared fixtures, cut-down MNIST IDX, a results file
+ * written by `prunescope analyze`) and files written by our own writers, copied into a temp folder
+ * so the originals are never touched. Every seed is a folder; one or more of its files get mutated.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { gzipSync } from 'fflate';
+import { mnistDir } from '../data/mnist';
+import { encodeIdx } from '../data/idx';
+import { encodeNpy, encodeNpz, type NpyArray } from '../io/npy';
+import { readModel, writeModel } from '../formats/registry';
+import type { MutationSet } from './mutate';
+
+export const FUZZ_FORMATS = ['tfjs', 'onnx', 'safetensors', 'idx', 'idx-gz', 'npy', 'npz', 'csv', 'read-npy', 'results'] as const;
+export type FuzzFormat = (typeof FUZZ_FORMATS)[number];
+
+export interface SeedFile {
+  /** Path inside the seed folder. */
+  name: string;
+  set: MutationSet;
+  /** Container to open, mutate inside and close again (half the time) instead of mutating raw bytes. */
+  wrap?: 'gzip' | 'zip';
+}
+
+export interface Seed {
+  /** Folder (absolute) whose files make one case. */
+  dir: string;
+  files: SeedFile[];
+  /** What the reader is given, relative to the case folder ('' for the folder itself). */
+  entry: string;
+}
+
+export type SeedManifest = Record<FuzzFormat, Seed[]>;
+
+// Same place as test/fixtures.ts: ../shared/fixtures beside the clone, PRUNESCOPE_FIXTURES overrides.
+const FIXTURES = process.env.PRUNESCOPE_FIXTURES ?? resolve(__dirname, '..', '..', '..', '..', 'shared', 'fixtures');
+const RESULTS_SEED = join(__dirname, 'seeds', 'results.json');
+
+/** Every original file the corpus is made from, for the unchanged-afterwards check. */
+export function originalFiles(): string[] {
+  const out: string[] = [RESULTS_SEED];
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk(FIXTURES);
+  for (const n of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte']) {
+    out.push(join(mnistDir(), n));
+  }
+  return out.sort();
+}
+
+/** sha256 and size of each file (a missing file shows as "missing"). */
+export function fingerprint(files: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of files) {
+    try {
+      const b = readFileSync(f);
+      out[f] = `${b.length}:${createHash('sha256').update(b).digest('hex')}`;
+    } catch {
+      out[f] = 'missing';
+    }
+  }
+  return out;
+}
+
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+async function copyFolder(from: string, to: string): Promise<void> {
+  await fs.cp(from, to, { recursive: true });
+  // Fixtures are read-only; writable copies let case folders be overwritten and removed.
+  for (const f of listFiles(to)) await fs.chmod(f, 0o644);
+}
+
+/** The first `rows` records of an MNIST IDX file, as an IDX file of its own. */
+function mnistCut(file: string, rows: number, rank: 1 | 3): Uint8Array {
+  const bytes = readFileSync(join(mnistDir(), file));
+  const start = rank === 3 ? 16 : 8;
+  const per = rank === 3 ? 784 : 1;
+  const data = bytes.subarray(start, start + rows * per);
+  return encodeIdx({ dtype: 'ubyte', shape: rank === 3 ? [rows, 28, 28] : [rows], data: Uint8Array.from(data) });
+}
+
+function npy(dtype: NpyArray['dtype'], shape: number[], data: NpyArray['data']): Uint8Array {
+  return encodeNpy({ dtype, shape, data });
+}
+
+function csvText(images: Uint8Array, labels: Uint8Array, rows: number, header: boolean): string {
+  const lines: string[] = [];
+  if (header) lines.push(['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(','));
+  for (let r = 0; r < rows; r++) lines.push([labels[8 + r], ...images.subarray(16 + r * 784, 16 + (r + 1) * 784)].join(','));
+  return lines.join('\n') + '\n';
+}
+
+async function put(dir: string, name: string, data: Uint8Array | string): Promise<void> {
+  await fs.mkdir(join(dir, name, '..'), { recursive: true });
+  await fs.writeFile(join(dir, name), data);
+}
+
+/** Builds the corpus under `root` and returns where each format's seeds are. */
+export async function buildSeeds(root: string): Promise<SeedManifest> {
+  const m = Object.fromEntries(FUZZ_FORMATS.map((f) => [f, [] as Seed[]])) as SeedManifest;
+  let k = 0;
+  const folder = async (): Promise<string> => {
+    const d = join(root, `seed-${k++}`);
+    await fs.mkdir(d, { recursive: true });
+    return d;
+  };
+
+  // tfjs: every tfjs folder in the fixtures, supported or not.
+  const tfjsDirs = ['tfjs/abalone-node', 'tfjs/matmul-graph', 'tfjs/rn59-graph', 'tfjs/rn59-layers', 'unsupported/gru-layers', 'unsupported/keras-lenet-layers'];
+  for (const rel of tfjsDirs) {
+    const d = await folder();
+    await copyFolder(join(FIXTURES, rel), d);
+    const names = listFiles(d).map((f) => relative(d, f));
+    const json = names.find((n) => n.endsWith('.json'))!;
+    m.tfjs.push({ dir: d, entry: json, files: names.map((n) => ({ name: n, set: n.endsWith('.json') ? 'json' : 'binary' })) });
+  }
+
+  // onnx: every .onnx fixture, plus the same MLP written by our own ONNX and safetensors writers.
+  const onnxFiles = listFiles(FIXTURES).filter((f) => f.endsWith('.onnx'));
+  for (const f of onnxFiles) {
+    const d = await folder();
+    await fs.copyFile(f, join(d, 'model.onnx'));
+    await fs.chmod(join(d, 'model.onnx'), 0o644);
+    m.onnx.push({ dir: d, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }] });
+  }
+  const abalone = await readModel(join(FIXTURES, 'tfjs/abalone-node/model.json'));
+  {
+    const d = await folder();
+    await writeModel(abalone, join(d, 'model.onnx'));
+    m.onnx.push({ dir: d, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }] });
+  }
+  {
+    const d = await folder();
+    await fs.copyFile(join(FIXTURES, 'safetensors/dfdx-mnist/mnist.safetensors'), join(d, 'model.safetensors'));
+    await fs.chmod(join(d, 'model.safetensors'), 0o644);
+    m.safetensors.push({ dir: d, entry: 'model.safetensors', files: [{ name: 'model.safetensors', set: 'safetensors' }] });
+    const d2 = await folder();
+    await writeModel(abalone, join(d2, 'model.safetensors'));
+    m.safetensors.push({ dir: d2, entry: 'model.safetensors', files: [{ name: 'model.safetensors', set: 'safetensors' }] });
+  }
+
+  // IDX: 50 test images with labels beside them, and a train/test folder.
+  const images50 = mnistCut('t10k-images-idx3-ubyte', 50, 3);
+  const labels50 = mnistCut('t10k-labels-idx1-ubyte', 50, 1);
+  const trainImages = mnistCut('train-images-idx3-ubyte', 40, 3);
+  const trainLabels = mnistCut('train-labels-idx1-ubyte', 40, 1);
+  for (const gz of [false, true]) {
+    const fmt: FuzzFormat = gz ? 'idx-gz' : 'idx';
+    const enc = (b: Uint8Array): Uint8Array => (gz ? gzipSync(b) : b);
+    const sfx = gz ? '.gz' : '';
+    const wrap = gz ? ('gzip' as const) : undefined;
+    const d = await folder();
+    await put(d, `t10k-images-idx3-ubyte${sfx}`, enc(images50));
+    await put(d, `t10k-labels-idx1-ubyte${sfx}`, enc(labels50));
+    m[fmt].push({
+      dir: d,
+      entry: `t10k-images-idx3-ubyte${sfx}`,
+      files: [`t10k-images-idx3-ubyte${sfx}`, `t10k-labels-idx1-ubyte${sfx}`].map((name) => ({ name, set: 'binary' as const, wrap })),
+    });
+    const d2 = await folder();
+    const names = [`train-images-idx3-ubyte${sfx}`, `train-labels-idx1-ubyte${sfx}`, `t10k-images-idx3-ubyte${sfx}`, `t10k-labels-idx1-ubyte${sfx}`];
+    await put(d2, names[0], enc(trainImages));
+    await put(d2, names[1], enc(trainLabels));
+    await put(d2, names[2], enc(images50));
+    await put(d2, names[3], enc(labels50));
+    m[fmt].push({ dir: d2, entry: '', files: names.map((name) => ({ name, set: 'binary' as const, wrap })) });
+  }
+
+  // NPY / NPZ written by our encoders.
+  const img = images50.subarray(16);
+  const lab = labels50.subarray(8);
+  const xU8 = npy('uint8', [50, 28, 28], Uint8Array.from(img));
+  const yI64 = npy('int64', [50], BigInt64Array.from(lab, (v) => BigInt(v)));
+  const xF32 = npy('float32', [50, 784], Float32Array.from(img, (v) => v / 255));
+  const yI32 = npy('int32', [50], Int32Array.from(lab));
+  {
+    const d = await folder();
+    await put(d, 'x.npy', xU8);
+    await put(d, 'y.npy', yI64);
+    m.npy.push({ dir: d, entry: 'x.npy', files: [{ name: 'x.npy', set: 'text' }, { name: 'y.npy', set: 'text' }] });
+    const d2 = await folder();
+    await put(d2, 'x_train.npy', xF32);
+    await put(d2, 'y_train.npy', yI32);
+    await put(d2, 'x_test.npy', xU8);
+    await put(d2, 'y_test.npy', yI64);
+    m.npy.push({ dir: d2, entry: '', files: ['x_train.npy', 'y_train.npy', 'x_test.npy', 'y_test.npy'].map((name) => ({ name, set: 'text' as const })) });
+  }
+  for (const compress of [true, false]) {
+    const d = await folder();
+    const arrays: Record<string, NpyArray> = {
+      x_train: { dtype: 'float32', shape: [50, 784], data: Float32Array.from(img, (v) => v / 255) },
+      y_train: { dtype: 'int32', shape: [50], data: Int32Array.from(lab) },
+      x_test: { dtype: 'uint8', shape: [50, 28, 28], data: Uint8Array.from(img) },
+      y_test: { dtype: 'int64', shape: [50], data: BigInt64Array.from(lab, (v) => BigInt(v)) },
+    };
+    await put(d, 'data.npz', encodeNpz(arrays, compress));
+    m.npz.push({ dir: d, entry: 'data.npz', files: [{ name: 'data.npz', set: 'text', wrap: 'zip' }] });
+  }
+
+  // CSV: MNIST rows with a header, without one, and a train/test folder.
+  const imgs = images50;
+  const labs = labels50;
+  for (const header of [true, false]) {
+    const d = await folder();
+    await put(d, 'test.csv', csvText(imgs, labs, 20, header));
+    m.csv.push({ dir: d, entry: 'test.csv', files: [{ name: 'test.csv', set: 'text' }] });
+  }
+  {
+    const d = await folder();
+    await put(d, 'mnist_train.csv', csvText(trainImages, trainLabels, 20, true));
+    await put(d, 'mnist_test.csv', csvText(imgs, labs, 10, true));
+    m.csv.push({ dir: d, entry: '', files: [{ name: 'mnist_train.csv', set: 'text' }, { name: 'mnist_test.csv', set: 'text' }] });
+  }
+
+  // readNpy: model inputs of several dtypes.
+  const inputs: [string, Uint8Array][] = [
+    ['input.npy', xF32],
+    ['f64.npy', npy('float64', [4, 784], Float64Array.from(img.subarray(0, 4 * 784)))],
+    ['f16.npy', npy('float16', [2, 8], Uint16Array.from({ length: 16 }, (_, i) => 0x3c00 + i))],
+    ['i64.npy', yI64],
+  ];
+  for (const [name, bytes] of inputs) {
+    const d = await folder();
+    await put(d, name, bytes);
+    m['read-npy'].push({ dir: d, entry: name, files: [{ name, set: 'text' }] });
+  }
+
+  {
+    const d = await folder();
+    await fs.copyFile(RESULTS_SEED, join(d, 'results.json'));
+    m.results.push({ dir: d, entry: 'results.json', files: [{ name: 'results.json', set: 'json' }] });
+  }
+  return m;
+}
