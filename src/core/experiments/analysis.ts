@@ -174,6 +174,29 @@ export async function measurePoint(
   };
 }
 
+/** What every results file starts with: format, version, tool, backend and the data used. */
+export function resultsHeader(
+  data: PreparedData,
+  evaluated: { split: string; samples: number },
+): Pick<AnalysisResults, 'format' | 'version' | 'createdAt' | 'tool' | 'backend' | 'dataset'> {
+  const b = backendInfo();
+  return {
+    format: RESULTS_FORMAT,
+    version: RESULTS_VERSION,
+    createdAt: new Date().toISOString(),
+    tool: { name: 'prunescope', version: TOOL_VERSION },
+    backend: { name: b.name, tfjsVersion: b.tfjsVersion },
+    dataset: {
+      name: data.splits.name,
+      split: evaluated.split,
+      samples: evaluated.samples,
+      normalization: data.splits.normalization,
+      activationSplit: data.activationSplit,
+      activationSamples: data.samples,
+    },
+  };
+}
+
 export function resolveSchedule(options: { schedule?: ScheduleName; iterations?: number }): ScheduleName {
   if (options.schedule) return options.schedule;
   return (options.iterations ?? 1) > 1 ? 'iterative' : 'one-shot';
@@ -262,22 +285,9 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
     runs.push({ strategy: strategy.id, kind: strategy.kind, schedule, points, seconds: (performance.now() - started) / 1000, notes });
   }
 
-  const b = backendInfo();
   return {
-    format: RESULTS_FORMAT,
-    version: RESULTS_VERSION,
+    ...resultsHeader(data, { split: options.split ?? 'test', samples: data.evalSet.n }),
     kind: 'analysis',
-    createdAt: new Date().toISOString(),
-    tool: { name: 'prunescope', version: TOOL_VERSION },
-    backend: { name: b.name, tfjsVersion: b.tfjsVersion },
-    dataset: {
-      name: data.splits.name,
-      split: options.split ?? 'test',
-      samples: data.evalSet.n,
-      normalization: data.splits.normalization,
-      activationSplit: data.activationSplit,
-      activationSamples: data.samples,
-    },
     model: await modelInfo(original),
     settings: {
       strategies: strategies.map((s) => s.id),

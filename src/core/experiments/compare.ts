@@ -1,14 +1,13 @@
-import { backendInfo, initBackend } from '../backend';
+import { initBackend } from '../backend';
 import { checkFits } from '../data/load';
 import { PruneScopeError } from '../errors';
 import type { ReadOptions } from '../formats/format';
 import { readModel } from '../formats/registry';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
-import { RESULTS_FORMAT, RESULTS_VERSION, type ComparisonResults } from '../results/format';
-import { checkCancelled, prepareData, type DataOptions, type JobHooks } from './analysis';
+import type { ComparisonResults } from '../results/format';
+import { checkCancelled, prepareData, resultsHeader, type DataOptions, type JobHooks } from './analysis';
 import { modelInfo } from './model-info';
 import { layerApoz, representations, similarityMatrix } from './representations';
-import { TOOL_VERSION } from './version';
 
 export interface ComparisonOptions extends DataOptions {
   modelA: string;
@@ -52,22 +51,10 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
   const selfB = similarityMatrix(repsB, repsB, metric, { xNames: namesB, yNames: namesB });
   progress(1, 'done');
 
-  const backend = backendInfo();
   return {
-    format: RESULTS_FORMAT,
-    version: RESULTS_VERSION,
+    // Both models are compared on the activation samples; nothing is evaluated on labels.
+    ...resultsHeader(data, { split: data.activationSplit, samples: data.samples }),
     kind: 'comparison',
-    createdAt: new Date().toISOString(),
-    tool: { name: 'prunescope', version: TOOL_VERSION },
-    backend: { name: backend.name, tfjsVersion: backend.tfjsVersion },
-    dataset: {
-      name: data.splits.name,
-      split: data.activationSplit,
-      samples: data.samples,
-      normalization: data.splits.normalization,
-      activationSplit: data.activationSplit,
-      activationSamples: data.samples,
-    },
     metric,
     a: { model: await modelInfo(a), apoz: layerApoz(a, repsA), selfSimilarity: selfA.values },
     b: { model: await modelInfo(b), apoz: layerApoz(b, repsB), selfSimilarity: selfB.values },
