@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { DataError } from '../errors';
-import { gunzipData, isGzip, readFileBytes } from './idx';
+import { readFileBytes } from '../io/read';
+import { gunzipData, isGzip } from './idx';
 
 /**
  * CSV tables of numeric features and one label column.

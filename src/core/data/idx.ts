@@ -1,6 +1,6 @@
-import { promises as fs } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { DataError } from '../errors';
+import { readFileBytes } from '../io/read';
 
 /**
  * IDX files (the MNIST family: http://yann.lecun.com/exdb/mnist/): two zero bytes, a dtype
@@ -100,15 +100,6 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   }
 }
 
-export async function readFileBytes(path: string): Promise<Uint8Array> {
-  try {
-    const buf = await fs.readFile(path);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(path, code === 'ENOENT' ? 'file not found' : `cannot read: ${(e as Error).message}`);
-  }
-}
 
 /** Reads an IDX file, gzipped or not. */
 export async function readIdxFile(path: string): Promise<IdxArray> {

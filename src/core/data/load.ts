@@ -5,7 +5,8 @@ import { isNpy, isZip, parseNpy, parseNpz, type NpyArray } from '../io/npy';
 import { arrayRole, EXPECTED_ARRAY_NAMES, rawFromArray, splitsFromNamed } from './arrays';
 import { type CsvOptions, type CsvTable, labelIndices, readCsvFile } from './csv';
 import { type Dataset, type DatasetSplits, type Normalization, NORMALIZATIONS, SPLIT_NAMES, type SplitName } from './dataset';
-import { gunzipData, type IdxArray, isGzip, isIdx, parseIdx, readFileBytes } from './idx';
+import { readFileBytes } from '../io/read';
+import { gunzipData, type IdxArray, isGzip, isIdx, parseIdx } from './idx';
 import { loadMnist } from './mnist';
 import { finishSplits, type RawDataset, type RawSplits } from './normalize';
 

@@ -1,7 +1,7 @@
-import { promises as fs } from 'node:fs';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { DataError } from '../errors';
 import { writeFilesAtomically } from './atomic';
+import { readFileBytes } from './read';
 
 /**
  * NumPy .npy / .npz reading and writing (format versions 1.0, 2.0 and 3.0, C order only).
@@ -299,22 +299,13 @@ export function encodeNpz(arrays: NpzArrays, compress = true): Uint8Array {
   return zipSync(files, { level: compress ? 6 : 0 });
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    const buf = await fs.readFile(path);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(path, code === 'ENOENT' ? 'file not found' : `cannot read: ${(e as Error).message}`);
-  }
-}
 
 export async function readNpyFile(path: string): Promise<NpyArray> {
-  return parseNpy(await readBytes(path), path);
+  return parseNpy(await readFileBytes(path), path);
 }
 
 export async function readNpzFile(path: string): Promise<NpzArrays> {
-  return parseNpz(await readBytes(path), path);
+  return parseNpz(await readFileBytes(path), path);
 }
 
 export async function writeNpyFile(path: string, array: NpyArray): Promise<number> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../backend';
 import { canonicalCorrelations, meanCCA, pwcca, pwccaFromMoments, svcca } from './cca';
-import { type Matrix, matrix, SimilarityError } from './matrix';
+import { type Matrix, SimilarityError } from './matrix';
 import { CrossMoments } from './moments';
 import {
   close,
@@ -16,9 +16,9 @@ import {
   orthogonal,
   referenceCases,
   scaled,
+  m64,
 } from './testkit';
 
-const m64 = (rows: number, cols: number, values: number[]): Matrix => matrix(Float64Array.from(values), rows, cols);
 
 /** I + 0.4 G: invertible and reasonably conditioned. */
 function invertible(p: number, seed: number): Matrix {

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import { initBackend } from '../backend';
 import { PruneScopeError } from '../errors';
 import { debiasedCKA, LinearCKAAccumulator, linearCKA, linearCKAGram, linearCKAMatrix, minibatchCKA, rbfCKA } from './cka';
-import { type Matrix, matrix, SimilarityError } from './matrix';
+import { type Matrix, SimilarityError } from './matrix';
 import {
   close,
   columns,
@@ -16,9 +16,9 @@ import {
   orthogonal,
   referenceCases,
   scaled,
+  m64,
 } from './testkit';
 
-const m64 = (rows: number, cols: number, values: number[]): Matrix => matrix(Float64Array.from(values), rows, cols);
 
 describe('CKA: values worked out by hand', () => {
   it('one feature each: linear CKA is the squared Pearson correlation', () => {

@@ -124,35 +124,31 @@ export function trace(A: Float64Array, p: number): number {
   return t;
 }
 
-/** Sum of squares of the entries, computed with a scale so it neither overflows nor underflows. */
-export function frobeniusNormSquared(A: ArrayLike<number>): number {
-  let max = 0;
+/** The entries' sum of squares as (sum of (a / scale)^2, scale): neither overflows nor underflows. */
+function scaledSumOfSquares(A: ArrayLike<number>): { sum: number; scale: number } {
+  let scale = 0;
   for (let i = 0; i < A.length; i++) {
     const v = Math.abs(A[i]);
-    if (v > max) max = v;
+    if (v > scale) scale = v;
   }
-  if (max === 0) return 0;
-  let s = 0;
+  if (scale === 0) return { sum: 0, scale: 0 };
+  let sum = 0;
   for (let i = 0; i < A.length; i++) {
-    const v = A[i] / max;
-    s += v * v;
+    const v = A[i] / scale;
+    sum += v * v;
   }
-  return s * max * max;
+  return { sum, scale };
+}
+
+/** Sum of squares of the entries, computed with a scale so it neither overflows nor underflows. */
+export function frobeniusNormSquared(A: ArrayLike<number>): number {
+  const { sum, scale } = scaledSumOfSquares(A);
+  return sum * scale * scale;
 }
 
 export function frobeniusNorm(A: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < A.length; i++) {
-    const v = Math.abs(A[i]);
-    if (v > max) max = v;
-  }
-  if (max === 0) return 0;
-  let s = 0;
-  for (let i = 0; i < A.length; i++) {
-    const v = A[i] / max;
-    s += v * v;
-  }
-  return Math.sqrt(s) * max;
+  const { sum, scale } = scaledSumOfSquares(A);
+  return Math.sqrt(sum) * scale;
 }
 
 function toMl(A: Float64Array, r: number, c: number): MlMatrix {

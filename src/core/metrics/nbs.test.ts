@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../backend';
-import { type Matrix, matrix, SimilarityError } from './matrix';
+import { SimilarityError } from './matrix';
 import { normalizedBuresSimilarity as nbs } from './nbs';
 import {
   centralPixels,
@@ -15,9 +15,9 @@ import {
   orthogonal,
   referenceCases,
   scaled,
+  m64,
 } from './testkit';
 
-const m64 = (rows: number, cols: number, values: number[]): Matrix => matrix(Float64Array.from(values), rows, cols);
 
 describe('NBS', () => {
   let real: MnistActivations;

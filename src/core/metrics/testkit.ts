@@ -6,7 +6,7 @@ import { loadDataset } from '../data/load';
 import { readModel } from '../formats/registry';
 import { layerActivations } from '../model/activations';
 import type { Activation } from '../model/mlp';
-import type { Matrix } from './matrix';
+import { matrix, type Matrix } from './matrix';
 import { seededRandom } from '../random';
 
 /** Helpers shared by the metrics tests (not used by the product code). */
@@ -157,3 +157,6 @@ export function close(actual: number, expected: number, tol: number, what: strin
     `${what}: got ${actual}, expected ${expected} (tolerance ${tol}, off by ${Math.abs(actual - expected)})`,
   );
 }
+
+/** A small float64 matrix from row-major values, for hand-worked cases. */
+export const m64 = (rows: number, cols: number, values: number[]): Matrix => matrix(Float64Array.from(values), rows, cols);
