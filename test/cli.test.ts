@@ -33,7 +33,7 @@ describe('prunescope CLI', () => {
     const none = cli();
     assert.equal(none.code, 2);
     assert.match(none.stdout, /usage: prunescope <command>/);
-    for (const c of ['inspect', 'predict', 'evaluate', 'train', 'prune', 'analyze', 'compare', 'similarity', 'activations']) {
+    for (const c of ['inspect', 'predict', 'evaluate', 'train', 'prune', 'analyze', 'compare', 'similarity', 'activations', 'geometry']) {
       assert.match(none.stdout, new RegExp(`\\n  ${c}\\s`), `help lists ${c}`);
     }
     const bad = cli('frobnicate');
@@ -162,6 +162,25 @@ describe('prunescope CLI', () => {
     if (results.kind !== 'analysis') return;
     assert.deepEqual(results.runs.map((x) => x.strategy), ['magnitude', 'unit-l2']);
     assert.equal(results.runs[0].points.length, 2);
+    // Geometry of the original's hidden layers (relu, relu), on the first 500 of the 512 activation rows.
+    const geometry = results.baseline.geometry ?? [];
+    assert.deepEqual(geometry.map((g) => [g.layer, g.applies, g.applies && g.samples]), [
+      ['Gemm_2', true, 500],
+      ['Gemm_4', true, 500],
+    ]);
+    assert.match(r.stderr, /representational geometry of the original/);
+    assert.match(r.stderr, /Gemm_4\s+5 of 10\s+\d\.\d{3}\s+\d\.\d{3}/);
+    // `prunescope geometry` computes the same curves from the same rows.
+    const g = cli('geometry', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--layer', '1', '--json');
+    assert.equal(g.code, 0, g.stderr);
+    const single = JSON.parse(g.stdout);
+    const recorded = geometry[1];
+    assert.ok(recorded.applies);
+    assert.deepEqual([single.layer, single.index, single.split, single.samples, single.units, single.step], ['Gemm_4', 1, 'validation', 500, 10, 1]);
+    for (const order of ['ascending', 'descending'] as const) {
+      assert.deepEqual(single[order].map((p: { k: number }) => p.k), recorded[order].map((p) => p.k));
+      single[order].forEach((p: { r2: number }, i: number) => assert.ok(Math.abs(p.r2 - recorded[order][i].r2) < 1e-9, `${order} ${i}: ${p.r2} vs ${recorded[order][i].r2}`));
+    }
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.ok(existsSync(join(out, 'report.html')));
     assert.doesNotMatch(html, /<script[^>]+src=/, 'no external scripts');
@@ -182,6 +201,59 @@ describe('prunescope CLI', () => {
     const small = cli('similarity', a, a, '--metric', 'minibatch-cka', '--batch', '3');
     assert.equal(small.code, 1);
     noStack(small.stderr);
+  });
+
+  it('geometry prints R^2 per units kept, ascending and descending, and refuses layers without APoZ', () => {
+    const model = fixture('onnx', 'mnist2x10.onnx');
+    const r = cli('geometry', model, '--data', 'mnist', '--layer', '0', '--samples', '300', '--step', '3');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /layer 0 \(Gemm_2, relu\): 10 units, RDMs over the first 300 validation samples, a point every 3 units/);
+    const rows = r.stdout.trim().split('\n').slice(2).map((line) => line.trim().split(/\s+/).map(Number));
+    assert.deepEqual(rows.map((x) => x[0]), [3, 6, 9, 10]);
+    for (const [, asc, desc] of rows) assert.ok(asc >= 0 && asc <= 1 && desc >= 0 && desc <= 1, `${asc} ${desc}`);
+    assert.deepEqual(rows[3].slice(1), [1, 1], 'all units: the full RDM');
+    assert.ok(rows[1][1] > rows[1][2], 'the 6 most active units keep more geometry than the 6 most often silent');
+
+    const linear = cli('geometry', model, '--data', 'mnist', '--layer', '2');
+    assert.equal(linear.code, 1);
+    assert.ok(linear.stderr.includes(model), linear.stderr);
+    assert.match(linear.stderr, /layer 2 \(Gemm_6\): representational geometry does not apply: .*linear/);
+    noStack(linear.stderr);
+    const sigmoid = cli('geometry', fixture('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--layer', '0', '--json');
+    assert.equal(sigmoid.code, 1);
+    assert.match(sigmoid.stderr, /does not apply: .*sigmoid/);
+    const range = cli('geometry', model, '--data', 'mnist', '--layer', '3');
+    assert.equal(range.code, 2);
+    assert.match(range.stderr, /--layer 3: .* has layers 0 to 2/);
+    const few = cli('geometry', model, '--data', 'mnist', '--layer', '0', '--samples', '2');
+    assert.equal(few.code, 2);
+    assert.match(few.stderr, /--samples must be a whole number of at least 3/);
+  });
+
+  it('compare records both models\' geometry: curves for ReLU layers, the reason for sigmoid ones', () => {
+    const out = join(dir, 'comparison');
+    const r = cli('compare', fixture('onnx', 'mnist2x10.onnx'), fixture('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--samples', '200', '--geometry-step', '2', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /representational geometry of A/);
+    const results = parseResults(readFileSync(join(out, 'results.json'), 'utf8'), 'results.json');
+    assert.ok(results.kind === 'comparison');
+    const a = results.a.geometry ?? [];
+    assert.deepEqual(a.map((g) => [g.layer, g.applies, g.applies && g.samples, g.applies && g.ascending.map((p) => p.k)]), [
+      ['Gemm_2', true, 200, [2, 4, 6, 8, 10]],
+      ['Gemm_4', true, 200, [2, 4, 6, 8, 10]],
+    ]);
+    const b = results.b.geometry ?? [];
+    assert.equal(b.length, results.b.model.layerNames.length - 1);
+    for (const g of b) {
+      assert.equal(g.applies, false);
+      if (!g.applies) assert.match(g.reason, /sigmoid/);
+    }
+    const skipped = cli('compare', fixture('onnx', 'mnist2x10.onnx'), fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '100', '--geometry-samples', '0', '--out', join(dir, 'no-geometry'));
+    assert.equal(skipped.code, 0, skipped.stderr);
+    const none = parseResults(readFileSync(join(dir, 'no-geometry', 'results.json'), 'utf8'), 'results.json');
+    assert.ok(none.kind === 'comparison');
+    assert.equal(none.a.geometry, undefined);
+    assert.equal(none.b.geometry, undefined);
   });
 
   it('npx prunescope runs the installed bin', () => {

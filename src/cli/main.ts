@@ -4,6 +4,7 @@ import { activationsCommand } from './commands/activations';
 import { analyzeCommand } from './commands/analyze';
 import { compareCommand } from './commands/compare';
 import { evaluateCommand } from './commands/evaluate';
+import { geometryCommand } from './commands/geometry';
 import { inspectCommand } from './commands/inspect';
 import { predictCommand } from './commands/predict';
 import { pruneCommand } from './commands/prune';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   compareCommand,
   similarityCommand,
   activationsCommand,
+  geometryCommand,
 ];
 
 const EXIT_OK = 0;

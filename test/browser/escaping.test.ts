@@ -106,10 +106,14 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
     const { page, fetchedX } = await open(`${site.url}results.html`);
     await page.locator('nav.tabs button').first().waitFor();
     assert.ok((await page.locator('.facts').innerText()).includes(modelPath));
-    await openTab(page, 'APoZ');
-    // The two ReLU layers get histograms, the linear output a note; each card is titled by its layer.
+    await openTab(page, 'APoZ & geometry');
+    // The two ReLU layers get histograms, the linear output a note; each card is titled by its layer,
+    // and so is the geometry chart of the first hidden layer, whose picker lists the hidden layers.
     const apoz = await page.locator('section.card h3').allTextContents();
-    assert.deepEqual(apoz, [`APoZ of ${LAYER_NAMES[0]}`, `APoZ of ${LAYER_NAMES[1]}`, LAYER_NAMES[2]]);
+    assert.deepEqual(apoz, [`APoZ of ${LAYER_NAMES[0]}`, `APoZ of ${LAYER_NAMES[1]}`, LAYER_NAMES[2], `Representational geometry of ${LAYER_NAMES[0]}`]);
+    assert.deepEqual(await page.getByLabel('Layer').locator('option').allTextContents(), [`1 ${LAYER_NAMES[0]}`, `2 ${LAYER_NAMES[1]}`]);
+    await page.getByLabel('Layer').selectOption({ index: 1 });
+    await page.getByRole('heading', { name: `Representational geometry of ${LAYER_NAMES[1]}`, exact: true }).waitFor();
     await openTab(page, 'Weight magnitudes');
     assert.deepEqual(
       await page.locator('section.card h3').allTextContents(),

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { AnalysisResults, ComparisonResults } from '../../src/core/results/format';
 import { resultsToCsv } from '../../src/extension/results-export';
+import { GEOMETRY_ASCENDING, GEOMETRY_DESCENDING } from '../../webview-ui/src/data';
 import { fixture } from '../fixtures';
 import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
 import {
@@ -38,8 +39,9 @@ const THEMES: ThemeName[] = ['dark', 'light'];
 /** Background and first series colour of each theme (webview-ui/test-page.ts THEMES). */
 const BACKGROUND: Record<ThemeName, number[]> = { dark: [0x1e, 0x1e, 0x1e, 255], light: [255, 255, 255, 255] };
 const BLUE: Record<ThemeName, string> = { dark: '#3794ff', light: '#1a85ff' };
+const RED: Record<ThemeName, string> = { dark: '#f14c4c', light: '#e51400' };
 
-const TABS = ['Accuracy & loss', 'Similarity heatmap', 'APoZ', 'Weight magnitudes', 'Layer similarity', 'Latency & size'];
+const TABS = ['Accuracy & loss', 'Similarity heatmap', 'APoZ & geometry', 'Weight magnitudes', 'Layer similarity', 'Latency & size'];
 const pctText = (v: number) => `${Math.round(v * 1000) / 10}%`;
 
 /** A chart is drawn when a real share of its canvas is not background. */
@@ -141,11 +143,15 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
             assert.ok(legend.painted > 0.5 * legend.width * legend.height, 'the colour scale is drawn');
             break;
           }
-          case 'APoZ':
-            // One histogram per layer APoZ applies to (ReLU layers), original and pruned.
-            assert.equal(infos.length, analysis.baseline.apoz.filter((x) => x.applies).length);
+          case 'APoZ & geometry': {
+            // One histogram per layer APoZ applies to (ReLU layers), original and pruned, then the
+            // geometry of the first hidden layer: ascending and descending APoZ order.
+            const relu = analysis.baseline.apoz.filter((x) => x.applies);
+            assert.deepEqual(names, [...relu.map((x) => `APoZ of ${x.layer}`), `Representational geometry of ${analysis.model.layerNames[0]}`]);
             for (const info of infos) assert.equal(info.datasets, 2, info.name);
+            assert.deepEqual(infos[infos.length - 1].legend, [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]);
             break;
+          }
           case 'Weight magnitudes':
             assert.equal(infos.length, layers);
             for (const info of infos) assert.match(info.legend.join(' | '), /^kept \| pruned \(\d[\d,]*\)$/);
@@ -184,6 +190,81 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       const want = `original ${row + 1} ${analysis.model.layerNames[row]} × pruned ${col + 1} ${point.layers[col].name}: ${v === null ? 'undefined' : v.toFixed(4)}`;
       assert.ok(shown.includes(want), `cell ${k}: ${shown.join(' | ')} (wanted ${want})`);
     }
+    await page.context().close();
+  });
+
+  test('the geometry chart draws R² against units kept from the results, per layer, and exports a PNG', async () => {
+    const { page, messages } = await open('analysis-dark');
+    await openTab(page, 'APoZ & geometry');
+    const geometry = analysis.baseline.geometry ?? [];
+    assert.equal(geometry.length, 2, 'two hidden layers');
+    const fmt = (v: number) => Number(v.toPrecision(4)).toString();
+    const checkLayer = async (index: number) => {
+      const g = geometry[index];
+      assert.ok(g.applies, g.layer);
+      const name = `Representational geometry of ${g.layer}`;
+      await page.waitForFunction(`window.prunescopeCharts().some((c) => c.name === ${JSON.stringify(name)})`);
+      const [info] = (await chartInfos(page)).filter((c) => c.name === name);
+      assert.ok(info, name);
+      assert.equal(info.type, 'line');
+      assert.deepEqual(info.legend, [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]);
+      assert.equal(info.xTitle, `units kept (of ${g.units}, added in APoZ order)`);
+      assert.equal(info.yTitle, "R² with the full layer's RDM");
+      assert.equal(info.datasets, 2);
+      assert.equal(info.elements, g.ascending.length);
+      assertDrawn(info, await chartPixels(page, name));
+      assertLabelled(info);
+      // Both curves in the theme's first two series colours.
+      const px = await chartPixels(page, name, [BLUE.dark, RED.dark]);
+      assert.ok(px.counts[BLUE.dark] > 50 && px.counts[RED.dark] > 50, JSON.stringify(px.counts));
+      // Each point sits where its R² puts it: higher R², higher on screen (y grows downwards).
+      for (const [d, points] of [g.ascending, g.descending].entries()) {
+        const ys: number[] = [];
+        for (let i = 0; i < points.length; i++) ys.push(((await page.evaluate(`window.__probe.elementPoint(${JSON.stringify(name)}, ${d}, ${i})`)) as { y: number }).y);
+        for (let i = 0; i < points.length; i++) {
+          for (let j = 0; j < points.length; j++) {
+            if (points[i].r2 > points[j].r2 + 0.01) assert.ok(ys[i] < ys[j], `${g.layer} dataset ${d}: point ${i} (R² ${points[i].r2}) is not above point ${j} (R² ${points[j].r2})`);
+          }
+        }
+      }
+      // Hovering shows the recorded values.
+      const mid = Math.floor(g.ascending.length / 2);
+      const shown = await hover(page, name, 0, mid);
+      assert.ok(shown.includes(`${GEOMETRY_ASCENDING}: ${fmt(g.ascending[mid].r2)} at ${g.ascending[mid].k}`), shown.join(' | '));
+      const low = g.descending.length - 3;
+      const shownDesc = await hover(page, name, 1, low);
+      assert.ok(shownDesc.includes(`${GEOMETRY_DESCENDING}: ${fmt(g.descending[low].r2)} at ${g.descending[low].k}`), shownDesc.join(' | '));
+      return name;
+    };
+    const first = await checkLayer(0);
+    await saveScreenshot(page, 'analysis-geometry-layer-1-dark', 'browser');
+    // The layer picker redraws the chart for the other layer, and only that chart.
+    const before = (await chartInfos(page)).length;
+    await page.getByLabel('Layer').selectOption({ label: `2 ${geometry[1].layer}` });
+    const second = await checkLayer(1);
+    const names = (await chartInfos(page)).map((c) => c.name);
+    assert.equal(names.length, before);
+    assert.ok(!names.includes(first) && names.includes(second), names.join(' | '));
+
+    // PNG of this chart, and "export all" includes it.
+    const card = page.locator('section.card', { has: page.getByRole('heading', { name: second, exact: true }) });
+    await card.getByRole('button', { name: 'PNG' }).click();
+    const png = (await posted(page)).find((m) => m.type === 'exportPng' && m.name === second);
+    assert.ok(png, 'PNG posted');
+    const [info] = (await chartInfos(page)).filter((c) => c.name === second);
+    assert.deepEqual(pngSize(Buffer.from(String(png.dataUrl).split(',')[1], 'base64')), { width: info.width, height: info.height });
+    const sentBefore = (await posted(page)).length;
+    await page.evaluate(`window.postMessage({ type: 'exportCharts' }, '*')`);
+    await page.waitForFunction(`window.__prunescope.posted.length >= ${sentBefore + names.length}`);
+    assert.ok((await posted(page)).slice(sentBefore).some((m) => m.name === second));
+
+    // A theme change keeps the picked layer and recolours the curves.
+    await switchTheme(page, 'light');
+    await page.waitForFunction(`window.__probe.chartPixels(${JSON.stringify(second)}, []).background[0] === 255`, undefined, { timeout: 10_000 });
+    const light = await chartPixels(page, second, [BLUE.light, RED.light, BLUE.dark, RED.dark]);
+    assert.ok(light.counts[BLUE.light] > 50 && light.counts[RED.light] > 50, JSON.stringify(light.counts));
+    assert.ok(light.counts[BLUE.dark] < light.counts[BLUE.light] / 10, JSON.stringify(light.counts));
+    assert.deepEqual(errorsOf(messages), []);
     await page.context().close();
   });
 
@@ -247,9 +328,16 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     test(`the comparison shows three heatmaps of layers x layers (${theme} theme)`, async () => {
       const { page, messages } = await open(`comparison-${theme}`);
       assert.equal(await page.locator('nav.tabs button.active').textContent(), 'Compare');
-      const infos = await chartInfos(page);
+      const all = await chartInfos(page);
+      const infos = all.filter((i) => i.type === 'matrix');
       const a = comparison.a.model.layerNames.length;
       const b = comparison.b.model.layerNames.length;
+      // Below the heatmaps: the geometry of A's first hidden layer (ReLU); B's sigmoid layers have none, and say why.
+      assert.deepEqual(all.filter((i) => i.type !== 'matrix').map((i) => [i.name, i.legend]), [
+        [`A: representational geometry of ${comparison.a.model.layerNames[0]}`, [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]],
+      ]);
+      const bCard = page.locator('section.card', { has: page.getByRole('heading', { name: `B: ${comparison.b.model.layerNames[0]}`, exact: true }) });
+      assert.match(await bCard.innerText(), /Geometry does not apply: .*sigmoid/);
       assert.deepEqual(
         infos.map((i) => [i.name.replace(/^.*: /, ''), i.elements]),
         [
@@ -258,7 +346,7 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
           ['B × B', b * b],
         ],
       );
-      for (const info of infos) {
+      for (const info of all) {
         assertDrawn(info, await chartPixels(page, info.name));
         assertLabelled(info);
       }
@@ -287,6 +375,17 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     await page.locator('nav.tabs button').first().waitFor();
     for (const info of await chartInfos(page)) assertDrawn(info, await chartPixels(page, info.name));
     await saveScreenshot(page, 'report-html', 'browser');
+    // The report is the same bundle: its geometry chart is drawn from the embedded results.
+    await openTab(page, 'APoZ & geometry');
+    const geometryName = `Representational geometry of ${analysis.model.layerNames[0]}`;
+    const [geometryChart] = (await chartInfos(page)).filter((c) => c.name === geometryName);
+    assert.ok(geometryChart, 'the report shows the geometry chart');
+    assertDrawn(geometryChart, await chartPixels(page, geometryName));
+    assertLabelled(geometryChart);
+    const g0 = analysis.baseline.geometry?.[0];
+    assert.ok(g0?.applies);
+    assert.equal(geometryChart.elements, g0.ascending.length);
+    await openTab(page, 'Accuracy & loss');
 
     const card = page.locator('section.card', { has: page.getByRole('heading', { name: 'Accuracy vs sparsity', exact: true }) });
     const [pngDownload] = await Promise.all([page.waitForEvent('download'), card.getByRole('button', { name: 'PNG' }).click()]);

@@ -132,6 +132,8 @@ export interface LineSpec {
   yMin?: number;
   yMax?: number;
   logY?: boolean;
+  /** Point size (default 3); smaller for long series. */
+  pointRadius?: number;
   /** Horizontal reference lines, e.g. the original model's accuracy. */
   references?: { label: string; y: number; from: number; to: number }[];
 }
@@ -148,7 +150,7 @@ export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: 
       backgroundColor: colour,
       borderDash: dash,
       borderWidth: 2,
-      pointRadius: 3,
+      pointRadius: spec.pointRadius ?? 3,
       pointHoverRadius: 5,
       tension: 0,
     };

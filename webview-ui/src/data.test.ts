@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binLabels, heatCells, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
-import { sampleAnalysis } from './sample-results';
+import { binLabels, GEOMETRY_ASCENDING, GEOMETRY_DESCENDING, geometryLayers, geometrySeries, heatCells, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
+import { sampleAnalysis, sampleComparison } from './sample-results';
 
 test('one series per strategy and round, sorted by sparsity', () => {
   const r = sampleAnalysis();
@@ -55,4 +55,23 @@ test('heatmap cells, bin labels and layer labels', () => {
   assert.deepEqual(binLabels({ edges: [0, 0.001, 200], counts: [1, 1] }), ['0–1.0e-3', '1.0e-3–2.0e+2']);
   assert.deepEqual(layerLabels(['fc', 'fc']), ['1 fc', '2 fc']);
   assert.equal(pct(0.125), '12.5%');
+});
+
+test('geometry: one series per APoZ order, R^2 against units kept; the picker\'s layers', () => {
+  const g = sampleAnalysis().baseline.geometry![0];
+  assert.ok(g.applies);
+  const [asc, desc] = geometrySeries(g);
+  assert.deepEqual([asc.label, desc.label], [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]);
+  assert.deepEqual([asc.colour, desc.colour], [0, 1]);
+  assert.deepEqual(asc.points.map((p) => p.x), g.ascending.map((p) => p.k));
+  assert.deepEqual(desc.points.map((p) => p.y), g.descending.map((p) => p.r2));
+
+  const a = sampleAnalysis();
+  assert.deepEqual(geometryLayers([{ name: 'original', geometry: a.baseline.geometry }]), { labels: ['1 dense_1', '2 dense_2'], first: 0 });
+  const c = sampleComparison();
+  assert.deepEqual(geometryLayers([{ name: 'A', geometry: c.a.geometry }, { name: 'B', geometry: c.b.geometry }]).labels, ['1 A Gemm_2 · B Gemm_2', '2 A Gemm_4 · B Gemm_4']);
+  // The default is the first position where any model has curves; old results have none.
+  const notFirst = [{ name: 'B', geometry: [c.b.geometry![1], c.b.geometry![0]] }];
+  assert.equal(geometryLayers(notFirst).first, 1);
+  assert.deepEqual(geometryLayers([{ name: 'original' }]), { labels: [], first: 0 });
 });

@@ -1,7 +1,7 @@
 /**
  * Shapes results into chart series. Pure (no DOM, no Chart.js), so node tests can check it.
  */
-import type { AnalysisResults, Histogram, Point, StrategyRun } from '../../src/core/results/format';
+import type { AnalysisResults, Histogram, LayerGeometry, Point, StrategyRun } from '../../src/core/results/format';
 
 export interface XY {
   x: number;
@@ -115,4 +115,30 @@ export function pickPoint(results: AnalysisResults, strategy?: string, point?: n
 /** Unique axis labels for layers ("1 fc1"), so equal names cannot merge categories. */
 export function layerLabels(names: string[]): string[] {
   return names.map((n, i) => `${i + 1} ${n}`);
+}
+
+export const GEOMETRY_ASCENDING = 'ascending APoZ (most active first)';
+export const GEOMETRY_DESCENDING = 'descending APoZ (most often silent first)';
+
+/** R^2 against units kept: one series per order in which units were added. */
+export function geometrySeries(g: Extract<LayerGeometry, { applies: true }>): Series[] {
+  const xy = (points: { k: number; r2: number }[]) => points.map((p) => ({ x: p.k, y: p.r2 }));
+  return [
+    { label: GEOMETRY_ASCENDING, colour: 0, dash: 0, points: xy(g.ascending) },
+    { label: GEOMETRY_DESCENDING, colour: 1, dash: 1, points: xy(g.descending) },
+  ];
+}
+
+/**
+ * Hidden-layer positions the geometry picker offers across one or more models (the analysed
+ * model, or A and B), and the default: the first position where some model has curves.
+ */
+export function geometryLayers(sides: { name: string; geometry?: LayerGeometry[] }[]): { labels: string[]; first: number } {
+  const n = Math.max(0, ...sides.map((s) => s.geometry?.length ?? 0));
+  const labels = Array.from({ length: n }, (_, i) => {
+    const names = sides.map((s) => (s.geometry?.[i] ? `${sides.length > 1 ? `${s.name} ` : ''}${s.geometry[i].layer}` : undefined)).filter(Boolean);
+    return `${i + 1} ${names.join(' · ')}`;
+  });
+  const first = Array.from({ length: n }, (_, i) => i).find((i) => sides.some((s) => s.geometry?.[i]?.applies)) ?? 0;
+  return { labels, first };
 }

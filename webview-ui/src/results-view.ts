@@ -3,10 +3,10 @@
  * shows comes from a validated Results object; every string goes in as text.
  */
 import type { Chart } from 'chart.js';
-import type { AnalysisResults, ComparisonResults, ComparisonSide, Results } from '../../src/core/results/format';
+import type { AnalysisResults, ComparisonResults, ComparisonSide, LayerGeometry, Results } from '../../src/core/results/format';
 import type { ResultTab, UiState } from '../../src/extension/webview-protocol';
 import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineChart, type ChartSink } from './charts';
-import { binLabels, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
+import { binLabels, geometryLayers, geometrySeries, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
 import { button, el, select } from './dom';
 import type { ThemeColours } from './theme';
 
@@ -34,7 +34,7 @@ export interface RenderedView {
 const ANALYSIS_TABS: { id: ResultTab; label: string }[] = [
   { id: 'accuracy', label: 'Accuracy & loss' },
   { id: 'similarity-heatmap', label: 'Similarity heatmap' },
-  { id: 'apoz', label: 'APoZ' },
+  { id: 'apoz', label: 'APoZ & geometry' },
   { id: 'weights', label: 'Weight magnitudes' },
   { id: 'layer-similarity', label: 'Layer similarity' },
   { id: 'cost', label: 'Latency & size' },
@@ -245,6 +245,7 @@ function drawAnalysisTab(body: HTMLElement, sink: ChartSink, r: AnalysisResults,
           barChart(c, theme, { labels: binLabels(base.histogram!), datasets, xTitle: 'share of samples with zero activation', yTitle: 'neurons' }),
         );
       }
+      geometrySection(body, sink, r, [{ name: 'original', geometry: r.baseline.geometry }]);
       return;
     }
     case 'weights': {
@@ -389,4 +390,88 @@ function drawCompareTab(
       heatmapChart(c, theme, { matrix: s.matrix, rowLabels: s.rows, colLabels: s.cols, rowTitle: s.rowTitle, colTitle: s.colTitle, metric: metricLabel(r.metric) }),
     );
   });
+  geometrySection(body, sink, r, [
+    { name: 'A', geometry: r.a.geometry },
+    { name: 'B', geometry: r.b.geometry },
+  ]);
+}
+
+// ---- representational geometry ----
+
+/** The layer picked in the geometry section, per results: kept across theme re-renders. */
+const geometryPick = new WeakMap<Results, number>();
+
+/**
+ * R^2 between the RDM of a layer's units kept (added in APoZ order, ascending and descending) and
+ * the whole layer's RDM, for one hidden layer at a time, of each model given (the original, or A
+ * and B). Its layer picker redraws only this section.
+ */
+function geometrySection(body: HTMLElement, sink: ChartSink, r: Results, sides: { name: string; geometry?: LayerGeometry[] }[]): void {
+  const theme = sink.theme;
+  const section = el('section', { class: 'geometry' });
+  body.append(section);
+  const heading = el('h2', { text: 'Representational geometry' });
+  const about = el('p', {
+    class: 'muted',
+    text: "How much of a layer's representational dissimilarity matrix (1 − Pearson correlation between samples) survives when only some of its units are kept, adding units in APoZ order: R² of the partial RDM against the full layer's.",
+  });
+  if (sides.every((s) => s.geometry === undefined)) {
+    section.append(heading, el('p', { class: 'muted empty', text: 'These results hold no representational geometry (written before PruneScope recorded it, or skipped with --geometry-samples 0).' }));
+    return;
+  }
+  const { labels, first } = geometryLayers(sides);
+  if (labels.length === 0) {
+    section.append(heading, el('p', { class: 'muted empty', text: 'The model has no hidden layers.' }));
+    return;
+  }
+  const grid = el('div', { class: 'grid' });
+  const mine: ChartSink['charts'] = [];
+  const draw = (index: number) => {
+    geometryPick.set(r, index);
+    for (const c of mine.splice(0)) {
+      sink.charts.splice(sink.charts.indexOf(c), 1);
+      c.chart.destroy();
+    }
+    grid.replaceChildren();
+    const before = sink.charts.length;
+    for (const side of sides) {
+      const g = side.geometry?.[index];
+      const who = sides.length > 1 ? `${side.name}: ` : '';
+      const title = sides.length > 1 ? `${side.name}: representational geometry of ${g?.layer}` : `Representational geometry of ${g?.layer}`;
+      if (!g) {
+        grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: `${who}layer ${index + 1}` }), el('p', { class: 'muted', text: side.geometry ? 'No hidden layer at this position.' : 'No geometry recorded.' })]));
+        continue;
+      }
+      if (!g.applies) {
+        grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: `${who}${g.layer}` }), el('p', { class: 'muted', text: `Geometry does not apply: ${g.reason}` })]));
+        continue;
+      }
+      chartCard(
+        grid,
+        sink,
+        title,
+        sides.length > 1 ? 'half' : 'wide',
+        (c) =>
+          lineChart(c, theme, {
+            series: geometrySeries(g),
+            xTitle: `units kept (of ${g.units}, added in APoZ order)`,
+            yTitle: "R² with the full layer's RDM",
+            yMin: 0,
+            yMax: 1,
+            pointRadius: g.ascending.length > 40 ? 1.5 : 3,
+          }),
+        `${g.samples.toLocaleString('en-US')} samples, a point every ${g.step} unit${g.step === 1 ? '' : 's'}`,
+      );
+    }
+    mine.push(...sink.charts.slice(before));
+  };
+  const picked = Math.min(geometryPick.get(r) ?? first, labels.length - 1);
+  const picker = select(
+    'Layer',
+    labels.map((label, i) => ({ value: i, label })),
+    picked,
+    (i) => draw(i),
+  );
+  section.append(heading, about, el('div', { class: 'pickers' }, [picker]), grid);
+  draw(picked);
 }

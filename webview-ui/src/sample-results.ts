@@ -2,7 +2,7 @@
  * Made-up results of the right shape, for the test page and the webview's tests when no real
  * results file is at hand. Deterministic. Values are plausible, not computed.
  */
-import type { AnalysisResults, ComparisonResults, Histogram, LayerApoz, Point } from '../../src/core/results/format';
+import type { AnalysisResults, ComparisonResults, Histogram, LayerApoz, LayerGeometry, Point } from '../../src/core/results/format';
 
 const tool = { name: 'prunescope' as const, version: '0.1.0' };
 const backend = { name: 'wasm', tfjsVersion: '4.22.0' };
@@ -17,6 +17,23 @@ function apoz(layer: string, shift: number, units: number, applies = true): Laye
   if (!applies) return { layer, applies: false, reason: 'the output layer has no ReLU' };
   const h = hist(10, 0, 1, (t) => (units / 4) * Math.exp(-((t - 0.3 - shift) ** 2) / 0.04));
   return { layer, applies: true, mean: Math.min(1, 0.3 + shift), histogram: h };
+}
+
+/** Curves of the usual shape: the most active units carry the geometry, the most silent ones little. */
+function geometry(layer: string, units: number, applies = true): LayerGeometry {
+  if (!applies) return { layer, applies: false, reason: 'geometry adds units in APoZ order, and APoZ does not apply to sigmoid layers' };
+  const step = Math.max(1, Math.ceil(units / 100));
+  const ks = Array.from({ length: Math.ceil(units / step) }, (_, i) => Math.min(units, (i + 1) * step));
+  const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  return {
+    layer,
+    applies: true,
+    samples: 500,
+    units,
+    step,
+    ascending: ks.map((k) => ({ k, r2: round(1 - (1 - k / units) ** 3) })),
+    descending: ks.map((k) => ({ k, r2: round((k / units) ** 2) })),
+  };
 }
 
 const names = ['dense_1', 'dense_2', 'dense_3'];
@@ -93,6 +110,7 @@ export function sampleAnalysis(): AnalysisResults {
       latency: { denseMsPer100: 1.2 },
       apoz: names.map((n, i) => apoz(n, 0, sizes[i], i < 2)),
       similarityMatrix: matrix(3, 3, 0),
+      geometry: names.slice(0, -1).map((n, i) => geometry(n, sizes[i])),
     },
     runs: [
       { strategy: 'magnitude', kind: 'unstructured', schedule: 'iterative', points: [0, 1].flatMap((it) => sparsities.map((s) => point(0, s, it, false))), seconds: 12.5, notes: [] },
@@ -116,11 +134,13 @@ export function sampleComparison(): ComparisonResults {
       model: { path: '/workspace/models/a.onnx', sha256: '1'.repeat(64), format: 'onnx', producer: 'pytorch 1.11', inputSize: 784, layerSizes: [10, 10, 10], layerNames: ['Gemm_2', 'Gemm_4', 'Gemm_6'], activations: ['relu', 'relu', 'linear'], parameters: 8070 },
       apoz: [],
       selfSimilarity: matrix(3, 3, 0),
+      geometry: [geometry('Gemm_2', 10), geometry('Gemm_4', 10)],
     },
     b: {
       model: { path: '/workspace/models/b.onnx', sha256: '2'.repeat(64), format: 'onnx', producer: 'pytorch 1.11', inputSize: 784, layerSizes: [5, 5, 10], layerNames: ['Gemm_2', 'Gemm_4', 'Gemm_6'], activations: ['relu', 'relu', 'linear'], parameters: 3985 },
       apoz: [],
       selfSimilarity: matrix(3, 3, 0),
+      geometry: [geometry('Gemm_2', 5), geometry('Gemm_4', 5, false)],
     },
     cross: [[0.91, 0.6, 0.41], [0.55, 0.83, 0.62], [0.38, 0.57, null]],
   };

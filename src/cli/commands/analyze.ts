@@ -11,6 +11,7 @@ import { startBackend, type Command } from '../command';
 import { info, percent, printJson, table } from '../output';
 import { writeReport } from '../report';
 import { dataOptionsFrom, experimentOptions, progressPrinter, scheduleFrom } from './experiment-options';
+import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
 
 export const DEFAULT_STRATEGIES = ['magnitude', 'unit-l1', 'unit-l2', 'apoz', 'cka', 'cka-greedy', 'random'];
@@ -56,11 +57,11 @@ export const analyzeCommand: Command = {
   name: 'analyze',
   summary: 'run pruning strategies at several sparsities, measure everything, write results.json and report.html',
   usage:
-    'prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] [--metric linear-cka] [--json] --out DIR',
+    'prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] [--metric linear-cka] [--geometry-samples 500|0] [--geometry-step S] [--json] --out DIR',
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, strategies: { type: 'string' }, sparsities: { type: 'string' }, metric: { type: 'string' }, out: { type: 'string' } },
+      { ...modelReadOptions, ...experimentOptions, ...geometryOptions, strategies: { type: 'string' }, sparsities: { type: 'string' }, metric: { type: 'string' }, out: { type: 'string' } },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const out = requireString(values.out, 'out');
@@ -76,6 +77,7 @@ export const analyzeCommand: Command = {
       metric: metricOption(values.metric),
       seed: intOption(values.seed, 'seed', 1, 0),
       includeOutput: values['include-output'] === true,
+      geometry: geometryFrom(values),
     };
     await startBackend(values);
     const results = await runAnalysis(options, { onProgress: progressPrinter() });
@@ -89,6 +91,10 @@ export const analyzeCommand: Command = {
     }
     info(`\nbaseline accuracy ${percent(results.baseline.accuracy)} on ${results.dataset.samples} ${results.dataset.split} samples\n`);
     info(summaryTable(results));
+    if (results.baseline.geometry?.length) {
+      info(`\nrepresentational geometry of the original (R^2 of the RDM with about half the units, added by APoZ):\n`);
+      info(geometrySummary(results.baseline.geometry));
+    }
     info(`\nwrote ${resultsPath} and ${reportPath}`);
   },
 };

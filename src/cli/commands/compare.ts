@@ -8,6 +8,7 @@ import { info, printJson, table } from '../output';
 import { writeReport } from '../report';
 import { metricOption } from './analyze';
 import { dataOptionsFrom, experimentOptions, progressPrinter } from './experiment-options';
+import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
 
 function formatMatrix(rows: string[], cols: string[], values: (number | null)[][]): string {
@@ -16,19 +17,20 @@ function formatMatrix(rows: string[], cols: string[], values: (number | null)[][
 
 export const compareCommand: Command = {
   name: 'compare',
-  summary: 'layer-by-layer similarity of two checkpoints (and of each with itself), plus both models\' APoZ',
-  usage: 'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--samples N] [--json] --out DIR',
+  summary: 'layer-by-layer similarity of two checkpoints (and of each with itself), plus both models\' APoZ and representational geometry',
+  usage: 'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--samples N] [--geometry-samples 500|0] [--geometry-step S] [--json] --out DIR',
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, metric: { type: 'string' }, out: { type: 'string' } },
+      { ...modelReadOptions, ...experimentOptions, ...geometryOptions, metric: { type: 'string' }, out: { type: 'string' } },
       { min: 2, max: 2, names: 'MODEL_A and MODEL_B' },
     );
     const out = requireString(values.out, 'out');
     const metric = metricOption(values.metric);
+    const geometry = geometryFrom(values);
     await startBackend(values);
     const results = await runComparison(
-      { modelA: positionals[0], modelB: positionals[1], readOptions: readOptionsFrom(values), ...dataOptionsFrom(values), metric },
+      { modelA: positionals[0], modelB: positionals[1], readOptions: readOptionsFrom(values), ...dataOptionsFrom(values), metric, geometry },
       { onProgress: values.json ? undefined : progressPrinter() },
     );
     await fs.mkdir(out, { recursive: true });
@@ -41,6 +43,11 @@ export const compareCommand: Command = {
     }
     info(`${metric} of A (rows) against B (columns) on ${results.dataset.samples} ${results.dataset.split} samples:\n`);
     info(formatMatrix(results.a.model.layerNames, results.b.model.layerNames, results.cross));
+    for (const [side, s] of [['A', results.a], ['B', results.b]] as const) {
+      if (!s.geometry?.length) continue;
+      info(`\nrepresentational geometry of ${side} (R^2 of the RDM with about half the units, added by APoZ):\n`);
+      info(geometrySummary(s.geometry));
+    }
     info(`\nwrote ${resultsPath} and ${reportPath}`);
   },
 };

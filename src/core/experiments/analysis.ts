@@ -4,10 +4,11 @@ import { checkFits, loadDataset } from '../data/load';
 import { PruneScopeError } from '../errors';
 import { readModel } from '../formats/registry';
 import type { ReadOptions } from '../formats/format';
+import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
 import { outputSize, type MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
-import type { Histogram, LayerPoint, Point, ScheduleName, StrategyRun, AnalysisResults } from '../results/format';
+import type { Baseline, Histogram, LayerPoint, Point, ScheduleName, StrategyRun, AnalysisResults } from '../results/format';
 import { RESULTS_FORMAT, RESULTS_VERSION } from '../results/format';
 import { evaluate, predictClasses } from '../train/evaluate';
 import { denseLatencyMs, sparseLatencyMs } from './latency';
@@ -45,6 +46,11 @@ export interface AnalysisOptions extends DataOptions {
   metric?: SimilarityMetricId;
   seed?: number;
   includeOutput?: boolean;
+  /**
+   * The original's representational geometry, per hidden layer, on the first
+   * min(samples, geometry.samples) activation rows (default 500); false skips it.
+   */
+  geometry?: LayerGeometryOptions | false;
 }
 
 export const DEFAULT_SAMPLES = 512;
@@ -239,7 +245,7 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
   const last = original.layers.length - 1;
   const prunable = new Set(original.layers.map((_, i) => i).filter((i) => i < last || includeOutput));
   const baseParams = original.layers.reduce((a, l) => a + l.weights.length + (l.bias ? l.bias.length : 0), 0);
-  const baseline = {
+  const baseline: Baseline = {
     accuracy: baseEval.accuracy,
     loss: baseEval.loss,
     parameters: baseParams,
@@ -248,6 +254,11 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
     apoz: layerApoz(original, originalReps),
     similarityMatrix: selfSim.values,
   };
+  if (options.geometry !== false) {
+    checkCancelled(hooks.signal);
+    progress(0.04, 'representational geometry of the original');
+    baseline.geometry = hiddenLayerGeometry(original.layers, originalReps, options.geometry);
+  }
 
   const ctx = { original, originalReps, originalGrams, originalPredictions: await predictClasses(original, data.evalSet), data, metric, prunable };
   const total = strategies.length * options.sparsities.length * iterations;

@@ -3,8 +3,9 @@ import { checkFits } from '../data/load';
 import { PruneScopeError } from '../errors';
 import type { ReadOptions } from '../formats/format';
 import { readModel } from '../formats/registry';
+import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
-import type { ComparisonResults } from '../results/format';
+import type { ComparisonResults, LayerGeometry } from '../results/format';
 import { checkCancelled, prepareData, resultsHeader, type DataOptions, type JobHooks } from './analysis';
 import { modelInfo } from './model-info';
 import { layerApoz, representations, similarityMatrix } from './representations';
@@ -14,11 +15,13 @@ export interface ComparisonOptions extends DataOptions {
   modelB: string;
   readOptions?: ReadOptions;
   metric?: SimilarityMetricId;
+  /** Both models' representational geometry, as in AnalysisOptions; false skips it. */
+  geometry?: LayerGeometryOptions | false;
 }
 
 /**
  * Two checkpoints side by side: every layer of A against every layer of B (and each against
- * itself) on the same samples, plus both models' APoZ.
+ * itself) on the same samples, plus both models' APoZ and representational geometry.
  */
 export async function runComparison(options: ComparisonOptions, hooks: JobHooks = {}): Promise<ComparisonResults> {
   await initBackend();
@@ -49,6 +52,14 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
   checkCancelled(hooks.signal);
   progress(0.8, `${metric}: B against itself`);
   const selfB = similarityMatrix(repsB, repsB, metric, { xNames: namesB, yNames: namesB });
+  let geometryA: LayerGeometry[] | undefined;
+  let geometryB: LayerGeometry[] | undefined;
+  if (options.geometry !== false) {
+    checkCancelled(hooks.signal);
+    progress(0.9, 'representational geometry of A and B');
+    geometryA = hiddenLayerGeometry(a.layers, repsA, options.geometry);
+    geometryB = hiddenLayerGeometry(b.layers, repsB, options.geometry);
+  }
   progress(1, 'done');
 
   return {
@@ -56,8 +67,8 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
     ...resultsHeader(data, { split: data.activationSplit, samples: data.samples }),
     kind: 'comparison',
     metric,
-    a: { model: await modelInfo(a), apoz: layerApoz(a, repsA), selfSimilarity: selfA.values },
-    b: { model: await modelInfo(b), apoz: layerApoz(b, repsB), selfSimilarity: selfB.values },
+    a: { model: await modelInfo(a), apoz: layerApoz(a, repsA), selfSimilarity: selfA.values, ...(geometryA && { geometry: geometryA }) },
+    b: { model: await modelInfo(b), apoz: layerApoz(b, repsB), selfSimilarity: selfB.values, ...(geometryB && { geometry: geometryB }) },
     cross: cross.values,
   };
 }

@@ -32,6 +32,39 @@ export const layerApozSchema = z.object({
   histogram: histogramSchema.optional(),
 });
 
+export const curvePointSchema = z.object({
+  /** Units kept (added so far). */
+  k: z.number().int().positive(),
+  /** R^2 between the RDM of those units and the RDM of the whole layer. */
+  r2: share,
+});
+
+/**
+ * Representational geometry of one hidden layer (src/core/metrics/geometry.ts): units added one
+ * at a time in APoZ order, R^2 of the partial RDM against the full layer's after every `step`.
+ * Ordered by APoZ, so layers APoZ does not apply to (not ReLU-like), or without any geometry
+ * (e.g. a dead layer), record `applies: false` and why.
+ */
+export const layerGeometrySchema = z.discriminatedUnion('applies', [
+  z.object({
+    layer: z.string(),
+    applies: z.literal(true),
+    /** Samples (activation rows) the APoZ order and the RDMs were computed on. */
+    samples: z.number().int().min(3),
+    units: z.number().int().positive(),
+    step: z.number().int().positive(),
+    /** Units added from lowest to highest APoZ (most active first). */
+    ascending: z.array(curvePointSchema),
+    /** Units added from highest to lowest APoZ (most often silent first). */
+    descending: z.array(curvePointSchema),
+  }),
+  z.object({
+    layer: z.string(),
+    applies: z.literal(false),
+    reason: z.string(),
+  }),
+]);
+
 export const modelInfoSchema = z.object({
   path: z.string(),
   /** sha256 of the model's bytes (all files, for multi-file formats). */
@@ -120,6 +153,8 @@ export const baselineSchema = z.object({
   apoz: z.array(layerApozSchema),
   /** The original against itself, layer by layer. */
   similarityMatrix: matrix,
+  /** One per hidden layer; absent in files written before it existed (or when skipped). */
+  geometry: z.array(layerGeometrySchema).optional(),
 });
 
 export const analysisSettingsSchema = z.object({
@@ -139,6 +174,8 @@ export const comparisonSideSchema = z.object({
   apoz: z.array(layerApozSchema),
   /** The model's layers against themselves. */
   selfSimilarity: matrix,
+  /** One per hidden layer; absent in files written before it existed (or when skipped). */
+  geometry: z.array(layerGeometrySchema).optional(),
 });
 
 const base = {
@@ -173,6 +210,8 @@ export const resultsSchema = z.discriminatedUnion('kind', [analysisResultsSchema
 
 export type Histogram = z.infer<typeof histogramSchema>;
 export type LayerApoz = z.infer<typeof layerApozSchema>;
+export type CurvePointInfo = z.infer<typeof curvePointSchema>;
+export type LayerGeometry = z.infer<typeof layerGeometrySchema>;
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 export type DatasetInfo = z.infer<typeof datasetInfoSchema>;
 export type LayerPoint = z.infer<typeof layerPointSchema>;
