@@ -11,7 +11,7 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'train a baseline MLP (ReLU, dropout, Adam, early stopping) and save it as a tfjs LayersModel',
   usage:
-    'prunescope train --data mnist|PATH --hidden 1000,1000,500,200 [--dropout 0.5] [--epochs 50] [--patience 3] [--batch 512] [--lr 0.001] [--seed 1] --out DIR',
+    'prunescope train --data mnist|PATH --hidden 1000,1000,500,200 [--dropout 0.5] [--epochs 50] [--patience 3] [--batch 512] [--lr 0.001] [--l2 0] [--seed 1] --out DIR',
   async run(argv) {
     const { values } = parse(
       argv,
@@ -23,6 +23,7 @@ export const trainCommand: Command = {
         patience: { type: 'string' },
         batch: { type: 'string' },
         lr: { type: 'string' },
+        l2: { type: 'string' },
         seed: { type: 'string' },
         out: { type: 'string' },
       },
@@ -36,6 +37,7 @@ export const trainCommand: Command = {
       patience: intOption(values.patience, 'patience', 3),
       batchSize: intOption(values.batch, 'batch', 512),
       learningRate: numberOption(values.lr, 'lr', 0.001, 1e-8, 10),
+      l2: numberOption(values.l2, 'l2', 0, 0, 1),
       seed: intOption(values.seed, 'seed', 1, 0),
     };
     await startBackend(values);
@@ -48,6 +50,7 @@ export const trainCommand: Command = {
       patience: options.patience,
       batchSize: options.batchSize,
       learningRate: options.learningRate,
+      l2: options.l2,
       seed: options.seed,
       onEpoch: (e) =>
         info(
