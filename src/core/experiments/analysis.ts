@@ -10,7 +10,7 @@ import { outputSize, type MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
 import type { Baseline, Histogram, LayerPoint, Point, ScheduleName, StrategyRun, AnalysisResults } from '../results/format';
 import { RESULTS_FORMAT, RESULTS_VERSION } from '../results/format';
-import { evaluate, predictClasses } from '../train/evaluate';
+import { evaluate } from '../train/evaluate';
 import { denseLatencyMs, sparseLatencyMs } from './latency';
 import { modelInfo } from './model-info';
 import { CenteredGrams, gramFormFits, layerApoz, representations, similarityMatrix } from './representations';
@@ -108,6 +108,34 @@ function nonzero(a: Float32Array): number {
   return k;
 }
 
+/** The original's measurements, reused by points whose model is the original itself. */
+export interface OriginalMeasures {
+  evaluation: { accuracy: number; loss: number; agreement: number };
+  similarity: { values: (number | null)[][]; problems: string[] };
+  denseMsPer100: number;
+  /** Measured on first use: only unstructured runs need it. */
+  sparseMsPer100?: number;
+}
+
+/** Same layer shapes, activations and bitwise-equal weights and biases. */
+export function sameWeights(a: MLP, b: MLP): boolean {
+  if (a === b) return true;
+  if (a.layers.length !== b.layers.length || a.inputSize !== b.inputSize) return false;
+  const equal = (x: Float32Array | null, y: Float32Array | null) => {
+    if (x === y) return true;
+    if (!x || !y || x.length !== y.length) return false;
+    // Compare bits, so -0 and 0 or two NaNs are judged as the stored floats are.
+    const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+    const v = new Uint32Array(y.buffer, y.byteOffset, y.length);
+    for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
+    return true;
+  };
+  return a.layers.every((l, i) => {
+    const m = b.layers[i];
+    return l.units === m.units && l.inputSize === m.inputSize && l.activation === m.activation && l.alpha === m.alpha && equal(l.weights, m.weights) && equal(l.bias, m.bias);
+  });
+}
+
 export interface Measured {
   point: Point;
 }
@@ -121,6 +149,8 @@ export async function measurePoint(
     originalPredictions: Int32Array;
     /** The original's centred Gram matrices, when linear CKA goes through them. */
     originalGrams?: CenteredGrams;
+    /** What the original measured, for points whose model is the original unchanged (k = 0). */
+    originalMeasures?: OriginalMeasures;
     data: PreparedData;
     metric: SimilarityMetricId;
     prunable: Set<number>;
@@ -130,13 +160,16 @@ export async function measurePoint(
 ): Promise<Point> {
   const { original, data } = ctx;
   const model = step.mlp;
-  const ev = await evaluate(model, data.evalSet, { referencePredictions: ctx.originalPredictions });
+  // The unpruned model (k = 0 without fine-tuning) computes what the original does, bit for bit:
+  // its numbers are the original's, measured once, not once per strategy.
+  const same = ctx.originalMeasures && sameWeights(model, original) ? ctx.originalMeasures : undefined;
+  const ev = same?.evaluation ?? (await evaluate(model, data.evalSet, { referencePredictions: ctx.originalPredictions }));
   const x = data.activationSet.x;
-  const reps = representations(model, x, data.samples);
+  const reps = same ? ctx.originalReps : representations(model, x, data.samples);
   const names = { xNames: original.layers.map((l) => `original ${l.name}`), yNames: model.layers.map((l) => `pruned ${l.name}`) };
-  const sim = ctx.originalGrams
-    ? ctx.originalGrams.ckaAgainst(new CenteredGrams(reps, names.yNames))
-    : similarityMatrix(ctx.originalReps, reps, ctx.metric, names);
+  const sim =
+    same?.similarity ??
+    (ctx.originalGrams ? ctx.originalGrams.ckaAgainst(new CenteredGrams(reps, names.yNames)) : similarityMatrix(ctx.originalReps, reps, ctx.metric, names));
   const apoz = layerApoz(model, reps);
   let keptWeights = 0;
   let prunableWeights = 0;
@@ -162,8 +195,12 @@ export async function measurePoint(
       apoz: apoz[i],
     };
   });
-  const denseMsPer100 = denseLatencyMs(model, x, data.samples);
-  const sparseMsPer100 = lineage.kind === 'unstructured' ? sparseLatencyMs(model, x, data.samples) : null;
+  const denseMsPer100 = same?.denseMsPer100 ?? denseLatencyMs(model, x, data.samples);
+  let sparseMsPer100: number | null = null;
+  if (lineage.kind === 'unstructured') {
+    if (same) sparseMsPer100 = same.sparseMsPer100 ??= sparseLatencyMs(model, x, data.samples);
+    else sparseMsPer100 = sparseLatencyMs(model, x, data.samples);
+  }
   return {
     sparsity: step.target,
     actualSparsity: prunableWeights ? 1 - keptWeights / prunableWeights : 0,
@@ -237,7 +274,7 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
 
   progress(0.02, 'measuring the original model');
   const originalReps = representations(original, data.activationSet.x, data.samples);
-  const baseEval = await evaluate(original, data.evalSet);
+  const baseEval = await evaluate(original, data.evalSet, { keepPredictions: true });
   const originalGrams =
     metric === 'linear-cka' && gramFormFits(originalReps) ? new CenteredGrams(originalReps, original.layers.map((l) => `original ${l.name}`)) : undefined;
   const selfSim = originalGrams ? originalGrams.ckaAgainst(originalGrams) : similarityMatrix(originalReps, originalReps, metric);
@@ -260,7 +297,13 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
     baseline.geometry = hiddenLayerGeometry(original.layers, originalReps, options.geometry);
   }
 
-  const ctx = { original, originalReps, originalGrams, originalPredictions: await predictClasses(original, data.evalSet), data, metric, prunable };
+  const originalMeasures: OriginalMeasures = {
+    evaluation: { accuracy: baseEval.accuracy, loss: baseEval.loss, agreement: 1 },
+    similarity: selfSim,
+    denseMsPer100: baseline.latency.denseMsPer100,
+  };
+  const originalPredictions = baseEval.predictions!;
+  const ctx = { original, originalReps, originalGrams, originalPredictions, originalMeasures, data, metric, prunable };
   const total = strategies.length * options.sparsities.length * iterations;
   let done = 0;
   const runs: StrategyRun[] = [];

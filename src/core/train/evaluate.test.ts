@@ -5,7 +5,7 @@ import { makeDataset, sliceRows } from '../data/dataset';
 import { getSplit, loadDataset } from '../data/load';
 import { DataError } from '../errors';
 import { cloneMLP, type Activation, type MLP } from '../model/mlp';
-import { evaluate } from './evaluate';
+import { evaluate, predictClasses } from './evaluate';
 import { initMLP } from './fit';
 
 before(async () => {
@@ -50,8 +50,15 @@ describe('evaluate', () => {
       assert.equal(r.accuracy, 0.75);
       assert.ok(Math.abs(r.loss - expectedLoss) < 1e-6, `${r.loss} vs ${expectedLoss}`);
       assert.equal(r.agreement, undefined);
+      assert.equal(r.predictions, undefined);
     });
   }
+
+  test('keepPredictions returns every row\'s argmax across batches, as predictClasses does', async () => {
+    const r = await evaluate(identityModel('linear'), data, { batchSize: 3, keepPredictions: true });
+    assert.deepEqual(Array.from(r.predictions ?? []), [0, 1, 0, 1]);
+    assert.deepEqual(r.predictions, await predictClasses(identityModel('linear'), data, 3));
+  });
 
   test('agreement: 1 with itself, counted by hand with another model', async () => {
     const m = identityModel('softmax');

@@ -13,6 +13,8 @@ export interface EvaluateOptions {
   referencePredictions?: Int32Array;
   /** Rows per forward pass (memory stays bounded by this). Default 1000. */
   batchSize?: number;
+  /** Also return every row's argmax prediction (saves a second pass when they are needed too). */
+  keepPredictions?: boolean;
 }
 
 export interface Evaluation {
@@ -23,6 +25,8 @@ export interface Evaluation {
   samples: number;
   /** Share of rows where this model and the reference predict the same class. */
   agreement?: number;
+  /** Argmax prediction of every row, with `keepPredictions`. */
+  predictions?: Int32Array;
 }
 
 /** Probabilities are clipped to [EPSILON, 1] before the log, as Keras does, so a confident miss costs ~16.1, not Infinity. */
@@ -87,6 +91,7 @@ export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOpti
   let lossSum = 0;
   let correct = 0;
   let agree = 0;
+  const predictions = options.keepPredictions ? new Int32Array(dataset.n) : null;
   try {
     if (reference && !referencePredictions) rt = mlpTensors(reference);
     const f = dataset.features;
@@ -105,6 +110,7 @@ export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOpti
       const yref = refPred?.dataSync();
       tf.dispose([probs, pred, ...(refPred ? [refPred] : [])]);
       const k = probs.shape[1] as number;
+      predictions?.set(yhat as Int32Array, start);
       for (let i = 0; i < rows; i++) {
         const label = labels[start + i];
         const q = Math.min(1, Math.max(EPSILON, p[i * k + label]));
@@ -121,5 +127,6 @@ export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOpti
   const n = dataset.n;
   const result: Evaluation = { accuracy: correct / n, loss: lossSum / n, samples: n };
   if (reference || referencePredictions) result.agreement = agree / n;
+  if (predictions) result.predictions = predictions;
   return result;
 }
