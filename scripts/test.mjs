@@ -1,6 +1,7 @@
 // Runs every *.test.ts under src/ and test/ with node's own test runner (through tsx), then the
 // extension-host tests in a real VS Code (scripts/vscode-test.mjs) when it is installed
-// (scripts/install-test-deps.sh; on CI it must be), then the packaged extension: npm run package
+// (scripts/install-test-deps.sh; on CI it must be), the Restricted Mode suite in an untrusted
+// workspace (vscode-test.mjs --untrusted), then the packaged extension: npm run package
 // into a temporary folder and the same VS Code with that .vsix installed (vscode-test.mjs --vsix).
 // Prints how long each part took and one summary line for all.
 // Arguments narrow the unit run to files whose path contains one of them and skip the editor run;
@@ -74,10 +75,12 @@ function unitTests() {
   return counts;
 }
 
-function vscodeTests(vsix) {
+/** mode: 'vscode' (the suites), 'untrusted' (Restricted Mode suite) or 'vsix' (the installed package). */
+function vscodeTests(mode) {
+  const vsix = mode === 'vsix';
   const server = spawnSync('bash', [join(root, 'scripts', 'install-test-deps.sh'), '--print'], { encoding: 'utf8' }).stdout.trim();
   if (!server || !existsSync(server)) {
-    if (vsix) return { passed: 0, failed: 0, skipped: 0, ok: true }; // said once already
+    if (mode !== 'vscode') return { passed: 0, failed: 0, skipped: 0, ok: true }; // said once already
     const why = 'the real VS Code for extension-host tests is not installed (npm run test:deps installs it)';
     if (process.env.CI) {
       console.error(`vscode: ${why}`);
@@ -98,13 +101,16 @@ function vscodeTests(vsix) {
       return { passed: 0, failed: 1, skipped: 0, ok: false };
     }
     args = ['--vsix', out];
+  } else if (mode === 'untrusted') {
+    console.log('\n== extension-host tests in a real VS Code, workspace not trusted (Restricted Mode)');
+    args = ['--untrusted'];
   } else {
     console.log('\n== extension-host tests in a real VS Code');
   }
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'vscode-test.mjs'), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
   process.stdout.write(r.stdout ?? '');
   if (vsix) rmSync(dirname(args[1]), { recursive: true, force: true });
-  const m = (r.stdout ?? '').match(/^(?:vscode|vsix): (\d+) passed, (\d+) failed, (\d+) skipped$/m);
+  const m = (r.stdout ?? '').match(/^(?:vscode|vsix|untrusted): (\d+) passed, (\d+) failed, (\d+) skipped$/m);
   const counts = m ? { passed: Number(m[1]), failed: Number(m[2]), skipped: Number(m[3]) } : { passed: 0, failed: 1, skipped: 0 };
   return { ...counts, ok: r.status === 0 && counts.failed === 0 };
 }
@@ -119,8 +125,9 @@ function timed(name, fn) {
 }
 if (!onlyVscode) runs.push(timed('unit+browser', unitTests));
 if (!onlyUnit && filters.length === 0) {
-  runs.push(timed('vscode', () => vscodeTests(false)));
-  runs.push(timed('vsix', () => vscodeTests(true)));
+  runs.push(timed('vscode', () => vscodeTests('vscode')));
+  runs.push(timed('untrusted', () => vscodeTests('untrusted')));
+  runs.push(timed('vsix', () => vscodeTests('vsix')));
 }
 console.log(`\ntook: ${timings.join(', ')}`);
 const total = runs.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped, ok: a.ok && r.ok }), { passed: 0, failed: 0, skipped: 0, ok: true });

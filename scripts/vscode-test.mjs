@@ -4,7 +4,7 @@
 // the test suite itself (dist/test/vscode-suite-tests.js, loaded through dist/test/vscode-suite.js).
 // How tests are written: test/vscode/README.md.
 //
-//   node scripts/vscode-test.mjs [--grep a,b] [--screenshots] [--timeout SECONDS] [--keep] [--verbose]
+//   node scripts/vscode-test.mjs [--grep a,b] [--screenshots] [--timeout SECONDS] [--keep] [--verbose] [--untrusted]
 //
 // --grep         run only tests whose name contains one of the substrings
 // --screenshots  save a screenshot after every test (failed tests always get one) to artifacts/vscode/
@@ -15,6 +15,9 @@
 //                run's extensions folder with the server's --install-extension, and the window runs
 //                test/vscode/suite/installed/index.ts from a tiny test extension, so PruneScope is
 //                loaded only from its installed copy. Closes with `vsix: N passed, ...`.
+// --untrusted    open the workspace in Restricted Mode (Workspace Trust on, no startup prompt, a
+//                fresh user data folder that trusts nothing) and run test/vscode/suite/untrusted/
+//                instead. Closes with `untrusted: N passed, ...`.
 import { spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -48,8 +51,11 @@ const { values: opts } = parseArgs({
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     vsix: { type: 'string' },
+    untrusted: { type: 'boolean', default: false },
   },
 });
+const untrusted = opts.untrusted;
+if (untrusted && opts.vsix) fail('--untrusted and --vsix do not go together');
 const vsix = opts.vsix ? resolve(opts.vsix) : undefined;
 if (vsix && !existsSync(vsix)) fail(`--vsix ${vsix} does not exist (npm run package writes one)`);
 const timeoutMs = Number(opts.timeout) * 1000;
@@ -97,10 +103,13 @@ for (const [src] of WORKSPACE_FIXTURES) {
 
 // The entry VS Code loads is a two-line loader: Node maps stack traces through a bundle's source
 // map only if source maps were enabled before that bundle was compiled.
-const suiteName = vsix ? 'vscode-installed' : 'vscode-suite';
+const suiteName = vsix ? 'vscode-installed' : untrusted ? 'vscode-untrusted' : 'vscode-suite';
+const suiteEntry = vsix ? 'test/vscode/suite/installed/index.ts' : untrusted ? 'test/vscode/suite/untrusted/index.ts' : 'test/vscode/suite/index.ts';
+// The name on the closing line, which scripts/test.mjs reads.
+const runLabel = vsix ? 'vsix' : untrusted ? 'untrusted' : 'vscode';
 const suiteBundle = join(root, `dist/test/${suiteName}.js`);
 await build({
-  entryPoints: [join(root, vsix ? 'test/vscode/suite/installed/index.ts' : 'test/vscode/suite/index.ts')],
+  entryPoints: [join(root, suiteEntry)],
   outfile: join(root, `dist/test/${suiteName}-tests.js`),
   bundle: true,
   platform: 'node',
@@ -153,6 +162,15 @@ const settings = {
   'security.workspace.trust.enabled': false,
   'git.enabled': false,
 };
+if (untrusted) {
+  // Restricted Mode without the modal that would ask at startup: the user data folder is new, so no
+  // folder is trusted, and the workspace opens untrusted with only the banner.
+  Object.assign(settings, {
+    'security.workspace.trust.enabled': true,
+    'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.emptyWindow': false,
+  });
+}
 mkdirSync(join(dirs.userData, 'User'), { recursive: true });
 writeFileSync(join(dirs.userData, 'User/settings.json'), JSON.stringify(settings, null, 2));
 mkdirSync(join(dirs.workspace, '.vscode'));
@@ -234,6 +252,7 @@ const serverEnv = {
   PRUNESCOPE_VSCODE_GREP: opts.grep,
   PRUNESCOPE_VSCODE_SCREENSHOTS: opts.screenshots ? 'all' : 'failures',
   PRUNESCOPE_FIXTURES: fixturesDir,
+  ...(untrusted ? { PRUNESCOPE_VSCODE_UNTRUSTED: '1' } : {}),
   ...(vsix ? { PRUNESCOPE_VSCODE_EXTENSIONS: dirs.extensions, PRUNESCOPE_VSCODE_VSIX: vsix } : {}),
 };
 // VS Code's own test switches would change how the server behaves; keep the caller's out.
@@ -252,7 +271,7 @@ const port = await new Promise((resolvePort, rejectPort) => {
       '--without-connection-token',
       '--accept-server-license-terms',
       '--disable-telemetry',
-      '--disable-workspace-trust',
+      ...(untrusted ? [] : ['--disable-workspace-trust']),
       '--user-data-dir',
       dirs.userData,
       '--server-data-dir',
@@ -517,7 +536,7 @@ async function finish(problem) {
   }
   console.log(`vscode-test: finished in ${elapsed()}`);
   // The plain closing line CI reads.
-  console.log(`${vsix ? 'vsix' : 'vscode'}: ${results.passed.length} passed, ${results.failed.length} failed, ${results.skipped.length} skipped`);
+  console.log(`${runLabel}: ${results.passed.length} passed, ${results.failed.length} failed, ${results.skipped.length} skipped`);
   process.exit(failed ? 1 : 0);
 }
 

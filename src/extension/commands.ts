@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { parseResults, type ComparisonResults, type Results } from '../core/results/format';
 import { modelFiles } from '../worker/model-files';
@@ -332,7 +332,7 @@ export class Commands {
       if (!parent?.[0]) return;
       out = trainingOutputDir(parent[0].fsPath, hidden);
     }
-    await fs.mkdir(dirname(out), { recursive: true });
+    // The job creates the folders: one that fails or is cancelled leaves none behind.
     const result = await this.deps.jobs.run(`Training MLP ${hidden.join('-')}`, 'train', {
       dataset: this.dataset(settings, out),
       normalization: normalizationParam(settings.normalization),

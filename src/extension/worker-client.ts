@@ -4,8 +4,12 @@
  * heartbeats fails the job it was running with the cause, and the next job starts a fresh one.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { cleanUpOutputs, recordOutputs, type OutputRecord } from '../core/io/atomic';
 import {
   checkJobResult,
+  jobOutputs,
+  memoryFailure,
+  outOfMemoryMessage,
   parseFromWorker,
   type ErrorKind,
   type FromWorkerMessage,
@@ -19,8 +23,10 @@ import {
 export interface WorkerClientOptions {
   /** The worker script (dist/worker.js). */
   workerPath: string;
-  /** Node flags for the worker; defaults to a large heap and nothing inherited (no --inspect port clashes). */
+  /** Node flags for the worker; nothing is inherited (no --inspect port clashes). */
   execArgv?: string[];
+  /** The worker's JavaScript heap limit (--max-old-space-size) in MB, unless execArgv sets one. Default 8192. */
+  maxOldSpaceMb?: number;
   env?: NodeJS.ProcessEnv;
   /** No message from the worker for this long: it is killed. Default 120 s (one synchronous tfjs step can be long). */
   heartbeatTimeoutMs?: number;
@@ -70,12 +76,21 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: JobError): void;
   cancelled: boolean;
+  /** The job's last progress message: what it was doing, for a failure message. */
+  step?: string;
+  /** What existed of the job's outputs when it was sent, for the cleanup after a failure. */
+  outputs?: OutputRecord[];
+  /** Failed, its outputs being cleaned up: nothing else may end it again. */
+  ending?: boolean;
 }
 
 type StopReason = { kind: 'cancelled' } | { kind: 'timeout'; ms: number } | { kind: 'disposed' };
 
-const DEFAULT_EXEC_ARGV = ['--max-old-space-size=8192'];
+const DEFAULT_HEAP_MB = 8192;
+const HEAP_FLAG = /^--max-old-space-size=(\d+)$/;
 const STDERR_TAIL = 4000;
+/** Enough of the stderr stream to find a message split across two chunks. */
+const CHUNK_OVERLAP = 200;
 
 export class WorkerClient {
   private readonly queue: Pending[] = [];
@@ -83,6 +98,8 @@ export class WorkerClient {
   private child: ChildProcess | undefined;
   private ready = false;
   private stderrTail = '';
+  /** Set when the worker's stderr says memory ran out (V8 prints that, then a native stack that can push it out of the tail). */
+  private stderrMemory: string | undefined;
   private lastMessageAt = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private cancelTimer: NodeJS.Timeout | undefined;
@@ -91,10 +108,19 @@ export class WorkerClient {
   private disposed = false;
   private readonly heartbeatTimeoutMs: number;
   private readonly cancelGraceMs: number;
+  private readonly execArgv: string[];
 
   constructor(private readonly options: WorkerClientOptions) {
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 120_000;
     this.cancelGraceMs = options.cancelGraceMs ?? 10_000;
+    const flags = options.execArgv ?? [];
+    this.execArgv = flags.some((f) => HEAP_FLAG.test(f)) ? flags : [...flags, `--max-old-space-size=${options.maxOldSpaceMb ?? DEFAULT_HEAP_MB}`];
+  }
+
+  /** The worker's JavaScript heap limit in MB. */
+  get heapLimitMb(): number {
+    const flag = this.execArgv.map((f) => HEAP_FLAG.exec(f)).find((m) => m);
+    return Number(flag![1]);
   }
 
   /** The worker's process id, while one runs. */
@@ -139,7 +165,7 @@ export class WorkerClient {
       return;
     }
     const cur = this.current;
-    if (!cur || cur.id !== id || cur.cancelled) return;
+    if (!cur || cur.id !== id || cur.cancelled || cur.ending) return;
     cur.cancelled = true;
     this.post({ type: 'cancel', id });
     this.cancelTimer = setTimeout(() => {
@@ -187,13 +213,20 @@ export class WorkerClient {
       return; // continues on 'ready'
     }
     if (!this.ready) return;
-    this.current = this.queue.shift()!;
-    this.post({ type: 'run', id: this.current.id, job: this.current.job, params: this.current.params });
+    const cur = this.queue.shift()!;
+    this.current = cur;
+    try {
+      cur.outputs = recordOutputs(jobOutputs(cur.job, cur.params));
+    } catch (e) {
+      this.log('warn', `could not look at the outputs of ${cur.job}: ${(e as Error).message}`);
+    }
+    this.post({ type: 'run', id: cur.id, job: cur.job, params: cur.params });
   }
 
   private spawn(): void {
     this.ready = false;
     this.stderrTail = '';
+    this.stderrMemory = undefined;
     this.stopReason = undefined;
     const env: NodeJS.ProcessEnv = {
       ...(this.options.env ?? process.env),
@@ -204,7 +237,7 @@ export class WorkerClient {
     let child: ChildProcess;
     try {
       child = fork(this.options.workerPath, [], {
-        execArgv: this.options.execArgv ?? DEFAULT_EXEC_ARGV,
+        execArgv: this.execArgv,
         env,
         silent: true,
         serialization: 'json',
@@ -224,6 +257,7 @@ export class WorkerClient {
     });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
+      this.stderrMemory ??= memoryFailure(this.stderrTail.slice(-CHUNK_OVERLAP) + chunk);
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL);
       for (const line of chunk.split('\n')) if (line.trim()) this.log('warn', `[worker stderr] ${line}`);
     });
@@ -262,12 +296,13 @@ export class WorkerClient {
         break;
     }
     const cur = this.current;
-    if (!cur || cur.id !== msg.id) return; // a late reply for a job already settled
+    if (!cur || cur.id !== msg.id || cur.ending) return; // a late reply for a job already settled
     switch (msg.type) {
       case 'started':
         cur.options.onStart?.();
         return;
       case 'progress':
+        cur.step = msg.message;
         cur.options.onProgress?.({ fraction: msg.fraction, message: msg.message });
         return;
       case 'result': {
@@ -278,10 +313,33 @@ export class WorkerClient {
       }
       case 'error': {
         const kind = cur.cancelled ? 'cancelled' : msg.error.kind;
-        this.settle(cur, () => cur.reject(new JobError(kind, msg.error.message, msg.error.detail)));
+        this.fail(cur, new JobError(kind, msg.error.message, msg.error.detail), this.child?.pid);
         return;
       }
     }
+  }
+
+  /**
+   * Ends a job that did not succeed. Its outputs are cleaned first (temporaries of the worker that
+   * ran it, folders it created and left empty), so whoever hears of the failure finds nothing
+   * partial; the next job waits for that.
+   */
+  private fail(p: Pending, error: JobError, workerPid: number | undefined): void {
+    if (p.ending) return;
+    p.ending = true;
+    if (this.cancelTimer) clearTimeout(this.cancelTimer);
+    this.cancelTimer = undefined;
+    const outputs = p.outputs ?? [];
+    if (outputs.length === 0) {
+      this.settle(p, () => p.reject(error));
+      return;
+    }
+    void cleanUpOutputs(outputs, (pid) => pid === workerPid)
+      .then(
+        (removed) => removed.length > 0 && this.log('info', `removed what the unfinished ${p.job} job left: ${removed.join(', ')}`),
+        (e: Error) => this.log('warn', `could not clean up after the ${p.job} job: ${e.message}`),
+      )
+      .finally(() => this.settle(p, () => p.reject(error)));
   }
 
   private settle(p: Pending, fn: () => void): void {
@@ -307,30 +365,41 @@ export class WorkerClient {
         : `exited with code ${code}`;
     this.log(reason || code === 0 ? 'info' : 'error', `worker (pid ${child.pid ?? '-'}) ${how}`);
     const cur = this.current;
-    if (cur) {
+    if (cur?.ending) {
+      // Its failure came first (e.g. a worker that reported running out of memory and exited): the settle that follows the cleanup starts the next job.
+      return;
+    } else if (cur) {
       let error: JobError;
       if (reason?.kind === 'cancelled' || cur.cancelled) error = new JobError('cancelled', 'cancelled');
       else if (reason?.kind === 'disposed') error = new JobError('cancelled', 'PruneScope is shutting down');
       else {
         const tail = this.stderrTail.trim();
+        const memory = reason ? undefined : this.memoryCause(tail);
         const cause =
           reason?.kind === 'timeout'
             ? `stopped answering (no heartbeat for ${Math.round(reason.ms / 1000)} s) and was stopped`
             : how;
-        error = new JobError(
-          'crash',
-          `the PruneScope worker ${cause} while running ${cur.job}${tail ? `; last output: ${lastLines(tail, 5)}` : ''}`,
-          tail || undefined,
-        );
+        const message = memory
+          ? `${outOfMemoryMessage(memory, cur.job, cur.step)}; the worker ${how}`
+          : `the PruneScope worker ${cause} while running ${cur.job}${tail ? `; last output: ${lastLines(tail, 5)}` : ''}`;
+        error = new JobError('crash', message, tail || undefined);
       }
-      this.settle(cur, () => cur.reject(error));
+      this.fail(cur, error, child.pid);
     } else if (!wasReady && !reason) {
       // A worker that dies before it is ready would die again: fail what waits rather than loop.
       const tail = this.stderrTail.trim();
-      this.failAll(new JobError('crash', `the PruneScope worker ${how} before it was ready${tail ? `; last output: ${lastLines(tail, 5)}` : ''}`, tail || undefined));
+      const memory = this.memoryCause(tail);
+      const what = memory ? `ran out of memory (${memory}) and ${how}` : how;
+      this.failAll(new JobError('crash', `the PruneScope worker ${what} before it was ready${tail ? `; last output: ${lastLines(tail, 5)}` : ''}`, tail || undefined));
     } else {
       this.pump();
     }
+  }
+
+  /** Which memory ran out, from what the dead worker printed (V8 prints a fatal heap OOM on stderr, then aborts). */
+  private memoryCause(stderrTail: string): string | undefined {
+    const memory = this.stderrMemory ?? memoryFailure(stderrTail);
+    return memory === 'JavaScript heap' ? `JavaScript heap limit of ${this.heapLimitMb} MB reached` : memory;
   }
 
   private failAll(error: JobError): void {

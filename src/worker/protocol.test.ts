@@ -5,7 +5,7 @@ import { summarizeModel } from '../core/model/summary';
 import { fixture } from '../../test/fixtures';
 import { sampleAnalysis, sampleComparison } from '../../webview-ui/src/sample-results';
 import { parseFromWebview, parseToWebview, parseWebviewState } from '../extension/webview-protocol';
-import { checkJobParams, checkJobResult, parseFromWorker, parseToWorker } from './protocol';
+import { checkJobParams, checkJobResult, jobOutputs, memoryFailure, outOfMemoryMessage, parseFromWorker, parseToWorker } from './protocol';
 
 test('worker protocol: valid messages pass, unknown or malformed ones are rejected', () => {
   assert.deepEqual(parseToWorker({ type: 'cancel', id: 3 }), { type: 'cancel', id: 3 });
@@ -87,4 +87,40 @@ test('webview protocol: results sent to the webview must be valid results', () =
   assert.deepEqual(parseWebviewState(state), state);
   assert.equal(parseWebviewState({ ...state, ui: undefined }), undefined);
   assert.equal(parseWebviewState(null), undefined);
+});
+
+/** The message V8 gives a real error thrown by `fn`. */
+function thrown(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+  assert.fail('nothing was thrown');
+}
+
+test('memory failures are told from other errors by what V8 and Emscripten say', () => {
+  // Real errors of this V8: a wasm memory that cannot grow, a buffer that cannot be allocated.
+  // (The project's lib settings carry no WebAssembly types.)
+  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { grow(pages: number): number } } }).WebAssembly;
+  assert.equal(memoryFailure(thrown(() => new wasm.Memory({ initial: 1, maximum: 2 }).grow(5))), 'WebAssembly memory');
+  assert.equal(memoryFailure(thrown(() => new ArrayBuffer(2 ** 52))), 'buffer allocation');
+  // What Node prints on stderr before it aborts on a heap OOM (worker-client.test.ts provokes one),
+  // and what an Emscripten module (tfjs-backend-wasm) throws when malloc cannot grow its heap.
+  assert.equal(memoryFailure('FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory'), 'JavaScript heap');
+  assert.equal(memoryFailure('RuntimeError: Aborted(OOM). Build with -sASSERTIONS for more info.'), 'WebAssembly memory');
+  for (const other of [thrown(() => JSON.parse('{')), 'TypeError: x is not a function', 'DataError: /d.csv: line 3 has 2 columns, expected 5']) {
+    assert.equal(memoryFailure(other), undefined, other);
+  }
+  assert.equal(
+    outOfMemoryMessage('JavaScript heap limit of 64 MB reached', 'analyze', 'pruning with magnitude'),
+    'the background process ran out of memory (JavaScript heap limit of 64 MB reached) while running analyze (pruning with magnitude)',
+  );
+});
+
+test('job outputs: the jobs that write files name them', () => {
+  assert.deepEqual(jobOutputs('prune', { model: '/m.onnx', out: '/o.onnx' }), ['/o.onnx']);
+  assert.deepEqual(jobOutputs('train', { out: '/models/mlp' }), ['/models/mlp']);
+  assert.deepEqual(jobOutputs('analyze', { model: '/m.onnx', out: '/x' }), []);
+  assert.deepEqual(jobOutputs('prune', null), []);
 });

@@ -206,6 +206,37 @@ export type JobParamsInput<K extends JobKind> = z.input<(typeof JOB_SCHEMAS)[K][
 export type JobParams<K extends JobKind> = z.output<(typeof JOB_SCHEMAS)[K]['params']>;
 export type JobResult<K extends JobKind> = z.output<(typeof JOB_SCHEMAS)[K]['result']>;
 
+/**
+ * The paths a job writes (files or folders), from its parameters. A job that does not succeed
+ * leaves none of them behind: the worker stages its writes into one group (writeGroup), and the
+ * client cleans these locations after a worker that died midway.
+ */
+export function jobOutputs(job: JobKind, params: unknown): string[] {
+  if (job !== 'prune' && job !== 'train') return [];
+  const out = (params as { out?: unknown } | null)?.out;
+  return typeof out === 'string' && out.length > 0 ? [out] : [];
+}
+
+// What V8 and Emscripten print or throw when memory runs out: a fatal heap OOM (on stderr, then
+// the process aborts), a wasm memory that cannot grow, a buffer that cannot be allocated.
+const MEMORY_FAILURES: [RegExp, string][] = [
+  [/Reached heap limit|JavaScript heap out of memory|Ineffective mark-compacts near heap limit/, 'JavaScript heap'],
+  [/process out of memory|Fatal process out of memory/i, 'process memory'],
+  [/WebAssembly\.Memory(?:\.grow)?\(\): (?:Maximum memory size exceeded|could not allocate memory|Out of memory)|Cannot allocate Wasm memory|Cannot enlarge memory|Aborted\(OOM\)/i, 'WebAssembly memory'],
+  [/Array buffer allocation failed|ArrayBuffer allocation failed/, 'buffer allocation'],
+];
+
+/** Which memory ran out, when `text` (an error message or a stderr tail) says memory ran out. */
+export function memoryFailure(text: string): string | undefined {
+  for (const [pattern, what] of MEMORY_FAILURES) if (pattern.test(text)) return what;
+  return undefined;
+}
+
+/** The message a job gets when the worker ran out of memory: which memory, the job and its last step. */
+export function outOfMemoryMessage(what: string, job: JobKind, step?: string): string {
+  return `the background process ran out of memory (${what}) while running ${job}${step ? ` (${step})` : ''}`;
+}
+
 // ---- messages: extension -> worker ----
 
 const jobKindSchema = z.enum(JOB_KINDS as [JobKind, ...JobKind[]]);

@@ -5,11 +5,23 @@
  */
 import { format } from 'node:util';
 import { isPruneScopeError } from '../core/errors';
+import { setWriteHookForTests, writeGroup } from '../core/io/atomic';
 import { JOBS, type JobContext } from './jobs';
-import { checkJobParams, parseToWorker, type FromWorkerMessage, type JobErrorInfo, type LogLevel, type RunMessage } from './protocol';
+import {
+  checkJobParams,
+  memoryFailure,
+  outOfMemoryMessage,
+  parseToWorker,
+  type FromWorkerMessage,
+  type JobErrorInfo,
+  type LogLevel,
+  type RunMessage,
+} from './protocol';
 
-function send(message: FromWorkerMessage): void {
-  if (process.connected) process.send!(message);
+function send(message: FromWorkerMessage, then?: () => void): void {
+  if (!process.connected) then?.();
+  else if (then) process.send!(message, () => then());
+  else process.send!(message);
 }
 
 function log(level: LogLevel, message: string): void {
@@ -29,11 +41,30 @@ class CancelledError extends Error {
   override name = 'AbortError';
 }
 
-function describeError(e: unknown, signal: AbortSignal): JobErrorInfo {
+function describeError(e: unknown, signal: AbortSignal, job: RunMessage['job'], step: string | undefined): JobErrorInfo & { memory?: boolean } {
   if (signal.aborted) return { kind: 'cancelled', message: 'cancelled' };
   if (isPruneScopeError(e)) return { kind: 'input', message: e.message };
   const err = e instanceof Error ? e : new Error(String(e));
+  const memory = memoryFailure(`${err.name}: ${err.message}`);
+  if (memory) {
+    return { kind: 'crash', message: outOfMemoryMessage(`${memory}: ${err.message}`, job, step), detail: err.stack, memory: true };
+  }
   return { kind: 'crash', message: `${err.name}: ${err.message}`, detail: err.stack };
+}
+
+// Test hook (worker-client.test.ts): PRUNESCOPE_TEST_PAUSE_WRITE=stage:n stops the nth write stage
+// of this process (see setWriteHookForTests) until the running job is cancelled, so a test can
+// kill or cancel the worker at an exact point of a write.
+let currentSignal: AbortSignal | undefined;
+const pauseAt = /^(staged|journaled|renamed):(\d+)$/.exec(process.env.PRUNESCOPE_TEST_PAUSE_WRITE ?? '');
+if (pauseAt) {
+  let seen = 0;
+  setWriteHookForTests(async (stage, path) => {
+    if (stage !== pauseAt[1] || ++seen !== Number(pauseAt[2])) return;
+    log('info', `test: paused at ${stage} ${seen} (${path})`);
+    const signal = currentSignal;
+    if (signal && !signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  });
 }
 
 const queue: RunMessage[] = [];
@@ -49,22 +80,35 @@ async function runOne(msg: RunMessage): Promise<void> {
     return;
   }
   send({ type: 'started', id: msg.id });
+  let step: string | undefined;
   const ctx: JobContext = {
     signal,
     progress: (fraction, message) => {
       const f = fraction === null || !Number.isFinite(fraction) ? null : Math.min(1, Math.max(0, fraction));
+      step = message;
       send({ type: 'progress', id: msg.id, fraction: f, message });
     },
     log: (message) => log('info', message),
   };
+  currentSignal = signal;
   try {
     // The table is indexed by a union key, which TypeScript cannot correlate with params.
     const handler = JOBS[msg.job] as (p: unknown, c: JobContext) => Promise<unknown>;
-    const result = await handler(checked.value, ctx);
-    if (signal.aborted) throw new CancelledError('cancelled');
+    // Every file the job writes appears when it returns, or none does (failure, cancel).
+    const { value: result, files } = await writeGroup(() => handler(checked.value, ctx), { signal });
+    // A cancel that came after the files were committed is too late: the job is done.
+    if (signal.aborted && files.length === 0) throw new CancelledError('cancelled');
     send({ type: 'result', id: msg.id, result });
   } catch (e) {
-    send({ type: 'error', id: msg.id, error: describeError(e, signal) });
+    const { memory, ...error } = describeError(e, signal, msg.job, step);
+    if (memory) {
+      // Memory that ran out once leaves tfjs (and a wasm heap) in no state to trust: the next job gets a fresh process.
+      send({ type: 'error', id: msg.id, error }, () => process.exit(75));
+      await new Promise(() => undefined);
+    }
+    send({ type: 'error', id: msg.id, error });
+  } finally {
+    currentSignal = undefined;
   }
 }
 

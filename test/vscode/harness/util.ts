@@ -1,4 +1,6 @@
 /** Helpers for the extension-host tests: polling for a condition, the fixture workspace, tabs, webviews. */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { webviewTexts } from './channel';
@@ -42,6 +44,17 @@ export function workspaceRoot(): string {
   const root = process.env.PRUNESCOPE_VSCODE_WORKSPACE;
   if (!root) throw new Error('PRUNESCOPE_VSCODE_WORKSPACE is not set: run these tests through scripts/vscode-test.mjs');
   return root;
+}
+
+/** Every file and folder of the workspace, files by sha256: for "nothing was written" and "nothing partial is left". */
+export function workspaceTree(): Record<string, string> {
+  const root = workspaceRoot();
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(root, { withFileTypes: true, recursive: true })) {
+    const full = path.join(e.parentPath, e.name);
+    out[path.relative(root, full)] = e.isDirectory() ? 'folder' : createHash('sha256').update(readFileSync(full)).digest('hex');
+  }
+  return out;
 }
 
 export function workspaceUri(...parts: string[]): vscode.Uri {

@@ -8,6 +8,8 @@ import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as vscode from 'vscode';
 import type { ComparisonResults, Results } from '../../../src/core/results/format';
 import type { TestStatus } from '../../../src/extension/extension';
@@ -15,7 +17,7 @@ import type { JobResult } from '../../../src/worker/protocol';
 import { notificationMessages, screenshotIfAsked, webviewCanvases } from '../harness/channel';
 import type { CanvasInfo } from '../harness/protocol';
 import { suite, test } from '../harness/runner';
-import { customEditorTab, describeTabs, waitFor, waitForWebviewText, workspaceUri } from '../harness/util';
+import { customEditorTab, describeTabs, waitFor, waitForWebviewText, workspaceTree, workspaceUri } from '../harness/util';
 import { INSPECTOR_VIEW_TYPE, extension } from './extension.suite';
 
 const MODEL = () => workspaceUri('models', 'mnist2x10.onnx');
@@ -175,6 +177,7 @@ suite('jobs', () => {
 
   test('Cancel Job stops a running analysis and the next job succeeds', async () => {
     await extension().activate();
+    const files = workspaceTree();
     const { done, pid } = await startLongAnalysis();
     await vscode.commands.executeCommand('prunescope.cancel');
     // The worker gives a cancelled job 10 s before it kills it; a job that stops by itself keeps its worker.
@@ -186,6 +189,7 @@ suite('jobs', () => {
     assert.equal(after.jobWorkerPid, pid, 'the analysis did not stop on its own: its worker was killed');
     const messages = await notificationMessages();
     assert.ok(!messages.some((m) => /failed/i.test(m)), `a cancel is not a failure: ${messages.join(' | ')}`);
+    assert.deepEqual(workspaceTree(), files, 'the cancelled analysis left files in the workspace');
 
     const next = await vscode.commands.executeCommand<Results | undefined>('prunescope.analyze', MODEL(), {
       strategies: ['magnitude'],
@@ -198,6 +202,7 @@ suite('jobs', () => {
 
   test('a worker killed mid-job is reported with its cause and the next job succeeds', async () => {
     await extension().activate();
+    const files = workspaceTree();
     const { done, pid } = await startLongAnalysis();
     process.kill(pid, 'SIGKILL');
     const result = await settles('the analysis whose worker was killed', done, 30_000);
@@ -205,6 +210,7 @@ suite('jobs', () => {
     const last = (await status()).finished.at(-1);
     assert.equal(last?.outcome, 'failed', JSON.stringify(last));
     assert.match(last?.message ?? '', /worker was killed by SIGKILL while running analyze/);
+    assert.deepEqual(workspaceTree(), files, 'the killed analysis left files in the workspace');
     const shown = await waitFor('the error notification naming the cause', async () =>
       (await notificationMessages()).find((m) => /Pruning analysis of mnist2x10\.onnx failed: .*killed by SIGKILL/.test(m)),
     );
@@ -216,5 +222,36 @@ suite('jobs', () => {
     assert.ok(evaluated.accuracy !== null && evaluated.accuracy > 0.9, `accuracy ${evaluated.accuracy}`);
     const s = await status();
     assert.ok(s.jobWorkerPid && s.jobWorkerPid !== pid, 'a fresh worker ran the next job');
+  }, { timeoutMs: 180_000 });
+});
+
+suite('jobs: memory', () => {
+  test('40 Evaluate Model jobs in a row do not grow the extension host heap', async () => {
+    await extension().activate();
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heap = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const evaluateOnce = async () => {
+      const r = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>('prunescope.evaluate', MODEL());
+      assert.ok(r, `Evaluate Model failed; ${JSON.stringify((await status()).finished.at(-1))}`);
+    };
+    for (let i = 0; i < 5; i++) await evaluateOnce(); // warm-up
+    await vscode.commands.executeCommand('notifications.clearAll');
+    const pid = (await status()).jobWorkerPid;
+    const start = heap();
+    for (let i = 0; i < 40; i++) {
+      await evaluateOnce();
+      if (i % 10 === 9) await vscode.commands.executeCommand('notifications.clearAll');
+    }
+    const end = heap();
+    const growth = end - start;
+    console.log(`extension host heap over 40 evaluate jobs: ${(start / 1e6).toFixed(2)} MB -> ${(end / 1e6).toFixed(2)} MB (${(growth / 1024).toFixed(0)} KB)`);
+    assert.equal((await status()).jobWorkerPid, pid, 'one worker ran every job');
+    // A generous bound: a per-job leak of notifications, progress reports or results (tens of KB each) would pass it.
+    assert.ok(growth < 2 * 1024 * 1024, `the extension host heap grew by ${(growth / 1024).toFixed(0)} KB over 40 jobs`);
   }, { timeoutMs: 180_000 });
 });

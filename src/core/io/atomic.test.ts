@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, promises as fs, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { PARTIAL_PREFIX, partialOwner, recoverPartialWrites, writeFilesAtomically, writeGroup } from './atomic';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'prunescope-atomic-'));
+  dirs.push(d);
+  return d;
+}
+after(async () => {
+  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
+});
+
+/** Every file under `dir` with its content, for "exactly as before" comparisons. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) out[join(e.parentPath ?? e.path, e.name).slice(dir.length)] = readFileSync(join(e.parentPath ?? e.path, e.name), 'utf8');
+  }
+  return out;
+}
+
+test('atomic: a group of files appears together, with no temporary left', async () => {
+  const dir = tempDir();
+  const seen: string[][] = [];
+  const { value, files } = await writeGroup(async () => {
+    await writeFilesAtomically([{ path: join(dir, 'model.weights.bin'), data: new Uint8Array([1, 2, 3]) }]);
+    // Staged, not yet visible: a reader sees only temporaries of ours.
+    seen.push(readdirSync(dir));
+    await writeFilesAtomically([{ path: join(dir, 'model.json'), data: '{}' }]);
+    return 42;
+  });
+  assert.equal(value, 42);
+  assert.deepEqual(files, [join(dir, 'model.weights.bin'), join(dir, 'model.json')]);
+  assert.equal(seen[0].length, 1);
+  assert.ok(seen[0][0].startsWith(PARTIAL_PREFIX) && seen[0][0].endsWith('.tmp'), seen[0][0]);
+  assert.equal(partialOwner(seen[0][0]), process.pid);
+  assert.deepEqual(readdirSync(dir).sort(), ['model.json', 'model.weights.bin']);
+});
+
+test('atomic: a group that fails or is aborted writes nothing and keeps existing files', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'a.json'), 'old');
+  await assert.rejects(
+    writeGroup(async () => {
+      await writeFilesAtomically([{ path: join(dir, 'a.json'), data: 'new' }]);
+      await writeFilesAtomically([{ path: join(dir, 'b.json'), data: 'b' }]);
+      throw new Error('the job failed after writing');
+    }),
+    /the job failed after writing/,
+  );
+  assert.deepEqual(snapshot(dir), { '/a.json': 'old' });
+
+  const controller = new AbortController();
+  await assert.rejects(
+    writeGroup(
+      async () => {
+        await writeFilesAtomically([{ path: join(dir, 'a.json'), data: 'new' }]);
+        controller.abort(new Error('cancelled'));
+      },
+      { signal: controller.signal },
+    ),
+    /cancelled/,
+  );
+  assert.deepEqual(snapshot(dir), { '/a.json': 'old' });
+});
+
+test('atomic: a rename that fails midway puts back the files already replaced', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'a.json'), 'old a');
+  // A folder where the second file should go: its rename fails after the first one succeeded.
+  await fs.mkdir(join(dir, 'b.json'));
+  writeFileSync(join(dir, 'b.json', 'inside'), 'x');
+  await assert.rejects(
+    writeFilesAtomically([
+      { path: join(dir, 'a.json'), data: 'new a' },
+      { path: join(dir, 'c.json'), data: 'c' },
+      { path: join(dir, 'b.json'), data: 'b' },
+    ]),
+  );
+  assert.deepEqual(snapshot(dir), { '/a.json': 'old a', '/b.json/inside': 'x' });
+});
+
+/**
+ * A real process writes a group (a replaced file and two new ones) and stops at `stage` number
+ * `nth` (the hook); this test SIGKILLs it there. Returns the dead writer's pid.
+ */
+async function killWriterAt(dir: string, stage: string, nth: number): Promise<number> {
+  const script = join(tempDir(), 'writer.ts');
+  writeFileSync(
+    script,
+    `import { setWriteHookForTests, writeFilesAtomically } from ${JSON.stringify(join(__dirname, 'atomic.ts'))};
+let n = 0;
+setWriteHookForTests(async (stage) => {
+  if (stage === ${JSON.stringify(stage)} && ++n === ${nth}) {
+    process.stdout.write('paused\\n');
+    await new Promise(() => setInterval(() => undefined, 1000));
+  }
+});
+void writeFilesAtomically([
+  { path: ${JSON.stringify(join(dir, 'weights.bin'))}, data: 'new weights' },
+  { path: ${JSON.stringify(join(dir, 'model.json'))}, data: 'new model' },
+  { path: ${JSON.stringify(join(dir, 'history.json'))}, data: 'history' },
+]);
+`,
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('paused') && resolve());
+    child.on('exit', (code) => reject(new Error(`the writer exited (${code}) before pausing`)));
+  });
+  const gone = new Promise((r) => child.on('exit', r));
+  child.kill('SIGKILL');
+  await gone;
+  return child.pid!;
+}
+
+test('atomic: a writer killed at any point is undone by recoverPartialWrites', async () => {
+  for (const [stage, nth] of [
+    ['staged', 1],
+    ['staged', 3],
+    ['journaled', 1],
+    ['renamed', 1],
+    ['renamed', 2],
+  ] as const) {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'model.json'), 'old model');
+    writeFileSync(join(dir, 'unrelated.txt'), 'keep');
+    const before = snapshot(dir);
+    const pid = await killWriterAt(dir, stage, nth);
+    const left = readdirSync(dir).filter((n) => n.startsWith(PARTIAL_PREFIX));
+    assert.ok(left.length > 0, `${stage} ${nth}: the killed writer left temporaries`);
+    assert.ok(left.every((n) => partialOwner(n) === pid));
+    // Another process's temporaries are not ours to remove.
+    await recoverPartialWrites(dir, (p) => p === pid + 1);
+    assert.notDeepEqual(snapshot(dir), before);
+    const touched = await recoverPartialWrites(dir, (p) => p === pid);
+    assert.ok(touched.length > 0);
+    assert.deepEqual(snapshot(dir), before, `${stage} ${nth}: the folder is as before the write`);
+  }
+});
+
+test('atomic: recovery follows a journal only to temporaries of the same writer beside their targets', async () => {
+  const dir = tempDir();
+  const elsewhere = tempDir();
+  writeFileSync(join(elsewhere, 'precious.txt'), 'mine');
+  writeFileSync(join(dir, 'keep.txt'), 'keep');
+  // A planted journal of a dead "writer" pointing at a file in another folder.
+  const pid = 2 ** 22 + 17;
+  writeFileSync(
+    join(dir, `${PARTIAL_PREFIX}${pid}-1-j.tmp`),
+    JSON.stringify({ entries: [{ path: join(elsewhere, 'precious.txt'), tmp: join(dir, `${PARTIAL_PREFIX}${pid}-2-t.precious.txt.tmp`) }] }),
+  );
+  await recoverPartialWrites(dir, (p) => p === pid);
+  assert.equal(readFileSync(join(elsewhere, 'precious.txt'), 'utf8'), 'mine');
+  assert.deepEqual(readdirSync(dir), ['keep.txt']);
+  // The default owner test: writers that no longer run (our own temporaries are left alone).
+  await writeFilesAtomically([{ path: join(dir, 'x.txt'), data: 'x' }]);
+  assert.deepEqual(await recoverPartialWrites(dir), []);
+});
