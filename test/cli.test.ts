@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -248,8 +248,14 @@ describe('prunescope CLI', () => {
       assert.equal(g.applies, false);
       if (!g.applies) assert.match(g.reason, /sigmoid/);
     }
-    const skipped = cli('compare', fixture('onnx', 'mnist2x10.onnx'), fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '100', '--geometry-samples', '0', '--out', join(dir, 'no-geometry'));
+    // A run killed while writing there left a temporary (its pid no longer runs): it is swept.
+    const outNone = join(dir, 'no-geometry');
+    mkdirSync(outNone);
+    const leftover = join(outNone, '.prunescope-partial-4194301-1-t.results.json.tmp');
+    writeFileSync(leftover, '{"cut sh');
+    const skipped = cli('compare', fixture('onnx', 'mnist2x10.onnx'), fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '100', '--geometry-samples', '0', '--out', outNone);
     assert.equal(skipped.code, 0, skipped.stderr);
+    assert.deepEqual(readdirSync(outNone).sort(), ['report.html', 'results.json']);
     const none = parseResults(readFileSync(join(dir, 'no-geometry', 'results.json'), 'utf8'), 'results.json');
     assert.ok(none.kind === 'comparison');
     assert.equal(none.a.geometry, undefined);

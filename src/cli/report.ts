@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { writeFilesAtomically } from '../core/io/atomic';
+import { recoverPartialWrites, writeFilesAtomically, writeGroup } from '../core/io/atomic';
 import { SIMILARITY_METRIC_IDS } from '../core/metrics/similarity';
 import type { Results } from '../core/results/format';
 import { reportHtml } from '../report/html';
@@ -19,4 +19,25 @@ export async function writeReport(results: Results, path: string): Promise<strin
   const html = reportHtml(results, await readAssets(), results.kind === 'comparison' ? [...SIMILARITY_METRIC_IDS] : []);
   await writeFilesAtomically([{ path, data: html }]);
   return path;
+}
+
+/**
+ * results.json and report.html in `out`, as one group: both appear or neither does. Leftovers of
+ * an earlier run that was killed while writing there are cleaned up first, and a folder this call
+ * created is removed again when the write fails.
+ */
+export async function writeResultsAndReport(results: Results, out: string): Promise<{ results: string; report: string }> {
+  await recoverPartialWrites(out);
+  const created = (await fs.mkdir(out, { recursive: true })) !== undefined;
+  const paths = { results: join(out, 'results.json'), report: join(out, 'report.html') };
+  try {
+    await writeGroup(async () => {
+      await writeFilesAtomically([{ path: paths.results, data: `${JSON.stringify(results)}\n` }]);
+      await writeReport(results, paths.report);
+    });
+  } catch (e) {
+    if (created) await fs.rmdir(out).catch(() => undefined);
+    throw e;
+  }
+  return paths;
 }

@@ -1,7 +1,4 @@
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { runAnalysis } from '../../core/experiments';
-import { writeFilesAtomically } from '../../core/io/atomic';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../../core/metrics/similarity';
 import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
 import type { AnalysisResults } from '../../core/results/format';
@@ -9,7 +6,7 @@ import { UsageError } from '../../core/errors';
 import { choiceOption, intOption, parse, requireString } from '../args';
 import { startBackend, type Command } from '../command';
 import { info, percent, printJson, table } from '../output';
-import { writeReport } from '../report';
+import { writeResultsAndReport } from '../report';
 import { dataOptionsFrom, experimentOptions, progressPrinter, scheduleFrom } from './experiment-options';
 import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
@@ -81,10 +78,7 @@ export const analyzeCommand: Command = {
     };
     await startBackend(values);
     const results = await runAnalysis(options, { onProgress: progressPrinter() });
-    await fs.mkdir(out, { recursive: true });
-    const resultsPath = join(out, 'results.json');
-    await writeFilesAtomically([{ path: resultsPath, data: `${JSON.stringify(results)}\n` }]);
-    const reportPath = await writeReport(results, join(out, 'report.html'));
+    const { results: resultsPath, report: reportPath } = await writeResultsAndReport(results, out);
     if (values.json) {
       printJson({ results: resultsPath, report: reportPath });
       return;

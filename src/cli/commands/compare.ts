@@ -1,11 +1,8 @@
-import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import { runComparison } from '../../core/experiments';
-import { writeFilesAtomically } from '../../core/io/atomic';
 import { parse, requireString } from '../args';
 import { startBackend, type Command } from '../command';
 import { info, printJson, table } from '../output';
-import { writeReport } from '../report';
+import { writeResultsAndReport } from '../report';
 import { metricOption } from './analyze';
 import { dataOptionsFrom, experimentOptions, progressPrinter } from './experiment-options';
 import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
@@ -33,10 +30,7 @@ export const compareCommand: Command = {
       { modelA: positionals[0], modelB: positionals[1], readOptions: readOptionsFrom(values), ...dataOptionsFrom(values), metric, geometry },
       { onProgress: values.json ? undefined : progressPrinter() },
     );
-    await fs.mkdir(out, { recursive: true });
-    const resultsPath = join(out, 'results.json');
-    await writeFilesAtomically([{ path: resultsPath, data: `${JSON.stringify(results)}\n` }]);
-    const reportPath = await writeReport(results, join(out, 'report.html'));
+    const { results: resultsPath, report: reportPath } = await writeResultsAndReport(results, out);
     if (values.json) {
       printJson({ results: resultsPath, report: reportPath, metric, cross: results.cross, selfA: results.a.selfSimilarity, selfB: results.b.selfSimilarity });
       return;

@@ -1,3 +1,5 @@
+import { dirname, resolve } from 'node:path';
+import { recoverPartialWrites } from '../../core/io/atomic';
 import { pruneModel } from '../../core/experiments';
 import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
 import { choiceOption, intOption, numberOption, parse, requireString } from '../args';
@@ -23,6 +25,8 @@ export const pruneCommand: Command = {
     const finetuneEpochs = intOption(values['finetune-epochs'], 'finetune-epochs', 0, 0);
     const data = typeof values.data === 'string' ? dataOptionsFrom(values) : {};
     await startBackend(values);
+    // Temporaries of an earlier run killed while writing beside the output go first.
+    await recoverPartialWrites(dirname(resolve(out)));
     const r = await pruneModel(
       {
         model: positionals[0],

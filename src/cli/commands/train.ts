@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { getSplit } from '../../core/data/load';
+import { recoverPartialWrites } from '../../core/io/atomic';
 import { trainMLP } from '../../core/train/fit';
 import { saveTraining } from '../../core/train/save';
 import { intListOption, intOption, numberOption, parse, requireString } from '../args';
@@ -57,6 +58,7 @@ export const trainCommand: Command = {
           `epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${percent(e.accuracy)}  val_loss ${e.valLoss.toFixed(4)}  val_acc ${percent(e.valAccuracy)}  ${e.samplesPerSecond.toFixed(0)} samples/s`,
         ),
     });
+    await recoverPartialWrites(out);
     const files = await saveTraining(out, result.mlp, result.history);
     if (values.json) printJson({ out, files: files.files, history: result.history });
     else info(`saved ${join(out, 'model.json')} and history.json`);
