@@ -12,7 +12,7 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'train a baseline MLP (ReLU, dropout, Adam, early stopping) and save it as a tfjs LayersModel',
   usage:
-    'prunescope train --data mnist|PATH --hidden 1000,1000,500,200 [--dropout 0.5] [--epochs 50] [--patience 3] [--batch 512] [--lr 0.001] [--l2 0] [--seed 1] --out DIR',
+    'prunescope train --data mnist|PATH --hidden 1000,1000,500,200 [--dropout 0.5] [--epochs 50] [--patience 3] [--batch 512] [--lr 0.001] [--l2 0] [--l1 0] [--seed 1] --out DIR',
   async run(argv) {
     const { values } = parse(
       argv,
@@ -25,6 +25,7 @@ export const trainCommand: Command = {
         batch: { type: 'string' },
         lr: { type: 'string' },
         l2: { type: 'string' },
+        l1: { type: 'string' },
         seed: { type: 'string' },
         out: { type: 'string' },
       },
@@ -39,6 +40,7 @@ export const trainCommand: Command = {
       batchSize: intOption(values.batch, 'batch', 512),
       learningRate: numberOption(values.lr, 'lr', 0.001, 1e-8, 10),
       l2: numberOption(values.l2, 'l2', 0, 0, 1),
+      l1: numberOption(values.l1, 'l1', 0, 0, 1),
       seed: intOption(values.seed, 'seed', 1, 0),
     };
     await startBackend(values);
@@ -52,6 +54,7 @@ export const trainCommand: Command = {
       batchSize: options.batchSize,
       learningRate: options.learningRate,
       l2: options.l2,
+      l1: options.l1,
       seed: options.seed,
       onEpoch: (e) =>
         info(

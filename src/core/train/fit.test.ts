@@ -156,6 +156,40 @@ describe('fitMLP fine-tuning', () => {
   });
 });
 
+describe('fitMLP weight penalties', () => {
+  test('l2 shrinks and l1 zeroes the weights of pixels that are 0 in every row; without them they keep their initial values', async () => {
+    const base = initMLP({ inputShape: [784], hidden: [16], classes: 10, seed: 7 });
+    // Input pixels that are 0 in every training row get no gradient from the data.
+    const train = getSplit(small, 'train');
+    const dead: number[] = [];
+    for (let j = 0; j < 784; j++) {
+      let any = false;
+      for (let r = 0; r < train.n && !any; r++) any = train.x[r * 784 + j] !== 0;
+      if (!any) dead.push(j);
+    }
+    assert.ok(dead.length > 30, `${dead.length} always-zero pixels`);
+    const deadMeanAbs = (m: MLP) => {
+      let s = 0;
+      for (const j of dead) for (let u = 0; u < 16; u++) s += Math.abs(m.layers[0].weights[j * 16 + u]);
+      return s / (dead.length * 16);
+    };
+    const options = { epochs: 2, batchSize: 100, patience: 5 };
+    const plain = await fitMLP(base, small, options);
+    const l2 = await fitMLP(base, small, { ...options, l2: 1e-3 });
+    const l1 = await fitMLP(base, small, { ...options, l1: 1e-3 });
+    const init = deadMeanAbs(base);
+    assert.equal(deadMeanAbs(plain.mlp), init, 'no penalty: untouched');
+    // 60 Adam steps of about lr = 1e-3 each towards 0 (Adam normalises the penalty's gradient).
+    assert.ok(deadMeanAbs(l2.mlp) < init - 0.02, `l2: ${deadMeanAbs(l2.mlp)} vs ${init}`);
+    assert.ok(deadMeanAbs(l1.mlp) < 0.25 * init, `l1: ${deadMeanAbs(l1.mlp)} vs ${init}`);
+    assert.equal(l2.history.options.l2, 1e-3);
+    assert.equal(l1.history.options.l1, 1e-3);
+    // The data still trains: the penalties cost little accuracy here.
+    for (const r of [l2, l1]) assert.ok(r.history.epochs[1].valAccuracy > plain.history.epochs[1].valAccuracy - 0.05);
+    await assert.rejects(fitMLP(base, small, { l2: -1 }), (e: Error) => e instanceof PruneScopeError && /l2 must be a number >= 0/.test(e.message));
+  });
+});
+
 describe('fitMLP cancellation', () => {
   test('an abort between epochs stops before the next batch with a clear error', async () => {
     const ac = new AbortController();
