@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { resultsSchema } from '../core/results/format';
-import { inspectResultSchema } from '../worker/protocol';
+import { inspectResultSchema, parserOf } from '../worker/protocol';
 
 export const THEME_KINDS = ['light', 'dark', 'high-contrast', 'high-contrast-light'] as const;
 export type ThemeKind = (typeof THEME_KINDS)[number];
@@ -66,17 +66,6 @@ export type FromWebviewMessage = z.infer<typeof fromWebviewSchema>;
 export const webviewStateSchema = z.object({ view: z.literal('results'), ...resultsView, ui: uiStateSchema });
 export type WebviewState = z.infer<typeof webviewStateSchema>;
 
-export function parseToWebview(value: unknown): ToWebviewMessage | undefined {
-  const r = toWebviewSchema.safeParse(value);
-  return r.success ? r.data : undefined;
-}
-
-export function parseFromWebview(value: unknown): FromWebviewMessage | undefined {
-  const r = fromWebviewSchema.safeParse(value);
-  return r.success ? r.data : undefined;
-}
-
-export function parseWebviewState(value: unknown): WebviewState | undefined {
-  const r = webviewStateSchema.safeParse(value);
-  return r.success ? r.data : undefined;
-}
+export const parseToWebview: (value: unknown) => ToWebviewMessage | undefined = parserOf(toWebviewSchema);
+export const parseFromWebview: (value: unknown) => FromWebviewMessage | undefined = parserOf(fromWebviewSchema);
+export const parseWebviewState: (value: unknown) => WebviewState | undefined = parserOf(webviewStateSchema);

@@ -1,5 +1,6 @@
 import type { Results } from '../core/results/format';
 import { resultsToCsv } from '../extension/results-export';
+import { THEMES } from './themes';
 
 /**
  * The self-contained HTML report: the results panel's own bundle and stylesheet inlined, with a
@@ -13,53 +14,6 @@ export interface ReportAssets {
   /** media/webview.css */
   style: string;
 }
-
-/** Theme variables the panel reads from VS Code; here from the reader's light/dark preference. */
-const LIGHT = {
-  '--vscode-foreground': '#3b3b3b',
-  '--vscode-editor-background': '#ffffff',
-  '--vscode-descriptionForeground': '#717171',
-  '--vscode-charts-foreground': '#3b3b3b',
-  '--vscode-charts-lines': 'rgba(97,97,97,0.25)',
-  '--vscode-charts-blue': '#1a85ff',
-  '--vscode-charts-red': '#e51400',
-  '--vscode-charts-yellow': '#bf8803',
-  '--vscode-charts-green': '#388a34',
-  '--vscode-charts-purple': '#652d90',
-  '--vscode-charts-orange': '#d18616',
-  '--vscode-button-background': '#005fb8',
-  '--vscode-button-foreground': '#ffffff',
-  '--vscode-button-secondaryBackground': '#e5e5e5',
-  '--vscode-button-secondaryForeground': '#3b3b3b',
-  '--vscode-widget-border': '#d4d4d4',
-  '--vscode-dropdown-background': '#ffffff',
-  '--vscode-dropdown-foreground': '#3b3b3b',
-  '--vscode-font-family': 'system-ui, -apple-system, "Segoe UI", sans-serif',
-  '--vscode-font-size': '13px',
-  '--vscode-errorForeground': '#a1260d',
-  '--vscode-focusBorder': '#005fb8',
-};
-const DARK: Record<keyof typeof LIGHT, string> = {
-  ...LIGHT,
-  '--vscode-foreground': '#cccccc',
-  '--vscode-editor-background': '#1f1f1f',
-  '--vscode-descriptionForeground': '#9d9d9d',
-  '--vscode-charts-foreground': '#cccccc',
-  '--vscode-charts-lines': 'rgba(204,204,204,0.25)',
-  '--vscode-charts-blue': '#3794ff',
-  '--vscode-charts-red': '#f14c4c',
-  '--vscode-charts-yellow': '#cca700',
-  '--vscode-charts-green': '#89d185',
-  '--vscode-charts-purple': '#b180d7',
-  '--vscode-button-background': '#0078d4',
-  '--vscode-button-secondaryBackground': '#313131',
-  '--vscode-button-secondaryForeground': '#cccccc',
-  '--vscode-widget-border': '#454545',
-  '--vscode-dropdown-background': '#313131',
-  '--vscode-dropdown-foreground': '#cccccc',
-  '--vscode-errorForeground': '#f48771',
-  '--vscode-focusBorder': '#0078d4',
-};
 
 function vars(v: Record<string, string>): string {
   return Object.entries(v)
@@ -99,8 +53,9 @@ export function reportHtml(results: Results, assets: ReportAssets, metrics: stri
 <title>${escapeHtml(title)}</title>
 <style>
 ${inert(assets.style)}
-body { ${vars(LIGHT)} }
-@media (prefers-color-scheme: dark) { body { ${vars(DARK)} } }
+/* The reader's light/dark preference stands in for VS Code's theme. */
+body { ${vars(THEMES.light.vars)} }
+@media (prefers-color-scheme: dark) { body { ${vars(THEMES.dark.vars)} } }
 </style>
 </head>
 <body class="vscode-light" data-view="results">

@@ -289,17 +289,19 @@ export const fromWorkerSchema = z.discriminatedUnion('type', [
 ]);
 export type FromWorkerMessage = z.infer<typeof fromWorkerSchema>;
 
-/** The message, or undefined for anything that is not a valid extension -> worker message. */
-export function parseToWorker(value: unknown): ToWorkerMessage | undefined {
-  const r = toWorkerSchema.safeParse(value);
-  return r.success ? r.data : undefined;
+/** A parser that returns the value when it fits the schema, else undefined (receivers ignore what does not fit). */
+export function parserOf<T>(schema: z.ZodType<T>): (value: unknown) => T | undefined {
+  return (value) => {
+    const r = schema.safeParse(value);
+    return r.success ? r.data : undefined;
+  };
 }
 
+/** The message, or undefined for anything that is not a valid extension -> worker message. */
+export const parseToWorker: (value: unknown) => ToWorkerMessage | undefined = parserOf(toWorkerSchema);
+
 /** The message, or undefined for anything that is not a valid worker -> extension message. */
-export function parseFromWorker(value: unknown): FromWorkerMessage | undefined {
-  const r = fromWorkerSchema.safeParse(value);
-  return r.success ? r.data : undefined;
-}
+export const parseFromWorker: (value: unknown) => FromWorkerMessage | undefined = parserOf(fromWorkerSchema);
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; problem: string };
 

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { PRUNE_STRATEGY_IDS } from '../../src/core/prune/registry';
 import type { AnalysisResults, ComparisonResults } from '../../src/core/results/format';
 import { resultsToCsv } from '../../src/extension/results-export';
 import { GEOMETRY_ASCENDING, GEOMETRY_DESCENDING } from '../../webview-ui/src/data';
@@ -36,7 +37,7 @@ import {
 } from './webview-page';
 
 const THEMES: ThemeName[] = ['dark', 'light'];
-/** Background and first series colour of each theme (webview-ui/test-page.ts THEMES). */
+/** Background and first series colour of each theme (src/report/themes.ts). */
 const BACKGROUND: Record<ThemeName, number[]> = { dark: [0x1e, 0x1e, 0x1e, 255], light: [255, 255, 255, 255] };
 const BLUE: Record<ThemeName, string> = { dark: '#3794ff', light: '#1a85ff' };
 const RED: Record<ThemeName, string> = { dark: '#f14c4c', light: '#e51400' };
@@ -83,6 +84,9 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     comparison = c;
     for (const theme of THEMES) {
       pages[`analysis-${theme}`] = writeTestPage(join(work, 'site'), `analysis-${theme}`, 'results', showResultsMessage('Pruning analysis: mnist2x10.onnx', analysis), theme);
+      // One run per registered strategy (the same points under each name): nine series at once.
+      const every = { ...analysis, runs: PRUNE_STRATEGY_IDS.map((strategy) => ({ ...analysis.runs[0], strategy })) };
+      pages[`every-strategy-${theme}`] = writeTestPage(join(work, 'site'), `every-strategy-${theme}`, 'results', showResultsMessage('Every strategy', every), theme);
       pages[`comparison-${theme}`] = writeTestPage(join(work, 'site'), `comparison-${theme}`, 'results', showResultsMessage('Compare: mnist2x10.onnx ↔ mnist2x5_sigmoid.onnx', comparison), theme);
     }
     site = await serveFolder(join(work, 'site'));
@@ -108,6 +112,18 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
   const errorsOf = (messages: string[]) => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]'));
 
   for (const theme of THEMES) {
+    test(`every registered strategy gets its own colour (${theme} theme)`, async () => {
+      const { page, messages } = await open(`every-strategy-${theme}`);
+      await openTab(page, 'Accuracy & loss');
+      const [accuracy] = await chartInfos(page);
+      const series = accuracy.styles.slice(0, PRUNE_STRATEGY_IDS.length);
+      assert.deepEqual(accuracy.legend.slice(0, PRUNE_STRATEGY_IDS.length), [...PRUNE_STRATEGY_IDS]);
+      const colours = series.map((s) => s.split(' ')[0]);
+      assert.equal(new Set(colours).size, PRUNE_STRATEGY_IDS.length, `colours: ${colours.join(', ')}`);
+      assert.deepEqual(errorsOf(messages), []);
+      await page.context().close();
+    });
+
     test(`every analysis tab draws labelled charts (${theme} theme)`, async () => {
       const { page, messages } = await open(`analysis-${theme}`);
       const layers = analysis.model.layerNames.length;

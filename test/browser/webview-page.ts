@@ -8,7 +8,8 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { parseResults, type Results } from '../../src/core/results/format';
-import { THEMES, testPageHtml } from '../../webview-ui/test-page';
+import { THEMES } from '../../src/report/themes';
+import { testPageHtml } from '../../webview-ui/test-page';
 import { repoRoot } from './browser';
 
 /** Builds dist/ (the webview bundle and the CLI), so the page runs the code under test. */
@@ -94,6 +95,8 @@ export interface ChartInfo {
   legendOutside: number;
   xTicks: number;
   yTicks: number;
+  /** Each dataset's line colour and dash pattern. */
+  styles: string[];
 }
 
 /** The Chart.js charts on screen (window.prunescopeCharts, set by webview-ui/src/main.ts). */
