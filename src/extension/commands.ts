@@ -277,7 +277,7 @@ export class Commands {
     return this.runCompare(a, b, undefined, args);
   }
 
-  async runCompare(a: string, b: string, metric?: string, args: readonly unknown[] = []): Promise<ComparisonResults | undefined> {
+  async runCompare(a: string, b: string, metric?: string, args: readonly unknown[] = [], previous?: ComparisonResults): Promise<ComparisonResults | undefined> {
     const settings = this.settings(args);
     const dataset = this.dataset(settings, a);
     const params = {
@@ -296,13 +296,14 @@ export class Commands {
       settings: { ...params, a: undefined, b: undefined, dataset: undefined },
       toolVersion: this.deps.toolVersion,
     });
+    // The earlier results only save work (the worker reuses what still applies): not part of the key.
     return this.showCachedOr(`Compare: ${basename(a)} ↔ ${basename(b)}`, key, () =>
-      this.deps.jobs.run(`Comparing ${basename(a)} with ${basename(b)}`, 'compare', params),
+      this.deps.jobs.run(`Comparing ${basename(a)} with ${basename(b)}`, 'compare', { ...params, previous }),
     );
   }
 
   rerunComparison(results: ComparisonResults, metric: string): void {
-    void this.runCompare(results.a.model.path, results.b.model.path, metric);
+    void this.runCompare(results.a.model.path, results.b.model.path, metric, [], results);
   }
 
   async train(): Promise<void> {

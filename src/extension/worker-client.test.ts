@@ -145,6 +145,21 @@ test('worker: a pruning analysis of a real model returns valid results', async (
   assert.ok(fractions.length > 0 && fractions[fractions.length - 1] === 1);
 });
 
+test('worker: a comparison handed its earlier results (the panel\'s metric switch) reuses their geometry', async () => {
+  const c = client();
+  const params = { a: fixture('onnx/mnist2x10.onnx'), b: fixture('onnx/mnist2x10.onnx'), dataset: 'mnist', backend: 'cpu' as const, samples: 100 };
+  const first = await c.run('compare', params).result;
+  const g = first.a.geometry?.[0];
+  assert.ok(g?.applies);
+  // Through the worker's message schema and back: a marked value returns only if it was reused.
+  g.descending[0].r2 = 0.654321;
+  const again = await c.run('compare', { ...params, metric: 'pwcca', previous: first }).result;
+  assert.equal(again.metric, 'pwcca');
+  const h = again.a.geometry?.[0];
+  assert.ok(h?.applies);
+  assert.equal(h.descending[0].r2, 0.654321);
+});
+
 test('worker: a queued job can be cancelled before it starts', async () => {
   const c = client();
   let started = false;

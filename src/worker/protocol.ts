@@ -185,6 +185,8 @@ export const compareParamsSchema = z.object({
   ...computeFields,
   samples: z.number().int().positive(),
   metric: z.string().min(1).optional(),
+  /** An earlier comparison of these files (the panel's metric switch): its geometry is reused where it still applies. */
+  previous: comparisonResultsSchema.optional(),
 });
 
 /** Every job: its parameters and its result. Adding a job is one entry here and one handler in jobs.ts. */

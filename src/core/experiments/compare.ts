@@ -5,7 +5,7 @@ import type { ReadOptions } from '../formats/format';
 import { readModel } from '../formats/registry';
 import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
-import type { ComparisonResults, LayerGeometry } from '../results/format';
+import type { ComparisonResults, LayerGeometry, ModelInfo } from '../results/format';
 import { checkCancelled, prepareData, resultsHeader, type DataOptions, type JobHooks } from './analysis';
 import { modelInfo } from './model-info';
 import { layerApoz, representations, similarityMatrix } from './representations';
@@ -17,6 +17,23 @@ export interface ComparisonOptions extends DataOptions {
   metric?: SimilarityMetricId;
   /** Both models' representational geometry, as in AnalysisOptions; false skips it. */
   geometry?: LayerGeometryOptions | false;
+  /**
+   * An earlier comparison (e.g. before the panel switched metric). Where it compared the same
+   * files on the same activation rows, its geometry curves are reused instead of recomputed.
+   */
+  previous?: ComparisonResults;
+}
+
+/** Whether `previous` measured this model file on these activation rows. */
+function sameInputs(previous: ComparisonResults | undefined, side: 'a' | 'b', info: ModelInfo, dataset: ComparisonResults['dataset']): boolean {
+  if (!previous || !info.sha256 || previous[side].model.sha256 !== info.sha256) return false;
+  const d = previous.dataset;
+  return (
+    d.name === dataset.name &&
+    d.activationSplit === dataset.activationSplit &&
+    d.activationSamples === dataset.activationSamples &&
+    d.normalization === dataset.normalization
+  );
 }
 
 /**
@@ -52,23 +69,27 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
   checkCancelled(hooks.signal);
   progress(0.8, `${metric}: B against itself`);
   const selfB = similarityMatrix(repsB, repsB, metric, { xNames: namesB, yNames: namesB });
+  // Both models are compared on the activation samples; nothing is evaluated on labels.
+  const header = resultsHeader(data, { split: data.activationSplit, samples: data.samples });
+  const infoA = await modelInfo(a);
+  const infoB = await modelInfo(b);
   let geometryA: LayerGeometry[] | undefined;
   let geometryB: LayerGeometry[] | undefined;
   if (options.geometry !== false) {
     checkCancelled(hooks.signal);
     progress(0.9, 'representational geometry of A and B');
-    geometryA = hiddenLayerGeometry(a.layers, repsA, options.geometry);
-    geometryB = hiddenLayerGeometry(b.layers, repsB, options.geometry);
+    const { previous } = options;
+    geometryA = hiddenLayerGeometry(a.layers, repsA, options.geometry, sameInputs(previous, 'a', infoA, header.dataset) ? previous?.a.geometry : undefined);
+    geometryB = hiddenLayerGeometry(b.layers, repsB, options.geometry, sameInputs(previous, 'b', infoB, header.dataset) ? previous?.b.geometry : undefined);
   }
   progress(1, 'done');
 
   return {
-    // Both models are compared on the activation samples; nothing is evaluated on labels.
-    ...resultsHeader(data, { split: data.activationSplit, samples: data.samples }),
+    ...header,
     kind: 'comparison',
     metric,
-    a: { model: await modelInfo(a), apoz: layerApoz(a, repsA), selfSimilarity: selfA.values, ...(geometryA && { geometry: geometryA }) },
-    b: { model: await modelInfo(b), apoz: layerApoz(b, repsB), selfSimilarity: selfB.values, ...(geometryB && { geometry: geometryB }) },
+    a: { model: infoA, apoz: layerApoz(a, repsA), selfSimilarity: selfA.values, ...(geometryA && { geometry: geometryA }) },
+    b: { model: infoB, apoz: layerApoz(b, repsB), selfSimilarity: selfB.values, ...(geometryB && { geometry: geometryB }) },
     cross: cross.values,
   };
 }

@@ -42,11 +42,28 @@ export function layerGeometry(name: string, activation: Activation, outputs: Mat
   }
 }
 
-/** Geometry of every hidden layer (all but the output layer), from `outputs[i]` of layer i. */
+/**
+ * Geometry of every hidden layer (all but the output layer), from `outputs[i]` of layer i.
+ * `previous` is what an earlier run computed from the same model files on the same activation
+ * rows (the caller vouches for that): a layer's curves are taken from it when they were made
+ * with the same units, samples and step, since computing them again would give the same numbers.
+ */
 export function hiddenLayerGeometry(
   layers: readonly { name: string; activation: Activation }[],
   outputs: readonly Matrix[],
   options: LayerGeometryOptions = {},
+  previous?: readonly LayerGeometry[],
 ): LayerGeometry[] {
-  return layers.slice(0, -1).map((l, i) => layerGeometry(l.name, l.activation, outputs[i], options));
+  return layers.slice(0, -1).map((l, i) => {
+    const before = previous?.[i];
+    const m = outputs[i];
+    const same =
+      before?.applies === true &&
+      before.layer === l.name &&
+      before.units === m.cols &&
+      before.samples === Math.min(m.rows, options.samples ?? DEFAULT_GEOMETRY_SAMPLES) &&
+      before.step === (options.step ?? Math.max(1, Math.ceil(m.cols / 100)));
+    return same ? before : layerGeometry(l.name, l.activation, m, options);
+  });
 }
+
