@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { parseResults, type ComparisonResults, type Results } from '../core/results/format';
 import { modelFiles } from '../worker/model-files';
@@ -229,7 +229,7 @@ export class Commands {
     // One click: strategy, sparsity and dataset come from the settings.
     const strategy = settings.pruneStrategy;
     const sparsity = settings.pruneSparsity;
-    const out = prunedOutputPath(model, strategy, sparsity);
+    const out = prunedOutputPath(model, strategy, sparsity, { format: settings.pruneFormat });
     const result = await this.deps.jobs.run(`Pruning ${basename(model)} (${strategy}, ${percentLabel(sparsity)}%)`, 'prune', {
       model,
       out,
@@ -248,10 +248,15 @@ export class Commands {
         ? `, test accuracy ${(result.before.accuracy * 100).toFixed(2)}% → ${(result.after.accuracy * 100).toFixed(2)}%`
         : '';
     for (const note of result.notes) this.deps.output.info(`prune ${basename(model)}: ${note}`);
+    // Zeros stored densely keep the size: say so where the sizes are shown, with the way out.
+    const kept =
+      result.kind === 'unstructured' && result.bytesAfter >= 0.9 * result.bytesBefore
+        ? ` The file keeps its size because ${extname(result.out) === '.onnx' ? 'few weights are zero' : 'this format stores every zero'}; set prunescope.pruneFormat to "onnx" to store them sparsely, or use a structured strategy.`
+        : '';
     // Not awaited: the command is done when the file is written, whether or not anyone answers the notification.
     void vscode.window
       .showInformationMessage(
-        `PruneScope: wrote ${basename(result.out)} (${size(result.bytesBefore)} → ${size(result.bytesAfter)}${accuracy}).`,
+        `PruneScope: wrote ${basename(result.out)} (${size(result.bytesBefore)} → ${size(result.bytesAfter)}${accuracy}).${kept}`,
         'Open',
         'Compare with Original',
       )

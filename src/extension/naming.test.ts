@@ -17,6 +17,16 @@ test('a pruned model is named after what was done, beside the original', () => {
   assert.equal(prunedOutputPath(join(dir, 'net.safetensors'), 'magnitude', 0.125), join(dir, 'net.pruned-magnitude-12.5.safetensors'));
 });
 
+test('a chosen format changes the extension and so the writer; its companions must be free too', () => {
+  const dir = tempDir();
+  const model = join(dir, 'net.safetensors');
+  writeFileSync(model, 'x');
+  assert.equal(prunedOutputPath(model, 'magnitude', 0.9, { format: 'onnx' }), join(dir, 'net.pruned-magnitude-90.onnx'));
+  assert.equal(prunedOutputPath(model, 'magnitude', 0.9, { format: 'same' }), join(dir, 'net.pruned-magnitude-90.safetensors'));
+  writeFileSync(join(dir, 'net.pruned-magnitude-90.weights.bin'), 'old');
+  assert.equal(prunedOutputPath(model, 'magnitude', 0.9, { format: 'tfjs' }), join(dir, 'net.pruned-magnitude-90-1.json'));
+});
+
 test('existing files are never overwritten: -1, -2, ... are added', () => {
   const dir = tempDir();
   const model = join(dir, 'model.onnx');
@@ -41,7 +51,7 @@ test('a tfjs model.json needs its weights file name free as well', () => {
 
 test('strategy names cannot put path separators into the output name', () => {
   const dir = tempDir();
-  const out = prunedOutputPath(join(dir, 'm.onnx'), '../evil/x', 0.5, () => false);
+  const out = prunedOutputPath(join(dir, 'm.onnx'), '../evil/x', 0.5, { exists: () => false });
   assert.equal(out, join(dir, 'm.pruned-_evil_x-50.onnx'));
 });
 

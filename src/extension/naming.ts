@@ -18,18 +18,28 @@ function stemAndExt(file: string): [string, string] {
   return [basename(file, ext), ext];
 }
 
+/** What Prune Model writes: the source's format, or a chosen one. */
+export const PRUNE_FORMATS = ['same', 'onnx', 'tfjs', 'safetensors'] as const;
+export type PruneFormat = (typeof PRUNE_FORMATS)[number];
+
+const FORMAT_EXTENSIONS: Record<Exclude<PruneFormat, 'same'>, string> = { onnx: '.onnx', tfjs: '.json', safetensors: '.safetensors' };
+
 /**
  * A name beside `model` that says what was done and that no existing file has: for
  * `model.onnx` pruned by unit-l2 to 50 %, `model.pruned-unit-l2-50.onnx`, then
  * `model.pruned-unit-l2-50-1.onnx`, ... The writer's companion files must be free too.
+ * `format` other than 'same' changes the extension, which picks the writer.
  */
 export function prunedOutputPath(
   model: string,
   strategy: string,
   sparsity: number,
-  exists: (path: string) => boolean = existsSync,
+  options: { format?: PruneFormat; exists?: (path: string) => boolean } = {},
 ): string {
-  const [stem, ext] = stemAndExt(model);
+  const exists = options.exists ?? existsSync;
+  const [stem, sourceExt] = stemAndExt(model);
+  const format = options.format ?? 'same';
+  const ext = format === 'same' ? sourceExt : FORMAT_EXTENSIONS[format];
   const safeStrategy = strategy.replace(/[^A-Za-z0-9_-]+/g, '_');
   return freePath(dirname(model), `${stem}.pruned-${safeStrategy}-${percentLabel(sparsity)}`, ext, exists);
 }

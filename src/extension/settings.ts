@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { backendPreferenceSchema } from '../worker/protocol';
+import { PRUNE_FORMATS } from './naming';
 
 /** The prunescope.* settings (package.json "configuration" declares the same names and defaults). */
 const settingsShape = {
@@ -14,6 +15,7 @@ const settingsShape = {
   normalization: z.enum(['auto', 'unit', 'zscore', 'none']).default('auto'),
   pruneStrategy: z.string().min(1).default('unit-l2'),
   pruneSparsity: z.number().min(0).max(1).default(0.5),
+  pruneFormat: z.enum(PRUNE_FORMATS).default('same'),
 };
 
 type Shape = typeof settingsShape;
@@ -68,6 +70,7 @@ const overridesSchema = z.object({
   iterations: z.number().int().positive().optional(),
   pruneStrategy: z.string().min(1).optional(),
   pruneSparsity: z.number().min(0).max(0.99).optional(),
+  pruneFormat: z.enum(PRUNE_FORMATS).optional(),
 });
 export type SettingOverrides = z.output<typeof overridesSchema>;
 

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { initBackend } from '../backend';
 import { PruneScopeError } from '../errors';
 import type { ReadOptions } from '../formats/format';
-import { readModel, writeModel } from '../formats/registry';
+import { readModel, writeModel, writerFor } from '../formats/registry';
 import { assertNotSource } from '../io/atomic';
 import type { MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
@@ -139,8 +139,11 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   const written = await writeModel(named, options.out);
   const notes = [...pruned.notes];
   if (strategy.kind === 'unstructured') {
+    const format = writerFor(options.out);
     notes.push(
-      'unstructured pruning zeroes weights but dense formats still store them, so the file keeps its size; a structured strategy (unit-l1, unit-l2, apoz, cka) removes neurons and shrinks it',
+      format.writesSparse
+        ? `unstructured pruning zeroes weights; ${format.label} stores mostly-zero kernels as sparse initializers (values and their positions), so the file shrinks with the sparsity`
+        : `unstructured pruning zeroes weights but ${format.label} stores every weight, so the file keeps its size; write .onnx (sparse initializers) or use a structured strategy (unit-l1, unit-l2, apoz, cka), which removes neurons`,
     );
   }
   return {

@@ -29,4 +29,6 @@ export interface ModelFormat {
   writeExtensions: string[];
   /** Writes `mlp` to `path` and its companion files (weights), atomically. Never overwrites the source model. */
   write?(mlp: MLP, path: string): Promise<WriteResult>;
+  /** True when the writer stores mostly-zero kernels sparsely, so unstructured pruning shrinks the file. */
+  writesSparse?: boolean;
 }

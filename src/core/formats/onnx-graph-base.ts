@@ -15,6 +15,8 @@ import {
   int64,
   isExternal,
   isFloatType,
+  sparseDims,
+  sparseTensorFloats,
   tensorDims,
   tensorFloats,
   tensorInts,
@@ -78,7 +80,7 @@ export class OnnxGraphBase {
   protected readonly producer = new Map<string, number>();
   protected readonly consumers = new Map<string, number[]>();
   private readonly initializers = new Map<string, onnx.ITensorProto>();
-  private readonly sparse = new Set<string>();
+  private readonly sparse = new Map<string, onnx.ISparseTensorProto>();
   protected readonly outputs: string[];
   private readonly consts = new Map<string, Const | null>();
   protected readonly layers: DenseLayer[] = [];
@@ -104,8 +106,9 @@ export class OnnxGraphBase {
     }
     for (const t of this.graph.initializer ?? []) if (t.name) this.initializers.set(t.name, t);
     for (const t of this.graph.sparseInitializer ?? []) {
+      // The spec names a sparse initializer by its values tensor.
       const name = t.values?.name ?? t.indices?.name;
-      if (name) this.sparse.add(name);
+      if (name) this.sparse.set(name, t);
     }
     this.outputs = (this.graph.output ?? []).map((o) => o.name ?? '');
   }
@@ -200,7 +203,7 @@ export class OnnxGraphBase {
       }
     });
 
-    const inputs = (this.graph.input ?? []).filter((v) => v.name && !this.initializers.has(v.name));
+    const inputs = (this.graph.input ?? []).filter((v) => v.name && !this.initializers.has(v.name) && !this.sparse.has(v.name));
     if (inputs.length === 0) this.fail('the graph has no run-time input (every input is an initializer)');
     if (inputs.length > 1) {
       const extra = inputs.slice(1).map((v) => v.name ?? '');
@@ -224,6 +227,7 @@ export class OnnxGraphBase {
 
     const external: onnx.ITensorProto[] = [];
     for (const t of this.initializers.values()) if (isExternal(t)) external.push(t);
+    for (const t of this.sparse.values()) for (const part of [t.values, t.indices]) if (part && isExternal(part)) external.push(part);
     for (const n of this.nodes) {
       for (const a of n.attribute ?? []) if (a.t && isExternal(a.t)) external.push(a.t);
     }
@@ -257,6 +261,18 @@ export class OnnxGraphBase {
     const dims = this.guard(i, () => tensorDims(t), name);
     this.guard(i, () => elementCount(dims), name);
     return new Const(name, dims, () => tensorFloats(t), () => tensorInts(t));
+  }
+
+  private constFromSparse(name: string, t: onnx.ISparseTensorProto, i: number | undefined): Const {
+    const dims = this.guard(i, () => sparseDims(t), name);
+    this.guard(i, () => elementCount(dims), name);
+    const floats = () => sparseTensorFloats(t);
+    return new Const(name, dims, floats, () =>
+      Array.from(floats(), (x) => {
+        if (!Number.isInteger(x)) throw new TensorError(`value ${x} is not an integer`);
+        return x;
+      }),
+    );
   }
 
   private constFromNode(name: string, i: number, stack: Set<number>): Const | null {
@@ -356,8 +372,9 @@ export class OnnxGraphBase {
     if (cached !== undefined) return cached;
     let c: Const | null = null;
     const init = this.initializers.get(name);
+    const sparse = this.sparse.get(name);
     if (init) c = this.constFromTensor(name, init, user);
-    else if (this.sparse.has(name)) this.fail(`'${name}' is a sparse initializer, which is not supported`, user);
+    else if (sparse) c = this.constFromSparse(name, sparse, user);
     else {
       const p = this.producer.get(name);
       if (p !== undefined) c = this.constFromNode(name, p, stack);

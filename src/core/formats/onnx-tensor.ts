@@ -291,3 +291,64 @@ export async function loadExternalData(t: onnx.ITensorProto, modelDir: string): 
   t.externalData = [];
   return file;
 }
+
+/** Sparse initializers are expanded to dense weights in memory; past this many values, they are refused. */
+export const MAX_SPARSE_DENSE_VALUES = 2 ** 28;
+
+/** The dense shape of a SparseTensorProto. */
+export function sparseDims(s: onnx.ISparseTensorProto): number[] {
+  return tensorDims({ dims: s.dims });
+}
+
+/**
+ * A SparseTensorProto as dense float32 values, zero where no value is stored. Indices are either
+ * linear ([NNZ]) or one coordinate per dimension ([NNZ, rank]) and, as the ONNX spec requires,
+ * strictly ascending: a repeated or out-of-order index is refused rather than guessed at.
+ */
+export function sparseTensorFloats(s: onnx.ISparseTensorProto): Float32Array {
+  const dims = sparseDims(s);
+  const count = elementCount(dims);
+  if (count > MAX_SPARSE_DENSE_VALUES) {
+    throw new TensorError(
+      `is a sparse tensor of shape [${dims.join(', ')}] (${count} values dense); PruneScope holds weights dense in memory and stops at ${MAX_SPARSE_DENSE_VALUES}`,
+    );
+  }
+  if (!s.values) throw new TensorError('is a sparse tensor without values');
+  const valueDims = tensorDims(s.values);
+  if (valueDims.length !== 1) throw new TensorError(`is a sparse tensor whose values have shape [${valueDims.join(', ')}]; they must be a vector [NNZ]`);
+  const nnz = valueDims[0];
+  const values = tensorFloats(s.values);
+  const out = new Float32Array(count);
+  if (nnz === 0) return out;
+  if (!s.indices) throw new TensorError(`is a sparse tensor with ${nnz} values but no indices`);
+  const indexDims = tensorDims(s.indices);
+  const flat = tensorInts(s.indices);
+  const rank = dims.length;
+  let linear: (k: number) => number;
+  if (indexDims.length === 1 && indexDims[0] === nnz) {
+    linear = (k) => flat[k];
+  } else if (indexDims.length === 2 && indexDims[0] === nnz && indexDims[1] === rank) {
+    linear = (k) => {
+      let at = 0;
+      for (let d = 0; d < rank; d++) {
+        const c = flat[k * rank + d];
+        if (!(c >= 0 && c < dims[d])) throw new TensorError(`is a sparse tensor whose index ${k} has coordinate ${c} in dimension ${d}, outside [0, ${dims[d]})`);
+        at = at * dims[d] + c;
+      }
+      return at;
+    };
+  } else {
+    throw new TensorError(
+      `is a sparse tensor with ${nnz} values whose indices have shape [${indexDims.join(', ')}]; expected [${nnz}] (linear) or [${nnz}, ${rank}]`,
+    );
+  }
+  let previous = -1;
+  for (let k = 0; k < nnz; k++) {
+    const at = linear(k);
+    if (!(at >= 0 && at < count)) throw new TensorError(`is a sparse tensor whose index ${k} is ${at}, outside its ${count} values`);
+    if (at <= previous) throw new TensorError(`is a sparse tensor whose indices are not strictly ascending (index ${k} is ${at}, after ${previous})`);
+    out[at] = values[k];
+    previous = at;
+  }
+  return out;
+}

@@ -87,6 +87,7 @@ export interface ModelSpec {
   producer?: [string, string];
   nodes: onnx.INodeProto[];
   initializers?: onnx.ITensorProto[];
+  sparseInitializers?: onnx.ISparseTensorProto[];
   inputs: onnx.IValueInfoProto[];
   outputs: onnx.IValueInfoProto[];
 }
@@ -103,6 +104,7 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       name: 'g',
       node: spec.nodes,
       initializer: spec.initializers ?? [],
+      sparseInitializer: spec.sparseInitializers ?? [],
       input: spec.inputs,
       output: spec.outputs,
     },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { initBackend } from '../backend';
+import { pruneModel } from '../experiments/prune-model';
 import { predict } from '../model/forward';
 import type { MLP } from '../model/mlp';
 import { fixture } from '../../../test/fixtures';
@@ -111,6 +112,35 @@ describe('ONNX writer', () => {
     mlp.layers[0].name = '';
     await onnxFormat.write!(mlp, out);
     assert.equal((await readOnnx(out)).layers[0].name, 'dense_1');
+  });
+
+  test('a magnitude-pruned model is written with sparse initializers: a smaller file that onnxruntime runs like predict, read back exactly', async () => {
+    const source = fixture('onnx', 'mnist2x10.onnx');
+    const dense = join(dir, 'dense.onnx');
+    await onnxFormat.write!(await readOnnx(source), dense);
+    const sparse = join(dir, 'pruned-90.onnx');
+    const r = await pruneModel({ model: source, strategy: 'magnitude', sparsity: 0.9, out: sparse });
+    assert.match(r.notes.join(' '), /ONNX stores mostly-zero kernels as sparse initializers/);
+    const pruned = await readOnnx(sparse);
+    await roundTrip(pruned, join(dir, 'pruned-90-again.onnx'));
+
+    const g = onnx.ModelProto.decode(await fs.readFile(sparse)).graph as onnx.GraphProto;
+    const first = g.sparseInitializer.find((t) => t.values?.name === 'Gemm_2.weight');
+    assert.ok(first, `sparse initializers: ${g.sparseInitializer.map((t) => t.values?.name).join(', ')}`);
+    assert.deepEqual((first.dims ?? []).map(Number), [784, 10]);
+    assert.equal(first.indices?.dataType, onnx.TensorProto.DataType.INT64);
+    const at = (first.indices?.int64Data ?? []).map(Number);
+    assert.equal(at.length, Number(first.values?.dims?.[0]));
+    assert.ok(at.every((k, i) => i === 0 || k > at[i - 1]), 'indices ascend');
+    assert.equal(at.length, Math.round(784 * 10 * 0.1));
+    // The 10 x 10 kernels keep 10 of 100 weights: sparse is smaller there too.
+    assert.equal(g.sparseInitializer.length, 2);
+    assert.equal(g.initializer.filter((t) => t.name?.endsWith('.weight')).length, 1, 'the output layer is not pruned and stays dense');
+
+    const bytes = async (f: string) => (await fs.stat(f)).size;
+    const ratio = (await bytes(sparse)) / (await bytes(dense));
+    assert.ok(ratio < 0.25, `pruned file is ${(ratio * 100).toFixed(1)}% of the dense one`);
+    assert.equal(r.bytesAfter, await bytes(sparse));
   });
 
   test('writes are atomic: a failed write leaves no file and no temporary behind', async () => {

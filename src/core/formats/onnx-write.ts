@@ -2,6 +2,8 @@
  * Builds an ONNX model (IR 8, opset 13) from an MLP: an optional Flatten, then per layer a Gemm
  * with the kernel as B ([in, out], transB=0, so the Keras layout is stored as is), an activation
  * node and, when the layer records one, an inference-inactive Dropout that keeps the rate.
+ * A kernel that is mostly zeros (unstructured pruning) is stored as a sparse initializer when
+ * that is smaller, so a pruned model's file really shrinks; onnxruntime expands it on load.
  */
 import { onnx } from 'onnx-proto';
 import type { DenseLayer, MLP } from '../model/mlp';
@@ -17,6 +19,46 @@ function floatTensor(name: string, dims: number[], values: Float32Array | number
   const view = new DataView(raw.buffer);
   for (let k = 0; k < f.length; k++) view.setFloat32(k * 4, f[k], true);
   return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
+}
+
+/** Bytes of an unsigned varint: how protobuf stores each entry of packed int64_data. */
+function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * The kernel as a sparse initializer (float32 values, linear int64 indices in ascending order,
+ * as the spec and the ONNX checker require) when that takes fewer bytes than the dense tensor;
+ * otherwise null. -0 counts as a stored zero and comes back as 0.
+ */
+function sparseKernel(name: string, dims: number[], w: Float32Array): onnx.SparseTensorProto | null {
+  let nnz = 0;
+  let indexBytes = 0;
+  for (let k = 0; k < w.length; k++) {
+    if (w[k] !== 0) {
+      nnz++;
+      indexBytes += varintBytes(k);
+    }
+  }
+  if (4 * nnz + indexBytes >= 4 * w.length) return null;
+  const values = new Float32Array(nnz);
+  const indices = new Array<number>(nnz);
+  for (let k = 0, j = 0; k < w.length; k++) {
+    if (w[k] !== 0) {
+      values[j] = w[k];
+      indices[j++] = k;
+    }
+  }
+  return onnx.SparseTensorProto.create({
+    values: floatTensor(name, [nnz], values),
+    indices: onnx.TensorProto.create({ dims: [nnz], dataType: onnx.TensorProto.DataType.INT64, int64Data: indices }),
+    dims,
+  });
 }
 
 function valueInfo(name: string, dims: (number | string)[]): onnx.ValueInfoProto {
@@ -59,6 +101,7 @@ export function buildOnnxModel(mlp: MLP, producerVersion: string): onnx.ModelPro
   }
   const nodes: onnx.INodeProto[] = [];
   const inits: onnx.TensorProto[] = [];
+  const sparseInits: onnx.SparseTensorProto[] = [];
   let x = 'input';
   if (mlp.inputShape.length > 1) {
     nodes.push({ name: 'flatten', opType: 'Flatten', input: [x], output: ['flatten_output'], attribute: [attrInt('axis', 1)] });
@@ -69,7 +112,9 @@ export function buildOnnxModel(mlp: MLP, producerVersion: string): onnx.ModelPro
     const name = names[idx];
     const last = idx === mlp.layers.length - 1;
     const gemmInputs = [x, `${name}.weight`];
-    inits.push(floatTensor(`${name}.weight`, [l.inputSize, l.units], l.weights));
+    const sparse = sparseKernel(`${name}.weight`, [l.inputSize, l.units], l.weights);
+    if (sparse) sparseInits.push(sparse);
+    else inits.push(floatTensor(`${name}.weight`, [l.inputSize, l.units], l.weights));
     if (l.bias) {
       inits.push(floatTensor(`${name}.bias`, [l.units], l.bias));
       gemmInputs.push(`${name}.bias`);
@@ -133,6 +178,7 @@ export function buildOnnxModel(mlp: MLP, producerVersion: string): onnx.ModelPro
       name: mlp.name,
       node: nodes,
       initializer: inits,
+      sparseInitializer: sparseInits,
       input: [valueInfo('input', ['batch', ...mlp.inputShape])],
       output: [valueInfo('output', ['batch', units])],
     },

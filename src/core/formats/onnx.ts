@@ -88,4 +88,5 @@ export const onnxFormat: ModelFormat = {
   read: (path) => readOnnx(path),
   writeExtensions: ['.onnx'],
   write: (mlp, path) => writeOnnx(mlp, path),
+  writesSparse: true,
 };

@@ -146,6 +146,11 @@ export async function buildSeeds(root: string): Promise<SeedManifest> {
     const d = await folder();
     await writeModel(abalone, join(d, 'model.onnx'));
     m.onnx.push({ dir: d, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }] });
+    // Mostly-zero kernels, as after magnitude pruning: the writer stores them as sparse initializers.
+    const sparse = { ...abalone, layers: abalone.layers.map((l) => ({ ...l, weights: l.weights.map((w, k) => (k % 10 === 3 ? w : 0)) })) };
+    const d2 = await folder();
+    await writeModel(sparse, join(d2, 'model.onnx'));
+    m.onnx.push({ dir: d2, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }] });
   }
   {
     const d = await folder();

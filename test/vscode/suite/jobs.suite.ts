@@ -156,6 +156,29 @@ suite('jobs', () => {
     ]);
   }, { timeoutMs: 180_000 });
 
+  test('Prune Model by magnitude into ONNX (prunescope.pruneFormat) stores the zeros sparsely: a file a fifth the size of its safetensors source', async () => {
+    await extension().activate();
+    const source = workspaceUri('models', 'mnist.safetensors').fsPath;
+    const before = sha256(source);
+    const result = await vscode.commands.executeCommand<JobResult<'prune'> | undefined>('prunescope.prune', vscode.Uri.file(source), {
+      pruneStrategy: 'magnitude',
+      pruneSparsity: 0.9,
+      pruneFormat: 'onnx',
+    });
+    assert.ok(result, `Prune Model returned nothing; ${JSON.stringify((await status()).finished)}`);
+    assert.equal(sha256(source), before, 'the source model changed');
+    assert.equal(path.basename(result.out), 'mnist.pruned-magnitude-90.onnx');
+    assert.equal(result.kind, 'unstructured');
+    assert.equal(statSync(result.out).size, result.bytesAfter);
+    assert.ok(result.bytesAfter < 0.25 * result.bytesBefore, `pruned ${result.bytesAfter} B, source ${result.bytesBefore} B`);
+    const messages = await waitFor('the notification with both sizes', async () => {
+      const m = await notificationMessages();
+      return m.find((x) => x.includes('wrote mnist.pruned-magnitude-90.onnx'));
+    });
+    assert.match(messages, /1\.80 MB → 0\.3\d MB/);
+    assert.doesNotMatch(messages, /keeps its size/);
+  }, { timeoutMs: 180_000 });
+
   test('Compare Checkpoints shows the Compare tab with its heatmaps', async () => {
     await extension().activate();
     const fixtures = process.env.PRUNESCOPE_FIXTURES;
