@@ -46,6 +46,8 @@ window.__probe = (() => {
         legendOutside: boxes.filter((b) => b.left < 0 || b.top < 0 || b.left + b.width > c.width + 1 || b.top + b.height > c.height + 1).length,
         xTicks: (c.scales.x && c.scales.x.ticks ? c.scales.x.ticks : []).length,
         yTicks: (c.scales.y && c.scales.y.ticks ? c.scales.y.ticks : []).length,
+        yScale: c.scales.y ? c.scales.y.type : undefined,
+        yTickLabels: c.scales.y && c.scales.y.ticks ? c.scales.y.ticks.map((t) => t.label).filter((l) => l !== '' && l !== undefined) : [],
         // Line colour and dash of each dataset: what tells series apart.
         styles: c.data.datasets.map((d) => `${String(d.borderColor)} ${JSON.stringify(d.borderDash || [])}`),
       };

@@ -178,6 +178,11 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
             break;
           case 'Latency & size':
             assert.deepEqual(names, ['Latency vs sparsity', 'Parameters vs sparsity', 'FLOPs vs sparsity']);
+            // Dense and CSR latencies are orders of magnitude apart: a log axis labelled 1-2-5.
+            assert.equal(infos[0].yScale, 'logarithmic');
+            assert.ok(infos[0].yTickLabels.length >= 2, `latency ticks ${infos[0].yTickLabels.join(', ')}`);
+            for (const label of infos[0].yTickLabels) assert.match(label, /^[125]0*(\.\d+)?$|^0\.0*[125]$/, `latency tick ${label}`);
+            assert.equal(infos[1].yScale, 'linear');
             break;
         }
         await saveScreenshot(page, `analysis-${tab}-${theme}`, 'browser');

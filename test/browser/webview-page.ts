@@ -95,6 +95,9 @@ export interface ChartInfo {
   legendOutside: number;
   xTicks: number;
   yTicks: number;
+  yScale?: string;
+  /** The y axis's visible tick labels. */
+  yTickLabels: string[];
   /** Each dataset's line colour and dash pattern. */
   styles: string[];
 }

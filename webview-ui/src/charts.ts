@@ -7,6 +7,7 @@ import {
   Legend,
   LinearScale,
   LineController,
+  LogarithmicScale,
   LineElement,
   PointElement,
   Tooltip,
@@ -20,7 +21,7 @@ import { heatCells } from './data';
 import { el, button } from './dom';
 import { mix, readableOn, withAlpha, type ThemeColours } from './theme';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, BarController, BarElement, Tooltip, Legend, MatrixController, MatrixElement);
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, BarController, BarElement, Tooltip, Legend, MatrixController, MatrixElement);
 
 const DASHES = [[], [6, 3], [2, 3], [10, 3, 2, 3]];
 
@@ -121,6 +122,13 @@ export function chartCard(
   sink.charts.push({ name: title, chart });
 }
 
+/** 1, 2 or 5 times a power of ten. */
+function isOneTwoFive(v: number): boolean {
+  if (!(v > 0)) return false;
+  const lead = v / 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 5, 10].some((d) => Math.abs(lead - d) < 1e-6 * d);
+}
+
 const percentTick = (v: number | string) => `${Math.round(Number(v) * 1000) / 10}%`;
 
 export interface LineSpec {
@@ -131,6 +139,7 @@ export interface LineSpec {
   yPercent?: boolean;
   yMin?: number;
   yMax?: number;
+  /** A logarithmic y axis, for values spanning orders of magnitude (latencies). */
   logY?: boolean;
   /** Point size (default 3); smaller for long series. */
   pointRadius?: number;
@@ -206,7 +215,8 @@ export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: 
           title: { display: true, text: spec.yTitle },
           min: spec.yMin,
           max: spec.yMax,
-          ticks: { callback: (v) => fmtY(Number(v)) },
+          // A log axis labels only 1, 2 and 5 of each decade; the others crowd it.
+          ticks: { callback: (v) => (spec.logY && !isOneTwoFive(Number(v)) ? '' : fmtY(Number(v))) },
           grid: { color: theme.grid },
         },
       },
