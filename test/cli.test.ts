@@ -152,6 +152,23 @@ describe('prunescope CLI', () => {
     assert.match(again.stderr, /already exists/);
   });
 
+  it('prune makes the output folder it needs; an output under a file is a clear error', () => {
+    const src = fixture('onnx', 'mnist2x10.onnx');
+    const out = join(dir, 'new', 'nested', 'magnitude-90.onnx');
+    const r = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.9', '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(out).size, JSON.parse(r.stdout).bytesAfter);
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, 'not a folder');
+    const bad = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.9', '--out', join(blocker, 'x.onnx'));
+    assert.equal(bad.code, 1);
+    assert.doesNotMatch(bad.stderr, /internal error/);
+    assert.match(bad.stderr, /cannot write .*a-file.x\.onnx: .*a-file is a file, not a folder/);
+    // Refused before the work, not after it.
+    assert.doesNotMatch(bad.stderr, /pruning with/);
+    assert.equal(readFileSync(blocker, 'utf8'), 'not a folder');
+  });
+
   it('analyze writes results.json in the results format and a self-contained report.html', () => {
     const out = join(dir, 'analysis');
     const r = cli('analyze', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--strategies', 'magnitude,unit-l2', '--sparsities', '0,0.5', '--out', out);

@@ -3,7 +3,7 @@ import { initBackend } from '../backend';
 import { PruneScopeError } from '../errors';
 import type { ReadOptions } from '../formats/format';
 import { readModel, writeModel, writerFor } from '../formats/registry';
-import { assertNotSource } from '../io/atomic';
+import { assertFolderPossible, assertNotSource, makeFolderFor } from '../io/atomic';
 import type { MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
 import type { ScheduleName } from '../results/format';
@@ -72,6 +72,7 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   progress(0, `reading ${options.model}`);
   const original = await readModel(options.model, options.readOptions);
   assertNotSource(options.out, original.source?.files ?? [options.model]);
+  assertFolderPossible(options.out);
   if (!options.overwrite && (await exists(options.out))) {
     throw new PruneScopeError(`${options.out} already exists; choose another name (or allow overwriting)`);
   }
@@ -136,7 +137,15 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   }
   progress(0.95, `writing ${options.out}`);
   const named = { ...pruned.mlp, name: `${original.name}-${strategy.id}-${Math.round(options.sparsity * 100)}` };
-  const written = await writeModel(named, options.out);
+  // As analyze and train do, prune makes the output's folder; one it made goes again if the write fails.
+  const made = await makeFolderFor(options.out);
+  let written: Awaited<ReturnType<typeof writeModel>>;
+  try {
+    written = await writeModel(named, options.out);
+  } catch (e) {
+    if (made) await fs.rm(made, { recursive: true, force: true });
+    throw e;
+  }
   const notes = [...pruned.notes];
   if (strategy.kind === 'unstructured') {
     const format = writerFor(options.out);

@@ -4,6 +4,7 @@ import { mkdtempSync, promises as fs, readdirSync, readFileSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { PruneScopeError } from '../errors';
 import { PARTIAL_PREFIX, partialOwner, recoverPartialWrites, writeFilesAtomically, writeGroup } from './atomic';
 
 const dirs: string[] = [];
@@ -68,6 +69,19 @@ test('atomic: a group that fails or is aborted writes nothing and keeps existing
     /cancelled/,
   );
   assert.deepEqual(snapshot(dir), { '/a.json': 'old' });
+});
+
+test('atomic: a file that cannot be written is an error naming it and why, and leaves nothing behind', async () => {
+  const dir = tempDir();
+  const missing = join(dir, 'no-such-folder', 'model.onnx');
+  await assert.rejects(writeFilesAtomically([{ path: missing, data: 'x' }]), (e: unknown) => {
+    assert.ok(e instanceof PruneScopeError, String(e));
+    assert.equal(e.message, `cannot write ${missing}: its folder ${join(dir, 'no-such-folder')} does not exist`);
+    return true;
+  });
+  writeFileSync(join(dir, 'a-file'), 'x');
+  await assert.rejects(writeFilesAtomically([{ path: join(dir, 'a-file', 'model.onnx'), data: 'x' }]), /is not a folder/);
+  assert.deepEqual(snapshot(dir), { '/a-file': 'x' });
 });
 
 test('atomic: a rename that fails midway puts back the files already replaced', async () => {

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PruneScopeError } from '../errors';
 
@@ -68,6 +68,47 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** What a person can act on when a file cannot be written, in place of a bare errno. */
+function writeError(path: string, e: NodeJS.ErrnoException): Error {
+  const why: Record<string, string> = {
+    ENOENT: `its folder ${dirname(path)} does not exist`,
+    ENOTDIR: `${dirname(path)} is not a folder`,
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'the disk quota is exhausted',
+  };
+  const reason = e.code ? why[e.code] : undefined;
+  return reason ? new PruneScopeError(`cannot write ${path}: ${reason}`) : e;
+}
+
+/**
+ * Makes the folder `path` goes in, with any missing parents; returns the first folder it made
+ * (to remove again if the write fails), or undefined when it existed. Errors name the file.
+ */
+export async function makeFolderFor(path: string): Promise<string | undefined> {
+  const dir = dirname(resolve(path));
+  try {
+    return await fs.mkdir(dir, { recursive: true });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    // mkdir -p reports a file in the way as EEXIST or ENOTDIR, naming the folder it wanted: name the file.
+    if (err.code === 'EEXIST' || err.code === 'ENOTDIR') assertFolderPossible(path);
+    throw writeError(resolve(path), err);
+  }
+}
+
+/**
+ * Throws when `path` cannot be written because a file stands where one of its folders should be,
+ * so a job can refuse before its work rather than after it. Missing folders are fine (made later).
+ */
+export function assertFolderPossible(path: string): void {
+  let p = dirname(resolve(path));
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  if (existsSync(p) && !statSync(p).isDirectory()) throw new PruneScopeError(`cannot write ${resolve(path)}: ${p} is a file, not a folder`);
+}
+
 async function stage(group: Group, files: { path: string; data: Uint8Array | string }[]): Promise<number> {
   let bytes = 0;
   for (const f of files) {
@@ -78,8 +119,9 @@ async function stage(group: Group, files: { path: string; data: Uint8Array | str
     try {
       await fs.writeFile(tmp, f.data);
     } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
+      // Where the folder is missing or not a folder, there is no temporary to remove either.
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw writeError(path, e as NodeJS.ErrnoException);
     }
     group.staged.push({ path, tmp, bytes: size });
     bytes += size;
