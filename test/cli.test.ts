@@ -152,7 +152,7 @@ describe('prunescope CLI', () => {
     assert.match(again.stderr, /already exists/);
   });
 
-  it('prune makes the output folder it needs; an output under a file is a clear error', () => {
+  it('prune makes the output folder it needs; an output under a file is a clear error, for every command that writes', () => {
     const src = fixture('onnx', 'mnist2x10.onnx');
     const out = join(dir, 'new', 'nested', 'magnitude-90.onnx');
     const r = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.9', '--out', out, '--json');
@@ -166,6 +166,17 @@ describe('prunescope CLI', () => {
     assert.match(bad.stderr, /cannot write .*a-file.x\.onnx: .*a-file is a file, not a folder/);
     // Refused before the work, not after it.
     assert.doesNotMatch(bad.stderr, /pruning with/);
+    for (const args of [
+      ['analyze', src, '--data', 'mnist', '--strategies', 'magnitude', '--sparsities', '0.5', '--out', join(blocker, 'analysis')],
+      ['compare', src, src, '--data', 'mnist', '--out', join(blocker, 'a', 'b')],
+      ['train', '--data', 'mnist', '--hidden', '10', '--epochs', '1', '--out', blocker],
+    ]) {
+      const r2 = cli(...args);
+      assert.equal(r2.code, 1, args[0]);
+      assert.match(r2.stderr, /cannot write into .*: .*a-file is a file, not a folder\n$/, args[0]);
+      assert.doesNotMatch(r2.stderr, /internal error|epoch|measuring/, args[0]);
+    }
+    assert.equal(readFileSync(blocker, 'utf8'), 'not a folder');
     assert.equal(readFileSync(blocker, 'utf8'), 'not a folder');
   });
 

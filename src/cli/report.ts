@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { recoverPartialWrites, writeFilesAtomically, writeGroup } from '../core/io/atomic';
+import { makeFolderFor, recoverPartialWrites, writeFilesAtomically, writeGroup } from '../core/io/atomic';
 import { SIMILARITY_METRIC_IDS } from '../core/metrics/similarity';
 import type { Results } from '../core/results/format';
 import { reportHtml } from '../report/html';
@@ -28,8 +28,8 @@ export async function writeReport(results: Results, path: string): Promise<strin
  */
 export async function writeResultsAndReport(results: Results, out: string): Promise<{ results: string; report: string }> {
   await recoverPartialWrites(out);
-  const created = (await fs.mkdir(out, { recursive: true })) !== undefined;
   const paths = { results: join(out, 'results.json'), report: join(out, 'report.html') };
+  const created = (await makeFolderFor(paths.results)) !== undefined;
   try {
     await writeGroup(async () => {
       await writeFilesAtomically([{ path: paths.results, data: `${JSON.stringify(results)}\n` }]);

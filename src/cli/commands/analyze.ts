@@ -3,6 +3,7 @@ import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } 
 import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
 import type { AnalysisResults } from '../../core/results/format';
 import { UsageError } from '../../core/errors';
+import { assertOutputFolder } from '../../core/io/atomic';
 import { choiceOption, intOption, parse, requireString } from '../args';
 import { startBackend, type Command } from '../command';
 import { info, percent, printJson, table } from '../output';
@@ -62,6 +63,8 @@ export const analyzeCommand: Command = {
       { min: 1, max: 1, names: 'MODEL' },
     );
     const out = requireString(values.out, 'out');
+    // Before the work: a file where the folder should go would only fail it at the end.
+    assertOutputFolder(out);
     const options = {
       model: positionals[0],
       readOptions: readOptionsFrom(values),

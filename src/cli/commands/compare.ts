@@ -1,4 +1,5 @@
 import { runComparison } from '../../core/experiments';
+import { assertOutputFolder } from '../../core/io/atomic';
 import { parse, requireString } from '../args';
 import { startBackend, type Command } from '../command';
 import { info, printJson, table } from '../output';
@@ -23,6 +24,8 @@ export const compareCommand: Command = {
       { min: 2, max: 2, names: 'MODEL_A and MODEL_B' },
     );
     const out = requireString(values.out, 'out');
+    // Before the work: a file where the folder should go would only fail it at the end.
+    assertOutputFolder(out);
     const metric = metricOption(values.metric);
     const geometry = geometryFrom(values);
     await startBackend(values);

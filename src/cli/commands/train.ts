@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { getSplit } from '../../core/data/load';
-import { recoverPartialWrites } from '../../core/io/atomic';
+import { assertOutputFolder, recoverPartialWrites } from '../../core/io/atomic';
 import { trainMLP } from '../../core/train/fit';
 import { saveTraining } from '../../core/train/save';
 import { intListOption, intOption, numberOption, parse, requireString } from '../args';
@@ -32,6 +32,8 @@ export const trainCommand: Command = {
       { min: 0, max: 0, names: '' },
     );
     const out = requireString(values.out, 'out');
+    // Before the work: a file where the folder should go would only fail it at the end.
+    assertOutputFolder(out);
     const options = {
       hidden: intListOption(values.hidden, 'hidden', [1000, 1000, 500, 200]),
       dropout: numberOption(values.dropout, 'dropout', 0.5, 0, 0.99),

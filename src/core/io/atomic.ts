@@ -99,14 +99,26 @@ export async function makeFolderFor(path: string): Promise<string | undefined> {
   }
 }
 
+/** The file standing where `dir` or one of its parents should be a folder, if any. */
+function fileInTheWay(dir: string): string | undefined {
+  let p = resolve(dir);
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return existsSync(p) && !statSync(p).isDirectory() ? p : undefined;
+}
+
 /**
  * Throws when `path` cannot be written because a file stands where one of its folders should be,
  * so a job can refuse before its work rather than after it. Missing folders are fine (made later).
  */
 export function assertFolderPossible(path: string): void {
-  let p = dirname(resolve(path));
-  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
-  if (existsSync(p) && !statSync(p).isDirectory()) throw new PruneScopeError(`cannot write ${resolve(path)}: ${p} is a file, not a folder`);
+  const file = fileInTheWay(dirname(resolve(path)));
+  if (file) throw new PruneScopeError(`cannot write ${resolve(path)}: ${file} is a file, not a folder`);
+}
+
+/** As assertFolderPossible, for an output folder (`--out DIR`). */
+export function assertOutputFolder(dir: string): void {
+  const file = fileInTheWay(dir);
+  if (file) throw new PruneScopeError(`cannot write into ${resolve(dir)}: ${file} is a file, not a folder`);
 }
 
 async function stage(group: Group, files: { path: string; data: Uint8Array | string }[]): Promise<number> {

@@ -1,7 +1,6 @@
-import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { writeModel } from '../formats/registry';
-import { writeFilesAtomically } from '../io/atomic';
+import { makeFolderFor, writeFilesAtomically } from '../io/atomic';
 import type { MLP } from '../model/mlp';
 import type { TrainingHistory } from './fit';
 
@@ -15,7 +14,7 @@ export interface SavedTraining {
  * `history.json` (backend, seed, options, per-epoch metrics). Creates `dir` if needed.
  */
 export async function saveTraining(dir: string, mlp: MLP, history: TrainingHistory): Promise<SavedTraining> {
-  await fs.mkdir(dir, { recursive: true });
+  await makeFolderFor(join(dir, 'model.json'));
   const written = await writeModel(mlp, join(dir, 'model.json'));
   const historyPath = join(dir, 'history.json');
   await writeFilesAtomically([{ path: historyPath, data: `${JSON.stringify(history, null, 2)}\n` }]);
