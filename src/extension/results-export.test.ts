@@ -20,6 +20,8 @@ test('CSV of an analysis: the original, then a row per point and per layer', () 
   assert.ok(row);
   assert.equal(Number(row.accuracy), p.accuracy);
   assert.equal(row.sparse_ms_per_100, '');
+  assert.equal(Number(row.onnx_bytes), p.onnxBytes);
+  assert.equal(Number(rows[0].onnx_bytes), r.baseline.onnxBytes);
   // The geometry curves, long format: one row per recorded point, in the order recorded.
   const g = r.baseline.geometry?.find((x) => x.applies);
   assert.ok(g?.applies);

@@ -49,23 +49,23 @@ export function resultsToCsv(results: Results): string {
   }
   const header = [
     'strategy', 'kind', 'schedule', 'iteration', 'sparsity', 'actual_sparsity', 'layer', 'units', 'accuracy', 'loss',
-    'agreement', 'parameters', 'flops', 'dense_ms_per_100', 'sparse_ms_per_100', 'similarity', 'apoz_mean', 'finetune_epochs',
+    'agreement', 'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'similarity', 'apoz_mean', 'finetune_epochs',
     'geometry_order', 'units_kept', 'geometry_r2',
   ];
   const body: (string | number | null | undefined)[][] = [];
   const b = results.baseline;
-  body.push(['original', '', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.latency.denseMsPer100, null, null, null, 0]);
+  body.push(['original', '', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, null, null, 0]);
   for (const run of results.runs) {
     for (const p of run.points) {
       const common = [run.strategy, run.kind, run.schedule, p.iteration, p.sparsity];
-      body.push([...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.latency.denseMsPer100, p.latency.sparseMsPer100, null, null, p.finetuneEpochs]);
+      body.push([...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.onnxBytes, p.latency.denseMsPer100, p.latency.sparseMsPer100, null, null, p.finetuneEpochs]);
       for (const l of p.layers) {
-        body.push([...common, l.sparsity, l.name, l.units, null, null, null, l.parameters, l.flops, null, null, l.similarity, l.apoz.mean, p.finetuneEpochs]);
+        body.push([...common, l.sparsity, l.name, l.units, null, null, null, l.parameters, l.flops, null, null, null, l.similarity, l.apoz.mean, p.finetuneEpochs]);
       }
     }
   }
   for (const [layer, units, order, k, r2] of geometryPoints(b.geometry)) {
-    body.push(['original', '', '', 0, 0, 0, layer, units, null, null, null, null, null, null, null, null, null, 0, order, k, r2]);
+    body.push(['original', '', '', 0, 0, 0, layer, units, null, null, null, null, null, null, null, null, null, null, 0, order, k, r2]);
   }
   return rows(header, body);
 }

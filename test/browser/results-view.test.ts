@@ -177,7 +177,10 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
             assert.equal(infos[0].legend.length, layers);
             break;
           case 'Latency & size':
-            assert.deepEqual(names, ['Latency vs sparsity', 'Parameters vs sparsity', 'FLOPs vs sparsity']);
+            assert.deepEqual(names, ['Latency vs sparsity', 'Parameters vs sparsity', 'Stored size vs sparsity', 'FLOPs vs sparsity']);
+            // The stored size: one line per strategy and the original's, in kB for this 8,070-parameter model.
+            assert.deepEqual(infos[2].legend, ['magnitude', 'unit-l2', 'apoz', `original (${(analysis.baseline.onnxBytes! / 1e3).toFixed(1)} kB)`]);
+            assert.equal(infos[2].yTitle, 'kB as ONNX');
             // Dense and CSR latencies are orders of magnitude apart: a log axis labelled 1-2-5.
             assert.equal(infos[0].yScale, 'logarithmic');
             assert.ok(infos[0].yTickLabels.length >= 2, `latency ticks ${infos[0].yTickLabels.join(', ')}`);

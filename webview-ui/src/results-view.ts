@@ -303,7 +303,7 @@ function drawAnalysisTab(body: HTMLElement, sink: ChartSink, r: AnalysisResults,
         lineChart(c, theme, {
           series: [...dense, ...sparse],
           xTitle: 'sparsity',
-          yTitle: 'ms per 100 samples (log scale)',
+          yTitle: 'ms per 100 samples (log)',
           xPercent: true,
           // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
           logY: true,
@@ -320,6 +320,28 @@ function drawAnalysisTab(body: HTMLElement, sink: ChartSink, r: AnalysisResults,
           references: [{ label: `original (${r.baseline.parameters.toLocaleString('en-US')})`, y: r.baseline.parameters, from, to }],
         }),
       );
+      const baseBytes = r.baseline.onnxBytes;
+      // MB for models like the demo's, kB for small ones, so the axis reads in whole numbers.
+      const [unit, scale] = (baseBytes ?? 0) >= 1e6 ? ['MB', 1e6] : ['kB', 1e3];
+      const stored = seriesBySparsity(r, (p) => (p.onnxBytes === undefined ? null : p.onnxBytes / scale)).filter((x) => x.points.length > 0);
+      if (stored.length > 0) {
+        chartCard(
+          grid,
+          sink,
+          'Stored size vs sparsity',
+          'half',
+          (c) =>
+            lineChart(c, theme, {
+              series: stored,
+              xTitle: 'sparsity',
+              yTitle: `${unit} as ONNX`,
+              xPercent: true,
+              yMin: 0,
+              references: baseBytes === undefined ? [] : [{ label: `original (${(baseBytes / scale).toFixed(unit === 'MB' ? 2 : 1)} ${unit})`, y: baseBytes / scale, from, to }],
+            }),
+          'weights, biases and the positions of sparse weights, as written to ONNX',
+        );
+      }
       chartCard(grid, sink, 'FLOPs vs sparsity', 'half', (c) =>
         lineChart(c, theme, {
           series: seriesBySparsity(r, (p) => p.flops),

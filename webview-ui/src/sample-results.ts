@@ -76,6 +76,8 @@ function point(strategy: number, s: number, iteration: number, structured: boole
     layers,
     similarityMatrix: matrix(3, 3, s * 0.5),
     finetuneEpochs: 0,
+    // Dense kernels for removed neurons; sparse ones cost a value and a ~3-byte index per weight kept.
+    onnxBytes: Math.round(structured ? 4 * parameters : Math.min(4 * 84060, 7 * parameters)),
   };
 }
 
@@ -108,6 +110,7 @@ export function sampleAnalysis(): AnalysisResults {
       parameters: 84060,
       flops: 168120,
       latency: { denseMsPer100: 1.2 },
+      onnxBytes: 4 * 84060,
       apoz: names.map((n, i) => apoz(n, 0, sizes[i], i < 2)),
       similarityMatrix: matrix(3, 3, 0),
       geometry: names.slice(0, -1).map((n, i) => geometry(n, sizes[i])),

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fixture } from '../../../test/fixtures';
 import { initBackend } from '../backend';
 import { loadDataset } from '../data/load';
-import { readModel } from '../formats/registry';
+import { readModel, writeModel } from '../formats/registry';
 import { cloneMLP } from '../model/mlp';
 import { evaluate } from '../train/evaluate';
 import { runAnalysis, sameWeights } from './analysis';
+import { pruneModel } from './prune-model';
 
 before(async () => {
   await initBackend();
@@ -49,5 +53,29 @@ describe('runAnalysis', () => {
       assert.ok(half.agreement < 1 && half.accuracy !== fresh.accuracy, `${run.strategy} at 50% is measured on the pruned model`);
     }
     assert.equal(r.baseline.accuracy, fresh.accuracy);
+  });
+
+  test('onnxBytes is what the model\'s ONNX file stores: the file adds only its graph', async () => {
+    const path = fixture('onnx', 'mnist2x10.onnx');
+    const r = await runAnalysis({ model: path, data: 'mnist', strategies: ['magnitude', 'unit-l2'], sparsities: [0.9], geometry: false });
+    const dir = mkdtempSync(join(tmpdir(), 'prunescope-onnx-bytes-'));
+    try {
+      const graphBytes = async (file: string, stored: number | undefined) => {
+        assert.ok(stored !== undefined && stored > 0);
+        const extra = statSync(file).size - stored;
+        assert.ok(extra > 0 && extra < 2000, `${file}: ${statSync(file).size} B on disk, ${stored} B of weights`);
+      };
+      const original = join(dir, 'original.onnx');
+      await writeModel(await readModel(path), original);
+      await graphBytes(original, r.baseline.onnxBytes);
+      for (const run of r.runs) {
+        const out = join(dir, `${run.strategy}.onnx`);
+        await pruneModel({ model: path, strategy: run.strategy, sparsity: 0.9, out });
+        await graphBytes(out, run.points[0].onnxBytes);
+        assert.ok(run.points[0].onnxBytes! < 0.25 * r.baseline.onnxBytes!, `${run.strategy}: ${run.points[0].onnxBytes} of ${r.baseline.onnxBytes}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,7 @@ import { checkFits, loadDataset } from '../data/load';
 import { PruneScopeError } from '../errors';
 import { readModel } from '../formats/registry';
 import type { ReadOptions } from '../formats/format';
+import { onnxWeightBytes } from '../formats/onnx-write';
 import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
 import { outputSize, type MLP } from '../model/mlp';
@@ -214,6 +215,7 @@ export async function measurePoint(
     layers,
     similarityMatrix: sim.values,
     finetuneEpochs: step.finetuneEpochs,
+    onnxBytes: onnxWeightBytes(model.layers),
   };
 }
 
@@ -288,6 +290,7 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
     parameters: baseParams,
     flops: original.layers.reduce((a, l) => a + 2 * l.weights.length, 0),
     latency: { denseMsPer100: denseLatencyMs(original, data.activationSet.x, data.samples) },
+    onnxBytes: onnxWeightBytes(original.layers),
     apoz: layerApoz(original, originalReps),
     similarityMatrix: selfSim.values,
   };

@@ -31,12 +31,7 @@ function varintBytes(v: number): number {
   return n;
 }
 
-/**
- * The kernel as a sparse initializer (float32 values, linear int64 indices in ascending order,
- * as the spec and the ONNX checker require) when that takes fewer bytes than the dense tensor;
- * otherwise null. -0 counts as a stored zero and comes back as 0.
- */
-function sparseKernel(name: string, dims: number[], w: Float32Array): onnx.SparseTensorProto | null {
+function sparseCost(w: Float32Array): { nnz: number; indexBytes: number } {
   let nnz = 0;
   let indexBytes = 0;
   for (let k = 0; k < w.length; k++) {
@@ -45,6 +40,29 @@ function sparseKernel(name: string, dims: number[], w: Float32Array): onnx.Spars
       indexBytes += varintBytes(k);
     }
   }
+  return { nnz, indexBytes };
+}
+
+/**
+ * Bytes the writer stores for these weights: float32 kernels and biases, dense or as sparse
+ * values and indices, whichever it picks. The file adds the graph (a few hundred bytes) to it.
+ */
+export function onnxWeightBytes(layers: readonly Pick<DenseLayer, 'weights' | 'bias'>[]): number {
+  let bytes = 0;
+  for (const l of layers) {
+    const { nnz, indexBytes } = sparseCost(l.weights);
+    bytes += Math.min(4 * l.weights.length, 4 * nnz + indexBytes) + 4 * (l.bias?.length ?? 0);
+  }
+  return bytes;
+}
+
+/**
+ * The kernel as a sparse initializer (float32 values, linear int64 indices in ascending order,
+ * as the spec and the ONNX checker require) when that takes fewer bytes than the dense tensor;
+ * otherwise null. -0 counts as a stored zero and comes back as 0.
+ */
+function sparseKernel(name: string, dims: number[], w: Float32Array): onnx.SparseTensorProto | null {
+  const { nnz, indexBytes } = sparseCost(w);
   if (4 * nnz + indexBytes >= 4 * w.length) return null;
   const values = new Float32Array(nnz);
   const indices = new Array<number>(nnz);

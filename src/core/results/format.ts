@@ -131,6 +131,8 @@ export const pointSchema = z.object({
   similarityMatrix: matrix,
   /** Epochs of fine-tuning spent to reach this point. */
   finetuneEpochs: z.number().int().nonnegative(),
+  /** Bytes of weights, biases and sparse indices the pruned model takes as ONNX; absent in older files. */
+  onnxBytes: z.number().int().nonnegative().optional(),
 });
 
 export const scheduleSchema = z.enum(['one-shot', 'iterative', 'imp-rewind', 'trimming']);
@@ -150,6 +152,8 @@ export const baselineSchema = z.object({
   parameters: z.number().int().nonnegative(),
   flops: z.number().nonnegative(),
   latency: z.object({ denseMsPer100: num }),
+  /** As a point's onnxBytes, for the original. */
+  onnxBytes: z.number().int().nonnegative().optional(),
   apoz: z.array(layerApozSchema),
   /** The original against itself, layer by layer. */
   similarityMatrix: matrix,
