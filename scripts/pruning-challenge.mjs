@@ -76,6 +76,36 @@ const verdicts = analysed.map((m) => {
   return `- ${m.label} (${m.recipe}; test accuracy ${pct(m.results.baseline.accuracy)}): weight pruning keeps ${pct(w90)} at 90% sparsity, target at least 95%: ${w90 >= 0.95 ? '**met**' : '**not met**'}; unit pruning below weight pruning at every k from 70% on: ${unitBelowFrom70(m.results) ? 'yes' : 'no'}.`;
 });
 
+// What the pruned challenge models cost: size as ONNX and forward time per batch of 100.
+const costed = analysed[0]?.results;
+const pointOf = (strategy, k) => costed.runs.find((r) => r.strategy === strategy).points.find((p) => p.sparsity === k);
+const mb = (bytes) => (bytes === undefined ? '' : `${(bytes / 1e6).toFixed(2)} MB`);
+const ms = (v) => (v === null || v === undefined ? '' : `${v.toFixed(1)} ms`);
+const costRows = costed
+  ? ks.map((k) => {
+      const w = pointOf('magnitude', k);
+      const u = pointOf('unit-l2', k);
+      return `| ${Math.round(k * 100)}% | ${mb(w.onnxBytes)} | ${ms(w.latency.denseMsPer100)} | ${ms(w.latency.sparseMsPer100)} | ${mb(u.onnxBytes)} | ${ms(u.latency.denseMsPer100)} |`;
+    })
+  : [];
+const costSection = costed
+  ? `
+## What the pruned models cost
+
+The ${analysed[0].label} pruned at each k: its size as ONNX (\`onnxBytes\`: weights, biases and
+the positions of sparse weights; PruneScope's ONNX writer stores a kernel that is mostly zeros as
+a sparse initializer, so weight pruning shrinks the file too, though less than removing neurons
+does) and the time of one forward pass of 100 images: through the dense kernels (zeros
+included) on the ${costed.backend.name} backend, and, for weight pruning, through a CSR sparse
+product in JavaScript, as the challenge write-up timed sparse weights. Times are single medians
+on a shared 2-core machine. The original: ${mb(costed.baseline.onnxBytes)}, ${ms(costed.baseline.latency.denseMsPer100)}.
+
+| k | weight: ONNX | weight: dense | weight: CSR | unit: ONNX | unit: dense |
+|---|---|---|---|---|---|
+${costRows.join('\n')}
+`
+  : '';
+
 const doc = `# The pruning challenge: weight vs unit pruning
 
 A 784-1000-1000-500-200-10 MLP (ReLU, softmax output) trained on MNIST by \`prunescope train\`,
@@ -92,7 +122,7 @@ ${rows.join('\n')}
 ${verdicts.join('\n')}
 
 The two published solutions report, at k = 90%, 82.4% (weight) / 36.7% (unit) and 95% / 52%.
-
+${costSection}
 ## What the baseline's training does to weight pruning
 
 How well magnitude pruning works without retraining depends on how the network was trained,
