@@ -158,6 +158,13 @@ describe('prunescope CLI', () => {
     const r = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.9', '--out', out, '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(statSync(out).size, JSON.parse(r.stdout).bytesAfter);
+    // --dense: every zero stored, for ONNX consumers without sparse initializers.
+    const denseOut = join(dir, 'new', 'nested', 'magnitude-90-dense.onnx');
+    const d = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.9', '--dense', '--out', denseOut, '--json');
+    assert.equal(d.code, 0, d.stderr);
+    const dj = JSON.parse(d.stdout) as { bytesAfter: number; notes: string[] };
+    assert.ok(dj.bytesAfter > 3 * statSync(out).size, `dense ${dj.bytesAfter} B, sparse ${statSync(out).size} B`);
+    assert.match(dj.notes.join(' '), /written dense as asked/);
     const blocker = join(dir, 'a-file');
     writeFileSync(blocker, 'not a folder');
     const bad = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.9', '--out', join(blocker, 'x.onnx'));

@@ -12,11 +12,11 @@ export const pruneCommand: Command = {
   name: 'prune',
   summary: 'prune a model with one strategy and write the smaller model (format from the output extension)',
   usage:
-    'prunescope prune MODEL --strategy NAME --sparsity S [--data mnist|PATH] [--normalize ...] [--samples N] [--finetune-epochs E] [--iterations J] [--schedule one-shot|iterative|imp-rewind|trimming] [--include-output] [--force] --out FILE',
+    'prunescope prune MODEL --strategy NAME --sparsity S [--data mnist|PATH] [--normalize ...] [--samples N] [--finetune-epochs E] [--iterations J] [--schedule one-shot|iterative|imp-rewind|trimming] [--include-output] [--force] [--dense] --out FILE',
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, strategy: { type: 'string' }, sparsity: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' } },
+      { ...modelReadOptions, ...experimentOptions, strategy: { type: 'string' }, sparsity: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, dense: { type: 'boolean' } },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const strategy = choiceOption(requireString(values.strategy, 'strategy'), 'strategy', PRUNE_STRATEGY_IDS, 'magnitude');
@@ -41,6 +41,7 @@ export const pruneCommand: Command = {
         seed: intOption(values.seed, 'seed', 1, 0),
         includeOutput: values['include-output'] === true,
         overwrite: values.force === true,
+        dense: values.dense === true,
       },
       { onProgress: values.json ? undefined : progressPrinter() },
     );

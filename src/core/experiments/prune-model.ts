@@ -24,6 +24,8 @@ export interface PruneModelOptions extends Partial<DataOptions> {
   includeOutput?: boolean;
   /** Replace an existing output file (never the source model). */
   overwrite?: boolean;
+  /** Store every weight, zeros included, even as ONNX (for consumers without sparse initializers). */
+  dense?: boolean;
 }
 
 export interface PruneModelResult {
@@ -141,7 +143,7 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   const made = await makeFolderFor(options.out);
   let written: Awaited<ReturnType<typeof writeModel>>;
   try {
-    written = await writeModel(named, options.out);
+    written = await writeModel(named, options.out, { dense: options.dense });
   } catch (e) {
     if (made) await fs.rm(made, { recursive: true, force: true });
     throw e;
@@ -149,10 +151,13 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   const notes = [...pruned.notes];
   if (strategy.kind === 'unstructured') {
     const format = writerFor(options.out);
+    const structured = 'a structured strategy (unit-l1, unit-l2, apoz, cka) removes neurons instead';
     notes.push(
-      format.writesSparse
-        ? `unstructured pruning zeroes weights; ${format.label} stores mostly-zero kernels as sparse initializers (values and their positions), so the file shrinks with the sparsity`
-        : `unstructured pruning zeroes weights but ${format.label} stores every weight, so the file keeps its size; write .onnx (sparse initializers) or use a structured strategy (unit-l1, unit-l2, apoz, cka), which removes neurons`,
+      options.dense
+        ? `unstructured pruning zeroes weights; written dense as asked, every zero is stored and the file keeps its size (${structured})`
+        : format.writesSparse
+          ? `unstructured pruning zeroes weights; ${format.label} stores mostly-zero kernels as sparse initializers (values and their positions), so the file shrinks with the sparsity`
+          : `unstructured pruning zeroes weights but ${format.label} stores every weight, so the file keeps its size; write .onnx (sparse initializers), or ${structured}`,
     );
   }
   return {

@@ -18,6 +18,11 @@ export interface WriteResult {
  * One model format: how to recognise it, read it into an MLP and (optionally) write an MLP.
  * Readers never throw anything but ModelFormatError for bad input.
  */
+export interface WriteOptions {
+  /** Store every weight, zeros included, where the format could store mostly-zero kernels sparsely (for consumers without sparse support). */
+  dense?: boolean;
+}
+
 export interface ModelFormat {
   id: ModelFormatId;
   /** Human name used in messages, e.g. "ONNX". */
@@ -28,7 +33,7 @@ export interface ModelFormat {
   /** File extension(s) that select this format as a writer, e.g. [".onnx"]. */
   writeExtensions: string[];
   /** Writes `mlp` to `path` and its companion files (weights), atomically. Never overwrites the source model. */
-  write?(mlp: MLP, path: string): Promise<WriteResult>;
+  write?(mlp: MLP, path: string, options?: WriteOptions): Promise<WriteResult>;
   /** True when the writer stores mostly-zero kernels sparsely, so unstructured pruning shrinks the file. */
   writesSparse?: boolean;
 }

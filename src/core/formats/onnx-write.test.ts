@@ -141,6 +141,14 @@ describe('ONNX writer', () => {
     const ratio = (await bytes(sparse)) / (await bytes(dense));
     assert.ok(ratio < 0.25, `pruned file is ${(ratio * 100).toFixed(1)}% of the dense one`);
     assert.equal(r.bytesAfter, await bytes(sparse));
+
+    // Asked to, the writer stores every zero: no sparse initializers, the dense file's size.
+    const forced = join(dir, 'pruned-90-dense.onnx');
+    await onnxFormat.write!(pruned, forced, { dense: true });
+    const gd = onnx.ModelProto.decode(await fs.readFile(forced)).graph as onnx.GraphProto;
+    assert.equal(gd.sparseInitializer.length, 0);
+    assert.ok(Math.abs((await bytes(forced)) - (await bytes(dense))) < 100, `${await bytes(forced)} vs ${await bytes(dense)}`);
+    assert.deepEqual((await readOnnx(forced)).layers, pruned.layers);
   });
 
   test('writes are atomic: a failed write leaves no file and no temporary behind', async () => {

@@ -9,6 +9,7 @@ import { onnx } from 'onnx-proto';
 import type { DenseLayer, MLP } from '../model/mlp';
 import { validateMLP } from '../model/mlp';
 import { PruneScopeError } from '../errors';
+import type { WriteOptions } from './format';
 
 export const WRITE_IR_VERSION = 8;
 export const WRITE_OPSET = 13;
@@ -111,7 +112,7 @@ function layerNames(layers: DenseLayer[]): string[] {
   });
 }
 
-export function buildOnnxModel(mlp: MLP, producerVersion: string): onnx.ModelProto {
+export function buildOnnxModel(mlp: MLP, producerVersion: string, options: WriteOptions = {}): onnx.ModelProto {
   try {
     validateMLP(mlp);
   } catch (e) {
@@ -130,7 +131,7 @@ export function buildOnnxModel(mlp: MLP, producerVersion: string): onnx.ModelPro
     const name = names[idx];
     const last = idx === mlp.layers.length - 1;
     const gemmInputs = [x, `${name}.weight`];
-    const sparse = sparseKernel(`${name}.weight`, [l.inputSize, l.units], l.weights);
+    const sparse = options.dense ? null : sparseKernel(`${name}.weight`, [l.inputSize, l.units], l.weights);
     if (sparse) sparseInits.push(sparse);
     else inits.push(floatTensor(`${name}.weight`, [l.inputSize, l.units], l.weights));
     if (l.bias) {

@@ -9,7 +9,7 @@ import { ModelFormatError } from '../errors';
 import { writeFilesAtomically } from '../io/atomic';
 import type { MLP } from '../model/mlp';
 import { version as packageVersion } from '../../../package.json';
-import type { ModelFormat, WriteResult } from './format';
+import type { ModelFormat, WriteOptions, WriteResult } from './format';
 import { ONNX_LABEL, OnnxGraphReader } from './onnx-graph';
 import { TensorError, loadExternalData } from './onnx-tensor';
 import { buildOnnxModel, encodeOnnxModel } from './onnx-write';
@@ -73,8 +73,8 @@ export async function readOnnx(path: string): Promise<MLP> {
   };
 }
 
-export async function writeOnnx(mlp: MLP, path: string): Promise<WriteResult> {
-  const model = buildOnnxModel(mlp, packageVersion);
+export async function writeOnnx(mlp: MLP, path: string, options: WriteOptions = {}): Promise<WriteResult> {
+  const model = buildOnnxModel(mlp, packageVersion, options);
   model.metadataProps = [onnx.StringStringEntryProto.create({ key: NAME_METADATA_KEY, value: mlp.name })];
   const file = resolve(path);
   const bytes = await writeFilesAtomically([{ path: file, data: encodeOnnxModel(model) }]);
@@ -87,6 +87,6 @@ export const onnxFormat: ModelFormat = {
   detect: (path, head) => extname(path).toLowerCase() === '.onnx' || looksLikeOnnx(head),
   read: (path) => readOnnx(path),
   writeExtensions: ['.onnx'],
-  write: (mlp, path) => writeOnnx(mlp, path),
+  write: (mlp, path, options) => writeOnnx(mlp, path, options),
   writesSparse: true,
 };

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { extname, join } from 'node:path';
 import { ModelFormatError, PruneScopeError } from '../errors';
 import type { MLP, ModelFormatId } from '../model/mlp';
-import type { ModelFormat, ReadOptions, WriteResult } from './format';
+import type { ModelFormat, ReadOptions, WriteOptions, WriteResult } from './format';
 import { onnxFormat } from './onnx';
 import { safetensorsFormat } from './safetensors';
 import { tfjsGraphFormat } from './tfjs-graph';
@@ -77,8 +77,8 @@ export function writerFor(outPath: string): ModelFormat {
   return format;
 }
 
-export async function writeModel(mlp: MLP, outPath: string): Promise<WriteResult> {
+export async function writeModel(mlp: MLP, outPath: string, options: WriteOptions = {}): Promise<WriteResult> {
   assertNotSource(outPath, [mlp.source?.path]);
   const format = writerFor(outPath);
-  return format.write!(mlp, outPath);
+  return format.write!(mlp, outPath, options);
 }
