@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { apoz } from '../metrics/apoz';
 import { linearCKAMatrix } from '../metrics/cka';
+import { centerGram, gramDot } from '../metrics/gram';
 import { matrix, SimilarityError, type Matrix } from '../metrics/matrix';
 import { SIMILARITY_METRICS, type SimilarityMetricId, type SimilarityOptions } from '../metrics/similarity';
 import { layerActivations } from '../model/activations';
@@ -29,11 +30,7 @@ export class CenteredGrams {
     readonly names: string[] = [],
   ) {
     this.grams = reps.map((r) => CenteredGrams.centered(r));
-    this.norms = this.grams.map((k) => {
-      let s = 0;
-      for (const v of k) s += v * v;
-      return Math.sqrt(s);
-    });
+    this.norms = this.grams.map((k) => Math.sqrt(gramDot(k, k)));
   }
 
   get rows(): number {
@@ -50,23 +47,11 @@ export class CenteredGrams {
       const x = tf.tensor2d(m.data instanceof Float32Array ? m.data : Float32Array.from(m.data), [n, m.cols]);
       return tf.matMul(x, tf.transpose(x));
     });
-    let k: Float64Array;
     try {
-      k = Float64Array.from(product.dataSync() as Float32Array);
+      return centerGram(Float64Array.from(product.dataSync() as Float32Array), n);
     } finally {
       product.dispose();
     }
-    const rowMean = new Float64Array(n);
-    let grand = 0;
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < n; j++) s += k[i * n + j];
-      rowMean[i] = s / n;
-      grand += s;
-    }
-    grand /= n * n;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) k[i * n + j] += grand - rowMean[i] - rowMean[j];
-    return k;
   }
 
   /** Linear CKA of each of these representations against each of `other`'s. */
@@ -80,9 +65,7 @@ export class CenteredGrams {
           if (!problems.includes(why)) problems.push(why);
           return null;
         }
-        let dot = 0;
-        for (let t = 0; t < kx.length; t++) dot += kx[t] * ky[t];
-        return Math.min(1, Math.max(0, dot / (this.norms[i] * other.norms[j])));
+        return Math.min(1, Math.max(0, gramDot(kx, ky) / (this.norms[i] * other.norms[j])));
       }),
     );
     return { values, problems };
