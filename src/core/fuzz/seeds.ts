@@ -40,15 +40,7 @@ const RESULTS_SEED = join(__dirname, 'seeds', 'results.json');
 
 /** Every original file the corpus is made from, for the unchanged-afterwards check. */
 export function originalFiles(): string[] {
-  const out: string[] = [RESULTS_SEED];
-  const walk = (d: string): void => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(p);
-    }
-  };
-  walk(FIXTURES);
+  const out: string[] = [RESULTS_SEED, ...listFiles(FIXTURES)];
   for (const n of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte']) {
     out.push(join(mnistDir(), n));
   }
