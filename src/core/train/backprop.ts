@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { PruneScopeError } from '../errors';
+import { applyActivation } from '../model/forward';
 import type { Activation } from '../model/mlp';
 
 /**
@@ -86,23 +87,12 @@ function columnSums(dz: tf.Tensor2D, explicit: boolean): tf.Tensor1D {
   return tf.reshape(tf.matMul(tf.ones([1, dz.shape[0]]), dz), [dz.shape[1]]);
 }
 
+/** A hidden layer's activation, as inference applies it; only those with a backward pass here. */
 export function activate(z: tf.Tensor2D, spec: LayerSpec): tf.Tensor2D {
-  switch (spec.activation) {
-    case 'linear':
-      return z;
-    case 'relu':
-      return tf.relu(z);
-    case 'relu6':
-      return tf.relu6(z);
-    case 'leaky_relu':
-      return tf.leakyRelu(z, spec.alpha ?? 0.01);
-    case 'sigmoid':
-      return tf.sigmoid(z);
-    case 'tanh':
-      return tf.tanh(z);
-    default:
-      throw new PruneScopeError(`activation ${spec.activation} is not supported in a hidden layer during training`);
+  if (!TRAINABLE_HIDDEN.includes(spec.activation)) {
+    throw new PruneScopeError(`activation ${spec.activation} is not supported in a hidden layer during training`);
   }
+  return applyActivation(z, spec.activation, spec.alpha);
 }
 
 /** d(activation)/dz expressed through the activation's output a; null means 1. */
