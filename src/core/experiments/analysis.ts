@@ -114,6 +114,7 @@ export interface OriginalMeasures {
   evaluation: { accuracy: number; loss: number; agreement: number };
   similarity: { values: (number | null)[][]; problems: string[] };
   denseMsPer100: number;
+  onnxBytes: number;
   /** Measured on first use: only unstructured runs need it. */
   sparseMsPer100?: number;
 }
@@ -215,7 +216,7 @@ export async function measurePoint(
     layers,
     similarityMatrix: sim.values,
     finetuneEpochs: step.finetuneEpochs,
-    onnxBytes: onnxWeightBytes(model.layers),
+    onnxBytes: same?.onnxBytes ?? onnxWeightBytes(model.layers),
   };
 }
 
@@ -284,13 +285,14 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
   const last = original.layers.length - 1;
   const prunable = new Set(original.layers.map((_, i) => i).filter((i) => i < last || includeOutput));
   const baseParams = original.layers.reduce((a, l) => a + l.weights.length + (l.bias ? l.bias.length : 0), 0);
+  const originalBytes = onnxWeightBytes(original.layers);
   const baseline: Baseline = {
     accuracy: baseEval.accuracy,
     loss: baseEval.loss,
     parameters: baseParams,
     flops: original.layers.reduce((a, l) => a + 2 * l.weights.length, 0),
     latency: { denseMsPer100: denseLatencyMs(original, data.activationSet.x, data.samples) },
-    onnxBytes: onnxWeightBytes(original.layers),
+    onnxBytes: originalBytes,
     apoz: layerApoz(original, originalReps),
     similarityMatrix: selfSim.values,
   };
@@ -304,6 +306,7 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
     evaluation: { accuracy: baseEval.accuracy, loss: baseEval.loss, agreement: 1 },
     similarity: selfSim,
     denseMsPer100: baseline.latency.denseMsPer100,
+    onnxBytes: originalBytes,
   };
   const originalPredictions = baseEval.predictions!;
   const ctx = { original, originalReps, originalGrams, originalPredictions, originalMeasures, data, metric, prunable };
