@@ -43,26 +43,6 @@ export function probabilities(outputs: tf.Tensor2D, activation: MLP['layers'][nu
   return tf.softmax(outputs);
 }
 
-/** Argmax prediction of every row, in batches. */
-export async function predictClasses(mlp: MLP, dataset: Dataset, batchSize = 1000): Promise<Int32Array> {
-  await initBackend();
-  checkFits(dataset, mlp.inputSize, undefined, `model ${mlp.name}`, mlp.inputShape);
-  const out = new Int32Array(dataset.n);
-  const t = mlpTensors(mlp);
-  try {
-    const f = dataset.features;
-    for (let start = 0; start < dataset.n; start += batchSize) {
-      const end = Math.min(dataset.n, start + batchSize);
-      const pred = tf.tidy(() => tf.argMax(forward(mlp, t, tf.tensor2d(dataset.x.subarray(start * f, end * f), [end - start, f])), 1));
-      out.set(pred.dataSync() as Int32Array, start);
-      pred.dispose();
-    }
-  } finally {
-    t.dispose();
-  }
-  return out;
-}
-
 /**
  * Accuracy and mean cross-entropy of `mlp` on a labelled dataset, and optionally the share of
  * equal argmax predictions with `reference`, computed in batches.
