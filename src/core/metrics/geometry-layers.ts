@@ -1,7 +1,7 @@
 import type { Activation } from '../model/mlp';
 import type { LayerGeometry } from '../results/format';
 import { apoz } from './apoz';
-import { apozGeometry, DEFAULT_GEOMETRY_SAMPLES } from './geometry';
+import { apozGeometry, DEFAULT_GEOMETRY_SAMPLES, defaultGeometryStep } from './geometry';
 import { SimilarityError, type Matrix } from './matrix';
 
 /**
@@ -62,7 +62,7 @@ export function hiddenLayerGeometry(
       before.layer === l.name &&
       before.units === m.cols &&
       before.samples === Math.min(m.rows, options.samples ?? DEFAULT_GEOMETRY_SAMPLES) &&
-      before.step === (options.step ?? Math.max(1, Math.ceil(m.cols / 100)));
+      before.step === (options.step ?? defaultGeometryStep(m.cols));
     return same ? before : layerGeometry(l.name, l.activation, m, options);
   });
 }

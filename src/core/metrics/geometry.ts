@@ -38,6 +38,11 @@ export interface GeometryResult {
 
 export const DEFAULT_GEOMETRY_SAMPLES = 500;
 
+/** The default step between recorded points: about 100 points per layer. */
+export function defaultGeometryStep(units: number): number {
+  return Math.max(1, Math.ceil(units / 100));
+}
+
 /** Indices of `count` rows spread evenly over n. */
 export function evenRows(n: number, count: number): Int32Array {
   const m = Math.min(n, count);
@@ -142,7 +147,7 @@ export function apozGeometry(activations: Matrix, apoz: ArrayLike<number>, optio
   if (!Number.isInteger(maxSamples) || maxSamples < 3) {
     throw new SimilarityError(`representational geometry needs maxSamples of at least 3, got ${maxSamples}`);
   }
-  const step = options.step ?? Math.max(1, Math.ceil(cols / 100));
+  const step = options.step ?? defaultGeometryStep(cols);
   if (!Number.isInteger(step) || step < 1) throw new SimilarityError(`representational geometry: step must be a positive whole number, got ${step}`);
   const idx = evenRows(rows, maxSamples);
   const m = idx.length;
