@@ -37,6 +37,8 @@ prunescope(
   'magnitude,unit-l1,unit-l2,apoz,cka,cka-greedy,random',
   '--sparsities',
   '0,0.25,0.5,0.6,0.7,0.8,0.9,0.95,0.97,0.99',
+  // The demo's own results, rewritten each run.
+  '--force',
   '--out',
   join(out, 'analysis'),
 );

@@ -51,7 +51,7 @@ for (const m of models) {
     run(['train', '--data', 'mnist', ...m.train, '--out', m.dir], { PRUNESCOPE_WASM_THREADS: '1' });
   }
   if (!(reuse && existsSync(join(out, 'results.json')))) {
-    run(['analyze', model, '--data', 'mnist', '--strategies', 'magnitude,unit-l2', '--sparsities', ks.join(','), '--geometry-samples', '0', '--out', out]);
+    run(['analyze', model, '--data', 'mnist', '--strategies', 'magnitude,unit-l2', '--sparsities', ks.join(','), '--geometry-samples', '0', '--force', '--out', out]);
   }
   analysed.push({ ...m, results: JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) });
 }

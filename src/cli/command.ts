@@ -1,6 +1,9 @@
+import { dirname, resolve } from 'node:path';
 import { BACKEND_PREFERENCES, initBackend, type BackendPreference } from '../core/backend';
-import { choiceOption } from './args';
-import { info } from './output';
+import { assertMayWriteAll, allowReplacing } from '../core/io/scope';
+import { recoverPartialWrites } from '../core/io/atomic';
+import { choiceOption, type Options } from './args';
+import { info, warn } from './output';
 
 export interface Command {
   name: string;
@@ -17,4 +20,19 @@ export async function startBackend(values: { backend?: string | boolean; verbose
     info(`backend: ${b.name}${b.name === 'wasm' ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''} (TensorFlow.js ${b.tfjsVersion})`);
     for (const f of b.fallbacks) info(`  skipped ${f}`);
   }
+}
+
+/** `--force`, on every command that writes files. */
+export const FORCE_OPTION = { force: { type: 'boolean' } } as const satisfies Options;
+
+/**
+ * Before the work: every file the command will write must not exist, unless --force gave it up,
+ * and must never be one of the command's inputs read so far (the writer checks both again, and
+ * every input read later, at the moment it puts each file in place). Leftovers of an earlier run
+ * killed while writing beside them go first.
+ */
+export async function claimOutputs(values: { force?: string | boolean }, files: string[]): Promise<void> {
+  allowReplacing(values.force === true);
+  for (const dir of new Set(files.map((f) => dirname(resolve(f))))) await recoverPartialWrites(dir, undefined, warn);
+  await assertMayWriteAll(files);
 }

@@ -1,3 +1,4 @@
+import { withWriteScope } from '../core/io/scope';
 import { isPruneScopeError, UsageError } from '../core/errors';
 import type { Command } from './command';
 import { activationsCommand } from './commands/activations';
@@ -59,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   try {
-    await command.run(rest);
+    // One write scope per command: no file it writes replaces an existing one without --force, or an input ever.
+    await withWriteScope({ replace: false }, () => command.run(rest));
     return EXIT_OK;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -11,6 +11,11 @@ export function info(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
+/** Something the person should know about that did not stop the command. */
+export function warn(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
+
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i].length)));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { makeFolderFor, recoverPartialWrites, writeFilesAtomically, writeGroup } from '../core/io/atomic';
 import { SIMILARITY_METRIC_IDS } from '../core/metrics/similarity';
 import type { Results } from '../core/results/format';
+import { warn } from './output';
 import { reportHtml } from '../report/html';
 
 /** dist/ and media/ beside this bundle (dist/cli.js), or beside the sources when run with tsx. */
@@ -26,9 +27,13 @@ export async function writeReport(results: Results, path: string): Promise<strin
  * an earlier run that was killed while writing there are cleaned up first, and a folder this call
  * created is removed again when the write fails.
  */
+export function resultsPaths(out: string): { results: string; report: string } {
+  return { results: join(out, 'results.json'), report: join(out, 'report.html') };
+}
+
 export async function writeResultsAndReport(results: Results, out: string): Promise<{ results: string; report: string }> {
-  await recoverPartialWrites(out);
-  const paths = { results: join(out, 'results.json'), report: join(out, 'report.html') };
+  await recoverPartialWrites(out, undefined, warn);
+  const paths = resultsPaths(out);
   const created = (await makeFolderFor(paths.results)) !== undefined;
   try {
     await writeGroup(async () => {

@@ -7,7 +7,8 @@ import { outputSize } from '../core/model/mlp';
 import { summarizeModel } from '../core/model/summary';
 import { evaluate } from '../core/train/evaluate';
 import { trainMLP } from '../core/train/fit';
-import { saveTraining } from '../core/train/save';
+import { saveTraining, trainingFiles } from '../core/train/save';
+import { assertMayWriteAll } from '../core/io/scope';
 import type { JobTable } from './jobs';
 import { modelFiles, totalBytes } from './model-files';
 import type { JobResult } from './protocol';
@@ -59,6 +60,8 @@ export const CORE_JOBS: JobTable<'describe' | 'inspect' | 'evaluate' | 'train'> 
     ctx.progress(null, `loading ${p.dataset}`);
     const splits = await loadDataset(p.dataset, { normalize: p.normalization });
     getSplit(splits, 'train');
+    // Before the training, not after it: a model already in that folder is replaced only when asked.
+    await assertMayWriteAll(trainingFiles(p.out));
     ctx.signal.throwIfAborted();
     const epochs: JobResult<'train'>['epochs'] = [];
     const result = await trainMLP(splits, {

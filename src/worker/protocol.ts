@@ -112,6 +112,12 @@ export const evaluateResultSchema = z.object({
   backend: z.string(),
 });
 
+/**
+ * Jobs that write files never replace an existing one unless the person gave it up (the
+ * extension asked and they confirmed), and never a file the job reads (core/io/scope.ts).
+ */
+const replaceField = { replace: z.boolean().optional() };
+
 export const trainParamsSchema = z.object({
   ...dataFields,
   ...computeFields,
@@ -124,6 +130,7 @@ export const trainParamsSchema = z.object({
   seed: count,
   /** Folder to write model.json, its weights and history.json into. */
   out: z.string().min(1),
+  ...replaceField,
 });
 export const trainResultSchema = z.object({
   out: z.string(),
@@ -160,6 +167,7 @@ export const pruneParamsSchema = z.object({
   finetuneEpochs: count,
   samples: z.number().int().positive(),
   seed: count.optional(),
+  ...replaceField,
 });
 const evaluationSchema = z.object({ accuracy: finite, loss: finite, samples: count, agreement: finite.optional() });
 export const pruneResultSchema = z.object({

@@ -6,6 +6,7 @@
 import { format } from 'node:util';
 import { isPruneScopeError } from '../core/errors';
 import { setWriteHookForTests, writeGroup } from '../core/io/atomic';
+import { withWriteScope } from '../core/io/scope';
 import { JOBS, type JobContext } from './jobs';
 import {
   checkJobParams,
@@ -95,7 +96,9 @@ async function runOne(msg: RunMessage): Promise<void> {
     // The table is indexed by a union key, which TypeScript cannot correlate with params.
     const handler = JOBS[msg.job] as (p: unknown, c: JobContext) => Promise<unknown>;
     // Every file the job writes appears when it returns, or none does (failure, cancel).
-    const { value: result, files } = await writeGroup(() => handler(checked.value, ctx), { signal });
+    // and none replaces a file the person did not give up, or one the job read.
+    const replace = (checked.value as { replace?: boolean }).replace === true;
+    const { value: result, files } = await withWriteScope({ replace }, () => writeGroup(() => handler(checked.value, ctx), { signal }));
     // A cancel that came after the files were committed is too late: the job is done.
     if (signal.aborted && files.length === 0) throw new CancelledError('cancelled');
     send({ type: 'result', id: msg.id, result });

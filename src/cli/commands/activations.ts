@@ -7,7 +7,7 @@ import { layerActivations } from '../../core/model/activations';
 import { UsageError } from '../../core/errors';
 import { SPLIT_NAMES, type SplitName } from '../../core/data/dataset';
 import { choiceOption, intOption, parse, requireString } from '../args';
-import { startBackend, type Command } from '../command';
+import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../command';
 import { info, printJson } from '../output';
 import { dataOptions, loadDataFrom } from './evaluate';
 import { modelReadOptions, readOptionsFrom } from './inspect';
@@ -15,11 +15,11 @@ import { modelReadOptions, readOptionsFrom } from './inspect';
 export const activationsCommand: Command = {
   name: 'activations',
   summary: "write one layer's activations (after, or with --pre before, its activation function) to an .npy",
-  usage: 'prunescope activations MODEL --data mnist|PATH [--split validation] [--samples N] --layer K [--pre] --out A.npy',
+  usage: 'prunescope activations MODEL --data mnist|PATH [--split validation] [--samples N] --layer K [--pre] [--force] --out A.npy',
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...dataOptions, split: { type: 'string' }, samples: { type: 'string' }, layer: { type: 'string' }, pre: { type: 'boolean' }, out: { type: 'string' } },
+      { ...modelReadOptions, ...dataOptions, split: { type: 'string' }, samples: { type: 'string' }, layer: { type: 'string' }, pre: { type: 'boolean' }, out: { type: 'string' }, ...FORCE_OPTION },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const out = requireString(values.out, 'out');
@@ -31,6 +31,7 @@ export const activationsCommand: Command = {
       throw new UsageError(`--layer ${layer}: ${positionals[0]} has layers 0 to ${mlp.layers.length - 1}`);
     }
     const splits = await loadDataFrom(values);
+    await claimOutputs(values, [out]);
     const defaultSplit: SplitName = splits.validation ? 'validation' : splits.test ? 'test' : 'train';
     const data = getSplit(splits, choiceOption<SplitName>(values.split, 'split', SPLIT_NAMES, defaultSplit));
     checkFits(data, mlp.inputSize, undefined, positionals[0], mlp.inputShape);

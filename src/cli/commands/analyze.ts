@@ -5,9 +5,9 @@ import type { AnalysisResults } from '../../core/results/format';
 import { UsageError } from '../../core/errors';
 import { assertOutputFolder } from '../../core/io/atomic';
 import { choiceOption, intOption, parse, requireString } from '../args';
-import { startBackend, type Command } from '../command';
+import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../command';
 import { info, percent, printJson, table } from '../output';
-import { writeResultsAndReport } from '../report';
+import { resultsPaths, writeResultsAndReport } from '../report';
 import { dataOptionsFrom, experimentOptions, progressPrinter, scheduleFrom } from './experiment-options';
 import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
@@ -55,16 +55,17 @@ export const analyzeCommand: Command = {
   name: 'analyze',
   summary: 'run pruning strategies at several sparsities, measure everything, write results.json and report.html',
   usage:
-    'prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] [--metric linear-cka] [--geometry-samples 500|0] [--geometry-step S] [--json] --out DIR',
+    'prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] [--metric linear-cka] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR',
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, ...geometryOptions, strategies: { type: 'string' }, sparsities: { type: 'string' }, metric: { type: 'string' }, out: { type: 'string' } },
+      { ...modelReadOptions, ...experimentOptions, ...geometryOptions, strategies: { type: 'string' }, sparsities: { type: 'string' }, metric: { type: 'string' }, out: { type: 'string' }, ...FORCE_OPTION },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const out = requireString(values.out, 'out');
     // Before the work: a file where the folder should go would only fail it at the end.
     assertOutputFolder(out);
+    await claimOutputs(values, Object.values(resultsPaths(out)));
     const options = {
       model: positionals[0],
       readOptions: readOptionsFrom(values),

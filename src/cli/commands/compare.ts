@@ -1,9 +1,9 @@
 import { runComparison } from '../../core/experiments';
 import { assertOutputFolder } from '../../core/io/atomic';
 import { parse, requireString } from '../args';
-import { startBackend, type Command } from '../command';
+import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../command';
 import { info, printJson, table } from '../output';
-import { writeResultsAndReport } from '../report';
+import { resultsPaths, writeResultsAndReport } from '../report';
 import { metricOption } from './analyze';
 import { dataOptionsFrom, experimentOptions, progressPrinter } from './experiment-options';
 import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
@@ -16,16 +16,17 @@ function formatMatrix(rows: string[], cols: string[], values: (number | null)[][
 export const compareCommand: Command = {
   name: 'compare',
   summary: 'layer-by-layer similarity of two checkpoints (and of each with itself), plus both models\' APoZ and representational geometry',
-  usage: 'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--samples N] [--geometry-samples 500|0] [--geometry-step S] [--json] --out DIR',
+  usage: 'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--samples N] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR',
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, ...geometryOptions, metric: { type: 'string' }, out: { type: 'string' } },
+      { ...modelReadOptions, ...experimentOptions, ...geometryOptions, metric: { type: 'string' }, out: { type: 'string' }, ...FORCE_OPTION },
       { min: 2, max: 2, names: 'MODEL_A and MODEL_B' },
     );
     const out = requireString(values.out, 'out');
     // Before the work: a file where the folder should go would only fail it at the end.
     assertOutputFolder(out);
+    await claimOutputs(values, Object.values(resultsPaths(out)));
     const metric = metricOption(values.metric);
     const geometry = geometryFrom(values);
     await startBackend(values);

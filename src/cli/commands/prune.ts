@@ -1,9 +1,8 @@
-import { dirname, resolve } from 'node:path';
-import { recoverPartialWrites } from '../../core/io/atomic';
+import { outputFilesOf } from '../../core/formats/registry';
 import { pruneModel } from '../../core/experiments';
 import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
 import { choiceOption, intOption, numberOption, parse, requireString } from '../args';
-import { startBackend, type Command } from '../command';
+import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../command';
 import { info, percent, printJson, table } from '../output';
 import { dataOptionsFrom, experimentOptions, progressPrinter, scheduleFrom } from './experiment-options';
 import { modelReadOptions, readOptionsFrom } from './inspect';
@@ -16,7 +15,7 @@ export const pruneCommand: Command = {
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, strategy: { type: 'string' }, sparsity: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean' }, dense: { type: 'boolean' } },
+      { ...modelReadOptions, ...experimentOptions, strategy: { type: 'string' }, sparsity: { type: 'string' }, out: { type: 'string' }, ...FORCE_OPTION, dense: { type: 'boolean' } },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const strategy = choiceOption(requireString(values.strategy, 'strategy'), 'strategy', PRUNE_STRATEGY_IDS, 'magnitude');
@@ -24,9 +23,8 @@ export const pruneCommand: Command = {
     const out = requireString(values.out, 'out');
     const finetuneEpochs = intOption(values['finetune-epochs'], 'finetune-epochs', 0, 0);
     const data = typeof values.data === 'string' ? dataOptionsFrom(values) : {};
+    await claimOutputs(values, outputFilesOf(out));
     await startBackend(values);
-    // Temporaries of an earlier run killed while writing beside the output go first.
-    await recoverPartialWrites(dirname(resolve(out)));
     const r = await pruneModel(
       {
         model: positionals[0],
@@ -40,7 +38,6 @@ export const pruneCommand: Command = {
         schedule: scheduleFrom(values),
         seed: intOption(values.seed, 'seed', 1, 0),
         includeOutput: values['include-output'] === true,
-        overwrite: values.force === true,
         dense: values.dense === true,
       },
       { onProgress: values.json ? undefined : progressPrinter() },

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { getSplit } from '../../core/data/load';
-import { assertOutputFolder, recoverPartialWrites } from '../../core/io/atomic';
+import { assertOutputFolder } from '../../core/io/atomic';
 import { trainMLP } from '../../core/train/fit';
-import { saveTraining } from '../../core/train/save';
+import { saveTraining, trainingFiles } from '../../core/train/save';
 import { intListOption, intOption, numberOption, parse, requireString } from '../args';
-import { startBackend, type Command } from '../command';
+import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../command';
 import { info, percent, printJson } from '../output';
 import { dataOptions, loadDataFrom } from './evaluate';
 
@@ -12,7 +12,7 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'train a baseline MLP (ReLU, dropout, Adam, early stopping) and save it as a tfjs LayersModel',
   usage:
-    'prunescope train --data mnist|PATH --hidden 1000,1000,500,200 [--dropout 0.5] [--epochs 50] [--patience 3] [--batch 512] [--lr 0.001] [--l2 0] [--l1 0] [--seed 1] --out DIR',
+    'prunescope train --data mnist|PATH --hidden 1000,1000,500,200 [--dropout 0.5] [--epochs 50] [--patience 3] [--batch 512] [--lr 0.001] [--l2 0] [--l1 0] [--seed 1] [--force] --out DIR',
   async run(argv) {
     const { values } = parse(
       argv,
@@ -28,6 +28,7 @@ export const trainCommand: Command = {
         l1: { type: 'string' },
         seed: { type: 'string' },
         out: { type: 'string' },
+        ...FORCE_OPTION,
       },
       { min: 0, max: 0, names: '' },
     );
@@ -48,6 +49,8 @@ export const trainCommand: Command = {
     await startBackend(values);
     const splits = await loadDataFrom(values);
     getSplit(splits, 'train');
+    // Before hours of training, not after: an existing model there is replaced only with --force.
+    await claimOutputs(values, trainingFiles(out));
     const result = await trainMLP(splits, {
       hidden: options.hidden,
       dropout: options.dropout,
@@ -63,7 +66,6 @@ export const trainCommand: Command = {
           `epoch ${e.epoch}/${e.epochs}  loss ${e.loss.toFixed(4)}  acc ${percent(e.accuracy)}  val_loss ${e.valLoss.toFixed(4)}  val_acc ${percent(e.valAccuracy)}  ${e.samplesPerSecond.toFixed(0)} samples/s`,
         ),
     });
-    await recoverPartialWrites(out);
     const files = await saveTraining(out, result.mlp, result.history);
     if (values.json) printJson({ out, files: files.files, history: result.history });
     else info(`saved ${join(out, 'model.json')} and history.json`);

@@ -2,7 +2,8 @@ import { promises as fs } from 'node:fs';
 import { initBackend } from '../backend';
 import { PruneScopeError } from '../errors';
 import type { ReadOptions } from '../formats/format';
-import { readModel, writeModel, writerFor } from '../formats/registry';
+import { outputFilesOf, readModel, writeModel, writerFor } from '../formats/registry';
+import { assertMayWriteAll } from '../io/scope';
 import { assertFolderPossible, assertNotSource, makeFolderFor } from '../io/atomic';
 import type { MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
@@ -22,8 +23,6 @@ export interface PruneModelOptions extends Partial<DataOptions> {
   iterations?: number;
   seed?: number;
   includeOutput?: boolean;
-  /** Replace an existing output file (never the source model). */
-  overwrite?: boolean;
   /** Store every weight, zeros included, even as ONNX (for consumers without sparse initializers). */
   dense?: boolean;
 }
@@ -51,15 +50,6 @@ async function totalBytes(files: string[]): Promise<number> {
   return sum;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Prunes one model with one strategy and writes the result in the format the output's extension names. */
 export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {}): Promise<PruneModelResult> {
   await initBackend();
@@ -75,9 +65,9 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   const original = await readModel(options.model, options.readOptions);
   assertNotSource(options.out, original.source?.files ?? [options.model]);
   assertFolderPossible(options.out);
-  if (!options.overwrite && (await exists(options.out))) {
-    throw new PruneScopeError(`${options.out} already exists; choose another name (or allow overwriting)`);
-  }
+  // Every file of the output, before the work: existing ones only when the command may replace
+  // them (--force, a confirmation), and never a file of the source (the write checks again).
+  await assertMayWriteAll(outputFilesOf(options.out));
   const needsData = strategy.needsSamples || finetuneEpochs > 0;
   if (needsData && !options.data) {
     throw new PruneScopeError(

@@ -34,6 +34,8 @@ export interface ModelFormat {
   writeExtensions: string[];
   /** Writes `mlp` to `path` and its companion files (weights), atomically. Never overwrites the source model. */
   write?(mlp: MLP, path: string, options?: WriteOptions): Promise<WriteResult>;
+  /** Every file `write(mlp, path)` creates, main file first (a tfjs model.json has its weights file beside it). Default: `path` alone. */
+  outputFiles?(path: string): string[];
   /** True when the writer stores mostly-zero kernels sparsely, so unstructured pruning shrinks the file. */
   writesSparse?: boolean;
 }

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { extname, join } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { ModelFormatError, PruneScopeError } from '../errors';
 import type { MLP, ModelFormatId } from '../model/mlp';
 import type { ModelFormat, ReadOptions, WriteOptions, WriteResult } from './format';
@@ -8,6 +8,7 @@ import { safetensorsFormat } from './safetensors';
 import { tfjsGraphFormat } from './tfjs-graph';
 import { tfjsLayersFormat } from './tfjs-layers';
 import { assertNotSource } from '../io/atomic';
+import { noteInputs } from '../io/scope';
 
 /** Every model format, in detection order. A new format is one file plus one line here. */
 export const MODEL_FORMATS: readonly ModelFormat[] = [tfjsLayersFormat, tfjsGraphFormat, onnxFormat, safetensorsFormat];
@@ -39,7 +40,8 @@ async function resolveModelPath(path: string): Promise<string> {
   } catch {
     throw new ModelFormatError(path, 'model', 'file not found');
   }
-  if (!stat.isDirectory()) return path;
+  if (stat.isFile()) return path;
+  if (!stat.isDirectory()) throw new ModelFormatError(path, 'model', 'is not a regular file (a device, socket or pipe)');
   const candidate = join(path, 'model.json');
   try {
     await fs.access(candidate);
@@ -63,6 +65,8 @@ export async function readModel(path: string, options: ReadOptions = {}): Promis
   }
   const mlp = await format.read(file, options);
   if (mlp.source && !mlp.source.files) mlp.source.files = [file];
+  // No write of the command that read it may replace any file of the model.
+  await noteInputs(mlp.source?.files ?? [file]);
   return mlp;
 }
 
@@ -75,6 +79,12 @@ export function writerFor(outPath: string): ModelFormat {
     throw new PruneScopeError(`${outPath}: cannot tell the output format from "${ext || '(no extension)'}"; use one of ${known.join(', ')}`);
   }
   return format;
+}
+
+/** Every file writing a model to `outPath` creates (so that none of them replaces a file nobody gave up). */
+export function outputFilesOf(outPath: string): string[] {
+  const format = writerFor(outPath);
+  return format.outputFiles?.(outPath) ?? [resolve(outPath)];
 }
 
 export async function writeModel(mlp: MLP, outPath: string, options: WriteOptions = {}): Promise<WriteResult> {

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { ModelFormatError } from '../errors';
 import { validateMLP, type Activation, type DenseLayer, type MLP } from '../model/mlp';
 import type { ModelFormat } from './format';
-import { defaultModelName, detectTfjsKind, loadWeightsManifest, readModelJson } from './tfjs-weights';
+import { defaultModelName, detectTfjsKind, loadWeightsManifest, preview, readModelJson } from './tfjs-weights';
 
 const LABEL = 'TensorFlow.js GraphModel';
 
@@ -77,13 +77,27 @@ function numberAttr(n: GNode, key: string, fallback: number): number {
   return typeof num === 'number' && Number.isFinite(num) ? num : fallback;
 }
 
-/** String list attributes are base64 in the JSON GraphDef (fused_ops: ['Qmlhc0FkZA==']). */
+/** Longest attribute string kept: operator names are short, anything longer is not one. */
+const MAX_ATTR_STRING = 256;
+
+/**
+ * String list attributes are base64 in the JSON GraphDef (fused_ops: ['Qmlhc0FkZA==']), or lists
+ * of character codes. Built one character at a time (a spread of a list from the file could
+ * exceed the argument limit) and cut at MAX_ATTR_STRING.
+ */
 function stringListAttr(n: GNode, key: string): string[] {
   const a = n.attr[key];
   if (!isRecord(a) || !isRecord(a.list) || !Array.isArray(a.list.s)) return [];
-  return a.list.s.map((s) =>
-    Array.isArray(s) ? String.fromCharCode(...(s as number[])) : Buffer.from(String(s), 'base64').toString('latin1'),
-  );
+  return a.list.s.map((s) => {
+    if (typeof s === 'string') return Buffer.from(s.slice(0, Math.ceil(MAX_ATTR_STRING / 3) * 4), 'base64').toString('latin1');
+    if (!Array.isArray(s)) return '';
+    let text = '';
+    for (let i = 0; i < s.length && i < MAX_ATTR_STRING; i++) {
+      const c: unknown = s[i];
+      text += typeof c === 'number' && Number.isInteger(c) && c >= 0 && c <= 0xffff ? String.fromCharCode(c) : '\ufffd';
+    }
+    return text;
+  });
 }
 
 function shapeDims(shape: unknown): number[] | undefined {
@@ -332,7 +346,7 @@ async function readGraphModel(modelPath: string): Promise<MLP> {
           } else if (op in ACTIVATION_OPS && op !== 'Softmax' && op !== 'LogSoftmax') {
             setActivation(n, ACTIVATION_OPS[op], numberAttr(n, 'leakyrelu_alpha', 0.2));
           } else {
-            throw new ModelFormatError(file, LABEL, `fused operation ${op} is not supported (only BiasAdd, Relu, Relu6, LeakyRelu, Sigmoid, Tanh)`, where(n));
+            throw new ModelFormatError(file, LABEL, `fused operation ${preview(op)} is not supported (only BiasAdd, Relu, Relu6, LeakyRelu, Sigmoid, Tanh)`, where(n));
           }
         }
       }

@@ -14,6 +14,7 @@ import {
   detectTfjsKind,
   encodeWeights,
   loadWeightsManifest,
+  preview,
   readModelJson,
   type DecodedWeight,
   type LoadedWeights,
@@ -55,23 +56,32 @@ function whyUnsupported(cls: string): string {
   return 'this layer type is not supported';
 }
 
-/** Names of the layers a Keras tensor reference list points at, in every serialization Keras used. */
-function collectRefs(x: unknown, out: string[] = []): string[] {
-  if (Array.isArray(x)) {
-    // Keras 2 / tfjs: ['dense_1', 0, 0, {}] (or ['dense_1', 0, 0] in input_layers/output_layers).
-    if (x.length >= 3 && typeof x[0] === 'string' && typeof x[1] === 'number' && typeof x[2] === 'number') {
-      out.push(x[0]);
-      return out;
+/**
+ * Names of the layers a Keras tensor reference list points at, in every serialization Keras used,
+ * in document order. Walks with its own stack: the nesting comes from the file.
+ */
+function collectRefs(root: unknown): string[] {
+  const out: string[] = [];
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const x = stack.pop();
+    if (Array.isArray(x)) {
+      // Keras 2 / tfjs: ['dense_1', 0, 0, {}] (or ['dense_1', 0, 0] in input_layers/output_layers).
+      if (x.length >= 3 && typeof x[0] === 'string' && typeof x[1] === 'number' && typeof x[2] === 'number') {
+        out.push(x[0]);
+        continue;
+      }
+      for (let i = x.length - 1; i >= 0; i--) stack.push(x[i]);
+    } else if (isRecord(x)) {
+      // Keras 3: {class_name: '__keras_tensor__', config: {keras_history: ['dense_1', 0, 0]}}.
+      const history = isRecord(x.config) ? x.config.keras_history : undefined;
+      if (x.class_name === '__keras_tensor__' && Array.isArray(history) && typeof history[0] === 'string') {
+        out.push(history[0]);
+        continue;
+      }
+      const values = Object.values(x);
+      for (let i = values.length - 1; i >= 0; i--) stack.push(values[i]);
     }
-    for (const item of x) collectRefs(item, out);
-  } else if (isRecord(x)) {
-    // Keras 3: {class_name: '__keras_tensor__', config: {keras_history: ['dense_1', 0, 0]}}.
-    const history = isRecord(x.config) ? x.config.keras_history : undefined;
-    if (x.class_name === '__keras_tensor__' && Array.isArray(history) && typeof history[0] === 'string') {
-      out.push(history[0]);
-      return out;
-    }
-    for (const v of Object.values(x)) collectRefs(v, out);
   }
   return out;
 }
@@ -97,7 +107,7 @@ function parseActivation(file: string, l: KerasLayer, value: unknown): ParsedAct
   if (isRecord(value)) name = typeof value.config === 'string' ? value.config : value.class_name;
   if (name === null || name === undefined) return { activation: 'linear' };
   if (typeof name !== 'string') {
-    throw new ModelFormatError(file, LABEL, `activation ${JSON.stringify(value)} is not understood`, where(l));
+    throw new ModelFormatError(file, LABEL, `activation ${preview(value)} is not understood`, where(l));
   }
   // tfjs writes snake_case but reads camelCase too (logSoftmax).
   const snake = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
@@ -116,14 +126,14 @@ function reluLayerActivation(file: string, l: KerasLayer): ParsedActivation {
   const maxValue = l.config.max_value ?? null;
   const slope = (l.config.negative_slope ?? 0) as number;
   const threshold = (l.config.threshold ?? 0) as number;
-  if (threshold !== 0) throw new ModelFormatError(file, LABEL, `ReLU with threshold ${threshold} is not supported`, where(l));
+  if (threshold !== 0) throw new ModelFormatError(file, LABEL, `ReLU with threshold ${preview(threshold)} is not supported`, where(l));
   if (maxValue === null && slope === 0) return { activation: 'relu' };
   if (maxValue === 6 && slope === 0) return { activation: 'relu6' };
   if (maxValue === null && typeof slope === 'number' && slope > 0) return { activation: 'leaky_relu', alpha: slope };
   throw new ModelFormatError(
     file,
     LABEL,
-    `ReLU with max_value ${JSON.stringify(maxValue)} and negative_slope ${slope} is not supported (only plain relu, max_value 6, or a negative slope alone)`,
+    `ReLU with max_value ${preview(maxValue)} and negative_slope ${preview(slope)} is not supported (only plain relu, max_value 6, or a negative slope alone)`,
     where(l),
   );
 }
@@ -258,7 +268,7 @@ async function readLayersModel(path: string): Promise<MLP> {
     throw new ModelFormatError(
       file,
       LABEL,
-      `model class ${JSON.stringify(modelClass)} is not supported (expected Sequential or a Functional Model)`,
+      `model class ${preview(modelClass)} is not supported (expected Sequential or a Functional Model)`,
       'modelTopology',
     );
   }
@@ -293,7 +303,7 @@ async function readLayersModel(path: string): Promise<MLP> {
     const known = dims.every((d) => Number.isSafeInteger(d) && (d as number) > 0);
     if (known && dims.length > 0) shape = dims as number[];
     else if (dims.length > 1) {
-      throw new ModelFormatError(file, LABEL, `the input shape [${declared.map((d) => (d === null ? 'null' : d))}] has unknown sizes`, where(chain[0]));
+      throw new ModelFormatError(file, LABEL, `the input shape ${preview(declared)} has unknown sizes`, where(chain[0]));
     }
   }
   let inputShape = shape ? [...shape] : undefined;
@@ -357,7 +367,11 @@ async function readLayersModel(path: string): Promise<MLP> {
           );
         }
         const units = typeof c.units === 'number' ? c.units : kernelW.shape[1];
-        if (!Number.isSafeInteger(units) || units <= 0) throw new ModelFormatError(file, LABEL, `units ${JSON.stringify(c.units)} is not a positive integer`, where(l));
+        if (units === 0) {
+          const from = typeof c.units === 'number' ? '' : ` (from its kernel '${kernelW.name}' [${kernelW.shape}])`;
+          throw new ModelFormatError(file, LABEL, `has 0 units${from}; a Dense layer needs at least one`, where(l));
+        }
+        if (!Number.isSafeInteger(units) || units < 0) throw new ModelFormatError(file, LABEL, `units ${preview(c.units)} is not a positive integer`, where(l));
         const kernel = floatWeight(file, l, kernelW, [shape[0], units]);
         used.add(kernelW.name);
         let bias: Float32Array | null = null;
@@ -384,14 +398,14 @@ async function readLayersModel(path: string): Promise<MLP> {
       case 'LeakyReLU': {
         // tfjs and Keras 2 call the slope alpha, Keras 3 negative_slope; both default to 0.3.
         const alpha = (c.negative_slope ?? c.alpha ?? 0.3) as number;
-        if (typeof alpha !== 'number') throw new ModelFormatError(file, LABEL, `alpha ${JSON.stringify(alpha)} is not a number`, where(l));
+        if (typeof alpha !== 'number') throw new ModelFormatError(file, LABEL, `alpha ${preview(alpha)} is not a number`, where(l));
         applyActivation(l, { activation: 'leaky_relu', alpha });
         break;
       }
       case 'Softmax': {
         const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
         if (axis !== -1 && !(shape && shape.length === 1 && axis === 1)) {
-          throw new ModelFormatError(file, LABEL, `softmax over axis ${JSON.stringify(c.axis)} is not supported (only the last axis)`, where(l));
+          throw new ModelFormatError(file, LABEL, `softmax over axis ${preview(c.axis)} is not supported (only the last axis)`, where(l));
         }
         applyActivation(l, { activation: 'softmax' });
         break;
@@ -399,7 +413,7 @@ async function readLayersModel(path: string): Promise<MLP> {
       case 'Dropout': {
         const rate = c.rate;
         if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
-          throw new ModelFormatError(file, LABEL, `dropout rate ${JSON.stringify(rate)} is not in [0, 1)`, where(l));
+          throw new ModelFormatError(file, LABEL, `dropout rate ${preview(rate)} is not in [0, 1)`, where(l));
         }
         const last = dense[dense.length - 1];
         if (last) {
@@ -423,7 +437,7 @@ async function readLayersModel(path: string): Promise<MLP> {
         const target = c.target_shape;
         const size = shape.reduce((a, b) => a * b, 1);
         if (!Array.isArray(target) || !target.every((d) => Number.isSafeInteger(d) && ((d as number) > 0 || d === -1))) {
-          throw new ModelFormatError(file, LABEL, `target_shape ${JSON.stringify(target)} is not a list of sizes`, where(l));
+          throw new ModelFormatError(file, LABEL, `target_shape ${preview(target)} is not a list of sizes`, where(l));
         }
         const dims = target as number[];
         const knownSize = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
@@ -543,15 +557,19 @@ export function toLayersModelArtifacts(mlp: MLP, weightsFileName: string): { jso
   return { json, data };
 }
 
+/** What writing a LayersModel to `path` creates: the model.json and its weights file beside it. */
+function layersModelFiles(path: string): [string, string] {
+  const jsonPath = resolve(path);
+  return [jsonPath, join(dirname(jsonPath), `${basename(jsonPath, extname(jsonPath))}.weights.bin`)];
+}
+
 async function writeLayersModel(mlp: MLP, path: string): Promise<WriteResult> {
   try {
     validateMLP(mlp);
   } catch (e) {
     throw new PruneScopeError(`${path}: cannot write the model: ${(e as Error).message}`);
   }
-  const jsonPath = resolve(path);
-  const stem = basename(jsonPath, extname(jsonPath));
-  const binPath = join(dirname(jsonPath), `${stem}.weights.bin`);
+  const [jsonPath, binPath] = layersModelFiles(path);
   const { json, data } = toLayersModelArtifacts(mlp, binPath);
   const text = JSON.stringify(json);
   // The weights are renamed into place before the model.json that points at them.
@@ -569,4 +587,5 @@ export const tfjsLayersFormat: ModelFormat = {
   read: (path) => readLayersModel(path),
   writeExtensions: ['.json'],
   write: writeLayersModel,
+  outputFiles: layersModelFiles,
 };

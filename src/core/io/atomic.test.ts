@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PruneScopeError } from '../errors';
-import { PARTIAL_PREFIX, partialOwner, recoverPartialWrites, writeFilesAtomically, writeGroup } from './atomic';
+import { PARTIAL_PREFIX, partialOwner, recoverPartialWrites, setWriteHookForTests, writeFilesAtomically, writeGroup } from './atomic';
+import { assertMayWrite, noteInputs, withWriteScope } from './scope';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -159,21 +160,75 @@ test('atomic: a writer killed at any point is undone by recoverPartialWrites', a
   }
 });
 
-test('atomic: recovery follows a journal only to temporaries of the same writer beside their targets', async () => {
+test('atomic: recovery never follows or removes a journal or temporary it cannot prove it wrote', async () => {
   const dir = tempDir();
   const elsewhere = tempDir();
   writeFileSync(join(elsewhere, 'precious.txt'), 'mine');
   writeFileSync(join(dir, 'keep.txt'), 'keep');
-  // A planted journal of a dead "writer" pointing at a file in another folder.
+  writeFileSync(join(dir, 'victim.txt'), 'mine too');
+  // Planted journals of a dead "writer": one pointing at a file in another folder, one at a file
+  // beside it whose temporary "was already renamed" (the old recovery deleted such a target).
   const pid = 2 ** 22 + 17;
-  writeFileSync(
-    join(dir, `${PARTIAL_PREFIX}${pid}-1-j.tmp`),
-    JSON.stringify({ entries: [{ path: join(elsewhere, 'precious.txt'), tmp: join(dir, `${PARTIAL_PREFIX}${pid}-2-t.precious.txt.tmp`) }] }),
-  );
-  await recoverPartialWrites(dir, (p) => p === pid);
+  const planted = [
+    [`${PARTIAL_PREFIX}${pid}-1-j.tmp`, { entries: [{ path: join(elsewhere, 'precious.txt'), tmp: join(dir, `${PARTIAL_PREFIX}${pid}-2-t.precious.txt.tmp`) }] }],
+    [`${PARTIAL_PREFIX}${pid}-3-j-0123456789abcdef.tmp`, { pid, entries: [{ path: join(dir, 'victim.txt'), tmp: join(dir, `${PARTIAL_PREFIX}${pid}-4-t-0123456789abcdef.victim.txt.tmp`) }] }],
+    [`${PARTIAL_PREFIX}${pid}-5-t-0123456789abcdef.keep.txt.tmp`, 'a temporary that is not ours'],
+  ] as const;
+  for (const [name, body] of planted) writeFileSync(join(dir, name), typeof body === 'string' ? body : JSON.stringify(body));
+  const said: string[] = [];
+  const touched = await recoverPartialWrites(dir, (p) => p === pid, (m) => said.push(m));
+  assert.deepEqual(touched, []);
   assert.equal(readFileSync(join(elsewhere, 'precious.txt'), 'utf8'), 'mine');
-  assert.deepEqual(readdirSync(dir), ['keep.txt']);
+  assert.equal(readFileSync(join(dir, 'victim.txt'), 'utf8'), 'mine too');
+  assert.deepEqual(readdirSync(dir).sort(), [...planted.map(([n]) => n), 'keep.txt', 'victim.txt'].sort());
+  assert.equal(said.length, 3, said.join('\n'));
+  assert.ok(said.every((m) => /not made by this installation/.test(m)));
   // The default owner test: writers that no longer run (our own temporaries are left alone).
   await writeFilesAtomically([{ path: join(dir, 'x.txt'), data: 'x' }]);
   assert.deepEqual(await recoverPartialWrites(dir), []);
+});
+
+test('atomic: inside a command, existing files are kept unless replacing is allowed', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'out.bin'), 'user data');
+  await withWriteScope({}, async () => {
+    await assert.rejects(writeFilesAtomically([{ path: join(dir, 'new.json'), data: '{}' }, { path: join(dir, 'out.bin'), data: 'x' }]), /out\.bin already exists; .*--force/);
+  });
+  // All or nothing: the new file of the refused group did not appear either.
+  assert.deepEqual(snapshot(dir), { '/out.bin': 'user data' });
+  await withWriteScope({ replace: true }, () => writeFilesAtomically([{ path: join(dir, 'out.bin'), data: 'replaced' }]));
+  assert.deepEqual(snapshot(dir), { '/out.bin': 'replaced' });
+});
+
+test('atomic: a file that appears while the job runs is never replaced', async () => {
+  const dir = tempDir();
+  setWriteHookForTests((stage) => {
+    if (stage === 'journaled') writeFileSync(join(dir, 'b.txt'), 'made meanwhile');
+  });
+  try {
+    await withWriteScope({}, () =>
+      assert.rejects(writeFilesAtomically([{ path: join(dir, 'a.txt'), data: 'a' }, { path: join(dir, 'b.txt'), data: 'b' }]), /b\.txt appeared while the job ran/),
+    );
+  } finally {
+    setWriteHookForTests(undefined);
+  }
+  assert.deepEqual(snapshot(dir), { '/b.txt': 'made meanwhile' });
+});
+
+test('atomic: replacing never reaches an input, whatever name leads to it', async () => {
+  const dir = tempDir();
+  const src = join(dir, 'src');
+  await fs.mkdir(src);
+  writeFileSync(join(src, 'model.onnx'), 'source');
+  await fs.symlink(src, join(dir, 'alias'));
+  await fs.symlink(join(src, 'model.onnx'), join(dir, 'link.onnx'));
+  await fs.link(join(src, 'model.onnx'), join(dir, 'hard.onnx'));
+  await withWriteScope({ replace: true }, async () => {
+    await noteInputs([join(src, 'model.onnx')]);
+    for (const name of ['alias/model.onnx', 'link.onnx', 'hard.onnx', 'src/../src/model.onnx']) {
+      await assert.rejects(assertMayWrite(join(dir, name)), /it is an input of this command/, name);
+      await assert.rejects(writeFilesAtomically([{ path: join(dir, name), data: 'pruned' }]), /it is an input of this command/, name);
+    }
+  });
+  assert.equal(readFileSync(join(src, 'model.onnx'), 'utf8'), 'source');
 });

@@ -1,28 +1,72 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { existsSync, promises as fs, statSync } from 'node:fs';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, promises as fs, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PruneScopeError } from '../errors';
+import { assertMayWrite, replacing } from './scope';
 
 /**
- * Every temporary this module makes starts with this prefix and carries the writer's pid, so a
- * process that finds them after the writer died (the extension, after its worker was killed) can
- * tell them from real files and from another live writer's temporaries.
+ * Every temporary this module makes starts with this prefix and carries the writer's pid and a
+ * MAC of its name under this installation's writer key, so a process that finds them after the
+ * writer died (the extension, after its worker was killed) can prove they are ours: a file planted
+ * under such a name (a cloned repository can hold anything) is never removed or followed.
  */
 export const PARTIAL_PREFIX = '.prunescope-partial-';
 // `t` a file being written, `b` the previous version of a file being replaced, `j` a group's journal.
-const PARTIAL_NAME = /^\.prunescope-partial-(\d+)-\d+-([tbj])\./;
+const PARTIAL_NAME = /^\.prunescope-partial-(\d+)-(\d+)-([tbj])-([0-9a-f]{16})(.*)\.tmp$/;
+
+let key: Buffer | undefined;
+/**
+ * A secret of this installation (this user's cache folder, readable only by them), shared by the
+ * CLI, the worker and the extension so that one can recognise what another wrote. Where it cannot
+ * be kept, a key of this process alone: then nothing written by another process is ever recovered.
+ */
+function writerKey(): Buffer {
+  if (key) return key;
+  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'prunescope');
+  const file = join(dir, 'writer.key');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!existsSync(file)) writeFileSync(file, randomBytes(32), { flag: 'wx', mode: 0o600 });
+  } catch {
+    // Made by another process in the meantime, or not writable: read below or fall back.
+  }
+  try {
+    const k = readFileSync(file);
+    key = k.length === 32 && statSync(file).isFile() ? k : randomBytes(32);
+  } catch {
+    key = randomBytes(32);
+  }
+  return key;
+}
+
+function mac(text: string): string {
+  return createHmac('sha256', writerKey()).update(text).digest('hex').slice(0, 16);
+}
+
+function sameMac(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
 
 let counter = 0;
 function partialName(dir: string, kind: 't' | 'b' | 'j', forFile?: string): string {
   // A short tail of the real name helps a person who finds one; file names stay under 255 bytes.
   const tail = forFile ? `.${basename(forFile).slice(-60)}` : '';
-  return join(dir, `${PARTIAL_PREFIX}${process.pid}-${++counter}-${kind}${tail}.tmp`);
+  const stem = `${process.pid}-${++counter}-${kind}`;
+  return join(dir, `${PARTIAL_PREFIX}${stem}-${mac(stem + tail)}${tail}.tmp`);
 }
 
-/** The pid of the process that made a temporary of this module, or undefined for any other name. */
-export function partialOwner(name: string): number | undefined {
+/** What a temporary's name says, when its MAC proves that this installation made it. */
+function parsePartial(name: string): { pid: number; kind: 't' | 'b' | 'j' } | undefined {
   const m = PARTIAL_NAME.exec(basename(name));
-  return m ? Number(m[1]) : undefined;
+  if (!m || !sameMac(m[4], mac(`${m[1]}-${m[2]}-${m[3]}${m[5]}`))) return undefined;
+  return { pid: Number(m[1]), kind: m[3] as 't' | 'b' | 'j' };
+}
+
+/** The pid of the process that made a temporary of this module, or undefined for any other name (forged ones included). */
+export function partialOwner(name: string): number | undefined {
+  return parsePartial(name)?.pid;
 }
 
 export type WriteStage = 'staged' | 'journaled' | 'renamed';
@@ -129,7 +173,8 @@ async function stage(group: Group, files: { path: string; data: Uint8Array | str
     const tmp = partialName(dirname(path), 't', path);
     const size = typeof f.data === 'string' ? Buffer.byteLength(f.data) : f.data.byteLength;
     try {
-      await fs.writeFile(tmp, f.data);
+      // wx: a name that exists (nothing of ours can) is never followed or overwritten.
+      await fs.writeFile(tmp, f.data, { flag: 'wx' });
     } catch (e) {
       // Where the folder is missing or not a folder, there is no temporary to remove either.
       await fs.rm(tmp, { force: true }).catch(() => undefined);
@@ -142,14 +187,20 @@ async function stage(group: Group, files: { path: string; data: Uint8Array | str
   return bytes;
 }
 
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([fs.stat(a).catch(() => undefined), fs.stat(b).catch(() => undefined)]);
+  return !!x && !!y && x.dev === y.dev && x.ino === y.ino;
+}
+
 /**
- * Undoes a group whose commit did not finish: temporaries are removed, files already renamed into
- * place are removed (new ones) or put back to their previous version (replaced ones).
+ * Undoes a group whose commit did not finish: temporaries are removed, files already put in place
+ * are removed (new ones) or put back to their previous version (replaced ones).
  */
 async function rollBack(entries: JournalEntry[]): Promise<void> {
   for (const e of [...entries].reverse()) {
     if (await exists(e.tmp)) {
-      // Not renamed yet: the target is untouched.
+      // A new file is linked into place before its temporary goes: a link of ours is undone too.
+      if (!e.backup && (await sameFile(e.tmp, e.path))) await fs.rm(e.path, { force: true });
       await fs.rm(e.tmp, { force: true });
       if (e.backup) await fs.rm(e.backup, { force: true });
     } else if (e.backup) {
@@ -169,33 +220,82 @@ async function keepPrevious(path: string, backup: string): Promise<void> {
 }
 
 /**
- * Renames a group's temporaries into place. A journal beside the first file lists them while the
- * renames run, so that a process killed midway can be undone by recoverPartialWrites; removing the
- * journal is the commit point.
+ * Puts a new file in place only if its name is still free at that moment: a hard link fails when
+ * the name exists (a file made while the job ran is never replaced); where the file system has no
+ * hard links, an exclusive copy does the same.
+ */
+async function placeNew(tmp: string, path: string): Promise<void> {
+  try {
+    await fs.link(tmp, path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new PruneScopeError(`${path} appeared while the job ran; it was left as it is, and nothing was written`);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EMLINK') throw e;
+    await fs.copyFile(tmp, path, fs.constants.COPYFILE_EXCL).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EEXIST' ? new PruneScopeError(`${path} appeared while the job ran; it was left as it is, and nothing was written`) : err;
+    });
+  }
+  await fs.rm(tmp, { force: true });
+}
+
+/** The signed journal of one folder's part of a group: only entries in that folder, and a MAC over them. */
+function journalText(journal: string, entries: JournalEntry[]): string {
+  const body = JSON.stringify({ pid: process.pid, entries });
+  return JSON.stringify({ body, mac: mac(`${basename(journal)}\n${body}`) });
+}
+
+async function writeJournals(entries: JournalEntry[]): Promise<string[]> {
+  const byDir = new Map<string, JournalEntry[]>();
+  for (const e of entries) byDir.set(dirname(e.path), [...(byDir.get(dirname(e.path)) ?? []), e]);
+  const journals: string[] = [];
+  for (const [dir, list] of byDir) {
+    const journal = partialName(dir, 'j');
+    journals.push(journal);
+    await fs.writeFile(journal, journalText(journal, list), { flag: 'wx' });
+  }
+  return journals;
+}
+
+/**
+ * Puts a group's temporaries in place. A signed journal in each folder lists them while that
+ * runs, so that a process killed midway can be undone by recoverPartialWrites; removing the
+ * journals is the commit point. Each target is checked against the command's write scope (may it
+ * replace existing files, is it one of the command's inputs) at the moment it is replaced.
  */
 async function commit(group: Group): Promise<void> {
   const { staged, signal } = group;
   if (staged.length === 0) return;
   signal?.throwIfAborted();
+  const replace = replacing();
   const entries: JournalEntry[] = [];
   for (const s of staged) {
-    entries.push({ path: s.path, tmp: s.tmp, backup: (await exists(s.path)) ? partialName(dirname(s.path), 'b', s.path) : undefined });
+    await assertMayWrite(s.path);
+    entries.push({ path: s.path, tmp: s.tmp, backup: replace && (await exists(s.path)) ? partialName(dirname(s.path), 'b', s.path) : undefined });
   }
-  const journal = partialName(dirname(staged[0].path), 'j');
+  let journals: string[] = [];
   try {
-    await fs.writeFile(journal, JSON.stringify({ pid: process.pid, entries }));
-    await hook?.('journaled', journal);
+    journals = await writeJournals(entries);
+    await hook?.('journaled', journals[0]);
     for (const e of entries) {
-      if (e.backup) await keepPrevious(e.path, e.backup);
-      await fs.rename(e.tmp, e.path);
+      if (e.backup) {
+        await assertMayWrite(e.path);
+        await keepPrevious(e.path, e.backup);
+        await fs.rename(e.tmp, e.path);
+      } else if (replace) {
+        // Nothing was there when the journal was written: if something is now, it is checked first.
+        if (await exists(e.path)) await assertMayWrite(e.path);
+        await fs.rename(e.tmp, e.path);
+      } else {
+        await placeNew(e.tmp, e.path);
+      }
       await hook?.('renamed', e.path);
     }
   } catch (err) {
     await rollBack(entries).catch(() => undefined);
-    await fs.rm(journal, { force: true });
+    await Promise.all(journals.map((j) => fs.rm(j, { force: true })));
     throw err;
   }
-  await fs.rm(journal, { force: true });
+  await Promise.all(journals.map((j) => fs.rm(j, { force: true })));
   for (const e of entries) if (e.backup) await fs.rm(e.backup, { force: true }).catch(() => undefined);
 }
 
@@ -256,47 +356,69 @@ function isAlive(pid: number): boolean {
 }
 
 /**
+ * The entries of a journal found in `dir`, when it proves to be one this installation wrote for
+ * that folder: its MAC checks, and every file it names is in `dir` (targets) or is a temporary of
+ * ours in `dir` (tmp, backup). Anything else is undefined, and nothing it says is acted on.
+ */
+async function trustedJournal(dir: string, name: string, pid: number): Promise<JournalEntry[] | undefined> {
+  try {
+    const outer = JSON.parse(await fs.readFile(join(dir, name), 'utf8')) as { body?: unknown; mac?: unknown };
+    if (typeof outer.body !== 'string' || typeof outer.mac !== 'string' || !sameMac(outer.mac, mac(`${name}\n${outer.body}`))) return undefined;
+    const body = JSON.parse(outer.body) as { pid?: unknown; entries?: unknown };
+    if (body.pid !== pid || !Array.isArray(body.entries)) return undefined;
+    const here = (p: unknown): p is string => typeof p === 'string' && dirname(resolve(p)) === dir;
+    const ours = (p: unknown) => here(p) && parsePartial(p)?.pid === pid;
+    const entries = body.entries as JournalEntry[];
+    return entries.every((e) => here(e?.path) && ours(e.tmp) && (e.backup === undefined || ours(e.backup))) ? entries : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Cleans up after writers that died in `dir`: undoes their unfinished groups (journal) and removes
  * their temporaries. `owner` picks whose: by default every writer that no longer runs; the
- * extension passes the pid of the worker it just lost. Returns what was removed or put back.
+ * extension passes the pid of the worker it just lost. Only names whose MAC proves this
+ * installation made them are touched; a journal that cannot be trusted is left in place and
+ * reported through `report`, never followed. Returns what was removed or put back.
  */
-export async function recoverPartialWrites(dir: string, owner: (pid: number) => boolean = (pid) => !isAlive(pid)): Promise<string[]> {
+export async function recoverPartialWrites(
+  dir: string,
+  owner: (pid: number) => boolean = (pid) => !isAlive(pid),
+  report: (message: string) => void = () => undefined,
+): Promise<string[]> {
+  const folder = resolve(dir);
   let names: string[];
   try {
-    names = await fs.readdir(dir);
+    names = await fs.readdir(folder);
   } catch {
     return [];
   }
   const mine = names.filter((n) => {
+    if (!n.startsWith(PARTIAL_PREFIX)) return false;
     const pid = partialOwner(n);
+    if (pid === undefined) report(`left ${join(folder, n)} alone: named like a PruneScope temporary, but not made by this installation`);
     return pid !== undefined && pid !== process.pid && owner(pid);
   });
   const touched: string[] = [];
-  for (const n of mine.filter((x) => PARTIAL_NAME.exec(x)?.[2] === 'j')) {
-    const journal = join(dir, n);
-    try {
-      const parsed = JSON.parse(await fs.readFile(journal, 'utf8')) as { entries?: JournalEntry[] };
-      const pid = partialOwner(n);
-      // Only what that writer could have made: temporaries of its own beside their targets.
-      const ours = (p: unknown, target: string) => typeof p === 'string' && partialOwner(p) === pid && dirname(p) === dirname(target);
-      const entries = (Array.isArray(parsed.entries) ? parsed.entries : []).filter(
-        (e) => typeof e?.path === 'string' && ours(e.tmp, e.path) && (e.backup === undefined || ours(e.backup, e.path)),
-      );
+  for (const n of mine.filter((x) => parsePartial(x)?.kind === 'j')) {
+    const entries = await trustedJournal(folder, n, partialOwner(n)!);
+    if (entries) {
       await rollBack(entries);
       touched.push(...entries.map((e) => e.path));
-    } catch {
-      // A journal cut short was written before any rename: the temporaries alone remain.
+    } else {
+      // Its name is ours, so it was cut short while being written, before any rename: the
+      // temporaries alone remain. Whatever it says is not followed.
+      report(`did not follow ${join(folder, n)}: a journal cut short or not written for this folder; its temporaries alone are removed`);
     }
-    await fs.rm(journal, { force: true });
-    touched.push(journal);
   }
   for (const n of mine) {
-    const p = join(dir, n);
-    if (!(await exists(p))) continue;
+    const p = join(folder, n);
+    if (!(await fs.lstat(p).then((s) => s.isFile(), () => false))) continue;
     await fs
       .rm(p)
       .then(() => touched.push(p))
-      .catch(() => undefined); // a folder of that name is not ours
+      .catch(() => undefined);
   }
   return touched;
 }

@@ -71,11 +71,21 @@ export function layerSparsity(layer: DenseLayer): number {
 export function validateMLP(mlp: MLP): void {
   if (mlp.layers.length === 0) throw new Error(`model ${mlp.name} has no dense layers`);
   let size = mlp.inputSize;
+  if (!mlp.inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) {
+    throw new Error(`input shape [${mlp.inputShape}] has a dimension that is not a positive integer; an input needs at least one value`);
+  }
   const shapeSize = mlp.inputShape.reduce((a, b) => a * b, 1);
   if (shapeSize !== mlp.inputSize) {
     throw new Error(`input shape [${mlp.inputShape}] does not hold ${mlp.inputSize} values`);
   }
-  for (const layer of mlp.layers) {
+  if (!Number.isSafeInteger(mlp.inputSize) || mlp.inputSize <= 0) {
+    throw new Error(`input size ${mlp.inputSize}: an input needs at least one value`);
+  }
+  for (const [i, layer] of mlp.layers.entries()) {
+    const which = `layer ${i + 1} of ${mlp.layers.length} '${layer.name}'`;
+    if (!Number.isSafeInteger(layer.units) || layer.units <= 0) {
+      throw new Error(`${which} has ${layer.units} units; a dense layer needs a whole number of units, at least one`);
+    }
     if (layer.inputSize !== size) {
       throw new Error(`layer ${layer.name} takes ${layer.inputSize} inputs but receives ${size}`);
     }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { writeModel } from '../formats/registry';
+import { outputFilesOf, writeModel } from '../formats/registry';
 import { makeFolderFor, writeFilesAtomically } from '../io/atomic';
 import type { MLP } from '../model/mlp';
 import type { TrainingHistory } from './fit';
@@ -7,6 +7,11 @@ import type { TrainingHistory } from './fit';
 export interface SavedTraining {
   /** model.json, its weight file(s), then history.json. */
   files: string[];
+}
+
+/** Every file saveTraining writes into `dir`. */
+export function trainingFiles(dir: string): string[] {
+  return [...outputFilesOf(join(dir, 'model.json')), join(dir, 'history.json')];
 }
 
 /**
