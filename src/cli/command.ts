@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { BACKEND_PREFERENCES, initBackend, type BackendPreference } from '../core/backend';
-import { assertMayWriteAll, allowReplacing } from '../core/io/scope';
+import { allowReplacing, assertMayWriteAll, noteInputs } from '../core/io/scope';
 import { recoverPartialWrites } from '../core/io/atomic';
 import { choiceOption, type Options } from './args';
 import { info, warn } from './output';
@@ -31,8 +31,11 @@ export const FORCE_OPTION = { force: { type: 'boolean' } } as const satisfies Op
  * every input read later, at the moment it puts each file in place). Leftovers of an earlier run
  * killed while writing beside them go first.
  */
-export async function claimOutputs(values: { force?: string | boolean }, files: string[]): Promise<void> {
+export async function claimOutputs(values: { force?: string | boolean }, files: string[], inputs: string[] = []): Promise<void> {
   allowReplacing(values.force === true);
+  // Inputs known by name before they are read (the model, the data), so that an output that is
+  // one of them is called that, not just "exists".
+  await noteInputs(inputs);
   for (const dir of new Set(files.map((f) => dirname(resolve(f))))) await recoverPartialWrites(dir, undefined, warn);
   await assertMayWriteAll(files);
 }

@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     // One write scope per command: no file it writes replaces an existing one without --force, or an input ever.
-    await withWriteScope({ replace: false }, () => command.run(rest));
+    await withWriteScope({ replace: false, howToReplace: '--force' }, () => command.run(rest));
     return EXIT_OK;
   } catch (e) {
     if (e instanceof UsageError) {

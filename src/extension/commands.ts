@@ -229,10 +229,13 @@ export class Commands {
     // One click: strategy, sparsity and dataset come from the settings.
     const strategy = settings.pruneStrategy;
     const sparsity = settings.pruneSparsity;
+    // A name nothing has now; a file that takes it before the job writes is left as it is and the
+    // job fails naming it (replace: false), since nobody gave that file up.
     const out = prunedOutputPath(model, strategy, sparsity, { format: settings.pruneFormat });
     const result = await this.deps.jobs.run(`Pruning ${basename(model)} (${strategy}, ${percentLabel(sparsity)}%)`, 'prune', {
       model,
       out,
+      replace: false,
       strategy,
       sparsity,
       dataset: this.dataset(settings, model),
@@ -338,7 +341,8 @@ export class Commands {
       if (!parent?.[0]) return;
       out = trainingOutputDir(parent[0].fsPath, hidden);
     }
-    // The job creates the folders: one that fails or is cancelled leaves none behind.
+    // The job creates the folders: one that fails or is cancelled leaves none behind. The folder
+    // was free when named; a model put there meanwhile is never replaced (replace: false).
     const result = await this.deps.jobs.run(`Training MLP ${hidden.join('-')}`, 'train', {
       dataset: this.dataset(settings, out),
       normalization: normalizationParam(settings.normalization),
@@ -351,6 +355,7 @@ export class Commands {
       learningRate: 0.001,
       seed: 1,
       out,
+      replace: false,
     });
     if (!result) return;
     const last = result.epochs[result.epochs.length - 1];

@@ -1,5 +1,18 @@
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+
+/**
+ * Whether a name is taken: by a file, a folder, or a symbolic link even when it points nowhere
+ * (the writer refuses a name a dangling link occupies, so the name must not be picked).
+ */
+export function nameTaken(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** "50" for 0.5, "12.5" for 0.125: the percentage a file name can carry. */
 export function percentLabel(share: number): string {
@@ -36,7 +49,7 @@ export function prunedOutputPath(
   sparsity: number,
   options: { format?: PruneFormat; exists?: (path: string) => boolean } = {},
 ): string {
-  const exists = options.exists ?? existsSync;
+  const exists = options.exists ?? nameTaken;
   const [stem, sourceExt] = stemAndExt(model);
   const format = options.format ?? 'same';
   const ext = format === 'same' ? sourceExt : FORMAT_EXTENSIONS[format];
@@ -44,8 +57,12 @@ export function prunedOutputPath(
   return freePath(dirname(model), `${stem}.pruned-${safeStrategy}-${percentLabel(sparsity)}`, ext, exists);
 }
 
-/** `dir/base+ext`, or `dir/base-1+ext`, `-2`, ... whichever is free with its companions. */
-export function freePath(dir: string, base: string, ext: string, exists: (path: string) => boolean = existsSync): string {
+/**
+ * `dir/base+ext`, or `dir/base-1+ext`, `-2`, ... whichever is free with its companions. Free when
+ * picked only: a job that writes it must still refuse a file that appears before it writes (the
+ * worker's write scope does, with `replace: false`).
+ */
+export function freePath(dir: string, base: string, ext: string, exists: (path: string) => boolean = nameTaken): string {
   for (let n = 0; ; n++) {
     const candidate = join(dir, `${n === 0 ? base : `${base}-${n}`}${ext}`);
     if (![candidate, ...companionFiles(candidate)].some(exists)) return candidate;
@@ -53,6 +70,6 @@ export function freePath(dir: string, base: string, ext: string, exists: (path: 
 }
 
 /** A folder name for a newly trained model that does not exist yet. */
-export function trainingOutputDir(parent: string, hidden: number[], exists: (path: string) => boolean = existsSync): string {
+export function trainingOutputDir(parent: string, hidden: number[], exists: (path: string) => boolean = nameTaken): string {
   return freePath(parent, `mlp-${hidden.join('-')}`, '', exists);
 }

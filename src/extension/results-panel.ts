@@ -1,8 +1,13 @@
 import { promises as fs } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
+import { PruneScopeError } from '../core/errors';
+import { writeFilesAtomically } from '../core/io/atomic';
+import { noteInputs, withWriteScope } from '../core/io/scope';
 import type { ComparisonResults, Results } from '../core/results/format';
 import { reportHtml } from '../report/html';
+import { modelFiles } from '../worker/model-files';
+import { companionFiles } from './naming';
 import { resultsToCsv, safeFileName } from './results-export';
 import { parseFromWebview, parseWebviewState, type UiState, type WebviewState } from './webview-protocol';
 import { post, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
@@ -124,6 +129,54 @@ function baseName(results: Results): string {
   return safeFileName(`${name}.${results.kind}`);
 }
 
+/** The models the results were computed from (one for an analysis, A and B for a comparison). */
+function sourceModels(results: Results): string[] {
+  const paths = results.kind === 'analysis' ? [results.model.path] : [results.a.model.path, results.b.model.path];
+  return paths.filter((p): p is string => typeof p === 'string' && p.length > 0).map((p) => resolve(p));
+}
+
+/**
+ * Every file of the models the results were computed from: the main file, the weight shards a
+ * tfjs model.json lists and the `<stem>.weights.bin` a writer puts beside it. No export may replace
+ * one of them, whatever name it is reached under. Missing files are listed too (and skipped later).
+ */
+export async function exportSourceFiles(results: Results): Promise<string[]> {
+  const files: string[] = [];
+  for (const model of sourceModels(results)) {
+    const listed = await modelFiles(model).catch(() => [model]);
+    for (const f of [...listed, ...companionFiles(listed[0]), model]) if (!files.includes(f)) files.push(f);
+  }
+  return files;
+}
+
+/**
+ * Writes an export to `path`, which the person chose in the save dialog (whose own confirmation
+ * gave up an existing file there), unless it is one of the files of the models the results were
+ * computed from: compared by device and inode, so a symbolic link, a hard link or another spelling
+ * of the name counts. Written atomically (a temporary renamed into place), and checked again at
+ * the moment it is put in place.
+ */
+export async function writeExport(results: Results, path: string, data: Uint8Array): Promise<void> {
+  const out = resolve(path);
+  const sources = await exportSourceFiles(results);
+  const target = await fs.stat(out).catch(() => undefined);
+  if (target) {
+    for (const f of sources) {
+      const s = await fs.stat(f).catch(() => undefined);
+      if (s && s.dev === target.dev && s.ino === target.ino) {
+        const alias = f === out ? '' : ` (it is the same file as ${f})`;
+        throw new PruneScopeError(`refusing to replace ${out}${alias}: the results were computed from that model; choose another name for the export`);
+      }
+    }
+  }
+  // The check above gives the message; the scope makes the writer refuse the same files if the
+  // name is made to point at one of them between the check and the rename.
+  await withWriteScope({ replace: true }, async () => {
+    await noteInputs(sources);
+    await writeFilesAtomically([{ path: out, data }]);
+  });
+}
+
 async function saveExport(results: Results, fileName: string, data: Uint8Array, label: string): Promise<void> {
   const dir = modelDir(results);
   const target = await vscode.window.showSaveDialog({
@@ -132,8 +185,15 @@ async function saveExport(results: Results, fileName: string, data: Uint8Array, 
     filters: { [label]: [fileName.split('.').pop() ?? '*'] },
   });
   if (!target) return;
-  await vscode.workspace.fs.writeFile(target, data);
-  void vscode.window.showInformationMessage(`PruneScope: exported ${target.fsPath}`);
+  try {
+    // The models are files the worker read from disk: only a file: target can be one of them.
+    if (target.scheme === 'file') await writeExport(results, target.fsPath, data);
+    else await vscode.workspace.fs.writeFile(target, data);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`PruneScope: could not export the ${label}: ${(e as Error).message}`);
+    return;
+  }
+  void vscode.window.showInformationMessage(`PruneScope: exported ${target.scheme === 'file' ? target.fsPath : target.toString()}`);
 }
 
 export async function exportData(results: Results, format: 'csv' | 'json'): Promise<void> {

@@ -65,7 +65,7 @@ export const analyzeCommand: Command = {
     const out = requireString(values.out, 'out');
     // Before the work: a file where the folder should go would only fail it at the end.
     assertOutputFolder(out);
-    await claimOutputs(values, Object.values(resultsPaths(out)));
+    await claimOutputs(values, Object.values(resultsPaths(out)), positionals);
     const options = {
       model: positionals[0],
       readOptions: readOptionsFrom(values),

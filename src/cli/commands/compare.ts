@@ -26,7 +26,7 @@ export const compareCommand: Command = {
     const out = requireString(values.out, 'out');
     // Before the work: a file where the folder should go would only fail it at the end.
     assertOutputFolder(out);
-    await claimOutputs(values, Object.values(resultsPaths(out)));
+    await claimOutputs(values, Object.values(resultsPaths(out)), positionals);
     const metric = metricOption(values.metric);
     const geometry = geometryFrom(values);
     await startBackend(values);

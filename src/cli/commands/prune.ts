@@ -23,7 +23,7 @@ export const pruneCommand: Command = {
     const out = requireString(values.out, 'out');
     const finetuneEpochs = intOption(values['finetune-epochs'], 'finetune-epochs', 0, 0);
     const data = typeof values.data === 'string' ? dataOptionsFrom(values) : {};
-    await claimOutputs(values, outputFilesOf(out));
+    await claimOutputs(values, outputFilesOf(out), [positionals[0]]);
     await startBackend(values);
     const r = await pruneModel(
       {

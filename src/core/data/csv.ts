@@ -1,7 +1,9 @@
 import { parse } from 'csv-parse/sync';
 import { DataError } from '../errors';
 import { readFileBytes } from '../io/read';
+import { DATA_LIMIT_ENV, formatBytes } from '../io/inflate';
 import { gunzipData, isGzip } from './idx';
+import { decodeText, MAX_TEXT_BYTES } from './text';
 
 /**
  * CSV tables of numeric features and one label column.
@@ -179,10 +181,20 @@ export function parseCsv(text: string, file: string, options: CsvOptions = {}): 
   };
 }
 
+/**
+ * Reads a CSV file, gzipped or not (by content), in UTF-8 or (with a byte-order mark) UTF-16; see
+ * text.ts. Gzipped text is inflated to at most MAX_TEXT_BYTES (512 MiB, the most one string can
+ * hold; the PRUNESCOPE_MAX_DATA_BYTES limit when that is lower) and refused the moment it goes past.
+ */
 export async function readCsvFile(path: string, options: CsvOptions = {}): Promise<CsvTable> {
   let bytes = await readFileBytes(path);
-  if (isGzip(bytes)) bytes = gunzipData(bytes, path);
-  return parseCsv(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf-8'), path, options);
+  if (isGzip(bytes)) {
+    bytes = gunzipData(bytes, path, {
+      bytes: MAX_TEXT_BYTES,
+      why: `${formatBytes(MAX_TEXT_BYTES)}, the most text one CSV file can hold (a string's limit; ${DATA_LIMIT_ENV} can only lower it); save large data as .npy or .npz`,
+    });
+  }
+  return parseCsv(decodeText(bytes, path), path, options);
 }
 
 /**

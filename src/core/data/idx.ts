@@ -1,5 +1,5 @@
-import { gunzipSync } from 'node:zlib';
 import { DataError } from '../errors';
+import { dataLimit, describeLimit, exactBytes, formatBytes, gunzipCapped, inflateBounded, inflatePrefix } from '../io/inflate';
 import { readFileBytes } from '../io/read';
 
 /**
@@ -35,18 +35,26 @@ export function isIdx(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2] in CODES && bytes[3] >= 1 && bytes[3] <= 8;
 }
 
-export function gunzipData(bytes: Uint8Array, file: string): Uint8Array {
+/**
+ * Gunzips a file whose content declares no size (CSV, or something not yet recognised), bounded
+ * by the data limit (see io/inflate.ts) or by `cap` when that is smaller.
+ */
+export function gunzipData(bytes: Uint8Array, file: string, cap?: { bytes: number; why: string }): Uint8Array {
   if (bytes.length < 18) throw new DataError(file, `gzip file is truncated (${bytes.length} bytes)`);
-  try {
-    const out = gunzipSync(bytes);
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  } catch (e) {
-    throw new DataError(file, `cannot decompress gzip data: ${(e as Error).message} (truncated or damaged?)`);
-  }
+  return gunzipCapped(bytes, file, cap);
 }
 
-/** Parses IDX bytes (already decompressed). Checks the declared size against the bytes present before allocating. */
-export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+interface IdxHeader {
+  code: { dtype: IdxDtype; size: number };
+  shape: number[];
+  count: number;
+  dataStart: number;
+  /** Data bytes the header declares. */
+  needed: number;
+}
+
+/** Reads an IDX header from the file's first bytes (at least 4 + 4 * dimensions of them). */
+function parseIdxHeader(bytes: Uint8Array, file: string): IdxHeader {
   if (bytes.length < 4) throw new DataError(file, `IDX file is truncated (${bytes.length} bytes)`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     throw new DataError(file, `not an IDX file (magic starts ${bytes[0]}, ${bytes[1]}; expected 0, 0)`);
@@ -61,7 +69,30 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   const shape: number[] = [];
   for (let i = 0; i < ndims; i++) shape.push(view.getUint32(4 + 4 * i, false));
   const count = shape.reduce((a, b) => a * b, 1);
-  const needed = count * code.size;
+  return { code, shape, count, dataStart, needed: count * code.size };
+}
+
+/**
+ * Gunzips an IDX file to exactly the size its header declares: the header (the first bytes of
+ * the decompressed stream) is inflated first, then the whole stream with that size as a hard
+ * bound, so a stream that inflates further is refused as soon as it does. A stream that falls
+ * short is reported by parseIdx as truncated.
+ */
+export function gunzipIdx(bytes: Uint8Array, file: string): Uint8Array {
+  if (bytes.length < 18) throw new DataError(file, `gzip file is truncated (${bytes.length} bytes)`);
+  const h = parseIdxHeader(inflatePrefix(bytes, file, 'gzip', 4 + 4 * 255), file);
+  const total = h.dataStart + h.needed;
+  const what = `${h.shape.join('x')} ${h.code.dtype}`;
+  const limit = dataLimit(file);
+  if (total > limit.bytes) {
+    throw new DataError(file, `IDX header declares ${what} values (${formatBytes(total)}), more than ${describeLimit(limit)}; refused before decompressing`);
+  }
+  return inflateBounded(bytes, file, 'gzip', { max: total, why: `the ${exactBytes(total)} its IDX header declares (${what})` });
+}
+
+/** Parses IDX bytes (already decompressed). Checks the declared size against the bytes present before allocating. */
+export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+  const { code, shape, count, dataStart, needed } = parseIdxHeader(bytes, file);
   const present = bytes.length - dataStart;
   if (needed !== present) {
     throw new DataError(
@@ -104,7 +135,7 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
 /** Reads an IDX file, gzipped or not. */
 export async function readIdxFile(path: string): Promise<IdxArray> {
   let bytes = await readFileBytes(path);
-  if (isGzip(bytes)) bytes = gunzipData(bytes, path);
+  if (isGzip(bytes)) bytes = gunzipIdx(bytes, path);
   return parseIdx(bytes, path);
 }
 

@@ -1,12 +1,13 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { DataError } from '../errors';
-import { isNpy, isZip, parseNpy, parseNpz, type NpyArray } from '../io/npy';
+import { inflatePrefix } from '../io/inflate';
+import { gunzipNpy, isNpy, isZip, parseNpy, parseNpz, type NpyArray } from '../io/npy';
 import { arrayRole, EXPECTED_ARRAY_NAMES, rawFromArray, splitsFromNamed } from './arrays';
 import { type CsvOptions, type CsvTable, labelIndices, readCsvFile } from './csv';
 import { type Dataset, type DatasetSplits, type Normalization, NORMALIZATIONS, SPLIT_NAMES, type SplitName } from './dataset';
 import { readFileBytes } from '../io/read';
-import { gunzipData, type IdxArray, isGzip, isIdx, parseIdx } from './idx';
+import { gunzipIdx, type IdxArray, isGzip, isIdx, parseIdx } from './idx';
 import { loadMnist } from './mnist';
 import { finishSplits, type RawDataset, type RawSplits } from './normalize';
 
@@ -94,21 +95,30 @@ function kindOf(bytes: Uint8Array, path: string): Kind | undefined {
   return undefined;
 }
 
-async function readMaybeGzip(path: string): Promise<Uint8Array> {
+/**
+ * An IDX or .npy file's bytes; a gzipped one is inflated to exactly the size its header declares
+ * (see gunzipIdx, gunzipNpy), never further.
+ */
+async function readMaybeGzip(path: string, kind: 'idx' | 'npy'): Promise<Uint8Array> {
   const bytes = await readFileBytes(path);
-  return isGzip(bytes) ? gunzipData(bytes, path) : bytes;
+  if (!isGzip(bytes)) return bytes;
+  return kind === 'idx' ? gunzipIdx(bytes, path) : gunzipNpy(bytes, path);
 }
 
 async function loadFile(path: string, options: LoadOptions): Promise<RawSplits> {
-  const bytes = await readMaybeGzip(path);
-  const kind = kindOf(bytes, path);
+  const bytes = await readFileBytes(path);
+  const gzipped = isGzip(bytes);
+  // A gzipped file's kind comes from its first inflated bytes; only then is it inflated, bounded
+  // by what its header declares.
+  const kind = kindOf(gzipped && bytes.length >= 18 ? inflatePrefix(bytes, path, 'gzip', 16) : bytes, path);
   switch (kind) {
     case 'npz':
+      if (gzipped) throw new DataError(path, 'is a gzipped zip archive; give the .npz itself (it is compressed already)');
       return npzSplits(path, bytes);
     case 'npy':
-      return { test: await npySingle(path, bytes) };
+      return { test: await npySingle(path, gzipped ? gunzipNpy(bytes, path) : bytes) };
     case 'idx':
-      return { test: await idxSingle(path, bytes) };
+      return { test: await idxSingle(path, gzipped ? gunzipIdx(bytes, path) : bytes) };
     case 'csv':
       return csvSplits({ test: path }, options);
     default:
@@ -156,7 +166,7 @@ async function npySingle(path: string, bytes: Uint8Array): Promise<RawDataset> {
     }
   }
   let y: NpyArray | null = null;
-  if (yPath) y = parseNpy(await readMaybeGzip(yPath), yPath);
+  if (yPath) y = parseNpy(await readMaybeGzip(yPath, 'npy'), yPath);
   return rawFromArray(x, y, `${path}:test`, path, yPath);
 }
 
@@ -184,7 +194,7 @@ function idxRaw(images: IdxArray, labels: IdxArray | null, source: string, image
 async function idxSingle(path: string, bytes: Uint8Array): Promise<RawDataset> {
   const images = parseIdx(bytes, path);
   const labelsPath = images.shape.length >= 2 ? await idxLabelsFor(path) : undefined;
-  const labels = labelsPath ? parseIdx(await readMaybeGzip(labelsPath), labelsPath) : null;
+  const labels = labelsPath ? parseIdx(await readMaybeGzip(labelsPath, 'idx'), labelsPath) : null;
   return idxRaw(images, labels, `${path}:test`, path, labelsPath);
 }
 
@@ -268,8 +278,8 @@ async function idxFolder(dir: string, idxFiles: string[]): Promise<RawSplits> {
     const yName = slot.y.length ? pick(dir, slot.y, `${split} labels`) : undefined;
     const xPath = join(dir, xName);
     const yPath = yName ? join(dir, yName) : undefined;
-    const images = parseIdx(await readMaybeGzip(xPath), xPath);
-    const labels = yPath ? parseIdx(await readMaybeGzip(yPath), yPath) : null;
+    const images = parseIdx(await readMaybeGzip(xPath, 'idx'), xPath);
+    const labels = yPath ? parseIdx(await readMaybeGzip(yPath, 'idx'), yPath) : null;
     out[split] = idxRaw(images, labels, `${dir}:${split}`, xPath, yPath);
   }
   if (Object.keys(out).length === 0) {
@@ -286,8 +296,8 @@ async function npyFolder(dir: string, npyFiles: string[]): Promise<RawSplits> {
     if (!g) continue;
     const xPath = join(dir, g.x);
     const yPath = g.y ? join(dir, g.y) : undefined;
-    const x = parseNpy(await readMaybeGzip(xPath), xPath);
-    const y = yPath ? parseNpy(await readMaybeGzip(yPath), yPath) : null;
+    const x = parseNpy(await readMaybeGzip(xPath, 'npy'), xPath);
+    const y = yPath ? parseNpy(await readMaybeGzip(yPath, 'npy'), yPath) : null;
     out[split] = rawFromArray(x, y, `${dir}:${split}`, xPath, yPath);
   }
   if (Object.keys(out).length === 0) {

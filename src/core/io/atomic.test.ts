@@ -191,7 +191,7 @@ test('atomic: recovery never follows or removes a journal or temporary it cannot
 test('atomic: inside a command, existing files are kept unless replacing is allowed', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'out.bin'), 'user data');
-  await withWriteScope({}, async () => {
+  await withWriteScope({ howToReplace: '--force' }, async () => {
     await assert.rejects(writeFilesAtomically([{ path: join(dir, 'new.json'), data: '{}' }, { path: join(dir, 'out.bin'), data: 'x' }]), /out\.bin already exists; .*--force/);
   });
   // All or nothing: the new file of the refused group did not appear either.

@@ -1,6 +1,7 @@
-import { strToU8, unzipSync, zipSync } from 'fflate';
+import { strToU8, zipSync } from 'fflate';
 import { DataError } from '../errors';
 import { writeFilesAtomically } from './atomic';
+import { checkZipEntry, dataLimit, describeLimit, exactBytes, extractZipEntry, formatBytes, inflateBounded, inflatePrefix, listZip, zipEntryPrefix } from './inflate';
 import { readFileBytes } from './read';
 
 /**
@@ -188,8 +189,20 @@ function decodeBigEndian(info: DtypeInfo, bytes: Uint8Array, out: NpyData): void
   }
 }
 
-/** Parses the bytes of one .npy file. `file` names it in errors (for an .npz member: "archive.npz:x_train.npy"). */
-export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
+interface NpyHeader {
+  info: DtypeInfo;
+  littleEndian: boolean;
+  descr: string;
+  shape: number[];
+  count: number;
+  /** Offset of the data: preamble plus header. */
+  dataStart: number;
+  /** Bytes of data the header declares. */
+  needed: number;
+}
+
+/** Reads the preamble and header of a .npy file from its first bytes (at least the whole header). */
+function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
   if (!isNpy(bytes)) throw new DataError(file, 'not a .npy file (no \\x93NUMPY magic)');
   if (bytes.length < 10) throw new DataError(file, `.npy file is truncated (${bytes.length} bytes)`);
   const major = bytes[6];
@@ -218,12 +231,54 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   if (header.fortran && header.shape.filter((d) => d !== 1).length > 1) {
     throw new DataError(file, `is stored in Fortran (column-major) order; save it in C order (np.ascontiguousarray) first`);
   }
-  const needed = count * info.size;
+  return { info, littleEndian, descr: header.descr, shape: header.shape, count, dataStart, needed: count * info.size };
+}
+
+/** Largest .npy header read from a compressed stream (numpy itself refuses headers over 10,000 bytes). */
+const MAX_STREAMED_HEADER = 1 << 20;
+
+/**
+ * The total length (header and data) of the .npy file a stream holds, from its header alone:
+ * `read(n)` gives the stream's first n bytes (or all, when shorter). Lets a compressed .npy be
+ * inflated to exactly the size its header declares.
+ */
+export function npyLengthFromHeader(read: (n: number) => Uint8Array, file: string): { length: number; what: string } {
+  const head = read(12);
+  // The preamble says how long the header is; parseNpyHeader reports a bad or short preamble.
+  let headerEnd = head.length;
+  if (isNpy(head) && head.length >= 10) {
+    const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    if (head[6] === 1) headerEnd = 10 + view.getUint16(8, true);
+    else if ((head[6] === 2 || head[6] === 3) && head.length >= 12) headerEnd = 12 + view.getUint32(8, true);
+  }
+  if (headerEnd > MAX_STREAMED_HEADER) {
+    throw new DataError(file, `.npy preamble declares a header of ${headerEnd} bytes; numpy writes a few hundred (damaged file?)`);
+  }
+  const h = parseNpyHeader(headerEnd > head.length ? read(headerEnd) : head, file);
+  return { length: h.dataStart + h.needed, what: `shape (${h.shape.join(', ')}) of ${h.descr}` };
+}
+
+/**
+ * Gunzips a .npy file to exactly the size its header declares: the header is inflated first, then
+ * the whole stream with that size as a hard bound (refused the moment it goes past).
+ */
+export function gunzipNpy(bytes: Uint8Array, file: string): Uint8Array {
+  const { length, what } = npyLengthFromHeader((n) => inflatePrefix(bytes, file, 'gzip', n), file);
+  const limit = dataLimit(file);
+  if (length > limit.bytes) {
+    throw new DataError(file, `.npy header declares ${what} (${formatBytes(length)}), more than ${describeLimit(limit)}; refused before decompressing`);
+  }
+  return inflateBounded(bytes, file, 'gzip', { max: length, why: `the ${exactBytes(length)} its .npy header declares (${what})` });
+}
+
+/** Parses the bytes of one .npy file. `file` names it in errors (for an .npz member: "archive.npz:x_train.npy"). */
+export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
+  const { info, littleEndian, descr, shape, count, dataStart, needed } = parseNpyHeader(bytes, file);
   const present = bytes.length - dataStart;
   if (present !== needed) {
     throw new DataError(
       file,
-      `shape (${header.shape.join(', ')}) of ${header.descr} needs ${needed} data bytes but the file has ${present}${present < needed ? ' (truncated)' : ''}`,
+      `shape (${shape.join(', ')}) of ${descr} needs ${needed} data bytes but the file has ${present}${present < needed ? ' (truncated)' : ''}`,
     );
   }
   const data = allocate(info, count);
@@ -234,7 +289,7 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   } else {
     decodeBigEndian(info, raw, data);
   }
-  return { dtype: info.dtype, shape: header.shape, data };
+  return { dtype: info.dtype, shape, data };
 }
 
 /** Encodes one array as .npy bytes: version 1.0 when the header fits, else 2.0; header padded to 64 bytes. */
@@ -274,19 +329,35 @@ export function isZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && (bytes[2] === 3 || bytes[2] === 5);
 }
 
+/**
+ * Parses an .npz archive. Nothing is inflated beyond what the archive declares: every entry's
+ * declared size is checked first (against the total cap, deflate's largest possible ratio, and the
+ * size its .npy header describes), then each entry is inflated with that size as a hard bound.
+ */
 export function parseNpz(bytes: Uint8Array, file: string): NpzArrays {
   if (!isZip(bytes)) throw new DataError(file, 'not an .npz file (not a zip archive)');
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes);
-  } catch (e) {
-    throw new DataError(file, `cannot unzip .npz archive: ${(e as Error).message} (truncated or damaged?)`);
+  const entries = listZip(bytes, file).filter((e) => !e.name.endsWith('/'));
+  const limit = dataLimit(file);
+  let total = 0;
+  for (const entry of entries) {
+    checkZipEntry(entry, `${file}:${entry.name}`, limit);
+    total += entry.size;
+  }
+  if (total > limit.bytes) {
+    throw new DataError(file, `.npz entries declare ${formatBytes(total)} uncompressed in all, more than ${describeLimit(limit)}; refused before inflating`);
   }
   const out: NpzArrays = {};
-  for (const [name, content] of Object.entries(entries)) {
-    if (name.endsWith('/')) continue;
-    const key = name.endsWith('.npy') ? name.slice(0, -4) : name;
-    out[key] = parseNpy(content, `${file}:${name}`);
+  for (const entry of entries) {
+    const member = `${file}:${entry.name}`;
+    if (entry.method === 8) {
+      // The .npy header inside must describe exactly the size the entry declares.
+      const { length, what } = npyLengthFromHeader((n) => zipEntryPrefix(bytes, entry, member, n), member);
+      if (length !== entry.size) {
+        throw new DataError(member, `zip entry declares ${entry.size} bytes but its .npy header (${what}) makes ${length}; refused before inflating (damaged or forged archive)`);
+      }
+    }
+    const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -4) : entry.name;
+    out[key] = parseNpy(extractZipEntry(bytes, entry, member), member);
   }
   if (Object.keys(out).length === 0) throw new DataError(file, '.npz archive holds no arrays');
   return out;

@@ -13,6 +13,8 @@ interface WriteScope {
   replace: boolean;
   /** `dev:ino` of every file the command read as input, with the name it was read under. */
   inputs: Map<string, string>;
+  /** How this front end lets a person give up an existing file (the CLI: `--force`), for messages. */
+  howToReplace?: string;
 }
 
 const scopes = new AsyncLocalStorage<WriteScope>();
@@ -28,8 +30,8 @@ function identity(s: Stats): string {
  * Runs one command's work: every write inside it refuses to replace an existing file unless
  * `replace` is set, and never replaces a file the command read (noteInputs).
  */
-export function withWriteScope<T>(policy: { replace?: boolean }, fn: () => Promise<T>): Promise<T> {
-  return scopes.run({ replace: policy.replace === true, inputs: new Map() }, fn);
+export function withWriteScope<T>(policy: { replace?: boolean; howToReplace?: string }, fn: () => Promise<T>): Promise<T> {
+  return scopes.run({ replace: policy.replace === true, inputs: new Map(), howToReplace: policy.howToReplace }, fn);
 }
 
 /** Lets the current command replace existing outputs (`--force`), never its inputs. */
@@ -75,7 +77,8 @@ export async function assertMayWrite(path: string): Promise<void> {
     throw new PruneScopeError(`refusing to replace ${resolve(path)}${alias}: it is an input of this command; choose another output name`);
   }
   if (!scope.replace) {
-    throw new PruneScopeError(`${resolve(path)} already exists; choose another name, or allow replacing it (--force)`);
+    const how = scope.howToReplace ? `, or allow replacing it (${scope.howToReplace})` : '';
+    throw new PruneScopeError(`${resolve(path)} already exists; choose another name${how}`);
   }
 }
 
