@@ -332,9 +332,9 @@ describe('external data', () => {
 
     await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: '../outside.bin' }), ...rest]), /tensor 'W' external location "\.\.\/outside\.bin" points outside the model's folder/);
     await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'sub/../../outside.bin' }), ...rest]), /points outside the model's folder/);
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: outside }), ...rest]), /is an absolute path; it must be a file beside the model/);
+    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: outside }), ...rest]), /is an absolute path; it must be a file in the model's folder/);
     await fs.symlink(outside, join(folder, 'link.bin'));
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'link.bin' }), ...rest]), /external location "link\.bin" resolves \(through a symlink\) to .*outside\.bin, outside the model's folder/);
+    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'link.bin' }), ...rest]), /external location "link\.bin" resolves \(through a symbolic link\) to .*outside\.bin, outside the model's folder/);
   });
 
   test('missing files, wrong lengths and offsets past the end are refused', async () => {
@@ -342,7 +342,7 @@ describe('external data', () => {
     await fs.mkdir(folder, { recursive: true });
     await fs.writeFile(join(folder, 'w.bin'), rawFloat32(W1));
     const rest = [fTensor('b', [3], b1), fTensor('W2', [3, 2], W2)];
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'nope.bin' }), ...rest]), /external data file "nope\.bin" not found/);
+    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'nope.bin' }), ...rest]), /external location "nope\.bin" not found in /);
     await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', length: '40' }), ...rest]), /declares 48 bytes of FLOAT values but external_data gives length 40/);
     await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', offset: '8', length: '48' }), ...rest]), /has 48 bytes; offset 8 \+ length 48 runs past its end/);
     await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', offset: '-4' }), ...rest]), /external_data offset "-4" is not a non-negative integer/);

@@ -29,16 +29,32 @@ const SHAPE_INDEX_OPS = new Set(['Gather', 'Slice']);
 /** Operators a shape vector passes through on its way to a Reshape. */
 export const SHAPE_PASS_OPS = new Set(['Gather', 'Slice', 'Cast', 'Identity', 'Squeeze', 'Unsqueeze']);
 
+/**
+ * How a constant derives from a stored one: the stored constant, a permutation of its dimensions
+ * (Transpose), and whether a Cast to an integer type truncated its values. Identity, Cast and
+ * Transpose compose into one of these, so a chain of any length is evaluated in one step, never
+ * through one nested call per node.
+ */
+interface ConstView {
+  root: Const;
+  perm: number[] | null;
+  truncate: boolean;
+}
+
 /** A stored constant (initializer, Constant node, or a Transpose/Identity/Cast of one). */
 export class Const {
   private f?: Float32Array;
   private n?: number[];
+  readonly view: ConstView;
   constructor(
     readonly name: string,
     readonly dims: number[],
     private readonly getFloats: () => Float32Array,
     private readonly getInts: () => number[],
-  ) {}
+    view?: ConstView,
+  ) {
+    this.view = view ?? { root: this, perm: null, truncate: false };
+  }
   get size(): number {
     return elementCount(this.dims);
   }
@@ -48,6 +64,53 @@ export class Const {
   ints(): number[] {
     return (this.n ??= this.getInts());
   }
+}
+
+/** `src` seen through Identity (no change), Cast (truncate to integers) or Transpose (perm), composed with how src itself derives. */
+function deriveConst(name: string, src: Const, change: { perm?: number[]; truncate?: boolean }): Const {
+  const base = src.view;
+  const root = base.root;
+  let perm = change.perm ? change.perm.map((p) => (base.perm ? base.perm[p] : p)) : base.perm;
+  if (perm && perm.every((p, k) => p === k)) perm = null;
+  const truncate = base.truncate || change.truncate === true;
+  const dims = perm ? perm.map((p) => root.dims[p]) : root.dims;
+  // The values are read (and checked) before the permutation is computed, so a tensor that does
+  // not hold what it declares is refused before anything of its declared size is allocated.
+  const ints = (): number[] => {
+    let v: number[];
+    if (truncate) {
+      // Integers stay exact through ints(); non-integral floats are truncated as Cast does.
+      try {
+        v = root.ints();
+      } catch {
+        v = Array.from(root.floats(), (x) => Math.trunc(x));
+      }
+    } else {
+      v = root.ints();
+    }
+    if (!perm) return v;
+    const order = transposeOrder(root.dims, perm).order;
+    return Array.from(order, (k) => v[k]);
+  };
+  const floats = (): Float32Array => {
+    if (truncate) return Float32Array.from(ints());
+    const v = root.floats();
+    if (!perm) return v;
+    const order = transposeOrder(root.dims, perm).order;
+    return Float32Array.from(order, (k) => v[k]);
+  };
+  return new Const(name, dims, floats, ints, { root, perm, truncate });
+}
+
+/** A list of names for a message, cut after `max` of them. */
+export function nameList(names: readonly string[], max = 8): string {
+  const shown = names.slice(0, max).map((x) => `'${shorten(x)}'`).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
+/** A name from the file, cut to a length a message can carry. */
+export function shorten(name: string, max = 200): string {
+  return name.length > max ? `${name.slice(0, max)}... (${name.length} characters)` : name;
 }
 
 /** Source index of each element of the transposed array. */
@@ -82,6 +145,9 @@ export class OnnxGraphBase {
   private readonly initializers = new Map<string, onnx.ITensorProto>();
   private readonly sparse = new Map<string, onnx.ISparseTensorProto>();
   protected readonly outputs: string[];
+  protected readonly outputSet: Set<string>;
+  /** Values computed from Shape nodes only (through Gather, Slice, Concat, Cast, ...), filled by prescan. */
+  private readonly shapeValues = new Set<string>();
   private readonly consts = new Map<string, Const | null>();
   protected readonly layers: DenseLayer[] = [];
   protected input!: onnx.IValueInfoProto;
@@ -104,13 +170,29 @@ export class OnnxGraphBase {
     if (this.opset < 6 || this.opset > 21) {
       this.notes.push(`opset ${this.opset} is outside 6–21, the versions this reader was written for`);
     }
-    for (const t of this.graph.initializer ?? []) if (t.name) this.initializers.set(t.name, t);
-    for (const t of this.graph.sparseInitializer ?? []) {
+    // A value has one definition: the same name twice would leave the reader to pick the weights.
+    const defined = new Map<string, string>();
+    const define = (name: string, what: string) => {
+      const before = defined.get(name);
+      if (before !== undefined) {
+        this.fail(`${what} is named '${shorten(name)}' like ${before}; a graph defines each value once, so which weights are meant is ambiguous`);
+      }
+      defined.set(name, what);
+    };
+    (this.graph.initializer ?? []).forEach((t, k) => {
+      if (!t.name) return;
+      define(t.name, `initializer ${k + 1}`);
+      this.initializers.set(t.name, t);
+    });
+    (this.graph.sparseInitializer ?? []).forEach((t, k) => {
       // The spec names a sparse initializer by its values tensor.
       const name = t.values?.name ?? t.indices?.name;
-      if (name) this.sparse.set(name, t);
-    }
+      if (!name) return;
+      define(name, `sparse initializer ${k + 1}`);
+      this.sparse.set(name, t);
+    });
     this.outputs = (this.graph.output ?? []).map((o) => o.name ?? '');
+    this.outputSet = new Set(this.outputs);
   }
 
   // ---- messages ----
@@ -119,9 +201,9 @@ export class OnnxGraphBase {
     if (i === undefined) return undefined;
     const n = this.nodes[i];
     const op = isDefaultDomain(n.domain) ? n.opType : `${n.domain}.${n.opType}`;
-    const name = n.name ? ` '${n.name}'` : '';
-    const out = !n.name && n.output?.[0] ? `, output '${n.output[0]}'` : '';
-    return `node ${i + 1} of ${this.nodes.length}${name} (${op}${out})`;
+    const name = n.name ? ` '${shorten(n.name)}'` : '';
+    const out = !n.name && n.output?.[0] ? `, output '${shorten(n.output[0])}'` : '';
+    return `node ${i + 1} of ${this.nodes.length}${name} (${shorten(op ?? '')}${out})`;
   }
 
   protected fail(problem: string, node?: number): never {
@@ -182,7 +264,10 @@ export class OnnxGraphBase {
       for (const o of n.output ?? []) {
         if (!o) continue;
         if (this.producer.has(o)) {
-          this.fail(`value '${o}' is also produced by ${this.where(this.producer.get(o))}; a graph assigns each value once`, i);
+          this.fail(`value '${shorten(o)}' is also produced by ${this.where(this.producer.get(o))}; a graph assigns each value once`, i);
+        }
+        if (this.initializers.has(o) || this.sparse.has(o)) {
+          this.fail(`its output '${shorten(o)}' is also an initializer; a graph assigns each value once, so which weights are meant is ambiguous`, i);
         }
         this.producer.set(o, i);
       }
@@ -193,6 +278,7 @@ export class OnnxGraphBase {
         this.consumers.set(name, list);
       }
     });
+    this.findShapeValues();
     this.nodes.forEach((n, i) => {
       if (!isKnownOp(n.domain, n.opType ?? '') && !this.indexesShape(i)) {
         this.fail(
@@ -209,7 +295,7 @@ export class OnnxGraphBase {
       const extra = inputs.slice(1).map((v) => v.name ?? '');
       const user = this.consumers.get(extra[0])?.[0];
       this.fail(
-        `the graph has ${inputs.length} run-time inputs (${inputs.map((v) => `'${v.name}'`).join(', ')}); an MLP takes one ` +
+        `the graph has ${inputs.length} run-time inputs (${nameList(inputs.map((v) => v.name ?? ''))}); an MLP takes one ` +
           'input and keeps its weights in the file as initializers' +
           (user !== undefined ? `, but ${this.where(user)} takes '${extra[0]}' from the caller at run time` : ''),
       );
@@ -240,19 +326,36 @@ export class OnnxGraphBase {
    */
   private indexesShape(i: number): boolean {
     const n = this.nodes[i];
-    return isDefaultDomain(n.domain) && SHAPE_INDEX_OPS.has(n.opType ?? '') && this.isShapeDerived(n.input?.[0], 0);
+    const x = n.input?.[0];
+    return isDefaultDomain(n.domain) && SHAPE_INDEX_OPS.has(n.opType ?? '') && !!x && this.shapeValues.has(x);
   }
 
-  protected isShapeDerived(name: string | undefined, depth: number): boolean {
-    const p = name ? this.producer.get(name) : undefined;
-    if (p === undefined || depth > 32) return false;
-    const n = this.nodes[p];
-    if (!isDefaultDomain(n.domain)) return false;
-    if (n.opType === 'Shape') return true;
-    if (n.opType === 'Concat') {
-      return (n.input ?? []).some((x) => this.isShapeDerived(x, depth + 1));
+  /**
+   * Marks the values computed from Shape nodes: Shape's outputs, then forward through Concat (any
+   * input) and the SHAPE_PASS_OPS (first input). One pass over the graph with a work list, so neither
+   * long chains nor Concat fan-out make it recurse or repeat work.
+   */
+  private findShapeValues(): void {
+    const work: string[] = [];
+    const mark = (i: number) => {
+      for (const o of this.nodes[i].output ?? []) {
+        if (o && !this.shapeValues.has(o)) {
+          this.shapeValues.add(o);
+          work.push(o);
+        }
+      }
+    };
+    this.nodes.forEach((n, i) => {
+      if (isDefaultDomain(n.domain) && n.opType === 'Shape') mark(i);
+    });
+    while (work.length > 0) {
+      const v = work.pop() as string;
+      for (const i of this.consumers.get(v) ?? []) {
+        const n = this.nodes[i];
+        if (!isDefaultDomain(n.domain)) continue;
+        if (n.opType === 'Concat' || (SHAPE_PASS_OPS.has(n.opType ?? '') && n.input?.[0] === v)) mark(i);
+      }
     }
-    return SHAPE_PASS_OPS.has(n.opType ?? '') && this.isShapeDerived(n.input?.[0], depth + 1);
   }
 
   // ---- constants ----
@@ -275,64 +378,26 @@ export class OnnxGraphBase {
     );
   }
 
-  private constFromNode(name: string, i: number, stack: Set<number>): Const | null {
+  /** Identity, Cast or Transpose node i applied to the stored constant `src`. */
+  private constFromNode(name: string, i: number, src: Const): Const {
     const n = this.nodes[i];
-    if (!isDefaultDomain(n.domain) || !CONSTANT_OPS.has(n.opType ?? '')) return null;
-    if (stack.has(i)) this.fail(`the graph has a cycle through '${name}'`, i);
-    stack.add(i);
-    try {
-      switch (n.opType) {
-        case 'Constant':
-          return this.constantNodeValue(name, i);
-        case 'Identity': {
-          const src = this.resolveConst(n.input?.[0] ?? '', stack, i);
-          return src ? new Const(name, src.dims, () => src.floats(), () => src.ints()) : null;
-        }
-        case 'Cast': {
-          const src = this.resolveConst(n.input?.[0] ?? '', stack, i);
-          if (!src) return null;
-          const to = this.attrInt(i, 'to', 0);
-          if (isFloatType(to)) return new Const(name, src.dims, () => src.floats(), () => src.ints());
-          if (to === DT.INT64 || to === DT.INT32) {
-            // Integers stay exact through ints(); non-integral floats are truncated as Cast does.
-            const ints = () => {
-              try {
-                return src.ints();
-              } catch {
-                return Array.from(src.floats(), Math.trunc);
-              }
-            };
-            return new Const(name, src.dims, () => Float32Array.from(ints()), ints);
-          }
-          return this.fail(`casts constant '${n.input?.[0]}' to ${dataTypeName(to)}, which the reader does not evaluate`, i);
-        }
-        case 'Transpose': {
-          const src = this.resolveConst(n.input?.[0] ?? '', stack, i);
-          if (!src) return null;
-          const rank = src.dims.length;
-          const perm = this.attrInts(i, 'perm') ?? [...Array(rank).keys()].reverse();
-          if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, k) => p !== k)) {
-            this.fail(`perm [${perm.join(', ')}] does not permute the ${rank} dimensions of '${src.name}'`, i);
-          }
-          const lazy = () => transposeOrder(src.dims, perm);
-          return new Const(
-            name,
-            perm.map((p) => src.dims[p]),
-            () => {
-              const v = src.floats();
-              return Float32Array.from(lazy().order, (k) => v[k]);
-            },
-            () => {
-              const v = src.ints();
-              return Array.from(lazy().order, (k) => v[k]);
-            },
-          );
-        }
-        default:
-          return null;
+    switch (n.opType) {
+      case 'Cast': {
+        const to = this.attrInt(i, 'to', 0);
+        if (isFloatType(to)) return deriveConst(name, src, {});
+        if (to === DT.INT64 || to === DT.INT32) return deriveConst(name, src, { truncate: true });
+        return this.fail(`casts constant '${shorten(n.input?.[0] ?? '')}' to ${dataTypeName(to)}, which the reader does not evaluate`, i);
       }
-    } finally {
-      stack.delete(i);
+      case 'Transpose': {
+        const rank = src.dims.length;
+        const perm = this.attrInts(i, 'perm') ?? [...Array(rank).keys()].reverse();
+        if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, k) => p !== k)) {
+          this.fail(`perm [${perm.slice(0, 16).join(', ')}${perm.length > 16 ? ', ...' : ''}] does not permute the ${rank} dimensions of '${shorten(src.name)}'`, i);
+        }
+        return deriveConst(name, src, { perm });
+      }
+      default:
+        return deriveConst(name, src, {});
     }
   }
 
@@ -365,28 +430,57 @@ export class OnnxGraphBase {
     this.fail(`Constant holds ${kinds}; only numeric tensors are supported`, i);
   }
 
-  /** `user` is the node asking, so that errors in an initializer point at where it is used. */
-  private resolveConst(name: string, stack = new Set<number>(), user?: number): Const | null {
+  /**
+   * The stored constant called `name`, following Identity/Cast/Transpose nodes down to an
+   * initializer or Constant node with a loop (a chain of 100,000 Identity nodes is a list here, not
+   * a call stack), then composing the chain back up. `user` is the node asking, so that errors in
+   * an initializer point at where it is used.
+   */
+  private resolveConst(name: string, user?: number): Const | null {
     if (!name) return null;
-    const cached = this.consts.get(name);
-    if (cached !== undefined) return cached;
-    let c: Const | null = null;
-    const init = this.initializers.get(name);
-    const sparse = this.sparse.get(name);
-    if (init) c = this.constFromTensor(name, init, user);
-    else if (sparse) c = this.constFromSparse(name, sparse, user);
-    else {
-      const p = this.producer.get(name);
-      if (p !== undefined) c = this.constFromNode(name, p, stack);
+    const chain: { name: string; node: number }[] = [];
+    const onChain = new Set<number>();
+    let base: Const | null = null;
+    let cur = name;
+    for (;;) {
+      const cached = this.consts.get(cur);
+      if (cached !== undefined) {
+        base = cached;
+        break;
+      }
+      const at = chain.length > 0 ? chain[chain.length - 1].node : user;
+      const init = this.initializers.get(cur);
+      const sparse = this.sparse.get(cur);
+      const p = this.producer.get(cur);
+      const n = p !== undefined ? this.nodes[p] : undefined;
+      if (init) base = this.constFromTensor(cur, init, at);
+      else if (sparse) base = this.constFromSparse(cur, sparse, at);
+      else if (p === undefined || !n || !isDefaultDomain(n.domain) || !CONSTANT_OPS.has(n.opType ?? '')) base = null;
+      else if (n.opType === 'Constant') base = this.constantNodeValue(cur, p);
+      else {
+        if (onChain.has(p)) this.fail(`the graph has a cycle through '${shorten(cur)}'`, p);
+        onChain.add(p);
+        chain.push({ name: cur, node: p });
+        cur = n.input?.[0] ?? '';
+        if (!cur) break;
+        continue;
+      }
+      this.consts.set(cur, base);
+      break;
     }
-    this.consts.set(name, c);
+    let c = base;
+    for (let k = chain.length - 1; k >= 0; k--) {
+      const { name: value, node } = chain[k];
+      c = c ? this.constFromNode(value, node, c) : null;
+      this.consts.set(value, c);
+    }
     return c;
   }
 
   /** A node input that must be a stored constant; explains what it is otherwise. */
   protected needConst(name: string | undefined, i: number, role: string): Const {
     if (!name) this.fail(`has no ${role} input`, i);
-    const c = this.resolveConst(name, new Set(), i);
+    const c = this.resolveConst(name, i);
     if (c) return c;
     if (name === this.input.name) {
       this.fail(`takes the model input '${name}' as its ${role}, a second path from the input (not an MLP)`, i);
@@ -403,7 +497,7 @@ export class OnnxGraphBase {
 
   /** The stored constant called `name`, or null when it is computed at run time (or absent). */
   protected tryConst(name: string | undefined, user: number): Const | null {
-    return name ? this.resolveConst(name, new Set(), user) : null;
+    return name ? this.resolveConst(name, user) : null;
   }
 
   protected optionalConst(name: string | undefined, i: number, role: string): Const | null {

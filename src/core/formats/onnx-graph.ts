@@ -7,7 +7,7 @@
  * the node's position, name and operator.
  */
 import type { Activation, DenseLayer } from '../model/mlp';
-import { Const, OnnxGraphBase } from './onnx-graph-base';
+import { Const, OnnxGraphBase, nameList } from './onnx-graph-base';
 import { ML_DOMAIN, NETWORK_OPS, POST_MARKERS, POST_OPS, isDefaultDomain } from './onnx-ops';
 import { DT, dataTypeName, int64, isFloatType } from './onnx-tensor';
 
@@ -22,6 +22,12 @@ interface Pending {
   layer: DenseLayer;
   /** 'linear' until an activation is applied; linear ops after that go to the next layer. */
   phase: 'linear' | 'activated';
+  /**
+   * Per-unit scale and shift of the layer's output (Mul, Add, Sub, Div, BatchNormalization folded
+   * in), applied to the weights once when the layer is closed: folding each op into the weights
+   * at once would cost inputs x units per op, and a file of many such ops would stall the reader.
+   */
+  fold?: { scale: Float64Array; shift: Float64Array; biased: boolean };
 }
 
 /** x -> scale * x + shift per feature (length 1: the same for every feature). */
@@ -60,6 +66,11 @@ export function shortestFloat32(x: number): number {
   }
   return f;
 }
+
+/** How many nodes deep a shape computation (Shape, Gather, Concat, ...) is followed before giving up. */
+const MAX_SHAPE_DEPTH = 32;
+/** Longest shape vector evaluated; a Reshape that an MLP uses has two entries. */
+const MAX_SHAPE_RANK = 64;
 
 function at(v: Float64Array, i: number): number {
   return v.length === 1 ? v[0] : v[i];
@@ -117,7 +128,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
       this.shapes.set(s.value, this.currentShape(s));
       // Shape nodes only read the dimensions (for a Reshape further on); they are not a branch.
       const cons = (this.consumers.get(s.value) ?? []).filter((i) => !this.isShapeNode(i));
-      const isOutput = this.outputs.includes(s.value);
+      const isOutput = this.outputSet.has(s.value);
       if (cons.length !== 1 || isOutput || this.isPostOnly(cons[0])) {
         stopConsumers = cons;
         break;
@@ -185,11 +196,26 @@ export class OnnxGraphReader extends OnnxGraphBase {
     return s.layout === 'rows' ? ['B', s.features] : [s.features, 'B'];
   }
 
-  /** Evaluates a shape vector computed from Shape nodes and constants (Gather, Slice, Concat, ...). */
-  private evaluateShape(name: string | undefined, user: number, depth: number): Dim[] | null {
-    if (!name || depth > 32) return null;
+  /**
+   * Evaluates a shape vector computed from Shape nodes and constants (Gather, Slice, Concat, ...).
+   * The recursion is capped at MAX_SHAPE_DEPTH nodes, each value is evaluated once per Reshape
+   * (`memo`, so Concat fan-out cannot make the work exponential) and vectors longer than
+   * MAX_SHAPE_RANK are not shapes a Reshape to [batch, features] can use.
+   */
+  private evaluateShape(name: string | undefined, user: number, depth: number, memo = new Map<string, Dim[] | null>()): Dim[] | null {
+    if (!name || depth > MAX_SHAPE_DEPTH) return null;
+    const known = memo.get(name);
+    if (known !== undefined) return known;
+    memo.set(name, null);
+    const v = this.evaluateShapeOnce(name, user, depth, memo);
+    const result = v && v.length <= MAX_SHAPE_RANK ? v : null;
+    memo.set(name, result);
+    return result;
+  }
+
+  private evaluateShapeOnce(name: string, user: number, depth: number, memo: Map<string, Dim[] | null>): Dim[] | null {
     const c = this.tryConst(name, user);
-    if (c) return this.ints(c, user);
+    if (c) return c.size <= MAX_SHAPE_RANK ? this.ints(c, user) : null;
     const p = this.producer.get(name);
     if (p === undefined || !isDefaultDomain(this.nodes[p].domain)) return null;
     const n = this.nodes[p];
@@ -209,14 +235,14 @@ export class OnnxGraphReader extends OnnxGraphBase {
         return slice(shape, this.attrInt(p, 'start', 0), this.attrInt(p, 'end', shape.length));
       }
       case 'Gather': {
-        const data = this.evaluateShape(inputs[0], p, depth + 1);
+        const data = this.evaluateShape(inputs[0], p, depth + 1, memo);
         const idx = ints(1);
         if (!data || !idx || this.attrInt(p, 'axis', 0) !== 0) return null;
         if (idx.some((k) => k < -data.length || k >= data.length)) return null;
         return idx.map((k) => data[k < 0 ? k + data.length : k]);
       }
       case 'Slice': {
-        const data = this.evaluateShape(inputs[0], p, depth + 1);
+        const data = this.evaluateShape(inputs[0], p, depth + 1, memo);
         if (!data) return null;
         const old = this.opset < 10;
         const starts = old ? this.attrInts(p, 'starts') : ints(1);
@@ -231,9 +257,9 @@ export class OnnxGraphReader extends OnnxGraphBase {
       case 'Identity':
       case 'Squeeze':
       case 'Unsqueeze':
-        return this.evaluateShape(inputs[0], p, depth + 1);
+        return this.evaluateShape(inputs[0], p, depth + 1, memo);
       case 'Concat': {
-        const parts = inputs.map((x) => this.evaluateShape(x, p, depth + 1));
+        const parts = inputs.map((x) => this.evaluateShape(x, p, depth + 1, memo));
         return parts.some((x) => x === null) ? null : (parts as Dim[][]).flat();
       }
       default:
@@ -276,7 +302,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
       const marker = ordered.some((i) => POST_MARKERS.has(this.op(i)));
       if (bad !== undefined || !marker) {
         const culprit = bad ?? ordered[0];
-        if (this.outputs.includes(networkOut)) {
+        if (this.outputSet.has(networkOut)) {
           this.fail(
             `the graph has several outputs: ${outDesc} is a graph output and also feeds ${this.where(cons[0])}; ` +
               'PruneScope reads MLPs with one output',
@@ -293,14 +319,14 @@ export class OnnxGraphReader extends OnnxGraphBase {
         }
         this.fail(`follows the network output ${outDesc} but is not classifier post-processing the reader can leave out`, culprit);
       }
-      const produced = ordered.flatMap((i) => this.nodes[i].output ?? []).filter((o) => this.outputs.includes(o));
+      const produced = ordered.flatMap((i) => this.nodes[i].output ?? []).filter((o) => this.outputSet.has(o));
       this.notes.push(
         `left out post-processing after the network output '${networkOut}': ` +
           ordered.map((i) => this.where(i)).join('; ') +
           (produced.length > 0 ? `; it produced the graph output(s) ${produced.map((o) => `'${o}'`).join(', ')}` : '') +
           `; the MLP here outputs '${networkOut}'`,
       );
-    } else if (!this.outputs.includes(networkOut)) {
+    } else if (!this.outputSet.has(networkOut)) {
       this.fail(`the data path ends at ${outDesc}, which is not a graph output and feeds nothing (a dangling value)`);
     }
     for (const o of this.outputs) {
@@ -308,7 +334,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
       const p = this.producer.get(o);
       if (p === undefined || !down.has(p)) {
         this.fail(
-          `the graph has several outputs (${this.outputs.map((x) => `'${x}'`).join(', ')}); ` +
+          `the graph has several outputs (${nameList(this.outputs)}); ` +
             `'${o}' is not computed from the network output '${networkOut}'. PruneScope reads MLPs with one output`,
           p,
         );
@@ -321,7 +347,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
     const outs = this.nodes[i].output ?? [];
     for (let k = 1; k < outs.length; k++) {
       const o = outs[k];
-      if (o && ((this.consumers.get(o)?.length ?? 0) > 0 || this.outputs.includes(o))) {
+      if (o && ((this.consumers.get(o)?.length ?? 0) > 0 || this.outputSet.has(o))) {
         this.fail(`its output ${k + 1} '${o}' is used; only the main output of a ${this.op(i)} fits an MLP`, i);
       }
     }
@@ -500,6 +526,8 @@ export class OnnxGraphReader extends OnnxGraphBase {
   }
 
   private startLayer(i: number, s: State, kernel: Float32Array, K: number, N: number, bias: Float32Array | null): void {
+    if (N === 0) this.fail(`makes a dense layer of 0 units (its weights are [${K} inputs x 0 outputs]); a layer needs at least one unit`, i);
+    if (K === 0) this.fail(`makes a dense layer that takes 0 inputs (its weights are [0 inputs x ${N} outputs])`, i);
     if (s.features !== undefined && s.features !== K) {
       this.fail(`receives ${s.features} values per sample but its weights take ${K}`, i);
     }
@@ -528,8 +556,26 @@ export class OnnxGraphReader extends OnnxGraphBase {
   }
 
   private closePending(s: State): void {
-    if (s.pending) this.layers.push(s.pending.layer);
+    if (s.pending) {
+      this.applyFold(s.pending);
+      this.layers.push(s.pending.layer);
+    }
     s.pending = null;
+  }
+
+  private foldOf(p: Pending): NonNullable<Pending['fold']> {
+    return (p.fold ??= { scale: new Float64Array(p.layer.units).fill(1), shift: new Float64Array(p.layer.units), biased: false });
+  }
+
+  /** w' = w * scale per unit; b' = b * scale + shift (a bias appears when something shifted the output). */
+  private applyFold(p: Pending): void {
+    const f = p.fold;
+    if (!f) return;
+    const { units, inputSize, weights } = p.layer;
+    for (let k = 0; k < inputSize; k++) for (let j = 0; j < units; j++) weights[k * units + j] *= f.scale[j];
+    const b = p.layer.bias;
+    if (b || f.biased) p.layer.bias = Float32Array.from({ length: units }, (_, j) => (b ? b[j] : 0) * f.scale[j] + f.shift[j]);
+    p.fold = undefined;
   }
 
   /** A per-feature operand of an element-wise op: length 1 (all features) or the feature count. */
@@ -561,15 +607,16 @@ export class OnnxGraphReader extends OnnxGraphBase {
   private affine(s: State, i: number, scale: Float64Array | null, shift: Float64Array | null): void {
     const p = s.pending;
     if (p && p.phase === 'linear' && s.rank === 2) {
-      const { units, inputSize, weights } = p.layer;
+      const f = this.foldOf(p);
       if (scale) {
-        for (let k = 0; k < inputSize; k++) for (let j = 0; j < units; j++) weights[k * units + j] *= at(scale, j);
-        if (p.layer.bias) for (let j = 0; j < units; j++) p.layer.bias[j] *= at(scale, j);
+        for (let j = 0; j < p.layer.units; j++) {
+          f.scale[j] *= at(scale, j);
+          f.shift[j] *= at(scale, j);
+        }
       }
       if (shift) {
-        const b = p.layer.bias ?? new Float32Array(units);
-        for (let j = 0; j < units; j++) b[j] += at(shift, j);
-        p.layer.bias = b;
+        for (let j = 0; j < p.layer.units; j++) f.shift[j] += at(shift, j);
+        f.biased = true;
       }
       return;
     }
@@ -666,10 +713,12 @@ export class OnnxGraphReader extends OnnxGraphBase {
     const p = s.pending;
     if (p && p.phase === 'linear') {
       // w' = w * gamma/sqrt(var+eps); b' = (b - mean) * gamma/sqrt(var+eps) + beta
-      const { units, inputSize, weights } = p.layer;
-      for (let k = 0; k < inputSize; k++) for (let j = 0; j < units; j++) weights[k * units + j] *= at(scale, j);
-      const b = p.layer.bias;
-      p.layer.bias = Float32Array.from({ length: units }, (_, j) => ((b ? b[j] : 0) - at(mean, j)) * at(scale, j) + at(beta, j));
+      const f = this.foldOf(p);
+      for (let j = 0; j < p.layer.units; j++) {
+        f.scale[j] *= at(scale, j);
+        f.shift[j] = (f.shift[j] - at(mean, j)) * at(scale, j) + at(beta, j);
+      }
+      f.biased = true;
       this.notes.push(`BatchNormalization ${this.where(i)} folded into dense layer '${p.layer.name}'`);
       return;
     }

@@ -4,9 +4,8 @@
  * int64_data, external files), and float16/bfloat16/double widening or narrowing to float32.
  * Every declared size is checked against the bytes actually present before anything is allocated.
  */
-import { promises as fs } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { onnx } from 'onnx-proto';
+import { ContainmentError, openContained, readRange, type ContainedFile } from '../io/contained';
 
 /** What protobufjs hands out for int64 fields when the `long` package is present. */
 export interface LongLike {
@@ -126,12 +125,44 @@ export function isExternal(t: onnx.ITensorProto): boolean {
   return t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
 }
 
+/** The typed value fields (float_data, int64_data, ...) that hold anything, with their lengths. */
+function typedFields(t: onnx.ITensorProto): string[] {
+  const fields: [string, { length: number } | null | undefined][] = [
+    ['float_data', t.floatData],
+    ['int32_data', t.int32Data],
+    ['string_data', t.stringData],
+    ['int64_data', t.int64Data],
+    ['double_data', t.doubleData],
+    ['uint64_data', t.uint64Data],
+  ];
+  return fields.filter(([, v]) => (v?.length ?? 0) > 0).map(([k, v]) => `${k} (${v!.length} values)`);
+}
+
+/**
+ * raw_data, or null when the values sit in a typed field. A tensor whose values are in raw_data and
+ * also in a typed field is refused: the format allows one place, and which one a consumer reads
+ * differs (onnxruntime takes raw_data), so guessing would silently pick weights.
+ */
+function rawOrTyped(t: onnx.ITensorProto): Uint8Array | null {
+  const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
+  if (raw) {
+    const typed = typedFields(t);
+    if (typed.length > 0) {
+      throw new TensorError(
+        `holds its values twice, in raw_data (${raw.length} bytes) and in ${typed.join(' and ')}; ` +
+          'a tensor keeps them in one place, and PruneScope does not guess which one is meant',
+      );
+    }
+  }
+  return raw;
+}
+
 /** The tensor's values as float32 (FLOAT, DOUBLE, FLOAT16, BFLOAT16; INT32/INT64 are widened). */
 export function tensorFloats(t: onnx.ITensorProto): Float32Array {
   if (isExternal(t)) throw new TensorError('external data was not loaded');
   const type = t.dataType ?? 0;
   const count = elementCount(tensorDims(t));
-  const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
+  const raw = rawOrTyped(t);
   switch (type) {
     case DT.FLOAT: {
       if (raw) {
@@ -178,7 +209,7 @@ export function tensorInts(t: onnx.ITensorProto): number[] {
   if (isExternal(t)) throw new TensorError('external data was not loaded');
   const type = t.dataType ?? 0;
   const count = elementCount(tensorDims(t));
-  const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
+  const raw = rawOrTyped(t);
   if (type === DT.INT64) {
     if (raw) {
       checkRaw(raw, count, 8, type);
@@ -224,72 +255,68 @@ function nonNegativeInt(s: string | undefined, key: string): number | undefined 
   return n;
 }
 
-function inside(dir: string, p: string): boolean {
-  const rel = relative(dir, p);
-  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
-}
-
 /**
  * Loads a tensor's external data (location/offset/length relative to the model's folder) into
- * raw_data and returns the file's path. Locations that leave the folder — `../`, absolute paths, or symlinks that resolve
- * outside it — are refused, so a model file cannot make the reader open arbitrary files.
+ * raw_data and returns the file's path. The file is opened through openContained, so locations that
+ * leave the folder — `../`, absolute paths, URLs, or symlinks that resolve outside it — are refused
+ * and a model file cannot make the reader open arbitrary files; only the declared range is read.
  */
 export async function loadExternalData(t: onnx.ITensorProto, modelDir: string): Promise<string> {
   const location = externalEntry(t, 'location');
   if (!location) throw new TensorError('is stored externally but names no location');
-  if (location.includes('\0')) throw new TensorError(`external location "${location}" is not a file name`);
-  if (isAbsolute(location) || /^[a-zA-Z]:[\\/]/.test(location) || location.startsWith('\\')) {
-    throw new TensorError(`external location "${location}" is an absolute path; it must be a file beside the model`);
-  }
-  const dir = resolve(modelDir);
-  const file = resolve(dir, location);
-  if (!inside(dir, file)) {
-    throw new TensorError(`external location "${location}" points outside the model's folder ${dir}`);
-  }
-  let realDir: string;
-  let realFile: string;
-  try {
-    realDir = await fs.realpath(dir);
-    realFile = await fs.realpath(file);
-  } catch {
-    throw new TensorError(`external data file "${location}" not found in ${dir}`);
-  }
-  if (!inside(realDir, realFile)) {
-    throw new TensorError(`external location "${location}" resolves (through a symlink) to ${realFile}, outside the model's folder`);
+  const inline = [...(t.rawData && t.rawData.length > 0 ? [`raw_data (${t.rawData.length} bytes)`] : []), ...typedFields(t)];
+  if (inline.length > 0) {
+    throw new TensorError(
+      `is stored externally in "${location}" but also holds ${inline.join(' and ')} in the model file; ` +
+        'a tensor keeps its values in one place, and PruneScope does not guess which one is meant',
+    );
   }
   const type = t.dataType ?? 0;
   const bytesPer = ELEM_BYTES[type];
   if (!bytesPer) throw new TensorError(`external data of type ${dataTypeName(type)} is not supported`);
-  const expected = elementCount(tensorDims(t)) * bytesPer;
-  const offset = nonNegativeInt(externalEntry(t, 'offset'), 'offset') ?? 0;
-  const declared = nonNegativeInt(externalEntry(t, 'length'), 'length');
-  const stat = await fs.stat(realFile);
-  if (!stat.isFile()) throw new TensorError(`external location "${location}" is not a file`);
-  const length = declared ?? stat.size - offset;
-  if (length !== expected) {
-    throw new TensorError(`declares ${expected} bytes of ${dataTypeName(type)} values but external_data gives length ${length}`);
-  }
-  if (offset + length > stat.size) {
+  const dims = tensorDims(t);
+  const count = elementCount(dims);
+  if (count > MAX_SPARSE_DENSE_VALUES) {
     throw new TensorError(
-      `external data "${location}" has ${stat.size} bytes; offset ${offset} + length ${length} runs past its end`,
+      `is stored externally with shape [${dims.join(', ')}] (${count} values); PruneScope holds weights in memory and stops at ${MAX_SPARSE_DENSE_VALUES}`,
     );
   }
-  const buf = Buffer.alloc(length);
-  const handle = await fs.open(realFile, 'r');
+  const expected = count * bytesPer;
+  const offset = nonNegativeInt(externalEntry(t, 'offset'), 'offset') ?? 0;
+  const declared = nonNegativeInt(externalEntry(t, 'length'), 'length');
+  let file: ContainedFile;
   try {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
-      if (bytesRead === 0) throw new TensorError(`external data "${location}" ended early`);
-      done += bytesRead;
-    }
-  } finally {
-    await handle.close();
+    file = await openContained(modelDir, location);
+  } catch (e) {
+    if (e instanceof ContainmentError) throw new TensorError(`external location ${e.message}`);
+    throw e;
   }
-  t.rawData = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  try {
+    const size = file.size;
+    if (offset > size) {
+      throw new TensorError(`external data "${location}" has ${size} bytes; offset ${offset} lies past its end`);
+    }
+    const length = declared ?? size - offset;
+    if (length !== expected) {
+      throw new TensorError(`declares ${expected} bytes of ${dataTypeName(type)} values but external_data gives length ${length}`);
+    }
+    if (offset + length > size) {
+      throw new TensorError(`external data "${location}" has ${size} bytes; offset ${offset} + length ${length} runs past its end`);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await readRange(file, offset, length);
+    } catch (e) {
+      if (e instanceof ContainmentError) throw new TensorError(`external data ${e.message}`);
+      throw e;
+    }
+    t.rawData = bytes;
+  } finally {
+    await file.handle.close();
+  }
   t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
   t.externalData = [];
-  return file;
+  return file.path;
 }
 
 /** Sparse initializers are expanded to dense weights in memory; past this many values, they are refused. */

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { ModelFormatError } from '../errors';
 import { assertNotSource, writeFilesAtomically } from '../io/atomic';
+import { ContainmentError, readRange, type ContainedFile } from '../io/contained';
 import { float16ToNumber } from '../io/npy';
 import { ACTIVATIONS, type Activation, type DenseLayer, type MLP, validateMLP } from '../model/mlp';
 import type { ModelFormat, ReadOptions, WriteResult } from './format';
@@ -25,6 +26,8 @@ import type { ModelFormat, ReadOptions, WriteResult } from './format';
 
 const LABEL = 'safetensors';
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** Weights are held dense as float32 in memory; a Linear tensor of more values than this is refused before it is read. */
+const MAX_TENSOR_VALUES = 2 ** 28;
 
 const DTYPE_SIZES: Record<string, number> = {
   F64: 8,
@@ -66,6 +69,70 @@ export interface SafetensorsHeader {
 
 const shapeText = (shape: number[]) => `[${shape.join(', ')}]`;
 
+/** A name from the file, cut to a length a message can carry. */
+function shorten(name: string, max = 200): string {
+  return name.length > max ? `${name.slice(0, max)}... (${name.length} characters)` : name;
+}
+
+/** A header value for a message: JSON for short flat values, a summary otherwise (never a deep JSON.stringify). */
+function brief(v: unknown): string {
+  const flat = (x: unknown): string => {
+    if (Array.isArray(x)) return '[...]';
+    if (x !== null && typeof x === 'object') return '{...}';
+    const t = JSON.stringify(x) ?? String(x);
+    return t.length > 40 ? `${t.slice(0, 37)}...` : t;
+  };
+  if (Array.isArray(v)) return `[${v.slice(0, 8).map(flat).join(',')}${v.length > 8 ? `,... (${v.length} entries)` : ''}]`;
+  if (v !== null && typeof v === 'object') return `an object with ${Object.keys(v).length} keys`;
+  return flat(v);
+}
+
+/**
+ * The first key that appears twice in one object of the (already parsed, so well-formed) JSON text,
+ * with the keys of the objects around it. JSON.parse keeps the last of two equal keys without a
+ * word; a safetensors header that names a tensor twice is ambiguous. One pass, with a stack.
+ */
+export function duplicateJsonKey(text: string): { key: string; path: string[] } | null {
+  type Frame = { keys: Set<string> | null; expectKey: boolean; lastKey: string };
+  const stack: Frame[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: find its closing quote, skipping escaped ones
+      let j = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', j);
+        if (q < 0) return null;
+        let slashes = 0;
+        for (let k = q - 1; k > i && text.charCodeAt(k) === 0x5c; k--) slashes++;
+        j = q + 1;
+        if (slashes % 2 === 0) break;
+      }
+      const top = stack[stack.length - 1];
+      if (top && top.keys && top.expectKey) {
+        const key = JSON.parse(text.slice(i, j)) as string;
+        if (top.keys.has(key)) return { key, path: stack.slice(0, -1).map((f) => f.lastKey) };
+        top.keys.add(key);
+        top.lastKey = key;
+        top.expectKey = false;
+      }
+      i = j;
+      continue;
+    }
+    if (c === 0x7b) stack.push({ keys: new Set(), expectKey: true, lastKey: '' });
+    else if (c === 0x5b) stack.push({ keys: null, expectKey: false, lastKey: '' });
+    else if (c === 0x7d || c === 0x5d) stack.pop();
+    else if (c === 0x2c) {
+      const top = stack[stack.length - 1];
+      if (top?.keys) top.expectKey = true;
+    }
+    i++;
+  }
+  return null;
+}
+
 /** Validates a parsed header against the data size; throws ModelFormatError naming the tensor. */
 function checkHeader(file: string, json: unknown, dataSize: number, headerLength: number): SafetensorsHeader {
   const fail = (problem: string, location?: string) => new ModelFormatError(file, LABEL, problem, location);
@@ -76,19 +143,19 @@ function checkHeader(file: string, json: unknown, dataSize: number, headerLength
     if (name === '__metadata__') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('"__metadata__" is not an object');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw fail(`"__metadata__" value for "${k}" is not a string`);
+        if (typeof v !== 'string') throw fail(`"__metadata__" value for "${shorten(k)}" is not a string`);
         metadata[k] = v;
       }
       continue;
     }
-    const where = `tensor "${name}"`;
+    const where = `tensor "${shorten(name)}"`;
     if (typeof value !== 'object' || value === null) throw fail('entry is not an object', where);
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) {
-      throw fail(`unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(DTYPE_SIZES).join(', ')})`, where);
+      throw fail(`unknown dtype ${brief(dtype)} (expected one of ${Object.keys(DTYPE_SIZES).join(', ')})`, where);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`, where);
+      throw fail(`shape ${brief(shape)} is not a list of non-negative integers`, where);
     }
     if (
       !Array.isArray(offsets) ||
@@ -96,7 +163,7 @@ function checkHeader(file: string, json: unknown, dataSize: number, headerLength
       !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     ) {
-      throw fail(`data_offsets ${JSON.stringify(offsets)} are not [begin, end] with 0 <= begin <= end`, where);
+      throw fail(`data_offsets ${brief(offsets)} are not [begin, end] with 0 <= begin <= end`, where);
     }
     const [begin, end] = offsets as number[];
     if (end > dataSize) {
@@ -114,18 +181,58 @@ function checkHeader(file: string, json: unknown, dataSize: number, headerLength
     const prev = byOffset[i - 1];
     const cur = byOffset[i];
     if (cur.begin < prev.end) {
-      throw fail(`data [${cur.begin}, ${cur.end}] overlaps tensor "${prev.name}" [${prev.begin}, ${prev.end}]`, `tensor "${cur.name}"`);
+      throw fail(`data [${cur.begin}, ${cur.end}] overlaps tensor "${shorten(prev.name)}" [${prev.begin}, ${prev.end}]`, `tensor "${shorten(cur.name)}"`);
     }
   }
   return { headerLength, metadata, tensors };
 }
 
-/** Reads and validates the header only, without loading tensor data. */
-async function readHeader(handle: fs.FileHandle, file: string): Promise<SafetensorsHeader> {
+/** The model file itself as readRange reads it: positioned reads of exactly the bytes asked for. */
+function asRangeFile(handle: fs.FileHandle, path: string, size: number): ContainedFile {
+  return { path, real: path, size, handle };
+}
+
+async function readAt(file: ContainedFile, offset: number, length: number, where?: string): Promise<Buffer> {
+  try {
+    const bytes = await readRange(file, offset, length);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (e) {
+    if (e instanceof ContainmentError) {
+      throw new ModelFormatError(file.path, LABEL, `cannot read ${length} bytes at offset ${offset} (${e.message}; did the file change while being read?)`, where);
+    }
+    throw e;
+  }
+}
+
+/** Names the text encoding a header starts with when it is not plain UTF-8 JSON, from its first bytes. */
+function foreignEncoding(head: Uint8Array): string | undefined {
+  const [a, b, c, d] = head;
+  if (a === 0xef && b === 0xbb && c === 0xbf) return 'UTF-8 with a byte order mark';
+  if (a === 0xff && b === 0xfe && c === 0 && d === 0) return 'UTF-32LE (byte order mark FF FE 00 00)';
+  if (a === 0 && b === 0 && c === 0xfe && d === 0xff) return 'UTF-32BE (byte order mark 00 00 FE FF)';
+  if (a === 0xff && b === 0xfe) return 'UTF-16LE (byte order mark FF FE)';
+  if (a === 0xfe && b === 0xff) return 'UTF-16BE (byte order mark FE FF)';
+  if (a !== 0 && b === 0 && head.length >= 2) return 'UTF-16LE (every other byte is 0)';
+  if (a === 0 && b !== 0 && head.length >= 2) return 'UTF-16BE (every other byte is 0)';
+  return undefined;
+}
+
+interface HeaderRead {
+  header: SafetensorsHeader;
+  size: number;
+}
+
+/**
+ * Reads and validates the header only, without loading tensor data. Only the 8-byte length and
+ * the declared header are read, with positioned reads, and the header only once its first bytes
+ * show a UTF-8 JSON object: a file whose length lies (a huge declared header, a multi-GB file of
+ * zeros) costs a few bytes of reading before it is refused.
+ */
+async function readHeaderAndSize(handle: fs.FileHandle, file: string): Promise<HeaderRead> {
   const { size } = await handle.stat();
   if (size < 8) throw new ModelFormatError(file, LABEL, `file is ${size} bytes, too short for the 8-byte header length`);
-  const lenBuf = Buffer.alloc(8);
-  await handle.read(lenBuf, 0, 8, 0);
+  const whole = asRangeFile(handle, file, size);
+  const lenBuf = await readAt(whole, 0, 8);
   const declared = lenBuf.readBigUInt64LE(0);
   if (declared > BigInt(MAX_HEADER_BYTES)) {
     throw new ModelFormatError(file, LABEL, `header length ${declared} bytes is over the 100 MB limit (not a safetensors file, or damaged)`);
@@ -134,15 +241,46 @@ async function readHeader(handle: fs.FileHandle, file: string): Promise<Safetens
   if (8 + headerLength > size) {
     throw new ModelFormatError(file, LABEL, `header length ${headerLength} bytes runs past the end of the ${size}-byte file (truncated?)`);
   }
-  const headerBuf = Buffer.alloc(headerLength);
-  await handle.read(headerBuf, 0, headerLength, 8);
+  if (headerLength < 2) throw new ModelFormatError(file, LABEL, `header length is ${headerLength} bytes, too short for a JSON object`);
+  const head = await readAt(whole, 8, Math.min(4, headerLength));
+  const encoding = foreignEncoding(head);
+  if (encoding) {
+    throw new ModelFormatError(file, LABEL, `header is encoded as ${encoding}; the format requires UTF-8 JSON without a byte order mark`);
+  }
+  if (head[0] !== 0x7b) {
+    throw new ModelFormatError(
+      file,
+      LABEL,
+      `header does not start with "{" (its first byte is 0x${head[0].toString(16).padStart(2, '0')}); the format requires a JSON object (not a safetensors file, or damaged)`,
+    );
+  }
+  const headerBuf = await readAt(whole, 8, headerLength);
+  let text: string;
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBuf));
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBuf);
+    json = JSON.parse(text);
   } catch (e) {
     throw new ModelFormatError(file, LABEL, `header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  return checkHeader(file, json, size - 8 - headerLength, headerLength);
+  const dup = duplicateJsonKey(text);
+  if (dup) {
+    const [first, ...rest] = dup.path;
+    let what: string;
+    if (first === undefined) {
+      what = dup.key === '__metadata__' ? '"__metadata__" appears twice in the header' : `tensor "${shorten(dup.key)}" appears twice in the header`;
+    } else if (first === '__metadata__' && rest.length === 0) {
+      what = `metadata key "${shorten(dup.key)}" appears twice in "__metadata__"`;
+    } else {
+      what = `key "${shorten(dup.key)}" appears twice in the entry of ${first === '__metadata__' ? '"__metadata__"' : `tensor "${shorten(first)}"`}${rest.length ? ` (inside ${rest.map((k) => `"${shorten(k, 40)}"`).join(' > ')})` : ''}`;
+    }
+    throw new ModelFormatError(file, LABEL, `${what}; JSON readers keep one of the two silently, so which is meant is ambiguous`);
+  }
+  return { header: checkHeader(file, json, size - 8 - headerLength, headerLength), size };
+}
+
+async function readHeader(handle: fs.FileHandle, file: string): Promise<SafetensorsHeader> {
+  return (await readHeaderAndSize(handle, file)).header;
 }
 
 /** The header of a safetensors file (tensor names, dtypes, shapes, metadata), validated. */
@@ -156,12 +294,19 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
 }
 
 async function openFile(path: string): Promise<fs.FileHandle> {
+  let handle: fs.FileHandle;
   try {
-    return await fs.open(path, 'r');
+    handle = await fs.open(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ModelFormatError(path, LABEL, code === 'ENOENT' ? 'file not found' : `cannot open: ${(e as Error).message}`);
   }
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
+    await handle.close();
+    throw new ModelFormatError(path, LABEL, 'is not a regular file');
+  }
+  return handle;
 }
 
 function decodeFloats(bytes: Buffer, dtype: string): Float32Array {
@@ -214,7 +359,7 @@ interface LinearGroup {
 /** Groups the tensors into Linear layers, refusing anything that is not one. */
 function groupLinear(file: string, tensors: TensorInfo[]): LinearGroup[] {
   const fail = (t: TensorInfo, problem: string) =>
-    new ModelFormatError(file, LABEL, problem, `tensor "${t.name}" ${shapeText(t.shape)}`);
+    new ModelFormatError(file, LABEL, problem, `tensor "${shorten(t.name)}" ${shapeText(t.shape)}`);
   if (tensors.length === 0) throw new ModelFormatError(file, LABEL, 'holds no tensors');
   const groups = new Map<string, { weight?: TensorInfo; bias?: TensorInfo }>();
   for (const t of tensors) {
@@ -247,6 +392,11 @@ function groupLinear(file: string, tensors: TensorInfo[]): LinearGroup[] {
   for (const [prefix, g] of groups) {
     if (!g.weight) throw fail(g.bias!, 'is a bias without a matching weight');
     const [units, inputSize] = g.weight.shape;
+    if (units === 0) throw fail(g.weight, 'has 0 outputs: a Linear layer of 0 units, which computes nothing (every layer needs at least one unit)');
+    if (inputSize === 0) throw fail(g.weight, 'takes 0 inputs: a Linear layer needs at least one input');
+    if (units * inputSize > MAX_TENSOR_VALUES) {
+      throw fail(g.weight, `holds ${units * inputSize} values; PruneScope holds weights in memory as float32 and stops at ${MAX_TENSOR_VALUES}`);
+    }
     if (g.bias && g.bias.shape[0] !== units) {
       throw fail(g.bias, `has ${g.bias.shape[0]} values but "${g.weight.name}" ${shapeText(g.weight.shape)} has ${units} outputs`);
     }
@@ -349,7 +499,7 @@ function parseInputShape(metadata: Record<string, string>, inputSize: number): n
 async function readSafetensors(path: string, options: ReadOptions = {}): Promise<MLP> {
   const handle = await openFile(path);
   try {
-    const header = await readHeader(handle, path);
+    const { header, size } = await readHeaderAndSize(handle, path);
     const notes: string[] = [];
     const layers = orderLayers(path, groupLinear(path, header.tensors), notes);
     const recorded = parseRecorded(header.metadata, layers.length, notes);
@@ -364,14 +514,14 @@ async function readSafetensors(path: string, options: ReadOptions = {}): Promise
     }
 
     const dataStart = 8 + header.headerLength;
-    const readTensor = async (t: TensorInfo): Promise<Float32Array> => {
-      const buf = Buffer.alloc(t.end - t.begin);
-      const { bytesRead } = await handle.read(buf, 0, buf.length, dataStart + t.begin);
-      if (bytesRead !== buf.length) {
-        throw new ModelFormatError(path, LABEL, `read ${bytesRead} of ${buf.length} bytes (file changed while reading?)`, `tensor "${t.name}"`);
-      }
-      return decodeFloats(buf, t.dtype);
-    };
+    const dataSize = size - dataStart;
+    const used = header.tensors.reduce((a, t) => Math.max(a, t.end), 0);
+    if (dataSize > used) {
+      notes.push(`the file has ${dataSize - used} bytes after the last tensor's data that the header does not account for; they were not read`);
+    }
+    const whole = asRangeFile(handle, path, size);
+    const readTensor = async (t: TensorInfo): Promise<Float32Array> =>
+      decodeFloats(await readAt(whole, dataStart + t.begin, t.end - t.begin, `tensor "${shorten(t.name)}"`), t.dtype);
 
     const dense: DenseLayer[] = [];
     for (let i = 0; i < layers.length; i++) {
@@ -408,6 +558,11 @@ async function readSafetensors(path: string, options: ReadOptions = {}): Promise
         notes,
       },
     };
+    try {
+      validateMLP(mlp);
+    } catch (e) {
+      throw new ModelFormatError(path, LABEL, (e as Error).message);
+    }
     return mlp;
   } finally {
     await handle.close();

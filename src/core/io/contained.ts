@@ -50,6 +50,7 @@ export async function openContained(modelDir: string, name: string): Promise<Con
   checkName(name);
   const dir = resolve(modelDir);
   const path = resolve(dir, name);
+  if (path === dir) throw new ContainmentError(`"${name}" names the model's folder itself, not a file in it`);
   if (!inside(dir, path)) throw new ContainmentError(`"${name}" points outside the model's folder ${dir}`);
   let realDir: string;
   let real: string;
@@ -87,6 +88,9 @@ export async function openContained(modelDir: string, name: string): Promise<Con
  * model declares is never loaded whole. A file that ends early is a ContainmentError.
  */
 export async function readRange(file: ContainedFile, offset: number, length: number): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new ContainmentError(`"${file.path}": cannot read ${length} bytes at offset ${offset}`);
+  }
   if (offset + length > file.size) {
     throw new ContainmentError(`"${file.path}" has ${file.size} bytes; offset ${offset} + length ${length} runs past its end`);
   }
