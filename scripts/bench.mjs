@@ -1,6 +1,6 @@
-// Runs the benchmarks in src/bench/*.bench.ts, one child process each (through tsx), one after
+// Runs the benchmarks in bench/*.bench.ts, one child process each (through tsx), one after
 // the other so they do not compete for the cores. Arguments pick benchmarks by name
-// (`npm run bench -- training` runs src/bench/training.bench.ts). Each benchmark writes
+// (`npm run bench -- training` runs bench/training.bench.ts). Each benchmark writes
 // bench-results/<name>.json itself; afterwards this prints a summary table from those files:
 // a JSON `summary` array of { metric, value, unit? } when there is one, else its top-level numbers.
 import { spawnSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const benchDir = join(root, 'src', 'bench');
+const benchDir = join(root, 'bench');
 const resultsDir = join(root, 'bench-results');
 
 const all = readdirSync(benchDir)

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { onnx } from 'onnx-proto';
-import { nestedSubgraphs } from '../src/core/formats/onnx-hostile-testkit';
-import { buildModel, fTensor, node, rand32, rawFloat32, valueInfo } from '../src/core/formats/onnx-testkit';
+import { nestedSubgraphs } from './kits/onnx-hostile';
+import { buildModel, fTensor, node, rand32, rawFloat32, valueInfo } from './kits/onnx';
 import { repoRoot } from './fixtures';
 
 // Hostile ONNX and safetensors files through the CLI as a person runs it (the built bundle, in its

@@ -4,7 +4,7 @@ import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { randomMLP } from '../src/core/formats/onnx-testkit';
+import { randomMLP } from './kits/onnx';
 import { writeModel } from '../src/core/formats/registry';
 import { PARTIAL_PREFIX } from '../src/core/io/atomic';
 import { writeNpy } from '../src/core/io/npy';

@@ -5,14 +5,14 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { initBackend } from './backend';
-import { trainingCase } from './testdata/threads-case';
+import { trainingCase } from '../../test/kits/threads-case';
 
 before(async () => {
   await initBackend();
 });
 
 function runChild(threads: number): { threads: number; problem?: string; backend: string; weights: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'testdata', 'threads-child.ts'), String(threads)], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'test', 'kits', 'threads-child.ts'), String(threads)], {
     encoding: 'utf8',
     timeout: 120_000,
   });

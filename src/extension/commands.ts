@@ -3,7 +3,7 @@ import { basename, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { parseResults, type ComparisonResults, type Results } from '../core/results/format';
 import { modelFiles } from '../worker/model-files';
-import type { JobResult } from '../worker/protocol';
+import type { JobResult } from '../shared/worker-protocol';
 import { cacheKey, hashDataset, hashModel, type ResultsCache } from './cache';
 import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';

@@ -6,7 +6,7 @@ import { Commands } from './commands';
 import { InspectorProvider, INSPECTOR_JSON_VIEW_TYPE, INSPECTOR_VIEW_TYPE } from './inspector';
 import { JobController, type JobsSnapshot } from './job-controller';
 import { RESULTS_VIEW_TYPE, ResultsPanels } from './results-panel';
-import { WEBVIEW_COMMANDS, type WebviewCommand } from './webview-protocol';
+import { WEBVIEW_COMMANDS, type WebviewCommand } from '../shared/webview-protocol';
 import { WorkerClient } from './worker-client';
 
 function packageVersion(path: string): string {

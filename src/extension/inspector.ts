@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import type { JobResult } from '../worker/protocol';
+import type { JobResult } from '../shared/worker-protocol';
 import { JobError } from './worker-client';
-import { parseFromWebview } from './webview-protocol';
+import { parseFromWebview } from '../shared/webview-protocol';
 import { post, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
 
 export const INSPECTOR_VIEW_TYPE = 'prunescope.inspector';

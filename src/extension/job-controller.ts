@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { JobKind, JobParamsInput, JobResult } from '../worker/protocol';
+import type { JobKind, JobParamsInput, JobResult } from '../shared/worker-protocol';
 import { JobError, type JobHandle, type WorkerClient } from './worker-client';
 
 /** How a job ended, as the person was told (kept for the test-only status command). */

@@ -8,8 +8,8 @@ import type { ComparisonResults, Results } from '../core/results/format';
 import { reportHtml } from '../report/html';
 import { modelFiles } from '../worker/model-files';
 import { companionFiles } from './naming';
-import { resultsToCsv, safeFileName } from './results-export';
-import { parseFromWebview, parseWebviewState, type UiState, type WebviewState } from './webview-protocol';
+import { resultsToCsv, safeFileName } from '../core/results/csv';
+import { parseFromWebview, parseWebviewState, type UiState, type WebviewState } from '../shared/webview-protocol';
 import { post, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
 
 export const RESULTS_VIEW_TYPE = 'prunescope.results';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { ToWebviewMessage, ThemeKind } from './webview-protocol';
+import type { ToWebviewMessage, ThemeKind } from '../shared/webview-protocol';
 import { makeNonce, webviewHtml } from './webview-html';
 
 /** Scripts on; only dist/ and media/ may be loaded. */

@@ -18,7 +18,7 @@ import {
   type JobResult,
   type LogLevel,
   type ToWorkerMessage,
-} from '../worker/protocol';
+} from '../shared/worker-protocol';
 
 export interface WorkerClientOptions {
   /** The worker script (dist/worker.js). */

@@ -1,5 +1,5 @@
 import type { Results } from '../core/results/format';
-import { resultsToCsv } from '../extension/results-export';
+import { resultsToCsv } from '../core/results/csv';
 import { THEMES } from './themes';
 
 /**

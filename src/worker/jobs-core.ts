@@ -11,7 +11,7 @@ import { saveTraining, trainingFiles } from '../core/train/save';
 import { assertMayWriteAll } from '../core/io/scope';
 import type { JobTable } from './jobs';
 import { modelFiles, totalBytes } from './model-files';
-import type { JobResult } from './protocol';
+import type { JobResult } from '../shared/worker-protocol';
 
 const nullable = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
 

@@ -4,7 +4,7 @@ import { PruneScopeError } from '../core/errors';
 import { pruneModel, runAnalysis, runComparison, type AnalysisOptions, type JobHooks } from '../core/experiments';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../core/metrics/similarity';
 import type { JobContext, JobTable } from './jobs';
-import type { JobParams } from './protocol';
+import type { JobParams } from '../shared/worker-protocol';
 
 function hooks(ctx: JobContext): JobHooks {
   return {

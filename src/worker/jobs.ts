@@ -1,4 +1,4 @@
-import type { JobKind, JobParams, JobResult } from './protocol';
+import type { JobKind, JobParams, JobResult } from '../shared/worker-protocol';
 import { CORE_JOBS } from './jobs-core';
 import { EXPERIMENT_JOBS } from './jobs-experiments';
 

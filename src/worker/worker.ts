@@ -17,7 +17,7 @@ import {
   type JobErrorInfo,
   type LogLevel,
   type RunMessage,
-} from './protocol';
+} from '../shared/worker-protocol';
 
 function send(message: FromWorkerMessage, then?: () => void): void {
   if (!process.connected) then?.();

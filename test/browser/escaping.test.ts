@@ -14,7 +14,7 @@ import { initBackend } from '../../src/core/backend';
 import { readModel, writeModel } from '../../src/core/formats/registry';
 import type { AnalysisResults } from '../../src/core/results/format';
 import { CORE_JOBS } from '../../src/worker/jobs-core';
-import { checkJobParams, type JobResult } from '../../src/worker/protocol';
+import { checkJobParams, type JobResult } from '../../src/shared/worker-protocol';
 import { fixture } from '../fixtures';
 import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
 import { addProbes, buildBundles, cli, openTab, readResults, showResultsMessage, writeTestPage } from './webview-page';

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { PRUNE_STRATEGY_IDS } from '../../src/core/prune/registry';
 import type { AnalysisResults, ComparisonResults } from '../../src/core/results/format';
-import { resultsToCsv } from '../../src/extension/results-export';
+import { resultsToCsv } from '../../src/core/results/csv';
 import { GEOMETRY_ASCENDING, GEOMETRY_DESCENDING } from '../../webview-ui/src/data';
 import { fixture } from '../fixtures';
 import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';

@@ -1,6 +1,6 @@
 /** The inspector: a model's summary as tables, with buttons for the commands. Strings go in as text. */
-import type { JobResult } from '../../src/worker/protocol';
-import type { WebviewCommand } from '../../src/extension/webview-protocol';
+import type { JobResult } from '../../src/shared/worker-protocol';
+import type { WebviewCommand } from '../../src/shared/webview-protocol';
 import { button, el } from './dom';
 import { pct } from './data';
 

@@ -5,8 +5,8 @@
  */
 import './zod-setup';
 import type { Chart } from 'chart.js';
-import type { FromWebviewMessage, UiState, WebviewState } from '../../src/extension/webview-protocol';
-import { parseToWebview, parseWebviewState } from '../../src/extension/webview-protocol';
+import type { FromWebviewMessage, UiState, WebviewState } from '../../src/shared/webview-protocol';
+import { parseToWebview, parseWebviewState } from '../../src/shared/webview-protocol';
 import { renderInspector, renderInspectorError, renderLoading } from './inspector-view';
 import { renderResults, type RenderedView, type ResultsViewModel } from './results-view';
 import { readTheme } from './theme';

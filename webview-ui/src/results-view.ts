@@ -4,7 +4,7 @@
  */
 import type { Chart } from 'chart.js';
 import type { AnalysisResults, ComparisonResults, ComparisonSide, LayerGeometry, Results } from '../../src/core/results/format';
-import type { ResultTab, UiState } from '../../src/extension/webview-protocol';
+import type { ResultTab, UiState } from '../../src/shared/webview-protocol';
 import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineChart, type ChartSink } from './charts';
 import { binLabels, geometryLayers, geometrySeries, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
 import { button, el, select } from './dom';

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { repoRoot } from '../../../test/fixtures';
-import { randomMLP } from '../formats/onnx-testkit';
+import { randomMLP } from '../../../test/kits/onnx';
 import { writeModel } from '../formats/registry';
 import { encodeNpz } from '../io/npy';
-import { deflateZeros, GiB, gzipZeros, idxHeader, npyHeader, zipRaw } from './test-bombs';
+import { deflateZeros, GiB, gzipZeros, idxHeader, npyHeader, zipRaw } from '../../../test/kits/bombs';
 
 // Decompression bombs through the real CLI (the built bundle, as a person runs it): exit code 1,
 // the data file named on stderr, no stack trace, and an answer (a run that is still inflating after

@@ -11,7 +11,7 @@ import { encodeNpy, encodeNpz, parseNpz, readNpzFile } from '../io/npy';
 import { readCsvFile } from './csv';
 import { readIdxFile } from './idx';
 import { loadDataset } from './load';
-import { deflateZeros, GiB, gzipZeros, idxHeader, MiB, npyHeader, peakGrowth, zipRaw } from './test-bombs';
+import { deflateZeros, GiB, gzipZeros, idxHeader, MiB, npyHeader, peakGrowth, zipRaw } from '../../../test/kits/bombs';
 
 // Decompression bombs: a megabyte of file that inflates to a gigabyte. Each must be refused with a
 // DataError naming the file, without the process growing by hundreds of MB (how long it takes is

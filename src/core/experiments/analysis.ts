@@ -4,7 +4,7 @@ import { checkFits, loadDataset } from '../data/load';
 import { PruneScopeError } from '../errors';
 import { readModel } from '../formats/registry';
 import type { ReadOptions } from '../formats/format';
-import { onnxWeightBytes } from '../formats/onnx-write';
+import { onnxWeightBytes } from '../formats/onnx/write';
 import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
 import { outputSize, type MLP } from '../model/mlp';

@@ -3,10 +3,10 @@ import { extname, join, resolve } from 'node:path';
 import { ModelFormatError, PruneScopeError } from '../errors';
 import type { MLP, ModelFormatId } from '../model/mlp';
 import type { ModelFormat, ReadOptions, WriteOptions, WriteResult } from './format';
-import { onnxFormat } from './onnx';
-import { safetensorsFormat } from './safetensors';
-import { tfjsGraphFormat } from './tfjs-graph';
-import { tfjsLayersFormat } from './tfjs-layers';
+import { onnxFormat } from './onnx/onnx';
+import { safetensorsFormat } from './safetensors/safetensors';
+import { tfjsGraphFormat } from './tfjs/graph';
+import { tfjsLayersFormat } from './tfjs/layers';
 import { assertNotSource } from '../io/atomic';
 import { noteInputs } from '../io/scope';
 

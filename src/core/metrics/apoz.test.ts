@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import { initBackend } from '../backend';
 import { ApozCounter, apoz, apozApplies, histogram } from './apoz';
 import { matrix } from './matrix';
-import { mnistActivations, type MnistActivations } from './testkit';
+import { mnistActivations, type MnistActivations } from '../../../test/kits/metrics';
 
 describe('APoZ', () => {
   let real: MnistActivations;

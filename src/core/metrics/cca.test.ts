@@ -17,7 +17,7 @@ import {
   referenceCases,
   scaled,
   m64,
-} from './testkit';
+} from '../../../test/kits/metrics';
 
 
 /** I + 0.4 G: invertible and reasonably conditioned. */

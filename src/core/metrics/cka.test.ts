@@ -17,7 +17,7 @@ import {
   referenceCases,
   scaled,
   m64,
-} from './testkit';
+} from '../../../test/kits/metrics';
 
 
 describe('CKA: values worked out by hand', () => {

@@ -5,7 +5,7 @@ import { apoz } from './apoz';
 import { apozGeometry } from './geometry';
 import { hiddenLayerGeometry, layerGeometry } from './geometry-layers';
 import { SimilarityError } from './matrix';
-import { constantColumns, mnistActivations, type MnistActivations } from './testkit';
+import { constantColumns, mnistActivations, type MnistActivations } from '../../../test/kits/metrics';
 
 describe('representational geometry of a model\'s hidden layers', () => {
   let real: MnistActivations;

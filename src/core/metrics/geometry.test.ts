@@ -4,7 +4,7 @@ import { initBackend } from '../backend';
 import { apoz } from './apoz';
 import { apozGeometry, evenRows } from './geometry';
 import { SimilarityError } from './matrix';
-import { close, columns, constantColumns, gaussianMatrix, hstack, mnistActivations, type MnistActivations } from './testkit';
+import { close, columns, constantColumns, gaussianMatrix, hstack, mnistActivations, type MnistActivations } from '../../../test/kits/metrics';
 
 describe('representational geometry curves', () => {
   let real: MnistActivations;

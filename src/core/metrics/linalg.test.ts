@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { median, selectKth } from './gram';
 import { addABt, mirrorUpper, singularValues, symmetricEigen } from './linalg';
 import { CrossMoments } from './moments';
-import { close, gaussianMatrix, rng } from './testkit';
+import { close, gaussianMatrix, rng } from '../../../test/kits/metrics';
 
 describe('float64 kernels', () => {
   it('addABt equals the triple loop for every remainder shape, and accumulates', () => {

@@ -16,7 +16,7 @@ import {
   referenceCases,
   scaled,
   m64,
-} from './testkit';
+} from '../../../test/kits/metrics';
 
 
 describe('NBS', () => {

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import { initBackend } from '../backend';
 import { SimilarityError } from './matrix';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, SIMILARITY_METRICS } from './similarity';
-import { centralPixels, close, constantColumns, hstack, mnistActivations, type MnistActivations } from './testkit';
+import { centralPixels, close, constantColumns, hstack, mnistActivations, type MnistActivations } from '../../../test/kits/metrics';
 
 describe('SIMILARITY_METRICS', () => {
   let real: MnistActivations;

@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { PruneScopeError } from '../errors';
-import { maxAbsDiff, mnistRows, randomMLP } from '../prune/testkit';
+import { maxAbsDiff, mnistRows, randomMLP } from '../../../test/kits/prune';
 import { layerActivations, streamActivations } from './activations';
 import { predict } from './forward';
 import type { MLP } from './mlp';

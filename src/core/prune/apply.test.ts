@@ -12,7 +12,7 @@ import { ckaGreedyStrategy } from './cka-greedy';
 import { magnitudeStrategy } from './magnitude';
 import { randomStrategy } from './random';
 import type { StructuredPlan, UnstructuredPlan } from './strategy';
-import { maxAbsDiff, mnistRows, randomMLP } from './testkit';
+import { maxAbsDiff, mnistRows, randomMLP } from '../../../test/kits/prune';
 import { unitL2Strategy } from './unit-l2';
 
 function snapshot(mlp: MLP): Float32Array[] {

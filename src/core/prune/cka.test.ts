@@ -17,7 +17,7 @@ import { ckaGreedyStrategy } from './cka-greedy';
 import { ckaCurve } from './cka-plan';
 import { ablateColumns, ckaOrderReference, ckaStepScoresReference, linearCkaReference } from './cka-reference';
 import type { StructuredPlan } from './strategy';
-import { correlatedOutputs, maxAbsDiff, mnistRows, randomMLP } from './testkit';
+import { correlatedOutputs, maxAbsDiff, mnistRows, randomMLP } from '../../../test/kits/prune';
 
 /** Fast and reference agree on the whole removal order; returns the largest score difference. */
 function assertSameOrder(z: Float32Array, n: number, p: number, bias: Float32Array | null, k: number, variant: CkaVariant, what: string): number {

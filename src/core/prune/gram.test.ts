@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { availableParallelism } from 'node:os';
 import { centeredColumns, gramInputBuffer, gramOfColumns, lastGramStats, setParallelGram } from './gram';
-import { correlatedOutputs } from './testkit';
+import { correlatedOutputs } from '../../../test/kits/prune';
 
 /** X^T X with one plain dot product per entry. */
 function plainGram(xt: Float64Array, p: number, n: number): Float64Array {

@@ -12,7 +12,7 @@ import { randomStrategy } from './random';
 import { randomWeightsStrategy } from './random-weights';
 import { PRUNE_STRATEGIES, strategyById } from './registry';
 import type { StructuredPlan, UnstructuredPlan } from './strategy';
-import { mnistRows, randomMLP } from './testkit';
+import { mnistRows, randomMLP } from '../../../test/kits/prune';
 import { unitL1Strategy } from './unit-l1';
 import { unitL2Strategy } from './unit-l2';
 

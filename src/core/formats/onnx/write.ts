@@ -1,0 +1,209 @@
+/**
+ * Builds an ONNX model (IR 8, opset 13) from an MLP: an optional Flatten, then per layer a Gemm
+ * with the kernel as B ([in, out], transB=0, so the Keras layout is stored as is), an activation
+ * node and, when the layer records one, an inference-inactive Dropout that keeps the rate.
+ * A kernel that is mostly zeros (unstructured pruning) is stored as a sparse initializer when
+ * that is smaller, so a pruned model's file really shrinks; onnxruntime expands it on load.
+ */
+import { onnx } from 'onnx-proto';
+import type { DenseLayer, MLP } from '../../model/mlp';
+import { validateMLP } from '../../model/mlp';
+import { PruneScopeError } from '../../errors';
+import type { WriteOptions } from '../format';
+
+export const WRITE_IR_VERSION = 8;
+export const WRITE_OPSET = 13;
+
+function floatTensor(name: string, dims: number[], values: Float32Array | number[]): onnx.TensorProto {
+  const f = values instanceof Float32Array ? values : Float32Array.from(values);
+  const raw = new Uint8Array(f.byteLength);
+  const view = new DataView(raw.buffer);
+  for (let k = 0; k < f.length; k++) view.setFloat32(k * 4, f[k], true);
+  return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
+}
+
+/** Bytes of an unsigned varint: how protobuf stores each entry of packed int64_data. */
+function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function sparseCost(w: Float32Array): { nnz: number; indexBytes: number } {
+  let nnz = 0;
+  let indexBytes = 0;
+  for (let k = 0; k < w.length; k++) {
+    if (w[k] !== 0) {
+      nnz++;
+      indexBytes += varintBytes(k);
+    }
+  }
+  return { nnz, indexBytes };
+}
+
+/**
+ * Bytes the writer stores for these weights: float32 kernels and biases, dense or as sparse
+ * values and indices, whichever it picks. The file adds the graph (a few hundred bytes) to it.
+ */
+export function onnxWeightBytes(layers: readonly Pick<DenseLayer, 'weights' | 'bias'>[]): number {
+  let bytes = 0;
+  for (const l of layers) {
+    const { nnz, indexBytes } = sparseCost(l.weights);
+    bytes += Math.min(4 * l.weights.length, 4 * nnz + indexBytes) + 4 * (l.bias?.length ?? 0);
+  }
+  return bytes;
+}
+
+/**
+ * The kernel as a sparse initializer (float32 values, linear int64 indices in ascending order,
+ * as the spec and the ONNX checker require) when that takes fewer bytes than the dense tensor;
+ * otherwise null. -0 counts as a stored zero and comes back as 0.
+ */
+function sparseKernel(name: string, dims: number[], w: Float32Array): onnx.SparseTensorProto | null {
+  const { nnz, indexBytes } = sparseCost(w);
+  if (4 * nnz + indexBytes >= 4 * w.length) return null;
+  const values = new Float32Array(nnz);
+  const indices = new Array<number>(nnz);
+  for (let k = 0, j = 0; k < w.length; k++) {
+    if (w[k] !== 0) {
+      values[j] = w[k];
+      indices[j++] = k;
+    }
+  }
+  return onnx.SparseTensorProto.create({
+    values: floatTensor(name, [nnz], values),
+    indices: onnx.TensorProto.create({ dims: [nnz], dataType: onnx.TensorProto.DataType.INT64, int64Data: indices }),
+    dims,
+  });
+}
+
+function valueInfo(name: string, dims: (number | string)[]): onnx.ValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
+  });
+}
+
+function attrFloat(name: string, f: number): onnx.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f };
+}
+
+function attrInt(name: string, i: number): onnx.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.INT, i };
+}
+
+/** Distinct, non-empty layer names; tensor names derive from them. */
+function layerNames(layers: DenseLayer[]): string[] {
+  const used = new Set<string>(['input', 'output']);
+  return layers.map((l, i) => {
+    const base = l.name || `dense_${i + 1}`;
+    let name = base;
+    for (let k = 2; used.has(name); k++) name = `${base}_${k}`;
+    used.add(name);
+    return name;
+  });
+}
+
+export function buildOnnxModel(mlp: MLP, producerVersion: string, options: WriteOptions = {}): onnx.ModelProto {
+  try {
+    validateMLP(mlp);
+  } catch (e) {
+    throw new PruneScopeError(`cannot write ${mlp.name} as ONNX: ${(e as Error).message}`);
+  }
+  const nodes: onnx.INodeProto[] = [];
+  const inits: onnx.TensorProto[] = [];
+  const sparseInits: onnx.SparseTensorProto[] = [];
+  let x = 'input';
+  if (mlp.inputShape.length > 1) {
+    nodes.push({ name: 'flatten', opType: 'Flatten', input: [x], output: ['flatten_output'], attribute: [attrInt('axis', 1)] });
+    x = 'flatten_output';
+  }
+  const names = layerNames(mlp.layers);
+  mlp.layers.forEach((l, idx) => {
+    const name = names[idx];
+    const last = idx === mlp.layers.length - 1;
+    const gemmInputs = [x, `${name}.weight`];
+    const sparse = options.dense ? null : sparseKernel(`${name}.weight`, [l.inputSize, l.units], l.weights);
+    if (sparse) sparseInits.push(sparse);
+    else inits.push(floatTensor(`${name}.weight`, [l.inputSize, l.units], l.weights));
+    if (l.bias) {
+      inits.push(floatTensor(`${name}.bias`, [l.units], l.bias));
+      gemmInputs.push(`${name}.bias`);
+    }
+    const steps: { op: string; extraInputs?: string[]; attrs?: onnx.IAttributeProto[] }[] = [];
+    switch (l.activation) {
+      case 'linear':
+        break;
+      case 'relu':
+        steps.push({ op: 'Relu' });
+        break;
+      case 'relu6':
+        inits.push(floatTensor(`${name}.clip_min`, [], [0]), floatTensor(`${name}.clip_max`, [], [6]));
+        steps.push({ op: 'Clip', extraInputs: [`${name}.clip_min`, `${name}.clip_max`] });
+        break;
+      case 'leaky_relu':
+        steps.push({ op: 'LeakyRelu', attrs: [attrFloat('alpha', l.alpha ?? 0.01)] });
+        break;
+      case 'sigmoid':
+        steps.push({ op: 'Sigmoid' });
+        break;
+      case 'tanh':
+        steps.push({ op: 'Tanh' });
+        break;
+      case 'softmax':
+        steps.push({ op: 'Softmax', attrs: [attrInt('axis', 1)] });
+        break;
+      case 'log_softmax':
+        steps.push({ op: 'LogSoftmax', attrs: [attrInt('axis', 1)] });
+        break;
+    }
+    if (l.dropout && l.dropout > 0) {
+      inits.push(floatTensor(`${name}.dropout_ratio`, [], [l.dropout]));
+      steps.push({ op: 'Dropout', extraInputs: [`${name}.dropout_ratio`] });
+    }
+    const gemmOut = steps.length === 0 && last ? 'output' : `${name}.linear`;
+    nodes.push({
+      name,
+      opType: 'Gemm',
+      input: gemmInputs,
+      output: [gemmOut],
+      attribute: [attrFloat('alpha', 1), attrFloat('beta', 1), attrInt('transA', 0), attrInt('transB', 0)],
+    });
+    x = gemmOut;
+    steps.forEach((st, k) => {
+      const out = last && k === steps.length - 1 ? 'output' : `${name}.${st.op.toLowerCase()}`;
+      const input = [x, ...(st.extraInputs ?? [])];
+      nodes.push({ name: `${name}/${st.op}`, opType: st.op, input, output: [out], attribute: st.attrs ?? [] });
+      x = out;
+    });
+  });
+  const units = mlp.layers[mlp.layers.length - 1].units;
+  const source = mlp.source ? ` from ${mlp.source.format} (${mlp.source.path})` : '';
+  return onnx.ModelProto.create({
+    irVersion: WRITE_IR_VERSION,
+    producerName: 'PruneScope',
+    producerVersion,
+    docString: `MLP ${mlp.name} written by PruneScope${source}`,
+    opsetImport: [{ domain: '', version: WRITE_OPSET }],
+    graph: {
+      name: mlp.name,
+      node: nodes,
+      initializer: inits,
+      sparseInitializer: sparseInits,
+      input: [valueInfo('input', ['batch', ...mlp.inputShape])],
+      output: [valueInfo('output', ['batch', units])],
+    },
+  });
+}
+
+export function encodeOnnxModel(model: onnx.ModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}

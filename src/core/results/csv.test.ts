@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { sampleAnalysis, sampleComparison } from '../../../webview-ui/src/sample-results';
+import { resultsToCsv, safeFileName } from './csv';
+import { escapeHtml, makeNonce, webviewHtml } from '../../extension/webview-html';
+
+test('CSV of an analysis: the original, then a row per point and per layer', () => {
+  const r = sampleAnalysis();
+  const rows = parse(resultsToCsv(r), { columns: true }) as Record<string, string>[];
+  const points = r.runs.reduce((a, run) => a + run.points.length, 0);
+  const layers = r.runs.reduce((a, run) => a + run.points.reduce((b, p) => b + p.layers.length, 0), 0);
+  const curves = (r.baseline.geometry ?? []).reduce((a, g) => a + (g.applies ? g.ascending.length + g.descending.length : 0), 0);
+  assert.ok(curves > 0);
+  assert.equal(rows.length, 1 + points + layers + curves);
+  assert.equal(rows[0].strategy, 'original');
+  assert.equal(Number(rows[0].accuracy), r.baseline.accuracy);
+  const p = r.runs[1].points[4];
+  const row = rows.find((x) => x.strategy === 'unit-l2' && x.layer === '(model)' && Number(x.sparsity) === p.sparsity && Number(x.iteration) === p.iteration);
+  assert.ok(row);
+  assert.equal(Number(row.accuracy), p.accuracy);
+  assert.equal(row.sparse_ms_per_100, '');
+  assert.equal(Number(row.onnx_bytes), p.onnxBytes);
+  assert.equal(Number(rows[0].onnx_bytes), r.baseline.onnxBytes);
+  // The geometry curves, long format: one row per recorded point, in the order recorded.
+  const g = r.baseline.geometry?.find((x) => x.applies);
+  assert.ok(g?.applies);
+  const desc = rows.filter((x) => x.layer === g.layer && x.geometry_order === 'descending');
+  assert.deepEqual(desc.map((x) => [Number(x.units_kept), Number(x.geometry_r2)]), g.descending.map((p) => [p.k, p.r2]));
+  assert.equal(Number(desc[0].units), g.units);
+});
+
+test('CSV quotes what a spreadsheet would split or run as a formula', () => {
+  const r = sampleAnalysis();
+  r.runs[0].strategy = '=HYPERLINK("x"),evil';
+  const text = resultsToCsv(r);
+  assert.ok(text.includes('"=HYPERLINK(""x""),evil"'));
+  const rows = parse(text, { columns: true }) as Record<string, string>[];
+  assert.equal(rows[1].strategy, '=HYPERLINK("x"),evil');
+});
+
+test('CSV of a comparison lists every cell of the three matrices', () => {
+  const r = sampleComparison();
+  const rows = parse(resultsToCsv(r), { columns: true }) as Record<string, string>[];
+  const geometryRows = (['a', 'b'] as const).reduce(
+    (a, side) => a + (r[side].geometry ?? []).reduce((b, g) => b + (g.applies ? g.ascending.length + g.descending.length : 0), 0),
+    0,
+  );
+  assert.equal(rows.length, 27 + geometryRows);
+  assert.deepEqual(Object.keys(rows[0]), ['matrix', 'row_layer', 'column_layer', 'linear-cka', 'units_kept', 'geometry_r2']);
+  // B's second layer is not ReLU-like: no rows for it; A's both layers have theirs.
+  assert.equal(rows.filter((x) => x.matrix === 'b_geometry_ascending' && x.row_layer === 'Gemm_4').length, 0);
+  const aAsc = rows.filter((x) => x.matrix === 'a_geometry_ascending' && x.row_layer === 'Gemm_4');
+  const g = r.a.geometry?.[1];
+  assert.ok(g?.applies);
+  assert.deepEqual(aAsc.map((x) => Number(x.geometry_r2)), g.ascending.map((p) => p.r2));
+  const undefinedCell = rows.find((x) => x.matrix === 'cross' && x.row_layer === 'Gemm_6' && x.column_layer === 'Gemm_6');
+  assert.equal(undefinedCell?.['linear-cka'], '');
+  assert.equal(safeFileName('APoZ of <dense_1>/x'), 'APoZ-of-dense_1-x');
+});
+
+test('webview HTML: strict CSP with a nonce, no inline or eval, escaped title', () => {
+  const nonce = makeNonce();
+  assert.match(nonce, /^[A-Za-z0-9]{16,}$/);
+  assert.notEqual(makeNonce(), nonce);
+  const html = webviewHtml({
+    cspSource: 'vscode-resource:',
+    nonce,
+    scriptUri: 'vscode-resource:/dist/webview.js',
+    styleUri: 'vscode-resource:/media/webview.css',
+    view: 'results',
+    title: '<img src=x onerror=alert(1)>',
+  });
+  const csp = /Content-Security-Policy" content="([^"]+)"/.exec(html)?.[1] ?? '';
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'`));
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+  assert.ok(!html.includes('<img'));
+  assert.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'));
+  // Every script carries the nonce; there is no inline script or handler.
+  assert.equal((html.match(/<script/g) ?? []).length, (html.match(new RegExp(`<script nonce="${nonce}" src=`, 'g')) ?? []).length);
+  assert.doesNotMatch(html, /<[^>]*\son[a-z]+=/);
+  assert.equal(escapeHtml(`"'&`), '&quot;&#39;&amp;');
+});

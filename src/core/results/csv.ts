@@ -1,0 +1,76 @@
+import type { LayerGeometry, Results } from './format';
+
+function cell(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  const s = String(v);
+  // Quote what a spreadsheet would split or read as a formula.
+  return /[",\n\r]|^[=+\-@]/.test(s) && typeof v === 'string' ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Short rows are padded with empty cells so every record has the header's length. */
+function rows(header: string[], body: (string | number | null | undefined)[][]): string {
+  const pad = (r: (string | number | null | undefined)[]) => [...r, ...new Array<null>(Math.max(0, header.length - r.length)).fill(null)];
+  return [header, ...body].map((r) => pad(r).map(cell).join(',')).join('\n') + '\n';
+}
+
+function matrixRows(kind: string, rowNames: string[], colNames: string[], m: (number | null)[][]): (string | number | null)[][] {
+  return m.flatMap((row, i) => row.map((v, j) => [kind, rowNames[i] ?? `#${i}`, colNames[j] ?? `#${j}`, v]));
+}
+
+/** [layer, layer units, order, units kept, R^2] per curve point of every layer the geometry applies to. */
+function geometryPoints(geometry: LayerGeometry[] | undefined): [string, number, string, number, number][] {
+  const out: [string, number, string, number, number][] = [];
+  for (const g of geometry ?? []) {
+    if (!g.applies) continue;
+    for (const order of ['ascending', 'descending'] as const) for (const p of g[order]) out.push([g.layer, g.units, order, p.k, p.r2]);
+  }
+  return out;
+}
+
+/**
+ * One table a spreadsheet can open: for an analysis, a row per (strategy, point) with the model-wide
+ * metrics and a row per layer; for a comparison, the matrices as (matrix, row layer, column layer, value).
+ * Geometry curves, when recorded, follow as rows of their own in the last columns (long format,
+ * so a pivot table or a filter on the order column gives the curves back).
+ */
+export function resultsToCsv(results: Results): string {
+  if (results.kind === 'comparison') {
+    const a = results.a.model.layerNames;
+    const b = results.b.model.layerNames;
+    const geometry = (side: 'a' | 'b') =>
+      geometryPoints(results[side].geometry).map(([layer, , order, k, r2]) => [`${side}_geometry_${order}`, layer, null, null, k, r2]);
+    return rows(['matrix', 'row_layer', 'column_layer', results.metric, 'units_kept', 'geometry_r2'], [
+      ...matrixRows('cross', a, b, results.cross),
+      ...matrixRows('a_self', a, a, results.a.selfSimilarity),
+      ...matrixRows('b_self', b, b, results.b.selfSimilarity),
+      ...geometry('a'),
+      ...geometry('b'),
+    ]);
+  }
+  const header = [
+    'strategy', 'kind', 'schedule', 'iteration', 'sparsity', 'actual_sparsity', 'layer', 'units', 'accuracy', 'loss',
+    'agreement', 'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'similarity', 'apoz_mean', 'finetune_epochs',
+    'geometry_order', 'units_kept', 'geometry_r2',
+  ];
+  const body: (string | number | null | undefined)[][] = [];
+  const b = results.baseline;
+  body.push(['original', '', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, null, null, 0]);
+  for (const run of results.runs) {
+    for (const p of run.points) {
+      const common = [run.strategy, run.kind, run.schedule, p.iteration, p.sparsity];
+      body.push([...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.onnxBytes, p.latency.denseMsPer100, p.latency.sparseMsPer100, null, null, p.finetuneEpochs]);
+      for (const l of p.layers) {
+        body.push([...common, l.sparsity, l.name, l.units, null, null, null, l.parameters, l.flops, null, null, null, l.similarity, l.apoz.mean, p.finetuneEpochs]);
+      }
+    }
+  }
+  for (const [layer, units, order, k, r2] of geometryPoints(b.geometry)) {
+    body.push(['original', '', '', 0, 0, 0, layer, units, null, null, null, null, null, null, null, null, null, null, 0, order, k, r2]);
+  }
+  return rows(header, body);
+}
+
+/** A file name part from free text (a chart title, a model name). */
+export function safeFileName(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'chart';
+}
