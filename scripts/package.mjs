@@ -34,7 +34,7 @@ function build(production) {
     execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), ...(production ? ['--production'] : [])], { cwd: root, stdio: 'pipe' });
   } catch (e) {
     process.stderr.write(`${e.stdout ?? ''}${e.stderr ?? ''}`);
-    throw new Error(`the ${production ? 'production ' : ''}build failed`);
+    throw new Error(`the ${production ? 'production ' : ''}build failed`, { cause: e });
   }
 }
 

@@ -36,3 +36,14 @@ export class UsageError extends PruneScopeError {
 export function isPruneScopeError(e: unknown): e is PruneScopeError {
   return e instanceof PruneScopeError;
 }
+
+/**
+ * A job stopped because the person cancelled it: the one cancellation error of the engine, the
+ * worker and the extension, so that every layer can tell a cancel from a failure.
+ */
+export class CancelledError extends PruneScopeError {
+  override name = 'CancelledError';
+  constructor(message = 'cancelled') {
+    super(message);
+  }
+}
