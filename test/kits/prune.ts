@@ -44,6 +44,21 @@ export function correlatedOutputs(n: number, p: number, seed: number, factors = 
   return z;
 }
 
+/** A dense layer with hand-written weights ([in, out] row-major) and a zero bias. */
+export function handLayer(name: string, inputSize: number, units: number, weights: number[], activation: Activation = 'relu'): DenseLayer {
+  return { name, inputSize, units, weights: Float32Array.from(weights), bias: new Float32Array(units), activation };
+}
+
+/** An MLP of hand-written layers (the input size is the first layer's). */
+export function handMLP(name: string, layers: DenseLayer[]): MLP {
+  return { name, inputShape: [layers[0].inputSize], inputSize: layers[0].inputSize, layers };
+}
+
+/** How many weights a mask prunes (0 for an untouched layer). */
+export function zeroCount(mask: Uint8Array | null): number {
+  return mask ? mask.reduce((a, m) => a + (m === 0 ? 1 : 0), 0) : 0;
+}
+
 /** Largest |a - b| over two arrays. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

@@ -1,6 +1,7 @@
 import { runAnalysis } from '../../core/experiments';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../../core/metrics/similarity';
 import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
+import type { PruneStrategyId } from '../../core/prune/strategy';
 import type { AnalysisResults } from '../../core/results/format';
 import { UsageError } from '../../core/errors';
 import { assertOutputFolder } from '../../core/io/atomic';
@@ -12,7 +13,7 @@ import { dataOptionsFrom, experimentOptions, progressPrinter, scheduleFrom } fro
 import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
 
-export const DEFAULT_STRATEGIES = ['magnitude', 'unit-l1', 'unit-l2', 'apoz', 'cka', 'cka-greedy', 'random'];
+export const DEFAULT_STRATEGIES: PruneStrategyId[] = ['magnitude', 'unit-l1', 'unit-l2', 'apoz', 'cka', 'cka-greedy', 'random'];
 export const DEFAULT_SPARSITIES = [0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99];
 
 export function listOption(value: string | boolean | undefined, flag: string, allowed: readonly string[], fallback: string[]): string[] {

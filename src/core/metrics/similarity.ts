@@ -33,8 +33,8 @@ export interface SimilarityOptions {
   rankTolerance?: number;
 }
 
-export interface SimilarityMetric {
-  id: SimilarityMetricId;
+export interface SimilarityMetric<Id extends SimilarityMetricId = SimilarityMetricId> {
+  id: Id;
   label: string;
   description: string;
   /** Builds n x n matrices, so n is limited by maxGramRows. */
@@ -49,7 +49,8 @@ function meanOf(v: Float64Array): number {
   return s / v.length;
 }
 
-export const SIMILARITY_METRICS: Readonly<Record<SimilarityMetricId, SimilarityMetric>> = {
+/** Keyed by id; the type makes a missing metric, or an entry whose id is not its key, a compile error. */
+export const SIMILARITY_METRICS: { readonly [Id in SimilarityMetricId]: SimilarityMetric<Id> } = {
   'linear-cka': {
     id: 'linear-cka',
     label: 'Linear CKA',
@@ -108,7 +109,7 @@ export const SIMILARITY_METRICS: Readonly<Record<SimilarityMetricId, SimilarityM
   },
 };
 
-export const SIMILARITY_METRIC_IDS = Object.keys(SIMILARITY_METRICS) as SimilarityMetricId[];
+export const SIMILARITY_METRIC_IDS: readonly SimilarityMetricId[] = Object.values(SIMILARITY_METRICS).map((m) => m.id);
 
 export function isSimilarityMetricId(s: string): s is SimilarityMetricId {
   return Object.prototype.hasOwnProperty.call(SIMILARITY_METRICS, s);

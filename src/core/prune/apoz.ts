@@ -1,15 +1,7 @@
 import { PruneScopeError } from '../errors';
 import { streamActivations } from '../model/activations';
 import type { DenseLayer, MLP } from '../model/mlp';
-import {
-  rankByScore,
-  requireSamples,
-  sharesPerLayer,
-  structuredPlan,
-  unitsToRemove,
-  type PruneStrategy,
-  type StructuredPlan,
-} from './strategy';
+import { requireSamples, type LayerScores, type ScoringCriterion } from './strategy';
 
 /** Activations whose output is exactly 0 on a whole half-line, so "percentage of zeros" means something. */
 export function isReluLike(layer: DenseLayer): boolean {
@@ -33,35 +25,27 @@ export function apozScores(mlp: MLP, layers: number[], x: Float32Array, n: numbe
   return zeros;
 }
 
-/** Network trimming (Hu et al. 2016): remove the units that are zero most often. */
-export const apozStrategy: PruneStrategy = {
-  id: 'apoz',
-  label: 'APoZ (network trimming)',
-  kind: 'structured',
-  description: 'removes the ReLU neurons whose output is zero on the largest share of samples',
+/**
+ * Network trimming (Hu et al. 2016): the units that are zero most often go first. Only ReLU-like
+ * layers have exact zeros to count, so other layers are refused rather than scored as never zero.
+ */
+export const apozCriterion: ScoringCriterion = {
+  gives: 'scores',
+  target: 'units',
+  removeFirst: 'highest',
   needsSamples: true,
-  plan(mlp: MLP, options): StructuredPlan {
-    const requested = sharesPerLayer(mlp, options);
-    const layers = requested.flatMap((s, l) => (s > 0 ? [l] : []));
+  score({ strategy, mlp, layers, options }) {
     for (const l of layers) {
       const layer = mlp.layers[l];
       if (!isReluLike(layer)) {
         throw new PruneScopeError(
-          `apoz needs ReLU-like layers (relu, relu6), but layer ${layer.name} (position ${l}) uses ${layer.activation}, ` +
+          `${strategy} needs ReLU-like layers (relu, relu6), but layer ${layer.name} (position ${l}) uses ${layer.activation}, ` +
             'whose output is not exactly zero on a share of samples; use cka, unit-l1, unit-l2 or magnitude instead',
         );
       }
     }
-    const { x, n } = requireSamples('apoz', mlp, options);
+    const { x, n } = requireSamples(strategy, mlp, options);
     const apoz = apozScores(mlp, layers, x, n, options.batchSize);
-    const notes: string[] = [];
-    const scores: (Float64Array | null)[] = mlp.layers.map(() => null);
-    const orders = mlp.layers.map((layer, l) => {
-      if (requested[l] === 0) return [];
-      const s = apoz.get(l)!;
-      scores[l] = s;
-      return rankByScore(s, true).slice(0, unitsToRemove(layer.units, requested[l], layer.name, notes));
-    });
-    return structuredPlan('apoz', requested, orders, notes, scores);
+    return new Map(layers.map((l): [number, LayerScores] => [l, { scores: apoz.get(l)! }]));
   },
 };

@@ -8,12 +8,9 @@ import { readModel } from '../formats/registry';
 import { predict } from '../model/forward';
 import { validateMLP, type MLP } from '../model/mlp';
 import { applyPlan, maskedEquivalent } from './apply';
-import { ckaGreedyStrategy } from './cka-greedy';
-import { magnitudeStrategy } from './magnitude';
-import { randomStrategy } from './random';
+import { ckaGreedyStrategy, magnitudeStrategy, randomStrategy, unitL2Strategy } from './registry';
 import type { StructuredPlan, UnstructuredPlan } from './strategy';
 import { maxAbsDiff, mnistRows, randomMLP } from '../../../test/kits/prune';
-import { unitL2Strategy } from './unit-l2';
 
 function snapshot(mlp: MLP): Float32Array[] {
   return mlp.layers.flatMap((l) => [new Float32Array(l.weights), new Float32Array(l.bias ?? [])]);

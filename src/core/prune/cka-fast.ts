@@ -47,13 +47,19 @@
  * - If the original outputs have no variance at all (F = 0), every ablation scores 1.
  * - If the ablated outputs have no variance left (B = 0), the score is 0.
  * - The best candidate has the highest score; scores within CKA_TIE_TOLERANCE of the best so
- *   far count as equal and the lowest index wins (`pickBest` scans indices in ascending order).
+ *   far count as equal and the lowest index wins: the selector's tie rule (`pickNext` in
+ *   rank.ts) with that tolerance, so the one-shot ranking and every greedy step break ties the
+ *   way every other strategy does.
  */
 
 import { centeredColumns, gramInputBuffer, gramOfColumns } from './gram';
+import { pickNext, rankForRemoval, type RankRule } from './rank';
 
 /** Two scores closer than this are a tie (decided by lowest index). */
 export const CKA_TIE_TOLERANCE = 1e-11;
+
+/** The selector's rule for CKA scores: the highest goes first, near-ties by lowest index. */
+export const CKA_RANK_RULE: RankRule = { removeFirst: 'highest', tieTolerance: CKA_TIE_TOLERANCE };
 
 // r's drift after m subtractions is below m * 1.1e-16 of B at the last re-sum: 256 keeps it under 3e-14.
 const REFRESH_EVERY = 256;
@@ -62,16 +68,7 @@ const CANCEL_SHARE = 1e-3;
 
 /** Index of the highest score among alive candidates; near-ties go to the lowest index. -1 if none. */
 export function pickBest(scores: ArrayLike<number>, alive: Uint8Array): number {
-  let best = -1;
-  let bestScore = -Infinity;
-  for (let i = 0; i < alive.length; i++) {
-    if (!alive[i]) continue;
-    if (best < 0 || scores[i] > bestScore + CKA_TIE_TOLERANCE) {
-      best = i;
-      bestScore = scores[i];
-    }
-  }
-  return best;
+  return pickNext(scores, alive, CKA_RANK_RULE);
 }
 
 /** C = X^T X of the centered pre-activation outputs (row-major [n, p] float32). */
@@ -91,25 +88,43 @@ export interface CkaOrder {
   scores: Float64Array;
 }
 
-/**
- * The k neurons to remove from a layer with centered Gram C (p x p).
- * `cka`: every neuron scored once, ablated alone against the original; removal in score order.
- * `cka-greedy`: each step scores every remaining neuron ablated together with those already
- * removed and removes the best.
- */
-export function ckaOrderFromGram(
-  c: Float64Array,
-  p: number,
-  k: number,
-  variant: CkaVariant,
-  /** Sees every candidate's score before each greedy step (once for `cka`); for checks and plots. */
-  observe?: (step: number, scores: Float64Array, alive: Uint8Array) => void,
-): CkaOrder {
-  // Squares of C, used by every sum below; aliveF mirrors `alive` as 0/1 doubles for branch-free sums.
+/** Sees every candidate's score before each greedy step (once for `cka`); for checks and plots. */
+export type CkaObserver = (step: number, scores: Float64Array, alive: Uint8Array) => void;
+
+/** The running state of ablating a set S from a layer with centered Gram C (names as in the derivation above). */
+interface Ablation {
+  p: number;
+  /** C_ij^2, used by every sum. */
+  c2: Float64Array;
+  /** R_i. */
+  rowSq: Float64Array;
+  /** C_ii^2 kept contiguous: the diagonal of c2 is a cache miss per row. */
+  diag2: Float64Array;
+  /** F. */
+  f: number;
+  /** r_i(S). */
+  r: Float64Array;
+  alive: Uint8Array;
+  /** `alive` as 0/1 doubles, for branch-free sums. */
+  aliveF: Float64Array;
+  /** B when r was last summed exactly: the drift of r since then is a tiny share of it. */
+  bRef: number;
+  /**
+   * B(S + d) for candidates d whose O(1) update cancels (e.g. a neuron holding nearly all the
+   * variance): summed exactly once, then updated per step in O(p) without subtracting anything
+   * of d's own mass.
+   */
+  tracked: Map<number, number>;
+  /** Every alive candidate's score for the current S. */
+  scores: Float64Array;
+}
+
+/** S = {}: squares of C, their row sums R and total F; r = R. */
+function startAblation(c: Float64Array, p: number): Ablation {
   const c2 = new Float64Array(p * p);
   for (let i = 0; i < c2.length; i++) c2[i] = c[i] * c[i];
   const rowSq = new Float64Array(p);
-  const diag2 = new Float64Array(p); // C_ii^2 kept contiguous: the diagonal of c2 is a cache miss per row
+  const diag2 = new Float64Array(p);
   for (let i = 0; i < p; i++) {
     let s = 0;
     const o = i * p;
@@ -119,138 +134,190 @@ export function ckaOrderFromGram(
   }
   let f = 0;
   for (let i = 0; i < p; i++) f += rowSq[i];
-  const r = new Float64Array(rowSq);
   const alive = new Uint8Array(p).fill(1);
   const aliveF = new Float64Array(p).fill(1);
-  const scores = new Float64Array(p);
-  const order: number[] = [];
-  const steps = Math.min(k, p);
-  const stepScores = new Float64Array(variant === 'cka-greedy' ? steps : 0);
+  return { p, c2, rowSq, diag2, f, r: new Float64Array(rowSq), alive, aliveF, bRef: f, tracked: new Map(), scores: new Float64Array(p) };
+}
 
-  /** Exact B(S + k): sum of C_ij^2 over kept i, j other than k. O(p^2), only for cancelling candidates. */
-  const exactB = (skip: number) => {
-    let s = 0;
-    for (let i = 0; i < p; i++) {
-      if (!alive[i] || i === skip) continue;
-      const o = i * p;
-      for (let j = 0; j < p; j++) if (alive[j] && j !== skip) s += c2[o + j];
-    }
-    return s;
-  };
-  const exactA = (skip: number) => {
-    let s = 0;
-    for (let i = 0; i < p; i++) if (alive[i] && i !== skip) s += rowSq[i];
-    return s;
-  };
-  const score = (a: number, b: number) => (f === 0 ? 1 : b > 0 ? a / Math.sqrt(f * b) : 0);
-  // B when r was last summed exactly: the drift of r since then is a tiny share of it.
-  let bRef = f;
-  // B(S + d) kept up to date for candidates d whose O(1) update cancels (e.g. a neuron holding
-  // nearly all the variance): summed exactly once, then updated per step in O(p) without
-  // subtracting anything of d's own mass.
-  const tracked = new Map<number, number>();
-
-  /** Scores every alive candidate for the current S; returns the best. */
-  const scoreStep = (): number => {
-    let a = 0;
-    let b = 0;
-    let nonConstant = 0;
-    for (let i = 0; i < p; i++) {
-      if (!alive[i]) continue;
-      a += rowSq[i];
-      b += r[i];
-      if (rowSq[i] > 0) nonConstant++;
-    }
-    const suspect: number[] = [];
-    for (let i = 0; i < p; i++) {
-      if (!alive[i]) continue;
-      if (f === 0) {
-        scores[i] = 1;
-        continue;
-      }
-      // Exact zero: nothing with variance stays once i goes (rows of constant neurons are exact zeros).
-      if (nonConstant === 0 || (nonConstant === 1 && rowSq[i] > 0)) {
-        scores[i] = 0;
-        continue;
-      }
-      const ai = a - rowSq[i];
-      const bi = b - 2 * r[i] + diag2[i];
-      if (!(bi > CANCEL_SHARE * bRef) || !(ai > CANCEL_SHARE * a)) {
-        suspect.push(i);
-        scores[i] = -Infinity;
-      } else {
-        scores[i] = score(ai, bi);
-      }
-    }
-    for (const i of suspect) {
-      let bi = tracked.get(i);
-      if (bi === undefined) {
-        bi = exactB(i);
-        tracked.set(i, bi);
-      }
-      scores[i] = score(exactA(i), bi);
-    }
-    return pickBest(scores, alive);
-  };
-
-  if (variant === 'cka') {
-    scoreStep();
-    observe?.(0, scores, alive);
-    const fixed = new Float64Array(scores);
-    for (let t = 0; t < steps; t++) {
-      const best = pickBest(fixed, alive);
-      alive[best] = 0;
-      order.push(best);
-    }
-    return { order, scores: fixed };
+/** Exact B(S + k): sum of C_ij^2 over kept i, j other than k. O(p^2), only for cancelling candidates. */
+function exactB(s: Ablation, skip: number): number {
+  const { p, alive, c2 } = s;
+  let sum = 0;
+  for (let i = 0; i < p; i++) {
+    if (!alive[i] || i === skip) continue;
+    const o = i * p;
+    for (let j = 0; j < p; j++) if (alive[j] && j !== skip) sum += c2[o + j];
   }
+  return sum;
+}
 
+function exactA(s: Ablation, skip: number): number {
+  let sum = 0;
+  for (let i = 0; i < s.p; i++) if (s.alive[i] && i !== skip) sum += s.rowSq[i];
+  return sum;
+}
+
+function ckaScore(f: number, a: number, b: number): number {
+  return f === 0 ? 1 : b > 0 ? a / Math.sqrt(f * b) : 0;
+}
+
+/** Scores every alive candidate for the current S into `s.scores` (cancelling ones summed exactly). */
+function scoreCandidates(s: Ablation): void {
+  const { p, alive, rowSq, r, diag2, f, scores } = s;
+  let a = 0;
+  let b = 0;
+  let nonConstant = 0;
+  for (let i = 0; i < p; i++) {
+    if (!alive[i]) continue;
+    a += rowSq[i];
+    b += r[i];
+    if (rowSq[i] > 0) nonConstant++;
+  }
+  const suspect: number[] = [];
+  for (let i = 0; i < p; i++) {
+    if (!alive[i]) continue;
+    if (f === 0) {
+      scores[i] = 1;
+      continue;
+    }
+    // Exact zero: nothing with variance stays once i goes (rows of constant neurons are exact zeros).
+    if (nonConstant === 0 || (nonConstant === 1 && rowSq[i] > 0)) {
+      scores[i] = 0;
+      continue;
+    }
+    const ai = a - rowSq[i];
+    const bi = b - 2 * r[i] + diag2[i];
+    if (!(bi > CANCEL_SHARE * s.bRef) || !(ai > CANCEL_SHARE * a)) {
+      suspect.push(i);
+      scores[i] = -Infinity;
+    } else {
+      scores[i] = ckaScore(f, ai, bi);
+    }
+  }
+  for (const i of suspect) {
+    let bi = s.tracked.get(i);
+    if (bi === undefined) {
+      bi = exactB(s, i);
+      s.tracked.set(i, bi);
+    }
+    scores[i] = ckaScore(f, exactA(s, i), bi);
+  }
+}
+
+/** Re-sums r exactly every REFRESH_EVERY steps, or when B halved (drift is bounded relative to bRef, so bRef must stay close to B). */
+function refreshIfDrifting(s: Ablation, t: number): void {
+  const { p, alive, aliveF, r, c2 } = s;
+  let bNow = 0;
+  for (let i = 0; i < p; i++) if (alive[i]) bNow += r[i];
+  if (!(t > 0 && (t % REFRESH_EVERY === 0 || bNow < 0.5 * s.bRef))) return;
+  s.tracked.clear();
+  s.bRef = 0;
+  for (let i = 0; i < p; i++) {
+    if (!alive[i]) continue;
+    let sum = 0;
+    const o = i * p;
+    for (let j = 0; j < p; j++) sum += c2[o + j] * aliveF[j];
+    r[i] = sum;
+    s.bRef += sum;
+  }
+}
+
+/** Adds `best` to S: O(p) update of r, and of the tracked B(S + d). */
+function ablate(s: Ablation, best: number): void {
+  const { p, alive, aliveF, r, c2, tracked } = s;
+  alive[best] = 0;
+  aliveF[best] = 0;
+  const o = best * p;
+  for (let i = 0; i < p; i++) r[i] -= c2[o + i] * aliveF[i];
+  tracked.delete(best);
+  const cbb = c2[o + best];
+  for (const [d, bd] of tracked) {
+    // B(S + d) loses row and column `best` restricted to kept columns other than d.
+    let sRow = cbb;
+    for (let j = 0; j < p; j++) if (alive[j] && j !== d) sRow += c2[o + j];
+    const next = bd - 2 * sRow + cbb;
+    if (next > CANCEL_SHARE * bd) tracked.set(d, next);
+    else tracked.delete(d); // cancels too: summed afresh when next needed
+  }
+}
+
+/** `cka`'s score of every neuron: linear CKA of the original against it ablated alone (length p). */
+export function ckaScoresFromGram(c: Float64Array, p: number, observe?: CkaObserver): Float64Array {
+  const s = startAblation(c, p);
+  scoreCandidates(s);
+  observe?.(0, s.scores, s.alive);
+  return s.scores;
+}
+
+/** `cka-greedy`: k steps, each removing the best of every remaining neuron ablated with those already removed. */
+function greedyOrder(c: Float64Array, p: number, k: number, observe?: CkaObserver): CkaOrder {
+  const s = startAblation(c, p);
+  const steps = Math.min(k, p);
+  const stepScores = new Float64Array(steps);
+  const order: number[] = [];
   for (let t = 0; t < steps; t++) {
-    let bNow = 0;
-    for (let i = 0; i < p; i++) if (alive[i]) bNow += r[i];
-    // Also re-sum when B halved: drift is bounded relative to bRef, so bRef must stay close to B.
-    if (t > 0 && (t % REFRESH_EVERY === 0 || bNow < 0.5 * bRef)) {
-      tracked.clear();
-      bRef = 0;
-      for (let i = 0; i < p; i++) {
-        if (!alive[i]) continue;
-        let s = 0;
-        const o = i * p;
-        for (let j = 0; j < p; j++) s += c2[o + j] * aliveF[j];
-        r[i] = s;
-        bRef += s;
-      }
-    }
-    const best = scoreStep();
-    observe?.(t, scores, alive);
-    stepScores[t] = scores[best];
-    alive[best] = 0;
-    aliveF[best] = 0;
+    refreshIfDrifting(s, t);
+    scoreCandidates(s);
+    const best = pickBest(s.scores, s.alive);
+    observe?.(t, s.scores, s.alive);
+    stepScores[t] = s.scores[best];
     order.push(best);
-    const o = best * p;
-    for (let i = 0; i < p; i++) r[i] -= c2[o + i] * aliveF[i];
-    tracked.delete(best);
-    const cbb = c2[o + best];
-    for (const [d, bd] of tracked) {
-      // B(S + d) loses row and column `best` restricted to kept columns other than d.
-      let sRow = cbb;
-      for (let j = 0; j < p; j++) if (alive[j] && j !== d) sRow += c2[o + j];
-      const next = bd - 2 * sRow + cbb;
-      if (next > CANCEL_SHARE * bd) tracked.set(d, next);
-      else tracked.delete(d); // cancels too: summed afresh when next needed
-    }
+    ablate(s, best);
   }
   return { order, scores: stepScores };
 }
 
+/**
+ * The k neurons to remove from a layer with centered Gram C (p x p).
+ * `cka`: every neuron scored once, ablated alone against the original; removal in score order
+ * (the selector's ranking with CKA_RANK_RULE).
+ * `cka-greedy`: each step scores every remaining neuron ablated together with those already
+ * removed and removes the best.
+ */
+export function ckaOrderFromGram(c: Float64Array, p: number, k: number, variant: CkaVariant, observe?: CkaObserver): CkaOrder {
+  if (variant === 'cka-greedy') return greedyOrder(c, p, k, observe);
+  const scores = ckaScoresFromGram(c, p, observe);
+  return { order: rankForRemoval(scores, Math.min(k, p), CKA_RANK_RULE), scores };
+}
+
 /** Fast CKA removal order for one layer from its pre-activation outputs (row-major [n, p]). */
-export function ckaOrder(
-  z: Float32Array,
-  n: number,
-  p: number,
-  k: number,
-  variant: CkaVariant,
-  observe?: (step: number, scores: Float64Array, alive: Uint8Array) => void,
-): CkaOrder {
+export function ckaOrder(z: Float32Array, n: number, p: number, k: number, variant: CkaVariant, observe?: CkaObserver): CkaOrder {
   return ckaOrderFromGram(centeredGram(z, n, p), p, k, variant, observe);
+}
+
+/**
+ * CKA of the layer's outputs after removing order[0..t] against the original, for every t
+ * (same algebra as above: A = sum of kept R_i, B = sum of kept r_i, r re-summed every 256
+ * removals).
+ */
+export function ckaCurve(c: Float64Array, p: number, order: readonly number[]): Float64Array {
+  const c2 = new Float64Array(p * p);
+  for (let i = 0; i < c2.length; i++) c2[i] = c[i] * c[i];
+  const rowSq = new Float64Array(p);
+  for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) rowSq[i] += c2[i * p + j];
+  let f = 0;
+  for (let i = 0; i < p; i++) f += rowSq[i];
+  const r = new Float64Array(rowSq);
+  const alive = new Float64Array(p).fill(1);
+  const curve = new Float64Array(order.length);
+  order.forEach((k, t) => {
+    alive[k] = 0;
+    if ((t + 1) % 256 === 0) {
+      for (let i = 0; i < p; i++) {
+        let s = 0;
+        for (let j = 0; j < p; j++) s += c2[i * p + j] * alive[j];
+        r[i] = s;
+      }
+    } else {
+      for (let i = 0; i < p; i++) r[i] -= c2[k * p + i];
+    }
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < p; i++) {
+      a += rowSq[i] * alive[i];
+      b += r[i] * alive[i];
+    }
+    curve[t] = f === 0 ? 1 : b > 0 ? a / Math.sqrt(f * b) : 0;
+  });
+  return curve;
 }

@@ -1,21 +1,16 @@
-import type { MLP } from '../model/mlp';
 import { randomSubset, seededRandom } from './rng';
-import { sharesPerLayer, structuredPlan, unitsToRemove, type PruneStrategy, type StructuredPlan } from './strategy';
+import type { LayerOrder, OrderingCriterion } from './strategy';
 
-/** Baseline: removes units chosen at random (seeded; one generator walks the layers in order). */
-export const randomStrategy: PruneStrategy = {
-  id: 'random',
-  label: 'Random neurons',
-  kind: 'structured',
-  description: 'removes randomly chosen neurons (seeded baseline)',
+/**
+ * Baseline: units chosen at random. A seeded shuffle has no scores to rank, so it gives an
+ * order; one generator walks the layers in order, so the plan depends on the seed alone.
+ */
+export const randomUnits: OrderingCriterion = {
+  gives: 'order',
+  target: 'units',
   needsSamples: false,
-  plan(mlp: MLP, options): StructuredPlan {
-    const requested = sharesPerLayer(mlp, options);
+  order({ mlp, layers, counts, options }) {
     const next = seededRandom(options.seed ?? 1);
-    const notes: string[] = [];
-    const orders = mlp.layers.map((layer, l) =>
-      requested[l] > 0 ? randomSubset(layer.units, unitsToRemove(layer.units, requested[l], layer.name, notes), next) : [],
-    );
-    return structuredPlan('random', requested, orders, notes);
+    return new Map(layers.map((l): [number, LayerOrder] => [l, { order: randomSubset(mlp.layers[l].units, counts[l], next) }]));
   },
 };

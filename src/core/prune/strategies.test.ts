@@ -4,43 +4,31 @@ import { initBackend } from '../backend';
 import type { Dataset } from '../data/dataset';
 import { PruneScopeError } from '../errors';
 import { layerActivations } from '../model/activations';
-import type { DenseLayer, MLP } from '../model/mlp';
-import { apozStrategy } from './apoz';
-import { magnitudeStrategy } from './magnitude';
-import { magnitudeGlobalStrategy } from './magnitude-global';
-import { randomStrategy } from './random';
-import { randomWeightsStrategy } from './random-weights';
-import { PRUNE_STRATEGIES, strategyById } from './registry';
+import type { MLP } from '../model/mlp';
+import {
+  apozStrategy,
+  isPruneStrategyId,
+  magnitudeGlobalStrategy,
+  magnitudeStrategy,
+  PRUNE_STRATEGIES,
+  PRUNE_STRATEGY_IDS,
+  randomStrategy,
+  randomWeightsStrategy,
+  strategyById,
+  unitL1Strategy,
+  unitL2Strategy,
+} from './registry';
 import type { StructuredPlan, UnstructuredPlan } from './strategy';
-import { mnistRows, randomMLP } from '../../../test/kits/prune';
-import { unitL1Strategy } from './unit-l1';
-import { unitL2Strategy } from './unit-l2';
-
-function zeros(mask: Uint8Array | null): number {
-  return mask ? mask.reduce((a, m) => a + (m === 0 ? 1 : 0), 0) : 0;
-}
+import { handLayer, handMLP, mnistRows, randomMLP, zeroCount } from '../../../test/kits/prune';
 
 /** A 3-layer model with hand-written weights ([in, out] row-major). */
 function handModel(): MLP {
-  const layer = (name: string, inputSize: number, units: number, weights: number[], activation: DenseLayer['activation'] = 'relu'): DenseLayer => ({
-    name,
-    inputSize,
-    units,
-    weights: Float32Array.from(weights),
-    bias: new Float32Array(units),
-    activation,
-  });
-  return {
-    name: 'hand',
-    inputShape: [2],
-    inputSize: 2,
-    layers: [
-      // Columns (units): u0 = [0.5, -0.5], u1 = [0.1, 0.2], u2 = [-0.5, 0.5], u3 = [1, 0]
-      layer('h1', 2, 4, [0.5, 0.1, -0.5, 1, -0.5, 0.2, 0.5, 0]),
-      layer('h2', 4, 2, [0.3, -0.3, 0.05, 0.3, -0.3, 0.7, 0.01, -0.01]),
-      layer('out', 2, 1, [9, 9], 'linear'),
-    ],
-  };
+  return handMLP('hand', [
+    // Columns (units): u0 = [0.5, -0.5], u1 = [0.1, 0.2], u2 = [-0.5, 0.5], u3 = [1, 0]
+    handLayer('h1', 2, 4, [0.5, 0.1, -0.5, 1, -0.5, 0.2, 0.5, 0]),
+    handLayer('h2', 4, 2, [0.3, -0.3, 0.05, 0.3, -0.3, 0.7, 0.01, -0.01]),
+    handLayer('out', 2, 1, [9, 9], 'linear'),
+  ]);
 }
 
 describe('magnitude pruning', () => {
@@ -59,7 +47,7 @@ describe('magnitude pruning', () => {
   it('prunes the output layer only with includeOutput, and takes one share per prunable layer', () => {
     const mlp = handModel();
     const plan = magnitudeStrategy.plan(mlp, { sparsity: [0.25, 0, 0.5], includeOutput: true }) as UnstructuredPlan;
-    assert.deepEqual([zeros(plan.masks[0]), zeros(plan.masks[1]), zeros(plan.masks[2])], [2, 0, 1]);
+    assert.deepEqual([zeroCount(plan.masks[0]), zeroCount(plan.masks[1]), zeroCount(plan.masks[2])], [2, 0, 1]);
     assert.deepEqual([...plan.masks[2]!], [0, 1]);
     assert.throws(() => magnitudeStrategy.plan(mlp, { sparsity: [0.5, 0.5, 0.5] }), /3 sparsity values given but model hand has 2 prunable layers \(h1, h2\)/);
     assert.throws(() => magnitudeStrategy.plan(mlp, { sparsity: 1.5 }), (e: Error) => e instanceof PruneScopeError && /between 0 and 1/.test(e.message));
@@ -72,7 +60,7 @@ describe('magnitude pruning', () => {
     mlp.layers[0].weights.set(new Float32Array(300).fill(0.05), 0);
     const plan = magnitudeGlobalStrategy.plan(mlp, { sparsity: 0.6 }) as UnstructuredPlan;
     const total = 600 + 200;
-    assert.equal(zeros(plan.masks[0]) + zeros(plan.masks[1]), Math.round(0.6 * total));
+    assert.equal(zeroCount(plan.masks[0]) + zeroCount(plan.masks[1]), Math.round(0.6 * total));
     assert.equal(plan.masks[2], null);
     let maxPruned = 0;
     let minKept = Infinity;
@@ -86,7 +74,7 @@ describe('magnitude pruning', () => {
     // The threshold falls inside the 0.05 ties: every copy in layer 0 goes before any in layer 1,
     // and layer 1 loses its lowest indices first.
     assert.ok(mlp.layers[0].weights.every((w, i) => w !== Math.fround(0.05) || plan.masks[0]![i] === 0));
-    const lost1 = zeros(plan.masks[1]);
+    const lost1 = zeroCount(plan.masks[1]);
     assert.ok(lost1 > 0 && lost1 < 200);
     assert.deepEqual([...plan.masks[1]!], Array.from({ length: 200 }, (_, i) => (i < lost1 ? 0 : 1)));
     assert.throws(() => magnitudeGlobalStrategy.plan(mlp, { sparsity: [0.5, 0.5] }), /one sparsity/);
@@ -174,7 +162,7 @@ describe('random pruning', () => {
     );
     assert.ok(a.remove[0].every((u, i) => i === 0 || u > a.remove[0][i - 1]));
     const w = randomWeightsStrategy.plan(mlp, { sparsity: 0.3, seed: 7 }) as UnstructuredPlan;
-    assert.deepEqual([zeros(w.masks[0]), zeros(w.masks[1])], [300, 450]);
+    assert.deepEqual([zeroCount(w.masks[0]), zeroCount(w.masks[1])], [300, 450]);
   });
 });
 
@@ -182,8 +170,30 @@ describe('strategy registry', () => {
   it('lists every strategy once and explains unknown names', () => {
     const ids = PRUNE_STRATEGIES.map((s) => s.id);
     assert.deepEqual(ids, ['magnitude', 'magnitude-global', 'unit-l1', 'unit-l2', 'apoz', 'cka', 'cka-greedy', 'random', 'random-weights']);
+    assert.deepEqual(PRUNE_STRATEGY_IDS, ids);
     assert.equal(strategyById('cka-greedy').kind, 'structured');
+    assert.ok(isPruneStrategyId('unit-l2') && !isPruneStrategyId('unit-l3') && !isPruneStrategyId('toString'));
     assert.throws(() => strategyById('obd'), /unknown pruning strategy "obd" \(expected one of magnitude, magnitude-global/);
+  });
+
+  it('keeps the user-visible labels, kinds and descriptions', () => {
+    assert.deepEqual(
+      PRUNE_STRATEGIES.map((s) => [s.id, s.label, s.kind, s.needsSamples, s.scope, s.description]),
+      [
+        ['magnitude', 'Magnitude (layer-wise)', 'unstructured', false, 'layer', 'zeroes the smallest |w| of each layer'],
+        ['magnitude-global', 'Magnitude (global)', 'unstructured', false, 'global', 'zeroes the smallest |w| across all prunable layers together'],
+        ['unit-l1', 'Unit L1 norm', 'structured', false, 'layer', 'removes the neurons whose incoming weights have the smallest L1 norm'],
+        ['unit-l2', 'Unit L2 norm', 'structured', false, 'layer', 'removes the neurons whose incoming weights have the smallest L2 norm'],
+        ['apoz', 'APoZ (network trimming)', 'structured', true, 'layer', 'removes the ReLU neurons whose output is zero on the largest share of samples'],
+        ['cka', 'CKA (one-shot ranking)', 'structured', true, 'layer', 'removes the neurons whose ablation alone changes the layer output least (highest linear CKA to the original)'],
+        ['cka-greedy', 'CKA (greedy)', 'structured', true, 'layer', 'removes neurons one at a time, each time the one whose ablation (with those already removed) keeps the highest linear CKA'],
+        ['random', 'Random neurons', 'structured', false, 'layer', 'removes randomly chosen neurons (seeded baseline)'],
+        ['random-weights', 'Random weights', 'unstructured', false, 'layer', 'zeroes randomly chosen weights of each layer (seeded baseline)'],
+      ],
+    );
+    // magnitude and magnitude-global share one criterion, as do unit-l1 and unit-l2 (parametrised by the norm).
+    assert.equal(magnitudeStrategy.criterion, magnitudeGlobalStrategy.criterion);
+    assert.equal(unitL1Strategy.criterion.gives, 'scores');
   });
 
   it('never changes the model it plans for', async () => {

@@ -3,22 +3,60 @@ import { PruneScopeError } from '../errors';
 import type { MLP } from '../model/mlp';
 
 /**
- * The contract every pruning strategy implements. A strategy only decides what to remove and
- * returns a plan; `applyPlan` (apply.ts) turns a plan into a new model. Strategies never change
- * the model they are given.
+ * The contract of pruning, split the way Torch-Pruning splits importance from pruner:
+ *
+ * - A criterion (one file each: magnitude.ts, unit-norm.ts, apoz.ts, cka.ts, cka-greedy.ts,
+ *   random.ts, random-weights.ts) only scores. It gives, per layer, either scores of units or
+ *   weights (`ScoringCriterion`), or, when its ranking is sequential and cannot come from
+ *   independent scores (greedy CKA, a seeded shuffle), an order (`OrderingCriterion`).
+ * - The selector (select.ts, with rank.ts) is shared: it validates the shares, rounds them to
+ *   counts, keeps a unit in every layer, ranks scores per layer or globally with one tie rule
+ *   (rank.ts says which), applies N:M patterns, and builds the plan. An ordering criterion is
+ *   told the counts before it runs and ranks with the selector's tie rule (`pickNext`), so
+ *   rounding and ties stay the selector's whichever way a criterion answers.
+ * - A strategy (registry.ts) is a criterion, a scope and the user-visible id, label and
+ *   description; `plan` is always the selector's.
+ * - `applyPlan` (apply.ts) turns a plan into a new model. Nothing here changes the model given.
  *
  * Conventions shared by every strategy:
  * - Prunable layers are the hidden layers, plus the output layer when `includeOutput` is set.
  * - `sparsity` is one share in [0, 1] for every prunable layer, or an array with one share per
  *   prunable layer in layer order. Structured strategies remove round(share * units) units of a
  *   layer (at most units - 1: a layer keeps at least one unit, and the plan's notes say so);
- *   unstructured ones zero round(share * weights) weights. `magnitude-global` takes one number:
- *   the share of all prunable weights.
+ *   unstructured ones zero round(share * weights) weights. Global strategies
+ *   (`magnitude-global`) take one number: the share of all prunable weights (or units).
  * - Ties are broken by index: among equal scores the lowest unit (or weight, flat [in, out]
- *   row-major index; for magnitude-global the lowest layer first) is removed first.
+ *   row-major index; for global ranking the lowest layer first) is removed first.
  */
 
+/** Every strategy a user can name (command line, settings, results); registry.ts defines each one. */
+export type PruneStrategyId =
+  | 'magnitude'
+  | 'magnitude-global'
+  | 'unit-l1'
+  | 'unit-l2'
+  | 'apoz'
+  | 'cka'
+  | 'cka-greedy'
+  | 'random'
+  | 'random-weights';
+
 export type PruneKind = 'structured' | 'unstructured';
+
+/** What a criterion scores: whole units (structured pruning) or single weights (unstructured). */
+export type PruneTarget = 'units' | 'weights';
+
+/** 'layer': each layer loses its own share; 'global': one share of all prunable layers, ranked together. */
+export type PruneScope = 'layer' | 'global';
+
+/** Which end of a criterion's scores goes first. */
+export type RemoveFirst = 'lowest' | 'highest';
+
+/** N:M sparsity: of every `m` consecutive inputs of a unit, the `n` best-scored weights stay. */
+export interface NMPattern {
+  n: number;
+  m: number;
+}
 
 export interface PruneOptions {
   /** One share for every prunable layer, or one per prunable layer in layer order. */
@@ -33,6 +71,12 @@ export interface PruneOptions {
   seed?: number;
   /** Rows per forward pass when activations are needed (default 1000). */
   batchSize?: number;
+  /**
+   * N:M pattern for strategies that score weights per layer: every layer with a share above 0
+   * gets the pattern, which then decides how many weights go (the plan's notes say when that
+   * differs from the share). Not for unit strategies, global ranking or ordering criteria.
+   */
+  pattern?: NMPattern;
 }
 
 interface PlanBase {
@@ -56,7 +100,7 @@ export interface StructuredPlan extends PlanBase {
   /** Per model layer: the same units in the order the strategy chose them (first = most removable). */
   order: number[][];
   /**
-   * Per model layer: the score each unit was ranked by, when the strategy has one (else null).
+   * Per model layer: the score each unit was ranked by, when the criterion has one (else null).
    * cka-greedy: the score a unit was removed with (NaN for kept units).
    */
   scores?: (Float64Array | null)[];
@@ -66,15 +110,89 @@ export interface StructuredPlan extends PlanBase {
 
 export type PrunePlan = UnstructuredPlan | StructuredPlan;
 
-export interface PruneStrategy {
-  id: string;
-  /** Short human name. */
-  label: string;
-  kind: PruneKind;
-  /** One line on what it removes, for help texts. */
-  description: string;
-  /** True when `samples` must be given. */
+/** What the selector asks a criterion for. */
+export interface ScoreRequest {
+  /** The strategy being planned, for messages. */
+  strategy: string;
+  mlp: MLP;
+  options: PruneOptions;
+  /** Model layers to score, ascending: those with a share above 0 (global ranking: every prunable layer). */
+  layers: number[];
+  /**
+   * Per model layer: how many units or weights the selector removes, already rounded and with a
+   * unit kept (0 where not pruned; for global ranking the layer's size, since the split between
+   * layers comes from the scores). An ordering criterion's order must be at least this long.
+   */
+  counts: number[];
+  /** Notes of the criterion (e.g. the samples it scored on); the plan lists them before the selector's. */
+  notes: string[];
+}
+
+/** A scoring criterion's answer for one layer. */
+export interface LayerScores {
+  /** One score per unit, or per weight in [in, out] row-major order. */
+  scores: Float64Array;
+  /** Numbers to record along the removal order the selector chose (cka: CKA after each removal). */
+  curveFor?: (order: readonly number[]) => Float64Array;
+}
+
+/** An ordering criterion's answer for one layer. */
+export interface LayerOrder {
+  /** Units or weights, most removable first, without repeats; at least `counts[layer]` of them. */
+  order: readonly number[];
+  /** Per unit, a score to record in the plan (cka-greedy: the score each unit was removed with). */
+  scores?: Float64Array;
+  /** Per removal step, a number to record in the plan (cka-greedy: CKA after each step). */
+  curve?: Float64Array;
+}
+
+interface CriterionBase {
+  target: PruneTarget;
+  /** True when `options.samples` must be given. */
   needsSamples: boolean;
+}
+
+/** Scores units or weights independently; the selector ranks them. */
+export interface ScoringCriterion extends CriterionBase {
+  gives: 'scores';
+  removeFirst: RemoveFirst;
+  /**
+   * Scores closer than this to the best so far count as tied, and the lowest index wins
+   * (default 0: only equal scores tie). For criteria whose scores carry rounding noise (cka).
+   * Unit scores only: it ranks by repeated scans, too slow for millions of weights.
+   */
+  tieTolerance?: number;
+  /** One entry per layer of `request.layers`. */
+  score(request: ScoreRequest): Map<number, LayerScores>;
+}
+
+/**
+ * Orders units or weights itself, for sequential rankings (each choice depends on the previous
+ * ones, as in cka-greedy) or ones with no scores (a seeded shuffle). It is told the counts
+ * (`request.counts`), so rounding stays the selector's, and a criterion that picks among
+ * scores breaks ties with the selector's rule, `pickNext` in rank.ts (cka-greedy does).
+ */
+export interface OrderingCriterion extends CriterionBase {
+  gives: 'order';
+  /** One entry per layer of `request.layers`. */
+  order(request: ScoreRequest): Map<number, LayerOrder>;
+}
+
+export type Criterion = ScoringCriterion | OrderingCriterion;
+
+/** A criterion with a scope under a user-visible name: what the registry lists and callers run. */
+export interface PruneStrategy<Id extends PruneStrategyId = PruneStrategyId> {
+  readonly id: Id;
+  /** Short human name. */
+  readonly label: string;
+  readonly kind: PruneKind;
+  /** One line on what it removes, for help texts. */
+  readonly description: string;
+  /** True when `samples` must be given. */
+  readonly needsSamples: boolean;
+  readonly criterion: Criterion;
+  readonly scope: PruneScope;
+  /** The shared selector's plan (select.ts) for this criterion and scope. */
   plan(mlp: MLP, options: PruneOptions): PrunePlan;
 }
 
@@ -115,46 +233,6 @@ export function sharesPerLayer(mlp: MLP, options: PruneOptions): number[] {
     throw new PruneScopeError(`model ${mlp.name} has a single layer, which is its output; prune it with includeOutput`);
   }
   return shares;
-}
-
-/** How many of `count` units a structured strategy removes for `share`; keeps at least one unit. */
-export function unitsToRemove(count: number, share: number, layerName: string, notes: string[]): number {
-  const k = Math.round(share * count);
-  if (k >= count && count > 0) {
-    notes.push(`layer ${layerName}: ${Math.round(share * 100)}% would remove all ${count} units; kept 1`);
-    return count - 1;
-  }
-  return k;
-}
-
-/** Orders indices by score (ascending, or descending), ties by lowest index: a total, deterministic order. */
-export function rankByScore(scores: ArrayLike<number>, descending = false): number[] {
-  const idx = Array.from({ length: scores.length }, (_, i) => i);
-  const sign = descending ? -1 : 1;
-  idx.sort((a, b) => {
-    const d = scores[a] - scores[b];
-    return d !== 0 ? sign * d : a - b;
-  });
-  return idx;
-}
-
-/** Builds a structured plan from a removal order per layer (only the first k of each are removed). */
-export function structuredPlan(
-  strategy: string,
-  requested: number[],
-  order: number[][],
-  notes: string[],
-  scores?: (Float64Array | null)[],
-): StructuredPlan {
-  return {
-    kind: 'structured',
-    strategy,
-    requested,
-    notes,
-    order,
-    remove: order.map((o) => [...o].sort((a, b) => a - b)),
-    ...(scores ? { scores } : {}),
-  };
 }
 
 /** The first `sampleCount` rows of the samples, or a clear error when a strategy needs them. */
