@@ -69,6 +69,31 @@ function candidates(p: number, k: number): number {
   return c;
 }
 
+type Samples = Awaited<ReturnType<typeof mnistRows>>;
+
+/** The first p units of a 784-1000 layer's pre-activations, as an N x p matrix. */
+type LayerSlice = (p: number) => Float32Array;
+
+interface OneShotRun {
+  p: number;
+  k: number;
+  referenceSeconds: number;
+  fastSeconds: number;
+  ratio: number;
+  sameOrder: boolean;
+}
+
+interface GreedyRun {
+  p: number;
+  k: number;
+  candidates: number;
+  referenceSecondsPerCandidate: number;
+  referenceSecondsEstimated: number;
+  fastSeconds: number;
+  ratio: number;
+  firstStepsAgree: boolean;
+}
+
 async function main(): Promise<void> {
   const quick = process.env.PRUNESCOPE_BENCH_QUICK === '1';
   const loadAtStart = loadavg();
@@ -80,7 +105,7 @@ async function main(): Promise<void> {
   // the layer of width p is its first p units.
   const wide = randomMLP([784, 1000, 10], 'relu', 41);
   const z1000 = layerActivations(wide, samples.x, N, { layers: [0], pre: true, post: false })[0].pre!;
-  const slice = (p: number) => {
+  const slice: LayerSlice = (p: number) => {
     const z = new Float32Array(N * p);
     for (let r = 0; r < N; r++) z.set(z1000.subarray(r * 1000, r * 1000 + p), r * p);
     return z;
@@ -89,60 +114,76 @@ async function main(): Promise<void> {
 
   ckaOrder(slice(128), N, 128, 115, 'cka-greedy'); // JIT warm-up
 
-  const oneShot = [];
-  const greedy = [];
+  const oneShot: OneShotRun[] = [];
+  const greedy: GreedyRun[] = [];
   for (const p of ps) {
-    const z = slice(p);
-    const k = Math.round(SHARE * p);
-    const b = bias.subarray(0, p);
-    let fastOne: number[] = [];
-    let fastGreedy: number[] = [];
-    const fastOneT = median([0, 1, 2].map(() => seconds(() => (fastOne = ckaOrder(z, N, p, k, 'cka').order))));
-    const fastGreedyT = median([0, 1, 2].map(() => seconds(() => (fastGreedy = ckaOrder(z, N, p, k, 'cka-greedy').order))));
-    let refOne: number[] = [];
-    const refOneT = seconds(() => (refOne = ckaOrderReference(z, N, p, b, k, 'cka').order));
-    oneShot.push({ p, k, referenceSeconds: refOneT, fastSeconds: fastOneT, ratio: refOneT / fastOneT, sameOrder: refOne.join() === fastOne.join() });
-    // Greedy reference: each candidate costs what a one-shot candidate costs (ablate, rebuild,
-    // recompute CKA), so its time is the measured per-candidate cost times the candidate count.
-    // Its first steps are run (untimed) to check that it picks what the fast one picks.
-    let agree = true;
-    for (let t = 0; t < 2; t++) {
-      const removed = fastGreedy.slice(0, t);
-      const alive = new Uint8Array(p).fill(1);
-      for (const u of removed) alive[u] = 0;
-      if (pickBest(ckaStepScoresReference(z, N, p, b, removed), alive) !== fastGreedy[t]) agree = false;
-    }
-    const perCandidate = refOneT / p;
-    const estimate = perCandidate * candidates(p, k);
-    greedy.push({
-      p,
-      k,
-      candidates: candidates(p, k),
-      referenceSecondsPerCandidate: perCandidate,
-      referenceSecondsEstimated: estimate,
-      fastSeconds: fastGreedyT,
-      ratio: estimate / fastGreedyT,
-      firstStepsAgree: agree,
-    });
-    console.log(
-      `p = ${p}: cka reference ${refOneT.toFixed(2)} s, fast ${(fastOneT * 1000).toFixed(1)} ms (x${(refOneT / fastOneT).toFixed(0)}); ` +
-        `cka-greedy reference ~${estimate.toFixed(0)} s (estimated), fast ${(fastGreedyT * 1000).toFixed(1)} ms (x${(estimate / fastGreedyT).toFixed(0)})`,
-    );
+    const run = singleLayer(slice(p), bias.subarray(0, p), p);
+    oneShot.push(run.oneShot);
+    greedy.push(run.greedy);
   }
+  const greedyFullCheck = quick ? null : greedyInFull(slice, bias, greedy);
+  const extrapolated = extrapolateTo1000(slice, oneShot, greedy);
+  const net = await wholeNetwork(samples);
+  await writeReport({ quick, loadAtStart, samples, oneShot, greedy, greedyFullCheck, extrapolated, net });
+}
 
-  let greedyFullCheck = null;
-  if (!quick) {
-    const p = 64;
-    const z = slice(p);
-    const k = Math.round(SHARE * p);
-    let ref: number[] = [];
-    const t = seconds(() => (ref = ckaOrderReference(z, N, p, bias.subarray(0, p), k, 'cka-greedy').order));
-    const est = greedy.find((g) => g.p === p)!.referenceSecondsEstimated;
-    greedyFullCheck = { p, referenceSeconds: t, estimatedSeconds: est, sameOrder: ref.join() === ckaOrder(z, N, p, k, 'cka-greedy').order.join() };
-    console.log(`p = 64 cka-greedy reference in full: ${t.toFixed(1)} s (estimated ${est.toFixed(1)} s)`);
+/**
+ * One layer of p units pruned to 90%: cka, reference against fast, both timed; cka-greedy's
+ * reference estimated from the per-candidate cost, its first steps checked against the fast one.
+ */
+function singleLayer(z: Float32Array, b: Float32Array, p: number): { oneShot: OneShotRun; greedy: GreedyRun } {
+  const k = Math.round(SHARE * p);
+  let fastOne: number[] = [];
+  let fastGreedy: number[] = [];
+  const fastOneT = median([0, 1, 2].map(() => seconds(() => (fastOne = ckaOrder(z, N, p, k, 'cka').order))));
+  const fastGreedyT = median([0, 1, 2].map(() => seconds(() => (fastGreedy = ckaOrder(z, N, p, k, 'cka-greedy').order))));
+  let refOne: number[] = [];
+  const refOneT = seconds(() => (refOne = ckaOrderReference(z, N, p, b, k, 'cka').order));
+  const oneShot = { p, k, referenceSeconds: refOneT, fastSeconds: fastOneT, ratio: refOneT / fastOneT, sameOrder: refOne.join() === fastOne.join() };
+  // Greedy reference: each candidate costs what a one-shot candidate costs (ablate, rebuild,
+  // recompute CKA), so its time is the measured per-candidate cost times the candidate count.
+  // Its first steps are run (untimed) to check that it picks what the fast one picks.
+  let agree = true;
+  for (let t = 0; t < 2; t++) {
+    const removed = fastGreedy.slice(0, t);
+    const alive = new Uint8Array(p).fill(1);
+    for (const u of removed) alive[u] = 0;
+    if (pickBest(ckaStepScoresReference(z, N, p, b, removed), alive) !== fastGreedy[t]) agree = false;
   }
+  const perCandidate = refOneT / p;
+  const estimate = perCandidate * candidates(p, k);
+  const greedy = {
+    p,
+    k,
+    candidates: candidates(p, k),
+    referenceSecondsPerCandidate: perCandidate,
+    referenceSecondsEstimated: estimate,
+    fastSeconds: fastGreedyT,
+    ratio: estimate / fastGreedyT,
+    firstStepsAgree: agree,
+  };
+  console.log(
+    `p = ${p}: cka reference ${refOneT.toFixed(2)} s, fast ${(fastOneT * 1000).toFixed(1)} ms (x${(refOneT / fastOneT).toFixed(0)}); ` +
+      `cka-greedy reference ~${estimate.toFixed(0)} s (estimated), fast ${(fastGreedyT * 1000).toFixed(1)} ms (x${(estimate / fastGreedyT).toFixed(0)})`,
+  );
+  return { oneShot, greedy };
+}
 
-  // Extrapolation to p = 1000 from the measured growth of the reference.
+/** cka-greedy's reference run in full at p = 64, to check the estimate. */
+function greedyInFull(slice: LayerSlice, bias: Float32Array, greedy: GreedyRun[]) {
+  const p = 64;
+  const z = slice(p);
+  const k = Math.round(SHARE * p);
+  let ref: number[] = [];
+  const t = seconds(() => (ref = ckaOrderReference(z, N, p, bias.subarray(0, p), k, 'cka-greedy').order));
+  const est = greedy.find((g) => g.p === p)!.referenceSecondsEstimated;
+  const check = { p, referenceSeconds: t, estimatedSeconds: est, sameOrder: ref.join() === ckaOrder(z, N, p, k, 'cka-greedy').order.join() };
+  console.log(`p = 64 cka-greedy reference in full: ${t.toFixed(1)} s (estimated ${est.toFixed(1)} s)`);
+  return check;
+}
+
+/** Extrapolation to p = 1000 from the measured growth of the reference; the fast one measured there. */
+function extrapolateTo1000(slice: LayerSlice, oneShot: OneShotRun[], greedy: GreedyRun[]) {
   const e1 = growthExponent(oneShot.map((r) => r.p), oneShot.map((r) => r.referenceSeconds));
   const eG = growthExponent(greedy.map((r) => r.p), greedy.map((r) => r.referenceSecondsEstimated));
   const last = oneShot[oneShot.length - 1];
@@ -172,8 +213,11 @@ async function main(): Promise<void> {
     `p = 1000: reference ~${ref1000.cka.toFixed(0)} s (cka, p^${e1.toFixed(2)}) / ~${(ref1000['cka-greedy'] / 3600).toFixed(1)} h (cka-greedy, p^${eG.toFixed(2)}); ` +
       `fast ${(fast1000.cka * 1000).toFixed(0)} ms / ${(fast1000['cka-greedy'] * 1000).toFixed(0)} ms`,
   );
+  return extrapolated;
+}
 
-  // Whole network, activations included; with and without the helper thread for C.
+/** Whole network, activations included; with and without the helper thread for C. */
+async function wholeNetwork(samples: Samples) {
   const modelArg = process.argv.indexOf('--model');
   const modelPath = modelArg > 0 ? process.argv[modelArg + 1] : undefined;
   const mlp = modelPath ? await readModel(modelPath) : randomMLP([784, 1000, 1000, 500, 200, 10], 'relu', 42);
@@ -203,7 +247,23 @@ async function main(): Promise<void> {
     }
   }
   setParallelGram(availableParallelism() > 1);
+  return { modelPath, arch, actT, network };
+}
 
+/** Writes bench-results/cka-prune.json: a summary first, then every measurement. */
+async function writeReport(m: {
+  quick: boolean;
+  loadAtStart: number[];
+  samples: Samples;
+  oneShot: OneShotRun[];
+  greedy: GreedyRun[];
+  greedyFullCheck: ReturnType<typeof greedyInFull> | null;
+  extrapolated: ReturnType<typeof extrapolateTo1000>;
+  net: Awaited<ReturnType<typeof wholeNetwork>>;
+}): Promise<void> {
+  const { oneShot, greedy, extrapolated, net } = m;
+  const { arch, network } = net;
+  const last = oneShot[oneShot.length - 1];
   const defaultRuns = network.filter((r) => r.helperThread === availableParallelism() > 1);
   const networkMedian = (v: string) => defaultRuns.find((r) => r.variant === v)!.medianSeconds as number;
   const summary = [
@@ -220,22 +280,22 @@ async function main(): Promise<void> {
     summary,
     date: new Date().toISOString(),
     backend: backendInfo(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAverageAtStart: loadAtStart },
-    quick,
-    samples: { source: samples.source, n: N },
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAverageAtStart: m.loadAtStart },
+    quick: m.quick,
+    samples: { source: m.samples.source, n: N },
     singleLayer: {
       what: 'first p units of a random-init 784-1000 ReLU layer, pre-activation outputs on MNIST; pruned to 90%',
       cka: oneShot,
       ckaGreedy: greedy,
-      ckaGreedyFullReferenceCheck: greedyFullCheck,
+      ckaGreedyFullReferenceCheck: m.greedyFullCheck,
       extrapolated,
     },
     network: {
       architecture: arch,
-      weights: modelPath ? `trained: ${modelPath}` : 'random init (no trained model given; --model PATH uses one)',
+      weights: net.modelPath ? `trained: ${net.modelPath}` : 'random init (no trained model given; --model PATH uses one)',
       sparsity: SHARE,
       targetSeconds: TARGET_SECONDS,
-      activationsSeconds: actT,
+      activationsSeconds: net.actT,
       runs: network,
       withinTarget: defaultRuns.every((r) => (r.medianSeconds as number) <= TARGET_SECONDS),
     },

@@ -191,9 +191,35 @@ async function phaseN10000(): Promise<PhaseResult> {
   const ckaCpuSeconds = cpuSeconds() - c0;
   const ckaPeak = peakRssBytes();
 
-  // The same 6 x 6 at a small n three ways: the naive n x n Gram form, and the feature-space
-  // matrix with each engine (float64 is also the reference for the float32 error). Ratios use
-  // CPU seconds, which other processes on a shared machine do not inflate.
+  const baseline = smallBaseline(xs, ys, n, ckaCpuSeconds);
+  // Work actually done: every x-y cross-product, and each representation's Gram matrix (about
+  // 5/8 of it, as only blocks on or above the diagonal are multiplied; counted in full here).
+  const macs = n * (sum(ARCH) * sum(ARCH) + 2 * sum(ARCH.map((c) => c * c)));
+  return {
+    ...env,
+    n,
+    forwardSeconds: round(forwardSeconds, 3),
+    engine: fast.engine,
+    ckaSeconds: round(ckaSeconds, 3),
+    ckaCpuSeconds: round(ckaCpuSeconds, 3),
+    multiplyAdds: macs,
+    gigaMultiplyAddsPerCpuSecond: round(macs / ckaCpuSeconds / 1e9, 2),
+    peakRssBytesBeforeCKA: rssBefore,
+    peakRssBytes: ckaPeak,
+    values: roundMatrix(fast.values),
+    problems: fast.problems,
+    meetsTarget: ckaSeconds <= TARGET.seconds && ckaPeak <= TARGET.bytes,
+    baseline,
+  };
+}
+
+/**
+ * The same 6 x 6 at a small n three ways: the naive n x n Gram form, and the feature-space
+ * matrix with each engine (float64 is also the reference for the float32 error). Ratios use
+ * CPU seconds, which other processes on a shared machine do not inflate. The Gram form is also
+ * extrapolated to `n`, against the `ckaCpuSeconds` measured there.
+ */
+function smallBaseline(xs: Matrix[], ys: Matrix[], n: number, ckaCpuSeconds: number) {
   const small = 1000;
   const xsS = xs.map((m) => head(m, small));
   const ysS = ys.map((m) => head(m, small));
@@ -216,39 +242,21 @@ async function phaseN10000(): Promise<PhaseResult> {
   }
   // The Gram form costs n^2 (sum of widths) multiply-adds and holds 12 n x n float64 matrices.
   const naiveAtN = naive.cpuSeconds * (n / small) ** 2;
-  // Work actually done: every x-y cross-product, and each representation's Gram matrix (about
-  // 5/8 of it, as only blocks on or above the diagonal are multiplied; counted in full here).
-  const macs = n * (sum(ARCH) * sum(ARCH) + 2 * sum(ARCH.map((c) => c * c)));
   return {
-    ...env,
-    n,
-    forwardSeconds: round(forwardSeconds, 3),
-    engine: fast.engine,
-    ckaSeconds: round(ckaSeconds, 3),
-    ckaCpuSeconds: round(ckaCpuSeconds, 3),
-    multiplyAdds: macs,
-    gigaMultiplyAddsPerCpuSecond: round(macs / ckaCpuSeconds / 1e9, 2),
-    peakRssBytesBeforeCKA: rssBefore,
-    peakRssBytes: ckaPeak,
-    values: roundMatrix(fast.values),
-    problems: fast.problems,
-    meetsTarget: ckaSeconds <= TARGET.seconds && ckaPeak <= TARGET.bytes,
-    baseline: {
-      n: small,
-      naiveGram: { seconds: naive.seconds, cpuSeconds: naive.cpuSeconds },
-      float64Feature: { seconds: f64.seconds, cpuSeconds: f64.cpuSeconds },
-      float32Feature: { seconds: f32.seconds, cpuSeconds: f32.cpuSeconds },
-      cpuRatioNaiveOverFloat64: round(naive.cpuSeconds / f64.cpuSeconds, 2),
-      cpuRatioNaiveOverFloat32: round(naive.cpuSeconds / f32.cpuSeconds, 2),
-      cpuRatioFloat64OverFloat32: round(f64.cpuSeconds / f32.cpuSeconds, 2),
-      maxAbsDiffNaiveVsFloat64: maxNaiveDiff,
-      maxAbsErrorFloat32VsFloat64: maxF32Error,
-      naiveGramAtN: {
-        n,
-        cpuSecondsExtrapolated: round(naiveAtN, 0),
-        bytesForGramMatrices: 12 * n * n * 8,
-        cpuRatioOverMeasured: round(naiveAtN / ckaCpuSeconds, 0),
-      },
+    n: small,
+    naiveGram: { seconds: naive.seconds, cpuSeconds: naive.cpuSeconds },
+    float64Feature: { seconds: f64.seconds, cpuSeconds: f64.cpuSeconds },
+    float32Feature: { seconds: f32.seconds, cpuSeconds: f32.cpuSeconds },
+    cpuRatioNaiveOverFloat64: round(naive.cpuSeconds / f64.cpuSeconds, 2),
+    cpuRatioNaiveOverFloat32: round(naive.cpuSeconds / f32.cpuSeconds, 2),
+    cpuRatioFloat64OverFloat32: round(f64.cpuSeconds / f32.cpuSeconds, 2),
+    maxAbsDiffNaiveVsFloat64: maxNaiveDiff,
+    maxAbsErrorFloat32VsFloat64: maxF32Error,
+    naiveGramAtN: {
+      n,
+      cpuSecondsExtrapolated: round(naiveAtN, 0),
+      bytesForGramMatrices: 12 * n * n * 8,
+      cpuRatioOverMeasured: round(naiveAtN / ckaCpuSeconds, 0),
     },
   };
 }
@@ -343,7 +351,15 @@ async function main(): Promise<void> {
   const n10000 = runPhase('n10000');
   const oneThread = quick || Number(n10000.threads) <= 1 ? null : runPhase('n10000only', { PRUNESCOPE_BENCH_THREADS: '1' });
   const n60000 = quick ? null : runPhase('n60000');
-  const report = {
+  const report = similarityReport(n10000, oneThread, n60000);
+  const out = join(root, 'bench-results', 'similarity.json');
+  await writeFilesAtomically([{ path: out, data: `${JSON.stringify(report, null, 1)}\n` }]);
+  printSummary(report, out);
+}
+
+/** The results file: what was measured on what, a summary, then every phase's numbers. */
+function similarityReport(n10000: PhaseResult, oneThread: PhaseResult | null, n60000: PhaseResult | null) {
+  return {
     bench: 'similarity',
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
@@ -371,8 +387,11 @@ async function main(): Promise<void> {
     n10000OneThread: oneThread,
     n60000,
   };
-  const out = join(root, 'bench-results', 'similarity.json');
-  await writeFilesAtomically([{ path: out, data: `${JSON.stringify(report, null, 1)}\n` }]);
+}
+
+/** The summary on the console. */
+function printSummary(report: ReturnType<typeof similarityReport>, out: string): void {
+  const { n10000, n10000OneThread: oneThread, n60000 } = report;
   const base = n10000.baseline as {
     n: number;
     naiveGram: { cpuSeconds: number };

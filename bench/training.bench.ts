@@ -157,14 +157,24 @@ async function main(): Promise<void> {
   const [wx, wy] = tensors(warm);
   const [mx, my] = tensors(measured);
   await model.fit(wx, wy, { batchSize: BATCH, epochs: 1, shuffle: false, verbose: 0 });
-  let mlp = (await fitMLP(initMLP({ inputShape: [784], hidden: HIDDEN, classes: 10, dropout: DROPOUT, seed: 1 }), split(warm), { epochs: 1, shuffle: false })).mlp;
+  const warmed = (await fitMLP(initMLP({ inputShape: [784], hidden: HIDDEN, classes: 10, dropout: DROPOUT, seed: 1 }), split(warm), { epochs: 1, shuffle: false })).mlp;
 
+  const runs = await alternateRepeats(model, mx, my, warmed, split(measured));
+  const profile = await profileStep(runs.mlp, measured.x, measured.y!);
+  tf.dispose([wx, wy, mx, my]);
+  model.dispose();
+  await writeReport({ loadBefore, backend, threads, bound, runs, profile });
+}
+
+/** The baseline and ours, one after the other, REPEATS times; each run of ours continues from the previous one's weights. */
+async function alternateRepeats(model: tf.LayersModel, mx: tf.Tensor2D, my: tf.Tensor2D, start: MLP, data: DatasetSplits) {
+  let mlp = start;
   const base: number[] = [];
   const ours: number[] = [];
   const losses = { baseline: [] as number[], ours: [] as number[] };
   for (let r = 0; r < REPEATS; r++) {
     const b = await timeBaseline(model, mx, my);
-    const o = await timeOurs(mlp, split(measured));
+    const o = await timeOurs(mlp, data);
     mlp = o.mlp;
     base.push(b.samplesPerSecond);
     ours.push(o.samplesPerSecond);
@@ -172,10 +182,20 @@ async function main(): Promise<void> {
     losses.ours.push(o.loss);
     console.log(`repeat ${r + 1}: baseline ${b.samplesPerSecond.toFixed(0)} samples/s, ours ${o.samplesPerSecond.toFixed(0)} samples/s`);
   }
-  const profile = await profileStep(mlp, measured.x, measured.y!);
-  tf.dispose([wx, wy, mx, my]);
-  model.dispose();
+  return { base, ours, losses, mlp };
+}
 
+/** Writes bench-results/training.json and prints the summary. */
+async function writeReport(m: {
+  loadBefore: number;
+  backend: Awaited<ReturnType<typeof initBackend>>;
+  threads: { threads: number; problem?: string };
+  bound: ReturnType<typeof matmulBound>;
+  runs: Awaited<ReturnType<typeof alternateRepeats>>;
+  profile: Awaited<ReturnType<typeof profileStep>>;
+}): Promise<void> {
+  const { backend, threads, bound, profile } = m;
+  const { base, ours, losses } = m.runs;
   const b = stats(base);
   const o = stats(ours);
   const boundSamples = (bound.gflops * 1e9) / (3 * forwardFlops);
@@ -183,7 +203,7 @@ async function main(): Promise<void> {
   const report = {
     bench: 'training',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage1min: { before: loadBefore, after: loadavg()[0] } },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage1min: { before: m.loadBefore, after: loadavg()[0] } },
     backend,
     wasmThreads: threads.threads,
     model: SIZES.join('-'),

@@ -1,7 +1,10 @@
 // Fuzzes every reader (model formats, datasets, .npy inputs, results files) with seeded mutations
 // of real files: node scripts/fuzz.mjs [--cases N] [--seed S] [--format f[,g]]
-// Default 10,000 cases per format. Writes bench-results/fuzz.json; exits 1 on any crash, hang,
-// error that does not name its file, or seed file changed. See docs/reliability.md.
+//   [--hostile-share X] [--classes nesting,links,sizes,bombs] [--timeout MS] [--max-rss MB]  (--help)
+// Default 10,000 cases per format, every 8th one hostile (src/core/fuzz/hostile.ts). Writes
+// bench-results/fuzz.json; exits 1 on any crash, hang, case over the memory ceiling, error that
+// does not name its file, link out of a model's folder followed, or seed file changed.
+// See docs/reliability.md.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readNpy, writeNpy } from '../src/core/io/npy';
 import { parseResults } from '../src/core/results/format';
-import { fixture, repoRoot } from './fixtures';
+import { compat, fixture, repoRoot } from './fixtures';
+import { mnistRows } from './kits/encode/mnist';
+import { built, builtNet } from './kits/encode/models';
+import { accuracyAndLoss, forward } from './kits/encode/reference';
 
 // The CLI as a person runs it: the built bundle through bin/prunescope.js, in its own process.
 const bin = join(repoRoot, 'bin', 'prunescope.js');
@@ -42,7 +45,7 @@ describe('prunescope CLI', () => {
   });
 
   it('inspect --json reports format, producer, sizes, activations, parameters, sparsity and the backend', () => {
-    const r = cli('inspect', fixture('onnx', 'mnist2x10.onnx'), '--json');
+    const r = cli('inspect', built('onnx', 'mnist2x10.onnx'), '--json');
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.format, 'onnx');
@@ -57,14 +60,14 @@ describe('prunescope CLI', () => {
   });
 
   it('--verbose says which backend runs', () => {
-    const r = cli('inspect', fixture('tfjs', 'abalone-node', 'model.json'), '--verbose');
+    const r = cli('inspect', built('tfjs', 'abalone-node', 'model.json'), '--verbose');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^backend: (tensorflow|wasm, \d+ threads?|cpu) \(TensorFlow\.js /m);
     assert.match(r.stdout, /dense_Dense1\s+8\s+50\s+sigmoid/);
   });
 
   it('refuses a model that is not an MLP with exit 1, naming the file and operator, without a stack trace', () => {
-    const file = fixture('unsupported', 'cnn_max_mninst2.onnx');
+    const file = built('unsupported', 'cnn_max_mninst2.onnx');
     const r = cli('inspect', file);
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes(file), r.stderr);
@@ -73,10 +76,10 @@ describe('prunescope CLI', () => {
   });
 
   it('exits 2 on bad usage and says what is wrong', () => {
-    const r = cli('evaluate', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--split', 'nope');
+    const r = cli('evaluate', built('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--split', 'nope');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--split must be one of train, validation, test/);
-    const missing = cli('predict', fixture('onnx', 'mnist2x10.onnx'));
+    const missing = cli('predict', built('onnx', 'mnist2x10.onnx'));
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--input is required/);
   });
@@ -92,17 +95,36 @@ describe('prunescope CLI', () => {
     const xin = join(dir, 'x.npy');
     const yout = join(dir, 'y.npy');
     await writeNpy(xin, x, [3, 8]);
-    const r = cli('predict', fixture('tfjs', 'abalone-node', 'model.json'), '--input', xin, '--out', yout);
+    const r = cli('predict', built('tfjs', 'abalone-node', 'model.json'), '--input', xin, '--out', yout);
     assert.equal(r.code, 0, r.stderr);
     const y = await readNpy(yout);
     assert.deepEqual(y.shape, [3, 1]);
     assert.ok(y.data.every(Number.isFinite));
-    const wrong = cli('predict', fixture('onnx', 'mnist2x10.onnx'), '--input', xin, '--out', join(dir, 'y2.npy'));
+    const expected = forward(builtNet('tfjs', 'abalone-node'), x, 3);
+    y.data.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `row ${i}: ${v} vs ${expected[i]}`));
+    const wrong = cli('predict', built('onnx', 'mnist2x10.onnx'), '--input', xin, '--out', join(dir, 'y2.npy'));
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /8 values .* takes 784 inputs/);
   });
 
   it('evaluate on MNIST gives accuracy, loss, samples and agreement in JSON', () => {
+    const model = built('safetensors', 'dfdx-mnist', 'mnist.safetensors');
+    const r = cli('evaluate', model, '--data', 'mnist', '--split', 'test', '--reference', model, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const e = JSON.parse(r.stdout);
+    assert.equal(e.samples, 10000);
+    // What the file computes, by the encoder kit's own forward pass over the same 10,000 rows
+    // (float64 here, float32 in the product: a near-tie may fall the other way on a row or two).
+    const test = mnistRows('test', 0, 10000);
+    const expected = accuracyAndLoss(builtNet('safetensors', 'dfdx-mnist'), test.x, test.y, test.n);
+    assert.ok(Math.abs(e.accuracy - expected.accuracy) <= 3 / 10000, `accuracy ${e.accuracy}, reference ${expected.accuracy}`);
+    assert.ok(Math.abs(e.loss - expected.loss) <= 1e-3 * expected.loss, `loss ${e.loss}, reference ${expected.loss}`);
+    assert.ok(e.accuracy > 0.5 && e.loss > 0, `accuracy ${e.accuracy}, loss ${e.loss}`);
+    assert.equal(e.agreement, 1);
+    assert.ok(e.backend);
+  });
+
+  it('evaluate on MNIST: the trained dfdx model (the third-party file) scores as trained', compat(), () => {
     const model = fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors');
     const r = cli('evaluate', model, '--data', 'mnist', '--split', 'test', '--reference', model, '--json');
     assert.equal(r.code, 0, r.stderr);
@@ -111,11 +133,10 @@ describe('prunescope CLI', () => {
     assert.ok(e.accuracy > 0.97, `accuracy ${e.accuracy}`);
     assert.ok(e.loss > 0 && e.loss < 0.2, `loss ${e.loss}`);
     assert.equal(e.agreement, 1);
-    assert.ok(e.backend);
   });
 
   it('evaluate says both shapes when the data does not fit the model', () => {
-    const r = cli('evaluate', fixture('tfjs', 'abalone-node', 'model.json'), '--data', 'mnist');
+    const r = cli('evaluate', built('tfjs', 'abalone-node', 'model.json'), '--data', 'mnist');
     assert.equal(r.code, 1);
     assert.match(r.stderr, /784/);
     assert.match(r.stderr, /\b8\b/);
@@ -136,7 +157,7 @@ describe('prunescope CLI', () => {
   });
 
   it('prune writes a smaller model, never over its source', () => {
-    const src = fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors');
+    const src = built('safetensors', 'dfdx-mnist', 'mnist.safetensors');
     const out = join(dir, 'pruned.onnx');
     const r = cli('prune', src, '--strategy', 'unit-l2', '--sparsity', '0.5', '--data', 'mnist', '--out', out, '--json');
     assert.equal(r.code, 0, r.stderr);
@@ -153,7 +174,7 @@ describe('prunescope CLI', () => {
   });
 
   it('prune makes the output folder it needs; an output under a file is a clear error, for every command that writes', () => {
-    const src = fixture('onnx', 'mnist2x10.onnx');
+    const src = built('onnx', 'mnist2x10.onnx');
     const out = join(dir, 'new', 'nested', 'magnitude-90.onnx');
     const r = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.9', '--out', out, '--json');
     assert.equal(r.code, 0, r.stderr);
@@ -189,7 +210,7 @@ describe('prunescope CLI', () => {
 
   it('analyze writes results.json in the results format and a self-contained report.html', () => {
     const out = join(dir, 'analysis');
-    const r = cli('analyze', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--strategies', 'magnitude,unit-l2', '--sparsities', '0,0.5', '--out', out);
+    const r = cli('analyze', built('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--strategies', 'magnitude,unit-l2', '--sparsities', '0,0.5', '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /\[\s*\d+%\] magnitude at 50%/);
     const results = parseResults(readFileSync(join(out, 'results.json'), 'utf8'), 'results.json');
@@ -206,7 +227,7 @@ describe('prunescope CLI', () => {
     assert.match(r.stderr, /representational geometry of the original/);
     assert.match(r.stderr, /Gemm_4\s+5 of 10\s+\d\.\d{3}\s+\d\.\d{3}/);
     // `prunescope geometry` computes the same curves from the same rows.
-    const g = cli('geometry', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--layer', '1', '--json');
+    const g = cli('geometry', built('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--layer', '1', '--json');
     assert.equal(g.code, 0, g.stderr);
     const single = JSON.parse(g.stdout);
     const recorded = geometry[1];
@@ -224,7 +245,7 @@ describe('prunescope CLI', () => {
 
   it('similarity of an activation matrix with itself is 1 and reports n, p, q', async () => {
     const a = join(dir, 'a.npy');
-    const r0 = cli('activations', fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '300', '--layer', '0', '--out', a);
+    const r0 = cli('activations', built('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '300', '--layer', '0', '--out', a);
     assert.equal(r0.code, 0, r0.stderr);
     assert.deepEqual((await readNpy(a)).shape, [300, 10]);
     const r = cli('similarity', a, a, '--metric', 'linear-cka', '--json');
@@ -239,7 +260,7 @@ describe('prunescope CLI', () => {
   });
 
   it('geometry prints R^2 per units kept, ascending and descending, and refuses layers without APoZ', () => {
-    const model = fixture('onnx', 'mnist2x10.onnx');
+    const model = built('onnx', 'mnist2x10.onnx');
     const r = cli('geometry', model, '--data', 'mnist', '--layer', '0', '--samples', '300', '--step', '3');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /layer 0 \(Gemm_2, relu\): 10 units, RDMs over the first 300 validation samples, a point every 3 units/);
@@ -254,7 +275,7 @@ describe('prunescope CLI', () => {
     assert.ok(linear.stderr.includes(model), linear.stderr);
     assert.match(linear.stderr, /layer 2 \(Gemm_6\): representational geometry does not apply: .*linear/);
     noStack(linear.stderr);
-    const sigmoid = cli('geometry', fixture('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--layer', '0', '--json');
+    const sigmoid = cli('geometry', built('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--layer', '0', '--json');
     assert.equal(sigmoid.code, 1);
     assert.match(sigmoid.stderr, /does not apply: .*sigmoid/);
     const range = cli('geometry', model, '--data', 'mnist', '--layer', '3');
@@ -267,7 +288,7 @@ describe('prunescope CLI', () => {
 
   it('compare records both models\' geometry: curves for ReLU layers, the reason for sigmoid ones', () => {
     const out = join(dir, 'comparison');
-    const r = cli('compare', fixture('onnx', 'mnist2x10.onnx'), fixture('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--samples', '200', '--geometry-step', '2', '--out', out);
+    const r = cli('compare', built('onnx', 'mnist2x10.onnx'), built('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--samples', '200', '--geometry-step', '2', '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /representational geometry of A/);
     const results = parseResults(readFileSync(join(out, 'results.json'), 'utf8'), 'results.json');
@@ -290,7 +311,7 @@ describe('prunescope CLI', () => {
     mkdirSync(outNone);
     const leftover = join(outNone, '.prunescope-partial-4194301-1-t.results.json.tmp');
     writeFileSync(leftover, '{"cut sh');
-    const skipped = cli('compare', fixture('onnx', 'mnist2x10.onnx'), fixture('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '100', '--geometry-samples', '0', '--out', outNone);
+    const skipped = cli('compare', built('onnx', 'mnist2x10.onnx'), built('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '100', '--geometry-samples', '0', '--out', outNone);
     assert.equal(skipped.code, 0, skipped.stderr);
     assert.match(skipped.stderr, /warning: left .*prunescope-partial-4194301-1-t\.results\.json\.tmp alone/);
     assert.deepEqual(readdirSync(outNone).sort(), ['.prunescope-partial-4194301-1-t.results.json.tmp', 'report.html', 'results.json']);

@@ -78,6 +78,18 @@ export async function initWasmThreads(threads = os.cpus().length): Promise<WasmT
     return { threads: 1, problem: `multithreading is only enabled on tfjs-backend-wasm 4.22 (this is ${wasm.version_wasm})` };
   }
 
+  const problem = await setThreadedBackend(wasm, threads);
+  if (problem) return { threads: 1, problem };
+  unrefPoolWorkers();
+  return { threads: wasm.getThreadsCount() };
+}
+
+/**
+ * Initialises the threaded backend with the three workarounds in place (Blobs as temp files, the
+ * worker prelude, doubled os.cpus()), then restores the globals and removes the files. Returns
+ * why it failed, or undefined.
+ */
+async function setThreadedBackend(wasm: WasmModule, threads: number): Promise<string | undefined> {
   const dir = mkdtempSync(join(os.tmpdir(), 'prunescope-wasm-'));
   const g = globalThis as unknown as { Blob: unknown };
   const realBlob = g.Blob;
@@ -109,18 +121,21 @@ export async function initWasmThreads(threads = os.cpus().length): Promise<WasmT
     wasm.setThreadsCount(threads);
     const ok = await tf.setBackend('wasm');
     await tf.ready();
-    if (!ok) return { threads: 1, problem: 'the threaded wasm backend failed to initialise' };
+    if (!ok) return 'the threaded wasm backend failed to initialise';
   } catch (e) {
-    return { threads: 1, problem: `the threaded wasm backend failed to initialise (${(e as Error).message})` };
+    return `the threaded wasm backend failed to initialise (${(e as Error).message})`;
   } finally {
     g.Blob = realBlob;
     URL.createObjectURL = realCreate;
     os.cpus = realCpus;
     rmSync(dir, { recursive: true, force: true });
   }
-  // pool threads are parked workers that would otherwise keep the process alive
+  return undefined;
+}
+
+/** Pool threads are parked workers that would otherwise keep the process alive. */
+function unrefPoolWorkers(): void {
   const backend = tf.findBackend('wasm') as unknown as { wasm?: { PThread?: { runningWorkers: PThreadWorker[]; unusedWorkers: PThreadWorker[] } } };
   const pthread = backend.wasm?.PThread;
   if (pthread) for (const w of [...pthread.runningWorkers, ...pthread.unusedWorkers]) w.unref();
-  return { threads: wasm.getThreadsCount() };
 }

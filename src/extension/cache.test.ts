@@ -3,7 +3,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fixture } from '../../test/fixtures';
+import { built } from '../../test/kits/encode/models';
 import { parseResults } from '../core/results/format';
 import { sampleAnalysis } from '../../webview-ui/src/sample-results';
 import { cacheKey, canonicalJson, hashDataset, hashModel, ResultsCache } from './cache';
@@ -26,7 +26,7 @@ test('the sample results are valid results (the cache and panel tests rely on th
 test('cache: a stored entry is found again under the same model, data and settings', async () => {
   const dir = tempDir();
   const model = join(dir, 'model.onnx');
-  cpSync(fixture('onnx/mnist2x10.onnx'), model);
+  cpSync(built('onnx/mnist2x10.onnx'), model);
   const cache = new ResultsCache(join(dir, 'cache'));
   const key = await keyFor(model);
   assert.equal(await cache.get(key), undefined);
@@ -42,7 +42,7 @@ test('cache: a stored entry is found again under the same model, data and settin
 test('cache: changed model bytes, data or settings miss', async () => {
   const dir = tempDir();
   const model = join(dir, 'model.onnx');
-  cpSync(fixture('onnx/mnist2x10.onnx'), model);
+  cpSync(built('onnx/mnist2x10.onnx'), model);
   const cache = new ResultsCache(join(dir, 'cache'));
   const key = await keyFor(model);
   await cache.put(key, sampleAnalysis());
@@ -67,7 +67,7 @@ test('cache: changed model bytes, data or settings miss', async () => {
 
 test('cache: a tfjs model is hashed with its weights file', async () => {
   const dir = tempDir();
-  cpSync(fixture('tfjs/abalone-node'), join(dir, 'm'), { recursive: true });
+  cpSync(built('tfjs/abalone-node'), join(dir, 'm'), { recursive: true });
   const json = join(dir, 'm', 'model.json');
   const before = await hashModel(json);
   assert.equal(await hashModel(join(dir, 'm')), before);

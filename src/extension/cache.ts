@@ -3,7 +3,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeFilesAtomically } from '../core/io/atomic';
 import { parseResults, type Results } from '../core/results/format';
-import { modelFiles } from '../worker/model-files';
+import { modelFiles } from '../core/formats/model-files';
 
 async function hashFileInto(hash: ReturnType<typeof createHash>, path: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {

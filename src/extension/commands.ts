@@ -2,8 +2,9 @@ import { promises as fs } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { parseResults, type ComparisonResults, type Results } from '../core/results/format';
-import { modelFiles } from '../worker/model-files';
-import type { JobResult } from '../shared/worker-protocol';
+import { modelFiles } from '../core/formats/model-files';
+import { COMMAND_NAMES, commandId, type CommandName } from '../shared/commands';
+import type { JobResult } from '../shared/jobs';
 import { cacheKey, hashDataset, hashModel, type ResultsCache } from './cache';
 import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';
@@ -25,19 +26,6 @@ export interface CommandDeps {
   /** Where dist/ and media/ are, for the HTML report. */
   extensionPath: string;
 }
-
-export const COMMAND_IDS = [
-  'inspect',
-  'analyze',
-  'prune',
-  'compare',
-  'train',
-  'evaluate',
-  'cancel',
-  'openResults',
-  'exportReport',
-] as const;
-export type CommandName = (typeof COMMAND_IDS)[number];
 
 const MODEL_FILTERS = { 'Models (ONNX, safetensors, tfjs model.json)': ['onnx', 'safetensors', 'json'] };
 
@@ -61,8 +49,8 @@ export class Commands {
       openResults: (...a) => this.openResults(a),
       exportReport: () => this.exportReport(),
     };
-    return COMMAND_IDS.map((name) =>
-      vscode.commands.registerCommand(`prunescope.${name}`, async (...args: unknown[]) => {
+    return COMMAND_NAMES.map((name) =>
+      vscode.commands.registerCommand(commandId(name), async (...args: unknown[]) => {
         try {
           // What a job command computed (undefined when it failed or was cancelled), for callers of executeCommand.
           return await handlers[name](...args);

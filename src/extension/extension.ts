@@ -6,7 +6,8 @@ import { Commands } from './commands';
 import { InspectorProvider, INSPECTOR_JSON_VIEW_TYPE, INSPECTOR_VIEW_TYPE } from './inspector';
 import { JobController, type JobsSnapshot } from './job-controller';
 import { RESULTS_VIEW_TYPE, ResultsPanels } from './results-panel';
-import { WEBVIEW_COMMANDS, type WebviewCommand } from '../shared/webview-protocol';
+import { commandId } from '../shared/commands';
+import type { InspectorCommand } from '../shared/inspector-protocol';
 import { WorkerClient } from './worker-client';
 
 function packageVersion(path: string): string {
@@ -34,11 +35,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const storage = context.storageUri ?? context.globalStorageUri;
   const cache = new ResultsCache(join(storage.fsPath, 'results'), (m) => output.warn(m));
 
-  const runCommand = (command: string, uri?: vscode.Uri) => {
-    if ((WEBVIEW_COMMANDS as readonly string[]).includes(command)) {
-      void vscode.commands.executeCommand(`prunescope.${command as WebviewCommand}`, ...(uri ? [uri] : []));
-    }
-  };
+  // The inspector's buttons: the command runs on the file the inspector shows.
+  const runCommand = (command: InspectorCommand, uri: vscode.Uri) => void vscode.commands.executeCommand(commandId(command), uri);
 
   let commands: Commands | undefined;
   const panels = new ResultsPanels({
@@ -46,7 +44,6 @@ export function activate(context: vscode.ExtensionContext): void {
     output,
     metrics: [],
     rerunComparison: (results, metric) => commands?.rerunComparison(results, metric),
-    runCommand: (c) => runCommand(c),
   });
   context.subscriptions.push(panels, vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, panels));
 

@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
-import type { JobResult } from '../shared/worker-protocol';
+import type { MessageHandlers } from '../shared/dispatch';
+import { parseFromInspector, type FromInspectorMessage, type InspectorCommand, type ToInspectorMessage } from '../shared/inspector-protocol';
+import type { JobResult } from '../shared/jobs';
 import { JobError } from './worker-client';
-import { parseFromWebview } from '../shared/webview-protocol';
-import { post, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
+import { poster, receive, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
 
 export const INSPECTOR_VIEW_TYPE = 'prunescope.inspector';
 /** The same inspector for model.json, offered under "Open With" only (a .json is usually not a model). */
@@ -17,12 +18,82 @@ export interface InspectorHost {
   extensionUri: vscode.Uri;
   output: vscode.LogOutputChannel;
   inspect(file: string): Promise<JobResult<'inspect'>>;
-  runCommand(command: string, uri: vscode.Uri): void;
+  runCommand(command: InspectorCommand, uri: vscode.Uri): void;
 }
 
 class ModelDocument implements vscode.CustomDocument {
   constructor(readonly uri: vscode.Uri) {}
   dispose(): void {}
+}
+
+/** How long the folder must be quiet after a change before the model is read again (a writer renames several files). */
+const RELOAD_DELAY_MS = 300;
+
+/** One open inspector: reads its model in the inspect worker and shows it, again whenever the model changes. */
+class InspectorEditor {
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly post: (message: ToInspectorMessage) => void;
+  private readonly file: string;
+  /** Bumped by every read, so that only the latest read's answer is shown. */
+  private generation = 0;
+
+  constructor(
+    private readonly document: ModelDocument,
+    panel: vscode.WebviewPanel,
+    private readonly host: InspectorHost,
+  ) {
+    const { webview } = panel;
+    this.file = document.uri.fsPath;
+    this.post = poster<ToInspectorMessage>(webview);
+    webview.options = webviewOptions(host.extensionUri);
+    setWebviewHtml(webview, host.extensionUri, 'inspector', `PruneScope Inspector: ${this.file}`);
+    if (document.uri.scheme === 'file') this.watchFolder();
+    const invalid = () => host.output.warn('inspector: ignored an unknown message from the webview');
+    this.disposables.push(
+      receive(webview, parseFromInspector, this.fromWebview, invalid),
+      vscode.window.onDidChangeActiveColorTheme((t) => this.post({ type: 'theme', kind: themeKind(t.kind) })),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  /** What the inspector's page may say; every message type has its handler here. */
+  private readonly fromWebview: MessageHandlers<FromInspectorMessage> = {
+    ready: () => {
+      this.post({ type: 'theme', kind: themeKind() });
+      void this.load();
+    },
+    command: (msg) => this.host.runCommand(msg.command, this.document.uri),
+  };
+
+  private async load(): Promise<void> {
+    const mine = ++this.generation;
+    const file = this.file;
+    this.post({ type: 'loading', message: `Reading ${file}…` });
+    try {
+      const model = await this.host.inspect(file);
+      if (mine === this.generation) this.post({ type: 'showModel', file, model });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (e instanceof JobError && e.kind === 'crash') this.host.output.error(`inspect ${file}: ${message}`);
+      if (mine === this.generation) this.post({ type: 'modelError', file, message });
+    }
+  }
+
+  /** A changed model (retrained, re-exported, a weights file replaced) is read again. */
+  private watchFolder(): void {
+    const folder = vscode.Uri.joinPath(this.document.uri, '..');
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, '*'));
+    let timer: NodeJS.Timeout | undefined;
+    const changed = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void this.load(), RELOAD_DELAY_MS);
+    };
+    this.disposables.push(watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), { dispose: () => clearTimeout(timer) });
+  }
+
+  private dispose(): void {
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
 }
 
 /**
@@ -38,54 +109,7 @@ export class InspectorProvider implements vscode.CustomReadonlyEditorProvider<Mo
   }
 
   resolveCustomEditor(document: ModelDocument, panel: vscode.WebviewPanel): void {
-    const { webview } = panel;
-    const file = document.uri.fsPath;
-    webview.options = webviewOptions(this.host.extensionUri);
-    setWebviewHtml(webview, this.host.extensionUri, 'inspector', `PruneScope Inspector: ${file}`);
-
-    let generation = 0;
-    const load = async () => {
-      const mine = ++generation;
-      post(webview, { type: 'loading', message: `Reading ${file}…` });
-      try {
-        const model = await this.host.inspect(file);
-        if (mine === generation) post(webview, { type: 'showModel', file, model });
-      } catch (e) {
-        const message = e instanceof JobError || e instanceof Error ? e.message : String(e);
-        if (e instanceof JobError && e.kind === 'crash') this.host.output.error(`inspect ${file}: ${message}`);
-        if (mine === generation) post(webview, { type: 'modelError', file, message });
-      }
-    };
-
-    const disposables: vscode.Disposable[] = [];
-    // A changed model (retrained, re-exported) is read again.
-    if (document.uri.scheme === 'file') {
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.joinPath(document.uri, '..'), '*'));
-      let timer: NodeJS.Timeout | undefined;
-      const changed = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => void load(), 300);
-      };
-      disposables.push(watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), { dispose: () => clearTimeout(timer) });
-    }
-    disposables.push(
-      webview.onDidReceiveMessage((raw: unknown) => {
-        const msg = parseFromWebview(raw);
-        if (!msg) {
-          this.host.output.warn('inspector: ignored an unknown message from the webview');
-          return;
-        }
-        if (msg.type === 'ready') {
-          post(webview, { type: 'theme', kind: themeKind() });
-          void load();
-        } else if (msg.type === 'command') {
-          this.host.runCommand(msg.command, document.uri);
-        }
-      }),
-      vscode.window.onDidChangeActiveColorTheme((t) => post(webview, { type: 'theme', kind: themeKind(t.kind) })),
-    );
-    panel.onDidDispose(() => {
-      for (const d of disposables.splice(0)) d.dispose();
-    });
+    // The editor lives as long as its panel: it disposes of its own subscriptions when the panel goes.
+    new InspectorEditor(document, panel, this.host);
   }
 }

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
-import type { JobKind, JobParamsInput, JobResult } from '../shared/worker-protocol';
+import { CancelledError } from '../core/errors';
+import { commandId } from '../shared/commands';
+import type { JobKind, JobParamsInput, JobResult } from '../shared/jobs';
 import { JobError, type JobHandle, type WorkerClient } from './worker-client';
 
 /** How a job ended, as the person was told (kept for the test-only status command). */
@@ -35,7 +37,7 @@ export class JobController implements vscode.Disposable {
   ) {
     this.status = vscode.window.createStatusBarItem('prunescope.job', vscode.StatusBarAlignment.Left, 10);
     this.status.name = 'PruneScope job';
-    this.status.command = 'prunescope.cancel';
+    this.status.command = commandId('cancel');
   }
 
   get running(): boolean {
@@ -78,7 +80,7 @@ export class JobController implements vscode.Disposable {
           this.remember({ title, job, outcome: 'done' });
           return result;
         } catch (e) {
-          const cancelled = e instanceof JobError && e.kind === 'cancelled';
+          const cancelled = e instanceof CancelledError;
           this.remember({ title, job, outcome: cancelled ? 'cancelled' : 'failed', message: (e as Error).message });
           this.report(title, e);
           return undefined;
@@ -122,13 +124,13 @@ export class JobController implements vscode.Disposable {
   }
 
   private report(title: string, e: unknown): void {
+    if (e instanceof CancelledError) {
+      this.output.info(`${title}: cancelled`);
+      return;
+    }
     if (!(e instanceof JobError)) {
       this.output.error(`${title}: ${(e as Error).stack ?? String(e)}`);
       void vscode.window.showErrorMessage(`PruneScope: ${title} failed: ${(e as Error).message}`);
-      return;
-    }
-    if (e.kind === 'cancelled') {
-      this.output.info(`${title}: cancelled`);
       return;
     }
     this.output.error(`${title}: ${e.message}`);

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { companionFiles, percentLabel, prunedOutputPath, trainingOutputDir } from './naming';
+import { outputFiles } from '../core/formats/model-files';
+import { percentLabel, prunedOutputPath, trainingOutputDir } from './naming';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'prunescope-naming-'));
@@ -45,8 +46,8 @@ test('a tfjs model.json needs its weights file name free as well', () => {
   writeFileSync(join(dir, 'model.pruned-apoz-30.weights.bin'), 'old');
   const out = prunedOutputPath(model, 'apoz', 0.3);
   assert.equal(out, join(dir, 'model.pruned-apoz-30-1.json'));
-  assert.deepEqual(companionFiles(out), [join(dir, 'model.pruned-apoz-30-1.weights.bin')]);
-  assert.deepEqual(companionFiles(join(dir, 'a.onnx')), []);
+  assert.deepEqual(outputFiles(out), [out, join(dir, 'model.pruned-apoz-30-1.weights.bin')]);
+  assert.deepEqual(outputFiles(join(dir, 'a.onnx')), [join(dir, 'a.onnx')]);
 });
 
 test('strategy names cannot put path separators into the output name', () => {

@@ -1,5 +1,6 @@
 import { lstatSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { outputFiles } from '../core/formats/model-files';
 
 /**
  * Whether a name is taken: by a file, a folder, or a symbolic link even when it points nowhere
@@ -17,12 +18,6 @@ export function nameTaken(path: string): boolean {
 /** "50" for 0.5, "12.5" for 0.125: the percentage a file name can carry. */
 export function percentLabel(share: number): string {
   return String(Math.round(share * 1000) / 10);
-}
-
-/** Files a writer puts beside `main` (a tfjs model.json writes `<stem>.weights.bin`). */
-export function companionFiles(main: string): string[] {
-  if (extname(main).toLowerCase() !== '.json') return [];
-  return [join(dirname(main), `${basename(main, extname(main))}.weights.bin`)];
 }
 
 /** Splits "model.onnx" into ["model", ".onnx"]; a folder or model.json becomes the model.json inside. */
@@ -58,14 +53,15 @@ export function prunedOutputPath(
 }
 
 /**
- * `dir/base+ext`, or `dir/base-1+ext`, `-2`, ... whichever is free with its companions. Free when
+ * `dir/base+ext`, or `dir/base-1+ext`, `-2`, ... whichever is free with every file the writer of
+ * `ext` puts beside it (model-files.ts outputFiles: a tfjs model.json's weights file). Free when
  * picked only: a job that writes it must still refuse a file that appears before it writes (the
  * worker's write scope does, with `replace: false`).
  */
 export function freePath(dir: string, base: string, ext: string, exists: (path: string) => boolean = nameTaken): string {
   for (let n = 0; ; n++) {
     const candidate = join(dir, `${n === 0 ? base : `${base}-${n}`}${ext}`);
-    if (![candidate, ...companionFiles(candidate)].some(exists)) return candidate;
+    if (![candidate, ...outputFiles(candidate)].some(exists)) return candidate;
   }
 }
 

@@ -4,13 +4,20 @@ import * as vscode from 'vscode';
 import { PruneScopeError } from '../core/errors';
 import { writeFilesAtomically } from '../core/io/atomic';
 import { noteInputs, withWriteScope } from '../core/io/scope';
+import { modelFiles, outputFiles } from '../core/formats/model-files';
 import type { ComparisonResults, Results } from '../core/results/format';
-import { reportHtml } from '../report/html';
-import { modelFiles } from '../worker/model-files';
-import { companionFiles } from './naming';
 import { resultsToCsv, safeFileName } from '../core/results/csv';
-import { parseFromWebview, parseWebviewState, type UiState, type WebviewState } from '../shared/webview-protocol';
-import { post, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
+import { reportHtml } from '../report/html';
+import type { MessageHandlers } from '../shared/dispatch';
+import {
+  parseFromResultsPanel,
+  parseResultsPanelState,
+  type FromResultsPanelMessage,
+  type ResultsPanelState,
+  type ToResultsPanelMessage,
+  type UiState,
+} from '../shared/results-panel-protocol';
+import { poster, receive, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
 
 export const RESULTS_VIEW_TYPE = 'prunescope.results';
 
@@ -21,7 +28,6 @@ export interface ResultsPanelHost {
   metrics: string[];
   /** The Compare tab asked for another metric. */
   rerunComparison(results: ComparisonResults, metric: string): void;
-  runCommand(command: string): void;
 }
 
 function defaultTab(results: Results): UiState['tab'] {
@@ -32,18 +38,21 @@ function defaultTab(results: Results): UiState['tab'] {
 class ResultsPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private onDisposed: () => void = () => {};
+  private readonly post: (message: ToResultsPanelMessage) => void;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
-    private state: WebviewState,
+    private state: ResultsPanelState,
     private readonly host: ResultsPanelHost,
   ) {
+    this.post = poster<ToResultsPanelMessage>(panel.webview);
     panel.webview.options = webviewOptions(host.extensionUri);
     panel.iconPath = vscode.Uri.joinPath(host.extensionUri, 'media', 'icon.svg');
     setWebviewHtml(panel.webview, host.extensionUri, 'results', state.title);
+    const invalid = () => host.output.warn('results panel: ignored an unknown message from the webview');
     this.disposables.push(
-      panel.webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw)),
-      vscode.window.onDidChangeActiveColorTheme((t) => post(panel.webview, { type: 'theme', kind: themeKind(t.kind) })),
+      receive(panel.webview, parseFromResultsPanel, this.fromWebview, invalid),
+      vscode.window.onDidChangeActiveColorTheme((t) => this.post({ type: 'theme', kind: themeKind(t.kind) })),
       panel.onDidDispose(() => this.dispose()),
     );
   }
@@ -72,44 +81,30 @@ class ResultsPanel implements vscode.Disposable {
   }
 
   requestCharts(): void {
-    post(this.panel.webview, { type: 'exportCharts' });
+    this.post({ type: 'exportCharts' });
   }
 
   private send(): void {
     const s = this.state;
-    post(this.panel.webview, { type: 'theme', kind: themeKind() });
-    post(this.panel.webview, { type: 'showResults', title: s.title, results: s.results, metrics: s.metrics, ui: s.ui });
+    this.post({ type: 'theme', kind: themeKind() });
+    this.post({ type: 'showResults', title: s.title, results: s.results, metrics: s.metrics, ui: s.ui });
   }
 
-  private onMessage(raw: unknown): void {
-    const msg = parseFromWebview(raw);
-    if (!msg) {
-      this.host.output.warn('results panel: ignored an unknown message from the webview');
-      return;
-    }
-    switch (msg.type) {
-      case 'ready':
-        this.send();
-        break;
-      case 'state':
-        this.state = { ...this.state, ui: msg.ui };
-        break;
-      case 'exportPng':
-        void saveExport(this.state.results, `${safeFileName(msg.name)}.png`, Buffer.from(msg.dataUrl.split(',')[1], 'base64'), 'PNG image');
-        break;
-      case 'exportData':
-        void exportData(this.state.results, msg.format);
-        break;
-      case 'compareMetric':
-        if (this.state.results.kind === 'comparison' && this.state.results.metric !== msg.metric) {
-          this.host.rerunComparison(this.state.results, msg.metric);
-        }
-        break;
-      case 'command':
-        this.host.runCommand(msg.command);
-        break;
-    }
-  }
+  /** What the panel's page may say; every message type has its handler here. */
+  private readonly fromWebview: MessageHandlers<FromResultsPanelMessage> = {
+    ready: () => this.send(),
+    state: (msg) => {
+      this.state = { ...this.state, ui: msg.ui };
+    },
+    exportPng: (msg) => {
+      void saveExport(this.state.results, `${safeFileName(msg.name)}.png`, Buffer.from(msg.dataUrl.split(',')[1], 'base64'), 'PNG image');
+    },
+    exportData: (msg) => void exportData(this.state.results, msg.format),
+    compareMetric: (msg) => {
+      const results = this.state.results;
+      if (results.kind === 'comparison' && results.metric !== msg.metric) this.host.rerunComparison(results, msg.metric);
+    },
+  };
 
   dispose(): void {
     for (const d of this.disposables.splice(0)) d.dispose();
@@ -137,14 +132,15 @@ function sourceModels(results: Results): string[] {
 
 /**
  * Every file of the models the results were computed from: the main file, the weight shards a
- * tfjs model.json lists and the `<stem>.weights.bin` a writer puts beside it. No export may replace
- * one of them, whatever name it is reached under. Missing files are listed too (and skipped later).
+ * tfjs model.json lists and the files a writer puts beside it (a model.json's `<stem>.weights.bin`),
+ * all from model-files.ts. No export may replace one of them, whatever name it is reached under.
+ * Missing files are listed too (and skipped later).
  */
 export async function exportSourceFiles(results: Results): Promise<string[]> {
   const files: string[] = [];
   for (const model of sourceModels(results)) {
     const listed = await modelFiles(model).catch(() => [model]);
-    for (const f of [...listed, ...companionFiles(listed[0]), model]) if (!files.includes(f)) files.push(f);
+    for (const f of [...listed, ...outputFiles(listed[0]), model]) if (!files.includes(f)) files.push(f);
   }
   return files;
 }
@@ -247,7 +243,7 @@ export class ResultsPanels implements vscode.Disposable, vscode.WebviewPanelSeri
   }
 
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, raw: unknown): Promise<void> {
-    const state = parseWebviewState(raw);
+    const state = parseResultsPanelState(raw);
     if (!state) {
       this.host.output.warn('a results panel could not be restored (its saved state is not valid); closed it');
       panel.dispose();
@@ -256,7 +252,7 @@ export class ResultsPanels implements vscode.Disposable, vscode.WebviewPanelSeri
     this.adopt(panel, { ...state, metrics: [...this.host.metrics] });
   }
 
-  private adopt(panel: vscode.WebviewPanel, state: WebviewState): void {
+  private adopt(panel: vscode.WebviewPanel, state: ResultsPanelState): void {
     const p = new ResultsPanel(panel, state, this.host);
     this.panels.add(p);
     this.lastActive = p;

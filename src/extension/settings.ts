@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { backendPreferenceSchema } from '../shared/worker-protocol';
+import { backendPreferenceSchema } from '../shared/jobs';
 import { PRUNE_FORMATS } from './naming';
 
 /** The prunescope.* settings (package.json "configuration" declares the same names and defaults). */

@@ -1,5 +1,3 @@
-import { basename, extname } from 'node:path';
-
 /** The part of vscode.Uri that argument handling needs (so it is testable without vscode). */
 export interface UriLike {
   scheme: string;
@@ -13,14 +11,6 @@ export function isUriLike(v: unknown): v is UriLike {
     typeof (v as UriLike).scheme === 'string' &&
     typeof (v as UriLike).fsPath === 'string'
   );
-}
-
-const MODEL_EXTENSIONS = ['.onnx', '.safetensors'];
-
-/** Files the explorer menus offer PruneScope commands on. */
-export function isModelFile(path: string): boolean {
-  const name = basename(path).toLowerCase();
-  return MODEL_EXTENSIONS.includes(extname(name)) || name === 'model.json' || name.endsWith('.json');
 }
 
 /**

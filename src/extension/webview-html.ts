@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { WebviewView } from '../shared/webview-common-protocol';
 
 export function makeNonce(): string {
   return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
@@ -15,7 +16,7 @@ export interface WebviewHtmlOptions {
   /** asWebviewUri of dist/webview.js and media/webview.css */
   scriptUri: string;
   styleUri: string;
-  view: 'results' | 'inspector';
+  view: WebviewView;
   title: string;
 }
 

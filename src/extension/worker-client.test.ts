@@ -12,7 +12,10 @@ import { after, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
-import { fixture, repoRoot } from '../../test/fixtures';
+import { repoRoot } from '../../test/fixtures';
+import { built } from '../../test/kits/encode/models';
+import { CancelledError } from '../core/errors';
+import type { ErrorKind } from '../shared/worker-protocol';
 import { JobError, WorkerClient, type WorkerClientOptions } from './worker-client';
 
 const workerPath = join(repoRoot, 'dist', 'worker.js');
@@ -64,11 +67,13 @@ function firstEpoch(): { onProgress: (p: { message: string }) => void; reached: 
   return { onProgress: (p) => /epoch/.test(p.message) && resolve(), reached };
 }
 
-async function rejection(p: Promise<unknown>): Promise<JobError> {
+/** How a job that did not succeed ended: a JobError (input, crash) or a CancelledError (cancelled). */
+async function rejection(p: Promise<unknown>): Promise<{ kind: ErrorKind; message: string; detail?: string }> {
   try {
     await p;
   } catch (e) {
-    assert.ok(e instanceof JobError, `expected a JobError, got ${String(e)}`);
+    if (e instanceof CancelledError) return { kind: 'cancelled', message: e.message };
+    assert.ok(e instanceof JobError, `expected a JobError or a CancelledError, got ${String(e)}`);
     return e;
   }
   assert.fail('the job did not fail');
@@ -78,6 +83,16 @@ before(() => {
   if (!existsSync(workerPath)) throw new Error(`${workerPath} is missing: run node scripts/build.mjs first`);
   dataDir = writeDataset();
 });
+
+let readme = '';
+/** A file that is not a model: a README.md of Markdown text. */
+function notAModel(): string {
+  if (!readme) {
+    readme = join(tempDir('prunescope-readme-'), 'README.md');
+    writeFileSync(readme, '# Model fixtures made by real tools\n\nSmall model files produced by real exporters.\n');
+  }
+  return readme;
+}
 
 const tempDirs: string[] = [];
 function tempDir(prefix: string): string {
@@ -93,7 +108,7 @@ after(() => {
 
 test('worker: inspects a real ONNX model', async () => {
   const c = client();
-  const r = await c.run('inspect', { model: fixture('onnx/mnist2x10.onnx') }).result;
+  const r = await c.run('inspect', { model: built('onnx/mnist2x10.onnx') }).result;
   assert.equal(r.summary.format, 'onnx');
   assert.deepEqual(r.summary.layers.map((l) => l.units), [10, 10, 10]);
   assert.equal(r.summary.inputSize, 784);
@@ -103,7 +118,7 @@ test('worker: inspects a real ONNX model', async () => {
 
 test('worker: a file that is not a model is an input error naming the file', async () => {
   const c = client();
-  const e = await rejection(c.run('inspect', { model: fixture('README.md') }).result);
+  const e = await rejection(c.run('inspect', { model: notAModel() }).result);
   assert.equal(e.kind, 'input');
   assert.match(e.message, /README\.md/);
   assert.match(e.message, /not a recognised model format/);
@@ -118,7 +133,7 @@ test('worker: jobs run one after another in the order they were asked for', asyn
   const events: string[] = [];
   const files = ['onnx/mnist2x10.onnx', 'onnx/fc1.onnx', 'onnx/mnist2x5_sigmoid.onnx'];
   const handles = files.map((f, i) => {
-    const h = c.run('inspect', { model: fixture(f) }, { onStart: () => events.push(`start ${i}`) });
+    const h = c.run('inspect', { model: built(f) }, { onStart: () => events.push(`start ${i}`) });
     void h.result.then(() => events.push(`end ${i}`));
     return h;
   });
@@ -134,7 +149,7 @@ test('worker: a pruning analysis of a real model returns valid results', async (
   const fractions: number[] = [];
   const r = await c.run(
     'analyze',
-    { model: fixture('onnx/mnist2x10.onnx'), dataset: 'mnist', backend: 'cpu', strategies: ['magnitude'], sparsities: [0.5], finetuneEpochs: 0, iterations: 1, samples: 64 },
+    { model: built('onnx/mnist2x10.onnx'), dataset: 'mnist', backend: 'cpu', strategies: ['magnitude'], sparsities: [0.5], finetuneEpochs: 0, iterations: 1, samples: 64 },
     { onProgress: (p) => p.fraction !== null && fractions.push(p.fraction) },
   ).result;
   assert.equal(r.kind, 'analysis');
@@ -147,7 +162,7 @@ test('worker: a pruning analysis of a real model returns valid results', async (
 
 test('worker: a comparison handed its earlier results (the panel\'s metric switch) reuses their geometry', async () => {
   const c = client();
-  const params = { a: fixture('onnx/mnist2x10.onnx'), b: fixture('onnx/mnist2x10.onnx'), dataset: 'mnist', backend: 'cpu' as const, samples: 100 };
+  const params = { a: built('onnx/mnist2x10.onnx'), b: built('onnx/mnist2x10.onnx'), dataset: 'mnist', backend: 'cpu' as const, samples: 100 };
   const first = await c.run('compare', params).result;
   const g = first.a.geometry?.[0];
   assert.ok(g?.applies);
@@ -163,8 +178,8 @@ test('worker: a comparison handed its earlier results (the panel\'s metric switc
 test('worker: a queued job can be cancelled before it starts', async () => {
   const c = client();
   let started = false;
-  const first = c.run('inspect', { model: fixture('onnx/mnist2x10.onnx') });
-  const second = c.run('inspect', { model: fixture('onnx/fc1.onnx') }, { onStart: () => (started = true) });
+  const first = c.run('inspect', { model: built('onnx/mnist2x10.onnx') });
+  const second = c.run('inspect', { model: built('onnx/fc1.onnx') }, { onStart: () => (started = true) });
   second.cancel();
   assert.equal((await rejection(second.result)).kind, 'cancelled');
   await first.result;
@@ -183,7 +198,7 @@ test('worker: cancelling a training job stops it through its AbortSignal; the wo
   assert.equal(e.kind, 'cancelled');
   assert.equal(existsSync(join(out, 'model.json')), false);
   // The same process answers the next job: it stopped cooperatively, it was not killed.
-  const r = await c.run('inspect', { model: fixture('onnx/fc1.onnx') }).result;
+  const r = await c.run('inspect', { model: built('onnx/fc1.onnx') }).result;
   assert.equal(c.pid, pid);
   assert.ok(r.summary.layers.length > 0);
 });
@@ -198,7 +213,7 @@ test('worker: a worker killed mid-job fails that job with the cause; the next jo
   const e = await rejection(job.result);
   assert.equal(e.kind, 'crash');
   assert.match(e.message, /killed by SIGKILL while running train/);
-  const r = await c.run('inspect', { model: fixture('onnx/mnist2x10.onnx') }).result;
+  const r = await c.run('inspect', { model: built('onnx/mnist2x10.onnx') }).result;
   assert.equal(r.summary.format, 'onnx');
   assert.notEqual(c.pid, pid);
 });
@@ -214,7 +229,7 @@ test('worker: a worker that stops answering is killed after the heartbeat timeou
   const e = await rejection(job.result);
   assert.equal(e.kind, 'crash');
   assert.match(e.message, /stopped answering \(no heartbeat/);
-  const r = await c.run('inspect', { model: fixture('onnx/fc1.onnx') }).result;
+  const r = await c.run('inspect', { model: built('onnx/fc1.onnx') }).result;
   assert.ok(r.summary.layers.length > 0);
   assert.notEqual(c.pid, pid);
 });
@@ -236,9 +251,9 @@ test('worker: a worker that dies on start fails the waiting jobs instead of rest
 
 test('worker: dispose fails waiting jobs and stops the process', async () => {
   const c = client();
-  const job = c.run('inspect', { model: fixture('onnx/fc1.onnx') });
+  const job = c.run('inspect', { model: built('onnx/fc1.onnx') });
   c.dispose();
-  assert.equal((await rejection(job.result)).kind, 'cancelled');
+  await assert.rejects(job.result, (e) => e instanceof CancelledError && e.message === 'PruneScope is shutting down');
   assert.equal((await rejection(c.run('inspect', { model: 'x' }).result)).kind, 'cancelled');
 });
 
@@ -257,7 +272,7 @@ function tree(dir: string): Record<string, string> {
 /** A copy of the abalone tfjs model in a folder of its own; prune output goes beside it (two files: .json and .weights.bin). */
 function modelFolder(): { dir: string; model: string; out: string } {
   const dir = tempDir('prunescope-out-');
-  cpSync(fixture('tfjs/abalone-node'), join(dir, 'abalone'), { recursive: true });
+  cpSync(built('tfjs/abalone-node'), join(dir, 'abalone'), { recursive: true });
   return { dir, model: join(dir, 'abalone', 'model.json'), out: join(dir, 'abalone', 'model.pruned-magnitude-50.json') };
 }
 
@@ -378,7 +393,7 @@ test('worker: a worker that runs out of JavaScript heap is reported as out of me
   const c = client({ maxOldSpaceMb: 64 });
   assert.equal(c.heapLimitMb, 64);
   const data = hugeCsv();
-  const job = c.run('evaluate', { model: fixture('onnx/mnist2x10.onnx'), dataset: data, backend: 'cpu' });
+  const job = c.run('evaluate', { model: built('onnx/mnist2x10.onnx'), dataset: data, backend: 'cpu' });
   const e = await rejection(job.result);
   assert.equal(e.kind, 'crash');
   assert.equal(
@@ -386,7 +401,7 @@ test('worker: a worker that runs out of JavaScript heap is reported as out of me
     `the background process ran out of memory (JavaScript heap limit of 64 MB reached) while running evaluate (loading ${data}); the worker was killed by SIGABRT`,
   );
   assert.match(e.detail ?? '', /JavaScript heap out of memory/);
-  const r = await c.run('inspect', { model: fixture('onnx/mnist2x10.onnx') }).result;
+  const r = await c.run('inspect', { model: built('onnx/mnist2x10.onnx') }).result;
   assert.equal(r.summary.format, 'onnx');
 });
 
@@ -412,11 +427,11 @@ test('worker: 100 jobs in a row do not grow the heap of the process that hosts t
   const one = async (i: number) => {
     switch (i % 5) {
       case 0:
-        return c.run('inspect', { model: fixture('onnx/mnist2x10.onnx') }).result;
+        return c.run('inspect', { model: built('onnx/mnist2x10.onnx') }).result;
       case 1:
         return c.run('evaluate', { model, dataset: dataDir, split: 'validation', backend: 'cpu' }, { onProgress: () => n++ }).result;
       case 2:
-        return rejection(c.run('inspect', { model: fixture('README.md') }).result);
+        return rejection(c.run('inspect', { model: notAModel() }).result);
       case 3:
         return c.run('prune', pruneParams(model, join(dir, `pruned-${written++}.onnx`))).result;
       default: {

@@ -2,20 +2,20 @@
  * Runs jobs in the worker process (dist/worker.js). Node only, no vscode: the tests drive it with
  * the real worker. Jobs run one after another; a worker that crashes, is killed or stops sending
  * heartbeats fails the job it was running with the cause, and the next job starts a fresh one.
+ * A job that is cancelled (or still waiting when PruneScope shuts down) ends with a CancelledError,
+ * the one cancellation error of the engine, the worker and the extension.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { CancelledError } from '../core/errors';
 import { cleanUpOutputs, recordOutputs, type OutputRecord } from '../core/io/atomic';
+import { dispatch, type MessageHandlers } from '../shared/dispatch';
+import { checkJobResult, jobOutputs, type JobKind, type JobParamsInput, type JobResult } from '../shared/jobs';
 import {
-  checkJobResult,
-  jobOutputs,
   memoryFailure,
   outOfMemoryMessage,
   parseFromWorker,
   type ErrorKind,
   type FromWorkerMessage,
-  type JobKind,
-  type JobParamsInput,
-  type JobResult,
   type LogLevel,
   type ToWorkerMessage,
 } from '../shared/worker-protocol';
@@ -56,11 +56,11 @@ export interface JobHandle<K extends JobKind> {
   cancel(): void;
 }
 
-/** A failed job. `kind` tells an input problem (show the message) from a crash (see the log) and a cancel. */
+/** A failed job. `kind` tells an input problem (show the message) from a crash (see the log); a cancelled job ends with a CancelledError instead. */
 export class JobError extends Error {
   override name = 'JobError';
   constructor(
-    readonly kind: ErrorKind,
+    readonly kind: Exclude<ErrorKind, 'cancelled'>,
     message: string,
     readonly detail?: string,
   ) {
@@ -74,7 +74,7 @@ interface Pending {
   params: unknown;
   options: RunOptions;
   resolve(value: unknown): void;
-  reject(error: JobError): void;
+  reject(error: JobError | CancelledError): void;
   cancelled: boolean;
   /** The job's last progress message: what it was doing, for a failure message. */
   step?: string;
@@ -85,6 +85,8 @@ interface Pending {
 }
 
 type StopReason = { kind: 'cancelled' } | { kind: 'timeout'; ms: number } | { kind: 'disposed' };
+
+const SHUTTING_DOWN = 'PruneScope is shutting down';
 
 const DEFAULT_HEAP_MB = 8192;
 const HEAP_FLAG = /^--max-old-space-size=(\d+)$/;
@@ -148,7 +150,7 @@ export class WorkerClient {
       pending = { id, job, params, options, resolve: resolve as (v: unknown) => void, reject, cancelled: false };
     });
     if (this.disposed) {
-      pending.reject(new JobError('cancelled', 'PruneScope is shutting down'));
+      pending.reject(new CancelledError(SHUTTING_DOWN));
     } else {
       this.queue.push(pending);
       this.pump();
@@ -161,7 +163,7 @@ export class WorkerClient {
     const waiting = this.queue.findIndex((p) => p.id === id);
     if (waiting >= 0) {
       const [p] = this.queue.splice(waiting, 1);
-      p.reject(new JobError('cancelled', 'cancelled'));
+      p.reject(new CancelledError());
       return;
     }
     const cur = this.current;
@@ -186,7 +188,7 @@ export class WorkerClient {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const p of this.queue.splice(0)) p.reject(new JobError('cancelled', 'PruneScope is shutting down'));
+    for (const p of this.queue.splice(0)) p.reject(new CancelledError(SHUTTING_DOWN));
     if (this.child) this.kill({ kind: 'disposed' });
     this.stopWatchdog();
   }
@@ -274,49 +276,45 @@ export class WorkerClient {
     if (child !== this.child) return;
     this.lastMessageAt = Date.now();
     const msg = parseFromWorker(raw);
-    if (!msg) {
-      this.log('warn', 'ignored a message from the worker that is not part of the protocol');
-      return;
-    }
-    this.handle(msg);
+    if (msg) dispatch(this.fromWorker, msg);
+    else this.log('warn', 'ignored a message from the worker that is not part of the protocol');
   }
 
-  private handle(msg: FromWorkerMessage): void {
-    switch (msg.type) {
-      case 'ready':
-        this.ready = true;
-        this.pump();
-        return;
-      case 'heartbeat':
-        return;
-      case 'log':
-        this.log(msg.level, msg.message);
-        return;
-      default:
-        break;
-    }
+  /** What the worker may say; every message type has its handler here. */
+  private readonly fromWorker: MessageHandlers<FromWorkerMessage> = {
+    ready: () => {
+      this.ready = true;
+      this.pump();
+    },
+    heartbeat: () => undefined,
+    log: (msg) => this.log(msg.level, msg.message),
+    started: (msg) => this.runningJob(msg.id)?.options.onStart?.(),
+    progress: (msg) => {
+      const cur = this.runningJob(msg.id);
+      if (!cur) return;
+      cur.step = msg.message;
+      cur.options.onProgress?.({ fraction: msg.fraction, message: msg.message });
+    },
+    result: (msg) => {
+      const cur = this.runningJob(msg.id);
+      if (!cur) return;
+      const checked = checkJobResult(cur.job, msg.result);
+      if (checked.ok) this.settle(cur, () => cur.resolve(checked.value));
+      else this.settle(cur, () => cur.reject(new JobError('crash', checked.problem)));
+    },
+    error: (msg) => {
+      const cur = this.runningJob(msg.id);
+      if (!cur) return;
+      const error =
+        cur.cancelled || msg.error.kind === 'cancelled' ? new CancelledError(msg.error.message) : new JobError(msg.error.kind, msg.error.message, msg.error.detail);
+      this.fail(cur, error, this.child?.pid);
+    },
+  };
+
+  /** The running job with this id, unless it has settled already (a late reply is ignored). */
+  private runningJob(id: number): Pending | undefined {
     const cur = this.current;
-    if (!cur || cur.id !== msg.id || cur.ending) return; // a late reply for a job already settled
-    switch (msg.type) {
-      case 'started':
-        cur.options.onStart?.();
-        return;
-      case 'progress':
-        cur.step = msg.message;
-        cur.options.onProgress?.({ fraction: msg.fraction, message: msg.message });
-        return;
-      case 'result': {
-        const checked = checkJobResult(cur.job, msg.result);
-        if (checked.ok) this.settle(cur, () => cur.resolve(checked.value));
-        else this.settle(cur, () => cur.reject(new JobError('crash', checked.problem)));
-        return;
-      }
-      case 'error': {
-        const kind = cur.cancelled ? 'cancelled' : msg.error.kind;
-        this.fail(cur, new JobError(kind, msg.error.message, msg.error.detail), this.child?.pid);
-        return;
-      }
-    }
+    return cur && cur.id === id && !cur.ending ? cur : undefined;
   }
 
   /**
@@ -324,7 +322,7 @@ export class WorkerClient {
    * ran it, folders it created and left empty), so whoever hears of the failure finds nothing
    * partial; the next job waits for that.
    */
-  private fail(p: Pending, error: JobError, workerPid: number | undefined): void {
+  private fail(p: Pending, error: JobError | CancelledError, workerPid: number | undefined): void {
     if (p.ending) return;
     p.ending = true;
     if (this.cancelTimer) clearTimeout(this.cancelTimer);
@@ -369,9 +367,9 @@ export class WorkerClient {
       // Its failure came first (e.g. a worker that reported running out of memory and exited): the settle that follows the cleanup starts the next job.
       return;
     } else if (cur) {
-      let error: JobError;
-      if (reason?.kind === 'cancelled' || cur.cancelled) error = new JobError('cancelled', 'cancelled');
-      else if (reason?.kind === 'disposed') error = new JobError('cancelled', 'PruneScope is shutting down');
+      let error: JobError | CancelledError;
+      if (reason?.kind === 'cancelled' || cur.cancelled) error = new CancelledError();
+      else if (reason?.kind === 'disposed') error = new CancelledError(SHUTTING_DOWN);
       else {
         const tail = this.stderrTail.trim();
         const memory = reason ? undefined : this.memoryCause(tail);

@@ -1,5 +1,6 @@
 import type { Results } from '../core/results/format';
 import { resultsToCsv } from '../core/results/csv';
+import type { ToResultsPanelMessage } from '../shared/results-panel-protocol';
 import { THEMES } from './themes';
 
 /**
@@ -38,10 +39,9 @@ export function reportTitle(results: Results): string {
 
 export function reportHtml(results: Results, assets: ReportAssets, metrics: string[] = []): string {
   const title = reportTitle(results);
-  const payload = {
-    message: { type: 'showResults', title, results, metrics },
-    csv: resultsToCsv(results),
-  };
+  // The page's host script answers the panel's "ready" with this message, as the extension does.
+  const message: ToResultsPanelMessage = { type: 'showResults', title, results, metrics };
+  const payload = { message, csv: resultsToCsv(results) };
   // JSON inside <script type="application/json">: only "<" needs escaping to stay inert.
   const json = JSON.stringify(payload).replace(/</g, '\\u003c');
   return `<!DOCTYPE html>

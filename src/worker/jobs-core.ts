@@ -1,19 +1,25 @@
+import { resolve } from 'node:path';
 import { availableBackends, initBackend } from '../core/backend';
 import { SIMILARITY_METRICS } from '../core/metrics/similarity';
 import { PRUNE_STRATEGIES } from '../core/prune/registry';
 import { checkFits, getSplit, loadDataset } from '../core/data/load';
 import { readModel } from '../core/formats/registry';
-import { outputSize } from '../core/model/mlp';
+import { outputSize, type MLP } from '../core/model/mlp';
 import { summarizeModel } from '../core/model/summary';
 import { evaluate } from '../core/train/evaluate';
 import { trainMLP } from '../core/train/fit';
 import { saveTraining, trainingFiles } from '../core/train/save';
 import { assertMayWriteAll } from '../core/io/scope';
-import type { JobTable } from './jobs';
-import { modelFiles, totalBytes } from './model-files';
-import type { JobResult } from '../shared/worker-protocol';
+import { totalBytes } from '../core/formats/model-files';
+import type { JobTable } from './job-context';
+import type { JobResult } from '../shared/jobs';
 
 const nullable = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
+
+/** The files the reader read the model from, main file first, each once and absolute. */
+function sourceFiles(mlp: MLP, path: string): string[] {
+  return [...new Set((mlp.source?.files ?? [path]).map((f) => resolve(f)))];
+}
 
 /** The jobs over the core's model, data and training APIs. */
 export const CORE_JOBS: JobTable<'describe' | 'inspect' | 'evaluate' | 'train'> = {
@@ -27,7 +33,7 @@ export const CORE_JOBS: JobTable<'describe' | 'inspect' | 'evaluate' | 'train'> 
 
   async inspect(p) {
     const mlp = await readModel(p.model, { activation: p.activation, outputActivation: p.outputActivation });
-    const files = await modelFiles(mlp.source?.path ?? p.model);
+    const files = sourceFiles(mlp, p.model);
     return { summary: summarizeModel(mlp), files, bytes: await totalBytes(files) };
   },
 

@@ -3,8 +3,8 @@ import { initBackend } from '../core/backend';
 import { PruneScopeError } from '../core/errors';
 import { pruneModel, runAnalysis, runComparison, type AnalysisOptions, type JobHooks } from '../core/experiments';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../core/metrics/similarity';
-import type { JobContext, JobTable } from './jobs';
-import type { JobParams } from '../shared/worker-protocol';
+import type { JobContext, JobTable } from './job-context';
+import type { JobParams } from '../shared/jobs';
 
 function hooks(ctx: JobContext): JobHooks {
   return {

@@ -1,15 +1,15 @@
 /**
  * The PruneScope worker: a child process (forked by WorkerClient) that runs core jobs one at a
  * time, so a long analysis never blocks the extension host and a crash takes down only this
- * process. It speaks protocol.ts over the IPC channel.
+ * process. It speaks src/shared/worker-protocol.ts over the IPC channel.
  */
 import { format } from 'node:util';
-import { isPruneScopeError } from '../core/errors';
+import { CancelledError, isPruneScopeError } from '../core/errors';
 import { setWriteHookForTests, writeGroup } from '../core/io/atomic';
 import { withWriteScope } from '../core/io/scope';
-import { JOBS, type JobContext } from './jobs';
+import { dispatch, type MessageHandlers } from '../shared/dispatch';
+import { checkJobParams } from '../shared/jobs';
 import {
-  checkJobParams,
   memoryFailure,
   outOfMemoryMessage,
   parseToWorker,
@@ -17,7 +17,10 @@ import {
   type JobErrorInfo,
   type LogLevel,
   type RunMessage,
+  type ToWorkerMessage,
 } from '../shared/worker-protocol';
+import type { JobContext } from './job-context';
+import { JOBS } from './jobs';
 
 function send(message: FromWorkerMessage, then?: () => void): void {
   if (!process.connected) then?.();
@@ -38,12 +41,10 @@ console.error = (...args: unknown[]) => log('error', format(...args));
 const heartbeatMs = Number(process.env.PRUNESCOPE_HEARTBEAT_MS) > 0 ? Number(process.env.PRUNESCOPE_HEARTBEAT_MS) : 2000;
 setInterval(() => send({ type: 'heartbeat' }), heartbeatMs).unref();
 
-class CancelledError extends Error {
-  override name = 'AbortError';
-}
+const CANCELLED: JobErrorInfo = { kind: 'cancelled', message: new CancelledError().message };
 
 function describeError(e: unknown, signal: AbortSignal, job: RunMessage['job'], step: string | undefined): JobErrorInfo & { memory?: boolean } {
-  if (signal.aborted) return { kind: 'cancelled', message: 'cancelled' };
+  if (signal.aborted || e instanceof CancelledError) return CANCELLED;
   if (isPruneScopeError(e)) return { kind: 'input', message: e.message };
   const err = e instanceof Error ? e : new Error(String(e));
   const memory = memoryFailure(`${err.name}: ${err.message}`);
@@ -100,7 +101,7 @@ async function runOne(msg: RunMessage): Promise<void> {
     const replace = (checked.value as { replace?: boolean }).replace === true;
     const { value: result, files } = await withWriteScope({ replace }, () => writeGroup(() => handler(checked.value, ctx), { signal }));
     // A cancel that came after the files were committed is too late: the job is done.
-    if (signal.aborted && files.length === 0) throw new CancelledError('cancelled');
+    if (signal.aborted && files.length === 0) throw new CancelledError();
     send({ type: 'result', id: msg.id, result });
   } catch (e) {
     const { memory, ...error } = describeError(e, signal, msg.job, step);
@@ -131,13 +132,9 @@ async function drain(): Promise<void> {
   }
 }
 
-process.on('message', (raw: unknown) => {
-  const msg = parseToWorker(raw);
-  if (!msg) {
-    log('warn', 'ignored a message that is not part of the worker protocol');
-    return;
-  }
-  if (msg.type === 'run') {
+/** What the extension may say: run a job (queued behind the running one), cancel one. */
+const FROM_EXTENSION: MessageHandlers<ToWorkerMessage> = {
+  run(msg) {
     if (controllers.has(msg.id)) {
       log('warn', `ignored a second job with id ${msg.id}`);
       return;
@@ -145,16 +142,23 @@ process.on('message', (raw: unknown) => {
     controllers.set(msg.id, new AbortController());
     queue.push(msg);
     void drain();
-  } else {
+  },
+  cancel(msg) {
     const waiting = queue.findIndex((q) => q.id === msg.id);
     if (waiting >= 0) {
       queue.splice(waiting, 1);
       controllers.delete(msg.id);
-      send({ type: 'error', id: msg.id, error: { kind: 'cancelled', message: 'cancelled' } });
+      send({ type: 'error', id: msg.id, error: CANCELLED });
     } else {
-      controllers.get(msg.id)?.abort(new CancelledError('cancelled'));
+      controllers.get(msg.id)?.abort(new CancelledError());
     }
-  }
+  },
+};
+
+process.on('message', (raw: unknown) => {
+  const msg = parseToWorker(raw);
+  if (msg) dispatch(FROM_EXTENSION, msg);
+  else log('warn', 'ignored a message that is not part of the worker protocol');
 });
 
 // The extension went away: nothing will read our results.

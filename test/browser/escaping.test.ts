@@ -14,8 +14,8 @@ import { initBackend } from '../../src/core/backend';
 import { readModel, writeModel } from '../../src/core/formats/registry';
 import type { AnalysisResults } from '../../src/core/results/format';
 import { CORE_JOBS } from '../../src/worker/jobs-core';
-import { checkJobParams, type JobResult } from '../../src/shared/worker-protocol';
-import { fixture } from '../fixtures';
+import { checkJobParams, type JobResult } from '../../src/shared/jobs';
+import { built } from '../kits/encode/models';
 import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
 import { addProbes, buildBundles, cli, openTab, readResults, showResultsMessage, writeTestPage } from './webview-page';
 
@@ -37,7 +37,7 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
     await initBackend();
     buildBundles();
     work = mkdtempSync(join(tmpdir(), 'prunescope-escaping-'));
-    const mlp = await readModel(fixture('onnx', 'mnist2x10.onnx'));
+    const mlp = await readModel(built('onnx', 'mnist2x10.onnx'));
     mlp.name = MODEL_NAME;
     mlp.layers.forEach((l, i) => (l.name = LAYER_NAMES[i]));
     modelPath = join(work, FILE_NAME);

@@ -1,6 +1,7 @@
 /**
  * The results panel as a person sees it, outside VS Code: real results written by the CLI
- * (an analysis of mnist2x10.onnx and a comparison with mnist2x5_sigmoid.onnx) shown by the real
+ * (an analysis of mnist2x10.onnx and a comparison with mnist2x5_sigmoid.onnx, as the test encoder
+ * builds them: test/kits/encode) shown by the real
  * webview bundle in Debian's Chromium through webview-ui/test-page.ts. Charts must be drawn,
  * labelled and hoverable, follow the theme, and export; the CLI's report.html must download its
  * exports. Screenshots of every tab in both themes go to artifacts/browser/.
@@ -15,7 +16,7 @@ import { PRUNE_STRATEGY_IDS } from '../../src/core/prune/registry';
 import type { AnalysisResults, ComparisonResults } from '../../src/core/results/format';
 import { resultsToCsv } from '../../src/core/results/csv';
 import { GEOMETRY_ASCENDING, GEOMETRY_DESCENDING } from '../../webview-ui/src/data';
-import { fixture } from '../fixtures';
+import { built } from '../kits/encode/models';
 import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
 import {
   addProbes,
@@ -73,9 +74,9 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
   before(async () => {
     buildBundles();
     work = mkdtempSync(join(tmpdir(), 'prunescope-webview-'));
-    const model = fixture('onnx', 'mnist2x10.onnx');
+    const model = built('onnx', 'mnist2x10.onnx');
     cli(['analyze', model, '--data', 'mnist', '--strategies', 'magnitude,unit-l2,apoz', '--sparsities', '0.25,0.5', '--samples', '200', '--out', join(work, 'analysis')]);
-    cli(['compare', model, fixture('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--samples', '200', '--out', join(work, 'comparison')]);
+    cli(['compare', model, built('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--samples', '200', '--out', join(work, 'comparison')]);
     const a = readResults(join(work, 'analysis'));
     const c = readResults(join(work, 'comparison'));
     assert.equal(a.kind, 'analysis');

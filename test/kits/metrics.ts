@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixture } from '../fixtures';
 import { loadDataset } from '../../src/core/data/load';
 import { readModel } from '../../src/core/formats/registry';
 import { layerActivations } from '../../src/core/model/activations';
 import type { Activation } from '../../src/core/model/mlp';
 import { matrix, type Matrix } from '../../src/core/metrics/matrix';
 import { seededRandom } from '../../src/core/random';
+import { built } from './encode/models';
 
 /** Helpers shared by the metrics tests (not used by the product code). */
 
@@ -94,7 +94,7 @@ export function columns(m: Matrix, idx: number[]): Matrix {
 export interface MnistActivations {
   /** MNIST test images, pixels in [0, 1]. */
   input: Matrix;
-  /** Post-activation outputs of the three Gemm layers of mnist2x10.onnx (10 units each). */
+  /** Post-activation outputs of the three Gemm layers of the built mnist2x10.onnx (10 units each). */
   layers: Matrix[];
   activations: Activation[];
 }
@@ -102,14 +102,15 @@ export interface MnistActivations {
 const cache = new Map<number, Promise<MnistActivations>>();
 
 /**
- * Real activations: the first n MNIST test images through the fixture mnist2x10.onnx
- * (784 -> 10 relu -> 10 relu -> 10 linear). Call initBackend() first.
+ * Real activations: the first n MNIST test images through the encoder kit's mnist2x10.onnx
+ * (784 -> 10 relu -> 10 relu -> 10 linear; three first-layer units and one second-layer unit never
+ * fire, as in the PyTorch export it stands in for). Call initBackend() first.
  */
 export function mnistActivations(n: number): Promise<MnistActivations> {
   let p = cache.get(n);
   if (!p) {
     p = (async () => {
-      const mlp = await readModel(fixture('onnx', 'mnist2x10.onnx'));
+      const mlp = await readModel(built('onnx', 'mnist2x10.onnx'));
       const test = (await loadDataset('mnist')).test!;
       const x = test.x.subarray(0, n * test.features);
       const acts = layerActivations(mlp, x, n);

@@ -12,6 +12,7 @@ import {
   PointElement,
   Tooltip,
   type ChartDataset,
+  type ChartOptions,
   type Plugin,
   type TooltipItem,
 } from 'chart.js';
@@ -148,6 +149,37 @@ export interface LineSpec {
 }
 
 export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: LineSpec): Chart {
+  const datasets = lineDatasets(theme, spec);
+  const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 });
+  const fmtY = (v: number) => (spec.yPercent ? percentTick(v) : Math.abs(v) >= 10_000 ? compact.format(v) : Number(v.toPrecision(4)).toString());
+  return new Chart<'line', { x: number; y: number }[]>(canvas, {
+    type: 'line',
+    data: { datasets },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      parsing: false,
+      interaction: { mode: 'nearest', intersect: false },
+      plugins: {
+        legend: { position: 'bottom', labels: { boxWidth: 24, boxHeight: 2, usePointStyle: false } },
+        tooltip: {
+          callbacks: {
+            label: (item: TooltipItem<'line'>) => {
+              const p = item.raw as { x: number; y: number };
+              return `${item.dataset.label}: ${fmtY(p.y)} at ${spec.xPercent ? percentTick(p.x) : p.x}`;
+            },
+          },
+        },
+        prunescopeBackground: { colour: theme.background },
+      } as Record<string, unknown>,
+      scales: lineScales(theme, spec, fmtY),
+    },
+    plugins: [backgroundPlugin],
+  });
+}
+
+/** One line per series (colour from the palette, then a dash past it), then the dashed reference lines. */
+function lineDatasets(theme: ThemeColours, spec: LineSpec): ChartDataset<'line', { x: number; y: number }[]>[] {
   const datasets: ChartDataset<'line', { x: number; y: number }[]>[] = spec.series.map((s) => {
     const colour = theme.palette[s.colour % theme.palette.length];
     // Past the palette, the dash tells series of the same colour apart.
@@ -179,50 +211,30 @@ export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: 
       pointHoverRadius: 0,
     });
   }
-  const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 });
-  const fmtY = (v: number) => (spec.yPercent ? percentTick(v) : Math.abs(v) >= 10_000 ? compact.format(v) : Number(v.toPrecision(4)).toString());
-  return new Chart<'line', { x: number; y: number }[]>(canvas, {
-    type: 'line',
-    data: { datasets },
-    options: {
-      responsive: true,
-      maintainAspectRatio: false,
-      parsing: false,
-      interaction: { mode: 'nearest', intersect: false },
-      plugins: {
-        legend: { position: 'bottom', labels: { boxWidth: 24, boxHeight: 2, usePointStyle: false } },
-        tooltip: {
-          callbacks: {
-            label: (item: TooltipItem<'line'>) => {
-              const p = item.raw as { x: number; y: number };
-              return `${item.dataset.label}: ${fmtY(p.y)} at ${spec.xPercent ? percentTick(p.x) : p.x}`;
-            },
-          },
-        },
-        prunescopeBackground: { colour: theme.background },
-      } as Record<string, unknown>,
-      scales: {
-        x: {
-          type: 'linear',
-          // Sparsity axes start at 0 so charts of one panel line up.
-          min: spec.xPercent ? 0 : undefined,
-          title: { display: true, text: spec.xTitle },
-          ticks: spec.xPercent ? { callback: percentTick } : {},
-          grid: { color: theme.grid },
-        },
-        y: {
-          type: spec.logY ? 'logarithmic' : 'linear',
-          title: { display: true, text: spec.yTitle },
-          min: spec.yMin,
-          max: spec.yMax,
-          // A log axis labels only 1, 2 and 5 of each decade; the others crowd it.
-          ticks: { callback: (v) => (spec.logY && !isOneTwoFive(Number(v)) ? '' : fmtY(Number(v))) },
-          grid: { color: theme.grid },
-        },
-      },
+  return datasets;
+}
+
+/** A linear x axis (from 0 for sparsities) and a linear or logarithmic y axis, with the spec's titles and ticks. */
+function lineScales(theme: ThemeColours, spec: LineSpec, fmtY: (v: number) => string): ChartOptions<'line'>['scales'] {
+  return {
+    x: {
+      type: 'linear',
+      // Sparsity axes start at 0 so charts of one panel line up.
+      min: spec.xPercent ? 0 : undefined,
+      title: { display: true, text: spec.xTitle },
+      ticks: spec.xPercent ? { callback: percentTick } : {},
+      grid: { color: theme.grid },
     },
-    plugins: [backgroundPlugin],
-  });
+    y: {
+      type: spec.logY ? 'logarithmic' : 'linear',
+      title: { display: true, text: spec.yTitle },
+      min: spec.yMin,
+      max: spec.yMax,
+      // A log axis labels only 1, 2 and 5 of each decade; the others crowd it.
+      ticks: { callback: (v) => (spec.logY && !isOneTwoFive(Number(v)) ? '' : fmtY(Number(v))) },
+      grid: { color: theme.grid },
+    },
+  };
 }
 
 export interface BarSpec {
@@ -311,29 +323,34 @@ export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spe
         prunescopeBackground: { colour: theme.background },
         prunescopeCellValues: { enabled: true, fg: theme.foreground, bg: theme.background, low: theme.heatLow, high: theme.heatHigh },
       } as Record<string, unknown>,
-      scales: {
-        x: {
-          type: 'category',
-          labels: spec.colLabels,
-          offset: true,
-          title: { display: true, text: spec.colTitle },
-          grid: { display: false },
-          ticks: { autoSkip: false, maxRotation: 60 },
-        },
-        y: {
-          type: 'category',
-          labels: spec.rowLabels,
-          offset: true,
-          // Row 0 on top, as a matrix is read (the matrix controller reverses y by default).
-          reverse: false,
-          title: { display: true, text: spec.rowTitle },
-          grid: { display: false },
-          ticks: { autoSkip: false },
-        },
-      },
+      scales: heatmapScales(spec),
     },
     plugins: [backgroundPlugin as Plugin<'matrix'>, cellValuesPlugin],
   });
+}
+
+/** Category axes of the column and row labels, every label shown, row 0 on top. */
+function heatmapScales(spec: HeatmapSpec): ChartOptions<'matrix'>['scales'] {
+  return {
+    x: {
+      type: 'category',
+      labels: spec.colLabels,
+      offset: true,
+      title: { display: true, text: spec.colTitle },
+      grid: { display: false },
+      ticks: { autoSkip: false, maxRotation: 60 },
+    },
+    y: {
+      type: 'category',
+      labels: spec.rowLabels,
+      offset: true,
+      // Row 0 on top, as a matrix is read (the matrix controller reverses y by default).
+      reverse: false,
+      title: { display: true, text: spec.rowTitle },
+      grid: { display: false },
+      ticks: { autoSkip: false },
+    },
+  };
 }
 
 /** A colour bar for heatmaps: value 0 to 1. */

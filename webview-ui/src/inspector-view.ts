@@ -1,13 +1,27 @@
 /** The inspector: a model's summary as tables, with buttons for the commands. Strings go in as text. */
-import type { JobResult } from '../../src/shared/worker-protocol';
-import type { WebviewCommand } from '../../src/shared/webview-protocol';
+import { parseToInspector, type FromInspectorMessage, type InspectorCommand } from '../../src/shared/inspector-protocol';
+import type { JobResult } from '../../src/shared/jobs';
 import { button, el } from './dom';
 import { pct } from './data';
+import { receive, type VsCodeApi } from './vscode-api';
 
 type InspectResult = JobResult<'inspect'>;
 
 export interface InspectorHost {
-  command(c: WebviewCommand): void;
+  command(c: InspectorCommand): void;
+}
+
+/** Runs the inspector page: shows what the extension sends, asks it to run the buttons' commands. */
+export function startInspector(root: HTMLElement, api: VsCodeApi<FromInspectorMessage>): void {
+  const host: InspectorHost = { command: (command) => api.postMessage({ type: 'command', command }) };
+  receive(parseToInspector, {
+    showModel: (msg) => renderInspector(root, msg.file, msg.model, host),
+    modelError: (msg) => renderInspectorError(root, msg.file, msg.message),
+    loading: (msg) => renderLoading(root, msg.message),
+    // The page is styled by VS Code's CSS variables, which follow the theme by themselves.
+    theme: () => undefined,
+  });
+  api.postMessage({ type: 'ready' });
 }
 
 const num = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toPrecision(4));
@@ -19,7 +33,7 @@ function bytes(n: number): string {
 }
 
 function commandBar(host: InspectorHost): HTMLElement {
-  const b = (label: string, c: WebviewCommand, title: string) => button(label, () => host.command(c), { title });
+  const b = (label: string, c: InspectorCommand, title: string) => button(label, () => host.command(c), { title });
   return el('div', { class: 'toolbar' }, [
     b('Run Pruning Analysis…', 'analyze', 'Prune with several strategies and sparsities and chart what happens'),
     b('Prune Model…', 'prune', 'Write a pruned copy beside this file'),

@@ -1,107 +1,114 @@
 /**
- * Webview entry for both views (body[data-view] = "results" | "inspector"). Messages from the
+ * Webview entry for both views (body[data-view] = "results" | "inspector"); each speaks its own
+ * protocol (src/shared/results-panel-protocol.ts, inspector-protocol.ts). Messages from the
  * extension are validated; unknown ones are ignored. State for the results view is kept with
  * setState so a hidden or reloaded panel comes back as it was.
  */
 import './zod-setup';
 import type { Chart } from 'chart.js';
-import type { FromWebviewMessage, UiState, WebviewState } from '../../src/shared/webview-protocol';
-import { parseToWebview, parseWebviewState } from '../../src/shared/webview-protocol';
-import { renderInspector, renderInspectorError, renderLoading } from './inspector-view';
+import {
+  parseResultsPanelState,
+  parseToResultsPanel,
+  type FromResultsPanelMessage,
+  type ResultsPanelState,
+  type ToResultsPanelMessage,
+  type UiState,
+} from '../../src/shared/results-panel-protocol';
+import type { WebviewView } from '../../src/shared/webview-common-protocol';
+import { startInspector } from './inspector-view';
 import { renderResults, type RenderedView, type ResultsViewModel } from './results-view';
 import { readTheme } from './theme';
-import { vscodeApi } from './vscode-api';
+import { receive, vscodeApi, type VsCodeApi } from './vscode-api';
 
-const vscode = vscodeApi();
-const root = document.getElementById('root') ?? document.body;
-const view = document.body.dataset.view === 'inspector' ? 'inspector' : 'results';
+type ShowResults = Extract<ToResultsPanelMessage, { type: 'showResults' }>;
 
-function send(message: FromWebviewMessage): void {
-  vscode.postMessage(message);
-}
+/** The results panel page: draws the results it is sent, sends back what the person does. */
+class ResultsPage {
+  private model: ResultsViewModel | undefined;
+  private rendered: RenderedView | undefined;
+  private pending: ReturnType<typeof setTimeout> | undefined;
 
-let model: ResultsViewModel | undefined;
-let rendered: RenderedView | undefined;
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly api: VsCodeApi<FromResultsPanelMessage, ResultsPanelState>,
+  ) {}
 
-function persist(): void {
-  if (!model) return;
-  const state: WebviewState = { view: 'results', ...model };
-  vscode.setState(state);
-}
+  /** The charts on screen, for exports and for the browser tests. */
+  charts(): { name: string; chart: Chart }[] {
+    return this.rendered?.charts() ?? [];
+  }
 
-function showResults(next: ResultsViewModel): void {
-  model = next;
-  rendered?.dispose();
-  rendered = renderResults(root, next, readTheme(), {
-    onUi: (ui: UiState) => {
-      if (model) model = { ...model, ui };
-      persist();
-      send({ type: 'state', ui });
-    },
-    exportPng: (name, dataUrl) => send({ type: 'exportPng', name, dataUrl }),
-    exportData: (format) => send({ type: 'exportData', format }),
-    compareMetric: (metric) => send({ type: 'compareMetric', metric }),
-  });
-  persist();
-}
+  show(next: ResultsViewModel): void {
+    this.model = next;
+    this.rendered?.dispose();
+    this.rendered = renderResults(this.root, next, readTheme(), {
+      onUi: (ui: UiState) => {
+        if (this.model) this.model = { ...this.model, ui };
+        this.persist();
+        this.api.postMessage({ type: 'state', ui });
+      },
+      exportPng: (name, dataUrl) => this.api.postMessage({ type: 'exportPng', name, dataUrl }),
+      exportData: (format) => this.api.postMessage({ type: 'exportData', format }),
+      compareMetric: (metric) => this.api.postMessage({ type: 'compareMetric', metric }),
+    });
+    this.persist();
+  }
 
-let pending: ReturnType<typeof setTimeout> | undefined;
-/** Theme changes arrive as a class change and a message; draw once for both. */
-function rerender(): void {
-  clearTimeout(pending);
-  pending = setTimeout(() => {
-    if (view === 'results' && model) showResults(model);
-  }, 30);
-}
+  /** Theme changes arrive as a class change and a message; draw once for both. */
+  rerender(): void {
+    clearTimeout(this.pending);
+    this.pending = setTimeout(() => {
+      if (this.model) this.show(this.model);
+    }, 30);
+  }
 
-function exportCharts(charts: { name: string; chart: Chart }[]): void {
-  for (const c of charts) send({ type: 'exportPng', name: c.name, dataUrl: c.chart.toBase64Image('image/png', 1) });
-}
+  /** What the extension may say; every message type has its handler here. */
+  listen(): void {
+    receive(parseToResultsPanel, {
+      showResults: (msg) => this.showResults(msg),
+      // The body's classes and CSS variables have already changed; charts read them again.
+      theme: () => this.rerender(),
+      exportCharts: () => {
+        for (const c of this.charts()) this.api.postMessage({ type: 'exportPng', name: c.name, dataUrl: c.chart.toBase64Image('image/png', 1) });
+      },
+    });
+  }
 
-const inspectorHost = { command: (command: 'inspect' | 'analyze' | 'prune' | 'compare' | 'evaluate' | 'train' | 'openResults') => send({ type: 'command', command }) };
+  /** Comes back as it was after a reload: the state kept with setState. */
+  restore(): void {
+    const saved = parseResultsPanelState(this.api.getState());
+    if (saved) this.show({ title: saved.title, results: saved.results, metrics: saved.metrics, ui: saved.ui });
+  }
 
-window.addEventListener('message', (event: MessageEvent<unknown>) => {
-  const msg = parseToWebview(event.data);
-  if (!msg) return;
-  switch (msg.type) {
-    case 'showResults': {
-      const same =
-        model && model.title === msg.title && model.results.createdAt === msg.results.createdAt && JSON.stringify(model.results) === JSON.stringify(msg.results);
-      if (same && model) {
-        model = { ...model, metrics: msg.metrics };
-        persist();
-        return;
-      }
-      showResults({ title: msg.title, results: msg.results, metrics: msg.metrics, ui: msg.ui ?? { tab: msg.results.kind === 'comparison' ? 'compare' : 'accuracy' } });
+  private showResults(msg: ShowResults): void {
+    const model = this.model;
+    // The same results again (the panel was shown again): keep the person's tab and point.
+    if (model && model.title === msg.title && model.results.createdAt === msg.results.createdAt && JSON.stringify(model.results) === JSON.stringify(msg.results)) {
+      this.model = { ...model, metrics: msg.metrics };
+      this.persist();
       return;
     }
-    case 'showModel':
-      renderInspector(root, msg.file, msg.model, inspectorHost);
-      return;
-    case 'modelError':
-      renderInspectorError(root, msg.file, msg.message);
-      return;
-    case 'loading':
-      renderLoading(root, msg.message);
-      return;
-    case 'theme':
-      // The body's classes and CSS variables have already changed; charts read them again.
-      rerender();
-      return;
-    case 'exportCharts':
-      if (rendered) exportCharts(rendered.charts());
-      return;
+    this.show({ title: msg.title, results: msg.results, metrics: msg.metrics, ui: msg.ui ?? { tab: msg.results.kind === 'comparison' ? 'compare' : 'accuracy' } });
   }
-});
 
-// Browser tests (test/browser) read the Chart.js instances on screen: legends, axes, tooltips.
-(window as Window & { prunescopeCharts?: () => { name: string; chart: Chart }[] }).prunescopeCharts = () => rendered?.charts() ?? [];
-
-// VS Code swaps the body's theme class on a theme change; re-render even if no message comes.
-new MutationObserver(() => rerender()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
-
-if (view === 'results') {
-  const saved = parseWebviewState(vscode.getState());
-  if (saved) showResults({ title: saved.title, results: saved.results, metrics: saved.metrics, ui: saved.ui });
+  private persist(): void {
+    if (this.model) this.api.setState({ view: 'results', ...this.model });
+  }
 }
-send({ type: 'ready' });
+
+function startResults(root: HTMLElement): void {
+  const api = vscodeApi<FromResultsPanelMessage, ResultsPanelState>();
+  const page = new ResultsPage(root, api);
+  page.listen();
+  // Browser tests (test/browser) read the Chart.js instances on screen: legends, axes, tooltips.
+  (window as Window & { prunescopeCharts?: () => { name: string; chart: Chart }[] }).prunescopeCharts = () => page.charts();
+  // VS Code swaps the body's theme class on a theme change; re-render even if no message comes.
+  new MutationObserver(() => page.rerender()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+  page.restore();
+  api.postMessage({ type: 'ready' });
+}
+
+const root = document.getElementById('root') ?? document.body;
+const view: WebviewView = document.body.dataset.view === 'inspector' ? 'inspector' : 'results';
+if (view === 'inspector') startInspector(root, vscodeApi());
+else startResults(root);

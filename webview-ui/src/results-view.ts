@@ -4,7 +4,7 @@
  */
 import type { Chart } from 'chart.js';
 import type { AnalysisResults, ComparisonResults, ComparisonSide, LayerGeometry, Results } from '../../src/core/results/format';
-import type { ResultTab, UiState } from '../../src/shared/webview-protocol';
+import type { ResultTab, UiState } from '../../src/shared/results-panel-protocol';
 import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineChart, type ChartSink } from './charts';
 import { binLabels, geometryLayers, geometrySeries, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
 import { button, el, select } from './dom';
@@ -161,6 +161,19 @@ function pointPickers(parent: HTMLElement, r: AnalysisResults, ui: UiState, chan
   return picked;
 }
 
+/** What every analysis tab draws with: where, the results and picker state, and the sparsity range of all points (for reference lines). */
+interface AnalysisTab {
+  body: HTMLElement;
+  grid: HTMLElement;
+  sink: ChartSink;
+  theme: ThemeColours;
+  r: AnalysisResults;
+  ui: UiState;
+  change: (p: Partial<UiState>) => void;
+  from: number;
+  to: number;
+}
+
 function drawAnalysisTab(body: HTMLElement, sink: ChartSink, r: AnalysisResults, ui: UiState, change: (p: Partial<UiState>) => void): void {
   const theme = sink.theme;
   const grid = el('div', { class: 'grid' });
@@ -169,194 +182,218 @@ function drawAnalysisTab(body: HTMLElement, sink: ChartSink, r: AnalysisResults,
     return;
   }
   const [from, to] = sparsityRange(r);
+  const tab: AnalysisTab = { body, grid, sink, theme, r, ui, change, from, to };
   switch (ui.tab) {
-    case 'accuracy': {
-      body.append(grid);
-      chartCard(grid, sink, 'Accuracy vs sparsity', 'wide', (c) =>
-        lineChart(c, theme, {
-          series: seriesBySparsity(r, (p) => p.accuracy),
-          xTitle: 'sparsity (share of prunable weights/units removed)',
-          yTitle: 'test accuracy',
-          xPercent: true,
-          yPercent: true,
-          references: [{ label: `original (${pct(r.baseline.accuracy)})`, y: r.baseline.accuracy, from, to }],
-        }),
-      );
-      chartCard(grid, sink, 'Loss vs sparsity', 'half', (c) =>
-        lineChart(c, theme, {
-          series: seriesBySparsity(r, (p) => p.loss),
-          xTitle: 'sparsity',
-          yTitle: 'cross-entropy loss',
-          xPercent: true,
-          references: [{ label: `original (${r.baseline.loss.toFixed(3)})`, y: r.baseline.loss, from, to }],
-        }),
-      );
-      chartCard(grid, sink, 'Agreement with the original vs sparsity', 'half', (c) =>
-        lineChart(c, theme, {
-          series: seriesBySparsity(r, (p) => p.agreement),
-          xTitle: 'sparsity',
-          yTitle: 'same prediction as the original',
-          xPercent: true,
-          yPercent: true,
-          yMax: 1,
-        }),
-      );
-      return;
-    }
-    case 'similarity-heatmap': {
-      const picked = pointPickers(body, r, ui, change);
-      if (!picked) return;
-      const p = picked.run.points[picked.index];
-      body.append(heatLegend(theme, metricLabel(r.settings.metric)), grid);
-      chartCard(
-        grid,
-        sink,
-        `${metricLabel(r.settings.metric)}: original × ${picked.run.strategy} at ${pointLabel(picked.run, picked.index)}`,
-        'square',
-        (c) =>
-          heatmapChart(c, theme, {
-            matrix: p.similarityMatrix,
-            rowLabels: layerLabels(r.model.layerNames),
-            colLabels: layerLabels(p.layers.map((l) => l.name)),
-            rowTitle: 'original',
-            colTitle: 'pruned',
-            metric: metricLabel(r.settings.metric),
-          }),
-        `accuracy ${pct(p.accuracy)} (original ${pct(r.baseline.accuracy)}), actual sparsity ${pct(p.actualSparsity)}`,
-      );
-      return;
-    }
-    case 'apoz': {
-      const picked = pointPickers(body, r, ui, change);
-      if (!picked) return;
-      const p = picked.run.points[picked.index];
-      body.append(grid);
-      for (const base of r.baseline.apoz) {
-        const pruned = p.layers.find((l) => l.name === base.layer)?.apoz;
-        if (!base.applies || !base.histogram) {
-          grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: base.layer }), el('p', { class: 'muted', text: `APoZ does not apply: ${base.reason ?? 'no reason given'}` })]));
-          continue;
-        }
-        const datasets = [{ label: `original${base.mean !== undefined ? ` (mean ${pct(base.mean)})` : ''}`, data: base.histogram.counts, colour: theme.foreground }];
-        if (pruned?.histogram) {
-          datasets.push({ label: `${picked.run.strategy} ${pointLabel(picked.run, picked.index)}${pruned.mean !== undefined ? ` (mean ${pct(pruned.mean)})` : ''}`, data: pruned.histogram.counts, colour: theme.palette[0] });
-        }
-        chartCard(grid, sink, `APoZ of ${base.layer}`, 'half', (c) =>
-          barChart(c, theme, { labels: binLabels(base.histogram!), datasets, xTitle: 'share of samples with zero activation', yTitle: 'neurons' }),
-        );
-      }
-      geometrySection(body, sink, r, [{ name: 'original', geometry: r.baseline.geometry }]);
-      return;
-    }
-    case 'weights': {
-      const picked = pointPickers(body, r, ui, change);
-      if (!picked) return;
-      const p = picked.run.points[picked.index];
-      body.append(grid);
-      for (const layer of p.layers) {
-        const h = layer.magnitudes;
-        const prunedCount = h.pruned.counts.reduce((a, b) => a + b, 0);
-        chartCard(
-          grid,
-          sink,
-          `|w| of ${layer.name}: pruned vs kept`,
-          'half',
-          (c) =>
-            barChart(c, theme, {
-              labels: binLabels(h.kept),
-              datasets: [
-                { label: 'kept', data: h.kept.counts, colour: theme.palette[0] },
-                { label: `pruned (${prunedCount.toLocaleString('en-US')})`, data: h.pruned.counts, colour: theme.palette[1] },
-              ],
-              xTitle: '|w| of the original weight',
-              yTitle: 'weights',
-              stacked: true,
-            }),
-          `layer sparsity ${pct(layer.sparsity)}, ${layer.units} units left`,
-        );
-      }
-      return;
-    }
-    case 'layer-similarity': {
-      const picked = pointPickers(body, r, ui, change, false);
-      if (!picked) return;
-      body.append(grid);
-      chartCard(grid, sink, `${metricLabel(r.settings.metric)} of each layer to the original: ${picked.run.strategy}`, 'wide', (c) =>
-        lineChart(c, theme, {
-          series: layerSimilaritySeries(picked.run),
-          xTitle: 'sparsity',
-          yTitle: `${metricLabel(r.settings.metric)} to the original layer`,
-          xPercent: true,
-          yMin: 0,
-          yMax: 1,
-        }),
-      );
-      return;
-    }
-    case 'cost': {
-      body.append(grid);
-      const dense = seriesBySparsity(r, (p) => p.latency.denseMsPer100).map((s) => ({ ...s, label: `${s.label} (dense)` }));
-      const sparse = seriesBySparsity(r, (p) => p.latency.sparseMsPer100)
-        .filter((s) => s.points.length > 0)
-        .map((s) => ({ ...s, label: `${s.label} (sparse CSR)`, dash: s.dash + 1 }));
-      chartCard(grid, sink, 'Latency vs sparsity', 'half', (c) =>
-        lineChart(c, theme, {
-          series: [...dense, ...sparse],
-          xTitle: 'sparsity',
-          yTitle: 'ms per 100 samples (log)',
-          xPercent: true,
-          // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
-          logY: true,
-          references: [{ label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to }],
-        }),
-      );
-      chartCard(grid, sink, 'Parameters vs sparsity', 'half', (c) =>
-        lineChart(c, theme, {
-          series: seriesBySparsity(r, (p) => p.parameters),
-          xTitle: 'sparsity',
-          yTitle: 'parameters (nonzero)',
-          xPercent: true,
-          yMin: 0,
-          references: [{ label: `original (${r.baseline.parameters.toLocaleString('en-US')})`, y: r.baseline.parameters, from, to }],
-        }),
-      );
-      const baseBytes = r.baseline.onnxBytes;
-      // MB for models like the demo's, kB for small ones, so the axis reads in whole numbers.
-      const [unit, scale] = (baseBytes ?? 0) >= 1e6 ? ['MB', 1e6] : ['kB', 1e3];
-      const stored = seriesBySparsity(r, (p) => (p.onnxBytes === undefined ? null : p.onnxBytes / scale)).filter((x) => x.points.length > 0);
-      if (stored.length > 0) {
-        chartCard(
-          grid,
-          sink,
-          'Stored size vs sparsity',
-          'half',
-          (c) =>
-            lineChart(c, theme, {
-              series: stored,
-              xTitle: 'sparsity',
-              yTitle: `${unit} as ONNX`,
-              xPercent: true,
-              yMin: 0,
-              references: baseBytes === undefined ? [] : [{ label: `original (${(baseBytes / scale).toFixed(unit === 'MB' ? 2 : 1)} ${unit})`, y: baseBytes / scale, from, to }],
-            }),
-          'weights, biases and the positions of sparse weights, as written to ONNX',
-        );
-      }
-      chartCard(grid, sink, 'FLOPs vs sparsity', 'half', (c) =>
-        lineChart(c, theme, {
-          series: seriesBySparsity(r, (p) => p.flops),
-          xTitle: 'sparsity',
-          yTitle: 'FLOPs per sample',
-          xPercent: true,
-          yMin: 0,
-          references: [{ label: 'original', y: r.baseline.flops, from, to }],
-        }),
-      );
-      return;
-    }
+    case 'accuracy':
+      return drawAccuracyTab(tab);
+    case 'similarity-heatmap':
+      return drawSimilarityHeatmapTab(tab);
+    case 'apoz':
+      return drawApozTab(tab);
+    case 'weights':
+      return drawWeightsTab(tab);
+    case 'layer-similarity':
+      return drawLayerSimilarityTab(tab);
+    case 'cost':
+      return drawCostTab(tab);
     default:
       empty(body, 'This tab is for comparisons.');
   }
+}
+
+/** Accuracy, loss and agreement with the original against sparsity. */
+function drawAccuracyTab({ body, grid, sink, theme, r, from, to }: AnalysisTab): void {
+  body.append(grid);
+  chartCard(grid, sink, 'Accuracy vs sparsity', 'wide', (c) =>
+    lineChart(c, theme, {
+      series: seriesBySparsity(r, (p) => p.accuracy),
+      xTitle: 'sparsity (share of prunable weights/units removed)',
+      yTitle: 'test accuracy',
+      xPercent: true,
+      yPercent: true,
+      references: [{ label: `original (${pct(r.baseline.accuracy)})`, y: r.baseline.accuracy, from, to }],
+    }),
+  );
+  chartCard(grid, sink, 'Loss vs sparsity', 'half', (c) =>
+    lineChart(c, theme, {
+      series: seriesBySparsity(r, (p) => p.loss),
+      xTitle: 'sparsity',
+      yTitle: 'cross-entropy loss',
+      xPercent: true,
+      references: [{ label: `original (${r.baseline.loss.toFixed(3)})`, y: r.baseline.loss, from, to }],
+    }),
+  );
+  chartCard(grid, sink, 'Agreement with the original vs sparsity', 'half', (c) =>
+    lineChart(c, theme, {
+      series: seriesBySparsity(r, (p) => p.agreement),
+      xTitle: 'sparsity',
+      yTitle: 'same prediction as the original',
+      xPercent: true,
+      yPercent: true,
+      yMax: 1,
+    }),
+  );
+}
+
+/** The similarity of every original layer to every layer of the picked point. */
+function drawSimilarityHeatmapTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab): void {
+  const picked = pointPickers(body, r, ui, change);
+  if (!picked) return;
+  const p = picked.run.points[picked.index];
+  body.append(heatLegend(theme, metricLabel(r.settings.metric)), grid);
+  chartCard(
+    grid,
+    sink,
+    `${metricLabel(r.settings.metric)}: original × ${picked.run.strategy} at ${pointLabel(picked.run, picked.index)}`,
+    'square',
+    (c) =>
+      heatmapChart(c, theme, {
+        matrix: p.similarityMatrix,
+        rowLabels: layerLabels(r.model.layerNames),
+        colLabels: layerLabels(p.layers.map((l) => l.name)),
+        rowTitle: 'original',
+        colTitle: 'pruned',
+        metric: metricLabel(r.settings.metric),
+      }),
+    `accuracy ${pct(p.accuracy)} (original ${pct(r.baseline.accuracy)}), actual sparsity ${pct(p.actualSparsity)}`,
+  );
+}
+
+/** APoZ histograms per layer, the original's against the picked point's, then the original's representational geometry. */
+function drawApozTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab): void {
+  const picked = pointPickers(body, r, ui, change);
+  if (!picked) return;
+  const p = picked.run.points[picked.index];
+  body.append(grid);
+  for (const base of r.baseline.apoz) {
+    const pruned = p.layers.find((l) => l.name === base.layer)?.apoz;
+    if (!base.applies || !base.histogram) {
+      grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: base.layer }), el('p', { class: 'muted', text: `APoZ does not apply: ${base.reason ?? 'no reason given'}` })]));
+      continue;
+    }
+    const datasets = [{ label: `original${base.mean !== undefined ? ` (mean ${pct(base.mean)})` : ''}`, data: base.histogram.counts, colour: theme.foreground }];
+    if (pruned?.histogram) {
+      datasets.push({ label: `${picked.run.strategy} ${pointLabel(picked.run, picked.index)}${pruned.mean !== undefined ? ` (mean ${pct(pruned.mean)})` : ''}`, data: pruned.histogram.counts, colour: theme.palette[0] });
+    }
+    chartCard(grid, sink, `APoZ of ${base.layer}`, 'half', (c) =>
+      barChart(c, theme, { labels: binLabels(base.histogram!), datasets, xTitle: 'share of samples with zero activation', yTitle: 'neurons' }),
+    );
+  }
+  geometrySection(body, sink, r, [{ name: 'original', geometry: r.baseline.geometry }]);
+}
+
+/** Per layer of the picked point, the original weights' magnitudes split into pruned and kept. */
+function drawWeightsTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab): void {
+  const picked = pointPickers(body, r, ui, change);
+  if (!picked) return;
+  const p = picked.run.points[picked.index];
+  body.append(grid);
+  for (const layer of p.layers) {
+    const h = layer.magnitudes;
+    const prunedCount = h.pruned.counts.reduce((a, b) => a + b, 0);
+    chartCard(
+      grid,
+      sink,
+      `|w| of ${layer.name}: pruned vs kept`,
+      'half',
+      (c) =>
+        barChart(c, theme, {
+          labels: binLabels(h.kept),
+          datasets: [
+            { label: 'kept', data: h.kept.counts, colour: theme.palette[0] },
+            { label: `pruned (${prunedCount.toLocaleString('en-US')})`, data: h.pruned.counts, colour: theme.palette[1] },
+          ],
+          xTitle: '|w| of the original weight',
+          yTitle: 'weights',
+          stacked: true,
+        }),
+      `layer sparsity ${pct(layer.sparsity)}, ${layer.units} units left`,
+    );
+  }
+}
+
+/** Each layer's similarity to its original layer against sparsity, for the picked strategy. */
+function drawLayerSimilarityTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab): void {
+  const picked = pointPickers(body, r, ui, change, false);
+  if (!picked) return;
+  body.append(grid);
+  chartCard(grid, sink, `${metricLabel(r.settings.metric)} of each layer to the original: ${picked.run.strategy}`, 'wide', (c) =>
+    lineChart(c, theme, {
+      series: layerSimilaritySeries(picked.run),
+      xTitle: 'sparsity',
+      yTitle: `${metricLabel(r.settings.metric)} to the original layer`,
+      xPercent: true,
+      yMin: 0,
+      yMax: 1,
+    }),
+  );
+}
+
+/** Latency, parameters, stored size and FLOPs against sparsity. */
+function drawCostTab(tab: AnalysisTab): void {
+  const { body, grid, sink, theme, r, from, to } = tab;
+  body.append(grid);
+  const dense = seriesBySparsity(r, (p) => p.latency.denseMsPer100).map((s) => ({ ...s, label: `${s.label} (dense)` }));
+  const sparse = seriesBySparsity(r, (p) => p.latency.sparseMsPer100)
+    .filter((s) => s.points.length > 0)
+    .map((s) => ({ ...s, label: `${s.label} (sparse CSR)`, dash: s.dash + 1 }));
+  chartCard(grid, sink, 'Latency vs sparsity', 'half', (c) =>
+    lineChart(c, theme, {
+      series: [...dense, ...sparse],
+      xTitle: 'sparsity',
+      yTitle: 'ms per 100 samples (log)',
+      xPercent: true,
+      // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
+      logY: true,
+      references: [{ label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to }],
+    }),
+  );
+  chartCard(grid, sink, 'Parameters vs sparsity', 'half', (c) =>
+    lineChart(c, theme, {
+      series: seriesBySparsity(r, (p) => p.parameters),
+      xTitle: 'sparsity',
+      yTitle: 'parameters (nonzero)',
+      xPercent: true,
+      yMin: 0,
+      references: [{ label: `original (${r.baseline.parameters.toLocaleString('en-US')})`, y: r.baseline.parameters, from, to }],
+    }),
+  );
+  storedSizeChart(tab);
+  chartCard(grid, sink, 'FLOPs vs sparsity', 'half', (c) =>
+    lineChart(c, theme, {
+      series: seriesBySparsity(r, (p) => p.flops),
+      xTitle: 'sparsity',
+      yTitle: 'FLOPs per sample',
+      xPercent: true,
+      yMin: 0,
+      references: [{ label: 'original', y: r.baseline.flops, from, to }],
+    }),
+  );
+}
+
+/** The size written as ONNX against sparsity, when the results record it. */
+function storedSizeChart({ grid, sink, theme, r, from, to }: AnalysisTab): void {
+  const baseBytes = r.baseline.onnxBytes;
+  // MB for models like the demo's, kB for small ones, so the axis reads in whole numbers.
+  const [unit, scale] = (baseBytes ?? 0) >= 1e6 ? ['MB', 1e6] : ['kB', 1e3];
+  const stored = seriesBySparsity(r, (p) => (p.onnxBytes === undefined ? null : p.onnxBytes / scale)).filter((x) => x.points.length > 0);
+  if (stored.length === 0) return;
+  chartCard(
+    grid,
+    sink,
+    'Stored size vs sparsity',
+    'half',
+    (c) =>
+      lineChart(c, theme, {
+        series: stored,
+        xTitle: 'sparsity',
+        yTitle: `${unit} as ONNX`,
+        xPercent: true,
+        yMin: 0,
+        references: baseBytes === undefined ? [] : [{ label: `original (${(baseBytes / scale).toFixed(unit === 'MB' ? 2 : 1)} ${unit})`, y: baseBytes / scale, from, to }],
+      }),
+    'weights, biases and the positions of sparse weights, as written to ONNX',
+  );
 }
 
 // ---- comparison ----
@@ -430,7 +467,6 @@ const geometryPick = new WeakMap<Results, number>();
  * and B). Its layer picker redraws only this section.
  */
 function geometrySection(body: HTMLElement, sink: ChartSink, r: Results, sides: { name: string; geometry?: LayerGeometry[] }[]): void {
-  const theme = sink.theme;
   const section = el('section', { class: 'geometry' });
   body.append(section);
   const heading = el('h2', { text: 'Representational geometry' });
@@ -457,35 +493,7 @@ function geometrySection(body: HTMLElement, sink: ChartSink, r: Results, sides: 
     }
     grid.replaceChildren();
     const before = sink.charts.length;
-    for (const side of sides) {
-      const g = side.geometry?.[index];
-      const who = sides.length > 1 ? `${side.name}: ` : '';
-      const title = sides.length > 1 ? `${side.name}: representational geometry of ${g?.layer}` : `Representational geometry of ${g?.layer}`;
-      if (!g) {
-        grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: `${who}layer ${index + 1}` }), el('p', { class: 'muted', text: side.geometry ? 'No hidden layer at this position.' : 'No geometry recorded.' })]));
-        continue;
-      }
-      if (!g.applies) {
-        grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: `${who}${g.layer}` }), el('p', { class: 'muted', text: `Geometry does not apply: ${g.reason}` })]));
-        continue;
-      }
-      chartCard(
-        grid,
-        sink,
-        title,
-        sides.length > 1 ? 'half' : 'wide',
-        (c) =>
-          lineChart(c, theme, {
-            series: geometrySeries(g),
-            xTitle: `units kept (of ${g.units}, added in APoZ order)`,
-            yTitle: "R² with the full layer's RDM",
-            yMin: 0,
-            yMax: 1,
-            pointRadius: g.ascending.length > 40 ? 1.5 : 3,
-          }),
-        `${g.samples.toLocaleString('en-US')} samples, a point every ${g.step} unit${g.step === 1 ? '' : 's'}`,
-      );
-    }
+    for (const side of sides) geometryCard(grid, sink, side, index, sides.length > 1);
     mine.push(...sink.charts.slice(before));
   };
   const picked = Math.min(geometryPick.get(r) ?? first, labels.length - 1);
@@ -497,4 +505,36 @@ function geometrySection(body: HTMLElement, sink: ChartSink, r: Results, sides: 
   );
   section.append(heading, about, el('div', { class: 'pickers' }, [picker]), grid);
   draw(picked);
+}
+
+/** One model's geometry chart for hidden layer `index`, or a card saying why there is none; `named` when several models are shown. */
+function geometryCard(grid: HTMLElement, sink: ChartSink, side: { name: string; geometry?: LayerGeometry[] }, index: number, named: boolean): void {
+  const theme = sink.theme;
+  const g = side.geometry?.[index];
+  const who = named ? `${side.name}: ` : '';
+  const title = named ? `${side.name}: representational geometry of ${g?.layer}` : `Representational geometry of ${g?.layer}`;
+  if (!g) {
+    grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: `${who}layer ${index + 1}` }), el('p', { class: 'muted', text: side.geometry ? 'No hidden layer at this position.' : 'No geometry recorded.' })]));
+    return;
+  }
+  if (!g.applies) {
+    grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: `${who}${g.layer}` }), el('p', { class: 'muted', text: `Geometry does not apply: ${g.reason}` })]));
+    return;
+  }
+  chartCard(
+    grid,
+    sink,
+    title,
+    named ? 'half' : 'wide',
+    (c) =>
+      lineChart(c, theme, {
+        series: geometrySeries(g),
+        xTitle: `units kept (of ${g.units}, added in APoZ order)`,
+        yTitle: "R² with the full layer's RDM",
+        yMin: 0,
+        yMax: 1,
+        pointRadius: g.ascending.length > 40 ? 1.5 : 3,
+      }),
+    `${g.samples.toLocaleString('en-US')} samples, a point every ${g.step} unit${g.step === 1 ? '' : 's'}`,
+  );
 }

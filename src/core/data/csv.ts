@@ -83,52 +83,7 @@ function resolveLabelColumn(file: string, header: string[] | null, columns: numb
 /** Parses CSV text. `file` names it in errors. */
 export function parseCsv(text: string, file: string, options: CsvOptions = {}): CsvTable {
   const delimiter = detectDelimiter(text);
-  let first: string[] | undefined;
-  let header: string[] | null = null;
-  let columns = 0;
-  let labelIndex = -1;
-  let features = 0;
-  let x = new Float32Array(1024);
-  let n = 0;
-  const labels: string[] = [];
-  let started = false;
-
-  const start = (cols: number) => {
-    columns = cols;
-    labelIndex = resolveLabelColumn(file, header, columns, options.labelColumn);
-    features = labelIndex >= 0 ? columns - 1 : columns;
-    if (features === 0) throw new DataError(file, `has no feature columns (only the label column ${header ? `"${header[labelIndex]}"` : labelIndex})`);
-    started = true;
-  };
-
-  const addRow = (record: string[], line: number) => {
-    if (!started) start(record.length);
-    if (record.length !== columns) {
-      throw new DataError(file, `line ${line} has ${record.length} columns, expected ${columns}`);
-    }
-    if ((n + 1) * features > x.length) {
-      const bigger = new Float32Array(Math.max(x.length * 2, (n + 1) * features));
-      bigger.set(x);
-      x = bigger;
-    }
-    let k = n * features;
-    for (let c = 0; c < columns; c++) {
-      const cell = record[c];
-      if (c === labelIndex) {
-        if (cell.trim() === '') throw new DataError(file, `line ${line}: the label cell is empty`);
-        labels.push(cell.trim());
-        continue;
-      }
-      if (!isNumber(cell)) {
-        const col = header ? `"${header[c]}"` : `${c}`;
-        throw new DataError(file, `line ${line}, column ${col}: ${cell.trim() === '' ? 'empty cell' : `"${cell}" is not a number`}`);
-      }
-      x[k++] = Number(cell);
-    }
-    n++;
-  };
-
-  let firstLine = 0;
+  const table = new CsvTableBuilder(file, options);
   try {
     parse(text, {
       delimiter,
@@ -137,21 +92,7 @@ export function parseCsv(text: string, file: string, options: CsvOptions = {}): 
       relax_column_count: true,
       bom: true,
       on_record: (record: string[], context) => {
-        const line = context.lines;
-        if (first === undefined && !started) {
-          first = record;
-          firstLine = line;
-          return null;
-        }
-        if (first !== undefined) {
-          const numbers = record.map(isNumber);
-          const isHeader = options.header ?? first.some((cell, i) => !isNumber(cell) && numbers[i]);
-          const pending = first;
-          first = undefined;
-          if (isHeader) header = pending.map((c) => c.trim());
-          else addRow(pending, firstLine);
-        }
-        addRow(record, line);
+        table.record(record, context.lines);
         return null;
       },
     });
@@ -159,26 +100,113 @@ export function parseCsv(text: string, file: string, options: CsvOptions = {}): 
     if (e instanceof DataError) throw e;
     throw new DataError(file, `cannot parse CSV: ${(e as Error).message}`);
   }
-  if (first !== undefined) {
-    // a single row
-    const isHeader = options.header ?? !first.some(isNumber);
-    if (isHeader) {
-      header = first.map((c) => c.trim());
-      start(header.length);
-    } else {
-      addRow(first, firstLine);
+  return table.finish();
+}
+
+/**
+ * A table filled record by record. The first record is held back until the second shows whether
+ * it is a header; the first data row fixes the columns and the label column.
+ */
+class CsvTableBuilder {
+  private first: string[] | undefined;
+  private firstLine = 0;
+  private header: string[] | null = null;
+  private columns = 0;
+  private labelIndex = -1;
+  private features = 0;
+  private x = new Float32Array(1024);
+  private n = 0;
+  private readonly labels: string[] = [];
+  private started = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly options: CsvOptions,
+  ) {}
+
+  /** One parsed record, on line `line` of the text. */
+  record(record: string[], line: number): void {
+    if (this.first === undefined && !this.started) {
+      this.first = record;
+      this.firstLine = line;
+      return;
     }
+    if (this.first !== undefined) {
+      const first = this.first;
+      const numbers = record.map(isNumber);
+      const isHeader = this.options.header ?? first.some((cell, i) => !isNumber(cell) && numbers[i]);
+      this.first = undefined;
+      if (isHeader) this.header = first.map((c) => c.trim());
+      else this.addRow(first, this.firstLine);
+    }
+    this.addRow(record, line);
   }
-  if (!started) throw new DataError(file, 'is empty');
-  return {
-    file,
-    header,
-    x: x.length === n * features ? x : x.slice(0, n * features),
-    n,
-    features,
-    labelIndex,
-    labels: labelIndex >= 0 ? labels : null,
-  };
+
+  /** The table, once every record is in; a file of one row is a header only when none of its cells is a number. */
+  finish(): CsvTable {
+    const first = this.first;
+    if (first !== undefined) {
+      // a single row
+      const isHeader = this.options.header ?? !first.some(isNumber);
+      if (isHeader) {
+        this.header = first.map((c) => c.trim());
+        this.start(this.header.length);
+      } else {
+        this.addRow(first, this.firstLine);
+      }
+    }
+    if (!this.started) throw new DataError(this.file, 'is empty');
+    const { x, n, features, labelIndex } = this;
+    return {
+      file: this.file,
+      header: this.header,
+      x: x.length === n * features ? x : x.slice(0, n * features),
+      n,
+      features,
+      labelIndex,
+      labels: labelIndex >= 0 ? this.labels : null,
+    };
+  }
+
+  private start(cols: number): void {
+    const { file, header } = this;
+    this.columns = cols;
+    this.labelIndex = resolveLabelColumn(file, header, cols, this.options.labelColumn);
+    this.features = this.labelIndex >= 0 ? cols - 1 : cols;
+    if (this.features === 0) {
+      throw new DataError(file, `has no feature columns (only the label column ${header ? `"${header[this.labelIndex]}"` : this.labelIndex})`);
+    }
+    this.started = true;
+  }
+
+  private addRow(record: string[], line: number): void {
+    if (!this.started) this.start(record.length);
+    const { file, header, columns, labelIndex, features, n } = this;
+    if (record.length !== columns) {
+      throw new DataError(file, `line ${line} has ${record.length} columns, expected ${columns}`);
+    }
+    if ((n + 1) * features > this.x.length) {
+      const bigger = new Float32Array(Math.max(this.x.length * 2, (n + 1) * features));
+      bigger.set(this.x);
+      this.x = bigger;
+    }
+    const x = this.x;
+    let k = n * features;
+    for (let c = 0; c < columns; c++) {
+      const cell = record[c];
+      if (c === labelIndex) {
+        if (cell.trim() === '') throw new DataError(file, `line ${line}: the label cell is empty`);
+        this.labels.push(cell.trim());
+        continue;
+      }
+      if (!isNumber(cell)) {
+        const col = header ? `"${header[c]}"` : `${c}`;
+        throw new DataError(file, `line ${line}, column ${col}: ${cell.trim() === '' ? 'empty cell' : `"${cell}" is not a number`}`);
+      }
+      x[k++] = Number(cell);
+    }
+    this.n = n + 1;
+  }
 }
 
 /**

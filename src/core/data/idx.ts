@@ -1,5 +1,5 @@
 import { DataError } from '../errors';
-import { dataLimit, describeLimit, exactBytes, formatBytes, gunzipCapped, inflateBounded, inflatePrefix } from '../io/inflate';
+import { assertRatio, dataLimit, describeLimit, exactBytes, formatBytes, gunzipCapped, inflateBounded, inflatePrefix } from '../io/inflate';
 import { readFileBytes } from '../io/read';
 
 /**
@@ -87,6 +87,8 @@ export function gunzipIdx(bytes: Uint8Array, file: string): Uint8Array {
   if (total > limit.bytes) {
     throw new DataError(file, `IDX header declares ${what} values (${formatBytes(total)}), more than ${describeLimit(limit)}; refused before decompressing`);
   }
+  // Honest headers can still describe a bomb: bounded by the file's own size too.
+  assertRatio(file, total, bytes.length, `IDX header (${what} values)`);
   return inflateBounded(bytes, file, 'gzip', { max: total, why: `the ${exactBytes(total)} its IDX header declares (${what})` });
 }
 

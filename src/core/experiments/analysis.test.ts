@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { fixture } from '../../../test/fixtures';
+import { built } from '../../../test/kits/encode/models';
 import { initBackend } from '../backend';
 import { loadDataset } from '../data/load';
 import { readModel, writeModel } from '../formats/registry';
@@ -18,7 +18,7 @@ before(async () => {
 
 describe('sameWeights', () => {
   test('a clone is the same; one changed weight, bias or activation is not', async () => {
-    const m = await readModel(fixture('onnx', 'mnist2x10.onnx'));
+    const m = await readModel(built('onnx', 'mnist2x10.onnx'));
     const c = cloneMLP(m);
     assert.ok(sameWeights(m, c));
     c.layers[1].weights[7] += 1e-7;
@@ -34,7 +34,7 @@ describe('sameWeights', () => {
 
 describe('runAnalysis', () => {
   test('the unpruned points (k = 0) carry the original\'s own measurements, pruned points their own', async () => {
-    const path = fixture('onnx', 'mnist2x10.onnx');
+    const path = built('onnx', 'mnist2x10.onnx');
     const r = await runAnalysis({ model: path, data: 'mnist', strategies: ['magnitude', 'unit-l2'], sparsities: [0, 0.5], geometry: false });
     const original = await readModel(path);
     const test = (await loadDataset('mnist')).test!;
@@ -56,7 +56,7 @@ describe('runAnalysis', () => {
   });
 
   test('onnxBytes is what the model\'s ONNX file stores: the file adds only its graph', async () => {
-    const path = fixture('onnx', 'mnist2x10.onnx');
+    const path = built('onnx', 'mnist2x10.onnx');
     const r = await runAnalysis({ model: path, data: 'mnist', strategies: ['magnitude', 'unit-l2'], sparsities: [0.9], geometry: false });
     const dir = mkdtempSync(join(tmpdir(), 'prunescope-onnx-bytes-'));
     try {

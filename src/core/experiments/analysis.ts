@@ -1,7 +1,7 @@
 import { backendInfo, initBackend } from '../backend';
 import type { Dataset, DatasetSplits, Normalization } from '../data/dataset';
 import { checkFits, loadDataset } from '../data/load';
-import { PruneScopeError } from '../errors';
+import { CancelledError, PruneScopeError } from '../errors';
 import { readModel } from '../formats/registry';
 import type { ReadOptions } from '../formats/format';
 import { onnxWeightBytes } from '../formats/onnx/write';
@@ -57,8 +57,9 @@ export interface AnalysisOptions extends DataOptions {
 export const DEFAULT_SAMPLES = 512;
 const HISTOGRAM_BINS = 32;
 
+/** Throws CancelledError once `signal` is aborted. */
 export function checkCancelled(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new PruneScopeError('cancelled');
+  if (signal?.aborted) throw new CancelledError();
 }
 
 /** The evaluation split, and the rows that feed activations: the validation split's first rows. */
@@ -142,24 +143,23 @@ export interface Measured {
   point: Point;
 }
 
+/** What every point of an analysis is measured against: the original, its measurements, the data and the metric. */
+export interface PointContext {
+  original: MLP;
+  originalReps: ReturnType<typeof representations>;
+  /** The original's predictions on the evaluation split, for agreement. */
+  originalPredictions: Int32Array;
+  /** The original's centred Gram matrices, when linear CKA goes through them. */
+  originalGrams?: CenteredGrams;
+  /** What the original measured, for points whose model is the original unchanged (k = 0). */
+  originalMeasures?: OriginalMeasures;
+  data: PreparedData;
+  metric: SimilarityMetricId;
+  prunable: Set<number>;
+}
+
 /** Everything a point records about one pruned model. */
-export async function measurePoint(
-  ctx: {
-    original: MLP;
-    originalReps: ReturnType<typeof representations>;
-    /** The original's predictions on the evaluation split, for agreement. */
-    originalPredictions: Int32Array;
-    /** The original's centred Gram matrices, when linear CKA goes through them. */
-    originalGrams?: CenteredGrams;
-    /** What the original measured, for points whose model is the original unchanged (k = 0). */
-    originalMeasures?: OriginalMeasures;
-    data: PreparedData;
-    metric: SimilarityMetricId;
-    prunable: Set<number>;
-  },
-  step: ScheduleStep,
-  lineage: Lineage,
-): Promise<Point> {
+export async function measurePoint(ctx: PointContext, step: ScheduleStep, lineage: Lineage): Promise<Point> {
   const { original, data } = ctx;
   const model = step.mlp;
   // The unpruned model (k = 0 without fine-tuning) computes what the original does, bit for bit:
@@ -173,30 +173,7 @@ export async function measurePoint(
     same?.similarity ??
     (ctx.originalGrams ? ctx.originalGrams.ckaAgainst(new CenteredGrams(reps, names.yNames)) : similarityMatrix(ctx.originalReps, reps, ctx.metric, names));
   const apoz = layerApoz(model, reps);
-  let keptWeights = 0;
-  let prunableWeights = 0;
-  const layers: LayerPoint[] = model.layers.map((layer, i) => {
-    const orig = original.layers[i];
-    const keep = lineage.keepMask(i);
-    let kept = 0;
-    for (const k of keep) kept += k;
-    if (ctx.prunable.has(i)) {
-      keptWeights += kept;
-      prunableWeights += orig.weights.length;
-    }
-    const structured = lineage.kind === 'structured';
-    const weightParams = structured ? layer.weights.length : nonzero(layer.weights);
-    return {
-      name: layer.name,
-      units: layer.units,
-      sparsity: 1 - kept / orig.weights.length,
-      parameters: weightParams + (layer.bias ? layer.bias.length : 0),
-      flops: 2 * weightParams,
-      magnitudes: magnitudeHistograms(orig.weights, keep),
-      similarity: sim.values[i]?.[i] ?? null,
-      apoz: apoz[i],
-    };
-  });
+  const { layers, keptWeights, prunableWeights } = layerPoints(ctx, model, lineage, sim.values, apoz);
   const denseMsPer100 = same?.denseMsPer100 ?? denseLatencyMs(model, x, data.samples);
   let sparseMsPer100: number | null = null;
   if (lineage.kind === 'unstructured') {
@@ -218,6 +195,41 @@ export async function measurePoint(
     finetuneEpochs: step.finetuneEpochs,
     onnxBytes: same?.onnxBytes ?? onnxWeightBytes(model.layers),
   };
+}
+
+/** Per layer of the pruned model: what survived of the original, its size and cost, and its similarity to the original layer; with the weights kept out of the prunable ones. */
+function layerPoints(
+  ctx: PointContext,
+  model: MLP,
+  lineage: Lineage,
+  similarity: (number | null)[][],
+  apoz: LayerPoint['apoz'][],
+): { layers: LayerPoint[]; keptWeights: number; prunableWeights: number } {
+  let keptWeights = 0;
+  let prunableWeights = 0;
+  const layers: LayerPoint[] = model.layers.map((layer, i) => {
+    const orig = ctx.original.layers[i];
+    const keep = lineage.keepMask(i);
+    let kept = 0;
+    for (const k of keep) kept += k;
+    if (ctx.prunable.has(i)) {
+      keptWeights += kept;
+      prunableWeights += orig.weights.length;
+    }
+    const structured = lineage.kind === 'structured';
+    const weightParams = structured ? layer.weights.length : nonzero(layer.weights);
+    return {
+      name: layer.name,
+      units: layer.units,
+      sparsity: 1 - kept / orig.weights.length,
+      parameters: weightParams + (layer.bias ? layer.bias.length : 0),
+      flops: 2 * weightParams,
+      magnitudes: magnitudeHistograms(orig.weights, keep),
+      similarity: similarity[i]?.[i] ?? null,
+      apoz: apoz[i],
+    };
+  });
+  return { layers, keptWeights, prunableWeights };
 }
 
 /** What every results file starts with: format, version, tool, backend and the data used. */
@@ -251,24 +263,8 @@ export function resolveSchedule(options: { schedule?: ScheduleName; iterations?:
 /** Prunes one model with every strategy at every sparsity and measures each result. */
 export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}): Promise<AnalysisResults> {
   await initBackend();
-  const metric = options.metric ?? 'linear-cka';
-  if (!isSimilarityMetricId(metric)) {
-    throw new PruneScopeError(`unknown similarity metric "${metric}" (expected one of ${SIMILARITY_METRIC_IDS.join(', ')})`);
-  }
-  if (options.strategies.length === 0) throw new PruneScopeError('no pruning strategies given');
-  if (options.sparsities.length === 0) throw new PruneScopeError('no sparsities given');
-  for (const s of options.sparsities) {
-    if (!(s >= 0 && s < 1)) throw new PruneScopeError(`sparsity ${s} is not a share from 0 up to (not including) 1`);
-  }
-  const strategies = options.strategies.map(strategyById);
-  const schedule = resolveSchedule(options);
-  const iterations = schedule === 'one-shot' ? 1 : Math.max(1, options.iterations ?? (schedule === 'imp-rewind' ? 5 : 3));
-  const finetuneEpochs = options.finetuneEpochs ?? 0;
-  if (schedule !== 'one-shot' && finetuneEpochs === 0) {
-    throw new PruneScopeError(`the ${schedule} schedule retrains between rounds: give fine-tuning epochs (e.g. --finetune-epochs 2)`);
-  }
-  const seed = options.seed ?? 1;
-  const progress = (fraction: number, message: string) => hooks.onProgress?.({ fraction, message });
+  const settings = analysisSettings(options);
+  const progress: Progress = (fraction, message) => hooks.onProgress?.({ fraction, message });
 
   progress(0, `reading ${options.model}`);
   const original = await readModel(options.model, options.readOptions);
@@ -276,73 +272,12 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
   checkCancelled(hooks.signal);
 
   progress(0.02, 'measuring the original model');
-  const originalReps = representations(original, data.activationSet.x, data.samples);
-  const baseEval = await evaluate(original, data.evalSet, { keepPredictions: true });
-  const originalGrams =
-    metric === 'linear-cka' && gramFormFits(originalReps) ? new CenteredGrams(originalReps, original.layers.map((l) => `original ${l.name}`)) : undefined;
-  const selfSim = originalGrams ? originalGrams.ckaAgainst(originalGrams) : similarityMatrix(originalReps, originalReps, metric);
-  const includeOutput = options.includeOutput ?? false;
-  const last = original.layers.length - 1;
-  const prunable = new Set(original.layers.map((_, i) => i).filter((i) => i < last || includeOutput));
-  const baseParams = original.layers.reduce((a, l) => a + l.weights.length + (l.bias ? l.bias.length : 0), 0);
-  const originalBytes = onnxWeightBytes(original.layers);
-  const baseline: Baseline = {
-    accuracy: baseEval.accuracy,
-    loss: baseEval.loss,
-    parameters: baseParams,
-    flops: original.layers.reduce((a, l) => a + 2 * l.weights.length, 0),
-    latency: { denseMsPer100: denseLatencyMs(original, data.activationSet.x, data.samples) },
-    onnxBytes: originalBytes,
-    apoz: layerApoz(original, originalReps),
-    similarityMatrix: selfSim.values,
-  };
-  if (options.geometry !== false) {
-    checkCancelled(hooks.signal);
-    progress(0.04, 'representational geometry of the original');
-    baseline.geometry = hiddenLayerGeometry(original.layers, originalReps, options.geometry);
-  }
-
-  const originalMeasures: OriginalMeasures = {
-    evaluation: { accuracy: baseEval.accuracy, loss: baseEval.loss, agreement: 1 },
-    similarity: selfSim,
-    denseMsPer100: baseline.latency.denseMsPer100,
-    onnxBytes: originalBytes,
-  };
-  const originalPredictions = baseEval.predictions!;
-  const ctx = { original, originalReps, originalGrams, originalPredictions, originalMeasures, data, metric, prunable };
-  const total = strategies.length * options.sparsities.length * iterations;
-  let done = 0;
+  const { baseline, ctx } = await measureOriginal(original, data, settings, options.geometry, hooks.signal, progress);
+  const { strategies, schedule, iterations, finetuneEpochs, metric, seed, includeOutput } = settings;
+  const count = { done: 0, total: strategies.length * options.sparsities.length * iterations };
   const runs: StrategyRun[] = [];
   for (const strategy of strategies) {
-    const started = performance.now();
-    const notes: string[] = [];
-    const points: Point[] = [];
-    for (const target of options.sparsities) {
-      await pruneWithSchedule(
-        original,
-        strategy,
-        {
-          schedule,
-          target,
-          iterations,
-          finetuneEpochs,
-          seed,
-          includeOutput,
-          samples: data.activationSet,
-          sampleCount: data.samples,
-          splits: data.splits,
-          signal: hooks.signal,
-        },
-        async (step, lineage) => {
-          checkCancelled(hooks.signal);
-          points.push(await measurePoint(ctx, step, lineage));
-          for (const n of step.notes) if (!notes.includes(n)) notes.push(n);
-          done++;
-          progress(0.05 + (0.95 * done) / total, `${strategy.id} at ${Math.round(target * 100)}%${iterations > 1 ? ` (round ${step.iteration}/${iterations})` : ''}: accuracy ${(points[points.length - 1].accuracy * 100).toFixed(2)}%`);
-        },
-      );
-    }
-    runs.push({ strategy: strategy.id, kind: strategy.kind, schedule, points, seconds: (performance.now() - started) / 1000, notes });
+    runs.push(await runStrategy(strategy, options.sparsities, ctx, settings, hooks.signal, count, progress));
   }
 
   return {
@@ -363,4 +298,131 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
     baseline,
     runs,
   };
+}
+
+type Progress = (fraction: number, message: string) => void;
+
+type Strategy = ReturnType<typeof strategyById>;
+
+/** An analysis's settings, checked and with their defaults. */
+interface AnalysisSettings {
+  metric: SimilarityMetricId;
+  strategies: Strategy[];
+  schedule: ScheduleName;
+  iterations: number;
+  finetuneEpochs: number;
+  seed: number;
+  includeOutput: boolean;
+}
+
+/** Checks the metric, strategies, sparsities and schedule before any model is read. */
+function analysisSettings(options: AnalysisOptions): AnalysisSettings {
+  const metric = options.metric ?? 'linear-cka';
+  if (!isSimilarityMetricId(metric)) {
+    throw new PruneScopeError(`unknown similarity metric "${metric}" (expected one of ${SIMILARITY_METRIC_IDS.join(', ')})`);
+  }
+  if (options.strategies.length === 0) throw new PruneScopeError('no pruning strategies given');
+  if (options.sparsities.length === 0) throw new PruneScopeError('no sparsities given');
+  for (const s of options.sparsities) {
+    if (!(s >= 0 && s < 1)) throw new PruneScopeError(`sparsity ${s} is not a share from 0 up to (not including) 1`);
+  }
+  const strategies = options.strategies.map(strategyById);
+  const schedule = resolveSchedule(options);
+  const iterations = schedule === 'one-shot' ? 1 : Math.max(1, options.iterations ?? (schedule === 'imp-rewind' ? 5 : 3));
+  const finetuneEpochs = options.finetuneEpochs ?? 0;
+  if (schedule !== 'one-shot' && finetuneEpochs === 0) {
+    throw new PruneScopeError(`the ${schedule} schedule retrains between rounds: give fine-tuning epochs (e.g. --finetune-epochs 2)`);
+  }
+  const seed = options.seed ?? 1;
+  const includeOutput = options.includeOutput ?? false;
+  return { metric, strategies, schedule, iterations, finetuneEpochs, seed, includeOutput };
+}
+
+/** The original's baseline (and geometry, unless turned off), and the context every pruned point is measured in. */
+async function measureOriginal(
+  original: MLP,
+  data: PreparedData,
+  settings: AnalysisSettings,
+  geometry: AnalysisOptions['geometry'],
+  signal: AbortSignal | undefined,
+  progress: Progress,
+): Promise<{ baseline: Baseline; ctx: PointContext }> {
+  const { metric, includeOutput } = settings;
+  const originalReps = representations(original, data.activationSet.x, data.samples);
+  const baseEval = await evaluate(original, data.evalSet, { keepPredictions: true });
+  const originalGrams =
+    metric === 'linear-cka' && gramFormFits(originalReps) ? new CenteredGrams(originalReps, original.layers.map((l) => `original ${l.name}`)) : undefined;
+  const selfSim = originalGrams ? originalGrams.ckaAgainst(originalGrams) : similarityMatrix(originalReps, originalReps, metric);
+  const last = original.layers.length - 1;
+  const prunable = new Set(original.layers.map((_, i) => i).filter((i) => i < last || includeOutput));
+  const baseParams = original.layers.reduce((a, l) => a + l.weights.length + (l.bias ? l.bias.length : 0), 0);
+  const originalBytes = onnxWeightBytes(original.layers);
+  const baseline: Baseline = {
+    accuracy: baseEval.accuracy,
+    loss: baseEval.loss,
+    parameters: baseParams,
+    flops: original.layers.reduce((a, l) => a + 2 * l.weights.length, 0),
+    latency: { denseMsPer100: denseLatencyMs(original, data.activationSet.x, data.samples) },
+    onnxBytes: originalBytes,
+    apoz: layerApoz(original, originalReps),
+    similarityMatrix: selfSim.values,
+  };
+  if (geometry !== false) {
+    checkCancelled(signal);
+    progress(0.04, 'representational geometry of the original');
+    baseline.geometry = hiddenLayerGeometry(original.layers, originalReps, geometry);
+  }
+
+  const originalMeasures: OriginalMeasures = {
+    evaluation: { accuracy: baseEval.accuracy, loss: baseEval.loss, agreement: 1 },
+    similarity: selfSim,
+    denseMsPer100: baseline.latency.denseMsPer100,
+    onnxBytes: originalBytes,
+  };
+  const originalPredictions = baseEval.predictions!;
+  const ctx = { original, originalReps, originalGrams, originalPredictions, originalMeasures, data, metric, prunable };
+  return { baseline, ctx };
+}
+
+/** One strategy at every sparsity, each point measured as its schedule reports it; `count` tracks the points done of all. */
+async function runStrategy(
+  strategy: Strategy,
+  sparsities: number[],
+  ctx: PointContext,
+  settings: AnalysisSettings,
+  signal: AbortSignal | undefined,
+  count: { done: number; total: number },
+  progress: Progress,
+): Promise<StrategyRun> {
+  const { schedule, iterations, finetuneEpochs, seed, includeOutput } = settings;
+  const data = ctx.data;
+  const started = performance.now();
+  const notes: string[] = [];
+  const points: Point[] = [];
+  for (const target of sparsities) {
+    await pruneWithSchedule(
+      ctx.original,
+      strategy,
+      {
+        schedule,
+        target,
+        iterations,
+        finetuneEpochs,
+        seed,
+        includeOutput,
+        samples: data.activationSet,
+        sampleCount: data.samples,
+        splits: data.splits,
+        signal,
+      },
+      async (step, lineage) => {
+        checkCancelled(signal);
+        points.push(await measurePoint(ctx, step, lineage));
+        for (const n of step.notes) if (!notes.includes(n)) notes.push(n);
+        count.done++;
+        progress(0.05 + (0.95 * count.done) / count.total, `${strategy.id} at ${Math.round(target * 100)}%${iterations > 1 ? ` (round ${step.iteration}/${iterations})` : ''}: accuracy ${(points[points.length - 1].accuracy * 100).toFixed(2)}%`);
+      },
+    );
+  }
+  return { strategy: strategy.id, kind: strategy.kind, schedule, points, seconds: (performance.now() - started) / 1000, notes };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { fixture } from '../../../test/fixtures';
+import { built } from '../../../test/kits/encode/models';
 import { initBackend } from '../backend';
 import type { ComparisonResults } from '../results/format';
 import { runComparison } from './compare';
@@ -11,7 +11,7 @@ before(async () => {
 
 describe('runComparison', () => {
   test('geometry of an earlier comparison of the same files on the same rows is reused; anything else is computed afresh', async () => {
-    const options = { modelA: fixture('onnx', 'mnist2x10.onnx'), modelB: fixture('onnx', 'mnist2x5_sigmoid.onnx'), data: 'mnist', samples: 200 };
+    const options = { modelA: built('onnx', 'mnist2x10.onnx'), modelB: built('onnx', 'mnist2x5_sigmoid.onnx'), data: 'mnist', samples: 200 };
     const first = await runComparison(options);
     const geometry = first.a.geometry!;
     assert.equal(geometry.length, 2);

@@ -9,7 +9,7 @@ import type { MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
 import type { ScheduleName } from '../results/format';
 import { evaluate, type Evaluation } from '../train/evaluate';
-import { checkCancelled, prepareData, resolveSchedule, type DataOptions, type JobHooks } from './analysis';
+import { checkCancelled, prepareData, resolveSchedule, type DataOptions, type JobHooks, type PreparedData } from './analysis';
 import { pruneWithSchedule, type Lineage } from './schedules';
 
 export interface PruneModelOptions extends Partial<DataOptions> {
@@ -58,16 +58,11 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
     throw new PruneScopeError(`sparsity ${options.sparsity} is not a share from 0 up to (not including) 1`);
   }
   const finetuneEpochs = options.finetuneEpochs ?? 0;
-  const schedule = resolveSchedule(options);
-  const progress = (fraction: number, message: string) => hooks.onProgress?.({ fraction, message });
+  const progress: Progress = (fraction, message) => hooks.onProgress?.({ fraction, message });
 
   progress(0, `reading ${options.model}`);
   const original = await readModel(options.model, options.readOptions);
-  assertNotSource(options.out, original.source?.files ?? [options.model]);
-  assertFolderPossible(options.out);
-  // Every file of the output, before the work: existing ones only when the command may replace
-  // them (--force, a confirmation), and never a file of the source (the write checks again).
-  await assertMayWriteAll(outputFilesOf(options.out));
+  await checkOutput(options, original);
   const needsData = strategy.needsSamples || finetuneEpochs > 0;
   if (needsData && !options.data) {
     throw new PruneScopeError(
@@ -77,7 +72,68 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   const data = options.data ? await prepareData(options as DataOptions, original, options.model) : undefined;
   checkCancelled(hooks.signal);
 
-  let final: { mlp: MLP; lineage: Lineage; notes: string[] } | undefined;
+  const pruned = await pruneOnce(original, strategy, options, data, hooks.signal, progress);
+  checkCancelled(hooks.signal);
+  const { layers, kept, total } = layerSummaries(original, pruned, options.includeOutput);
+
+  let before: Evaluation | undefined;
+  let after: Evaluation | undefined;
+  if (data) {
+    progress(0.85, 'evaluating');
+    before = await evaluate(original, data.evalSet);
+    after = await evaluate(pruned.mlp, data.evalSet, { reference: original });
+  }
+  progress(0.95, `writing ${options.out}`);
+  const named = { ...pruned.mlp, name: `${original.name}-${strategy.id}-${Math.round(options.sparsity * 100)}` };
+  const written = await writePruned(named, options);
+  const notes = [...pruned.notes];
+  if (strategy.kind === 'unstructured') notes.push(unstructuredNote(options));
+  return {
+    out: options.out,
+    files: written.files,
+    bytesBefore: await totalBytes(original.source?.files ?? [options.model]),
+    bytesAfter: written.bytes,
+    strategy: strategy.id,
+    kind: strategy.kind,
+    sparsity: options.sparsity,
+    actualSparsity: total ? 1 - kept / total : 0,
+    layers,
+    before,
+    after,
+    notes,
+  };
+}
+
+type Progress = (fraction: number, message: string) => void;
+
+/** The pruned model of the last round, with which weights survived and the schedule's notes. */
+interface Pruned {
+  mlp: MLP;
+  lineage: Lineage;
+  notes: string[];
+}
+
+/** The output may be written: not a file of the source, in a folder that can exist, replacing only what may be replaced. */
+async function checkOutput(options: PruneModelOptions, original: MLP): Promise<void> {
+  assertNotSource(options.out, original.source?.files ?? [options.model]);
+  assertFolderPossible(options.out);
+  // Every file of the output, before the work: existing ones only when the command may replace
+  // them (--force, a confirmation), and never a file of the source (the write checks again).
+  await assertMayWriteAll(outputFilesOf(options.out));
+}
+
+/** Runs the schedule to the target sparsity; returns the model of its last round. */
+async function pruneOnce(
+  original: MLP,
+  strategy: ReturnType<typeof strategyById>,
+  options: PruneModelOptions,
+  data: PreparedData | undefined,
+  signal: AbortSignal | undefined,
+  progress: Progress,
+): Promise<Pruned> {
+  const finetuneEpochs = options.finetuneEpochs ?? 0;
+  const schedule = resolveSchedule(options);
+  let final: Pruned | undefined;
   const iterations = schedule === 'one-shot' ? 1 : Math.max(1, options.iterations ?? 3);
   if (schedule !== 'one-shot' && finetuneEpochs === 0) {
     throw new PruneScopeError(`the ${schedule} schedule retrains between rounds: give fine-tuning epochs`);
@@ -96,16 +152,22 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
       samples: data?.activationSet,
       sampleCount: data?.samples,
       splits: data?.splits,
-      signal: hooks.signal,
+      signal,
     },
     async (step, lineage) => {
       final = { mlp: step.mlp, lineage, notes: step.notes };
       progress(0.1 + 0.7 * (step.iteration / iterations || 1), `round ${step.iteration || 1} done`);
     },
   );
-  const pruned = final!;
-  checkCancelled(hooks.signal);
+  return final!;
+}
 
+/** Per layer, units before and after and the share of weights gone; with the weights kept out of the prunable ones. */
+function layerSummaries(
+  original: MLP,
+  pruned: Pruned,
+  includeOutput: boolean | undefined,
+): { layers: PruneModelResult['layers']; kept: number; total: number } {
   const last = original.layers.length - 1;
   let kept = 0;
   let total = 0;
@@ -113,55 +175,33 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
     const keep = pruned.lineage.keepMask(i);
     let k = 0;
     for (const v of keep) k += v;
-    if (i < last || options.includeOutput) {
+    if (i < last || includeOutput) {
       kept += k;
       total += layer.weights.length;
     }
     return { name: layer.name, unitsBefore: layer.units, units: pruned.mlp.layers[i].units, sparsity: 1 - k / layer.weights.length };
   });
+  return { layers, kept, total };
+}
 
-  let before: Evaluation | undefined;
-  let after: Evaluation | undefined;
-  if (data) {
-    progress(0.85, 'evaluating');
-    before = await evaluate(original, data.evalSet);
-    after = await evaluate(pruned.mlp, data.evalSet, { reference: original });
-  }
-  progress(0.95, `writing ${options.out}`);
-  const named = { ...pruned.mlp, name: `${original.name}-${strategy.id}-${Math.round(options.sparsity * 100)}` };
-  // As analyze and train do, prune makes the output's folder; one it made goes again if the write fails.
+/** Writes the pruned model. As analyze and train do, prune makes the output's folder; one it made goes again if the write fails. */
+async function writePruned(named: MLP, options: PruneModelOptions): Promise<Awaited<ReturnType<typeof writeModel>>> {
   const made = await makeFolderFor(options.out);
-  let written: Awaited<ReturnType<typeof writeModel>>;
   try {
-    written = await writeModel(named, options.out, { dense: options.dense });
+    return await writeModel(named, options.out, { dense: options.dense });
   } catch (e) {
     if (made) await fs.rm(made, { recursive: true, force: true });
     throw e;
   }
-  const notes = [...pruned.notes];
-  if (strategy.kind === 'unstructured') {
-    const format = writerFor(options.out);
-    const structured = 'a structured strategy (unit-l1, unit-l2, apoz, cka) removes neurons instead';
-    notes.push(
-      options.dense
-        ? `unstructured pruning zeroes weights; written dense as asked, every zero is stored and the file keeps its size (${structured})`
-        : format.writesSparse
-          ? `unstructured pruning zeroes weights; ${format.label} stores mostly-zero kernels as sparse initializers (values and their positions), so the file shrinks with the sparsity`
-          : `unstructured pruning zeroes weights but ${format.label} stores every weight, so the file keeps its size; write .onnx (sparse initializers), or ${structured}`,
-    );
-  }
-  return {
-    out: options.out,
-    files: written.files,
-    bytesBefore: await totalBytes(original.source?.files ?? [options.model]),
-    bytesAfter: written.bytes,
-    strategy: strategy.id,
-    kind: strategy.kind,
-    sparsity: options.sparsity,
-    actualSparsity: total ? 1 - kept / total : 0,
-    layers,
-    before,
-    after,
-    notes,
-  };
+}
+
+/** What unstructured pruning does to the size of the file written. */
+function unstructuredNote(options: PruneModelOptions): string {
+  const format = writerFor(options.out);
+  const structured = 'a structured strategy (unit-l1, unit-l2, apoz, cka) removes neurons instead';
+  return options.dense
+    ? `unstructured pruning zeroes weights; written dense as asked, every zero is stored and the file keeps its size (${structured})`
+    : format.writesSparse
+      ? `unstructured pruning zeroes weights; ${format.label} stores mostly-zero kernels as sparse initializers (values and their positions), so the file shrinks with the sparsity`
+      : `unstructured pruning zeroes weights but ${format.label} stores every weight, so the file keeps its size; write .onnx (sparse initializers), or ${structured}`;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { fixture } from '../../../test/fixtures';
+import { built } from '../../../test/kits/encode/models';
 import { initBackend } from '../backend';
 import { loadDataset } from '../data/load';
 import { readModel } from '../formats/registry';
@@ -13,8 +13,8 @@ before(async () => {
 });
 
 test('CenteredGrams gives the linear CKA matrix of the feature-space form, and names a constant layer', async () => {
-  const a = await readModel(fixture('onnx', 'mnist2x10.onnx'));
-  const b = await readModel(fixture('onnx', 'mnist2x5_sigmoid.onnx'));
+  const a = await readModel(built('onnx', 'mnist2x10.onnx'));
+  const b = await readModel(built('onnx', 'mnist2x5_sigmoid.onnx'));
   const x = (await loadDataset('mnist')).validation!.x;
   const ra = representations(a, x, 300);
   const rb = representations(b, x, 300);

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { ModelFormatError, PruneScopeError } from '../errors';
-import type { MLP, ModelFormatId } from '../model/mlp';
+import type { MLP } from '../model/mlp';
 import type { ModelFormat, ReadOptions, WriteOptions, WriteResult } from './format';
 import { onnxFormat } from './onnx/onnx';
 import { safetensorsFormat } from './safetensors/safetensors';
@@ -12,12 +12,6 @@ import { noteInputs } from '../io/scope';
 
 /** Every model format, in detection order. A new format is one file plus one line here. */
 export const MODEL_FORMATS: readonly ModelFormat[] = [tfjsLayersFormat, tfjsGraphFormat, onnxFormat, safetensorsFormat];
-
-export function formatById(id: ModelFormatId): ModelFormat {
-  const f = MODEL_FORMATS.find((m) => m.id === id);
-  if (!f) throw new Error(`no model format ${id}`);
-  return f;
-}
 
 const HEAD_BYTES = 64 * 1024;
 

@@ -11,10 +11,12 @@ import { loadDataset } from '../data/load';
 import { readNpy } from '../io/npy';
 import { parseResults } from '../results/format';
 import { seededRandom } from '../random';
-import { type FuzzFormat, type Seed, type SeedManifest } from './seeds';
+import { FIXED_TIME, type FuzzFormat, type Seed, type SeedManifest } from './seeds';
 import { mutate, randInt, type MutationName } from './mutate';
+import { findMutation, holdsSentinel, hostileMutationsFor, mutationKey, prepareHostile, type HostileCase, type HostileClass } from './hostile';
 
-export type Outcome = 'accepted' | 'error' | 'unnamed' | 'crash';
+/** `escape`: a hostile link was followed (the model was accepted, or the sentinel's bytes showed). */
+export type Outcome = 'accepted' | 'error' | 'unnamed' | 'crash' | 'escape';
 
 export interface CaseResult {
   index: number;
@@ -24,7 +26,22 @@ export interface CaseResult {
   ops: string[];
   /** Error name and message for errors and crashes; stack head for crashes. */
   message?: string;
+  /** class/name of the hostile mutation, for hostile cases. */
+  hostile?: string;
 }
+
+/** Which cases are hostile (structure-aware, see hostile.ts) and of which classes. */
+export interface HostilePlan {
+  /** Share of the cases that are hostile: every round(1 / share)-th case; 0 for none. */
+  share: number;
+  /** Only these classes (default: all). */
+  classes?: readonly HostileClass[];
+}
+
+/** Every 8th case: in the CI share (150 cases) 18 slots, enough for every format's mutations to run once. */
+export const DEFAULT_HOSTILE: HostilePlan = { share: 0.125 };
+
+const MODEL_FORMATS: readonly FuzzFormat[] = ['tfjs', 'onnx', 'safetensors'];
 
 const READERS: Record<FuzzFormat, (path: string) => Promise<unknown>> = {
   tfjs: (p) => readModel(p),
@@ -51,17 +68,70 @@ function mutateWrapped(rng: () => number, bytes: Uint8Array, set: Parameters<typ
   if (!wrap || rng() < 0.5) return mutate(rng, bytes, wrap ? 'binary' : set);
   if (wrap === 'gzip') {
     const r = mutate(rng, gunzipSync(bytes), set);
-    return { bytes: gzipSync(r.bytes), ops: r.ops.map((o) => `gz:${o}`) };
+    return { bytes: gzipSync(r.bytes, FIXED_TIME.gzip), ops: r.ops.map((o) => `gz:${o}`) };
   }
   const entries = unzipSync(bytes);
   const names = Object.keys(entries);
   const name = names[randInt(rng, 0, names.length - 1)];
   const r = mutate(rng, entries[name], set);
   entries[name] = r.bytes as Uint8Array<ArrayBuffer>;
-  return { bytes: zipSync(entries, { level: rng() < 0.5 ? 0 : 6 }), ops: r.ops.map((o) => `${name}:${o}`) };
+  return { bytes: zipSync(entries, { level: rng() < 0.5 ? 0 : 6, ...FIXED_TIME.zip }), ops: r.ops.map((o) => `${name}:${o}`) };
 }
 
-export async function prepareCase(manifest: SeedManifest, format: FuzzFormat, seed: number, index: number, caseDir: string): Promise<{ path: string; seed: Seed; file: string; ops: string[] }> {
+function formatHash(format: string): number {
+  let h = 2166136261;
+  for (const c of format) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
+  return h >>> 0;
+}
+
+/** Hostile slots go round a cycle of at least this many; a format with fewer mutations leaves the rest generic. */
+const MIN_ROUND = 16;
+
+/**
+ * The hostile mutation (class/name) case `index` runs, or undefined for a generic case. Every
+ * round(1 / share)-th case is a hostile slot; the slots go round the format's hostile mutations in
+ * turn (from a place that depends on the seed), so that a short run (the CI share: 18 slots per
+ * format) reaches every one of them. The round has at least MIN_ROUND slots, the ones past the
+ * format's mutations being generic cases, so that a format with few mutations does not repeat
+ * them (its decompression bombs, say) several times over in a short run. With share 1 every case
+ * is hostile. Generic cases keep the random stream they had before hostile cases existed.
+ */
+export function planCase(seed: number, format: FuzzFormat, index: number, plan: HostilePlan = DEFAULT_HOSTILE): string | undefined {
+  if (!(plan.share > 0)) return undefined;
+  const period = Math.max(1, Math.round(1 / Math.min(1, plan.share)));
+  if (index % period !== period - 1) return undefined;
+  const muts = hostileMutationsFor(format, plan.classes);
+  if (muts.length === 0) return undefined;
+  const round = period === 1 ? muts.length : Math.max(MIN_ROUND, muts.length);
+  const slot = (Math.floor(index / period) + ((Math.imul(seed, 0x27d4eb2d) ^ formatHash(format)) >>> 0)) % round;
+  return slot < muts.length ? mutationKey(muts[slot]) : undefined;
+}
+
+export interface PreparedCase {
+  path: string;
+  seed: Seed;
+  file: string;
+  ops: string[];
+  hostile?: HostileCase;
+}
+
+export async function prepareCase(
+  manifest: SeedManifest,
+  format: FuzzFormat,
+  seed: number,
+  index: number,
+  caseDir: string,
+  plan: HostilePlan = DEFAULT_HOSTILE,
+): Promise<PreparedCase> {
+  const key = planCase(seed, format, index, plan);
+  if (key) {
+    // Its own random stream, so that adding or changing hostile mutations leaves generic cases be.
+    const rng = caseRng((seed ^ 0x686f7374) >>> 0, format, index);
+    const m = findMutation(key, format)!;
+    const { seed: s, hostile } = await prepareHostile(m, rng, format, manifest[format], caseDir);
+    const entry = hostile.entry ?? s.entry;
+    return { path: entry ? join(caseDir, entry) : caseDir, seed: s, file: hostile.file, ops: [key, ...hostile.ops], hostile };
+  }
   const rng = caseRng(seed, format, index);
   const seeds = manifest[format];
   const s = seeds[randInt(rng, 0, seeds.length - 1)];
@@ -74,7 +144,26 @@ export async function prepareCase(manifest: SeedManifest, format: FuzzFormat, se
   return { path: s.entry ? join(caseDir, s.entry) : caseDir, seed: s, file: f.name, ops: ops as string[] };
 }
 
-/** Runs the reader and sorts the outcome: parsed, a PruneScopeError naming the case, or a crash. */
+/** What a hostile case's error must name: the model file for models, else the data file it changed. */
+function mustName(format: FuzzFormat, c: PreparedCase, caseDir: string): string {
+  if (c.hostile?.mustName) return c.hostile.mustName;
+  return MODEL_FORMATS.includes(format) ? c.path : join(caseDir, c.file);
+}
+
+async function sentinelIntact(c: PreparedCase): Promise<boolean> {
+  const s = c.hostile?.sentinel;
+  if (!s) return true;
+  const now = await fs.readFile(s.path).catch(() => undefined);
+  return now !== undefined && now.equals(s.bytes);
+}
+
+/**
+ * Runs the reader and sorts the outcome: parsed, a PruneScopeError naming the case, or a crash.
+ * Hostile cases are held to more: the error must name the model file (models) or the data file
+ * changed (datasets), a case whose model points outside its folder must be refused, and no output
+ * (the result, the message) may hold the bytes of the sentinel file outside the folder.
+ * `onPrepared` is called between preparing the case and reading it.
+ */
 export async function runCase(
   manifest: SeedManifest,
   format: FuzzFormat,
@@ -82,18 +171,40 @@ export async function runCase(
   index: number,
   caseDir: string,
   reader: (path: string) => Promise<unknown> = READERS[format],
+  plan: HostilePlan = DEFAULT_HOSTILE,
+  onPrepared?: (c: PreparedCase) => Promise<void>,
 ): Promise<CaseResult> {
-  const c = await prepareCase(manifest, format, seed, index, caseDir);
-  const base = { index, seed: relative(join(c.seed.dir, '..'), c.seed.dir) + '/' + (c.seed.entry || '.'), file: c.file, ops: c.ops };
+  const c = await prepareCase(manifest, format, seed, index, caseDir, plan);
+  const h = c.hostile;
+  const base = {
+    index,
+    seed: relative(join(c.seed.dir, '..'), c.seed.dir) + '/' + (c.seed.entry || '.'),
+    file: c.file,
+    ops: c.ops,
+    ...(h ? { hostile: `${h.cls}/${h.mutation}` } : {}),
+  };
+  await onPrepared?.(c);
+  let result: unknown;
   try {
-    await reader(c.path);
-    return { ...base, outcome: 'accepted' };
+    result = await reader(c.path);
   } catch (e) {
     const err = e as Error;
     const message = `${err?.name}: ${err?.message}`;
+    if (h?.sentinel && (holdsSentinel(message) || holdsSentinel(String(err?.stack ?? '')))) {
+      return { ...base, outcome: 'escape', message: `the error shows bytes of the sentinel file ${h.sentinel.path}: ${message.slice(0, 500)}` };
+    }
     if (isPruneScopeError(e)) {
-      return { ...base, outcome: err.message.includes(caseDir) ? 'error' : 'unnamed', message };
+      if (!h) return { ...base, outcome: err.message.includes(caseDir) ? 'error' : 'unnamed', message };
+      const name = mustName(format, c, caseDir);
+      return { ...base, outcome: err.message.includes(name) ? 'error' : 'unnamed', message: err.message.includes(name) ? message : `${message} [does not name ${name}]` };
     }
     return { ...base, outcome: 'crash', message: `${message}\n${String(err?.stack ?? '').split('\n').slice(1, 6).join('\n')}` };
   }
+  if (h?.sentinel && (holdsSentinel(result) || !(await sentinelIntact(c)))) {
+    return { ...base, outcome: 'escape', message: `the result holds bytes of the sentinel file ${h.sentinel.path}, outside the case folder` };
+  }
+  if (h?.refuse) {
+    return { ...base, outcome: 'escape', message: `accepted a model whose weights are named ${h.ops.join('; ')}; expected a refusal naming ${mustName(format, c, caseDir)}` };
+  }
+  return { ...base, outcome: 'accepted' };
 }

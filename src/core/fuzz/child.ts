@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../errors';
-import { runCase } from './cases';
+import { planCase, runCase, type CaseResult, type HostilePlan } from './cases';
 import type { FuzzFormat, SeedManifest } from './seeds';
 
 export interface ChildJob {
@@ -14,24 +14,44 @@ export interface ChildJob {
   seed: number;
   start: number;
   end: number;
-  /** Replace the reader by broken ones (crash, hang, exit, unnamed error) to prove the harness sees them. */
-  selfTest?: boolean;
+  /**
+   * Replace the reader by broken ones to prove the harness sees them: crash, hang, exit, unnamed
+   * error in turn (true), or runaway memory ('memory').
+   */
+  selfTest?: boolean | 'memory';
+  hostile: HostilePlan;
 }
 
 const BROKEN_READERS: ((path: string) => Promise<unknown>)[] = [
-  async (p) => (JSON.parse('null') as { x: string }).x.length + p.length,
-  async () => {
-    for (;;);
-  },
-  async () => process.exit(3),
-  async () => {
-    throw new DataError('somewhere else', 'does not say which file');
-  },
+  (p) => Promise.resolve().then(() => (JSON.parse('null') as { x: string }).x.length + p.length),
+  () =>
+    new Promise(() => {
+      for (;;);
+    }),
+  () => process.exit(3),
+  () => Promise.reject(new DataError('somewhere else', 'does not say which file')),
 ];
 
+/** Allocates without end, off the V8 heap, so --max-old-space-size does not stop it: only the parent's watchdog can. */
+async function memoryHog(): Promise<unknown> {
+  const held: Buffer[] = [];
+  for (;;) {
+    held.push(Buffer.alloc(64 * 2 ** 20, 1));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function brokenReader(selfTest: ChildJob['selfTest'], i: number): ((path: string) => Promise<unknown>) | undefined {
+  if (selfTest === 'memory') return memoryHog;
+  return selfTest ? BROKEN_READERS[i % BROKEN_READERS.length] : undefined;
+}
+
 export type ChildMessage =
-  | { t: 'start'; index: number }
-  | { t: 'done'; result: import('./cases').CaseResult; rssMb: number }
+  /** A case begins (its preparation); `plan` is the hostile mutation, if any. */
+  | { t: 'start'; index: number; plan?: string }
+  /** The case is prepared; the reader runs now. */
+  | { t: 'read'; index: number; seed: string; file: string; ops: string[] }
+  | { t: 'done'; result: CaseResult; rssMb: number }
   | { t: 'end' };
 
 function send(m: ChildMessage): Promise<void> {
@@ -43,8 +63,10 @@ process.once('message', (job: ChildJob) => {
     const manifest = JSON.parse(readFileSync(join(job.root, 'manifest.json'), 'utf8')) as SeedManifest;
     const caseDir = join(job.root, 'case', job.format);
     for (let i = job.start; i < job.end; i++) {
-      await send({ t: 'start', index: i });
-      const result = await runCase(manifest, job.format, job.seed, i, caseDir, job.selfTest ? BROKEN_READERS[i % BROKEN_READERS.length] : undefined);
+      await send({ t: 'start', index: i, plan: planCase(job.seed, job.format, i, job.hostile) });
+      const result = await runCase(manifest, job.format, job.seed, i, caseDir, brokenReader(job.selfTest, i), job.hostile, (c) =>
+        send({ t: 'read', index: i, seed: c.seed.dir, file: c.file, ops: c.ops }),
+      );
       await send({ t: 'done', result, rssMb: process.memoryUsage().rss / 2 ** 20 });
     }
     await send({ t: 'end' });

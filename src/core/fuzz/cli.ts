@@ -1,7 +1,9 @@
-/** Entry of scripts/fuzz.mjs: runs the fuzzer, prints the table, writes bench-results/fuzz.json. */
+/** Entry of scripts/fuzz.mjs: runs the fuzzer, prints the tables, writes bench-results/fuzz.json. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { formatTable, runFuzz } from './harness';
+import { DEFAULT_HOSTILE } from './cases';
+import { formatClassTable, formatTable, runFuzz } from './harness';
+import { HOSTILE_CLASSES, type HostileClass } from './hostile';
 import { FUZZ_FORMATS, type FuzzFormat } from './seeds';
 
 function arg(name: string): string | undefined {
@@ -9,31 +11,69 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+const USAGE =
+  `usage: fuzz.mjs [--cases N] [--seed S] [--format ${FUZZ_FORMATS.join('|')}[,...]]\n` +
+  `                [--hostile-share X] [--classes ${HOSTILE_CLASSES.join('|')}[,...]] [--timeout MS] [--max-rss MB]\n` +
+  `  --hostile-share  share of the cases that are hostile (every round(1/X)-th case; default ${DEFAULT_HOSTILE.share}, 0 none, 1 all)\n` +
+  `  --classes        hostile classes to run (default all)\n` +
+  `  --timeout        per-case limit in ms (default 5000)\n` +
+  `  --max-rss        worker resident-memory ceiling per case in MB (default 1536)`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const cases = Number(arg('cases') ?? 10000);
   const seed = Number(arg('seed') ?? 1);
   const only = arg('format');
   const formats = only ? (only.split(',') as FuzzFormat[]) : FUZZ_FORMATS;
   const bad = formats.filter((f) => !FUZZ_FORMATS.includes(f));
-  if (bad.length || !Number.isInteger(cases) || cases < 1 || !Number.isFinite(seed)) {
-    console.error(`usage: fuzz.mjs [--cases N] [--seed S] [--format ${FUZZ_FORMATS.join('|')}[,...]]`);
+  const share = Number(arg('hostile-share') ?? DEFAULT_HOSTILE.share);
+  const classes = arg('classes')?.split(',') as HostileClass[] | undefined;
+  const badClasses = (classes ?? []).filter((c) => !HOSTILE_CLASSES.includes(c));
+  const timeoutMs = arg('timeout') === undefined ? undefined : Number(arg('timeout'));
+  const maxRssMb = arg('max-rss') === undefined ? undefined : Number(arg('max-rss'));
+  if (
+    bad.length ||
+    badClasses.length ||
+    !Number.isInteger(cases) ||
+    cases < 1 ||
+    !Number.isFinite(seed) ||
+    !(share >= 0 && share <= 1) ||
+    (timeoutMs !== undefined && !(timeoutMs > 0)) ||
+    (maxRssMb !== undefined && !(maxRssMb > 0))
+  ) {
+    console.error(USAGE);
     process.exit(2);
   }
   const report = await runFuzz({
     cases,
     seed,
     formats,
-    onFormatDone: (s) => console.log(`${s.format}: ${s.tried} tried, ${s.errors} errors, ${s.crashes} crashes, ${s.unnamed} unnamed, ${s.hangs} hangs (${s.seconds.toFixed(1)} s)`),
+    timeoutMs,
+    maxRssMb,
+    hostile: { share, classes },
+    onFormatDone: (s) =>
+      console.log(`${s.format}: ${s.tried} tried, ${s.errors} errors, ${s.crashes} crashes (${s.memory} over memory), ${s.unnamed} unnamed, ${s.hangs} hangs, ${s.escapes} escapes (${s.seconds.toFixed(1)} s)`),
   });
   const out = resolve(__dirname, '..', '..', '..', 'bench-results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'fuzz.json'), JSON.stringify({ ...report, createdAt: new Date().toISOString() }, null, 2));
-  console.log(`\nseed ${seed}, ${cases} cases per format, ${report.timeoutMs} ms per case limit, worker heap ${report.maxHeapMb} MB\n`);
+  console.log(
+    `\nseed ${seed}, ${cases} cases per format (hostile: every ${share > 0 ? Math.round(1 / share) : '-'}th case, classes ${(classes ?? HOSTILE_CLASSES).join(',')}), ` +
+      `${report.timeoutMs} ms per case limit, worker heap ${report.maxHeapMb} MB, resident-memory ceiling ${report.maxRssMb} MB\n`,
+  );
   console.log(formatTable(report));
+  console.log(`\nby class:\n${formatClassTable(report)}`);
+  console.log(`\nby hostile mutation:\n${formatClassTable(report, true)}`);
   console.log(`\nfiles lost or altered: ${report.filesLostOrAltered.length} of ${report.seedFilesChecked} checked`);
-  for (const s of report.formats) for (const f of s.failures.slice(0, 5)) console.log(`  ${s.format} #${f.index} ${f.kind} ${f.seed ?? ''} ${f.file ?? ''} [${(f.ops ?? []).join(' ')}]\n    ${f.message}`);
-  const bad2 = report.formats.some((s) => s.crashes || s.hangs || s.unnamed) || report.filesLostOrAltered.length;
-  process.exit(bad2 ? 1 : 0);
+  for (const s of report.formats) {
+    if (s.peakCase) console.log(`  ${s.format}: peak RSS ${s.peakRssMb.toFixed(0)} MB at #${s.peakCase.index} [${(s.peakCase.ops ?? [s.peakCase.plan ?? 'generic']).join(' ')}]`);
+  }
+  for (const s of report.formats) for (const f of s.failures.slice(0, 8)) console.log(`  ${s.format} #${f.index} ${f.kind} ${f.seed ?? ''} ${f.file ?? ''} [${(f.ops ?? []).join(' ')}]\n    ${f.message}`);
+  const failed = report.formats.some((s) => s.crashes || s.hangs || s.unnamed || s.escapes) || report.filesLostOrAltered.length;
+  process.exit(failed ? 1 : 0);
 }
 
 void main();

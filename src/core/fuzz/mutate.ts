@@ -142,7 +142,7 @@ function changeHeaderWord(rng: Rng, b: Uint8Array): Uint8Array {
 type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
 const JSON_REPLACEMENTS: (() => JsonValue)[] = [
-  () => null, () => 0, () => -1, () => 1e308, () => 4294967296, () => 9007199254740993, () => 0.5, () => '', () => 'x'.repeat(1000),
+  () => null, () => 0, () => -1, () => 1e308, () => 4294967296, () => 2 ** 53, () => 0.5, () => '', () => 'x'.repeat(1000),
   () => [], () => ({}), () => [1e9, 1e9], () => [-1], () => true, () => ({ dtype: 'F32', shape: [1e9, 1e9], data_offsets: [0, 8] }),
 ];
 
@@ -152,7 +152,12 @@ function mutateJsonValue(rng: Rng, root: JsonValue): JsonValue {
   const walk = (v: JsonValue): void => {
     if (nodes.length > 20000) return;
     if (Array.isArray(v)) v.forEach((c, i) => (nodes.push({ parent: v, key: i }), walk(c)));
-    else if (v && typeof v === 'object') for (const k of Object.keys(v)) nodes.push({ parent: v, key: k }), walk(v[k]);
+    else if (v && typeof v === 'object') {
+      for (const k of Object.keys(v)) {
+        nodes.push({ parent: v, key: k });
+        walk(v[k]);
+      }
+    }
   };
   walk(root);
   if (!nodes.length) return pick(rng, JSON_REPLACEMENTS)();

@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { gzipSync } from 'fflate';
+import { gzipSync, zipSync } from 'fflate';
 import { mnistDir } from '../data/mnist';
 import { encodeIdx } from '../data/idx';
-import { encodeNpy, encodeNpz, type NpyArray } from '../io/npy';
+import { encodeNpy, type NpyArray } from '../io/npy';
 import { readModel, writeModel } from '../formats/registry';
 import type { MutationSet } from './mutate';
 
@@ -30,6 +30,8 @@ export interface Seed {
   files: SeedFile[];
   /** What the reader is given, relative to the case folder ('' for the folder itself). */
   entry: string;
+  /** False for fixtures the reader refuses as they are (not MLPs); hostile cases use the others. */
+  supported?: boolean;
 }
 
 export type SeedManifest = Record<FuzzFormat, Seed[]>;
@@ -105,16 +107,30 @@ async function put(dir: string, name: string, data: Uint8Array | string): Promis
   await fs.writeFile(join(dir, name), data);
 }
 
-/** Builds the corpus under `root` and returns where each format's seeds are. */
-export async function buildSeeds(root: string): Promise<SeedManifest> {
-  const m = Object.fromEntries(FUZZ_FORMATS.map((f) => [f, [] as Seed[]])) as SeedManifest;
-  let k = 0;
-  const folder = async (): Promise<string> => {
-    const d = join(root, `seed-${k++}`);
-    await fs.mkdir(d, { recursive: true });
-    return d;
-  };
+type Folder = () => Promise<string>;
 
+/**
+ * Timestamps for the archives the fuzzer writes (seeds, and cases re-packed in cases.ts): fflate
+ * stamps gzip and zip headers with the current time unless told, and a case must be the same bytes
+ * in every run.
+ */
+export const FIXED_TIME = { gzip: { mtime: 0 }, zip: { mtime: new Date(1980, 0, 1) } };
+
+/** As io/npy's encodeNpz (np.savez_compressed / np.savez), with a fixed timestamp. */
+function npzBytes(arrays: Record<string, NpyArray>, compress: boolean): Uint8Array {
+  const files = Object.fromEntries(Object.entries(arrays).map(([key, a]) => [`${key}.npy`, encodeNpy(a)]));
+  return zipSync(files, { level: compress ? 6 : 0, ...FIXED_TIME.zip });
+}
+
+/** The MNIST cuts several formats' seeds are made of. */
+interface MnistCuts {
+  images50: Uint8Array;
+  labels50: Uint8Array;
+  trainImages: Uint8Array;
+  trainLabels: Uint8Array;
+}
+
+async function tfjsSeeds(m: SeedManifest, folder: Folder): Promise<void> {
   // tfjs: every tfjs folder in the fixtures, supported or not.
   const tfjsDirs = ['tfjs/abalone-node', 'tfjs/matmul-graph', 'tfjs/rn59-graph', 'tfjs/rn59-layers', 'unsupported/gru-layers', 'unsupported/keras-lenet-layers'];
   for (const rel of tfjsDirs) {
@@ -122,16 +138,18 @@ export async function buildSeeds(root: string): Promise<SeedManifest> {
     await copyFolder(join(FIXTURES, rel), d);
     const names = listFiles(d).map((f) => relative(d, f));
     const json = names.find((n) => n.endsWith('.json'))!;
-    m.tfjs.push({ dir: d, entry: json, files: names.map((n) => ({ name: n, set: n.endsWith('.json') ? 'json' : 'binary' })) });
+    m.tfjs.push({ dir: d, entry: json, files: names.map((n) => ({ name: n, set: n.endsWith('.json') ? 'json' : 'binary' })), supported: !rel.startsWith('unsupported/') });
   }
+}
 
+async function modelSeeds(m: SeedManifest, folder: Folder): Promise<void> {
   // onnx: every .onnx fixture, plus the same MLP written by our own ONNX and safetensors writers.
   const onnxFiles = listFiles(FIXTURES).filter((f) => f.endsWith('.onnx'));
   for (const f of onnxFiles) {
     const d = await folder();
     await fs.copyFile(f, join(d, 'model.onnx'));
     await fs.chmod(join(d, 'model.onnx'), 0o644);
-    m.onnx.push({ dir: d, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }] });
+    m.onnx.push({ dir: d, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }], supported: !relative(FIXTURES, f).startsWith('unsupported') });
   }
   const abalone = await readModel(join(FIXTURES, 'tfjs/abalone-node/model.json'));
   {
@@ -153,15 +171,14 @@ export async function buildSeeds(root: string): Promise<SeedManifest> {
     await writeModel(abalone, join(d2, 'model.safetensors'));
     m.safetensors.push({ dir: d2, entry: 'model.safetensors', files: [{ name: 'model.safetensors', set: 'safetensors' }] });
   }
+}
 
+async function idxSeeds(m: SeedManifest, folder: Folder, mn: MnistCuts): Promise<void> {
   // IDX: 50 test images with labels beside them, and a train/test folder.
-  const images50 = mnistCut('t10k-images-idx3-ubyte', 50, 3);
-  const labels50 = mnistCut('t10k-labels-idx1-ubyte', 50, 1);
-  const trainImages = mnistCut('train-images-idx3-ubyte', 40, 3);
-  const trainLabels = mnistCut('train-labels-idx1-ubyte', 40, 1);
+  const { images50, labels50, trainImages, trainLabels } = mn;
   for (const gz of [false, true]) {
     const fmt: FuzzFormat = gz ? 'idx-gz' : 'idx';
-    const enc = (b: Uint8Array): Uint8Array => (gz ? gzipSync(b) : b);
+    const enc = (b: Uint8Array): Uint8Array => (gz ? gzipSync(b, FIXED_TIME.gzip) : b);
     const sfx = gz ? '.gz' : '';
     const wrap = gz ? ('gzip' as const) : undefined;
     const d = await folder();
@@ -180,8 +197,11 @@ export async function buildSeeds(root: string): Promise<SeedManifest> {
     await put(d2, names[3], enc(labels50));
     m[fmt].push({ dir: d2, entry: '', files: names.map((name) => ({ name, set: 'binary' as const, wrap })) });
   }
+}
 
+async function npySeeds(m: SeedManifest, folder: Folder, mn: MnistCuts): Promise<{ img: Uint8Array; xF32: Uint8Array; yI64: Uint8Array }> {
   // NPY / NPZ written by our encoders.
+  const { images50, labels50 } = mn;
   const img = images50.subarray(16);
   const lab = labels50.subarray(8);
   const xU8 = npy('uint8', [50, 28, 28], Uint8Array.from(img));
@@ -208,13 +228,15 @@ export async function buildSeeds(root: string): Promise<SeedManifest> {
       x_test: { dtype: 'uint8', shape: [50, 28, 28], data: Uint8Array.from(img) },
       y_test: { dtype: 'int64', shape: [50], data: BigInt64Array.from(lab, (v) => BigInt(v)) },
     };
-    await put(d, 'data.npz', encodeNpz(arrays, compress));
+    await put(d, 'data.npz', npzBytes(arrays, compress));
     m.npz.push({ dir: d, entry: 'data.npz', files: [{ name: 'data.npz', set: 'text', wrap: 'zip' }] });
   }
+  return { img, xF32, yI64 };
+}
 
+async function csvSeeds(m: SeedManifest, folder: Folder, mn: MnistCuts): Promise<void> {
   // CSV: MNIST rows with a header, without one, and a train/test folder.
-  const imgs = images50;
-  const labs = labels50;
+  const { images50: imgs, labels50: labs, trainImages, trainLabels } = mn;
   for (const header of [true, false]) {
     const d = await folder();
     await put(d, 'test.csv', csvText(imgs, labs, 20, header));
@@ -226,7 +248,9 @@ export async function buildSeeds(root: string): Promise<SeedManifest> {
     await put(d, 'mnist_test.csv', csvText(imgs, labs, 10, true));
     m.csv.push({ dir: d, entry: '', files: [{ name: 'mnist_train.csv', set: 'text' }, { name: 'mnist_test.csv', set: 'text' }] });
   }
+}
 
+async function readNpySeeds(m: SeedManifest, folder: Folder, { img, xF32, yI64 }: { img: Uint8Array; xF32: Uint8Array; yI64: Uint8Array }): Promise<void> {
   // readNpy: model inputs of several dtypes.
   const inputs: [string, Uint8Array][] = [
     ['input.npy', xF32],
@@ -239,7 +263,29 @@ export async function buildSeeds(root: string): Promise<SeedManifest> {
     await put(d, name, bytes);
     m['read-npy'].push({ dir: d, entry: name, files: [{ name, set: 'text' }] });
   }
+}
 
+/** Builds the corpus under `root` and returns where each format's seeds are. */
+export async function buildSeeds(root: string): Promise<SeedManifest> {
+  const m = Object.fromEntries(FUZZ_FORMATS.map((f) => [f, [] as Seed[]])) as SeedManifest;
+  let k = 0;
+  const folder = async (): Promise<string> => {
+    const d = join(root, `seed-${k++}`);
+    await fs.mkdir(d, { recursive: true });
+    return d;
+  };
+  await tfjsSeeds(m, folder);
+  await modelSeeds(m, folder);
+  const mn: MnistCuts = {
+    images50: mnistCut('t10k-images-idx3-ubyte', 50, 3),
+    labels50: mnistCut('t10k-labels-idx1-ubyte', 50, 1),
+    trainImages: mnistCut('train-images-idx3-ubyte', 40, 3),
+    trainLabels: mnistCut('train-labels-idx1-ubyte', 40, 1),
+  };
+  await idxSeeds(m, folder, mn);
+  const inputs = await npySeeds(m, folder, mn);
+  await csvSeeds(m, folder, mn);
+  await readNpySeeds(m, folder, inputs);
   {
     const d = await folder();
     await fs.copyFile(RESULTS_SEED, join(d, 'results.json'));

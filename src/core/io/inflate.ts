@@ -55,12 +55,31 @@ export interface DataLimit {
   bytes: number;
   /** True when DATA_LIMIT_ENV set it. */
   fromEnv: boolean;
+  /** True when the compressed size bounded it (MAX_DEFAULT_RATIO). */
+  fromRatio?: boolean;
 }
 
-/** The cap on decompressed bytes: DATA_LIMIT_ENV when set, else DEFAULT_DATA_LIMIT; never above what one Buffer holds. */
-export function dataLimit(file: string): DataLimit {
+/**
+ * Real datasets compress a few times (MNIST's gzipped IDX about 4x, sparse arrays a few tens); a
+ * file that would inflate more than this many times its size is a bomb unless the person says
+ * otherwise (DATA_LIMIT_ENV), even when its headers declare that size honestly.
+ */
+export const MAX_DEFAULT_RATIO = 100;
+/** Below this, the ratio does not bound the default limit (small files of zeros are harmless). */
+const RATIO_FLOOR = 64 * MiB;
+
+/**
+ * The cap on decompressed bytes: DATA_LIMIT_ENV when set, else DEFAULT_DATA_LIMIT, lowered to
+ * MAX_DEFAULT_RATIO times the compressed size (but not below RATIO_FLOOR); never above what one
+ * Buffer holds.
+ */
+export function dataLimit(file: string, compressedBytes?: number): DataLimit {
   const raw = process.env[DATA_LIMIT_ENV];
-  if (raw === undefined || raw.trim() === '') return { bytes: Math.min(DEFAULT_DATA_LIMIT, MAX_BUFFER), fromEnv: false };
+  if (raw === undefined || raw.trim() === '') {
+    const byRatio = compressedBytes === undefined ? Infinity : Math.max(RATIO_FLOOR, compressedBytes * MAX_DEFAULT_RATIO);
+    const bytes = Math.min(DEFAULT_DATA_LIMIT, MAX_BUFFER, byRatio);
+    return { bytes, fromEnv: false, fromRatio: bytes === byRatio };
+  }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(raw);
   if (!m) {
     throw new DataError(file, `${DATA_LIMIT_ENV}="${raw}" is not a size (give bytes, or a number with K, M or G, e.g. 8G)`);
@@ -70,9 +89,23 @@ export function dataLimit(file: string): DataLimit {
   return { bytes: Math.min(bytes, MAX_BUFFER), fromEnv: true };
 }
 
+/**
+ * After a header's declared size passed the other checks: refuses it when it is more than the
+ * default ratio allows for a file of `compressedBytes` (a bomb whose headers are honest).
+ */
+export function assertRatio(file: string, declared: number, compressedBytes: number, what: string): void {
+  const limit = dataLimit(file, compressedBytes);
+  if (limit.fromRatio && declared > limit.bytes) {
+    throw new DataError(file, `${what} declares ${formatBytes(declared)} from ${formatBytes(compressedBytes)} of file: more than ${describeLimit(limit)}; refused before decompressing`);
+  }
+}
+
 /** Says what the limit is and how to change it, for messages. */
 export function describeLimit(limit: DataLimit): string {
   if (limit.fromEnv) return `the ${formatBytes(limit.bytes)} limit that ${DATA_LIMIT_ENV} sets`;
+  if (limit.fromRatio) {
+    return `${formatBytes(limit.bytes)}, ${MAX_DEFAULT_RATIO} times the file's compressed size (a decompression bomb, or set ${DATA_LIMIT_ENV}, e.g. ${DATA_LIMIT_ENV}=8G, to allow it)`;
+  }
   if (limit.bytes < DEFAULT_DATA_LIMIT) return `${formatBytes(limit.bytes)}, the most one buffer can hold`;
   return `the ${formatBytes(limit.bytes)} limit for decompressed data (set ${DATA_LIMIT_ENV}, e.g. ${DATA_LIMIT_ENV}=8G, to raise it)`;
 }
@@ -146,7 +179,7 @@ export function inflatePrefix(data: Uint8Array, file: string, container: Contain
 
 /** Gunzips a file whose content has no header that declares its size, capped at `cap` (default: the data limit). */
 export function gunzipCapped(data: Uint8Array, file: string, cap?: { bytes: number; why: string }): Uint8Array {
-  const limit = dataLimit(file);
+  const limit = dataLimit(file, data.length);
   const bound = cap && cap.bytes < limit.bytes ? { max: cap.bytes, why: cap.why } : { max: limit.bytes, why: describeLimit(limit) };
   return inflateBounded(data, file, 'gzip', bound);
 }
@@ -198,7 +231,20 @@ export function listZip(bytes: Uint8Array, file: string): ZipEntry[] {
 
 function readCentralDirectory(bytes: Uint8Array): ZipEntry[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const len = bytes.length;
+  const { count, cdSize, cdOffset } = centralDirectoryExtent(view, bytes.length);
+  const entries: ZipEntry[] = [];
+  let p = cdOffset;
+  for (let i = 0; i < count; i++) {
+    if (p + 46 > cdOffset + cdSize || view.getUint32(p, true) !== SIG_CENTRAL) throw new ZipProblem(`central directory record ${i + 1} of ${count} is missing`);
+    const { entry, next } = readCentralRecord(bytes, view, p, i, cdOffset + cdSize);
+    entries.push(entry);
+    p = next;
+  }
+  return entries;
+}
+
+/** Where the central directory lies and how many entries it lists, from the end record (zip64 included), checked against the archive's length. */
+function centralDirectoryExtent(view: DataView, len: number): { count: number; cdSize: number; cdOffset: number } {
   let eocd = -1;
   for (let p = len - 22; p >= 0 && p >= len - 22 - 0xffff; p--) {
     if (view.getUint32(p, true) === SIG_EOCD) {
@@ -222,52 +268,64 @@ function readCentralDirectory(bytes: Uint8Array): ZipEntry[] {
   if (cdOffset + cdSize > len) throw new ZipProblem(`central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the ${len}-byte file`);
   // Each central record takes at least 46 bytes, so the count cannot exceed what the directory holds.
   if (count * 46 > cdSize) throw new ZipProblem(`declares ${count} entries but its central directory has only ${cdSize} bytes`);
-  const entries: ZipEntry[] = [];
-  let p = cdOffset;
-  for (let i = 0; i < count; i++) {
-    if (p + 46 > cdOffset + cdSize || view.getUint32(p, true) !== SIG_CENTRAL) throw new ZipProblem(`central directory record ${i + 1} of ${count} is missing`);
-    const flags = view.getUint16(p + 8, true);
-    const method = view.getUint16(p + 10, true);
-    const crc = view.getUint32(p + 16, true);
-    let compressedSize = view.getUint32(p + 20, true);
-    let size = view.getUint32(p + 24, true);
-    const nameLen = view.getUint16(p + 28, true);
-    const extraLen = view.getUint16(p + 30, true);
-    const commentLen = view.getUint16(p + 32, true);
-    let localOffset = view.getUint32(p + 42, true);
-    const nameStart = p + 46;
-    const extraStart = nameStart + nameLen;
-    const next = extraStart + extraLen + commentLen;
-    if (next > cdOffset + cdSize) throw new ZipProblem(`central directory record ${i + 1} runs past the directory`);
-    const name = new TextDecoder('utf-8').decode(bytes.subarray(nameStart, extraStart));
-    // zip64 extra field: the 8-byte values of the fields set to 0xffffffff, in this order.
-    for (let e = extraStart; e + 4 <= extraStart + extraLen; ) {
-      const id = view.getUint16(e, true);
-      const sz = view.getUint16(e + 2, true);
-      if (id === 0x0001) {
-        let q = e + 4;
-        const end = q + sz;
-        const take = (what: string) => {
-          if (q + 8 > end) throw new ZipProblem(`zip64 field of "${name}" is too short`);
-          const v = u64(view, q, what);
-          q += 8;
-          return v;
-        };
-        if (size === 0xffffffff) size = take(`declared size of "${name}"`);
-        if (compressedSize === 0xffffffff) compressedSize = take(`compressed size of "${name}"`);
-        if (localOffset === 0xffffffff) localOffset = take(`offset of "${name}"`);
-      }
-      e += 4 + sz;
-    }
-    if (localOffset + 30 > len || view.getUint32(localOffset, true) !== SIG_LOCAL) throw new ZipProblem(`local header of "${name}" is missing`);
-    const dataOffset = localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
-    if (dataOffset + compressedSize > len) {
-      throw new ZipProblem(`"${name}" has ${compressedSize} compressed bytes at ${dataOffset}, past the end of the ${len}-byte file`);
-    }
-    entries.push({ name, method, flags, crc, compressedSize, size, dataOffset });
-    p = next;
+  return { count, cdSize, cdOffset };
+}
+
+/** Central directory record `i` at `p` (its signature checked), with its local header and data checked against the archive; `next` is where the following record starts. */
+function readCentralRecord(bytes: Uint8Array, view: DataView, p: number, i: number, cdEnd: number): { entry: ZipEntry; next: number } {
+  const len = bytes.length;
+  const flags = view.getUint16(p + 8, true);
+  const method = view.getUint16(p + 10, true);
+  const crc = view.getUint32(p + 16, true);
+  const nameLen = view.getUint16(p + 28, true);
+  const extraLen = view.getUint16(p + 30, true);
+  const commentLen = view.getUint16(p + 32, true);
+  const nameStart = p + 46;
+  const extraStart = nameStart + nameLen;
+  const next = extraStart + extraLen + commentLen;
+  if (next > cdEnd) throw new ZipProblem(`central directory record ${i + 1} runs past the directory`);
+  const name = new TextDecoder('utf-8').decode(bytes.subarray(nameStart, extraStart));
+  const { compressedSize, size, localOffset } = zip64Sizes(view, extraStart, extraLen, name, {
+    compressedSize: view.getUint32(p + 20, true),
+    size: view.getUint32(p + 24, true),
+    localOffset: view.getUint32(p + 42, true),
+  });
+  if (localOffset + 30 > len || view.getUint32(localOffset, true) !== SIG_LOCAL) throw new ZipProblem(`local header of "${name}" is missing`);
+  const dataOffset = localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
+  if (dataOffset + compressedSize > len) {
+    throw new ZipProblem(`"${name}" has ${compressedSize} compressed bytes at ${dataOffset}, past the end of the ${len}-byte file`);
   }
-  return entries;
+  return { entry: { name, method, flags, crc, compressedSize, size, dataOffset }, next };
+}
+
+interface ZipSizes {
+  compressedSize: number;
+  size: number;
+  localOffset: number;
+}
+
+/** The sizes and offset of an entry, with those set to 0xffffffff taken from its zip64 extra field (8-byte values, in this order). */
+function zip64Sizes(view: DataView, extraStart: number, extraLen: number, name: string, declared: ZipSizes): ZipSizes {
+  let { compressedSize, size, localOffset } = declared;
+  for (let e = extraStart; e + 4 <= extraStart + extraLen; ) {
+    const id = view.getUint16(e, true);
+    const sz = view.getUint16(e + 2, true);
+    if (id === 0x0001) {
+      let q = e + 4;
+      const end = q + sz;
+      const take = (what: string) => {
+        if (q + 8 > end) throw new ZipProblem(`zip64 field of "${name}" is too short`);
+        const v = u64(view, q, what);
+        q += 8;
+        return v;
+      };
+      if (size === 0xffffffff) size = take(`declared size of "${name}"`);
+      if (compressedSize === 0xffffffff) compressedSize = take(`compressed size of "${name}"`);
+      if (localOffset === 0xffffffff) localOffset = take(`offset of "${name}"`);
+    }
+    e += 4 + sz;
+  }
+  return { compressedSize, size, localOffset };
 }
 
 /**

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { DataError } from '../errors';
+import { float16ToNumber } from './float16';
 import {
   encodeNpy,
   encodeNpz,
-  float16ToNumber,
   NPY_DTYPES,
   NpyArray,
   npyToFloat32,

@@ -1,7 +1,8 @@
 import { strToU8, zipSync } from 'fflate';
 import { DataError } from '../errors';
 import { writeFilesAtomically } from './atomic';
-import { checkZipEntry, dataLimit, describeLimit, exactBytes, extractZipEntry, formatBytes, inflateBounded, inflatePrefix, listZip, zipEntryPrefix } from './inflate';
+import { float16ArrayToFloat32 } from './float16';
+import { assertRatio, checkZipEntry, dataLimit, describeLimit, exactBytes, extractZipEntry, formatBytes, inflateBounded, inflatePrefix, listZip, zipEntryPrefix } from './inflate';
 import { readFileBytes } from './read';
 
 /**
@@ -268,6 +269,7 @@ export function gunzipNpy(bytes: Uint8Array, file: string): Uint8Array {
   if (length > limit.bytes) {
     throw new DataError(file, `.npy header declares ${what} (${formatBytes(length)}), more than ${describeLimit(limit)}; refused before decompressing`);
   }
+  assertRatio(file, length, bytes.length, `.npy header (${what})`);
   return inflateBounded(bytes, file, 'gzip', { max: length, why: `the ${exactBytes(length)} its .npy header declares (${what})` });
 }
 
@@ -356,6 +358,8 @@ export function parseNpz(bytes: Uint8Array, file: string): NpzArrays {
         throw new DataError(member, `zip entry declares ${entry.size} bytes but its .npy header (${what}) makes ${length}; refused before inflating (damaged or forged archive)`);
       }
     }
+    // Honest headers can still describe a bomb: the whole archive's inflation is bounded by its size.
+    assertRatio(file, total, bytes.length, '.npz entries');
     const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -4) : entry.name;
     out[key] = parseNpy(extractZipEntry(bytes, entry, member), member);
   }
@@ -387,29 +391,13 @@ export async function writeNpzFile(path: string, arrays: NpzArrays, compress = t
   return writeFilesAtomically([{ path, data: encodeNpz(arrays, compress) }]);
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-/** IEEE half-precision bits to a number (exact). */
-export function float16ToNumber(bits: number): number {
-  return halfToFloat(bits);
-}
-
 /** The array's values as float32 (int64 beyond 2^24 loses precision, as any float32 would). */
 export function npyToFloat32(array: NpyArray): Float32Array {
   const d = array.data;
   if (array.dtype === 'float32') return d as Float32Array;
+  if (array.dtype === 'float16') return float16ArrayToFloat32(d as Uint16Array);
   const out = new Float32Array(d.length);
-  if (array.dtype === 'float16') {
-    const h = d as Uint16Array;
-    for (let i = 0; i < h.length; i++) out[i] = halfToFloat(h[i]);
-  } else if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
     for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
   } else {
     out.set(d as ArrayLike<number>);

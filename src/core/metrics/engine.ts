@@ -11,7 +11,6 @@ import { backendInfo } from '../backend';
  * CCA family and NBS default to float64 (see cca.ts, nbs.ts).
  */
 export type CrossProductEngine = 'auto' | 'float64' | 'float32';
-export const CROSS_PRODUCT_ENGINES: readonly CrossProductEngine[] = ['auto', 'float64', 'float32'];
 
 /** Multiply-adds per sample row below which float64 is used even when tfjs is fast. */
 const AUTO_FLOAT32_WORK = 40_000;

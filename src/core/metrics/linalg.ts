@@ -21,60 +21,7 @@ export function addABt(
   upperOnly = false,
 ): void {
   let a = 0;
-  for (; a + 3 <= p; a += 3) {
-    const r0 = a * k;
-    const r1 = r0 + k;
-    const r2 = r1 + k;
-    const o0 = a * q;
-    const o1 = o0 + q;
-    const o2 = o1 + q;
-    let b = upperOnly ? a : 0;
-    for (; b + 3 <= q; b += 3) {
-      const s0 = b * k;
-      const s1 = s0 + k;
-      const s2 = s1 + k;
-      let c00 = 0, c01 = 0, c02 = 0, c10 = 0, c11 = 0, c12 = 0, c20 = 0, c21 = 0, c22 = 0;
-      for (let t = 0; t < k; t++) {
-        const y0 = Bt[s0 + t];
-        const y1 = Bt[s1 + t];
-        const y2 = Bt[s2 + t];
-        const x0 = At[r0 + t];
-        const x1 = At[r1 + t];
-        const x2 = At[r2 + t];
-        c00 += x0 * y0;
-        c01 += x0 * y1;
-        c02 += x0 * y2;
-        c10 += x1 * y0;
-        c11 += x1 * y1;
-        c12 += x1 * y2;
-        c20 += x2 * y0;
-        c21 += x2 * y1;
-        c22 += x2 * y2;
-      }
-      C[o0 + b] += c00;
-      C[o0 + b + 1] += c01;
-      C[o0 + b + 2] += c02;
-      C[o1 + b] += c10;
-      C[o1 + b + 1] += c11;
-      C[o1 + b + 2] += c12;
-      C[o2 + b] += c20;
-      C[o2 + b + 1] += c21;
-      C[o2 + b + 2] += c22;
-    }
-    for (; b < q; b++) {
-      const s0 = b * k;
-      let c0 = 0, c1 = 0, c2 = 0;
-      for (let t = 0; t < k; t++) {
-        const y = Bt[s0 + t];
-        c0 += At[r0 + t] * y;
-        c1 += At[r1 + t] * y;
-        c2 += At[r2 + t] * y;
-      }
-      C[o0 + b] += c0;
-      C[o1 + b] += c1;
-      C[o2 + b] += c2;
-    }
-  }
+  for (; a + 3 <= p; a += 3) addThreeRowsABt(At, a, Bt, q, k, C, upperOnly ? a : 0);
   for (; a < p; a++) {
     const r0 = a * k;
     const o0 = a * q;
@@ -84,6 +31,66 @@ export function addABt(
       for (let t = 0; t < k; t++) c += At[r0 + t] * Bt[s0 + t];
       C[o0 + b] += c;
     }
+  }
+}
+
+/**
+ * Rows a, a + 1 and a + 2 of C += At * Bt^T, from column `from` on: 3x3 blocks of C kept in
+ * registers while three rows of each operand stream by, then the columns left over, three rows at
+ * a time. One call covers 3 x (q - from) x k products, so the call costs nothing measurable.
+ */
+function addThreeRowsABt(At: Float64Array, a: number, Bt: Float64Array, q: number, k: number, C: Float64Array, from: number): void {
+  const r0 = a * k;
+  const r1 = r0 + k;
+  const r2 = r1 + k;
+  const o0 = a * q;
+  const o1 = o0 + q;
+  const o2 = o1 + q;
+  let b = from;
+  for (; b + 3 <= q; b += 3) {
+    const s0 = b * k;
+    const s1 = s0 + k;
+    const s2 = s1 + k;
+    let c00 = 0, c01 = 0, c02 = 0, c10 = 0, c11 = 0, c12 = 0, c20 = 0, c21 = 0, c22 = 0;
+    for (let t = 0; t < k; t++) {
+      const y0 = Bt[s0 + t];
+      const y1 = Bt[s1 + t];
+      const y2 = Bt[s2 + t];
+      const x0 = At[r0 + t];
+      const x1 = At[r1 + t];
+      const x2 = At[r2 + t];
+      c00 += x0 * y0;
+      c01 += x0 * y1;
+      c02 += x0 * y2;
+      c10 += x1 * y0;
+      c11 += x1 * y1;
+      c12 += x1 * y2;
+      c20 += x2 * y0;
+      c21 += x2 * y1;
+      c22 += x2 * y2;
+    }
+    C[o0 + b] += c00;
+    C[o0 + b + 1] += c01;
+    C[o0 + b + 2] += c02;
+    C[o1 + b] += c10;
+    C[o1 + b + 1] += c11;
+    C[o1 + b + 2] += c12;
+    C[o2 + b] += c20;
+    C[o2 + b + 1] += c21;
+    C[o2 + b + 2] += c22;
+  }
+  for (; b < q; b++) {
+    const s0 = b * k;
+    let c0 = 0, c1 = 0, c2 = 0;
+    for (let t = 0; t < k; t++) {
+      const y = Bt[s0 + t];
+      c0 += At[r0 + t] * y;
+      c1 += At[r1 + t] * y;
+      c2 += At[r2 + t] * y;
+    }
+    C[o0 + b] += c0;
+    C[o1 + b] += c1;
+    C[o2 + b] += c2;
   }
 }
 

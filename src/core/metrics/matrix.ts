@@ -98,18 +98,3 @@ export function centered(m: Matrix): Float64Array {
   }
   return out;
 }
-
-/** Rows [start, end) as a Matrix sharing memory with m. */
-export function rowSlice(m: Matrix, start: number, end: number): Matrix {
-  return { rows: end - start, cols: m.cols, data: m.data.subarray(start * m.cols, end * m.cols) };
-}
-
-/** The given rows (in order) as a new Matrix. */
-export function selectRows(m: Matrix, rows: ArrayLike<number>): Matrix {
-  const out = new Float64Array(rows.length * m.cols);
-  for (let k = 0; k < rows.length; k++) {
-    const o = rows[k] * m.cols;
-    out.set(m.data.subarray(o, o + m.cols), k * m.cols);
-  }
-  return { rows: rows.length, cols: m.cols, data: out };
-}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { fixture } from '../../../test/fixtures';
+import { built } from '../../../test/kits/encode/models';
 import { initBackend } from '../backend';
 import type { Dataset } from '../data/dataset';
 import { PruneScopeError } from '../errors';
@@ -24,7 +24,7 @@ function assertSameFunction(mlp: MLP, plan: StructuredPlan, data: Dataset, what:
   const a = predict(masked, data.x, data.n);
   const b = predict(shrunk, data.x, data.n);
   const d = maxAbsDiff(a, b);
-  // 1e-5, relative to the output scale once outputs exceed 1 (the trained dfdx MLP has logits in the thousands).
+  // 1e-5, relative to the output scale once outputs exceed 1 (the trained dfdx MLP had logits in the thousands).
   const scale = Math.max(1, ...Array.from(a, Math.abs));
   assert.ok(d < 1e-5 * scale, `${what}: masked and shrunk outputs differ by ${d} (outputs up to ${scale})`);
   // And the pruning did something: the masked network is not the original.
@@ -126,12 +126,12 @@ describe('applying a plan', () => {
     }
   });
 
-  it('real models: ONNX relu and sigmoid MLPs, and CKA-greedy on the trained dfdx MLP', async () => {
-    const relu = await readModel(fixture('onnx', 'mnist2x10.onnx'));
+  it('MNIST models: ONNX relu and sigmoid MLPs, and CKA-greedy on the dfdx-layout MLP', async () => {
+    const relu = await readModel(built('onnx', 'mnist2x10.onnx'));
     assertSameFunction(relu, randomStrategy.plan(relu, { sparsity: 0.5, seed: 5 }) as StructuredPlan, data, 'mnist2x10');
-    const sigmoid = await readModel(fixture('onnx', 'mnist2x5_sigmoid.onnx'));
+    const sigmoid = await readModel(built('onnx', 'mnist2x5_sigmoid.onnx'));
     assertSameFunction(sigmoid, randomStrategy.plan(sigmoid, { sparsity: 0.4, seed: 5 }) as StructuredPlan, data, 'mnist2x5_sigmoid');
-    const dfdx = await readModel(fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors'));
+    const dfdx = await readModel(built('safetensors', 'dfdx-mnist', 'mnist.safetensors'));
     const samples = await mnistRows(512);
     const plan = ckaGreedyStrategy.plan(dfdx, { sparsity: 0.5, samples }) as StructuredPlan;
     assertSameFunction(dfdx, plan, data, 'dfdx cka-greedy');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { fixture } from '../../../test/fixtures';
+import { compat, fixture } from '../../../test/fixtures';
+import { built } from '../../../test/kits/encode/models';
 import { initBackend } from '../backend';
 import type { Dataset } from '../data/dataset';
 import { PruneScopeError } from '../errors';
@@ -40,8 +41,8 @@ describe('fast CKA pruning equals the straightforward reference', () => {
   before(async () => {
     await initBackend();
     mnist = await mnistRows(512);
-    // A trained MNIST MLP (dfdx, 784-512-128-32-10 ReLU).
-    trained = await readModel(fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors'));
+    // An MNIST MLP in dfdx's layout (784-512-128-32-10 ReLU) whose units look at digits, from the test encoder.
+    trained = await readModel(built('safetensors', 'dfdx-mnist', 'mnist.safetensors'));
   });
 
   it('cka: 256 correlated random neurons, n = 128, to 90%', () => {
@@ -53,7 +54,7 @@ describe('fast CKA pruning equals the straightforward reference', () => {
     assertSameOrder(preActivations(mlp, 0, mnist, 128), 128, 256, mlp.layers[0].bias, 230, 'cka', 'mnist random-init 256');
   });
 
-  it('cka: the 128-unit layer of a trained MNIST MLP, n = 256', () => {
+  it('cka: the 128-unit layer of an MNIST MLP in dfdx\'s layout, n = 256', () => {
     assertSameOrder(preActivations(trained, 1, mnist, 256), 256, 128, trained.layers[1].bias, 115, 'cka', 'trained 128');
   });
 
@@ -61,6 +62,13 @@ describe('fast CKA pruning equals the straightforward reference', () => {
     assertSameOrder(correlatedOutputs(64, 64, 13), 64, 64, null, 58, 'cka-greedy', 'random 64');
     assertSameOrder(preActivations(trained, 2, mnist, 256), 256, 32, trained.layers[2].bias, 29, 'cka-greedy', 'trained 32');
     assertSameOrder(preActivations(trained, 1, mnist, 32), 32, 128, trained.layers[1].bias, 115, 'cka-greedy', 'trained 128 (n = 32)');
+  });
+
+  it('cka and cka-greedy on the layers of the trained dfdx MLP (the third-party file)', compat(), async () => {
+    const dfdx = await readModel(fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors'));
+    assertSameOrder(preActivations(dfdx, 1, mnist, 256), 256, 128, dfdx.layers[1].bias, 115, 'cka', 'dfdx 128');
+    assertSameOrder(preActivations(dfdx, 2, mnist, 256), 256, 32, dfdx.layers[2].bias, 29, 'cka-greedy', 'dfdx 32');
+    assertSameOrder(preActivations(dfdx, 1, mnist, 32), 32, 128, dfdx.layers[1].bias, 115, 'cka-greedy', 'dfdx 128 (n = 32)');
   });
 
   it('cka-greedy: 256 neurons, full run to 90% with few samples (n = 8, rank-deficient)', () => {

@@ -103,14 +103,14 @@ function activationDerivative(a: tf.Tensor2D, spec: LayerSpec): tf.Tensor2D | nu
     case 'relu':
       return tf.step(a);
     case 'relu6':
-      return tf.mul(tf.step(a), tf.step(tf.sub(6, a))) as tf.Tensor2D;
+      return tf.mul<tf.Tensor2D>(tf.step(a), tf.step(tf.sub(6, a)));
     case 'leaky_relu':
       // a > 0 exactly where z > 0 (alpha > 0)
       return tf.step(a, spec.alpha ?? 0.01);
     case 'sigmoid':
-      return tf.mul(a, tf.sub(1, a)) as tf.Tensor2D;
+      return tf.mul<tf.Tensor2D>(a, tf.sub(1, a));
     case 'tanh':
-      return tf.sub(1, tf.square(a)) as tf.Tensor2D;
+      return tf.sub<tf.Tensor2D>(1, tf.square(a));
     default:
       throw new PruneScopeError(`activation ${spec.activation} is not supported in a hidden layer during training`);
   }
@@ -123,7 +123,7 @@ const FUSABLE: Partial<Record<Activation, 'linear' | 'relu' | 'relu6'>> = { line
 function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D | null, spec: LayerSpec | null): tf.Tensor2D {
   const fused = spec ? FUSABLE[spec.activation] : 'linear';
   if (fused) return tf.fused.matMul({ a: x, b: kernel, bias: bias ?? undefined, activation: fused }) as tf.Tensor2D;
-  const z = tf.matMul(x, kernel) as tf.Tensor2D;
+  const z = tf.matMul<tf.Tensor2D>(x, kernel);
   return activate(bias ? tf.add<tf.Tensor2D>(z, bias) : z, spec as LayerSpec);
 }
 
@@ -137,8 +137,8 @@ export function logits(specs: LayerSpec[], params: Params, x: tf.Tensor2D): tf.T
 /** Cross-entropy sum and correct count for logits against one-hot targets and integer labels. */
 export function batchMetrics(z: tf.Tensor2D, yOneHot: tf.Tensor2D, labels: tf.Tensor1D): BatchResult & { logProbs: tf.Tensor2D } {
   const logProbs = tf.logSoftmax(z);
-  const lossSum = tf.neg(tf.sum(tf.mul(logProbs, yOneHot))) as tf.Scalar;
-  const correct = tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), labels), 'float32')) as tf.Scalar;
+  const lossSum = tf.neg(tf.sum<tf.Scalar>(tf.mul(logProbs, yOneHot)));
+  const correct = tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(z, 1), labels), 'float32'));
   return { lossSum, correct, logProbs };
 }
 
@@ -175,10 +175,10 @@ export function lossAndGradients(
   }
   const { lossSum, correct, logProbs } = batchMetrics(z, yOneHot, labels);
 
-  const gradK: tf.Tensor2D[] = new Array(L);
-  const gradB: (tf.Tensor1D | null)[] = new Array(L);
+  const gradK = new Array<tf.Tensor2D>(L);
+  const gradB = new Array<tf.Tensor1D | null>(L);
   // d(mean CE)/dz = (softmax - y) / batch
-  let dz = tf.div(tf.sub(tf.exp(logProbs), yOneHot), batch) as tf.Tensor2D;
+  let dz = tf.div<tf.Tensor2D>(tf.sub(tf.exp(logProbs), yOneHot), batch);
   for (let l = L - 1; l >= 0; l--) {
     gradK[l] = matMulTA(inputs[l], dz, explicit);
     gradB[l] = params.biases[l] ? columnSums(dz, explicit) : null;

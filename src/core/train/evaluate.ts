@@ -49,21 +49,8 @@ export function probabilities(outputs: tf.Tensor2D, activation: MLP['layers'][nu
  */
 export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
   await initBackend();
-  validateMLP(mlp);
+  const { batchSize, labels } = checkEvaluation(mlp, dataset, options);
   const { reference, referencePredictions } = options;
-  if (referencePredictions && referencePredictions.length !== dataset.n) {
-    throw new PruneScopeError(`${referencePredictions.length} reference predictions for ${dataset.n} rows of ${dataset.source}`);
-  }
-  const batchSize = options.batchSize ?? 1000;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new PruneScopeError(`batch size must be a positive integer (got ${batchSize})`);
-  const labels = dataset.y;
-  if (!labels) throw new DataError(dataset.source, 'has no labels, so accuracy and loss cannot be computed');
-  if (dataset.n === 0) throw new DataError(dataset.source, 'has no rows');
-  checkFits(dataset, mlp.inputSize, outputSize(mlp), `model ${mlp.name}`, mlp.inputShape);
-  if (reference) {
-    validateMLP(reference);
-    checkFits(dataset, reference.inputSize, undefined, `reference model ${reference.name}`, reference.inputShape);
-  }
 
   const lastActivation = mlp.layers[mlp.layers.length - 1].activation;
   const t = mlpTensors(mlp);
@@ -109,4 +96,24 @@ export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOpti
   if (reference || referencePredictions) result.agreement = agree / n;
   if (predictions) result.predictions = predictions;
   return result;
+}
+
+/** Checks the models, options and dataset before any forward pass; returns the batch size and the labels. */
+function checkEvaluation(mlp: MLP, dataset: Dataset, options: EvaluateOptions): { batchSize: number; labels: Int32Array } {
+  validateMLP(mlp);
+  const { reference, referencePredictions } = options;
+  if (referencePredictions && referencePredictions.length !== dataset.n) {
+    throw new PruneScopeError(`${referencePredictions.length} reference predictions for ${dataset.n} rows of ${dataset.source}`);
+  }
+  const batchSize = options.batchSize ?? 1000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new PruneScopeError(`batch size must be a positive integer (got ${batchSize})`);
+  const labels = dataset.y;
+  if (!labels) throw new DataError(dataset.source, 'has no labels, so accuracy and loss cannot be computed');
+  if (dataset.n === 0) throw new DataError(dataset.source, 'has no rows');
+  checkFits(dataset, mlp.inputSize, outputSize(mlp), `model ${mlp.name}`, mlp.inputShape);
+  if (reference) {
+    validateMLP(reference);
+    checkFits(dataset, reference.inputSize, undefined, `reference model ${reference.name}`, reference.inputShape);
+  }
+  return { batchSize, labels };
 }

@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 import * as vscode from 'vscode';
 import type { ComparisonResults, Results } from '../../../src/core/results/format';
 import type { TestStatus } from '../../../src/extension/extension';
-import type { JobResult } from '../../../src/shared/worker-protocol';
+import type { JobResult } from '../../../src/shared/jobs';
 import { notificationMessages, screenshotIfAsked, webviewCanvases } from '../harness/channel';
 import type { CanvasInfo } from '../harness/protocol';
 import { suite, test } from '../harness/runner';

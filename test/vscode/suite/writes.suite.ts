@@ -15,7 +15,7 @@ import { PARTIAL_PREFIX } from '../../../src/core/io/atomic';
 import type { Results } from '../../../src/core/results/format';
 import type { TestStatus } from '../../../src/extension/extension';
 import { exportData, writeExport } from '../../../src/extension/results-panel';
-import type { JobResult } from '../../../src/shared/worker-protocol';
+import type { JobResult } from '../../../src/shared/jobs';
 import { notificationMessages } from '../harness/channel';
 import { suite, test } from '../harness/runner';
 import { waitFor, workspaceRoot, workspaceUri } from '../harness/util';

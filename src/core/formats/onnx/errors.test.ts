@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { ModelFormatError } from '../../errors';
 import type { MLP } from '../../model/mlp';
-import { fixture } from '../../../../test/fixtures';
+import { built } from '../../../../test/kits/encode/models';
 import { readOnnx } from './onnx';
 import { buildModel, fTensor, node, rand32, rawFloat32, tempDir, valueInfo, writeTemp, type ModelSpec } from '../../../../test/kits/onnx';
 
@@ -235,7 +235,7 @@ describe('graphs that are not a single chain', () => {
 
 describe('damaged files and declared sizes', () => {
   test('a truncated file is refused with a ModelFormatError at every cut point', async () => {
-    const whole = new Uint8Array(await fs.readFile(fixture('onnx', 'mnist2x10.onnx')));
+    const whole = new Uint8Array(await fs.readFile(built('onnx', 'mnist2x10.onnx')));
     let truncatedMessages = 0;
     for (let k = 1; k < 40; k++) {
       const cut = Math.floor((whole.length * k) / 40);

@@ -50,6 +50,17 @@ interface State {
   affineNode?: number;
 }
 
+/** The graph input as the walk reads it. */
+interface GraphInput {
+  name: string;
+  rank: number;
+  /** Whether the input declares a shape at all (if not, [batch, features] is assumed). */
+  declaresShape: boolean;
+  sampleDims: (number | undefined)[];
+  /** The sample dimensions when every one is a number. */
+  known: number[] | undefined;
+}
+
 export interface GraphReadResult {
   layers: DenseLayer[];
   inputShape: number[];
@@ -84,6 +95,27 @@ export class OnnxGraphReader extends OnnxGraphBase {
   // ---- the walk ----
 
   walk(): GraphReadResult {
+    const input = this.readInput();
+    const s: State = {
+      value: input.name,
+      rank: input.rank,
+      features: input.known ? input.known.reduce((a, b) => a * b, 1) : undefined,
+      layout: 'rows',
+      pending: null,
+      affine: null,
+    };
+    const { chain, stopConsumers } = this.followDataPath(s);
+    const networkOut = s.value;
+    this.checkEnd(networkOut, stopConsumers, chain);
+    this.closeNetwork(s, input.name, networkOut);
+    const inputSize = this.layers[0].inputSize;
+    const inputShape = this.resolveInputShape(input, inputSize);
+    this.numberRepeatedLayerNames();
+    return { layers: this.layers, inputShape, inputSize, notes: this.notes };
+  }
+
+  /** Checks that the graph input is a float tensor with a batch dimension and reads its sample dimensions. */
+  private readInput(): GraphInput {
     const inputName = this.input.name ?? '';
     const tensorType = this.input.type?.tensorType;
     if (!tensorType) {
@@ -113,25 +145,23 @@ export class OnnxGraphReader extends OnnxGraphBase {
     const sampleDims = dims.slice(1);
     this.inputSampleDims = sampleDims;
     const known = sampleDims.every((d) => d !== undefined) ? (sampleDims as number[]) : undefined;
-    const s: State = {
-      value: inputName,
-      rank: dims.length,
-      features: known ? known.reduce((a, b) => a * b, 1) : undefined,
-      layout: 'rows',
-      pending: null,
-      affine: null,
-    };
+    return { name: inputName, rank: dims.length, declaresShape: !!tensorType.shape, sampleDims, known };
+  }
 
+  /**
+   * Steps node by node along the single chain of values from the input, until the value is a graph
+   * output, feeds no node or several, or feeds only post-processing. Returns the nodes walked and
+   * the consumers of the value where the walk stopped.
+   */
+  private followDataPath(s: State): { chain: Set<number>; stopConsumers: number[] } {
     const chain = new Set<number>();
-    let stopConsumers: number[] = [];
     for (;;) {
       this.shapes.set(s.value, this.currentShape(s));
       // Shape nodes only read the dimensions (for a Reshape further on); they are not a branch.
       const cons = (this.consumers.get(s.value) ?? []).filter((i) => !this.isShapeNode(i));
       const isOutput = this.outputSet.has(s.value);
       if (cons.length !== 1 || isOutput || this.isPostOnly(cons[0])) {
-        stopConsumers = cons;
-        break;
+        return { chain, stopConsumers: cons };
       }
       const i = cons[0];
       if (chain.has(i)) this.fail('the graph has a cycle: the data path comes back to this node', i);
@@ -142,10 +172,10 @@ export class OnnxGraphReader extends OnnxGraphBase {
       if (!out) this.fail('has no output', i);
       s.value = out;
     }
+  }
 
-    const networkOut = s.value;
-    this.checkEnd(networkOut, stopConsumers, chain);
-
+  /** Checks the state at the network output and closes the last dense layer. */
+  private closeNetwork(s: State, inputName: string, networkOut: string): void {
     if (s.affine) {
       this.fail(
         "scales or shifts the output of the last dense layer's activation; that cannot be folded into a dense layer",
@@ -160,31 +190,35 @@ export class OnnxGraphReader extends OnnxGraphBase {
     if (this.layers.length === 0) {
       this.fail(`no dense layer lies on the path from input '${inputName}' to output '${networkOut}'`);
     }
+  }
 
-    const inputSize = this.layers[0].inputSize;
-    let inputShape: number[];
+  /** The model's input shape: the declared sample dimensions when all are known (and agree with the first layer), else [inputSize]. */
+  private resolveInputShape(input: GraphInput, inputSize: number): number[] {
+    const { name: inputName, known, sampleDims } = input;
     if (known) {
       const declared = known.reduce((a, b) => a * b, 1);
       if (declared !== inputSize) {
         this.fail(`input '${inputName}' declares [${known.join(', ')}] (${declared} values) but the first dense layer takes ${inputSize}`);
       }
-      inputShape = [...known];
-    } else {
-      inputShape = [inputSize];
-      if (tensorType.shape) {
-        this.notes.push(
-          `input '${inputName}' does not declare every sample dimension ([${sampleDims.map((d) => d ?? '?').join(', ')}]); ` +
-            `input shape taken as [${inputSize}]`,
-        );
-      }
+      return [...known];
     }
+    if (input.declaresShape) {
+      this.notes.push(
+        `input '${inputName}' does not declare every sample dimension ([${sampleDims.map((d) => d ?? '?').join(', ')}]); ` +
+          `input shape taken as [${inputSize}]`,
+      );
+    }
+    return [inputSize];
+  }
+
+  /** Layers that share a name get _2, _3, ... after the first. */
+  private numberRepeatedLayerNames(): void {
     const seen = new Map<string, number>();
     for (const l of this.layers) {
       const k = seen.get(l.name) ?? 0;
       seen.set(l.name, k + 1);
       if (k > 0) l.name = `${l.name}_${k + 1}`;
     }
-    return { layers: this.layers, inputShape, inputSize, notes: this.notes };
   }
 
   private isShapeNode(i: number): boolean {
@@ -281,6 +315,18 @@ export class OnnxGraphReader extends OnnxGraphBase {
   private checkEnd(networkOut: string, cons: number[], chain: Set<number>): void {
     const producer = this.producer.get(networkOut);
     const outDesc = producer !== undefined ? `'${networkOut}' (output of ${this.where(producer)})` : `'${networkOut}'`;
+    const down = this.downstreamNodes(networkOut, chain);
+    const ordered = [...down].sort((a, b) => a - b);
+    if (ordered.length > 0) {
+      this.checkPostProcessing(networkOut, outDesc, cons, ordered);
+    } else if (!this.outputSet.has(networkOut)) {
+      this.fail(`the data path ends at ${outDesc}, which is not a graph output and feeds nothing (a dangling value)`);
+    }
+    this.checkOtherOutputs(networkOut, down);
+  }
+
+  /** Every node computed from `networkOut`; a node of the data path among them is a cycle. */
+  private downstreamNodes(networkOut: string, chain: Set<number>): Set<number> {
     const down = new Set<number>();
     const queue = [networkOut];
     while (queue.length > 0) {
@@ -292,43 +338,49 @@ export class OnnxGraphReader extends OnnxGraphBase {
         for (const o of this.nodes[i].output ?? []) if (o) queue.push(o);
       }
     }
+    return down;
+  }
+
+  /** The nodes after the network output (`ordered`, in graph order) must be post-processing the reader leaves out, with a note. */
+  private checkPostProcessing(networkOut: string, outDesc: string, cons: number[], ordered: number[]): void {
     const isPost = (i: number) => {
       const n = this.nodes[i];
       return (isDefaultDomain(n.domain) || n.domain === ML_DOMAIN) && POST_OPS.has(n.opType ?? '');
     };
-    const ordered = [...down].sort((a, b) => a - b);
-    if (ordered.length > 0) {
-      const bad = ordered.find((i) => !isPost(i));
-      const marker = ordered.some((i) => POST_MARKERS.has(this.op(i)));
-      if (bad !== undefined || !marker) {
-        const culprit = bad ?? ordered[0];
-        if (this.outputSet.has(networkOut)) {
-          this.fail(
-            `the graph has several outputs: ${outDesc} is a graph output and also feeds ${this.where(cons[0])}; ` +
-              'PruneScope reads MLPs with one output',
-          );
-        }
-        if (cons.length > 1) {
-          this.fail(
-            `the graph branches: ${outDesc} feeds ${cons.length} nodes (${cons.map((i) => this.where(i)).join('; ')}); ` +
-              'PruneScope reads MLPs, which are one chain of layers',
-          );
-        }
-        if (cons.length === 1 && (bad === undefined || !POST_MARKERS.has(this.op(cons[0])))) {
-          this.fail(`${this.op(cons[0])} cannot sit on the data path of an MLP`, cons[0]);
-        }
-        this.fail(`follows the network output ${outDesc} but is not classifier post-processing the reader can leave out`, culprit);
-      }
-      const produced = ordered.flatMap((i) => this.nodes[i].output ?? []).filter((o) => this.outputSet.has(o));
-      this.notes.push(
-        `left out post-processing after the network output '${networkOut}': ` +
-          ordered.map((i) => this.where(i)).join('; ') +
-          (produced.length > 0 ? `; it produced the graph output(s) ${produced.map((o) => `'${o}'`).join(', ')}` : '') +
-          `; the MLP here outputs '${networkOut}'`,
+    const bad = ordered.find((i) => !isPost(i));
+    const marker = ordered.some((i) => POST_MARKERS.has(this.op(i)));
+    if (bad !== undefined || !marker) this.failNotPostProcessing(networkOut, outDesc, cons, bad ?? ordered[0], bad);
+    const produced = ordered.flatMap((i) => this.nodes[i].output ?? []).filter((o) => this.outputSet.has(o));
+    this.notes.push(
+      `left out post-processing after the network output '${networkOut}': ` +
+        ordered.map((i) => this.where(i)).join('; ') +
+        (produced.length > 0 ? `; it produced the graph output(s) ${produced.map((o) => `'${o}'`).join(', ')}` : '') +
+        `; the MLP here outputs '${networkOut}'`,
+    );
+  }
+
+  /** Says why what follows the network output is not post-processing: a second output, a branch, or a node that does not fit. */
+  private failNotPostProcessing(networkOut: string, outDesc: string, cons: number[], culprit: number, bad: number | undefined): never {
+    if (this.outputSet.has(networkOut)) {
+      this.fail(
+        `the graph has several outputs: ${outDesc} is a graph output and also feeds ${this.where(cons[0])}; ` +
+          'PruneScope reads MLPs with one output',
       );
-    } else if (!this.outputSet.has(networkOut)) {
-      this.fail(`the data path ends at ${outDesc}, which is not a graph output and feeds nothing (a dangling value)`);
     }
+    if (cons.length > 1) {
+      this.fail(
+        `the graph branches: ${outDesc} feeds ${cons.length} nodes (${cons.map((i) => this.where(i)).join('; ')}); ` +
+          'PruneScope reads MLPs, which are one chain of layers',
+      );
+    }
+    if (cons.length === 1 && (bad === undefined || !POST_MARKERS.has(this.op(cons[0])))) {
+      this.fail(`${this.op(cons[0])} cannot sit on the data path of an MLP`, cons[0]);
+    }
+    this.fail(`follows the network output ${outDesc} but is not classifier post-processing the reader can leave out`, culprit);
+  }
+
+  /** Every graph output other than the network output must be computed from it (by the post-processing). */
+  private checkOtherOutputs(networkOut: string, down: Set<number>): void {
     for (const o of this.outputs) {
       if (o === networkOut) continue;
       const p = this.producer.get(o);

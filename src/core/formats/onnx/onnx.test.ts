@@ -1,5 +1,7 @@
-// The ONNX reader on the real fixtures: exported MLPs load with the right layers and compute what
-// onnxruntime (or the ONNX backend's reference outputs) compute; non-MLPs are refused by name.
+// The ONNX reader on files of real exporters: exported MLPs load with the right layers and compute
+// what onnxruntime (or the ONNX backend's reference outputs) compute; non-MLPs are refused by name.
+// The third-party files (../shared/fixtures) form the compatibility suite, skipped without them;
+// twins in the same exporters' layouts, written by the test encoder (test/kits/encode), always run.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -7,7 +9,8 @@ import { initBackend } from '../../backend';
 import { ModelFormatError } from '../../errors';
 import { applyActivation, predict } from '../../model/forward';
 import { validateMLP } from '../../model/mlp';
-import { fixture } from '../../../../test/fixtures';
+import { compat, fixture } from '../../../../test/fixtures';
+import { built, PRODUCER } from '../../../../test/kits/encode/models';
 import { onnxFormat, readOnnx } from './onnx';
 import { assertClose, randomArray, readTensorPb, rng, runOrt } from '../../../../test/kits/onnx';
 
@@ -27,47 +30,92 @@ async function compareWithOrt(file: string, n: number, seed: number, scale = 1):
   assertClose(predict(mlp, x, n), expected, 1e-5, file);
 }
 
+/** What a PyTorch 1.11 export of mnist2x10 reads as (the fixture, or its twin in the same layout). */
+async function readsMnist2x10(file: string, producer: string): Promise<void> {
+  const mlp = await readOnnx(file);
+  validateMLP(mlp);
+  assert.equal(shape(mlp), '784 -> 10 relu -> 10 relu -> 10 linear');
+  assert.deepEqual(mlp.inputShape, [1, 28, 28]);
+  assert.equal(mlp.source?.producer, producer);
+  assert.equal(mlp.source?.format, 'onnx');
+  assert.deepEqual(mlp.source?.notes, []);
+  assert.ok(mlp.layers.every((l) => l.bias !== null));
+  await compareWithOrt(file, 32, 1);
+}
+
+async function readsMnist2x5Sigmoid(file: string, producer: string): Promise<void> {
+  const mlp = await readOnnx(file);
+  assert.equal(shape(mlp), '784 -> 5 sigmoid -> 5 sigmoid -> 10 linear');
+  assert.deepEqual(mlp.inputShape, [1, 28, 28]);
+  assert.equal(mlp.source?.producer, producer);
+  assert.deepEqual(mlp.layers.map((l) => l.name), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
+  await compareWithOrt(file, 32, 2);
+}
+
+async function readsFc1(file: string, producer: string): Promise<void> {
+  const mlp = await readOnnx(file);
+  assert.equal(shape(mlp), '2 -> 25 relu -> 25 relu -> 25 relu -> 2 linear');
+  assert.deepEqual(mlp.inputShape, [2]);
+  assert.equal(mlp.source?.producer, producer);
+  await compareWithOrt(file, 64, 3, 4);
+}
+
+async function readsFc223(file: string, producer: string): Promise<void> {
+  const mlp = await readOnnx(file);
+  assert.equal(shape(mlp), '2 -> 2 relu -> 3 linear');
+  assert.deepEqual(mlp.layers.map((l) => l.name), ['dense_12', 'dense_13']);
+  assert.equal(mlp.source?.producer, producer);
+  await compareWithOrt(file, 64, 4, 4);
+}
+
 describe('ONNX fixtures from real exporters', () => {
-  test('mnist2x10.onnx (PyTorch 1.11, Constant+Reshape, Gemm transB=1) reads as 784 -> 10 relu -> 10 relu -> 10', async () => {
-    const mlp = await readOnnx(fixture('onnx', 'mnist2x10.onnx'));
-    validateMLP(mlp);
-    assert.equal(shape(mlp), '784 -> 10 relu -> 10 relu -> 10 linear');
-    assert.deepEqual(mlp.inputShape, [1, 28, 28]);
-    assert.equal(mlp.source?.producer, 'pytorch 1.11.0');
-    assert.equal(mlp.source?.format, 'onnx');
-    assert.deepEqual(mlp.source?.notes, []);
-    assert.ok(mlp.layers.every((l) => l.bias !== null));
-    await compareWithOrt(fixture('onnx', 'mnist2x10.onnx'), 32, 1);
+  test('mnist2x10.onnx (PyTorch 1.11, Constant+Reshape, Gemm transB=1) reads as 784 -> 10 relu -> 10 relu -> 10', compat(), async () => {
+    await readsMnist2x10(fixture('onnx', 'mnist2x10.onnx'), 'pytorch 1.11.0');
   });
 
-  test('mnist2x5_sigmoid.onnx (PyTorch 2.2) reads as 784 -> 5 sigmoid -> 5 sigmoid -> 10', async () => {
-    const mlp = await readOnnx(fixture('onnx', 'mnist2x5_sigmoid.onnx'));
-    assert.equal(shape(mlp), '784 -> 5 sigmoid -> 5 sigmoid -> 10 linear');
-    assert.deepEqual(mlp.inputShape, [1, 28, 28]);
-    assert.equal(mlp.source?.producer, 'pytorch 2.2.0');
-    assert.deepEqual(mlp.layers.map((l) => l.name), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
-    await compareWithOrt(fixture('onnx', 'mnist2x5_sigmoid.onnx'), 32, 2);
+  test('mnist2x5_sigmoid.onnx (PyTorch 2.2) reads as 784 -> 5 sigmoid -> 5 sigmoid -> 10', compat(), async () => {
+    await readsMnist2x5Sigmoid(fixture('onnx', 'mnist2x5_sigmoid.onnx'), 'pytorch 2.2.0');
   });
 
-  test('fc1.onnx (tf2onnx, Gemm without transB, initializers also listed as inputs) reads as 2 -> 25 x3 -> 2', async () => {
-    const mlp = await readOnnx(fixture('onnx', 'fc1.onnx'));
-    assert.equal(shape(mlp), '2 -> 25 relu -> 25 relu -> 25 relu -> 2 linear');
-    assert.deepEqual(mlp.inputShape, [2]);
-    assert.equal(mlp.source?.producer, 'tf2onnx 1.5.4');
-    await compareWithOrt(fixture('onnx', 'fc1.onnx'), 64, 3, 4);
+  test('fc1.onnx (tf2onnx, Gemm without transB, initializers also listed as inputs) reads as 2 -> 25 x3 -> 2', compat(), async () => {
+    await readsFc1(fixture('onnx', 'fc1.onnx'), 'tf2onnx 1.5.4');
   });
 
-  test('fc_2-2-3.onnx (keras2onnx, MatMul+Add, weights in float_data) reads as 2 -> 2 relu -> 3', async () => {
-    const mlp = await readOnnx(fixture('onnx', 'fc_2-2-3.onnx'));
-    assert.equal(shape(mlp), '2 -> 2 relu -> 3 linear');
-    assert.deepEqual(mlp.layers.map((l) => l.name), ['dense_12', 'dense_13']);
-    assert.equal(mlp.source?.producer, 'keras2onnx 1.8.1');
-    await compareWithOrt(fixture('onnx', 'fc_2-2-3.onnx'), 64, 4, 4);
+  test('fc_2-2-3.onnx (keras2onnx, MatMul+Add, weights in float_data) reads as 2 -> 2 relu -> 3', compat(), async () => {
+    await readsFc223(fixture('onnx', 'fc_2-2-3.onnx'), 'keras2onnx 1.8.1');
+  });
+});
+
+describe('the same exporter layouts, written by the test encoder', () => {
+  test('PyTorch 1.11 layout (Constant+Reshape, Gemm transB=1, raw_data) reads as 784 -> 10 relu -> 10 relu -> 10', async () => {
+    await readsMnist2x10(built('onnx', 'mnist2x10.onnx'), `${PRODUCER} pytorch-1.11-layout`);
+  });
+
+  test('PyTorch 2.2 layout (/fc1/Gemm names, Sigmoid) reads as 784 -> 5 sigmoid -> 5 sigmoid -> 10', async () => {
+    await readsMnist2x5Sigmoid(built('onnx', 'mnist2x5_sigmoid.onnx'), `${PRODUCER} pytorch-2.2-layout`);
+  });
+
+  test('tf2onnx layout (Gemm without transB, initializers also listed as inputs, Identity output) reads as 2 -> 25 x3 -> 2', async () => {
+    await readsFc1(built('onnx', 'fc1.onnx'), `${PRODUCER} tf2onnx-1.5-layout`);
+  });
+
+  test('keras2onnx layout (MatMul+Add, weights in float_data) reads as 2 -> 2 relu -> 3', async () => {
+    await readsFc223(built('onnx', 'fc_2-2-3.onnx'), `${PRODUCER} keras2onnx-1.8-layout`);
+  });
+
+  test('keras2onnx CNN layout (Transpose, Conv, ..., MatMul+Add) is refused at its first Conv node', async () => {
+    const file = built('unsupported', 'cnn_max_mninst2.onnx');
+    await assert.rejects(readOnnx(file), (e: unknown) => {
+      assert.ok(e instanceof ModelFormatError);
+      assert.equal(e.location, "node 2 of 13 'conv2d_14' (Conv)");
+      assert.ok(e.message.startsWith(`${file}: ONNX: node 2 of 13 'conv2d_14' (Conv): operator Conv`));
+      return true;
+    });
   });
 
   test('detect picks .onnx files and ONNX headers, not JSON or safetensors', async () => {
     const { readFile } = await import('node:fs/promises');
-    const bytes = new Uint8Array(await readFile(fixture('onnx', 'fc1.onnx')));
+    const bytes = new Uint8Array(await readFile(built('onnx', 'fc1.onnx')));
     assert.equal(onnxFormat.detect('/x/model.bin', bytes.subarray(0, 64)), true);
     assert.equal(onnxFormat.detect('/x/a.ONNX', new Uint8Array()), true);
     assert.equal(onnxFormat.detect('/x/model.json', new TextEncoder().encode('{"format":"layers-model"}')), false);
@@ -88,7 +136,7 @@ describe('ONNX backend node tests (PyTorch 0.3, IR 3, opset 6)', () => {
     assertClose(predict(mlp, input.values, n), output.values, 1e-5, name);
   }
 
-  test('test_Linear (Gemm with the old broadcast attribute, initializers listed as inputs) matches output_0.pb', async () => {
+  test('test_Linear (Gemm with the old broadcast attribute, initializers listed as inputs) matches output_0.pb', compat(), async () => {
     const mlp = await readOnnx(dir('test_Linear', 'model.onnx'));
     assert.equal(shape(mlp), '10 -> 8 linear');
     assert.ok(mlp.layers[0].bias);
@@ -96,7 +144,7 @@ describe('ONNX backend node tests (PyTorch 0.3, IR 3, opset 6)', () => {
     await checkReference('test_Linear');
   });
 
-  test('test_Linear_no_bias (Transpose of the weight + MatMul) matches output_0.pb', async () => {
+  test('test_Linear_no_bias (Transpose of the weight + MatMul) matches output_0.pb', compat(), async () => {
     const mlp = await readOnnx(dir('test_Linear_no_bias', 'model.onnx'));
     assert.equal(shape(mlp), '10 -> 8 linear');
     assert.equal(mlp.layers[0].bias, null);
@@ -113,7 +161,7 @@ describe('ONNX backend node tests (PyTorch 0.3, IR 3, opset 6)', () => {
     ['test_Tanh', 'Tanh', 'tanh'],
     ['test_Softmax', 'Softmax', 'softmax'],
   ] as const) {
-    test(`${name} (activation only) is refused as having no dense layer; its reference data matches our ${activation}`, async () => {
+    test(`${name} (activation only) is refused as having no dense layer; its reference data matches our ${activation}`, compat(), async () => {
       await assert.rejects(readOnnx(dir(name, 'model.onnx')), (e: unknown) => {
         assert.ok(e instanceof ModelFormatError);
         assert.match(e.message, /model\.onnx: ONNX: the graph has no dense layer/);
@@ -129,13 +177,13 @@ describe('ONNX backend node tests (PyTorch 0.3, IR 3, opset 6)', () => {
     });
   }
 
-  test('test_operator_flatten (Flatten only) is refused as having no dense layer', async () => {
+  test('test_operator_flatten (Flatten only) is refused as having no dense layer', compat(), async () => {
     await assert.rejects(readOnnx(dir('test_operator_flatten', 'model.onnx')), /no dense layer \(operators: Flatten\)/);
   });
 
   // Decision: mm and addmm multiply run-time inputs (input_1.pb and input_2.pb are data the caller
   // passes, not stored weights), so there is no MLP to read; they are refused with the reason.
-  test('test_operator_mm and test_operator_addmm are refused: their "weights" are run-time inputs', async () => {
+  test('test_operator_mm and test_operator_addmm are refused: their "weights" are run-time inputs', compat(), async () => {
     await assert.rejects(readOnnx(dir('test_operator_mm', 'model.onnx')), (e: unknown) => {
       assert.ok(e instanceof ModelFormatError);
       assert.match(e.message, /the graph has 2 run-time inputs \('0', '1'\)/);
@@ -147,7 +195,7 @@ describe('ONNX backend node tests (PyTorch 0.3, IR 3, opset 6)', () => {
 });
 
 describe('ONNX models that are not MLPs', () => {
-  test('unsupported/onnx-backend-test_Conv2d is refused naming Conv and its position', async () => {
+  test('unsupported/onnx-backend-test_Conv2d is refused naming Conv and its position', compat(), async () => {
     const file = fixture('unsupported', 'onnx-backend-test_Conv2d', 'model.onnx');
     await assert.rejects(readOnnx(file), (e: unknown) => {
       assert.ok(e instanceof ModelFormatError);
@@ -158,7 +206,7 @@ describe('ONNX models that are not MLPs', () => {
     });
   });
 
-  test('unsupported/cnn_max_mninst2.onnx is refused at its first Conv node', async () => {
+  test('unsupported/cnn_max_mninst2.onnx is refused at its first Conv node', compat(), async () => {
     const file = fixture('unsupported', 'cnn_max_mninst2.onnx');
     await assert.rejects(readOnnx(file), (e: unknown) => {
       assert.ok(e instanceof ModelFormatError);

@@ -71,6 +71,184 @@ class ScanStop extends Error {}
 type ScanFault = { fault: 'deep'; path: string[]; offset: number; groups: boolean } | { fault: 'field0'; offset: number };
 
 /**
+ * The reads of protobufjs's BufferReader that the depth scan mirrors, over `b` from `pos`: they
+ * consume exactly the bytes the decoder would, and throw ScanStop where the decoder would fail.
+ */
+class ProtoScanner {
+  pos = 0;
+  readonly len: number;
+  constructor(private readonly b: Uint8Array) {
+    this.len = b.length;
+  }
+
+  uint32(): number {
+    // Reader.uint32: up to 5 bytes; bytes past the end read as undefined (continuing).
+    const b = this.b;
+    let value = (b[this.pos] & 127) >>> 0;
+    if (b[this.pos++] < 128) return value;
+    value = (value | ((b[this.pos] & 127) << 7)) >>> 0;
+    if (b[this.pos++] < 128) return value;
+    value = (value | ((b[this.pos] & 127) << 14)) >>> 0;
+    if (b[this.pos++] < 128) return value;
+    value = (value | ((b[this.pos] & 127) << 21)) >>> 0;
+    if (b[this.pos++] < 128) return value;
+    value = (value | ((b[this.pos] & 15) << 28)) >>> 0;
+    if (b[this.pos++] < 128) return value;
+    if ((this.pos += 5) > this.len) throw new ScanStop();
+    return value;
+  }
+
+  long(): void {
+    // readLongVarint: a fast route while more than 4 bytes remain, else a checked one.
+    const b = this.b;
+    const len = this.len;
+    let i = 0;
+    if (len - this.pos > 4) {
+      for (; i < 4; ++i) if (b[this.pos++] < 128) return;
+      if (b[this.pos++] < 128) return;
+      i = 0;
+    } else {
+      for (; i < 3; ++i) {
+        if (this.pos >= len) throw new ScanStop();
+        if (b[this.pos++] < 128) return;
+      }
+      this.pos++;
+      return;
+    }
+    if (len - this.pos > 4) {
+      for (; i < 5; ++i) if (b[this.pos++] < 128) return;
+    } else {
+      for (; i < 5; ++i) {
+        if (this.pos >= len) throw new ScanStop();
+        if (b[this.pos++] < 128) return;
+      }
+    }
+    throw new ScanStop();
+  }
+
+  skip(n: number): void {
+    if (this.pos + n > this.len) throw new ScanStop();
+    this.pos += n;
+  }
+
+  skipVarint(): void {
+    do {
+      if (this.pos >= this.len) throw new ScanStop();
+    } while (this.b[this.pos++] & 128);
+  }
+
+  /** Reader.skipType for every wire type but 3 (groups, handled by the caller). */
+  skipWire(wire: number): void {
+    if (wire === 0) this.skipVarint();
+    else if (wire === 1) this.skip(8);
+    else if (wire === 2) this.skip(this.uint32());
+    else if (wire === 5) this.skip(4);
+    else throw new ScanStop();
+  }
+
+  one(kind: 'varint' | 'long' | 'float' | 'double'): void {
+    if (kind === 'varint') this.uint32();
+    else if (kind === 'long') this.long();
+    else this.skip(kind === 'float' ? 4 : 8);
+  }
+}
+
+/** The depth scan: the stack of messages open at `pos`, each with its type, end and field name. */
+class NestingScan extends ProtoScanner {
+  private readonly stack: { type: string; end: number; field: string }[];
+  constructor(b: Uint8Array) {
+    super(b);
+    this.stack = [{ type: 'ModelProto', end: this.len, field: 'model' }];
+  }
+
+  run(): ScanFault | null {
+    try {
+      return this.walk();
+    } catch (e) {
+      if (e instanceof ScanStop) return null;
+      throw e;
+    }
+  }
+
+  private walk(): ScanFault | null {
+    const stack = this.stack;
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      if (!(this.pos < frame.end)) {
+        stack.pop();
+        continue;
+      }
+      const at = this.pos;
+      const tag = this.uint32();
+      if (tag >>> 3 === 0) return { fault: 'field0', offset: at };
+      const entry = ONNX_SCHEMA[frame.type][tag >>> 3];
+      const fault = entry ? this.readField(tag, entry) : this.skipUnknown(tag);
+      if (fault) return fault;
+    }
+    return null;
+  }
+
+  private tooDeep(extra: string, groups: boolean): ScanFault {
+    return { fault: 'deep', path: [...this.stack.map((f) => f.field), extra], offset: this.pos, groups };
+  }
+
+  /** A field the schema does not know, skipped by wire type. */
+  private skipUnknown(tag: number): ScanFault | null {
+    const wire = tag & 7;
+    if (wire !== 3) {
+      this.skipWire(wire);
+      return null;
+    }
+    // A group: protobufjs skips it by recursion, one call per nesting level.
+    let groups = 1;
+    while (groups > 0) {
+      if (this.stack.length + groups > MAX_PROTO_DEPTH) return this.tooDeep(`group (unknown field ${tag >>> 3})`, true);
+      const w = this.uint32() & 7;
+      if (w === 4) groups--;
+      else if (w === 3) groups++;
+      else this.skipWire(w);
+    }
+    return null;
+  }
+
+  /** A known field, read by its declared kind whatever the wire type says; a message opens a frame. */
+  private readField(tag: number, [field, kind]: [string, FieldKind]): ScanFault | null {
+    if (typeof kind === 'object') {
+      const length = this.uint32();
+      if (this.stack.length + 1 > MAX_PROTO_DEPTH) return this.tooDeep(field, false);
+      this.stack.push({ type: kind.message, end: this.pos + length, field });
+    } else if (kind === 'string') {
+      // BufferReader.string clamps a length that runs past the end.
+      const length = this.uint32();
+      this.pos = Math.min(this.pos + length, this.len);
+    } else if (kind === 'bytes') {
+      this.skip(this.uint32());
+    } else if (kind === 'varint' || kind === 'long' || kind === 'float' || kind === 'double') {
+      this.one(kind);
+    } else {
+      this.readPacked(tag, kind);
+    }
+    return null;
+  }
+
+  /** A repeated number field: packed when the wire type is 2, else one element. */
+  private readPacked(tag: number, kind: 'packed-varint' | 'packed-long' | 'packed-float' | 'packed-double'): void {
+    const element = kind === 'packed-varint' ? 'varint' : kind === 'packed-long' ? 'long' : kind === 'packed-float' ? 'float' : 'double';
+    if ((tag & 7) !== 2) {
+      this.one(element);
+      return;
+    }
+    const end = this.uint32() + this.pos;
+    if (element === 'float' || element === 'double') {
+      const size = element === 'float' ? 4 : 8;
+      if (this.pos < end) this.skip(Math.ceil((end - this.pos) / size) * size);
+    } else {
+      while (this.pos < end) this.one(element);
+    }
+  }
+}
+
+/**
  * Walks the protobuf encoding of a ModelProto with a loop and an explicit stack, consuming bytes
  * exactly as protobufjs's BufferReader and onnx-proto's generated decoders do (they read known
  * fields by their declared type whatever the wire type says, and skip unknown ones by wire type,
@@ -80,134 +258,7 @@ type ScanFault = { fault: 'deep'; path: string[]; offset: number; groups: boolea
  * null. Bytes the decoder would refuse end the scan: decoding then reports them as it always has.
  */
 export function scanOnnxNesting(b: Uint8Array): ScanFault | null {
-  const len = b.length;
-  let pos = 0;
-  const uint32 = (): number => {
-    // Reader.uint32: up to 5 bytes; bytes past the end read as undefined (continuing).
-    let value = (b[pos] & 127) >>> 0;
-    if (b[pos++] < 128) return value;
-    value = (value | ((b[pos] & 127) << 7)) >>> 0;
-    if (b[pos++] < 128) return value;
-    value = (value | ((b[pos] & 127) << 14)) >>> 0;
-    if (b[pos++] < 128) return value;
-    value = (value | ((b[pos] & 127) << 21)) >>> 0;
-    if (b[pos++] < 128) return value;
-    value = (value | ((b[pos] & 15) << 28)) >>> 0;
-    if (b[pos++] < 128) return value;
-    if ((pos += 5) > len) throw new ScanStop();
-    return value;
-  };
-  const long = (): void => {
-    // readLongVarint: a fast route while more than 4 bytes remain, else a checked one.
-    let i = 0;
-    if (len - pos > 4) {
-      for (; i < 4; ++i) if (b[pos++] < 128) return;
-      if (b[pos++] < 128) return;
-      i = 0;
-    } else {
-      for (; i < 3; ++i) {
-        if (pos >= len) throw new ScanStop();
-        if (b[pos++] < 128) return;
-      }
-      pos++;
-      return;
-    }
-    if (len - pos > 4) {
-      for (; i < 5; ++i) if (b[pos++] < 128) return;
-    } else {
-      for (; i < 5; ++i) {
-        if (pos >= len) throw new ScanStop();
-        if (b[pos++] < 128) return;
-      }
-    }
-    throw new ScanStop();
-  };
-  const skip = (n: number): void => {
-    if (pos + n > len) throw new ScanStop();
-    pos += n;
-  };
-  const skipVarint = (): void => {
-    do {
-      if (pos >= len) throw new ScanStop();
-    } while (b[pos++] & 128);
-  };
-  /** Reader.skipType for every wire type but 3 (groups, handled by the caller). */
-  const skipWire = (wire: number): void => {
-    if (wire === 0) skipVarint();
-    else if (wire === 1) skip(8);
-    else if (wire === 2) skip(uint32());
-    else if (wire === 5) skip(4);
-    else throw new ScanStop();
-  };
-  const one = (kind: 'varint' | 'long' | 'float' | 'double'): void => {
-    if (kind === 'varint') uint32();
-    else if (kind === 'long') long();
-    else skip(kind === 'float' ? 4 : 8);
-  };
-
-  const stack: { type: string; end: number; field: string }[] = [{ type: 'ModelProto', end: len, field: 'model' }];
-  const tooDeep = (extra: string, groups: boolean): ScanFault => ({ fault: 'deep', path: [...stack.map((f) => f.field), extra], offset: pos, groups });
-  try {
-    while (stack.length > 0) {
-      const frame = stack[stack.length - 1];
-      if (!(pos < frame.end)) {
-        stack.pop();
-        continue;
-      }
-      const at = pos;
-      const tag = uint32();
-      if (tag >>> 3 === 0) return { fault: 'field0', offset: at };
-      const entry = ONNX_SCHEMA[frame.type][tag >>> 3];
-      if (!entry) {
-        const wire = tag & 7;
-        if (wire !== 3) {
-          skipWire(wire);
-          continue;
-        }
-        // A group: protobufjs skips it by recursion, one call per nesting level.
-        let groups = 1;
-        while (groups > 0) {
-          if (stack.length + groups > MAX_PROTO_DEPTH) return tooDeep(`group (unknown field ${tag >>> 3})`, true);
-          const w = uint32() & 7;
-          if (w === 4) groups--;
-          else if (w === 3) groups++;
-          else skipWire(w);
-        }
-        continue;
-      }
-      const [field, kind] = entry;
-      if (typeof kind === 'object') {
-        const length = uint32();
-        if (stack.length + 1 > MAX_PROTO_DEPTH) return tooDeep(field, false);
-        stack.push({ type: kind.message, end: pos + length, field });
-      } else if (kind === 'string') {
-        // BufferReader.string clamps a length that runs past the end.
-        const length = uint32();
-        pos = Math.min(pos + length, len);
-      } else if (kind === 'bytes') {
-        skip(uint32());
-      } else if (kind === 'varint' || kind === 'long' || kind === 'float' || kind === 'double') {
-        one(kind);
-      } else {
-        const element = kind === 'packed-varint' ? 'varint' : kind === 'packed-long' ? 'long' : kind === 'packed-float' ? 'float' : 'double';
-        if ((tag & 7) !== 2) {
-          one(element);
-          continue;
-        }
-        const end = uint32() + pos;
-        if (element === 'float' || element === 'double') {
-          const size = element === 'float' ? 4 : 8;
-          if (pos < end) skip(Math.ceil((end - pos) / size) * size);
-        } else {
-          while (pos < end) one(element);
-        }
-      }
-    }
-  } catch (e) {
-    if (e instanceof ScanStop) return null;
-    throw e;
-  }
-  return null;
+  return new NestingScan(b).run();
 }
 
 function describeNesting(p: string[]): string {

@@ -6,6 +6,7 @@
  */
 import { onnx } from 'onnx-proto';
 import { ContainmentError, openContained, readRange, type ContainedFile } from '../../io/contained';
+import { float16ToNumber } from '../../io/float16';
 
 /** What protobufjs hands out for int64 fields when the `long` package is present. */
 export interface LongLike {
@@ -105,15 +106,6 @@ function checkCount(have: number, count: number, field: string): void {
   if (have !== count) throw new TensorError(`declares ${count} values but ${field} holds ${have}`);
 }
 
-export function float16ToFloat32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 function bfloat16ToFloat32(h: number): number {
   const v = new DataView(new ArrayBuffer(4));
   v.setUint32(0, h << 16);
@@ -186,7 +178,7 @@ export function tensorFloats(t: onnx.ITensorProto): Float32Array {
     }
     case DT.FLOAT16:
     case DT.BFLOAT16: {
-      const conv = type === DT.FLOAT16 ? float16ToFloat32 : bfloat16ToFloat32;
+      const conv = type === DT.FLOAT16 ? float16ToNumber : bfloat16ToFloat32;
       if (raw) {
         checkRaw(raw, count, 2, type);
         const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);

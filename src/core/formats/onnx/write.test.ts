@@ -9,7 +9,7 @@ import { initBackend } from '../../backend';
 import { pruneModel } from '../../experiments/prune-model';
 import { predict } from '../../model/forward';
 import type { MLP } from '../../model/mlp';
-import { fixture } from '../../../../test/fixtures';
+import { built } from '../../../../test/kits/encode/models';
 import { onnxFormat, readOnnx } from './onnx';
 import { WRITE_IR_VERSION, WRITE_OPSET } from './write';
 import { assertClose, randomArray, randomMLP, rng, runOrt, tempDir } from '../../../../test/kits/onnx';
@@ -51,8 +51,8 @@ describe('ONNX writer', () => {
     assert.equal(typeof onnxFormat.write, 'function');
   });
 
-  test('mnist2x10.onnx read -> write runs in onnxruntime like predict and reads back exactly', async () => {
-    const mlp = await readOnnx(fixture('onnx', 'mnist2x10.onnx'));
+  test('mnist2x10.onnx (PyTorch 1.11 layout) read -> write runs in onnxruntime like predict and reads back exactly', async () => {
+    const mlp = await readOnnx(built('onnx', 'mnist2x10.onnx'));
     const out = join(dir, 'mnist2x10-copy.onnx');
     await roundTrip(mlp, out);
     // A second generation is byte-identical: nothing drifts through read -> write.
@@ -64,7 +64,7 @@ describe('ONNX writer', () => {
   });
 
   test('the file is IR 8 / opset 13 with Flatten, Gemm + activation per layer, raw float32 initializers, producer PruneScope', async () => {
-    const mlp = await readOnnx(fixture('onnx', 'mnist2x5_sigmoid.onnx'));
+    const mlp = await readOnnx(built('onnx', 'mnist2x5_sigmoid.onnx'));
     const out = join(dir, 'layout.onnx');
     await onnxFormat.write!(mlp, out);
     const m = onnx.ModelProto.decode(await fs.readFile(out));
@@ -76,7 +76,7 @@ describe('ONNX writer', () => {
     for (const t of g.initializer as onnx.TensorProto[]) {
       assert.equal(t.dataType, onnx.TensorProto.DataType.FLOAT);
       assert.equal(t.floatData.length, 0);
-      assert.equal(t.rawData.length, 4 * t.dims.reduce((a, d) => a * Number(d), 1));
+      assert.equal(t.rawData.length, 4 * t.dims.reduce<number>((a, d) => a * Number(d), 1));
     }
     const w = (g.initializer as onnx.TensorProto[]).find((t) => t.name === '/fc1/Gemm.weight');
     assert.deepEqual(w?.dims.map(Number), [784, 5]);
@@ -115,7 +115,7 @@ describe('ONNX writer', () => {
   });
 
   test('a magnitude-pruned model is written with sparse initializers: a smaller file that onnxruntime runs like predict, read back exactly', async () => {
-    const source = fixture('onnx', 'mnist2x10.onnx');
+    const source = built('onnx', 'mnist2x10.onnx');
     const dense = join(dir, 'dense.onnx');
     await onnxFormat.write!(await readOnnx(source), dense);
     const sparse = join(dir, 'pruned-90.onnx');

@@ -112,79 +112,103 @@ function layerNames(layers: DenseLayer[]): string[] {
   });
 }
 
+/** The graph as it is written: nodes, initializers, and the value that holds the data so far. */
+interface GraphParts {
+  nodes: onnx.INodeProto[];
+  inits: onnx.TensorProto[];
+  sparseInits: onnx.SparseTensorProto[];
+  x: string;
+}
+
+/** A node after a layer's Gemm: its operator, the constants it takes after the data, and its attributes. */
+interface LayerStep {
+  op: string;
+  extraInputs?: string[];
+  attrs?: onnx.IAttributeProto[];
+}
+
 export function buildOnnxModel(mlp: MLP, producerVersion: string, options: WriteOptions = {}): onnx.ModelProto {
   try {
     validateMLP(mlp);
   } catch (e) {
     throw new PruneScopeError(`cannot write ${mlp.name} as ONNX: ${(e as Error).message}`);
   }
-  const nodes: onnx.INodeProto[] = [];
-  const inits: onnx.TensorProto[] = [];
-  const sparseInits: onnx.SparseTensorProto[] = [];
-  let x = 'input';
+  const g: GraphParts = { nodes: [], inits: [], sparseInits: [], x: 'input' };
   if (mlp.inputShape.length > 1) {
-    nodes.push({ name: 'flatten', opType: 'Flatten', input: [x], output: ['flatten_output'], attribute: [attrInt('axis', 1)] });
-    x = 'flatten_output';
+    g.nodes.push({ name: 'flatten', opType: 'Flatten', input: [g.x], output: ['flatten_output'], attribute: [attrInt('axis', 1)] });
+    g.x = 'flatten_output';
   }
   const names = layerNames(mlp.layers);
-  mlp.layers.forEach((l, idx) => {
-    const name = names[idx];
-    const last = idx === mlp.layers.length - 1;
-    const gemmInputs = [x, `${name}.weight`];
-    const sparse = options.dense ? null : sparseKernel(`${name}.weight`, [l.inputSize, l.units], l.weights);
-    if (sparse) sparseInits.push(sparse);
-    else inits.push(floatTensor(`${name}.weight`, [l.inputSize, l.units], l.weights));
-    if (l.bias) {
-      inits.push(floatTensor(`${name}.bias`, [l.units], l.bias));
-      gemmInputs.push(`${name}.bias`);
-    }
-    const steps: { op: string; extraInputs?: string[]; attrs?: onnx.IAttributeProto[] }[] = [];
-    switch (l.activation) {
-      case 'linear':
-        break;
-      case 'relu':
-        steps.push({ op: 'Relu' });
-        break;
-      case 'relu6':
-        inits.push(floatTensor(`${name}.clip_min`, [], [0]), floatTensor(`${name}.clip_max`, [], [6]));
-        steps.push({ op: 'Clip', extraInputs: [`${name}.clip_min`, `${name}.clip_max`] });
-        break;
-      case 'leaky_relu':
-        steps.push({ op: 'LeakyRelu', attrs: [attrFloat('alpha', l.alpha ?? 0.01)] });
-        break;
-      case 'sigmoid':
-        steps.push({ op: 'Sigmoid' });
-        break;
-      case 'tanh':
-        steps.push({ op: 'Tanh' });
-        break;
-      case 'softmax':
-        steps.push({ op: 'Softmax', attrs: [attrInt('axis', 1)] });
-        break;
-      case 'log_softmax':
-        steps.push({ op: 'LogSoftmax', attrs: [attrInt('axis', 1)] });
-        break;
-    }
-    if (l.dropout && l.dropout > 0) {
-      inits.push(floatTensor(`${name}.dropout_ratio`, [], [l.dropout]));
-      steps.push({ op: 'Dropout', extraInputs: [`${name}.dropout_ratio`] });
-    }
-    const gemmOut = steps.length === 0 && last ? 'output' : `${name}.linear`;
-    nodes.push({
-      name,
-      opType: 'Gemm',
-      input: gemmInputs,
-      output: [gemmOut],
-      attribute: [attrFloat('alpha', 1), attrFloat('beta', 1), attrInt('transA', 0), attrInt('transB', 0)],
-    });
-    x = gemmOut;
-    steps.forEach((st, k) => {
-      const out = last && k === steps.length - 1 ? 'output' : `${name}.${st.op.toLowerCase()}`;
-      const input = [x, ...(st.extraInputs ?? [])];
-      nodes.push({ name: `${name}/${st.op}`, opType: st.op, input, output: [out], attribute: st.attrs ?? [] });
-      x = out;
-    });
+  mlp.layers.forEach((l, idx) => addLayer(g, l, names[idx], idx === mlp.layers.length - 1, options));
+  return modelProto(mlp, producerVersion, g);
+}
+
+/** One dense layer: its weights (sparse unless options.dense), a Gemm, then its activation and dropout nodes. */
+function addLayer(g: GraphParts, l: DenseLayer, name: string, last: boolean, options: WriteOptions): void {
+  const gemmInputs = [g.x, `${name}.weight`];
+  const sparse = options.dense ? null : sparseKernel(`${name}.weight`, [l.inputSize, l.units], l.weights);
+  if (sparse) g.sparseInits.push(sparse);
+  else g.inits.push(floatTensor(`${name}.weight`, [l.inputSize, l.units], l.weights));
+  if (l.bias) {
+    g.inits.push(floatTensor(`${name}.bias`, [l.units], l.bias));
+    gemmInputs.push(`${name}.bias`);
+  }
+  const steps = layerSteps(l, name, g.inits);
+  const gemmOut = steps.length === 0 && last ? 'output' : `${name}.linear`;
+  g.nodes.push({
+    name,
+    opType: 'Gemm',
+    input: gemmInputs,
+    output: [gemmOut],
+    attribute: [attrFloat('alpha', 1), attrFloat('beta', 1), attrInt('transA', 0), attrInt('transB', 0)],
   });
+  g.x = gemmOut;
+  steps.forEach((st, k) => {
+    const out = last && k === steps.length - 1 ? 'output' : `${name}.${st.op.toLowerCase()}`;
+    const input = [g.x, ...(st.extraInputs ?? [])];
+    g.nodes.push({ name: `${name}/${st.op}`, opType: st.op, input, output: [out], attribute: st.attrs ?? [] });
+    g.x = out;
+  });
+}
+
+/** The nodes after a layer's Gemm (activation, then dropout); constants they take go to `inits`. */
+function layerSteps(l: DenseLayer, name: string, inits: onnx.TensorProto[]): LayerStep[] {
+  const steps: LayerStep[] = [];
+  switch (l.activation) {
+    case 'linear':
+      break;
+    case 'relu':
+      steps.push({ op: 'Relu' });
+      break;
+    case 'relu6':
+      inits.push(floatTensor(`${name}.clip_min`, [], [0]), floatTensor(`${name}.clip_max`, [], [6]));
+      steps.push({ op: 'Clip', extraInputs: [`${name}.clip_min`, `${name}.clip_max`] });
+      break;
+    case 'leaky_relu':
+      steps.push({ op: 'LeakyRelu', attrs: [attrFloat('alpha', l.alpha ?? 0.01)] });
+      break;
+    case 'sigmoid':
+      steps.push({ op: 'Sigmoid' });
+      break;
+    case 'tanh':
+      steps.push({ op: 'Tanh' });
+      break;
+    case 'softmax':
+      steps.push({ op: 'Softmax', attrs: [attrInt('axis', 1)] });
+      break;
+    case 'log_softmax':
+      steps.push({ op: 'LogSoftmax', attrs: [attrInt('axis', 1)] });
+      break;
+  }
+  if (l.dropout && l.dropout > 0) {
+    inits.push(floatTensor(`${name}.dropout_ratio`, [], [l.dropout]));
+    steps.push({ op: 'Dropout', extraInputs: [`${name}.dropout_ratio`] });
+  }
+  return steps;
+}
+
+/** The ModelProto around the written graph: IR version, opset, producer, input and output. */
+function modelProto(mlp: MLP, producerVersion: string, g: GraphParts): onnx.ModelProto {
   const units = mlp.layers[mlp.layers.length - 1].units;
   const source = mlp.source ? ` from ${mlp.source.format} (${mlp.source.path})` : '';
   return onnx.ModelProto.create({
@@ -195,9 +219,9 @@ export function buildOnnxModel(mlp: MLP, producerVersion: string, options: Write
     opsetImport: [{ domain: '', version: WRITE_OPSET }],
     graph: {
       name: mlp.name,
-      node: nodes,
-      initializer: inits,
-      sparseInitializer: sparseInits,
+      node: g.nodes,
+      initializer: g.inits,
+      sparseInitializer: g.sparseInits,
       input: [valueInfo('input', ['batch', ...mlp.inputShape])],
       output: [valueInfo('output', ['batch', units])],
     },

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fixture } from '../../../../test/fixtures';
+import { compat, fixture } from '../../../../test/fixtures';
+import { built } from '../../../../test/kits/encode/models';
 import { initBackend } from '../../backend';
 import { loadDataset } from '../../data/load';
 import { ModelFormatError } from '../../errors';
@@ -11,7 +12,9 @@ import { predict } from '../../model/forward';
 import type { MLP } from '../../model/mlp';
 import { naturalCompare, readSafetensorsHeader, safetensorsFormat } from './safetensors';
 
-const DFDX = () => fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors');
+/** The dfdx MNIST MLP (third-party, compatibility suite) and its twin in the same layout, written by the test encoder. */
+const DFDX_FIXTURE = () => fixture('safetensors', 'dfdx-mnist', 'mnist.safetensors');
+const DFDX = () => built('safetensors', 'dfdx-mnist', 'mnist.safetensors');
 
 const dir = mkdtempSync(join(tmpdir(), 'prunescope-st-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,13 +66,13 @@ async function refused(path: string, pattern: RegExp): Promise<void> {
   });
 }
 
-describe('dfdx MNIST MLP', () => {
+describe('dfdx MNIST MLP (the file, and its layout built by the test encoder)', () => {
   before(async () => {
     await initBackend();
   });
 
-  test('loads as 784 -> 512 -> 128 -> 32 -> 10 with ReLU', async () => {
-    const mlp = await safetensorsFormat.read(DFDX());
+  async function loadsAsDfdx(path: string): Promise<void> {
+    const mlp = await safetensorsFormat.read(path);
     assert.equal(mlp.inputSize, 784);
     assert.deepEqual(mlp.inputShape, [784]);
     assert.deepEqual(
@@ -83,6 +86,14 @@ describe('dfdx MNIST MLP', () => {
     );
     assert.equal(mlp.source?.format, 'safetensors');
     assert.ok(mlp.source?.notes.some((n) => /no activations/.test(n)));
+  }
+
+  test('loads as 784 -> 512 -> 128 -> 32 -> 10 with ReLU', compat(), async () => {
+    await loadsAsDfdx(DFDX_FIXTURE());
+  });
+
+  test('the same layout written by the test encoder loads as 784 -> 512 -> 128 -> 32 -> 10 with ReLU', async () => {
+    await loadsAsDfdx(DFDX());
   });
 
   test('outputs match a plain computation on the raw tensor bytes', async () => {
@@ -123,8 +134,8 @@ describe('dfdx MNIST MLP', () => {
     }
   });
 
-  test('classifies the MNIST test set well (it is a trained model)', async () => {
-    const mlp = await safetensorsFormat.read(DFDX());
+  test('classifies the MNIST test set well (it is a trained model)', compat(), async () => {
+    const mlp = await safetensorsFormat.read(DFDX_FIXTURE());
     const test = (await loadDataset('mnist')).test!;
     const out = predict(mlp, test.x, test.n);
     let correct = 0;
@@ -351,7 +362,7 @@ describe('refusals', () => {
     await refused(writeRaw('empty.safetensors', {}), /holds no tensors/);
   });
 
-  test('a truncated copy of the real file', async () => {
+  test('a truncated copy of a dfdx-layout file', async () => {
     const full = readFileSync(DFDX());
     const path = join(dir, 'cut.safetensors');
     writeFileSync(path, full.subarray(0, full.length - 100));

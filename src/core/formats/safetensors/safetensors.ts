@@ -3,7 +3,7 @@ import { basename, extname, resolve } from 'node:path';
 import { ModelFormatError } from '../../errors';
 import { assertNotSource, writeFilesAtomically } from '../../io/atomic';
 import { ContainmentError, readRange, type ContainedFile } from '../../io/contained';
-import { float16ToNumber } from '../../io/npy';
+import { float16ToNumber } from '../../io/float16';
 import { ACTIVATIONS, type Activation, type DenseLayer, type MLP, validateMLP } from '../../model/mlp';
 import type { ModelFormat, ReadOptions, WriteResult } from '../format';
 
@@ -508,65 +508,83 @@ async function readSafetensors(path: string, options: ReadOptions = {}): Promise
     if (!recorded) {
       notes.push(`safetensors stores no activations: ${hidden} after hidden layers, ${last} after the output layer (reader options)`);
     }
-    const otherMeta = Object.entries(header.metadata).filter(([k]) => !k.startsWith('prunescope.'));
-    if (otherMeta.length > 0) {
-      notes.push(`metadata: ${otherMeta.map(([k, v]) => `${k}=${v.length > 80 ? `${v.slice(0, 77)}...` : v}`).join(', ')}`);
-    }
+    noteUnreadHeaderParts(header, size, notes);
 
     const dataStart = 8 + header.headerLength;
-    const dataSize = size - dataStart;
-    const used = header.tensors.reduce((a, t) => Math.max(a, t.end), 0);
-    if (dataSize > used) {
-      notes.push(`the file has ${dataSize - used} bytes after the last tensor's data that the header does not account for; they were not read`);
-    }
     const whole = asRangeFile(handle, path, size);
     const readTensor = async (t: TensorInfo): Promise<Float32Array> =>
       decodeFloats(await readAt(whole, dataStart + t.begin, t.end - t.begin, `tensor "${shorten(t.name)}"`), t.dtype);
 
     const dense: DenseLayer[] = [];
     for (let i = 0; i < layers.length; i++) {
-      const g = layers[i];
-      const w = await readTensor(g.weight); // [out, in]
-      const weights = new Float32Array(g.inputSize * g.units); // [in, out]
-      for (let o = 0; o < g.units; o++) {
-        const row = o * g.inputSize;
-        for (let k = 0; k < g.inputSize; k++) weights[k * g.units + o] = w[row + k];
-      }
-      const rec = recorded?.[i];
-      const layer: DenseLayer = {
-        name: rec?.name ?? (g.prefix || 'linear'),
-        inputSize: g.inputSize,
-        units: g.units,
-        weights,
-        bias: g.bias ? await readTensor(g.bias) : null,
-        activation: rec?.activation ?? (i === layers.length - 1 ? last : hidden),
-      };
-      if (rec?.alpha !== undefined) layer.alpha = rec.alpha;
-      if (rec?.dropout !== undefined) layer.dropout = rec.dropout;
-      dense.push(layer);
+      dense.push(await readDenseLayer(layers[i], recorded?.[i], i === layers.length - 1 ? last : hidden, readTensor));
     }
-    const inputSize = layers[0].inputSize;
-    const mlp: MLP = {
-      name: header.metadata[META_NAME] || basename(path, extname(path)),
-      inputShape: parseInputShape(header.metadata, inputSize) ?? [inputSize],
-      inputSize,
-      layers: dense,
-      source: {
-        format: 'safetensors',
-        path: resolve(path),
-        ...(header.metadata.producer ? { producer: header.metadata.producer } : {}),
-        notes,
-      },
-    };
-    try {
-      validateMLP(mlp);
-    } catch (e) {
-      throw new ModelFormatError(path, LABEL, (e as Error).message);
-    }
-    return mlp;
+    return safetensorsMLP(path, header, layers[0].inputSize, dense, notes);
   } finally {
     await handle.close();
   }
+}
+
+/** Notes the metadata PruneScope does not use and any bytes after the last tensor's data. */
+function noteUnreadHeaderParts(header: SafetensorsHeader, size: number, notes: string[]): void {
+  const otherMeta = Object.entries(header.metadata).filter(([k]) => !k.startsWith('prunescope.'));
+  if (otherMeta.length > 0) {
+    notes.push(`metadata: ${otherMeta.map(([k, v]) => `${k}=${v.length > 80 ? `${v.slice(0, 77)}...` : v}`).join(', ')}`);
+  }
+  const dataStart = 8 + header.headerLength;
+  const dataSize = size - dataStart;
+  const used = header.tensors.reduce((a, t) => Math.max(a, t.end), 0);
+  if (dataSize > used) {
+    notes.push(`the file has ${dataSize - used} bytes after the last tensor's data that the header does not account for; they were not read`);
+  }
+}
+
+/** One Linear layer as a dense layer: its [out, in] weight transposed to [in, out], its bias, and its recorded name and activation if any. */
+async function readDenseLayer(
+  g: LinearGroup,
+  rec: RecordedLayer | undefined,
+  defaultActivation: Activation,
+  readTensor: (t: TensorInfo) => Promise<Float32Array>,
+): Promise<DenseLayer> {
+  const w = await readTensor(g.weight); // [out, in]
+  const weights = new Float32Array(g.inputSize * g.units); // [in, out]
+  for (let o = 0; o < g.units; o++) {
+    const row = o * g.inputSize;
+    for (let k = 0; k < g.inputSize; k++) weights[k * g.units + o] = w[row + k];
+  }
+  const layer: DenseLayer = {
+    name: rec?.name ?? (g.prefix || 'linear'),
+    inputSize: g.inputSize,
+    units: g.units,
+    weights,
+    bias: g.bias ? await readTensor(g.bias) : null,
+    activation: rec?.activation ?? defaultActivation,
+  };
+  if (rec?.alpha !== undefined) layer.alpha = rec.alpha;
+  if (rec?.dropout !== undefined) layer.dropout = rec.dropout;
+  return layer;
+}
+
+/** The MLP read from the file, once validated. */
+function safetensorsMLP(path: string, header: SafetensorsHeader, inputSize: number, dense: DenseLayer[], notes: string[]): MLP {
+  const mlp: MLP = {
+    name: header.metadata[META_NAME] || basename(path, extname(path)),
+    inputShape: parseInputShape(header.metadata, inputSize) ?? [inputSize],
+    inputSize,
+    layers: dense,
+    source: {
+      format: 'safetensors',
+      path: resolve(path),
+      ...(header.metadata.producer ? { producer: header.metadata.producer } : {}),
+      notes,
+    },
+  };
+  try {
+    validateMLP(mlp);
+  } catch (e) {
+    throw new ModelFormatError(path, LABEL, (e as Error).message);
+  }
+  return mlp;
 }
 
 /** Encodes an MLP as safetensors bytes: F32, `<i>.weight` [out, in] and `<i>.bias` [out]. */

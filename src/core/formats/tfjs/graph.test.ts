@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fixture } from '../../../../test/fixtures';
+import { compat, fixture } from '../../../../test/fixtures';
+import { built } from '../../../../test/kits/encode/models';
 import { initBackend } from '../../backend';
 import { ModelFormatError } from '../../errors';
 import { predict } from '../../model/forward';
@@ -85,8 +86,9 @@ describe('tfjs GraphModel reader', () => {
   });
   after(() => fs.rm(dir, { recursive: true, force: true }));
 
-  it('detects graph models by content, also from a cut-short head', () => {
-    for (const p of [fixture('tfjs/rn59-graph/model.json'), fixture('tfjs/matmul-graph/model.json')]) {
+  /** `source` is fixture (the third-party files) or built (their twins from the test encoder). */
+  function detectsGraphModels(source: (...parts: string[]) => string): void {
+    for (const p of [source('tfjs/rn59-graph/model.json'), source('tfjs/matmul-graph/model.json')]) {
       const bytes = new Uint8Array(readFileSync(p));
       assert.equal(tfjsGraphFormat.detect(p, bytes), true, p);
       // rn59-graph starts with its weightsManifest: a head that holds only part of it.
@@ -94,30 +96,53 @@ describe('tfjs GraphModel reader', () => {
       assert.equal(tfjsLayersFormat.detect(p, bytes), false, p);
       assert.equal(tfjsLayersFormat.detect(p, bytes.subarray(0, 120)), false, `${p} (120 bytes)`);
     }
-    const layers = fixture('tfjs/abalone-node/model.json');
+    const layers = source('tfjs/abalone-node/model.json');
     assert.equal(tfjsGraphFormat.detect(layers, new Uint8Array(readFileSync(layers))), false);
+  }
+
+  it('detects graph models by content, also from a cut-short head', compat(), () => {
+    detectsGraphModels(fixture);
   });
 
-  it('reads rn59-graph (MatMul + BiasAdd + Identity) with the same weights as rn59-layers and the outputs of tfjs', async () => {
-    const path = fixture('tfjs/rn59-graph/model.json');
+  it('detects the same layouts written by the test encoder, also from a cut-short head', () => {
+    detectsGraphModels(built);
+  });
+
+  async function readsRn59Graph(source: (...parts: string[]) => string): Promise<void> {
+    const path = source('tfjs/rn59-graph/model.json');
     const graph = await tfjsGraphFormat.read(path);
-    const layers = await tfjsLayersFormat.read(fixture('tfjs/rn59-layers/bundle_model_test.json'));
+    const layers = await tfjsLayersFormat.read(source('tfjs/rn59-layers/bundle_model_test.json'));
     assert.deepEqual(graph.inputShape, [10]);
     assert.deepEqual(graph.layers.map((l) => [l.name, l.inputSize, l.units, l.activation]), [['dense_Dense2', 10, 1, 'linear']]);
     assert.equal(graph.source?.format, 'tfjs-graph');
     assert.deepEqual(Array.from(graph.layers[0].weights), Array.from(layers.layers[0].weights));
     assert.deepEqual(Array.from(graph.layers[0].bias!), Array.from(layers.layers[0].bias!));
     await assertMatchesTfjs(graph, path);
-  });
+  }
 
-  it('reads matmul-graph (a single MatMul on a [2, 2] placeholder) as 2 -> 2 without bias, like tfjs', async () => {
-    const path = fixture('tfjs/matmul-graph/model.json');
+  async function readsMatmulGraph(path: string): Promise<void> {
     const mlp = await tfjsGraphFormat.read(path);
     assert.deepEqual(mlp.inputShape, [2]);
     assert.deepEqual(mlp.layers.map((l) => [l.inputSize, l.units, l.activation, l.bias]), [[2, 2, 'linear', null]]);
     assert.ok(mlp.source?.notes.some((n) => n.includes('fixed batch size of 2')));
     // The placeholder's batch is fixed at 2, so tfjs is given exactly the [2, 2] it declares.
     await assertMatchesTfjs(mlp, path, 2);
+  }
+
+  it('reads rn59-graph (MatMul + BiasAdd + Identity) with the same weights as rn59-layers and the outputs of tfjs', compat(), async () => {
+    await readsRn59Graph(fixture);
+  });
+
+  it('reads the rn59-graph layout written by the test encoder (MatMul + BiasAdd + Identity) with the weights of its rn59-layers twin and the outputs of tfjs', async () => {
+    await readsRn59Graph(built);
+  });
+
+  it('reads matmul-graph (a single MatMul on a [2, 2] placeholder) as 2 -> 2 without bias, like tfjs', compat(), async () => {
+    await readsMatmulGraph(fixture('tfjs/matmul-graph/model.json'));
+  });
+
+  it('reads the matmul-graph layout written by the test encoder (a single MatMul on a [2, 2] placeholder) as 2 -> 2 without bias, like tfjs', async () => {
+    await readsMatmulGraph(built('tfjs/matmul-graph/model.json'));
   });
 
   it('reads Reshape, _FusedMatMul (BiasAdd, BiasAdd+Relu, transpose_b), MatMul + Add / BiasAdd and activations, for every signature placement', async () => {

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { ModelFormatError } from '../../errors';
 import { validateMLP, type Activation, type DenseLayer, type MLP } from '../../model/mlp';
 import type { ModelFormat } from '../format';
-import { defaultModelName, detectTfjsKind, loadWeightsManifest, preview, readModelJson } from './weights';
+import { defaultModelName, detectTfjsKind, loadWeightsManifest, preview, readModelJson, type LoadedWeights } from './weights';
 
 const LABEL = 'TensorFlow.js GraphModel';
 
@@ -125,10 +125,44 @@ function layerNameFor(node: GNode, k: number, taken: Set<string>): string {
   return name;
 }
 
+type Signature = Json | undefined;
+
 async function readGraphModel(modelPath: string): Promise<MLP> {
   const file = resolve(modelPath);
   const json = await readModelJson(file, LABEL);
-  const topology = json.modelTopology;
+  const { nodes, list } = parseNodes(file, json.modelTopology);
+  // Refuse what is not an MLP before looking at the graph's shape or the weights.
+  checkOperators(file, list, nodes);
+  const signature = graphSignature(json);
+  const input = findInput(file, list, nodes, signature);
+  const output = findOutput(file, list, nodes, signature);
+  const path = chainBetween(file, nodes, input, output);
+
+  const weights = await loadWeightsManifest(file, LABEL, json.weightsManifest);
+  const notes = [...weights.notes];
+  const dims = declaredInputDims(input, signature);
+  const chain = new LayerChain(file, nodes, weights, notes, dims, inputFeatures(file, input, dims, notes));
+  for (const n of path) chain.step(n);
+  const layers = chain.finish(output);
+
+  const finalShape = chain.inputShape ?? [layers[0].inputSize];
+  const mlp: MLP = {
+    name: defaultModelName(file),
+    inputShape: finalShape,
+    inputSize: finalShape.reduce((p, d) => p * d, 1),
+    layers,
+    source: { format: 'tfjs-graph', path: file, producer: producerOf(json), notes, files: [file, ...weights.files] },
+  };
+  try {
+    validateMLP(mlp);
+  } catch (e) {
+    throw new ModelFormatError(file, LABEL, (e as Error).message);
+  }
+  return mlp;
+}
+
+/** The nodes of modelTopology, by name and in file order; a node without name or op, or a name given twice, is refused. */
+function parseNodes(file: string, topology: unknown): { nodes: Map<string, GNode>; list: GNode[] } {
   if (!isRecord(topology) || !Array.isArray(topology.node)) {
     throw new ModelFormatError(file, LABEL, 'modelTopology has no list of nodes');
   }
@@ -150,8 +184,11 @@ async function readGraphModel(modelPath: string): Promise<MLP> {
     nodes.set(node.name, node);
     return node;
   });
+  return { nodes, list };
+}
 
-  // Refuse what is not an MLP before looking at the graph's shape or the weights.
+/** Every operator must be one an MLP graph uses, and every input must name a node. */
+function checkOperators(file: string, list: GNode[], nodes: Map<string, GNode>): void {
   for (const n of list) {
     if (!SUPPORTED.has(n.op)) {
       throw new ModelFormatError(
@@ -165,14 +202,17 @@ async function readGraphModel(modelPath: string): Promise<MLP> {
       if (!nodes.has(ref)) throw new ModelFormatError(file, LABEL, `input '${ref}' refers to no node`, where(n));
     }
   }
+}
 
-  // tfjs takes the signature from userDefinedMetadata first, then the top level.
+/** tfjs takes the signature from userDefinedMetadata first, then the top level. */
+function graphSignature(json: Json): Signature {
   const udm = isRecord(json.userDefinedMetadata) ? json.userDefinedMetadata : undefined;
-  const signature = udm && isRecord(udm.signature) ? udm.signature : isRecord(json.signature) ? json.signature : undefined;
-  const sigInputs = signatureNames(signature?.inputs).map(producerName);
-  const sigOutputs = signatureNames(signature?.outputs).map(producerName);
+  return udm && isRecord(udm.signature) ? udm.signature : isRecord(json.signature) ? json.signature : undefined;
+}
 
-  let inputNames = sigInputs;
+/** The one input: the signature's, else the one Placeholder. */
+function findInput(file: string, list: GNode[], nodes: Map<string, GNode>, signature: Signature): GNode {
+  let inputNames = signatureNames(signature?.inputs).map(producerName);
   if (inputNames.length === 0) inputNames = list.filter((n) => n.op.startsWith('Placeholder')).map((n) => n.name);
   if (inputNames.length !== 1) {
     throw new ModelFormatError(
@@ -184,8 +224,12 @@ async function readGraphModel(modelPath: string): Promise<MLP> {
   }
   const input = nodes.get(inputNames[0]);
   if (!input) throw new ModelFormatError(file, LABEL, `the signature's input '${inputNames[0]}' is not a node`, 'graph inputs');
+  return input;
+}
 
-  let outputNames = sigOutputs;
+/** The one output: the signature's, else the one node nothing consumes. */
+function findOutput(file: string, list: GNode[], nodes: Map<string, GNode>, signature: Signature): GNode {
+  let outputNames = signatureNames(signature?.outputs).map(producerName);
   if (outputNames.length === 0) {
     // As tfjs does: every node nothing consumes (control edges included), Consts aside.
     const consumed = new Set(list.flatMap((n) => [...n.inputs, ...n.control]));
@@ -201,8 +245,11 @@ async function readGraphModel(modelPath: string): Promise<MLP> {
   }
   const output = nodes.get(outputNames[0]);
   if (!output) throw new ModelFormatError(file, LABEL, `the signature's output '${outputNames[0]}' is not a node`, 'graph outputs');
+  return output;
+}
 
-  // Walk back from the output: every step must have exactly one computed (non-Const) input.
+/** Walks back from the output: every step must have exactly one computed (non-Const) input. Returns the nodes after the input, in order. */
+function chainBetween(file: string, nodes: Map<string, GNode>, input: GNode, output: GNode): GNode[] {
   const path: GNode[] = [];
   const seen = new Set<string>();
   for (let cur = output; cur !== input; ) {
@@ -226,188 +273,227 @@ async function readGraphModel(modelPath: string): Promise<MLP> {
     }
     cur = nodes.get(computed[0])!;
   }
-  path.reverse();
+  return path.reverse();
+}
 
-  const weights = await loadWeightsManifest(file, LABEL, json.weightsManifest);
-  const notes = [...weights.notes];
-
-  // Input shape: [batch, ...features] from the placeholder, else from the signature.
+/** Input dimensions [batch, ...features] from the placeholder, else from the signature. */
+function declaredInputDims(input: GNode, signature: Signature): number[] | undefined {
   let dims = shapeDims(isRecord(input.attr.shape) ? input.attr.shape.shape : undefined);
   if (!dims && signature && isRecord(signature.inputs)) {
     const entry = Object.values(signature.inputs)[0];
     if (isRecord(entry)) dims = shapeDims(entry.tensorShape);
   }
-  let shape: number[] | undefined;
-  if (dims) {
-    if (dims.length < 2) {
-      throw new ModelFormatError(file, LABEL, `input shape [${dims}] has no batch dimension; expected [batch, features...]`, where(input));
-    }
-    if (dims[0] > 0) notes.push(`the input '${input.name}' has a fixed batch size of ${dims[0]}`);
-    const features = dims.slice(1);
-    if (features.every((d) => d > 0)) shape = features;
-    else if (features.length > 1) throw new ModelFormatError(file, LABEL, `input shape [${dims}] has unknown feature sizes`, where(input));
+  return dims;
+}
+
+/** The declared features per sample, when every one is known; a fixed batch size is noted. */
+function inputFeatures(file: string, input: GNode, dims: number[] | undefined, notes: string[]): number[] | undefined {
+  if (!dims) return undefined;
+  if (dims.length < 2) {
+    throw new ModelFormatError(file, LABEL, `input shape [${dims}] has no batch dimension; expected [batch, features...]`, where(input));
   }
-  let inputShape = shape ? [...shape] : undefined;
+  if (dims[0] > 0) notes.push(`the input '${input.name}' has a fixed batch size of ${dims[0]}`);
+  const features = dims.slice(1);
+  if (features.every((d) => d > 0)) return features;
+  if (features.length > 1) throw new ModelFormatError(file, LABEL, `input shape [${dims}] has unknown feature sizes`, where(input));
+  return undefined;
+}
 
-  const layers: DenseLayer[] = [];
-  const taken = new Set<string>();
-  let stage: 'none' | 'linear' | 'activated' = 'none';
-
-  const constValues = (n: GNode, name: string, dtype: 'float32' | 'int32'): { values: Float32Array | Int32Array; shape: number[] } => {
-    const w = weights.byName.get(name);
-    if (!w) throw new ModelFormatError(file, LABEL, `constant '${name}' has no entry in the weights manifest`, where(n));
-    if (w.dtype !== dtype || !w.values) throw new ModelFormatError(file, LABEL, `constant '${name}' has dtype ${w.dtype}; expected ${dtype}`, where(n));
-    return { values: w.values as Float32Array | Int32Array, shape: w.shape };
-  };
-  const constInput = (n: GNode, position: number): string => {
-    const name = n.inputs[position];
-    if (name === undefined || nodes.get(name)!.op !== 'Const') {
-      throw new ModelFormatError(file, LABEL, `input ${position + 1} must be a constant`, where(n));
-    }
-    return name;
-  };
-  const setActivation = (n: GNode, activation: Activation, alpha?: number): void => {
-    if (stage !== 'linear') {
-      throw new ModelFormatError(
-        file,
-        LABEL,
-        stage === 'none' ? 'an activation before any MatMul cannot be part of a dense layer' : 'a second activation on the same layer cannot be represented',
-        where(n),
-      );
-    }
-    const layer = layers[layers.length - 1];
-    layer.activation = activation;
-    if (activation === 'leaky_relu') layer.alpha = alpha ?? 0.2;
-    stage = 'activated';
-  };
-  const addBias = (n: GNode, constName: string): void => {
-    if (stage !== 'linear') {
-      throw new ModelFormatError(
-        file,
-        LABEL,
-        stage === 'none' ? 'adds a constant before any MatMul' : 'adds a constant after the activation; it cannot be part of a dense layer',
-        where(n),
-      );
-    }
-    const layer = layers[layers.length - 1];
-    const { values } = constValues(n, constName, 'float32');
-    if (values.length !== layer.units && values.length !== 1) {
-      throw new ModelFormatError(file, LABEL, `bias '${constName}' has ${values.length} values for ${layer.units} units`, where(n));
-    }
-    const bias = new Float32Array(layer.units);
-    for (let j = 0; j < layer.units; j++) bias[j] = (layer.bias ? layer.bias[j] : 0) + values[values.length === 1 ? 0 : j];
-    // A single bias keeps its exact bits; a second one is added in float32 as TF would.
-    layer.bias = layer.bias ? bias : values.length === 1 ? bias : new Float32Array(values);
-  };
-
-  for (const n of path) {
-    if (PASS_THROUGH.has(n.op)) continue;
-    if (MATMUL.has(n.op)) {
-      const [a, b] = n.inputs;
-      if (a === undefined || b === undefined) throw new ModelFormatError(file, LABEL, 'needs two inputs', where(n));
-      if (nodes.get(a)!.op === 'Const') {
-        throw new ModelFormatError(file, LABEL, 'the data is the second MatMul operand (W·x); only x·W dense layers are supported', where(n));
-      }
-      if (boolAttr(n, 'transpose_a', 'adj_x')) {
-        throw new ModelFormatError(file, LABEL, 'transpose_a is set: the batch would be multiplied as features', where(n));
-      }
-      const transposeB = boolAttr(n, 'transpose_b', 'adj_y');
-      const w = constValues(n, constInput(n, 1), 'float32');
-      if (w.shape.length !== 2) throw new ModelFormatError(file, LABEL, `weight '${b}' has shape [${w.shape}]; expected a matrix`, where(n));
-      const [inSize, units] = transposeB ? [w.shape[1], w.shape[0]] : [w.shape[0], w.shape[1]];
-      if (!shape) {
-        shape = [inSize];
-        inputShape = inputShape ?? [inSize];
-        notes.push(`the input shape is not declared; [${inSize}] was taken from '${b}'`);
-      }
-      if (shape.length !== 1) {
-        throw new ModelFormatError(file, LABEL, `receives a [${shape}] tensor; a dense layer needs a flat input (Reshape first)`, where(n));
-      }
-      if (shape[0] !== inSize) {
-        throw new ModelFormatError(file, LABEL, `weight '${b}' takes ${inSize} inputs but the layer receives ${shape[0]}`, where(n));
-      }
-      let kernel: Float32Array;
-      if (transposeB) {
-        kernel = new Float32Array(inSize * units);
-        for (let u = 0; u < units; u++) for (let i = 0; i < inSize; i++) kernel[i * units + u] = w.values[u * inSize + i];
-      } else {
-        kernel = new Float32Array(w.values);
-      }
-      layers.push({ name: layerNameFor(n, layers.length + 1, taken), inputSize: inSize, units, weights: kernel, bias: null, activation: 'linear' });
-      stage = 'linear';
-      shape = [units];
-      if (n.op === '_FusedMatMul') {
-        const fused = stringListAttr(n, 'fused_ops');
-        const args = n.inputs.slice(2);
-        for (const op of fused) {
-          if (op === 'BiasAdd') {
-            if (args.length < 1) throw new ModelFormatError(file, LABEL, 'fused BiasAdd has no bias argument', where(n));
-            addBias(n, constInput(n, 2));
-          } else if (op in ACTIVATION_OPS && op !== 'Softmax' && op !== 'LogSoftmax') {
-            setActivation(n, ACTIVATION_OPS[op], numberAttr(n, 'leakyrelu_alpha', 0.2));
-          } else {
-            throw new ModelFormatError(file, LABEL, `fused operation ${preview(op)} is not supported (only BiasAdd, Relu, Relu6, LeakyRelu, Sigmoid, Tanh)`, where(n));
-          }
-        }
-      }
-      continue;
-    }
-    if (BIAS.has(n.op)) {
-      const c = n.inputs.find((name) => nodes.get(name)!.op === 'Const');
-      if (!c) throw new ModelFormatError(file, LABEL, 'adds two computed tensors; branching graphs are not MLPs', where(n));
-      addBias(n, c);
-      continue;
-    }
-    if (n.op in ACTIVATION_OPS) {
-      setActivation(n, ACTIVATION_OPS[n.op], numberAttr(n, 'alpha', 0.2));
-      continue;
-    }
-    if (n.op === 'Reshape') {
-      if (!shape) throw new ModelFormatError(file, LABEL, 'the input shape is not declared, so the reshape cannot be followed', where(n));
-      const target = Array.from(constValues(n, constInput(n, 1), 'int32').values);
-      const size = shape.reduce((p, d) => p * d, 1);
-      const features = target.slice(1);
-      const known = features.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
-      const resolved = features.map((d) => (d === -1 ? size / known : d));
-      const batchOk = target.length >= 1 && (target[0] === -1 || (dims !== undefined && target[0] === dims[0]));
-      if (
-        !batchOk ||
-        features.filter((d) => d === -1).length > 1 ||
-        resolved.some((d) => !Number.isInteger(d) || d <= 0) ||
-        resolved.reduce((p, d) => p * d, 1) !== size
-      ) {
-        throw new ModelFormatError(file, LABEL, `reshape of [batch, ${shape}] to [${target}] mixes the batch with the features`, where(n));
-      }
-      shape = resolved;
-      continue;
-    }
-    throw new ModelFormatError(file, LABEL, `operator ${n.op} cannot be part of the chain`, where(n));
-  }
-  if (layers.length === 0) throw new ModelFormatError(file, LABEL, 'the graph has no MatMul from the input to the output');
-  if (shape && shape.length !== 1) {
-    throw new ModelFormatError(file, LABEL, `the output has shape [batch, ${shape}]; an MLP ends in a flat layer`, where(output));
-  }
-
-  const finalShape = inputShape ?? [layers[0].inputSize];
+/** The converter and TensorFlow version the model.json names, if any. */
+function producerOf(json: Json): string | undefined {
   const producer = [
     typeof json.convertedBy === 'string' ? json.convertedBy : undefined,
     typeof json.generatedBy === 'string' ? `TensorFlow ${json.generatedBy}` : undefined,
   ]
     .filter(Boolean)
     .join(', ');
-  const mlp: MLP = {
-    name: defaultModelName(file),
-    inputShape: finalShape,
-    inputSize: finalShape.reduce((p, d) => p * d, 1),
-    layers,
-    source: { format: 'tfjs-graph', path: file, producer: producer || undefined, notes, files: [file, ...weights.files] },
-  };
-  try {
-    validateMLP(mlp);
-  } catch (e) {
-    throw new ModelFormatError(file, LABEL, (e as Error).message);
+  return producer || undefined;
+}
+
+/**
+ * Dense layers built node by node along the chain: a MatMul opens a layer, bias adds and one
+ * activation complete it, Reshape only regroups the features and pass-through nodes are skipped.
+ */
+class LayerChain {
+  readonly layers: DenseLayer[] = [];
+  private readonly taken = new Set<string>();
+  private stage: 'none' | 'linear' | 'activated' = 'none';
+  /** Features per sample of the value at the current node, when known. */
+  private shape: number[] | undefined;
+  /** The model's input shape: as declared, or taken from the first weight. */
+  inputShape: number[] | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly nodes: Map<string, GNode>,
+    private readonly weights: LoadedWeights,
+    private readonly notes: string[],
+    private readonly dims: number[] | undefined,
+    shape: number[] | undefined,
+  ) {
+    this.shape = shape;
+    this.inputShape = shape ? [...shape] : undefined;
   }
-  return mlp;
+
+  step(n: GNode): void {
+    if (PASS_THROUGH.has(n.op)) return;
+    if (MATMUL.has(n.op)) return this.matmul(n);
+    if (BIAS.has(n.op)) {
+      const c = n.inputs.find((name) => this.nodes.get(name)!.op === 'Const');
+      if (!c) throw new ModelFormatError(this.file, LABEL, 'adds two computed tensors; branching graphs are not MLPs', where(n));
+      return this.addBias(n, c);
+    }
+    if (n.op in ACTIVATION_OPS) return this.setActivation(n, ACTIVATION_OPS[n.op], numberAttr(n, 'alpha', 0.2));
+    if (n.op === 'Reshape') return this.reshape(n);
+    throw new ModelFormatError(this.file, LABEL, `operator ${n.op} cannot be part of the chain`, where(n));
+  }
+
+  /** The layers, once the chain has at least one and ends flat. */
+  finish(output: GNode): DenseLayer[] {
+    if (this.layers.length === 0) throw new ModelFormatError(this.file, LABEL, 'the graph has no MatMul from the input to the output');
+    if (this.shape && this.shape.length !== 1) {
+      throw new ModelFormatError(this.file, LABEL, `the output has shape [batch, ${this.shape}]; an MLP ends in a flat layer`, where(output));
+    }
+    return this.layers;
+  }
+
+  private constValues(n: GNode, name: string, dtype: 'float32' | 'int32'): { values: Float32Array | Int32Array; shape: number[] } {
+    const w = this.weights.byName.get(name);
+    if (!w) throw new ModelFormatError(this.file, LABEL, `constant '${name}' has no entry in the weights manifest`, where(n));
+    if (w.dtype !== dtype || !w.values) {
+      throw new ModelFormatError(this.file, LABEL, `constant '${name}' has dtype ${w.dtype}; expected ${dtype}`, where(n));
+    }
+    return { values: w.values as Float32Array | Int32Array, shape: w.shape };
+  }
+
+  private constInput(n: GNode, position: number): string {
+    const name = n.inputs[position];
+    if (name === undefined || this.nodes.get(name)!.op !== 'Const') {
+      throw new ModelFormatError(this.file, LABEL, `input ${position + 1} must be a constant`, where(n));
+    }
+    return name;
+  }
+
+  private setActivation(n: GNode, activation: Activation, alpha?: number): void {
+    if (this.stage !== 'linear') {
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        this.stage === 'none' ? 'an activation before any MatMul cannot be part of a dense layer' : 'a second activation on the same layer cannot be represented',
+        where(n),
+      );
+    }
+    const layer = this.layers[this.layers.length - 1];
+    layer.activation = activation;
+    if (activation === 'leaky_relu') layer.alpha = alpha ?? 0.2;
+    this.stage = 'activated';
+  }
+
+  private addBias(n: GNode, constName: string): void {
+    if (this.stage !== 'linear') {
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        this.stage === 'none' ? 'adds a constant before any MatMul' : 'adds a constant after the activation; it cannot be part of a dense layer',
+        where(n),
+      );
+    }
+    const layer = this.layers[this.layers.length - 1];
+    const { values } = this.constValues(n, constName, 'float32');
+    if (values.length !== layer.units && values.length !== 1) {
+      throw new ModelFormatError(this.file, LABEL, `bias '${constName}' has ${values.length} values for ${layer.units} units`, where(n));
+    }
+    const bias = new Float32Array(layer.units);
+    for (let j = 0; j < layer.units; j++) bias[j] = (layer.bias ? layer.bias[j] : 0) + values[values.length === 1 ? 0 : j];
+    // A single bias keeps its exact bits; a second one is added in float32 as TF would.
+    layer.bias = layer.bias ? bias : values.length === 1 ? bias : new Float32Array(values);
+  }
+
+  /** A MatMul (x·W) opens a dense layer; a _FusedMatMul also applies its fused bias and activation. */
+  private matmul(n: GNode): void {
+    const [a, b] = n.inputs;
+    if (a === undefined || b === undefined) throw new ModelFormatError(this.file, LABEL, 'needs two inputs', where(n));
+    if (this.nodes.get(a)!.op === 'Const') {
+      throw new ModelFormatError(this.file, LABEL, 'the data is the second MatMul operand (W·x); only x·W dense layers are supported', where(n));
+    }
+    if (boolAttr(n, 'transpose_a', 'adj_x')) {
+      throw new ModelFormatError(this.file, LABEL, 'transpose_a is set: the batch would be multiplied as features', where(n));
+    }
+    const transposeB = boolAttr(n, 'transpose_b', 'adj_y');
+    const w = this.constValues(n, this.constInput(n, 1), 'float32');
+    if (w.shape.length !== 2) throw new ModelFormatError(this.file, LABEL, `weight '${b}' has shape [${w.shape}]; expected a matrix`, where(n));
+    const [inSize, units] = transposeB ? [w.shape[1], w.shape[0]] : [w.shape[0], w.shape[1]];
+    this.checkLayerInput(n, b, inSize);
+    let kernel: Float32Array;
+    if (transposeB) {
+      kernel = new Float32Array(inSize * units);
+      for (let u = 0; u < units; u++) for (let i = 0; i < inSize; i++) kernel[i * units + u] = w.values[u * inSize + i];
+    } else {
+      kernel = new Float32Array(w.values);
+    }
+    const name = layerNameFor(n, this.layers.length + 1, this.taken);
+    this.layers.push({ name, inputSize: inSize, units, weights: kernel, bias: null, activation: 'linear' });
+    this.stage = 'linear';
+    this.shape = [units];
+    if (n.op === '_FusedMatMul') this.fusedOps(n);
+  }
+
+  /** The value reaching a MatMul must be flat with `inSize` features; an undeclared input shape is taken from the weight `b`. */
+  private checkLayerInput(n: GNode, b: string, inSize: number): void {
+    if (!this.shape) {
+      this.shape = [inSize];
+      this.inputShape = this.inputShape ?? [inSize];
+      this.notes.push(`the input shape is not declared; [${inSize}] was taken from '${b}'`);
+    }
+    if (this.shape.length !== 1) {
+      throw new ModelFormatError(this.file, LABEL, `receives a [${this.shape}] tensor; a dense layer needs a flat input (Reshape first)`, where(n));
+    }
+    if (this.shape[0] !== inSize) {
+      throw new ModelFormatError(this.file, LABEL, `weight '${b}' takes ${inSize} inputs but the layer receives ${this.shape[0]}`, where(n));
+    }
+  }
+
+  /** The fused_ops of a _FusedMatMul: BiasAdd and one element-wise activation. */
+  private fusedOps(n: GNode): void {
+    const fused = stringListAttr(n, 'fused_ops');
+    const args = n.inputs.slice(2);
+    for (const op of fused) {
+      if (op === 'BiasAdd') {
+        if (args.length < 1) throw new ModelFormatError(this.file, LABEL, 'fused BiasAdd has no bias argument', where(n));
+        this.addBias(n, this.constInput(n, 2));
+      } else if (op in ACTIVATION_OPS && op !== 'Softmax' && op !== 'LogSoftmax') {
+        this.setActivation(n, ACTIVATION_OPS[op], numberAttr(n, 'leakyrelu_alpha', 0.2));
+      } else {
+        throw new ModelFormatError(
+          this.file,
+          LABEL,
+          `fused operation ${preview(op)} is not supported (only BiasAdd, Relu, Relu6, LeakyRelu, Sigmoid, Tanh)`,
+          where(n),
+        );
+      }
+    }
+  }
+
+  /** A Reshape that keeps the batch and regroups the features. */
+  private reshape(n: GNode): void {
+    const shape = this.shape;
+    if (!shape) throw new ModelFormatError(this.file, LABEL, 'the input shape is not declared, so the reshape cannot be followed', where(n));
+    const target = Array.from(this.constValues(n, this.constInput(n, 1), 'int32').values);
+    const size = shape.reduce((p, d) => p * d, 1);
+    const features = target.slice(1);
+    const known = features.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+    const resolved = features.map((d) => (d === -1 ? size / known : d));
+    const batchOk = target.length >= 1 && (target[0] === -1 || (this.dims !== undefined && target[0] === this.dims[0]));
+    if (
+      !batchOk ||
+      features.filter((d) => d === -1).length > 1 ||
+      resolved.some((d) => !Number.isInteger(d) || d <= 0) ||
+      resolved.reduce((p, d) => p * d, 1) !== size
+    ) {
+      throw new ModelFormatError(this.file, LABEL, `reshape of [batch, ${shape}] to [${target}] mixes the batch with the features`, where(n));
+    }
+    this.shape = resolved;
+  }
 }
 
 export const tfjsGraphFormat: ModelFormat = {

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fixture, repoRoot } from '../../../../test/fixtures';
+import { repoRoot } from '../../../../test/fixtures';
+import { built } from '../../../../test/kits/encode/models';
 import { initBackend } from '../../backend';
 import { ModelFormatError } from '../../errors';
 import { validateMLP, type MLP } from '../../model/mlp';
@@ -281,10 +282,10 @@ describe('tfjs readers against hostile model folders', () => {
     });
 
     it('refuses deep nesting in a GraphModel', async () => {
-      const graph = JSON.parse(await fs.readFile(fixture('tfjs', 'rn59-graph', 'model.json'), 'utf8'));
+      const graph = JSON.parse(await fs.readFile(built('tfjs', 'rn59-graph', 'model.json'), 'utf8'));
       graph.modelTopology.node[0].attr = '__DEEP__';
       const dir = join(root, 'deep-graph');
-      await fs.cp(join(fixture('tfjs', 'rn59-graph')), dir, { recursive: true });
+      await fs.cp(join(built('tfjs', 'rn59-graph')), dir, { recursive: true });
       await fs.writeFile(join(dir, 'model.json'), JSON.stringify(graph).replace('"__DEEP__"', () => deepObject('attr', 100_000, '{}')));
       await refusal(readModel(dir), join(dir, 'model.json'), GRAPH, 'nesting deeper', 'modelTopology.node[0].attr.attr');
     });
@@ -298,13 +299,13 @@ describe('tfjs readers against hostile model folders', () => {
     });
 
     it('refuses a fused op name of a million character codes without a stack overflow', async () => {
-      const graph = JSON.parse(await fs.readFile(fixture('tfjs', 'rn59-graph', 'model.json'), 'utf8'));
+      const graph = JSON.parse(await fs.readFile(built('tfjs', 'rn59-graph', 'model.json'), 'utf8'));
       const mm = graph.modelTopology.node.find((n: { op: string }) => n.op === 'MatMul');
-      assert.ok(mm, 'rn59-graph has a MatMul');
+      assert.ok(mm, 'the rn59-graph layout has a MatMul');
       mm.op = '_FusedMatMul';
       mm.attr.fused_ops = { list: { s: [Array.from({ length: 1_000_000 }, () => 65)] } };
       const dir = join(root, 'fused-huge');
-      await fs.cp(fixture('tfjs', 'rn59-graph'), dir, { recursive: true });
+      await fs.cp(built('tfjs', 'rn59-graph'), dir, { recursive: true });
       await fs.writeFile(join(dir, 'model.json'), JSON.stringify(graph));
       await refusal(readModel(dir), GRAPH, 'fused operation');
     });
@@ -316,7 +317,7 @@ describe('tfjs readers against hostile model folders', () => {
       ['graph', 'rn59-graph'],
     ] as const) {
       it(`reads a ${kind} model.json in UTF-16LE and UTF-16BE with a BOM, and UTF-8 after a BOM`, async () => {
-        const src = fixture('tfjs', name);
+        const src = built('tfjs', name);
         const text = await fs.readFile(join(src, 'model.json'), 'utf8');
         const reference = await readModel(src);
         const variants: [string, Buffer][] = [
@@ -364,9 +365,9 @@ describe('tfjs readers against hostile model folders', () => {
       const a = await folder(root, 'zero-input', zero);
       await refusal(readModel(a.dir), a.json, LAYERS, 'input');
 
-      const graph = JSON.parse(await fs.readFile(fixture('tfjs', 'rn59-graph', 'model.json'), 'utf8'));
+      const graph = JSON.parse(await fs.readFile(built('tfjs', 'rn59-graph', 'model.json'), 'utf8'));
       const dir = join(root, 'graph-zero-units');
-      await fs.cp(fixture('tfjs', 'rn59-graph'), dir, { recursive: true });
+      await fs.cp(built('tfjs', 'rn59-graph'), dir, { recursive: true });
       const w = graph.weightsManifest[0].weights;
       const kernel = w.find((x: { shape: number[] }) => x.shape.length === 2);
       kernel.shape = [kernel.shape[0], 0];

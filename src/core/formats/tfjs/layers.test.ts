@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fixture } from '../../../../test/fixtures';
+import { compat, fixture } from '../../../../test/fixtures';
+import { built } from '../../../../test/kits/encode/models';
 import { initBackend } from '../../backend';
 import { ModelFormatError } from '../../errors';
 import { predict } from '../../model/forward';
@@ -108,22 +109,30 @@ describe('tfjs LayersModel reader', () => {
   });
   after(() => fs.rm(dir, { recursive: true, force: true }));
 
-  it('detects layers models by content, also from a cut-short head, and leaves graph models alone', () => {
-    const layers = [fixture('tfjs/abalone-node/model.json'), fixture('tfjs/rn59-layers/bundle_model_test.json'), fixture('unsupported/keras-lenet-layers/model.json')];
+  /** `source` is fixture (the third-party files) or built (their twins from the test encoder). */
+  function detectsLayersModels(source: (...parts: string[]) => string): void {
+    const layers = [source('tfjs/abalone-node/model.json'), source('tfjs/rn59-layers/bundle_model_test.json'), source('unsupported/keras-lenet-layers/model.json')];
     for (const p of layers) {
       assert.equal(tfjsLayersFormat.detect(p, head(p)), true, p);
       assert.equal(tfjsLayersFormat.detect(p, head(p, 300)), true, `${p} (300 bytes)`);
       assert.equal(tfjsGraphFormat.detect(p, head(p)), false, p);
     }
-    for (const p of [fixture('tfjs/rn59-graph/model.json'), fixture('tfjs/matmul-graph/model.json')]) {
+    for (const p of [source('tfjs/rn59-graph/model.json'), source('tfjs/matmul-graph/model.json')]) {
       assert.equal(tfjsLayersFormat.detect(p, head(p)), false, p);
       assert.equal(tfjsLayersFormat.detect(p, head(p, 300)), false, `${p} (300 bytes)`);
     }
     assert.equal(tfjsLayersFormat.detect('/x/weights.bin', new Uint8Array([1, 2, 3])), false);
+  }
+
+  it('detects layers models by content, also from a cut-short head, and leaves graph models alone', compat(), () => {
+    detectsLayersModels(fixture);
   });
 
-  it('reads abalone-node (tfjs-layers 1.3.2): 8 -> 50 sigmoid -> 50 sigmoid -> 1 linear, same outputs as tfjs', async () => {
-    const path = fixture('tfjs/abalone-node/model.json');
+  it('detects the same layouts written by the test encoder, also from a cut-short head', () => {
+    detectsLayersModels(built);
+  });
+
+  async function readsAbalone(path: string): Promise<void> {
     const mlp = await tfjsLayersFormat.read(path);
     assert.deepEqual(mlp.inputShape, [8]);
     assert.equal(mlp.inputSize, 8);
@@ -138,24 +147,44 @@ describe('tfjs LayersModel reader', () => {
     assert.equal(mlp.source?.format, 'tfjs-layers');
     assert.match(mlp.source?.producer ?? '', /tfjs-layers v1\.3\.2/);
     await assertMatchesTfjs(mlp, path);
-  });
+  }
 
-  it('reads rn59-layers (Sequential config as a list, ./ weights path): one Dense 10 -> 1, same outputs as tfjs', async () => {
-    const path = fixture('tfjs/rn59-layers/bundle_model_test.json');
+  async function readsRn59Layers(path: string): Promise<void> {
     const mlp = await tfjsLayersFormat.read(path);
     assert.deepEqual(mlp.inputShape, [10]);
     assert.deepEqual(mlp.layers.map((l) => [l.inputSize, l.units, l.activation]), [[10, 1, 'linear']]);
     await assertMatchesTfjs(mlp, path);
+  }
+
+  it('reads abalone-node (tfjs-layers 1.3.2): 8 -> 50 sigmoid -> 50 sigmoid -> 1 linear, same outputs as tfjs', compat(), async () => {
+    await readsAbalone(fixture('tfjs/abalone-node/model.json'));
   });
 
-  it('refuses the Embedding + GRU model naming the layer', async () => {
+  it('reads the tfjs-layers 1.3.2 layout written by the test encoder: 8 -> 50 sigmoid -> 50 sigmoid -> 1 linear, same outputs as tfjs', async () => {
+    await readsAbalone(built('tfjs/abalone-node/model.json'));
+  });
+
+  it('reads rn59-layers (Sequential config as a list, ./ weights path): one Dense 10 -> 1, same outputs as tfjs', compat(), async () => {
+    await readsRn59Layers(fixture('tfjs/rn59-layers/bundle_model_test.json'));
+  });
+
+  it('reads the rn59-layers layout written by the test encoder (config as a list, ./ weights path): one Dense 10 -> 1, same outputs as tfjs', async () => {
+    await readsRn59Layers(built('tfjs/rn59-layers/bundle_model_test.json'));
+  });
+
+  it('refuses the Embedding + GRU model naming the layer', compat(), async () => {
     const path = fixture('unsupported/gru-layers/model.json');
     await rejects(path, path, "layer 1 of 2 'embedding_Embedding2' (Embedding)");
   });
 
-  it('refuses the Keras LeNet naming its first convolution', async () => {
+  it('refuses the Keras LeNet naming its first convolution', compat(), async () => {
     const path = fixture('unsupported/keras-lenet-layers/model.json');
     await rejects(path, path, "layer 3 of 10 'Conv2D_1' (Conv2D)", 'not part of an MLP');
+  });
+
+  it('refuses a converted Keras Functional model written by the test encoder naming its first convolution', async () => {
+    const path = built('unsupported/keras-lenet-layers/model.json');
+    await rejects(path, path, "layer 3 of 5 'Conv2D_1' (Conv2D)", 'not part of an MLP');
   });
 
   it('reads a Keras 2 Functional chain under model_config: Dropout rate and a folded Activation, like tfjs', async () => {
@@ -540,7 +569,7 @@ describe('tfjs LayersModel writer', () => {
   after(() => fs.rm(dir, { recursive: true, force: true }));
 
   it('writes abalone-node so that tf.loadLayersModel gives our outputs, and reads it back exactly', async () => {
-    const source = await tfjsLayersFormat.read(fixture('tfjs/abalone-node/model.json'));
+    const source = await tfjsLayersFormat.read(built('tfjs/abalone-node/model.json'));
     const out = join(dir, 'abalone-pruned.json');
     const result = await tfjsLayersFormat.write!(source, out);
     assert.deepEqual(result.files, [out, join(dir, 'abalone-pruned.weights.bin')]);
@@ -588,7 +617,7 @@ describe('tfjs LayersModel writer', () => {
   });
 
   it('replaces an existing output whole and leaves nothing behind when it cannot write', async () => {
-    const source = await tfjsLayersFormat.read(fixture('tfjs/rn59-layers/bundle_model_test.json'));
+    const source = await tfjsLayersFormat.read(built('tfjs/rn59-layers/bundle_model_test.json'));
     await assert.rejects(tfjsLayersFormat.write!(source, join(dir, 'missing-folder', 'm.json')));
     assert.equal(existsSync(join(dir, 'missing-folder')), false);
     const out = join(dir, 'twice.json');

@@ -4,8 +4,9 @@
  * that are a single chain; writes a Sequential of Dense layers that `tf.loadLayersModel` loads.
  */
 import * as tf from '@tensorflow/tfjs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ModelFormatError, PruneScopeError } from '../../errors';
+import { tfjsLayersOutputFiles } from '../model-files';
 import { writeFilesAtomically } from '../../io/atomic';
 import { ACTIVATIONS, validateMLP, type Activation, type DenseLayer, type MLP } from '../../model/mlp';
 import type { ModelFormat, WriteResult } from '../format';
@@ -172,26 +173,7 @@ function functionalChain(file: string, layers: KerasLayer[], config: Json): Kera
       'model inputs',
     );
   }
-  const inbound = new Map<string, string[]>();
-  for (const l of layers) {
-    const nodes = Array.isArray(l.raw.inbound_nodes) ? l.raw.inbound_nodes : [];
-    if (nodes.length > 1) {
-      throw new ModelFormatError(file, LABEL, `the layer is applied ${nodes.length} times; shared layers are not part of an MLP`, where(l));
-    }
-    const refs = nodes.length === 1 ? collectRefs(nodes[0]) : [];
-    for (const r of refs) {
-      if (!byName.has(r)) throw new ModelFormatError(file, LABEL, `takes its input from unknown layer '${r}'`, where(l));
-    }
-    if (refs.length > 1) {
-      throw new ModelFormatError(
-        file,
-        LABEL,
-        `combines ${refs.length} tensors (${refs.map((r) => `'${r}'`).join(', ')}); branching models are not MLPs`,
-        where(l),
-      );
-    }
-    inbound.set(l.name, refs);
-  }
+  const inbound = inboundLayers(file, layers, byName);
   const out = byName.get(outputs[0]);
   if (!out) throw new ModelFormatError(file, LABEL, `the output refers to unknown layer '${outputs[0]}'`, 'model outputs');
   const chain: KerasLayer[] = [];
@@ -212,6 +194,31 @@ function functionalChain(file: string, layers: KerasLayer[], config: Json): Kera
     throw new ModelFormatError(file, LABEL, 'the layer is not on the path from the input to the output; branching models are not MLPs', where(off));
   }
   return chain;
+}
+
+/** The layer each layer takes its input from (none for the input): each is applied once, to one known layer's output. */
+function inboundLayers(file: string, layers: KerasLayer[], byName: Map<string, KerasLayer>): Map<string, string[]> {
+  const inbound = new Map<string, string[]>();
+  for (const l of layers) {
+    const nodes = Array.isArray(l.raw.inbound_nodes) ? l.raw.inbound_nodes : [];
+    if (nodes.length > 1) {
+      throw new ModelFormatError(file, LABEL, `the layer is applied ${nodes.length} times; shared layers are not part of an MLP`, where(l));
+    }
+    const refs = nodes.length === 1 ? collectRefs(nodes[0]) : [];
+    for (const r of refs) {
+      if (!byName.has(r)) throw new ModelFormatError(file, LABEL, `takes its input from unknown layer '${r}'`, where(l));
+    }
+    if (refs.length > 1) {
+      throw new ModelFormatError(
+        file,
+        LABEL,
+        `combines ${refs.length} tensors (${refs.map((r) => `'${r}'`).join(', ')}); branching models are not MLPs`,
+        where(l),
+      );
+    }
+    inbound.set(l.name, refs);
+  }
+  return inbound;
 }
 
 function findWeight(file: string, weights: LoadedWeights, l: KerasLayer, kind: string): DecodedWeight | undefined {
@@ -244,7 +251,45 @@ function floatWeight(file: string, l: KerasLayer, w: DecodedWeight, shape: numbe
 async function readLayersModel(path: string): Promise<MLP> {
   const file = resolve(path);
   const json = await readModelJson(file, LABEL);
-  const outer = json.modelTopology;
+  const model = readTopology(file, json.modelTopology);
+  // Refuse what is not an MLP before looking at the weights.
+  checkLayerClasses(file, model.layers);
+  const chain = model.sequential ? model.layers : functionalChain(file, model.layers, model.config as Json);
+
+  const weights = await loadWeightsManifest(file, LABEL, json.weightsManifest);
+  const notes: string[] = [...weights.notes];
+  const builder = new DenseChain(file, weights, notes, declaredInputShape(file, chain[0], model.config));
+  for (let i = 0; i < chain.length; i++) builder.add(chain[i], i);
+  const dense = builder.finish();
+
+  const finalShape = builder.inputShape ?? [dense[0].inputSize];
+  const mlp: MLP = {
+    name: model.modelName ?? defaultModelName(file),
+    inputShape: finalShape,
+    inputSize: finalShape.reduce((a, b) => a * b, 1),
+    layers: dense,
+    source: { format: 'tfjs-layers', path: file, producer: producerOf(json, model.kerasVersion), notes, files: [file, ...weights.files] },
+  };
+  try {
+    validateMLP(mlp);
+  } catch (e) {
+    throw new ModelFormatError(file, LABEL, (e as Error).message);
+  }
+  return mlp;
+}
+
+/** What modelTopology says about the model: its layers, name, kind and config. */
+interface Topology {
+  layers: KerasLayer[];
+  modelName: string | undefined;
+  sequential: boolean;
+  /** The model's config as the file gives it (a list of layers in old Sequential files). */
+  config: unknown;
+  kerasVersion: string | undefined;
+}
+
+/** Reads a Sequential or Functional model's layers from modelTopology (or its model_config). */
+function readTopology(file: string, outer: unknown): Topology {
   if (!isRecord(outer)) throw new ModelFormatError(file, LABEL, 'the file has no modelTopology');
   const kerasVersion = typeof outer.keras_version === 'string' ? outer.keras_version : undefined;
   // Converted Keras files nest the model under model_config.
@@ -273,8 +318,10 @@ async function readLayersModel(path: string): Promise<MLP> {
     );
   }
   if (layers.length === 0) throw new ModelFormatError(file, LABEL, 'the model has no layers');
+  return { layers, modelName, sequential, config, kerasVersion };
+}
 
-  // Refuse what is not an MLP before looking at the weights.
+function checkLayerClasses(file: string, layers: KerasLayer[]): void {
   for (const l of layers) {
     if (!SUPPORTED.has(l.className)) {
       throw new ModelFormatError(
@@ -285,38 +332,105 @@ async function readLayersModel(path: string): Promise<MLP> {
       );
     }
   }
-  const chain = sequential ? layers : functionalChain(file, layers, config as Json);
+}
 
-  const weights = await loadWeightsManifest(file, LABEL, json.weightsManifest);
-  const notes: string[] = [...weights.notes];
-  const used = new Set<string>();
-
-  // The input shape without the batch dimension, from the first layer or later hints.
-  let declared = batchShapeOf(chain[0].config);
+/** The input shape without the batch dimension, from the first layer or later hints; undefined when not declared. */
+function declaredInputShape(file: string, first: KerasLayer, config: unknown): number[] | undefined {
+  let declared = batchShapeOf(first.config);
   if (!declared && isRecord(config) && Array.isArray(config.build_input_shape)) declared = config.build_input_shape;
-  if (!declared && isRecord(chain[0].raw.build_config) && Array.isArray(chain[0].raw.build_config.input_shape)) {
-    declared = chain[0].raw.build_config.input_shape;
+  if (!declared && isRecord(first.raw.build_config) && Array.isArray(first.raw.build_config.input_shape)) {
+    declared = first.raw.build_config.input_shape;
   }
-  let shape: number[] | undefined;
-  if (declared) {
-    const dims = declared.slice(1);
-    const known = dims.every((d) => Number.isSafeInteger(d) && (d as number) > 0);
-    if (known && dims.length > 0) shape = dims as number[];
-    else if (dims.length > 1) {
-      throw new ModelFormatError(file, LABEL, `the input shape ${preview(declared)} has unknown sizes`, where(chain[0]));
+  if (!declared) return undefined;
+  const dims = declared.slice(1);
+  const known = dims.every((d) => Number.isSafeInteger(d) && (d as number) > 0);
+  if (known && dims.length > 0) return dims as number[];
+  if (dims.length > 1) {
+    throw new ModelFormatError(file, LABEL, `the input shape ${preview(declared)} has unknown sizes`, where(first));
+  }
+  return undefined;
+}
+
+/**
+ * Dense layers built layer by layer along the chain: activations fold into the Dense layer before
+ * them, dropout rates attach to it, Flatten and Reshape only track the shape of the features.
+ */
+class DenseChain {
+  readonly dense: DenseLayer[] = [];
+  /** True while the last Dense layer's activation is still linear and only no-ops followed it. */
+  private canFold = false;
+  private readonly used = new Set<string>();
+  /** Features per sample of the current value, when known. */
+  private shape: number[] | undefined;
+  /** The model's input shape: as declared, or taken from the first kernel. */
+  inputShape: number[] | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly weights: LoadedWeights,
+    private readonly notes: string[],
+    shape: number[] | undefined,
+  ) {
+    this.shape = shape;
+    this.inputShape = shape ? [...shape] : undefined;
+  }
+
+  /** Layer `l`, at position `i` of the chain. */
+  add(l: KerasLayer, i: number): void {
+    const c = l.config;
+    switch (l.className) {
+      case 'InputLayer':
+        if (i !== 0) throw new ModelFormatError(this.file, LABEL, 'an InputLayer can only come first', where(l));
+        break;
+      case 'Dense':
+        return this.addDense(l);
+      case 'Activation':
+        return this.applyActivation(l, parseActivation(this.file, l, c.activation));
+      case 'ReLU':
+        return this.applyActivation(l, reluLayerActivation(this.file, l));
+      case 'LeakyReLU': {
+        // tfjs and Keras 2 call the slope alpha, Keras 3 negative_slope; both default to 0.3.
+        const alpha = (c.negative_slope ?? c.alpha ?? 0.3) as number;
+        if (typeof alpha !== 'number') throw new ModelFormatError(this.file, LABEL, `alpha ${preview(alpha)} is not a number`, where(l));
+        return this.applyActivation(l, { activation: 'leaky_relu', alpha });
+      }
+      case 'Softmax': {
+        const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
+        if (axis !== -1 && !(this.shape && this.shape.length === 1 && axis === 1)) {
+          throw new ModelFormatError(this.file, LABEL, `softmax over axis ${preview(c.axis)} is not supported (only the last axis)`, where(l));
+        }
+        return this.applyActivation(l, { activation: 'softmax' });
+      }
+      case 'Dropout':
+        return this.addDropout(l);
+      case 'Flatten':
+        return this.flatten(l);
+      case 'Reshape':
+        return this.reshape(l);
     }
   }
-  let inputShape = shape ? [...shape] : undefined;
 
-  const dense: DenseLayer[] = [];
-  // True while the last Dense layer's activation is still linear and only no-ops followed it.
-  let canFold = false;
-  const applyActivation = (l: KerasLayer, act: ParsedActivation): void => {
+  /** The Dense layers, once there is one; weights no layer used are noted. */
+  finish(): DenseLayer[] {
+    if (this.dense.length === 0) throw new ModelFormatError(this.file, LABEL, 'the model has no Dense layers');
+    const unused = this.weights.all.filter((w) => !this.used.has(w.name) && w.role !== 'optimizer');
+    if (unused.length > 0) {
+      this.notes.push(
+        `${unused.length} weight(s) in the manifest belong to no Dense layer and were ignored: ${unused
+          .slice(0, 5)
+          .map((w) => `'${w.name}'`)
+          .join(', ')}${unused.length > 5 ? ', ...' : ''}`,
+      );
+    }
+    return this.dense;
+  }
+
+  private applyActivation(l: KerasLayer, act: ParsedActivation): void {
     if (act.activation === 'linear') return;
-    if (!canFold) {
-      const last = dense[dense.length - 1];
+    if (!this.canFold) {
+      const last = this.dense[this.dense.length - 1];
       throw new ModelFormatError(
-        file,
+        this.file,
         LABEL,
         last
           ? `activation ${act.activation} follows '${last.name}', which already applies ${last.activation}; it cannot be folded into a Dense layer`
@@ -324,157 +438,119 @@ async function readLayersModel(path: string): Promise<MLP> {
         where(l),
       );
     }
-    const last = dense[dense.length - 1];
+    const last = this.dense[this.dense.length - 1];
     last.activation = act.activation;
     if (act.alpha !== undefined) last.alpha = act.alpha;
-    canFold = false;
-  };
+    this.canFold = false;
+  }
 
-  for (let i = 0; i < chain.length; i++) {
-    const l = chain[i];
+  private addDense(l: KerasLayer): void {
     const c = l.config;
-    switch (l.className) {
-      case 'InputLayer':
-        if (i !== 0) throw new ModelFormatError(file, LABEL, 'an InputLayer can only come first', where(l));
-        break;
-      case 'Dense': {
-        const kernelW = findWeight(file, weights, l, 'kernel');
-        if (!kernelW) {
-          throw new ModelFormatError(
-            file,
-            LABEL,
-            `no weight named '${l.name}/kernel' in the weights manifest (it has ${weights.all.length}: ${weights.all
-              .slice(0, 6)
-              .map((w) => `'${w.name}'`)
-              .join(', ')}${weights.all.length > 6 ? ', ...' : ''})`,
-            where(l),
-          );
-        }
-        if (kernelW.shape.length !== 2) {
-          throw new ModelFormatError(file, LABEL, `kernel '${kernelW.name}' has shape [${kernelW.shape}]; expected [inputs, units]`, where(l));
-        }
-        if (!shape) {
-          shape = [kernelW.shape[0]];
-          inputShape = inputShape ?? [...shape];
-          notes.push(`the model does not declare its input shape; [${shape}] was taken from '${kernelW.name}'`);
-        }
-        if (shape.length !== 1) {
-          throw new ModelFormatError(
-            file,
-            LABEL,
-            `Dense receives a [${shape}] tensor and would act on its last axis only; an MLP needs a Flatten before it`,
-            where(l),
-          );
-        }
-        const units = typeof c.units === 'number' ? c.units : kernelW.shape[1];
-        if (units === 0) {
-          const from = typeof c.units === 'number' ? '' : ` (from its kernel '${kernelW.name}' [${kernelW.shape}])`;
-          throw new ModelFormatError(file, LABEL, `has 0 units${from}; a Dense layer needs at least one`, where(l));
-        }
-        if (!Number.isSafeInteger(units) || units < 0) throw new ModelFormatError(file, LABEL, `units ${preview(c.units)} is not a positive integer`, where(l));
-        const kernel = floatWeight(file, l, kernelW, [shape[0], units]);
-        used.add(kernelW.name);
-        let bias: Float32Array | null = null;
-        if (c.use_bias !== false) {
-          const biasW = findWeight(file, weights, l, 'bias');
-          if (!biasW) throw new ModelFormatError(file, LABEL, `use_bias is set but there is no weight named '${l.name}/bias'`, where(l));
-          bias = floatWeight(file, l, biasW, [units]);
-          used.add(biasW.name);
-        }
-        const act = parseActivation(file, l, c.activation);
-        const layer: DenseLayer = { name: l.name, inputSize: shape[0], units, weights: kernel, bias, activation: act.activation };
-        if (act.alpha !== undefined) layer.alpha = act.alpha;
-        dense.push(layer);
-        canFold = act.activation === 'linear';
-        shape = [units];
-        break;
-      }
-      case 'Activation':
-        applyActivation(l, parseActivation(file, l, c.activation));
-        break;
-      case 'ReLU':
-        applyActivation(l, reluLayerActivation(file, l));
-        break;
-      case 'LeakyReLU': {
-        // tfjs and Keras 2 call the slope alpha, Keras 3 negative_slope; both default to 0.3.
-        const alpha = (c.negative_slope ?? c.alpha ?? 0.3) as number;
-        if (typeof alpha !== 'number') throw new ModelFormatError(file, LABEL, `alpha ${preview(alpha)} is not a number`, where(l));
-        applyActivation(l, { activation: 'leaky_relu', alpha });
-        break;
-      }
-      case 'Softmax': {
-        const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
-        if (axis !== -1 && !(shape && shape.length === 1 && axis === 1)) {
-          throw new ModelFormatError(file, LABEL, `softmax over axis ${preview(c.axis)} is not supported (only the last axis)`, where(l));
-        }
-        applyActivation(l, { activation: 'softmax' });
-        break;
-      }
-      case 'Dropout': {
-        const rate = c.rate;
-        if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
-          throw new ModelFormatError(file, LABEL, `dropout rate ${preview(rate)} is not in [0, 1)`, where(l));
-        }
-        const last = dense[dense.length - 1];
-        if (last) {
-          // Two dropouts in a row keep a unit with probability (1-a)(1-b); one keeps its exact rate.
-          last.dropout = last.dropout ? 1 - (1 - last.dropout) * (1 - rate) : rate;
-        } else if (rate > 0) {
-          notes.push(`dropout '${l.name}' (rate ${rate}) on the input was left out; it has no effect on predictions`);
-        }
-        break;
-      }
-      case 'Flatten': {
-        if (!shape) break;
-        if (c.data_format === 'channels_first' && shape.length > 1) {
-          throw new ModelFormatError(file, LABEL, 'Flatten with data_format channels_first reorders its input; not supported', where(l));
-        }
-        shape = [shape.reduce((a, b) => a * b, 1)];
-        break;
-      }
-      case 'Reshape': {
-        if (!shape) throw new ModelFormatError(file, LABEL, 'Reshape needs a declared input shape', where(l));
-        const target = c.target_shape;
-        const size = shape.reduce((a, b) => a * b, 1);
-        if (!Array.isArray(target) || !target.every((d) => Number.isSafeInteger(d) && ((d as number) > 0 || d === -1))) {
-          throw new ModelFormatError(file, LABEL, `target_shape ${preview(target)} is not a list of sizes`, where(l));
-        }
-        const dims = target as number[];
-        const knownSize = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-        const unknown = dims.filter((d) => d === -1).length;
-        const resolved = dims.map((d) => (d === -1 ? size / knownSize : d));
-        if (unknown > 1 || resolved.some((d) => !Number.isInteger(d)) || resolved.reduce((a, b) => a * b, 1) !== size) {
-          throw new ModelFormatError(file, LABEL, `cannot reshape [${shape}] to [${dims}]`, where(l));
-        }
-        shape = resolved;
-        break;
-      }
+    const kernelW = this.kernelOf(l);
+    const shape = this.denseInput(l, kernelW);
+    const units = typeof c.units === 'number' ? c.units : kernelW.shape[1];
+    if (units === 0) {
+      const from = typeof c.units === 'number' ? '' : ` (from its kernel '${kernelW.name}' [${kernelW.shape}])`;
+      throw new ModelFormatError(this.file, LABEL, `has 0 units${from}; a Dense layer needs at least one`, where(l));
+    }
+    if (!Number.isSafeInteger(units) || units < 0) {
+      throw new ModelFormatError(this.file, LABEL, `units ${preview(c.units)} is not a positive integer`, where(l));
+    }
+    const kernel = floatWeight(this.file, l, kernelW, [shape[0], units]);
+    this.used.add(kernelW.name);
+    let bias: Float32Array | null = null;
+    if (c.use_bias !== false) {
+      const biasW = findWeight(this.file, this.weights, l, 'bias');
+      if (!biasW) throw new ModelFormatError(this.file, LABEL, `use_bias is set but there is no weight named '${l.name}/bias'`, where(l));
+      bias = floatWeight(this.file, l, biasW, [units]);
+      this.used.add(biasW.name);
+    }
+    const act = parseActivation(this.file, l, c.activation);
+    const layer: DenseLayer = { name: l.name, inputSize: shape[0], units, weights: kernel, bias, activation: act.activation };
+    if (act.alpha !== undefined) layer.alpha = act.alpha;
+    this.dense.push(layer);
+    this.canFold = act.activation === 'linear';
+    this.shape = [units];
+  }
+
+  /** The Dense layer's kernel weight, a matrix. */
+  private kernelOf(l: KerasLayer): DecodedWeight {
+    const all = this.weights.all;
+    const kernelW = findWeight(this.file, this.weights, l, 'kernel');
+    if (!kernelW) {
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        `no weight named '${l.name}/kernel' in the weights manifest (it has ${all.length}: ${all
+          .slice(0, 6)
+          .map((w) => `'${w.name}'`)
+          .join(', ')}${all.length > 6 ? ', ...' : ''})`,
+        where(l),
+      );
+    }
+    if (kernelW.shape.length !== 2) {
+      throw new ModelFormatError(this.file, LABEL, `kernel '${kernelW.name}' has shape [${kernelW.shape}]; expected [inputs, units]`, where(l));
+    }
+    return kernelW;
+  }
+
+  /** The flat shape a Dense layer receives; an undeclared input shape is taken from its kernel. */
+  private denseInput(l: KerasLayer, kernelW: DecodedWeight): number[] {
+    if (!this.shape) {
+      this.shape = [kernelW.shape[0]];
+      this.inputShape = this.inputShape ?? [...this.shape];
+      this.notes.push(`the model does not declare its input shape; [${this.shape}] was taken from '${kernelW.name}'`);
+    }
+    if (this.shape.length !== 1) {
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        `Dense receives a [${this.shape}] tensor and would act on its last axis only; an MLP needs a Flatten before it`,
+        where(l),
+      );
+    }
+    return this.shape;
+  }
+
+  private addDropout(l: KerasLayer): void {
+    const rate = l.config.rate;
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+      throw new ModelFormatError(this.file, LABEL, `dropout rate ${preview(rate)} is not in [0, 1)`, where(l));
+    }
+    const last = this.dense[this.dense.length - 1];
+    if (last) {
+      // Two dropouts in a row keep a unit with probability (1-a)(1-b); one keeps its exact rate.
+      last.dropout = last.dropout ? 1 - (1 - last.dropout) * (1 - rate) : rate;
+    } else if (rate > 0) {
+      this.notes.push(`dropout '${l.name}' (rate ${rate}) on the input was left out; it has no effect on predictions`);
     }
   }
-  if (dense.length === 0) throw new ModelFormatError(file, LABEL, 'the model has no Dense layers');
-  const unused = weights.all.filter((w) => !used.has(w.name) && w.role !== 'optimizer');
-  if (unused.length > 0) {
-    notes.push(
-      `${unused.length} weight(s) in the manifest belong to no Dense layer and were ignored: ${unused
-        .slice(0, 5)
-        .map((w) => `'${w.name}'`)
-        .join(', ')}${unused.length > 5 ? ', ...' : ''}`,
-    );
+
+  private flatten(l: KerasLayer): void {
+    if (!this.shape) return;
+    if (l.config.data_format === 'channels_first' && this.shape.length > 1) {
+      throw new ModelFormatError(this.file, LABEL, 'Flatten with data_format channels_first reorders its input; not supported', where(l));
+    }
+    this.shape = [this.shape.reduce((a, b) => a * b, 1)];
   }
-  const finalShape = inputShape ?? [dense[0].inputSize];
-  const mlp: MLP = {
-    name: modelName ?? defaultModelName(file),
-    inputShape: finalShape,
-    inputSize: finalShape.reduce((a, b) => a * b, 1),
-    layers: dense,
-    source: { format: 'tfjs-layers', path: file, producer: producerOf(json, kerasVersion), notes, files: [file, ...weights.files] },
-  };
-  try {
-    validateMLP(mlp);
-  } catch (e) {
-    throw new ModelFormatError(file, LABEL, (e as Error).message);
+
+  private reshape(l: KerasLayer): void {
+    const shape = this.shape;
+    if (!shape) throw new ModelFormatError(this.file, LABEL, 'Reshape needs a declared input shape', where(l));
+    const target = l.config.target_shape;
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!Array.isArray(target) || !target.every((d) => Number.isSafeInteger(d) && ((d as number) > 0 || d === -1))) {
+      throw new ModelFormatError(this.file, LABEL, `target_shape ${preview(target)} is not a list of sizes`, where(l));
+    }
+    const dims = target as number[];
+    const knownSize = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const unknown = dims.filter((d) => d === -1).length;
+    const resolved = dims.map((d) => (d === -1 ? size / knownSize : d));
+    if (unknown > 1 || resolved.some((d) => !Number.isInteger(d)) || resolved.reduce((a, b) => a * b, 1) !== size) {
+      throw new ModelFormatError(this.file, LABEL, `cannot reshape [${shape}] to [${dims}]`, where(l));
+    }
+    this.shape = resolved;
   }
-  return mlp;
 }
 
 function producerOf(json: Json, kerasVersion: string | undefined): string | undefined {
@@ -557,19 +633,13 @@ export function toLayersModelArtifacts(mlp: MLP, weightsFileName: string): { jso
   return { json, data };
 }
 
-/** What writing a LayersModel to `path` creates: the model.json and its weights file beside it. */
-function layersModelFiles(path: string): [string, string] {
-  const jsonPath = resolve(path);
-  return [jsonPath, join(dirname(jsonPath), `${basename(jsonPath, extname(jsonPath))}.weights.bin`)];
-}
-
 async function writeLayersModel(mlp: MLP, path: string): Promise<WriteResult> {
   try {
     validateMLP(mlp);
   } catch (e) {
     throw new PruneScopeError(`${path}: cannot write the model: ${(e as Error).message}`);
   }
-  const [jsonPath, binPath] = layersModelFiles(path);
+  const [jsonPath, binPath] = tfjsLayersOutputFiles(path);
   const { json, data } = toLayersModelArtifacts(mlp, binPath);
   const text = JSON.stringify(json);
   // The weights are renamed into place before the model.json that points at them.
@@ -587,5 +657,5 @@ export const tfjsLayersFormat: ModelFormat = {
   read: (path) => readLayersModel(path),
   writeExtensions: ['.json'],
   write: writeLayersModel,
-  outputFiles: layersModelFiles,
+  outputFiles: tfjsLayersOutputFiles,
 };

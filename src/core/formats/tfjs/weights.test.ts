@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { initBackend } from '../../backend';
 import { ModelFormatError } from '../../errors';
 import { f32Bytes, randomArray, seededRandom, tempDir } from '../../../../test/kits/tfjs';
-import { encodeWeights, float16ToFloat32, float32ToFloat16, loadWeightsManifest } from './weights';
+import { float16ToNumber as float16ToFloat32 } from '../../io/float16';
+import { encodeWeights, float32ToFloat16, loadWeightsManifest } from './weights';
 
 const LABEL = 'test';
 

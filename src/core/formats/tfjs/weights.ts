@@ -9,6 +9,7 @@ import { constants as fsConstants, promises as fs, readFileSync, statSync } from
 import { basename, dirname, extname } from 'node:path';
 import { ModelFormatError } from '../../errors';
 import { ContainmentError, openContained, readRange, type ContainedFile } from '../../io/contained';
+import { float16ArrayToFloat32 } from '../../io/float16';
 
 export type WeightDtype = 'float32' | 'int32' | 'bool' | 'string' | 'complex64';
 
@@ -180,16 +181,6 @@ function utf16(bytes: Uint8Array, endian: 'le' | 'be'): string {
   }
 }
 
-/** Converts one IEEE half-precision value; every half is exactly representable as a float32. */
-export function float16ToFloat32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant === 0 ? sign * Infinity : NaN;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
 /** Rounds to the nearest half (ties to even), as numpy's float32 -> float16 cast does. */
 export function float32ToFloat16(value: number): number {
   const f = new Float32Array([value]);
@@ -284,11 +275,7 @@ function decode(spec: CheckedSpec, bytes: Uint8Array): Float32Array | Int32Array
   const q = spec.quantization;
   if (q) {
     const stored = q.dtype === 'uint8' ? new Uint8Array(buf) : new Uint16Array(buf);
-    if (q.dtype === 'float16') {
-      const out = new Float32Array(stored.length);
-      for (let i = 0; i < stored.length; i++) out[i] = float16ToFloat32(stored[i]);
-      return out;
-    }
+    if (q.dtype === 'float16') return float16ArrayToFloat32(stored);
     const scale = q.scale as number;
     const min = q.min as number;
     if (spec.dtype === 'int32') {
@@ -461,7 +448,26 @@ export async function loadWeightsManifest(modelPath: string, label: string, mani
   const result: LoadedWeights = { byName: new Map(), all: [], files: [], notes: [] };
   if (manifest === undefined || manifest === null) return result;
   if (!Array.isArray(manifest)) throw new ModelFormatError(modelPath, label, 'weightsManifest is not a list of groups');
-  const groups: { where: string; paths: string[]; specs: CheckedSpec[] }[] = [];
+  const groups = checkManifestGroups(modelPath, label, manifest);
+  for (let g = 0; g < groups.length; g++) await loadGroup(modelPath, label, groups[g], g, result);
+  const quantized = result.all.filter((w) => w.quantized);
+  if (quantized.length > 0) {
+    const kinds = [...new Set(quantized.map((w) => w.quantized))].join(', ');
+    result.notes.push(`${quantized.length} weight(s) were stored quantized (${kinds}) and were dequantized to float32`);
+  }
+  return result;
+}
+
+/** A weightsManifest group whose entries have been checked. */
+interface ManifestGroup {
+  where: string;
+  paths: string[];
+  specs: CheckedSpec[];
+}
+
+/** Checks every group and entry of the manifest; a weight name given twice is refused. */
+function checkManifestGroups(modelPath: string, label: string, manifest: unknown[]): ManifestGroup[] {
+  const groups: ManifestGroup[] = [];
   const firstAt = new Map<string, string>();
   for (let g = 0; g < manifest.length; g++) {
     const group = manifest[g];
@@ -489,97 +495,115 @@ export async function loadWeightsManifest(modelPath: string, label: string, mani
     });
     groups.push({ where, paths: paths as string[], specs });
   }
+  return groups;
+}
 
-  let index = 0;
-  for (let g = 0; g < groups.length; g++) {
-    const { where, paths, specs } = groups[g];
-    // Byte extents first (string weights need their length prefixes, read below).
-    const shards: Shard[] = [];
-    let available = 0;
-    for (let s = 0; s < paths.length; s++) {
-      const shardWhere = `${where}, shard ${s + 1} of ${paths.length} '${paths[s]}'`;
-      const file = await openShard(modelPath, label, paths[s], shardWhere);
-      await file.handle.close();
-      shards.push({ path: paths[s], where: shardWhere, size: file.size, start: available });
-      result.files.push(file.path);
-      available += file.size;
-    }
-    const fixedNeed = specs.reduce((a: number, s: CheckedSpec) => a + s.size * s.bytesPerValue, 0);
-    if (fixedNeed > available) {
-      // Name the first weight that does not fit and the shard where the bytes run out.
-      let offset = 0;
-      for (const s of specs) {
-        const end = offset + s.size * s.bytesPerValue;
-        if (end > available) {
-          const last = shards.length ? `'${shards[shards.length - 1].path}'` : '(no files)';
-          throw new ModelFormatError(
-            modelPath,
-            label,
-            `weight '${s.name}' [${s.shape}] needs bytes ${offset}..${end} but the group's weight files hold only ` +
-              `${available} bytes (${shards.length ? describeShards(shards) : 'no paths'}); the manifest declares ` +
-              `at least ${fixedNeed} bytes: shard ${last} is truncated or missing data`,
-            where,
-          );
-        }
-        offset = end;
-      }
-    }
+/** Group `g`: its shards' sizes, a check that its fixed-size weights fit, then each weight read and decoded into `result`. */
+async function loadGroup(modelPath: string, label: string, group: ManifestGroup, g: number, result: LoadedWeights): Promise<void> {
+  const { where, paths, specs } = group;
+  // Byte extents first (string weights need their length prefixes, read below).
+  const shards: Shard[] = [];
+  let available = 0;
+  for (let s = 0; s < paths.length; s++) {
+    const shardWhere = `${where}, shard ${s + 1} of ${paths.length} '${paths[s]}'`;
+    const file = await openShard(modelPath, label, paths[s], shardWhere);
+    await file.handle.close();
+    shards.push({ path: paths[s], where: shardWhere, size: file.size, start: available });
+    result.files.push(file.path);
+    available += file.size;
+  }
+  checkGroupFits(modelPath, label, where, specs, shards, available);
+  const bytes = new GroupBytes(modelPath, label, where, shards);
+  let offset: number;
+  try {
+    offset = await decodeGroup({ modelPath, label, where, shards, available, bytes, g }, specs, result);
+  } finally {
+    await bytes.close();
+  }
+  if (offset < available) {
+    result.notes.push(
+      `weightsManifest group ${g + 1} declares ${offset} bytes but its files hold ${available}; the extra bytes were ignored`,
+    );
+  }
+}
 
-    const bytes = new GroupBytes(modelPath, label, where, shards);
-    let offset = 0;
-    try {
-      for (const s of specs) {
-        let byteLength = s.size * s.bytesPerValue;
-        if (s.dtype === 'string' && !s.quantization) byteLength = await stringWeightBytes(bytes, s, offset, available);
-        if (offset + byteLength > available) {
-          throw new ModelFormatError(
-            modelPath,
-            label,
-            `weight '${s.name}' runs past the end of the group's weight files (${describeShards(shards)})`,
-            where,
-          );
-        }
-        let values: DecodedWeight['values'] = null;
-        if (hasValues(s)) {
-          if (byteLength > bufferConstants.MAX_LENGTH) {
-            throw new ModelFormatError(
-              modelPath,
-              label,
-              `weight '${s.name}' [${s.shape}] takes ${byteLength} bytes; one weight can hold at most ${bufferConstants.MAX_LENGTH}`,
-              where,
-            );
-          }
-          values = decode(s, await bytes.read(offset, byteLength));
-        }
-        const weight: DecodedWeight = {
-          name: s.name,
-          shape: s.shape,
-          dtype: s.dtype,
-          values,
-          quantized: s.quantization?.dtype,
-          group: g,
-          index: index++,
-          role: s.group,
-        };
-        result.byName.set(s.name, weight);
-        result.all.push(weight);
-        offset += byteLength;
-      }
-    } finally {
-      await bytes.close();
-    }
-    if (offset < available) {
-      result.notes.push(
-        `weightsManifest group ${g + 1} declares ${offset} bytes but its files hold ${available}; the extra bytes were ignored`,
+/** When the group's fixed-size weights need more bytes than its files hold, names the first weight that does not fit and the shard where the bytes run out. */
+function checkGroupFits(modelPath: string, label: string, where: string, specs: CheckedSpec[], shards: Shard[], available: number): void {
+  const fixedNeed = specs.reduce((a: number, s: CheckedSpec) => a + s.size * s.bytesPerValue, 0);
+  if (fixedNeed <= available) return;
+  let offset = 0;
+  for (const s of specs) {
+    const end = offset + s.size * s.bytesPerValue;
+    if (end > available) {
+      const last = shards.length ? `'${shards[shards.length - 1].path}'` : '(no files)';
+      throw new ModelFormatError(
+        modelPath,
+        label,
+        `weight '${s.name}' [${s.shape}] needs bytes ${offset}..${end} but the group's weight files hold only ` +
+          `${available} bytes (${shards.length ? describeShards(shards) : 'no paths'}); the manifest declares ` +
+          `at least ${fixedNeed} bytes: shard ${last} is truncated or missing data`,
+        where,
       );
     }
+    offset = end;
   }
-  const quantized = result.all.filter((w) => w.quantized);
-  if (quantized.length > 0) {
-    const kinds = [...new Set(quantized.map((w) => w.quantized))].join(', ');
-    result.notes.push(`${quantized.length} weight(s) were stored quantized (${kinds}) and were dequantized to float32`);
+}
+
+/** One group's files as its weights are decoded: where it sits in the manifest, its shards and their bytes. */
+interface GroupContext {
+  modelPath: string;
+  label: string;
+  where: string;
+  shards: Shard[];
+  available: number;
+  bytes: GroupBytes;
+  /** The group's position in the manifest. */
+  g: number;
+}
+
+/** Decodes the group's weights one after another into `result`; returns the bytes they took. */
+async function decodeGroup(ctx: GroupContext, specs: CheckedSpec[], result: LoadedWeights): Promise<number> {
+  const { modelPath, label, where, shards, available, bytes } = ctx;
+  let offset = 0;
+  for (const s of specs) {
+    let byteLength = s.size * s.bytesPerValue;
+    if (s.dtype === 'string' && !s.quantization) byteLength = await stringWeightBytes(bytes, s, offset, available);
+    if (offset + byteLength > available) {
+      throw new ModelFormatError(
+        modelPath,
+        label,
+        `weight '${s.name}' runs past the end of the group's weight files (${describeShards(shards)})`,
+        where,
+      );
+    }
+    let values: DecodedWeight['values'] = null;
+    if (hasValues(s)) {
+      if (byteLength > bufferConstants.MAX_LENGTH) {
+        throw new ModelFormatError(
+          modelPath,
+          label,
+          `weight '${s.name}' [${s.shape}] takes ${byteLength} bytes; one weight can hold at most ${bufferConstants.MAX_LENGTH}`,
+          where,
+        );
+      }
+      values = decode(s, await bytes.read(offset, byteLength));
+    }
+    const weight: DecodedWeight = {
+      name: s.name,
+      shape: s.shape,
+      dtype: s.dtype,
+      values,
+      quantized: s.quantization?.dtype,
+      group: ctx.g,
+      // Numbered across groups in manifest order: every weight decoded so far is in result.all.
+      index: result.all.length,
+      role: s.group,
+    };
+    result.byName.set(s.name, weight);
+    result.all.push(weight);
+    offset += byteLength;
   }
-  return result;
+  return offset;
 }
 
 /** A float32 weight to write. */

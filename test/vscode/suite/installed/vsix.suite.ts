@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { JobResult } from '../../../../src/shared/worker-protocol';
+import type { JobResult } from '../../../../src/shared/jobs';
 import { screenshotIfAsked } from '../../harness/channel';
 import { suite, test } from '../../harness/runner';
 import { customEditorTab, describeTabs, repoRoot, waitFor, waitForWebviewText, workspaceUri } from '../../harness/util';

@@ -1,13 +1,12 @@
 /**
- * The extension <-> webview boundary (results panel and inspector). Both sides validate every
- * message with these schemas and ignore what does not fit. Browser-safe: imported by webview-ui.
+ * The extension <-> results panel boundary. Both sides validate every message with these schemas,
+ * ignore what does not fit and hand the rest to a handler table (dispatch.ts) that covers every
+ * message type. Browser-safe: imported by webview-ui; the HTML report (src/report) speaks it too.
  */
 import { z } from 'zod';
 import { resultsSchema } from '../core/results/format';
-import { inspectResultSchema, parserOf } from './worker-protocol';
-
-export const THEME_KINDS = ['light', 'dark', 'high-contrast', 'high-contrast-light'] as const;
-export type ThemeKind = (typeof THEME_KINDS)[number];
+import { parserOf } from './parse';
+import { readyMessageSchema, themeMessageSchema } from './webview-common-protocol';
 
 export const RESULT_TABS = ['accuracy', 'similarity-heatmap', 'apoz', 'weights', 'layer-similarity', 'cost', 'compare'] as const;
 export type ResultTab = (typeof RESULT_TABS)[number];
@@ -24,9 +23,6 @@ export const uiStateSchema = z.object({
 });
 export type UiState = z.infer<typeof uiStateSchema>;
 
-export const WEBVIEW_COMMANDS = ['inspect', 'analyze', 'prune', 'compare', 'evaluate', 'train', 'openResults'] as const;
-export type WebviewCommand = (typeof WEBVIEW_COMMANDS)[number];
-
 const resultsView = {
   title: z.string(),
   results: resultsSchema,
@@ -34,21 +30,18 @@ const resultsView = {
   metrics: z.array(z.string()),
 };
 
-export const toWebviewSchema = z.discriminatedUnion('type', [
+export const toResultsPanelSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('showResults'), ...resultsView, ui: uiStateSchema.optional() }),
-  z.object({ type: z.literal('showModel'), file: z.string(), model: inspectResultSchema }),
-  z.object({ type: z.literal('modelError'), file: z.string(), message: z.string() }),
-  z.object({ type: z.literal('loading'), message: z.string() }),
-  z.object({ type: z.literal('theme'), kind: z.enum(THEME_KINDS) }),
+  themeMessageSchema,
   /** Export Report asks for the PNGs of the charts on screen. */
   z.object({ type: z.literal('exportCharts') }),
 ]);
-export type ToWebviewMessage = z.infer<typeof toWebviewSchema>;
+export type ToResultsPanelMessage = z.infer<typeof toResultsPanelSchema>;
 
 const PNG_DATA_URL = /^data:image\/png;base64,[A-Za-z0-9+/]+=*$/;
 
-export const fromWebviewSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready') }),
+export const fromResultsPanelSchema = z.discriminatedUnion('type', [
+  readyMessageSchema,
   z.object({ type: z.literal('state'), ui: uiStateSchema }),
   z.object({
     type: z.literal('exportPng'),
@@ -57,15 +50,14 @@ export const fromWebviewSchema = z.discriminatedUnion('type', [
     dataUrl: z.string().max(50_000_000).regex(PNG_DATA_URL),
   }),
   z.object({ type: z.literal('exportData'), format: z.enum(['csv', 'json']) }),
-  z.object({ type: z.literal('command'), command: z.enum(WEBVIEW_COMMANDS) }),
   z.object({ type: z.literal('compareMetric'), metric: z.string().min(1).max(100) }),
 ]);
-export type FromWebviewMessage = z.infer<typeof fromWebviewSchema>;
+export type FromResultsPanelMessage = z.infer<typeof fromResultsPanelSchema>;
 
 /** What the results webview keeps with setState and the panel serializer gets back after a reload. */
-export const webviewStateSchema = z.object({ view: z.literal('results'), ...resultsView, ui: uiStateSchema });
-export type WebviewState = z.infer<typeof webviewStateSchema>;
+export const resultsPanelStateSchema = z.object({ view: z.literal('results'), ...resultsView, ui: uiStateSchema });
+export type ResultsPanelState = z.infer<typeof resultsPanelStateSchema>;
 
-export const parseToWebview: (value: unknown) => ToWebviewMessage | undefined = parserOf(toWebviewSchema);
-export const parseFromWebview: (value: unknown) => FromWebviewMessage | undefined = parserOf(fromWebviewSchema);
-export const parseWebviewState: (value: unknown) => WebviewState | undefined = parserOf(webviewStateSchema);
+export const parseToResultsPanel: (value: unknown) => ToResultsPanelMessage | undefined = parserOf(toResultsPanelSchema);
+export const parseFromResultsPanel: (value: unknown) => FromResultsPanelMessage | undefined = parserOf(fromResultsPanelSchema);
+export const parseResultsPanelState: (value: unknown) => ResultsPanelState | undefined = parserOf(resultsPanelStateSchema);

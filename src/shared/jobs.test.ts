@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readModel } from '../core/formats/registry';
+import { summarizeModel } from '../core/model/summary';
+import { built } from '../../test/kits/encode/models';
+import { sampleAnalysis, sampleComparison } from '../../webview-ui/src/sample-results';
+import { checkJobParams, checkJobResult, jobOutputs } from './jobs';
+
+test('job parameters: defaults are filled in, wrong ones are named', () => {
+  const ok = checkJobParams('evaluate', { model: '/m.onnx', dataset: 'mnist' });
+  assert.ok(ok.ok);
+  assert.equal(ok.value.backend, 'auto');
+  assert.equal(ok.value.split, 'test');
+  const bad = checkJobParams('analyze', { model: '/m.onnx', dataset: 'mnist', strategies: [], sparsities: [0.5], finetuneEpochs: 0, iterations: 1, samples: 10 });
+  assert.equal(bad.ok, false);
+  assert.match(!bad.ok ? bad.problem : '', /invalid analyze parameters: strategies/);
+  const sparsity = checkJobParams('prune', { model: '/m', out: '/o', strategy: 'x', sparsity: 1.5, finetuneEpochs: 0, samples: 1 });
+  assert.match(!sparsity.ok ? sparsity.problem : '', /sparsity/);
+  assert.equal(checkJobParams('train', null).ok, false);
+});
+
+test('job results: an inspect result of a real model passes; a malformed one is named', async () => {
+  const path = built('onnx/mnist2x10.onnx');
+  const summary = summarizeModel(await readModel(path));
+  assert.ok(checkJobResult('inspect', { summary, files: [path], bytes: 1 }).ok);
+  const bad = checkJobResult('inspect', { summary: { ...summary, layers: 'many' }, files: [], bytes: 0 });
+  assert.match(!bad.ok ? bad.problem : '', /malformed inspect result: summary\.layers/);
+  assert.ok(checkJobResult('analyze', sampleAnalysis()).ok);
+  assert.equal(checkJobResult('analyze', sampleComparison()).ok, false);
+});
+
+test('job outputs: the jobs that write files name them', () => {
+  assert.deepEqual(jobOutputs('prune', { model: '/m.onnx', out: '/o.onnx' }), ['/o.onnx']);
+  assert.deepEqual(jobOutputs('train', { out: '/models/mlp' }), ['/models/mlp']);
+  assert.deepEqual(jobOutputs('analyze', { model: '/m.onnx', out: '/x' }), []);
+  assert.deepEqual(jobOutputs('prune', null), []);
+});
