@@ -291,7 +291,7 @@ async function phaseN60000(): Promise<PhaseResult> {
       accumulateCpu += cpuSeconds() - c;
     }
   }
-  let t = performance.now();
+  const t = performance.now();
   const c = cpuSeconds();
   const result = acc.result();
   const finishSeconds = seconds(t);

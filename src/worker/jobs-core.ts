@@ -23,6 +23,7 @@ function sourceFiles(mlp: MLP, path: string): string[] {
 
 /** The jobs over the core's model, data and training APIs. */
 export const CORE_JOBS: JobTable<'describe' | 'inspect' | 'evaluate' | 'train'> = {
+  // eslint-disable-next-line @typescript-eslint/require-await -- every job handler returns a promise (JobTable)
   async describe() {
     return {
       strategies: PRUNE_STRATEGIES.map((s) => ({ id: s.id, label: s.label, kind: s.kind, description: s.description, needsSamples: s.needsSamples })),

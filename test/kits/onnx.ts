@@ -27,7 +27,7 @@ export function rand32(n: number, seed: number, scale = 1): Float32Array {
 }
 
 export function rawFloat32(values: ArrayLike<number>): Uint8Array {
-  const f = Float32Array.from(values as ArrayLike<number>);
+  const f = Float32Array.from(values);
   return new Uint8Array(f.buffer.slice(0));
 }
 

@@ -2,7 +2,7 @@
  * Test support for the tfjs format tests: loading a model.json with TensorFlow.js itself
  * (Node has no file:// handler without tfjs-node) and writing small synthetic models.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

@@ -108,6 +108,7 @@ export function chartCard(
 ): void {
   const canvas = el('canvas', { attrs: { role: 'img', 'aria-label': title } });
   const box = el('div', { class: `chart-box chart-${size}` }, [canvas]);
+  // eslint-disable-next-line prefer-const -- assigned after the PNG button that reads it is made
   let chart: Chart | undefined;
   const png = button('PNG', () => chart && sink.exportPng(title, chart.toBase64Image('image/png', 1)), {
     class: 'icon-button',
@@ -325,7 +326,7 @@ export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spe
       } as Record<string, unknown>,
       scales: heatmapScales(spec),
     },
-    plugins: [backgroundPlugin as Plugin<'matrix'>, cellValuesPlugin],
+    plugins: [backgroundPlugin, cellValuesPlugin],
   });
 }
 

@@ -39,7 +39,7 @@ test('picker defaults: the first round point nearest 50 %', () => {
   const chosen = pickPoint(r, 'apoz', 12);
   assert.equal(chosen?.run.strategy, 'apoz');
   assert.equal(chosen?.index, 12);
-  assert.equal(pointLabel(chosen!.run, 12), '40% · round 1');
+  assert.equal(pointLabel(chosen.run, 12), '40% · round 1');
   // A stale choice (strategy gone, index out of range) falls back.
   assert.equal(pickPoint(r, 'gone', 99)?.run.strategy, 'magnitude');
 });

@@ -80,6 +80,7 @@ function headerFor(vm: ResultsViewModel, host: ResultsHost): HTMLElement {
 
 export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: ThemeColours, host: ResultsHost): RenderedView {
   applyTheme(theme);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- exportPng is a plain function of the host object, not a method using this
   const sink: ChartSink = { theme, charts: [], exportPng: host.exportPng };
   const r = vm.results;
   const tabs = r.kind === 'analysis' ? ANALYSIS_TABS : COMPARE_TABS;

@@ -47,7 +47,7 @@ export const evaluateCommand: Command = {
     const splits = await loadDataFrom(values);
     const data = getSplit(splits, splitName);
     checkFits(data, mlp.inputSize, outputSize(mlp), positionals[0], mlp.inputShape);
-    if (reference) checkFits(data, reference.inputSize, outputSize(reference), values.reference as string, reference.inputShape);
+    if (reference) checkFits(data, reference.inputSize, outputSize(reference), values.reference, reference.inputShape);
     const r = await evaluate(mlp, data, { reference });
     if (values.json) {
       printJson({ model: positionals[0], data: data.source, split: splitName, ...r });

@@ -14,8 +14,8 @@ const isByteArray = (a: AnyArray) => a.dtype === 'uint8' || a.dtype === 'ubyte';
 function featureValues(a: AnyArray, file: string): NumericArray {
   const d = a.data;
   if (d instanceof BigInt64Array || d instanceof BigUint64Array) return npyToFloat32(a as NpyArray);
-  if (a.dtype === 'float16') return float16ArrayToFloat32(d as Uint16Array);
-  if (a.dtype === 'bool') return d as Uint8Array;
+  if (a.dtype === 'float16') return float16ArrayToFloat32(d);
+  if (a.dtype === 'bool') return d;
   if (d instanceof Uint8Array || d instanceof Int8Array || d instanceof Int16Array || d instanceof Uint16Array) return d;
   if (d instanceof Int32Array || d instanceof Uint32Array || d instanceof Float32Array || d instanceof Float64Array) return d;
   throw new DataError(file, `unsupported array type ${a.dtype}`);

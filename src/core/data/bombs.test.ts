@@ -41,7 +41,7 @@ const crc32 = (d: Uint8Array) => (zlib as unknown as { crc32?: (d: Uint8Array) =
 async function refused(load: () => Promise<unknown>, file: string, pattern: RegExp): Promise<string> {
   const { result, grew } = await peakGrowth(load);
   assert.ok(result instanceof DataError, `expected a DataError, got ${result instanceof Error ? result.stack : 'success'}`);
-  const message = (result as DataError).message;
+  const message = (result).message;
   assert.ok(message.startsWith(`${file}`), `message names ${file}: ${message}`);
   assert.match(message, pattern);
   assert.ok(grew < LIMIT_RSS, `peak RSS grew by ${(grew / MiB).toFixed(0)} MiB`);

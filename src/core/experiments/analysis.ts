@@ -83,7 +83,7 @@ export async function prepareData(options: DataOptions, mlp: MLP, modelLabel: st
   // Activations come from the validation split so that pruning decisions never see the test set;
   // data without one falls back to the training split, then to the evaluation split, and says so.
   const activationSplit = splits.validation ? 'validation' : splits.train ? 'train' : splitName;
-  const activationSet = splits[activationSplit as 'validation' | 'train' | 'test']!;
+  const activationSet = splits[activationSplit]!;
   const samples = Math.min(options.samples ?? DEFAULT_SAMPLES, activationSet.n);
   if (samples < 2) throw new PruneScopeError(`${activationSet.source}: at least 2 samples are needed for activations, got ${samples}`);
   return { splits, evalSet, activationSet, activationSplit, samples };

@@ -154,6 +154,7 @@ async function pruneOnce(
       splits: data?.splits,
       signal,
     },
+    // eslint-disable-next-line @typescript-eslint/require-await -- the schedule awaits each step callback
     async (step, lineage) => {
       final = { mlp: step.mlp, lineage, notes: step.notes };
       progress(0.1 + 0.7 * (step.iteration / iterations || 1), `round ${step.iteration || 1} done`);

@@ -9,7 +9,7 @@ import {
   encodeNpy,
   encodeNpz,
   NPY_DTYPES,
-  NpyArray,
+  type NpyArray,
   npyToFloat32,
   parseNpy,
   parseNpz,

@@ -400,7 +400,7 @@ export function npyToFloat32(array: NpyArray): Float32Array {
   if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
     for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
   } else {
-    out.set(d as ArrayLike<number>);
+    out.set(d);
   }
   return out;
 }

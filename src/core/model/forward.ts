@@ -71,7 +71,7 @@ export function predict(mlp: MLP, x: Float32Array, n: number, batchSize = 1000):
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
       const y = tf.tidy(() => forward(mlp, t, tf.tensor2d(x.subarray(start * inSize, end * inSize), [end - start, inSize])));
-      out.set(y.dataSync() as Float32Array, start * outSize);
+      out.set(y.dataSync(), start * outSize);
       y.dispose();
     }
   } finally {

@@ -224,7 +224,7 @@ describe('CKA strategies', () => {
       );
       const acts = layerActivations(mlp, mnist.x, 512, { layers: [0, 1], pre: true, post: false });
       acts.forEach((a) => {
-        const expected = ckaOrder(a.pre!, 512, a.units, plan.order[a.layer].length, strategy.id as CkaVariant).order;
+        const expected = ckaOrder(a.pre!, 512, a.units, plan.order[a.layer].length, strategy.id).order;
         assert.deepEqual(plan.order[a.layer], expected);
         assert.deepEqual(plan.remove[a.layer], [...expected].sort((x, y) => x - y));
       });

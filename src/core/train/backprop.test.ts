@@ -60,14 +60,14 @@ describe('lossAndGradients', () => {
         let bi = kernels.length;
         let h: tf.Tensor2D = x;
         specs.forEach((s, l) => {
-          let z: tf.Tensor2D = tf.matMul(h, ps[l] as tf.Tensor2D);
+          let z: tf.Tensor2D = tf.matMul(h, ps[l]);
           if (hasBias[l]) z = tf.add<tf.Tensor2D>(z, ps[bi++]);
           if (l === specs.length - 1) {
             h = z;
             return;
           }
           h = activate(z, s);
-          if (masks[l]) h = tf.mul(h, masks[l] as tf.Tensor2D);
+          if (masks[l]) h = tf.mul(h, masks[l]);
         });
         return tf.losses.softmaxCrossEntropy(y, h) as tf.Scalar;
       };
@@ -88,10 +88,10 @@ describe('lossAndGradients', () => {
       let h: tf.Tensor2D = x;
       specs.slice(0, -1).forEach((s, l) => {
         let z: tf.Tensor2D = tf.matMul(h, kernels[l]);
-        if (biases[l]) z = tf.add<tf.Tensor2D>(z, biases[l] as tf.Tensor1D);
+        if (biases[l]) z = tf.add<tf.Tensor2D>(z, biases[l]);
         zs.push(Array.from(z.dataSync()));
         h = activate(z, s);
-        if (masks[l]) h = tf.mul(h, masks[l] as tf.Tensor2D);
+        if (masks[l]) h = tf.mul(h, masks[l]);
       });
       assert.ok(zs[3].some((v) => v < 0), 'leaky_relu negative side');
       assert.ok(zs[4].some((v) => v > 6) && zs[4].some((v) => v < 0), 'relu6 both kinks');

@@ -77,7 +77,7 @@ export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOpti
       const yref = refPred?.dataSync();
       tf.dispose([probs, pred, ...(refPred ? [refPred] : [])]);
       const k = probs.shape[1] as number;
-      predictions?.set(yhat as Int32Array, start);
+      predictions?.set(yhat, start);
       for (let i = 0; i < rows; i++) {
         const label = labels[start + i];
         const q = Math.min(1, Math.max(EPSILON, p[i * k + label]));

@@ -263,7 +263,7 @@ function buildMLP(mlp: MLP, flat: FlatParams, values: Float32Array[], masks: (Fl
       (l, i): DenseLayer => ({
         ...l,
         weights: values[flat.kernelIndex[i]],
-        bias: flat.biasIndex[i] === null ? null : values[flat.biasIndex[i] as number],
+        bias: flat.biasIndex[i] === null ? null : values[flat.biasIndex[i]],
       }),
     ),
   };
@@ -528,7 +528,7 @@ class TrainingRun {
 
   /** The gradients in the order of f.tensors, each kernel's with its L2 and L1 penalty added. */
   private penalizedGradients(f: FlatParams, g: Gradients): tf.Tensor[] {
-    const grads: tf.Tensor[] = new Array(f.tensors.length);
+    const grads = new Array<tf.Tensor>(f.tensors.length);
     const { l1, l2 } = this.opts;
     g.kernels.forEach((k, l) => {
       const w = f.tensors[f.kernelIndex[l]];

@@ -45,7 +45,7 @@ async function waitForDrawnCanvases(what: string, labels: RegExp[]): Promise<Can
     async () => {
       last = await webviewCanvases();
       const found = labels.map((l) => last.find((c) => l.test(c.label) && drawn(c)));
-      return found.every((c) => c !== undefined) ? (found as CanvasInfo[]) : undefined;
+      return found.every((c) => c !== undefined) ? (found) : undefined;
     },
     {
       timeoutMs: 45_000,

@@ -7,7 +7,7 @@
  * the node's position, name and operator.
  */
 import type { Activation, DenseLayer } from '../../model/mlp';
-import { Const, OnnxGraphBase, nameList } from './graph-base';
+import { type Const, OnnxGraphBase, nameList } from './graph-base';
 import { ML_DOMAIN, NETWORK_OPS, POST_MARKERS, POST_OPS, isDefaultDomain } from './ops';
 import { DT, dataTypeName, int64, isFloatType } from './tensor';
 
@@ -144,7 +144,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
     }
     const sampleDims = dims.slice(1);
     this.inputSampleDims = sampleDims;
-    const known = sampleDims.every((d) => d !== undefined) ? (sampleDims as number[]) : undefined;
+    const known = sampleDims.every((d) => d !== undefined) ? (sampleDims) : undefined;
     return { name: inputName, rank: dims.length, declaresShape: !!tensorType.shape, sampleDims, known };
   }
 

@@ -63,6 +63,7 @@ const ELEM_BYTES: Record<number, number> = {
 export function int64(v: Int64 | null | undefined, what: string): number {
   if (v === null || v === undefined) return 0;
   const n = typeof v === 'number' ? v : v.toNumber();
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a Long, whose toString gives the decimal value
   if (!Number.isSafeInteger(n)) throw new TensorError(`${what} is out of range (${String(v)})`);
   return n;
 }

@@ -93,6 +93,7 @@ function batchShapeOf(cfg: Json | undefined): unknown[] | undefined {
   for (const key of ['batch_input_shape', 'batch_shape']) {
     let v = cfg[key];
     if (isRecord(v) && Array.isArray(v.items)) v = v.items;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- a JSON list; its entries are checked by the caller
     if (Array.isArray(v)) return v;
   }
   return undefined;
@@ -395,6 +396,7 @@ class DenseChain {
         return this.applyActivation(l, { activation: 'leaky_relu', alpha });
       }
       case 'Softmax': {
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- a JSON value of the config, checked by its users
         const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
         if (axis !== -1 && !(this.shape && this.shape.length === 1 && axis === 1)) {
           throw new ModelFormatError(this.file, LABEL, `softmax over axis ${preview(c.axis)} is not supported (only the last axis)`, where(l));

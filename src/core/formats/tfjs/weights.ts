@@ -493,7 +493,7 @@ function checkManifestGroups(modelPath: string, label: string, manifest: unknown
       }
       firstAt.set(spec.name, at);
     });
-    groups.push({ where, paths: paths as string[], specs });
+    groups.push({ where, paths: paths, specs });
   }
   return groups;
 }
