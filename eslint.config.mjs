@@ -32,7 +32,17 @@ const boundaries = [
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'demo-output/**', 'bench-results/**', 'artifacts/**', '**/*.js', '**/*.mjs', '!eslint.config.mjs', '!scripts/**/*.mjs'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'demo-output/**',
+      'bench-results/**',
+      'artifacts/**',
+      '**/*.js',
+      '**/*.mjs',
+      '!eslint.config.mjs',
+      '!scripts/**/*.mjs',
+    ],
   },
   js.configs.recommended,
   {
@@ -46,7 +56,9 @@ export default tseslint.config(
       // Without these, import-x parses no .ts file and its cycle check sees nothing.
       'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs', '.cjs'],
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['tsconfig.json', 'webview-ui/tsconfig.json'], noWarnOnMultipleProjects: true })],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({ project: ['tsconfig.json', 'webview-ui/tsconfig.json'], noWarnOnMultipleProjects: true }),
+      ],
     },
     rules: {
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
@@ -58,7 +70,10 @@ export default tseslint.config(
       // Protobuf messages (ONNX) carry enum fields as plain numbers, compared with the generated enums.
       '@typescript-eslint/no-unsafe-enum-comparison': 'off',
       // Shapes and counts in messages (`[${shape}]`) read as intended; objects ("[object Object]") do not.
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowArray: true, allowNullish: true, allowNever: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowArray: true, allowNullish: true, allowNever: true },
+      ],
     },
   },
   {

@@ -139,7 +139,14 @@ function singleLayer(z: Float32Array, b: Float32Array, p: number): { oneShot: On
   const fastGreedyT = median([0, 1, 2].map(() => seconds(() => (fastGreedy = ckaOrder(z, N, p, k, 'cka-greedy').order))));
   let refOne: number[] = [];
   const refOneT = seconds(() => (refOne = ckaOrderReference(z, N, p, b, k, 'cka').order));
-  const oneShot = { p, k, referenceSeconds: refOneT, fastSeconds: fastOneT, ratio: refOneT / fastOneT, sameOrder: refOne.join() === fastOne.join() };
+  const oneShot = {
+    p,
+    k,
+    referenceSeconds: refOneT,
+    fastSeconds: fastOneT,
+    ratio: refOneT / fastOneT,
+    sameOrder: refOne.join() === fastOne.join(),
+  };
   // Greedy reference: each candidate costs what a one-shot candidate costs (ablate, rebuild,
   // recompute CKA), so its time is the measured per-candidate cost times the candidate count.
   // Its first steps are run (untimed) to check that it picks what the fast one picks.
@@ -177,15 +184,26 @@ function greedyInFull(slice: LayerSlice, bias: Float32Array, greedy: GreedyRun[]
   let ref: number[] = [];
   const t = seconds(() => (ref = ckaOrderReference(z, N, p, bias.subarray(0, p), k, 'cka-greedy').order));
   const est = greedy.find((g) => g.p === p)!.referenceSecondsEstimated;
-  const check = { p, referenceSeconds: t, estimatedSeconds: est, sameOrder: ref.join() === ckaOrder(z, N, p, k, 'cka-greedy').order.join() };
+  const check = {
+    p,
+    referenceSeconds: t,
+    estimatedSeconds: est,
+    sameOrder: ref.join() === ckaOrder(z, N, p, k, 'cka-greedy').order.join(),
+  };
   console.log(`p = 64 cka-greedy reference in full: ${t.toFixed(1)} s (estimated ${est.toFixed(1)} s)`);
   return check;
 }
 
 /** Extrapolation to p = 1000 from the measured growth of the reference; the fast one measured there. */
 function extrapolateTo1000(slice: LayerSlice, oneShot: OneShotRun[], greedy: GreedyRun[]) {
-  const e1 = growthExponent(oneShot.map((r) => r.p), oneShot.map((r) => r.referenceSeconds));
-  const eG = growthExponent(greedy.map((r) => r.p), greedy.map((r) => r.referenceSecondsEstimated));
+  const e1 = growthExponent(
+    oneShot.map((r) => r.p),
+    oneShot.map((r) => r.referenceSeconds),
+  );
+  const eG = growthExponent(
+    greedy.map((r) => r.p),
+    greedy.map((r) => r.referenceSecondsEstimated),
+  );
   const last = oneShot[oneShot.length - 1];
   const lastG = greedy[greedy.length - 1];
   const z = slice(1000);
@@ -238,7 +256,15 @@ async function wholeNetwork(samples: Samples) {
         const d = process.cpuUsage(u);
         cpu.push((d.user + d.system) / 1e6);
       }
-      network.push({ variant, helperThread: parallel, wallSeconds: wall, medianSeconds: median(wall), minSeconds: Math.min(...wall), cpuSeconds: cpu, removed });
+      network.push({
+        variant,
+        helperThread: parallel,
+        wallSeconds: wall,
+        medianSeconds: median(wall),
+        minSeconds: Math.min(...wall),
+        cpuSeconds: cpu,
+        removed,
+      });
       console.log(
         `${arch.join('-')} to 90%, ${variant}, ${parallel ? '2 threads' : '1 thread'} for C: median ${(median(wall) * 1000).toFixed(0)} ms, ` +
           `best ${(Math.min(...wall) * 1000).toFixed(0)} ms ` +
@@ -273,7 +299,10 @@ async function writeReport(m: {
     { metric: `one layer p = ${last.p}: cka reference / fast`, value: last.ratio, unit: 'x' },
     { metric: 'one layer p = 1000: cka reference (extrapolated) / fast', value: extrapolated.ratio.cka, unit: 'x' },
     { metric: 'one layer p = 1000: cka-greedy reference (extrapolated) / fast', value: extrapolated.ratio['cka-greedy'], unit: 'x' },
-    { metric: 'fast and reference orders agree', value: oneShot.every((r) => r.sameOrder) && greedy.every((r) => r.firstStepsAgree) ? 1 : 0 },
+    {
+      metric: 'fast and reference orders agree',
+      value: oneShot.every((r) => r.sameOrder) && greedy.every((r) => r.firstStepsAgree) ? 1 : 0,
+    },
   ];
   const report = {
     benchmark: 'cka-prune',

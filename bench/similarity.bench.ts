@@ -169,7 +169,14 @@ async function phaseN10000Only(): Promise<PhaseResult> {
   const t0 = performance.now();
   const c0 = cpuSeconds();
   const r = linearCKAMatrix(xs, ys, { engine: 'auto' });
-  return { ...env, n: test.n, engine: r.engine, ckaSeconds: round(seconds(t0), 3), ckaCpuSeconds: round(cpuSeconds() - c0, 3), peakRssBytes: peakRssBytes() };
+  return {
+    ...env,
+    n: test.n,
+    engine: r.engine,
+    ckaSeconds: round(seconds(t0), 3),
+    ckaCpuSeconds: round(cpuSeconds() - c0, 3),
+    peakRssBytes: peakRssBytes(),
+  };
 }
 
 async function phaseN10000(): Promise<PhaseResult> {
@@ -375,7 +382,10 @@ function similarityReport(n10000: PhaseResult, oneThread: PhaseResult | null, n6
       { metric: `wasm threads (n=10000)`, value: n10000.threads },
       ...(oneThread ? [{ metric: '6x6 linear CKA n=10000 wall, 1 thread', value: oneThread.ckaSeconds, unit: 's' }] : []),
       { metric: 'target met (2 s, 1 GB)', value: String(n10000.meetsTarget) },
-      { metric: 'float32 max abs error vs float64 (n=1000)', value: (n10000.baseline as { maxAbsErrorFloat32VsFloat64: number }).maxAbsErrorFloat32VsFloat64 },
+      {
+        metric: 'float32 max abs error vs float64 (n=1000)',
+        value: (n10000.baseline as { maxAbsErrorFloat32VsFloat64: number }).maxAbsErrorFloat32VsFloat64,
+      },
       ...(n60000
         ? [
             { metric: '6x6 linear CKA n=60000 streamed wall', value: n60000.ckaSeconds, unit: 's' },
@@ -408,7 +418,10 @@ function printSummary(report: ReturnType<typeof similarityReport>, out: string):
     `  6x6 linear CKA, n=10000: ${n10000.ckaSeconds} s wall, ${n10000.ckaCpuSeconds} s CPU (${n10000.engine}), peak RSS ${mb(n10000.peakRssBytes)} ` +
       `[target <= ${TARGET.seconds} s, <= 1 GB: ${n10000.meetsTarget ? 'met' : 'NOT met'}]; forward passes ${n10000.forwardSeconds} s`,
   );
-  if (oneThread) console.log(`  same on 1 thread: ${oneThread.ckaSeconds} s wall, ${oneThread.ckaCpuSeconds} s CPU, peak RSS ${mb(oneThread.peakRssBytes)}`);
+  if (oneThread)
+    console.log(
+      `  same on 1 thread: ${oneThread.ckaSeconds} s wall, ${oneThread.ckaCpuSeconds} s CPU, peak RSS ${mb(oneThread.peakRssBytes)}`,
+    );
   console.log(
     `  n=${base.n} (CPU s): naive Gram ${base.naiveGram.cpuSeconds}, float64 feature ${base.float64Feature.cpuSeconds}, ` +
       `float32 feature ${base.float32Feature.cpuSeconds}; float32 max error ${base.maxAbsErrorFloat32VsFloat64.toExponential(1)}`,

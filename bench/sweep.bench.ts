@@ -70,8 +70,12 @@ async function main(): Promise<void> {
   };
   mkdirSync(join(root, 'bench-results'), { recursive: true });
   writeFileSync(join(root, 'bench-results', 'sweep.json'), `${JSON.stringify(out, null, 1)}\n`);
-  console.log(`sweep: ${seconds.toFixed(1)} s for ${out.points} points (${(seconds / out.points).toFixed(2)} s each; target 60 s), backend ${backend.name}`);
-  console.log(`  = ${out.sweepInEvaluations.toFixed(1)} evaluations of the original (${evaluationSeconds.toFixed(2)} s each, same process)`);
+  console.log(
+    `sweep: ${seconds.toFixed(1)} s for ${out.points} points (${(seconds / out.points).toFixed(2)} s each; target 60 s), backend ${backend.name}`,
+  );
+  console.log(
+    `  = ${out.sweepInEvaluations.toFixed(1)} evaluations of the original (${evaluationSeconds.toFixed(2)} s each, same process)`,
+  );
   for (const p of perStrategy) console.log(`  ${p.strategy}: ${p.seconds.toFixed(1)} s`);
 }
 

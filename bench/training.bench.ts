@@ -103,16 +103,24 @@ async function timeOurs(mlp: MLP, data: DatasetSplits): Promise<{ samplesPerSeco
 
 /** Kernel times of one of our training steps, by kernel name (tf.profile). */
 async function profileStep(mlp: MLP, x: Float32Array, labels: Int32Array): Promise<{ kernel: string; calls: number; ms: number }[]> {
-  const specs: LayerSpec[] = mlp.layers.map((l, i) => ({ activation: l.activation, dropout: i < mlp.layers.length - 1 ? (l.dropout ?? 0) : 0 }));
+  const specs: LayerSpec[] = mlp.layers.map((l, i) => ({
+    activation: l.activation,
+    dropout: i < mlp.layers.length - 1 ? (l.dropout ?? 0) : 0,
+  }));
   const flat: tf.Tensor[] = mlp.layers.flatMap((l) => [tf.tensor2d(l.weights, [l.inputSize, l.units]), tf.tensor1d(l.bias!)]);
-  const adam = new Adam(KERAS_ADAM, flat.map((t) => t.shape));
+  const adam = new Adam(
+    KERAS_ADAM,
+    flat.map((t) => t.shape),
+  );
   const rng = new Rng(1, 3);
   const step = () =>
     tf.tidy(() => {
       const xb = tf.tensor2d(x.subarray(0, BATCH * 784), [BATCH, 784]);
       const lb = tf.tensor1d(labels.subarray(0, BATCH), 'int32');
       const yb = tf.cast(tf.oneHot(lb, 10), 'float32') as tf.Tensor2D;
-      const masks = specs.map((s, l) => (s.dropout ? tf.tensor2d(rng.dropoutMask(new Float32Array(BATCH * SIZES[l + 1]), s.dropout), [BATCH, SIZES[l + 1]]) : null));
+      const masks = specs.map((s, l) =>
+        s.dropout ? tf.tensor2d(rng.dropoutMask(new Float32Array(BATCH * SIZES[l + 1]), s.dropout), [BATCH, SIZES[l + 1]]) : null,
+      );
       const kernels = flat.filter((_, i) => i % 2 === 0) as tf.Tensor2D[];
       const biases = flat.filter((_, i) => i % 2 === 1) as tf.Tensor1D[];
       const r = lossAndGradients(specs, { kernels, biases }, xb, yb, lb, masks);
@@ -148,16 +156,24 @@ async function main(): Promise<void> {
   const validation = sliceRows(getSplit(mnist, 'validation'), 0, BATCH);
   const split = (t: typeof train): DatasetSplits => ({ name: 'mnist', normalization: 'unit', train: t, validation });
 
-  console.log(`backend ${backend.name}, wasm threads ${threads.threads}${threads.problem ? ` (${threads.problem})` : ''}, ${STEPS} steps x ${REPEATS} repeats`);
+  console.log(
+    `backend ${backend.name}, wasm threads ${threads.threads}${threads.problem ? ` (${threads.problem})` : ''}, ${STEPS} steps x ${REPEATS} repeats`,
+  );
   const bound = matmulBound();
   console.log(`bound: plain matMul ${bound.gflops.toFixed(1)} GFLOP/s`);
 
   const model = baselineModel();
-  const tensors = (d: typeof train) => [tf.tensor2d(d.x, [d.n, 784]), tf.cast(tf.oneHot(tf.tensor1d(d.y!, 'int32'), 10), 'float32')] as [tf.Tensor2D, tf.Tensor2D];
+  const tensors = (d: typeof train) =>
+    [tf.tensor2d(d.x, [d.n, 784]), tf.cast(tf.oneHot(tf.tensor1d(d.y!, 'int32'), 10), 'float32')] as [tf.Tensor2D, tf.Tensor2D];
   const [wx, wy] = tensors(warm);
   const [mx, my] = tensors(measured);
   await model.fit(wx, wy, { batchSize: BATCH, epochs: 1, shuffle: false, verbose: 0 });
-  const warmed = (await fitMLP(initMLP({ inputShape: [784], hidden: HIDDEN, classes: 10, dropout: DROPOUT, seed: 1 }), split(warm), { epochs: 1, shuffle: false })).mlp;
+  const warmed = (
+    await fitMLP(initMLP({ inputShape: [784], hidden: HIDDEN, classes: 10, dropout: DROPOUT, seed: 1 }), split(warm), {
+      epochs: 1,
+      shuffle: false,
+    })
+  ).mlp;
 
   const runs = await alternateRepeats(model, mx, my, warmed, split(measured));
   const profile = await profileStep(runs.mlp, measured.x, measured.y!);
@@ -203,7 +219,12 @@ async function writeReport(m: {
   const report = {
     bench: 'training',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverage1min: { before: m.loadBefore, after: loadavg()[0] } },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      loadAverage1min: { before: m.loadBefore, after: loadavg()[0] },
+    },
     backend,
     wasmThreads: threads.threads,
     model: SIZES.join('-'),
@@ -216,7 +237,11 @@ async function writeReport(m: {
     bound: { matmulGflops: bound.gflops, samplesPerSecond: boundSamples, perLayer: bound.perLayer },
     baseline: { what: 'tf.layers Sequential model.fit, batch 512, tf.train.adam', ...b, losses: losses.baseline },
     ours: { what: 'fitMLP, batch 512', ...o, gflops: ourGflops, losses: losses.ours },
-    ratios: { oursOverBaseline: o.best / b.best, oursOverBound: o.best / boundSamples, ourGflopsOverMatmulGflops: ourGflops / bound.gflops },
+    ratios: {
+      oursOverBaseline: o.best / b.best,
+      oursOverBound: o.best / boundSamples,
+      ourGflopsOverMatmulGflops: ourGflops / bound.gflops,
+    },
     profileOfOneStep: profile,
     summary: [
       { metric: 'baseline model.fit', value: b.best, unit: 'samples/s' },
@@ -236,7 +261,13 @@ async function writeReport(m: {
     `training bench (${backend.name}, ${threads.threads} thread(s)): baseline ${b.best.toFixed(0)}, ours ${o.best.toFixed(0)}, bound ${boundSamples.toFixed(0)} samples/s; ` +
       `ours/baseline ${(o.best / b.best).toFixed(1)}x, ours/bound ${(o.best / boundSamples).toFixed(2)} -> ${out}`,
   );
-  console.log('one step, kernel ms:', profile.slice(0, 8).map((p) => `${p.kernel} ${p.ms.toFixed(1)}`).join(', '));
+  console.log(
+    'one step, kernel ms:',
+    profile
+      .slice(0, 8)
+      .map((p) => `${p.kernel} ${p.ms.toFixed(1)}`)
+      .join(', '),
+  );
 }
 
 main().catch((e) => {

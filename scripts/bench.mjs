@@ -74,7 +74,11 @@ for (const o of outcomes) {
   for (const [metric, value, unit] of rowsOf(json)) table.push([o.name, metric, value, unit]);
 }
 const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((r) => r[i].length), ['bench', 'metric', 'value', 'unit'][i].length));
-const line = (r) => r.map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+const line = (r) =>
+  r
+    .map((c, i) => (i === 2 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+    .join('  ')
+    .trimEnd();
 console.log(line(['bench', 'metric', 'value', 'unit']));
 console.log(line(widths.map((w) => '-'.repeat(w))));
 for (const r of table) console.log(line(r));

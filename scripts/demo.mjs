@@ -23,7 +23,22 @@ const prunescope = (...args) => run(process.execPath, [cli, ...args]);
 
 if (!existsSync(join(root, 'dist', 'cli.js')) || !existsSync(join(root, 'dist', 'webview.js'))) run('npm', ['run', 'build']);
 if (!existsSync(model)) {
-  prunescope('train', '--data', 'mnist', '--hidden', '1000,1000,500,200', '--dropout', '0.5', '--epochs', '12', '--seed', '1', '--out', baseline, '--verbose');
+  prunescope(
+    'train',
+    '--data',
+    'mnist',
+    '--hidden',
+    '1000,1000,500,200',
+    '--dropout',
+    '0.5',
+    '--epochs',
+    '12',
+    '--seed',
+    '1',
+    '--out',
+    baseline,
+    '--verbose',
+  );
 } else {
   console.log(`using the baseline already trained in ${baseline} (delete it to train again)`);
 }
@@ -48,6 +63,20 @@ for (const [strategy, sparsity] of [
   ['magnitude', '0.9'],
   ['unit-l2', '0.5'],
 ]) {
-  prunescope('prune', model, '--strategy', strategy, '--sparsity', sparsity, '--data', 'mnist', '--force', '--out', join(out, 'pruned', `${strategy}-${Number(sparsity) * 100}.onnx`));
+  prunescope(
+    'prune',
+    model,
+    '--strategy',
+    strategy,
+    '--sparsity',
+    sparsity,
+    '--data',
+    'mnist',
+    '--force',
+    '--out',
+    join(out, 'pruned', `${strategy}-${Number(sparsity) * 100}.onnx`),
+  );
 }
-console.log(`\ndemo finished in ${((Date.now() - started) / 60000).toFixed(1)} minutes; open ${join(out, 'analysis', 'report.html')} in a browser`);
+console.log(
+  `\ndemo finished in ${((Date.now() - started) / 60000).toFixed(1)} minutes; open ${join(out, 'analysis', 'report.html')} in a browser`,
+);

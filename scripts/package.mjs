@@ -31,7 +31,10 @@ const started = Date.now();
 
 function build(production) {
   try {
-    execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), ...(production ? ['--production'] : [])], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), ...(production ? ['--production'] : [])], {
+      cwd: root,
+      stdio: 'pipe',
+    });
   } catch (e) {
     process.stderr.write(`${e.stdout ?? ''}${e.stderr ?? ''}`);
     throw new Error(`the ${production ? 'production ' : ''}build failed`, { cause: e });
@@ -106,7 +109,9 @@ const bad = forbidden(files);
 const missing = required(files);
 const bytes = statSync(out).size;
 const mb = (n) => `${(n / 1024 / 1024).toFixed(2)} MB`;
-console.log(`package: ${relative(process.cwd(), out) || out}: ${mb(bytes)} (${mb(unpackedBytes)} unpacked, ${files.length} files; ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+console.log(
+  `package: ${relative(process.cwd(), out) || out}: ${mb(bytes)} (${mb(unpackedBytes)} unpacked, ${files.length} files; ${((Date.now() - started) / 1000).toFixed(1)} s)`,
+);
 if (bad.length || missing.length) {
   for (const b of bad.slice(0, 30)) console.error(`package: should not be inside: ${b}`);
   if (bad.length > 30) console.error(`package: ... and ${bad.length - 30} more`);

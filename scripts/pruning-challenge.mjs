@@ -51,7 +51,21 @@ for (const m of models) {
     run(['train', '--data', 'mnist', ...m.train, '--out', m.dir], { PRUNESCOPE_WASM_THREADS: '1' });
   }
   if (!(reuse && existsSync(join(out, 'results.json')))) {
-    run(['analyze', model, '--data', 'mnist', '--strategies', 'magnitude,unit-l2', '--sparsities', ks.join(','), '--geometry-samples', '0', '--force', '--out', out]);
+    run([
+      'analyze',
+      model,
+      '--data',
+      'mnist',
+      '--strategies',
+      'magnitude,unit-l2',
+      '--sparsities',
+      ks.join(','),
+      '--geometry-samples',
+      '0',
+      '--force',
+      '--out',
+      out,
+    ]);
   }
   analysed.push({ ...m, results: JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) });
 }
@@ -62,7 +76,13 @@ const published = { 0.9: { a: ['82.4%', '36.7%'], b: ['95%', '52%'] } };
 // "Falls below from 70% on": strictly below wherever weight pruning is above chance, and never above.
 const chance = 0.115;
 const unitBelowFrom70 = (r) =>
-  ks.filter((k) => k >= 0.7).every((k) => (acc(r, 'magnitude', k) > chance ? acc(r, 'unit-l2', k) < acc(r, 'magnitude', k) : acc(r, 'unit-l2', k) <= acc(r, 'magnitude', k) + 0.005));
+  ks
+    .filter((k) => k >= 0.7)
+    .every((k) =>
+      acc(r, 'magnitude', k) > chance
+        ? acc(r, 'unit-l2', k) < acc(r, 'magnitude', k)
+        : acc(r, 'unit-l2', k) <= acc(r, 'magnitude', k) + 0.005,
+    );
 
 const header = `| k | ${analysed.map((m) => `${m.label}: weight / unit`).join(' | ')} | published A: weight / unit | published B: weight / unit |`;
 const rule = `|---|${analysed.map(() => '---|').join('')}---|---|`;

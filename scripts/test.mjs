@@ -110,9 +110,19 @@ function vscodeTests(mode) {
   if (vsix) {
     console.log('\n== the packaged extension (.vsix) installed in a real VS Code');
     const out = join(mkdtempSync(join(tmpdir(), 'prunescope-vsix-')), 'prunescope.vsix');
-    const p = spawnSync(process.execPath, [join(root, 'scripts', 'package.mjs'), '--out', out], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+    const p = spawnSync(process.execPath, [join(root, 'scripts', 'package.mjs'), '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const said = `${p.stdout ?? ''}${p.stderr ?? ''}`;
-    process.stdout.write(said.split('\n').filter((l) => /^package: /.test(l)).join('\n') + '\n');
+    process.stdout.write(
+      said
+        .split('\n')
+        .filter((l) => /^package: /.test(l))
+        .join('\n') + '\n',
+    );
     if (p.status !== 0) {
       console.error(said);
       return { passed: 0, failed: 1, skipped: 0, ok: false };
@@ -124,7 +134,12 @@ function vscodeTests(mode) {
   } else {
     console.log('\n== extension-host tests in a real VS Code');
   }
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'vscode-test.mjs'), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'vscode-test.mjs'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
   process.stdout.write(r.stdout ?? '');
   if (vsix) rmSync(dirname(args[1]), { recursive: true, force: true });
   const m = (r.stdout ?? '').match(/^(?:vscode|vsix|untrusted): (\d+) passed, (\d+) failed, (\d+) skipped$/m);
@@ -151,9 +166,14 @@ const fixturesDir = process.env.PRUNESCOPE_FIXTURES ?? join(root, '..', 'shared'
 const compatSkipped = runs.reduce((a, r) => a + (r.compatSkipped ?? 0), 0);
 if (!existsSync(fixturesDir)) {
   // The third-party model files are not here: say how much of the compatibility suite did not run.
-  const where = process.env.PRUNESCOPE_FIXTURES ? `PRUNESCOPE_FIXTURES=${process.env.PRUNESCOPE_FIXTURES} not found` : '../shared/fixtures not found; set PRUNESCOPE_FIXTURES';
+  const where = process.env.PRUNESCOPE_FIXTURES
+    ? `PRUNESCOPE_FIXTURES=${process.env.PRUNESCOPE_FIXTURES} not found`
+    : '../shared/fixtures not found; set PRUNESCOPE_FIXTURES';
   console.log(`compatibility suite: ${compatSkipped} tests skipped (${where})`);
 }
-const total = runs.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped, ok: a.ok && r.ok }), { passed: 0, failed: 0, skipped: 0, ok: true });
+const total = runs.reduce(
+  (a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped, ok: a.ok && r.ok }),
+  { passed: 0, failed: 0, skipped: 0, ok: true },
+);
 console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(total.ok && total.failed === 0 ? 0 : 1);

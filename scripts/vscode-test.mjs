@@ -68,8 +68,7 @@ const RESPONSES_DIR = 'responses';
 
 // Same version and folder as scripts/install-test-deps.sh.
 const CODE_SERVER_VERSION = '4.100.3';
-const codeServerDir =
-  process.env.PRUNESCOPE_CODE_SERVER_DIR ?? join(homedir(), '.cache/prunescope/code-server', CODE_SERVER_VERSION);
+const codeServerDir = process.env.PRUNESCOPE_CODE_SERVER_DIR ?? join(homedir(), '.cache/prunescope/code-server', CODE_SERVER_VERSION);
 const serverMain = join(codeServerDir, 'node_modules/code-server/lib/vscode/out/server-main.js');
 const artifacts = join(process.env.PRUNESCOPE_ARTIFACTS ?? join(root, 'artifacts'), 'vscode');
 
@@ -104,7 +103,11 @@ for (const [src] of WORKSPACE_FIXTURES) {
 // The entry VS Code loads is a two-line loader: Node maps stack traces through a bundle's source
 // map only if source maps were enabled before that bundle was compiled.
 const suiteName = vsix ? 'vscode-installed' : untrusted ? 'vscode-untrusted' : 'vscode-suite';
-const suiteEntry = vsix ? 'test/vscode/suite/installed/index.ts' : untrusted ? 'test/vscode/suite/untrusted/index.ts' : 'test/vscode/suite/index.ts';
+const suiteEntry = vsix
+  ? 'test/vscode/suite/installed/index.ts'
+  : untrusted
+    ? 'test/vscode/suite/untrusted/index.ts'
+    : 'test/vscode/suite/index.ts';
 // The name on the closing line, which scripts/test.mjs reads.
 const runLabel = vsix ? 'vsix' : untrusted ? 'untrusted' : 'vscode';
 const suiteBundle = join(root, `dist/test/${suiteName}.js`);
@@ -180,7 +183,18 @@ let developmentPath = root;
 if (vsix) {
   const installed = spawnSync(
     process.execPath,
-    [serverMain, '--install-extension', vsix, '--extensions-dir', dirs.extensions, '--user-data-dir', dirs.userData, '--server-data-dir', dirs.serverData, '--accept-server-license-terms'],
+    [
+      serverMain,
+      '--install-extension',
+      vsix,
+      '--extensions-dir',
+      dirs.extensions,
+      '--user-data-dir',
+      dirs.userData,
+      '--server-data-dir',
+      dirs.serverData,
+      '--accept-server-license-terms',
+    ],
     { encoding: 'utf8', timeout: 120_000 },
   );
   if (installed.status !== 0) rmSync(tmp, { recursive: true, force: true });
@@ -190,7 +204,17 @@ if (vsix) {
   mkdirSync(developmentPath);
   writeFileSync(
     join(developmentPath, 'package.json'),
-    JSON.stringify({ name: 'prunescope-installed-test', publisher: 'prunescope-test', version: '0.0.0', engines: { vscode: '^1.90.0' }, extensionKind: ['workspace'] }, null, 2),
+    JSON.stringify(
+      {
+        name: 'prunescope-installed-test',
+        publisher: 'prunescope-test',
+        version: '0.0.0',
+        engines: { vscode: '^1.90.0' },
+        extensionKind: ['workspace'],
+      },
+      null,
+      2,
+    ),
   );
 }
 writeFileSync(join(dirs.workspace, '.vscode/settings.json'), JSON.stringify(settings, null, 2));
@@ -339,7 +363,6 @@ console.log(`vscode-test: workbench opened (${elapsed()})`);
 // ---------------------------------------------------------------------------------------------
 // Follow the events, answer requests, and stop on the end event, a dead process or the timeout.
 
-
 function readEvents() {
   const file = join(dirs.harness, EVENTS_FILE);
   if (!existsSync(file)) return;
@@ -382,7 +405,9 @@ function onEvent(e) {
 
 async function answerRequests() {
   const reqDir = join(dirs.harness, REQUESTS_DIR);
-  for (const name of readdirSync(reqDir).filter((n) => n.endsWith('.json')).sort()) {
+  for (const name of readdirSync(reqDir)
+    .filter((n) => n.endsWith('.json'))
+    .sort()) {
     const reqFile = join(reqDir, name);
     let response;
     try {
@@ -410,9 +435,9 @@ async function handleRequest(req) {
     case 'notifications':
       return {
         ok: true,
-        messages: await page.mainFrame().evaluate(() =>
-          [...document.querySelectorAll('.notification-list-item-message')].map((e) => e.textContent ?? ''),
-        ),
+        messages: await page
+          .mainFrame()
+          .evaluate(() => [...document.querySelectorAll('.notification-list-item-message')].map((e) => e.textContent ?? '')),
       };
     default:
       return { ok: false, error: `unknown request ${JSON.stringify(req.op)}` };
@@ -422,7 +447,14 @@ async function handleRequest(req) {
 // Runs in each webview frame: every canvas, how much of it differs from its top-left pixel.
 function describeCanvases() {
   return [...document.querySelectorAll('canvas')].map((c) => {
-    const info = { url: location.href, label: c.getAttribute('aria-label') ?? c.className, width: c.width, height: c.height, painted: 0, colours: 0 };
+    const info = {
+      url: location.href,
+      label: c.getAttribute('aria-label') ?? c.className,
+      width: c.width,
+      height: c.height,
+      painted: 0,
+      colours: 0,
+    };
     const ctx = c.width > 0 && c.height > 0 ? c.getContext('2d') : null;
     if (!ctx) return info;
     const d = ctx.getImageData(0, 0, c.width, c.height).data;

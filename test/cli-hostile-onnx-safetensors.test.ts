@@ -59,7 +59,11 @@ describe('prunescope inspect on hostile files', () => {
         outputs: [valueInfo('y', ['N', 3])],
       }),
     );
-    refusedCleanly(cli('inspect', file), file, /tensor 'W' external location "weights\.bin" resolves \(through a symbolic link\) to .*secret\.bin, outside the model's folder/);
+    refusedCleanly(
+      cli('inspect', file),
+      file,
+      /tensor 'W' external location "weights\.bin" resolves \(through a symbolic link\) to .*secret\.bin, outside the model's folder/,
+    );
   });
 
   it('ONNX with 200,000 levels of nested subgraphs: exit 1, file named, no stack overflow', () => {
@@ -75,7 +79,10 @@ describe('prunescope inspect on hostile files', () => {
       file,
       buildModel({
         opset: 13,
-        nodes: [...Array.from({ length: n }, (_, k) => node('Identity', [k === 0 ? 'W' : `w${k - 1}`], [`w${k}`])), node('Gemm', ['x', `w${n - 1}`], ['y'], {}, 'fc')],
+        nodes: [
+          ...Array.from({ length: n }, (_, k) => node('Identity', [k === 0 ? 'W' : `w${k - 1}`], [`w${k}`])),
+          node('Gemm', ['x', `w${n - 1}`], ['y'], {}, 'fc'),
+        ],
         initializers: [fTensor('W', [4, 3], rand32(12, 2))],
         inputs: [valueInfo('x', ['N', 4])],
         outputs: [valueInfo('y', ['N', 3])],
@@ -83,11 +90,16 @@ describe('prunescope inspect on hostile files', () => {
     );
     const r = cli('inspect', file, '--json');
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout).layers.map((l: { units: number }) => l.units), [3]);
+    assert.deepEqual(
+      JSON.parse(r.stdout).layers.map((l: { units: number }) => l.units),
+      [3],
+    );
   });
 
   it('safetensors naming a tensor twice: exit 1, file and tensor named', () => {
-    const header = Buffer.from('{"0.weight":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},"0.weight":{"dtype":"F32","shape":[1,1],"data_offsets":[4,8]}}');
+    const header = Buffer.from(
+      '{"0.weight":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},"0.weight":{"dtype":"F32","shape":[1,1],"data_offsets":[4,8]}}',
+    );
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(header.length));
     const file = join(dir, 'dup.safetensors');

@@ -72,7 +72,7 @@ describe('CLI writes: nothing the user did not give up is replaced', () => {
     assert.notEqual(readFileSync(out, 'utf8'), 'user file');
   });
 
-  it('a model is all of its files: a tfjs output never replaces an existing weights file, nor the source\'s', () => {
+  it("a model is all of its files: a tfjs output never replaces an existing weights file, nor the source's", () => {
     const before = snapshot(src);
     const out = join(dir, 'p.json');
     writeFileSync(join(dir, 'p.weights.bin'), 'precious');
@@ -95,7 +95,12 @@ describe('CLI writes: nothing the user did not give up is replaced', () => {
     symlinkSync(src, join(dir, 'alias'));
     symlinkSync(onnxModel, join(dir, 'link.onnx'));
     linkSync(onnxModel, join(dir, 'hard.onnx'));
-    for (const out of [join(dir, 'alias', 'net.onnx'), join(dir, 'link.onnx'), join(dir, 'hard.onnx'), join(src, '..', 'src', 'net.onnx')]) {
+    for (const out of [
+      join(dir, 'alias', 'net.onnx'),
+      join(dir, 'link.onnx'),
+      join(dir, 'hard.onnx'),
+      join(src, '..', 'src', 'net.onnx'),
+    ]) {
       const r = cli('prune', onnxModel, '--strategy', 'magnitude', '--sparsity', '0.5', '--force', '--out', out);
       assert.equal(r.code, 1, out);
       assert.match(r.stderr, /refusing to (replace|overwrite)/, out);
@@ -103,7 +108,7 @@ describe('CLI writes: nothing the user did not give up is replaced', () => {
     assert.deepEqual(snapshot(src), before);
   });
 
-  it('predict and activations never replace the model\'s files or their input data, even with --force', () => {
+  it("predict and activations never replace the model's files or their input data, even with --force", () => {
     const before = snapshot(src);
     for (const out of [join(src, 'model.weights.bin'), join(src, 'x.npy')]) {
       const r = cli('predict', model, '--input', join(src, 'x.npy'), '--force', '--out', out);
@@ -131,7 +136,10 @@ describe('CLI writes: nothing the user did not give up is replaced', () => {
     assert.equal(t.code, 1);
     assert.match(t.stderr, /model\.json already exists/);
     assert.doesNotMatch(t.stderr, /epoch 1/, 'refused before training');
-    for (const [cmd, ...args] of [['analyze', onnxModel], ['compare', onnxModel, onnxModel]]) {
+    for (const [cmd, ...args] of [
+      ['analyze', onnxModel],
+      ['compare', onnxModel, onnxModel],
+    ]) {
       const out = join(dir, `${cmd}-out`);
       mkdirSync(out);
       writeFileSync(join(out, 'report.html'), 'my report');
@@ -162,7 +170,10 @@ describe('CLI writes: nothing the user did not give up is replaced', () => {
     writeFileSync(join(out, oldStyle), JSON.stringify({ pid, entries: oldEntries }));
     const r = cli('prune', onnxModel, '--strategy', 'magnitude', '--sparsity', '0.5', '--out', join(out, 'p.onnx'));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /warning: left .*prunescope-partial-.* alone: named like a PruneScope temporary, but not made by this installation/);
+    assert.match(
+      r.stderr,
+      /warning: left .*prunescope-partial-.* alone: named like a PruneScope temporary, but not made by this installation/,
+    );
     assert.equal(readFileSync(join(elsewhere, 'victim.txt'), 'utf8'), 'keep me');
     assert.equal(readFileSync(join(out, 'beside.txt'), 'utf8'), 'keep me too');
     assert.ok(existsSync(join(out, journal)) && existsSync(join(out, oldStyle)), 'the planted journals are left where they are');

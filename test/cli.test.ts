@@ -52,8 +52,14 @@ describe('prunescope CLI', () => {
     assert.match(s.producer, /pytorch/);
     assert.equal(s.inputSize, 784);
     assert.deepEqual(s.inputShape, [1, 28, 28]);
-    assert.deepEqual(s.layers.map((l: { units: number }) => l.units), [10, 10, 10]);
-    assert.deepEqual(s.layers.map((l: { activation: string }) => l.activation), ['relu', 'relu', 'linear']);
+    assert.deepEqual(
+      s.layers.map((l: { units: number }) => l.units),
+      [10, 10, 10],
+    );
+    assert.deepEqual(
+      s.layers.map((l: { activation: string }) => l.activation),
+      ['relu', 'relu', 'linear'],
+    );
     assert.equal(s.parameters, 784 * 10 + 10 + 2 * 110);
     assert.equal(s.sparsity, 0);
     assert.ok(['tensorflow', 'wasm', 'cpu'].includes(s.backend), s.backend);
@@ -164,7 +170,10 @@ describe('prunescope CLI', () => {
     const j = JSON.parse(r.stdout);
     assert.ok(j.bytesAfter < j.bytesBefore * 0.6, `${j.bytesAfter} vs ${j.bytesBefore}`);
     assert.equal(statSync(out).size, j.bytesAfter);
-    assert.deepEqual(j.layers.map((l: { units: number }) => l.units), [256, 64, 16, 10]);
+    assert.deepEqual(
+      j.layers.map((l: { units: number }) => l.units),
+      [256, 64, 16, 10],
+    );
     const same = cli('prune', src, '--strategy', 'magnitude', '--sparsity', '0.5', '--out', src);
     assert.equal(same.code, 1);
     assert.match(same.stderr, /refusing to replace .*mnist\.safetensors: it is an input of this command/);
@@ -210,20 +219,37 @@ describe('prunescope CLI', () => {
 
   it('analyze writes results.json in the results format and a self-contained report.html', () => {
     const out = join(dir, 'analysis');
-    const r = cli('analyze', built('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--strategies', 'magnitude,unit-l2', '--sparsities', '0,0.5', '--out', out);
+    const r = cli(
+      'analyze',
+      built('onnx', 'mnist2x10.onnx'),
+      '--data',
+      'mnist',
+      '--strategies',
+      'magnitude,unit-l2',
+      '--sparsities',
+      '0,0.5',
+      '--out',
+      out,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /\[\s*\d+%\] magnitude at 50%/);
     const results = parseResults(readFileSync(join(out, 'results.json'), 'utf8'), 'results.json');
     assert.equal(results.kind, 'analysis');
     if (results.kind !== 'analysis') return;
-    assert.deepEqual(results.runs.map((x) => x.strategy), ['magnitude', 'unit-l2']);
+    assert.deepEqual(
+      results.runs.map((x) => x.strategy),
+      ['magnitude', 'unit-l2'],
+    );
     assert.equal(results.runs[0].points.length, 2);
     // Geometry of the original's hidden layers (relu, relu), on the first 500 of the 512 activation rows.
     const geometry = results.baseline.geometry ?? [];
-    assert.deepEqual(geometry.map((g) => [g.layer, g.applies, g.applies && g.samples]), [
-      ['Gemm_2', true, 500],
-      ['Gemm_4', true, 500],
-    ]);
+    assert.deepEqual(
+      geometry.map((g) => [g.layer, g.applies, g.applies && g.samples]),
+      [
+        ['Gemm_2', true, 500],
+        ['Gemm_4', true, 500],
+      ],
+    );
     assert.match(r.stderr, /representational geometry of the original/);
     assert.match(r.stderr, /Gemm_4\s+5 of 10\s+\d\.\d{3}\s+\d\.\d{3}/);
     // `prunescope geometry` computes the same curves from the same rows.
@@ -232,10 +258,18 @@ describe('prunescope CLI', () => {
     const single = JSON.parse(g.stdout);
     const recorded = geometry[1];
     assert.ok(recorded.applies);
-    assert.deepEqual([single.layer, single.index, single.split, single.samples, single.units, single.step], ['Gemm_4', 1, 'validation', 500, 10, 1]);
+    assert.deepEqual(
+      [single.layer, single.index, single.split, single.samples, single.units, single.step],
+      ['Gemm_4', 1, 'validation', 500, 10, 1],
+    );
     for (const order of ['ascending', 'descending'] as const) {
-      assert.deepEqual(single[order].map((p: { k: number }) => p.k), recorded[order].map((p) => p.k));
-      single[order].forEach((p: { r2: number }, i: number) => assert.ok(Math.abs(p.r2 - recorded[order][i].r2) < 1e-9, `${order} ${i}: ${p.r2} vs ${recorded[order][i].r2}`));
+      assert.deepEqual(
+        single[order].map((p: { k: number }) => p.k),
+        recorded[order].map((p) => p.k),
+      );
+      single[order].forEach((p: { r2: number }, i: number) =>
+        assert.ok(Math.abs(p.r2 - recorded[order][i].r2) < 1e-9, `${order} ${i}: ${p.r2} vs ${recorded[order][i].r2}`),
+      );
     }
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     assert.ok(existsSync(join(out, 'report.html')));
@@ -264,8 +298,15 @@ describe('prunescope CLI', () => {
     const r = cli('geometry', model, '--data', 'mnist', '--layer', '0', '--samples', '300', '--step', '3');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /layer 0 \(Gemm_2, relu\): 10 units, RDMs over the first 300 validation samples, a point every 3 units/);
-    const rows = r.stdout.trim().split('\n').slice(2).map((line) => line.trim().split(/\s+/).map(Number));
-    assert.deepEqual(rows.map((x) => x[0]), [3, 6, 9, 10]);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .slice(2)
+      .map((line) => line.trim().split(/\s+/).map(Number));
+    assert.deepEqual(
+      rows.map((x) => x[0]),
+      [3, 6, 9, 10],
+    );
     for (const [, asc, desc] of rows) assert.ok(asc >= 0 && asc <= 1 && desc >= 0 && desc <= 1, `${asc} ${desc}`);
     assert.deepEqual(rows[3].slice(1), [1, 1], 'all units: the full RDM');
     assert.ok(rows[1][1] > rows[1][2], 'the 6 most active units keep more geometry than the 6 most often silent');
@@ -286,18 +327,33 @@ describe('prunescope CLI', () => {
     assert.match(few.stderr, /--samples must be a whole number of at least 3/);
   });
 
-  it('compare records both models\' geometry: curves for ReLU layers, the reason for sigmoid ones', () => {
+  it("compare records both models' geometry: curves for ReLU layers, the reason for sigmoid ones", () => {
     const out = join(dir, 'comparison');
-    const r = cli('compare', built('onnx', 'mnist2x10.onnx'), built('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--samples', '200', '--geometry-step', '2', '--out', out);
+    const r = cli(
+      'compare',
+      built('onnx', 'mnist2x10.onnx'),
+      built('onnx', 'mnist2x5_sigmoid.onnx'),
+      '--data',
+      'mnist',
+      '--samples',
+      '200',
+      '--geometry-step',
+      '2',
+      '--out',
+      out,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /representational geometry of A/);
     const results = parseResults(readFileSync(join(out, 'results.json'), 'utf8'), 'results.json');
     assert.ok(results.kind === 'comparison');
     const a = results.a.geometry ?? [];
-    assert.deepEqual(a.map((g) => [g.layer, g.applies, g.applies && g.samples, g.applies && g.ascending.map((p) => p.k)]), [
-      ['Gemm_2', true, 200, [2, 4, 6, 8, 10]],
-      ['Gemm_4', true, 200, [2, 4, 6, 8, 10]],
-    ]);
+    assert.deepEqual(
+      a.map((g) => [g.layer, g.applies, g.applies && g.samples, g.applies && g.ascending.map((p) => p.k)]),
+      [
+        ['Gemm_2', true, 200, [2, 4, 6, 8, 10]],
+        ['Gemm_4', true, 200, [2, 4, 6, 8, 10]],
+      ],
+    );
     const b = results.b.geometry ?? [];
     assert.equal(b.length, results.b.model.layerNames.length - 1);
     for (const g of b) {
@@ -311,7 +367,19 @@ describe('prunescope CLI', () => {
     mkdirSync(outNone);
     const leftover = join(outNone, '.prunescope-partial-4194301-1-t.results.json.tmp');
     writeFileSync(leftover, '{"cut sh');
-    const skipped = cli('compare', built('onnx', 'mnist2x10.onnx'), built('onnx', 'mnist2x10.onnx'), '--data', 'mnist', '--samples', '100', '--geometry-samples', '0', '--out', outNone);
+    const skipped = cli(
+      'compare',
+      built('onnx', 'mnist2x10.onnx'),
+      built('onnx', 'mnist2x10.onnx'),
+      '--data',
+      'mnist',
+      '--samples',
+      '100',
+      '--geometry-samples',
+      '0',
+      '--out',
+      outNone,
+    );
     assert.equal(skipped.code, 0, skipped.stderr);
     assert.match(skipped.stderr, /warning: left .*prunescope-partial-4194301-1-t\.results\.json\.tmp alone/);
     assert.deepEqual(readdirSync(outNone).sort(), ['.prunescope-partial-4194301-1-t.results.json.tmp', 'report.html', 'results.json']);

@@ -33,7 +33,9 @@ export interface TestPageOptions {
 export function testPageHtml(o: TestPageOptions): string {
   const root = resolve(__dirname, '..');
   const theme = THEMES[(o.theme ?? 'dark') as keyof typeof THEMES] ?? THEMES.dark;
-  const vars = Object.entries(theme.vars).map(([k, v]) => `${k}: ${v};`).join(' ');
+  const vars = Object.entries(theme.vars)
+    .map(([k, v]) => `${k}: ${v};`)
+    .join(' ');
   const script = o.scriptUrl ?? pathToFileURL(resolve(root, 'dist/webview.js')).href;
   const style = o.styleUrl ?? pathToFileURL(resolve(root, 'media/webview.css')).href;
   return `<!DOCTYPE html>
@@ -91,7 +93,13 @@ function main(argv: string[]): void {
     options = {
       view: 'results',
       theme,
-      message: { type: 'showResults', title: file ?? 'Sample results', results, metrics: ['linear-cka', 'rbf-cka', 'svcca', 'pwcca'], ui: tab ? { tab } : undefined },
+      message: {
+        type: 'showResults',
+        title: file ?? 'Sample results',
+        results,
+        metrics: ['linear-cka', 'rbf-cka', 'svcca', 'pwcca'],
+        ui: tab ? { tab } : undefined,
+      },
     };
   }
   writeFileSync(out, testPageHtml(options));

@@ -21,7 +21,9 @@ export function parse<T extends Options>(argv: string[], options: T, positionals
   }
   const n = parsed.positionals.length;
   if (!(parsed.values as { help?: boolean }).help && (n < positionals.min || n > positionals.max)) {
-    throw new UsageError(n < positionals.min ? `missing ${positionals.names}` : `unexpected argument "${parsed.positionals[positionals.max]}"`);
+    throw new UsageError(
+      n < positionals.min ? `missing ${positionals.names}` : `unexpected argument "${parsed.positionals[positionals.max]}"`,
+    );
   }
   return parsed;
 }

@@ -17,7 +17,9 @@ export async function startBackend(values: { backend?: string | boolean; verbose
   const preference = choiceOption<BackendPreference>(values.backend, 'backend', BACKEND_PREFERENCES, 'auto');
   const b = await initBackend(preference);
   if (values.verbose) {
-    info(`backend: ${b.name}${b.name === 'wasm' ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''} (TensorFlow.js ${b.tfjsVersion})`);
+    info(
+      `backend: ${b.name}${b.name === 'wasm' ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''} (TensorFlow.js ${b.tfjsVersion})`,
+    );
     for (const f of b.fallbacks) info(`  skipped ${f}`);
   }
 }

@@ -23,7 +23,10 @@ export class ModelFormatError extends PruneScopeError {
 /** A dataset that cannot be read or does not fit. */
 export class DataError extends PruneScopeError {
   override name = 'DataError';
-  constructor(readonly file: string, readonly problem: string) {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
     super(`${file}: ${problem}`);
   }
 }

@@ -136,7 +136,9 @@ async function setThreadedBackend(wasm: WasmModule, threads: number): Promise<st
 
 /** Pool threads are parked workers that would otherwise keep the process alive. */
 function unrefPoolWorkers(): void {
-  const backend = tf.findBackend('wasm') as unknown as { wasm?: { PThread?: { runningWorkers: PThreadWorker[]; unusedWorkers: PThreadWorker[] } } };
+  const backend = tf.findBackend('wasm') as unknown as {
+    wasm?: { PThread?: { runningWorkers: PThreadWorker[]; unusedWorkers: PThreadWorker[] } };
+  };
   const pthread = backend.wasm?.PThread;
   if (pthread) for (const w of [...pthread.runningWorkers, ...pthread.unusedWorkers]) w.unref();
 }

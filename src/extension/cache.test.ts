@@ -15,7 +15,13 @@ function tempDir(): string {
 const settings = { strategies: ['magnitude', 'unit-l2'], sparsities: [0.5, 0.9], samples: 1000, backend: 'auto' };
 
 async function keyFor(model: string, dataset = 'mnist', s: unknown = settings): Promise<string> {
-  return cacheKey({ job: 'analyze', models: [await hashModel(model)], dataset: await hashDataset(dataset, '1.2.6'), settings: s, toolVersion: '0.1.0' });
+  return cacheKey({
+    job: 'analyze',
+    models: [await hashModel(model)],
+    dataset: await hashDataset(dataset, '1.2.6'),
+    settings: s,
+    toolVersion: '0.1.0',
+  });
 }
 
 test('the sample results are valid results (the cache and panel tests rely on them)', () => {
@@ -50,7 +56,10 @@ test('cache: changed model bytes, data or settings miss', async () => {
   assert.notEqual(await keyFor(model, 'mnist', { ...settings, sparsities: [0.5] }), key);
   assert.notEqual(await keyFor(model, 'mnist', { ...settings, backend: 'cpu' }), key);
   // Key order in the settings does not matter.
-  assert.equal(await keyFor(model, 'mnist', { backend: 'auto', samples: 1000, sparsities: [0.5, 0.9], strategies: ['magnitude', 'unit-l2'] }), key);
+  assert.equal(
+    await keyFor(model, 'mnist', { backend: 'auto', samples: 1000, sparsities: [0.5, 0.9], strategies: ['magnitude', 'unit-l2'] }),
+    key,
+  );
 
   const data = join(dir, 'data.csv');
   writeFileSync(data, 'a,b,label\n1,2,0\n');

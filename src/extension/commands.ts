@@ -119,13 +119,11 @@ export class Commands {
   }
 
   private describe(): Promise<Describe | undefined> {
-    this.describeCache ??= this.deps.inspectClient
-      .run('describe', {})
-      .result.catch((e: Error) => {
-        this.deps.output.warn(`could not list strategies and metrics: ${e.message}`);
-        this.describeCache = undefined;
-        return undefined;
-      });
+    this.describeCache ??= this.deps.inspectClient.run('describe', {}).result.catch((e: Error) => {
+      this.deps.output.warn(`could not list strategies and metrics: ${e.message}`);
+      this.describeCache = undefined;
+      return undefined;
+    });
     return this.describeCache;
   }
 
@@ -133,11 +131,7 @@ export class Commands {
     return (await this.describe())?.metrics.map((m) => m.id) ?? [];
   }
 
-  private async showCachedOr<T extends Results>(
-    title: string,
-    key: string,
-    run: () => Promise<T | undefined>,
-  ): Promise<T | undefined> {
+  private async showCachedOr<T extends Results>(title: string, key: string, run: () => Promise<T | undefined>): Promise<T | undefined> {
     const cached = await this.deps.cache.get(key);
     if (cached) {
       this.deps.output.info(`${title}: shown from the results cache (${key.slice(0, 12)})`);
@@ -197,7 +191,12 @@ export class Commands {
     const picked = await vscode.window.showQuickPick(
       ids.map((id) => {
         const s = known.find((k) => k.id === id);
-        return { label: id, description: s ? `${s.kind}${s.needsSamples ? ', uses data' : ''}` : undefined, detail: s?.description, picked: settings.strategies.includes(id) };
+        return {
+          label: id,
+          description: s ? `${s.kind}${s.needsSamples ? ', uses data' : ''}` : undefined,
+          detail: s?.description,
+          picked: settings.strategies.includes(id),
+        };
       }),
       {
         canPickMany: true,
@@ -252,7 +251,8 @@ export class Commands {
         'Compare with Original',
       )
       .then(async (pick) => {
-        if (pick === 'Open') await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
+        if (pick === 'Open')
+          await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
         if (pick === 'Compare with Original') await this.runCompare(model, result.out);
       });
     return result;
@@ -273,7 +273,13 @@ export class Commands {
     return this.runCompare(a, b, undefined, args);
   }
 
-  async runCompare(a: string, b: string, metric?: string, args: readonly unknown[] = [], previous?: ComparisonResults): Promise<ComparisonResults | undefined> {
+  async runCompare(
+    a: string,
+    b: string,
+    metric?: string,
+    args: readonly unknown[] = [],
+    previous?: ComparisonResults,
+  ): Promise<ComparisonResults | undefined> {
     const settings = this.settings(args);
     const dataset = this.dataset(settings, a);
     const params = {
@@ -325,7 +331,11 @@ export class Commands {
     if (root) {
       out = trainingOutputDir(join(root, 'models'), hidden);
     } else {
-      const parent = await vscode.window.showOpenDialog({ title: 'Folder to save the model in', canSelectFolders: true, canSelectFiles: false });
+      const parent = await vscode.window.showOpenDialog({
+        title: 'Folder to save the model in',
+        canSelectFolders: true,
+        canSelectFiles: false,
+      });
       if (!parent?.[0]) return;
       out = trainingOutputDir(parent[0].fsPath, hidden);
     }
@@ -348,7 +358,10 @@ export class Commands {
     if (!result) return;
     const last = result.epochs[result.epochs.length - 1];
     const acc = last?.valAccuracy === null || last === undefined ? '' : `, validation accuracy ${(last.valAccuracy * 100).toFixed(2)}%`;
-    const pick = await vscode.window.showInformationMessage(`PruneScope: trained ${out} (${result.epochs.length} epochs${acc}, ${result.backend} backend).`, 'Open');
+    const pick = await vscode.window.showInformationMessage(
+      `PruneScope: trained ${out} (${result.epochs.length} epochs${acc}, ${result.backend} backend).`,
+      'Open',
+    );
     const file = result.files[0] ?? join(out, 'model.json');
     if (pick) await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), inspectorViewType(file));
   }
@@ -397,7 +410,9 @@ export class Commands {
   async exportReport(): Promise<void> {
     const panel = this.deps.panels.active;
     if (!panel) {
-      void vscode.window.showInformationMessage('PruneScope: open results first (Run Pruning Analysis, Compare Checkpoints or Open Results).');
+      void vscode.window.showInformationMessage(
+        'PruneScope: open results first (Run Pruning Analysis, Compare Checkpoints or Open Results).',
+      );
       return;
     }
     const pick = await vscode.window.showQuickPick(

@@ -69,7 +69,9 @@ export function activate(context: vscode.ExtensionContext): void {
     runCommand,
   });
   for (const viewType of [INSPECTOR_VIEW_TYPE, INSPECTOR_JSON_VIEW_TYPE]) {
-    context.subscriptions.push(vscode.window.registerCustomEditorProvider(viewType, inspector, { supportsMultipleEditorsPerDocument: true }));
+    context.subscriptions.push(
+      vscode.window.registerCustomEditorProvider(viewType, inspector, { supportsMultipleEditorsPerDocument: true }),
+    );
   }
 
   // Only for extension tests (the window was opened with extensionTestsPath): the worker processes

@@ -1,6 +1,11 @@
 import * as vscode from 'vscode';
 import type { MessageHandlers } from '../shared/dispatch';
-import { parseFromInspector, type FromInspectorMessage, type InspectorCommand, type ToInspectorMessage } from '../shared/inspector-protocol';
+import {
+  parseFromInspector,
+  type FromInspectorMessage,
+  type InspectorCommand,
+  type ToInspectorMessage,
+} from '../shared/inspector-protocol';
 import type { JobResult } from '../shared/jobs';
 import { JobError } from './worker-client';
 import { poster, receive, setWebviewHtml, themeKind, webviewOptions } from './webview-common';

@@ -28,7 +28,10 @@ const HISTORY = 20;
  */
 export class JobController implements vscode.Disposable {
   private readonly status: vscode.StatusBarItem;
-  private readonly active = new Map<number, { title: string; handle: JobHandle<JobKind>; progress?: { fraction: number | null; message: string } }>();
+  private readonly active = new Map<
+    number,
+    { title: string; handle: JobHandle<JobKind>; progress?: { fraction: number | null; message: string } }
+  >();
   private readonly finished: FinishedJob[] = [];
 
   constructor(

@@ -61,5 +61,8 @@ test('percent labels and training folders', () => {
   assert.equal(percentLabel(0.333333), '33.3');
   assert.equal(percentLabel(0), '0');
   const taken = new Set(['/w/models/mlp-100-50']);
-  assert.equal(trainingOutputDir('/w/models', [100, 50], (p) => taken.has(p)), '/w/models/mlp-100-50-1');
+  assert.equal(
+    trainingOutputDir('/w/models', [100, 50], (p) => taken.has(p)),
+    '/w/models/mlp-100-50-1',
+  );
 });

@@ -161,7 +161,9 @@ export async function writeExport(results: Results, path: string, data: Uint8Arr
       const s = await fs.stat(f).catch(() => undefined);
       if (s && s.dev === target.dev && s.ino === target.ino) {
         const alias = f === out ? '' : ` (it is the same file as ${f})`;
-        throw new PruneScopeError(`refusing to replace ${out}${alias}: the results were computed from that model; choose another name for the export`);
+        throw new PruneScopeError(
+          `refusing to replace ${out}${alias}: the results were computed from that model; choose another name for the export`,
+        );
       }
     }
   }

@@ -5,12 +5,7 @@ export interface UriLike {
 }
 
 export function isUriLike(v: unknown): v is UriLike {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as UriLike).scheme === 'string' &&
-    typeof (v as UriLike).fsPath === 'string'
-  );
+  return typeof v === 'object' && v !== null && typeof (v as UriLike).scheme === 'string' && typeof (v as UriLike).fsPath === 'string';
 }
 
 /**

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { WebviewView } from '../shared/webview-common-protocol';
 
 export function makeNonce(): string {
-  return randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '');
+  return randomBytes(18)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '');
 }
 
 export function escapeHtml(text: string): string {

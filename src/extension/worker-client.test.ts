@@ -33,8 +33,11 @@ function client(options: Partial<WorkerClientOptions> = {}): WorkerClient {
 function writeDataset(): string {
   const dir = mkdtempSync(join(tmpdir(), 'prunescope-worker-'));
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  for (const [name, rows] of [['train.csv', 400], ['validation.csv', 100]] as const) {
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const [name, rows] of [
+    ['train.csv', 400],
+    ['validation.csv', 100],
+  ] as const) {
     const lines = ['a,b,c,d,label'];
     for (let i = 0; i < rows; i++) {
       const x = [rand(), rand(), rand(), rand()];
@@ -110,7 +113,10 @@ test('worker: inspects a real ONNX model', async () => {
   const c = client();
   const r = await c.run('inspect', { model: built('onnx/mnist2x10.onnx') }).result;
   assert.equal(r.summary.format, 'onnx');
-  assert.deepEqual(r.summary.layers.map((l) => l.units), [10, 10, 10]);
+  assert.deepEqual(
+    r.summary.layers.map((l) => l.units),
+    [10, 10, 10],
+  );
   assert.equal(r.summary.inputSize, 784);
   assert.equal(r.files.length, 1);
   assert.ok(r.bytes > 0);
@@ -140,7 +146,10 @@ test('worker: jobs run one after another in the order they were asked for', asyn
   assert.equal(c.queued, 3);
   const results = await Promise.all(handles.map((h) => h.result));
   assert.deepEqual(events, ['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2']);
-  assert.deepEqual(results.map((r) => r.summary.layers.length), [3, 4, 3]);
+  assert.deepEqual(
+    results.map((r) => r.summary.layers.length),
+    [3, 4, 3],
+  );
   assert.equal(results[2].summary.layers[0].activation, 'sigmoid');
 });
 
@@ -149,20 +158,38 @@ test('worker: a pruning analysis of a real model returns valid results', async (
   const fractions: number[] = [];
   const r = await c.run(
     'analyze',
-    { model: built('onnx/mnist2x10.onnx'), dataset: 'mnist', backend: 'cpu', strategies: ['magnitude'], sparsities: [0.5], finetuneEpochs: 0, iterations: 1, samples: 64 },
+    {
+      model: built('onnx/mnist2x10.onnx'),
+      dataset: 'mnist',
+      backend: 'cpu',
+      strategies: ['magnitude'],
+      sparsities: [0.5],
+      finetuneEpochs: 0,
+      iterations: 1,
+      samples: 64,
+    },
     { onProgress: (p) => p.fraction !== null && fractions.push(p.fraction) },
   ).result;
   assert.equal(r.kind, 'analysis');
   assert.equal(r.backend.name, 'cpu');
-  assert.deepEqual(r.runs.map((run) => run.strategy), ['magnitude']);
+  assert.deepEqual(
+    r.runs.map((run) => run.strategy),
+    ['magnitude'],
+  );
   assert.equal(r.runs[0].points[0].sparsity, 0.5);
   assert.ok(r.baseline.accuracy > 0.5);
   assert.ok(fractions.length > 0 && fractions[fractions.length - 1] === 1);
 });
 
-test('worker: a comparison handed its earlier results (the panel\'s metric switch) reuses their geometry', async () => {
+test("worker: a comparison handed its earlier results (the panel's metric switch) reuses their geometry", async () => {
   const c = client();
-  const params = { a: built('onnx/mnist2x10.onnx'), b: built('onnx/mnist2x10.onnx'), dataset: 'mnist', backend: 'cpu' as const, samples: 100 };
+  const params = {
+    a: built('onnx/mnist2x10.onnx'),
+    b: built('onnx/mnist2x10.onnx'),
+    dataset: 'mnist',
+    backend: 'cpu' as const,
+    samples: 100,
+  };
   const first = await c.run('compare', params).result;
   const g = first.a.geometry?.[0];
   assert.ok(g?.applies);
@@ -302,7 +329,10 @@ test('worker: a prune job writes its files atomically and leaves no temporaries'
   const r = await client().run('prune', pruneParams(model, out)).result;
   assert.deepEqual(r.files, [out, join(dir, 'abalone', 'model.pruned-magnitude-50.weights.bin')]);
   const after = tree(join(dir, 'abalone'));
-  assert.deepEqual(Object.keys(after).sort(), [...Object.keys(source), 'model.pruned-magnitude-50.json', 'model.pruned-magnitude-50.weights.bin'].sort());
+  assert.deepEqual(
+    Object.keys(after).sort(),
+    [...Object.keys(source), 'model.pruned-magnitude-50.json', 'model.pruned-magnitude-50.weights.bin'].sort(),
+  );
   for (const [name, hash] of Object.entries(source)) assert.equal(after[name], hash, `${name} changed`);
 });
 
@@ -314,7 +344,10 @@ test('worker: a prune cancelled while it writes leaves the folder exactly as bef
     const job = c.run('prune', pruneParams(model, out));
     const where = await paused;
     // The write is under way: a temporary of this worker sits beside the output.
-    assert.ok(readdirSync(join(dir, 'abalone')).some((n) => PARTIAL.test(n)), `${at}: ${where}`);
+    assert.ok(
+      readdirSync(join(dir, 'abalone')).some((n) => PARTIAL.test(n)),
+      `${at}: ${where}`,
+    );
     const pid = c.pid;
     job.cancel();
     const e = await rejection(job.result);
@@ -446,7 +479,13 @@ test('worker: 100 jobs in a row do not grow the heap of the process that hosts t
   // The listeners on the worker process and its pipes: one set per process, none per job.
   const listeners = () => {
     const child = (c as unknown as { child: ChildProcess }).child;
-    return [child.listenerCount('message'), child.listenerCount('close'), child.listenerCount('error'), child.stdout!.listenerCount('data'), child.stderr!.listenerCount('data')];
+    return [
+      child.listenerCount('message'),
+      child.listenerCount('close'),
+      child.listenerCount('error'),
+      child.stdout!.listenerCount('data'),
+      child.stderr!.listenerCount('data'),
+    ];
   };
   for (let i = 0; i < 20; i++) await one(i); // warm-up: code paths compiled, caches filled
   const resources = process.getActiveResourcesInfo().sort();
@@ -456,7 +495,9 @@ test('worker: 100 jobs in a row do not grow the heap of the process that hosts t
   for (let i = 0; i < 100; i++) await one(i);
   const end = heap();
   const growth = end - start;
-  console.log(`heap of the client process over 100 jobs: ${(start / 1e6).toFixed(2)} MB -> ${(end / 1e6).toFixed(2)} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(0)} KB)`);
+  console.log(
+    `heap of the client process over 100 jobs: ${(start / 1e6).toFixed(2)} MB -> ${(end / 1e6).toFixed(2)} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(0)} KB)`,
+  );
   assert.ok(n > 0, 'the evaluate jobs reported progress');
   assert.equal(c.pid, pid, 'one worker ran every job');
   // Measured: +30 to +263 KB (compiled code and type feedback, flattening out). A leak of 10 KB or

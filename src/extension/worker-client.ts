@@ -116,7 +116,9 @@ export class WorkerClient {
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 120_000;
     this.cancelGraceMs = options.cancelGraceMs ?? 10_000;
     const flags = options.execArgv ?? [];
-    this.execArgv = flags.some((f) => HEAP_FLAG.test(f)) ? flags : [...flags, `--max-old-space-size=${options.maxOldSpaceMb ?? DEFAULT_HEAP_MB}`];
+    this.execArgv = flags.some((f) => HEAP_FLAG.test(f))
+      ? flags
+      : [...flags, `--max-old-space-size=${options.maxOldSpaceMb ?? DEFAULT_HEAP_MB}`];
   }
 
   /** The worker's JavaScript heap limit in MB. */
@@ -306,7 +308,9 @@ export class WorkerClient {
       const cur = this.runningJob(msg.id);
       if (!cur) return;
       const error =
-        cur.cancelled || msg.error.kind === 'cancelled' ? new CancelledError(msg.error.message) : new JobError(msg.error.kind, msg.error.message, msg.error.detail);
+        cur.cancelled || msg.error.kind === 'cancelled'
+          ? new CancelledError(msg.error.message)
+          : new JobError(msg.error.kind, msg.error.message, msg.error.detail);
       this.fail(cur, error, this.child?.pid);
     },
   };
@@ -356,11 +360,7 @@ export class WorkerClient {
     this.stopWatchdog();
     const reason = this.stopReason;
     this.stopReason = undefined;
-    const how = spawnError
-      ? `could not start (${spawnError})`
-      : signal
-        ? `was killed by ${signal}`
-        : `exited with code ${code}`;
+    const how = spawnError ? `could not start (${spawnError})` : signal ? `was killed by ${signal}` : `exited with code ${code}`;
     this.log(reason || code === 0 ? 'info' : 'error', `worker (pid ${child.pid ?? '-'}) ${how}`);
     const cur = this.current;
     if (cur?.ending) {
@@ -374,9 +374,7 @@ export class WorkerClient {
         const tail = this.stderrTail.trim();
         const memory = reason ? undefined : this.memoryCause(tail);
         const cause =
-          reason?.kind === 'timeout'
-            ? `stopped answering (no heartbeat for ${Math.round(reason.ms / 1000)} s) and was stopped`
-            : how;
+          reason?.kind === 'timeout' ? `stopped answering (no heartbeat for ${Math.round(reason.ms / 1000)} s) and was stopped` : how;
         const message = memory
           ? `${outOfMemoryMessage(memory, cur.job, cur.step)}; the worker ${how}`
           : `the PruneScope worker ${cause} while running ${cur.job}${tail ? `; last output: ${lastLines(tail, 5)}` : ''}`;
@@ -388,7 +386,13 @@ export class WorkerClient {
       const tail = this.stderrTail.trim();
       const memory = this.memoryCause(tail);
       const what = memory ? `ran out of memory (${memory}) and ${how}` : how;
-      this.failAll(new JobError('crash', `the PruneScope worker ${what} before it was ready${tail ? `; last output: ${lastLines(tail, 5)}` : ''}`, tail || undefined));
+      this.failAll(
+        new JobError(
+          'crash',
+          `the PruneScope worker ${what} before it was ready${tail ? `; last output: ${lastLines(tail, 5)}` : ''}`,
+          tail || undefined,
+        ),
+      );
     } else {
       this.pump();
     }
@@ -431,5 +435,9 @@ export class WorkerClient {
 }
 
 function lastLines(text: string, n: number): string {
-  return text.split('\n').filter((l) => l.trim()).slice(-n).join(' | ');
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(-n)
+    .join(' | ');
 }

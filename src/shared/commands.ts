@@ -3,7 +3,17 @@
  * registers exactly these (Commands.register), package.json's contributes.commands declares
  * exactly these (commands.test.ts compares them), and the webviews may only ask for one of them.
  */
-export const COMMAND_NAMES = ['inspect', 'analyze', 'prune', 'compare', 'train', 'evaluate', 'cancel', 'openResults', 'exportReport'] as const;
+export const COMMAND_NAMES = [
+  'inspect',
+  'analyze',
+  'prune',
+  'compare',
+  'train',
+  'evaluate',
+  'cancel',
+  'openResults',
+  'exportReport',
+] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** A command's id as VS Code knows it. */

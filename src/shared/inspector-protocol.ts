@@ -10,7 +10,15 @@ import { parserOf } from './parse';
 import { readyMessageSchema, themeMessageSchema } from './webview-common-protocol';
 
 /** The commands the inspector may ask for; the extension runs them on the file it shows. */
-export const INSPECTOR_COMMANDS = ['inspect', 'analyze', 'prune', 'compare', 'evaluate', 'train', 'openResults'] as const satisfies readonly CommandName[];
+export const INSPECTOR_COMMANDS = [
+  'inspect',
+  'analyze',
+  'prune',
+  'compare',
+  'evaluate',
+  'train',
+  'openResults',
+] as const satisfies readonly CommandName[];
 export type InspectorCommand = (typeof INSPECTOR_COMMANDS)[number];
 
 export const toInspectorSchema = z.discriminatedUnion('type', [

@@ -11,7 +11,15 @@ test('job parameters: defaults are filled in, wrong ones are named', () => {
   assert.ok(ok.ok);
   assert.equal(ok.value.backend, 'auto');
   assert.equal(ok.value.split, 'test');
-  const bad = checkJobParams('analyze', { model: '/m.onnx', dataset: 'mnist', strategies: [], sparsities: [0.5], finetuneEpochs: 0, iterations: 1, samples: 10 });
+  const bad = checkJobParams('analyze', {
+    model: '/m.onnx',
+    dataset: 'mnist',
+    strategies: [],
+    sparsities: [0.5],
+    finetuneEpochs: 0,
+    iterations: 1,
+    samples: 10,
+  });
   assert.equal(bad.ok, false);
   assert.match(!bad.ok ? bad.problem : '', /invalid analyze parameters: strategies/);
   const sparsity = checkJobParams('prune', { model: '/m', out: '/o', strategy: 'x', sparsity: 1.5, finetuneEpochs: 0, samples: 1 });

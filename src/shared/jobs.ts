@@ -83,7 +83,13 @@ export const epochInfoSchema = z.object({
 export const describeParamsSchema = z.object({});
 export const describeResultSchema = z.object({
   strategies: z.array(
-    z.object({ id: z.string(), label: z.string(), kind: z.enum(['structured', 'unstructured']), description: z.string(), needsSamples: z.boolean() }),
+    z.object({
+      id: z.string(),
+      label: z.string(),
+      kind: z.enum(['structured', 'unstructured']),
+      description: z.string(),
+      needsSamples: z.boolean(),
+    }),
   ),
   metrics: z.array(z.object({ id: z.string(), label: z.string(), description: z.string() })),
   backends: z.array(z.string()),

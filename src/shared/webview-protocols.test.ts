@@ -30,7 +30,13 @@ test('results panel protocol: results sent to the webview must be valid results'
   assert.equal(parseToResultsPanel({ type: 'showResults', title: 't', results, metrics: [] })?.type, 'showResults');
   assert.equal(parseToResultsPanel({ type: 'showResults', title: 't', results: { ...results, version: 99 }, metrics: [] }), undefined);
   assert.equal(parseToResultsPanel({ type: 'theme', kind: 'sepia' }), undefined);
-  const state = { view: 'results', title: 't', results: sampleComparison(), metrics: ['linear-cka'], ui: { tab: 'compare', compareView: 'a' } };
+  const state = {
+    view: 'results',
+    title: 't',
+    results: sampleComparison(),
+    metrics: ['linear-cka'],
+    ui: { tab: 'compare', compareView: 'a' },
+  };
   assert.deepEqual(parseResultsPanelState(state), state);
   assert.equal(parseResultsPanelState({ ...state, ui: undefined }), undefined);
   assert.equal(parseResultsPanelState(null), undefined);
@@ -41,7 +47,7 @@ test('results panel protocol: the panel does not run commands (the inspector doe
   assert.equal(parseToResultsPanel({ type: 'showModel', file: '/m.onnx', model: {} }), undefined);
 });
 
-test('inspector protocol: commands are the extension\'s own, models must be inspect results', async () => {
+test("inspector protocol: commands are the extension's own, models must be inspect results", async () => {
   assert.deepEqual(parseFromInspector({ type: 'ready' }), { type: 'ready' });
   assert.deepEqual(parseFromInspector({ type: 'command', command: 'prune' }), { type: 'command', command: 'prune' });
   for (const bad of [

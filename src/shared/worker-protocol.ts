@@ -13,7 +13,10 @@ import { parserOf } from './parse';
 const MEMORY_FAILURES: [RegExp, string][] = [
   [/Reached heap limit|JavaScript heap out of memory|Ineffective mark-compacts near heap limit/, 'JavaScript heap'],
   [/process out of memory|Fatal process out of memory/i, 'process memory'],
-  [/WebAssembly\.Memory(?:\.grow)?\(\): (?:Maximum memory size exceeded|could not allocate memory|Out of memory)|Cannot allocate Wasm memory|Cannot enlarge memory|Aborted\(OOM\)/i, 'WebAssembly memory'],
+  [
+    /WebAssembly\.Memory(?:\.grow)?\(\): (?:Maximum memory size exceeded|could not allocate memory|Out of memory)|Cannot allocate Wasm memory|Cannot enlarge memory|Aborted\(OOM\)/i,
+    'WebAssembly memory',
+  ],
   [/Array buffer allocation failed|ArrayBuffer allocation failed/, 'buffer allocation'],
 ];
 
@@ -86,4 +89,3 @@ export const parseToWorker: (value: unknown) => ToWorkerMessage | undefined = pa
 
 /** The message, or undefined for anything that is not a valid worker -> extension message. */
 export const parseFromWorker: (value: unknown) => FromWorkerMessage | undefined = parserOf(fromWorkerSchema);
-

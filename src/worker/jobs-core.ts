@@ -26,7 +26,13 @@ export const CORE_JOBS: JobTable<'describe' | 'inspect' | 'evaluate' | 'train'> 
   // eslint-disable-next-line @typescript-eslint/require-await -- every job handler returns a promise (JobTable)
   async describe() {
     return {
-      strategies: PRUNE_STRATEGIES.map((s) => ({ id: s.id, label: s.label, kind: s.kind, description: s.description, needsSamples: s.needsSamples })),
+      strategies: PRUNE_STRATEGIES.map((s) => ({
+        id: s.id,
+        label: s.label,
+        kind: s.kind,
+        description: s.description,
+        needsSamples: s.needsSamples,
+      })),
       metrics: Object.values(SIMILARITY_METRICS).map((m) => ({ id: m.id, label: m.label, description: m.description })),
       backends: availableBackends(),
     };

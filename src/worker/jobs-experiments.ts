@@ -67,7 +67,16 @@ export const EXPERIMENT_JOBS: JobTable<'analyze' | 'prune' | 'compare'> = {
   async compare(p, ctx) {
     await initBackend(p.backend);
     return runComparison(
-      { modelA: p.a, modelB: p.b, data: p.dataset, normalize: p.normalization, samples: p.samples, metric: metricId(p.metric), readOptions: readOptions(p), previous: p.previous },
+      {
+        modelA: p.a,
+        modelB: p.b,
+        data: p.dataset,
+        normalize: p.normalization,
+        samples: p.samples,
+        metric: metricId(p.metric),
+        readOptions: readOptions(p),
+        previous: p.previous,
+      },
       hooks(ctx),
     );
   },

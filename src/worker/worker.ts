@@ -43,7 +43,12 @@ setInterval(() => send({ type: 'heartbeat' }), heartbeatMs).unref();
 
 const CANCELLED: JobErrorInfo = { kind: 'cancelled', message: new CancelledError().message };
 
-function describeError(e: unknown, signal: AbortSignal, job: RunMessage['job'], step: string | undefined): JobErrorInfo & { memory?: boolean } {
+function describeError(
+  e: unknown,
+  signal: AbortSignal,
+  job: RunMessage['job'],
+  step: string | undefined,
+): JobErrorInfo & { memory?: boolean } {
   if (signal.aborted || e instanceof CancelledError) return CANCELLED;
   if (isPruneScopeError(e)) return { kind: 'input', message: e.message };
   const err = e instanceof Error ? e : new Error(String(e));

@@ -73,7 +73,10 @@ describe('browser helpers', () => {
     assert.equal(texts.length, 2);
     assert.match(texts[0].text, /outer page/);
     assert.deepEqual(await frameTexts(page, true), [{ url: `${site.url}inner.html`, text: 'inner frame text' }]);
-    assert.deepEqual(messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]')), []);
+    assert.deepEqual(
+      messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]')),
+      [],
+    );
     await page.context().close();
   });
 

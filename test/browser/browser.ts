@@ -116,7 +116,12 @@ export function artifactsDir(...parts: string[]): string {
 
 /** A file name made of the characters that are safe everywhere. */
 export function safeFileName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 120) || 'screenshot';
+  return (
+    name
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 120) || 'screenshot'
+  );
 }
 
 /** Saves a full-page PNG to artifacts/<subdir>/<name>.png and returns its path. */

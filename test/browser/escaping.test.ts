@@ -48,7 +48,20 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
       LAYER_NAMES,
     );
 
-    cli(['analyze', modelPath, '--data', 'mnist', '--strategies', 'magnitude', '--sparsities', '0.5', '--samples', '100', '--out', join(work, 'analysis')]);
+    cli([
+      'analyze',
+      modelPath,
+      '--data',
+      'mnist',
+      '--strategies',
+      'magnitude',
+      '--sparsities',
+      '0.5',
+      '--samples',
+      '100',
+      '--out',
+      join(work, 'analysis'),
+    ]);
     const r = readResults(join(work, 'analysis'));
     assert.equal(r.kind, 'analysis');
     results = r;
@@ -56,7 +69,11 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
 
     const params = checkJobParams('inspect', { model: modelPath });
     assert.ok(params.ok);
-    inspected = await CORE_JOBS.inspect(params.value, { signal: new AbortController().signal, progress: () => undefined, log: () => undefined });
+    inspected = await CORE_JOBS.inspect(params.value, {
+      signal: new AbortController().signal,
+      progress: () => undefined,
+      log: () => undefined,
+    });
 
     writeTestPage(join(work, 'site'), 'results', 'results', showResultsMessage(`Pruning analysis: ${FILE_NAME}`, results));
     writeTestPage(join(work, 'site'), 'inspector', 'inspector', { type: 'showModel', file: modelPath, model: inspected });
@@ -110,7 +127,12 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
     // The two ReLU layers get histograms, the linear output a note; each card is titled by its layer,
     // and so is the geometry chart of the first hidden layer, whose picker lists the hidden layers.
     const apoz = await page.locator('section.card h3').allTextContents();
-    assert.deepEqual(apoz, [`APoZ of ${LAYER_NAMES[0]}`, `APoZ of ${LAYER_NAMES[1]}`, LAYER_NAMES[2], `Representational geometry of ${LAYER_NAMES[0]}`]);
+    assert.deepEqual(apoz, [
+      `APoZ of ${LAYER_NAMES[0]}`,
+      `APoZ of ${LAYER_NAMES[1]}`,
+      LAYER_NAMES[2],
+      `Representational geometry of ${LAYER_NAMES[0]}`,
+    ]);
     assert.deepEqual(await page.getByLabel('Layer').locator('option').allTextContents(), [`1 ${LAYER_NAMES[0]}`, `2 ${LAYER_NAMES[1]}`]);
     await page.getByLabel('Layer').selectOption({ index: 1 });
     await page.getByRole('heading', { name: `Representational geometry of ${LAYER_NAMES[1]}`, exact: true }).waitFor();

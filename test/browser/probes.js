@@ -4,13 +4,19 @@
 'use strict';
 window.__probe = (() => {
   function charts() {
-    if (typeof window.prunescopeCharts !== 'function') throw new Error('window.prunescopeCharts is missing: the webview bundle is not the one under test');
+    if (typeof window.prunescopeCharts !== 'function')
+      throw new Error('window.prunescopeCharts is missing: the webview bundle is not the one under test');
     return window.prunescopeCharts();
   }
 
   function chart(name) {
     const c = charts().find((x) => x.name === name);
-    if (!c) throw new Error(`no chart named ${JSON.stringify(name)} (charts: ${charts().map((x) => x.name).join(' | ')})`);
+    if (!c)
+      throw new Error(
+        `no chart named ${JSON.stringify(name)} (charts: ${charts()
+          .map((x) => x.name)
+          .join(' | ')})`,
+      );
     return c.chart;
   }
 
@@ -28,7 +34,8 @@ window.__probe = (() => {
     return charts().map(({ name, chart: c }) => {
       const legendShown = c.legend && c.legend.options && c.legend.options.display !== false;
       const boxes = legendShown ? c.legend.legendHitBoxes || [] : [];
-      const title = (axis) => (c.options.scales && c.options.scales[axis] && c.options.scales[axis].title ? c.options.scales[axis].title.text : undefined);
+      const title = (axis) =>
+        c.options.scales && c.options.scales[axis] && c.options.scales[axis].title ? c.options.scales[axis].title.text : undefined;
       const area = c.chartArea;
       return {
         name,
@@ -43,7 +50,8 @@ window.__probe = (() => {
         chartArea: area ? { width: area.right - area.left, height: area.bottom - area.top } : null,
         legendOverlaps: overlapping(boxes),
         // Legend boxes outside the canvas would be cut off.
-        legendOutside: boxes.filter((b) => b.left < 0 || b.top < 0 || b.left + b.width > c.width + 1 || b.top + b.height > c.height + 1).length,
+        legendOutside: boxes.filter((b) => b.left < 0 || b.top < 0 || b.left + b.width > c.width + 1 || b.top + b.height > c.height + 1)
+          .length,
         xTicks: (c.scales.x && c.scales.x.ticks ? c.scales.x.ticks : []).length,
         yTicks: (c.scales.y && c.scales.y.ticks ? c.scales.y.ticks : []).length,
         yScale: c.scales.y ? c.scales.y.type : undefined,

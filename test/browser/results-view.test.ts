@@ -59,7 +59,10 @@ function assertLabelled(info: ChartInfo): void {
   assert.equal(info.legendOverlaps, 0, `${info.name}: legend entries overlap`);
   assert.equal(info.legendOutside, 0, `${info.name}: legend entries outside the canvas`);
   if (info.type !== 'matrix') assert.ok(info.legend.length > 0, `${info.name}: no legend`);
-  assert.ok(info.chartArea && info.chartArea.width > 0.4 * info.width && info.chartArea.height > 0.3 * info.height, `${info.name}: plot area ${JSON.stringify(info.chartArea)} of ${info.width}x${info.height}`);
+  assert.ok(
+    info.chartArea && info.chartArea.width > 0.4 * info.width && info.chartArea.height > 0.3 * info.height,
+    `${info.name}: plot area ${JSON.stringify(info.chartArea)} of ${info.width}x${info.height}`,
+  );
 }
 
 describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, () => {
@@ -75,8 +78,31 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     buildBundles();
     work = mkdtempSync(join(tmpdir(), 'prunescope-webview-'));
     const model = built('onnx', 'mnist2x10.onnx');
-    cli(['analyze', model, '--data', 'mnist', '--strategies', 'magnitude,unit-l2,apoz', '--sparsities', '0.25,0.5', '--samples', '200', '--out', join(work, 'analysis')]);
-    cli(['compare', model, built('onnx', 'mnist2x5_sigmoid.onnx'), '--data', 'mnist', '--samples', '200', '--out', join(work, 'comparison')]);
+    cli([
+      'analyze',
+      model,
+      '--data',
+      'mnist',
+      '--strategies',
+      'magnitude,unit-l2,apoz',
+      '--sparsities',
+      '0.25,0.5',
+      '--samples',
+      '200',
+      '--out',
+      join(work, 'analysis'),
+    ]);
+    cli([
+      'compare',
+      model,
+      built('onnx', 'mnist2x5_sigmoid.onnx'),
+      '--data',
+      'mnist',
+      '--samples',
+      '200',
+      '--out',
+      join(work, 'comparison'),
+    ]);
     const a = readResults(join(work, 'analysis'));
     const c = readResults(join(work, 'comparison'));
     assert.equal(a.kind, 'analysis');
@@ -84,11 +110,29 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     analysis = a;
     comparison = c;
     for (const theme of THEMES) {
-      pages[`analysis-${theme}`] = writeTestPage(join(work, 'site'), `analysis-${theme}`, 'results', showResultsMessage('Pruning analysis: mnist2x10.onnx', analysis), theme);
+      pages[`analysis-${theme}`] = writeTestPage(
+        join(work, 'site'),
+        `analysis-${theme}`,
+        'results',
+        showResultsMessage('Pruning analysis: mnist2x10.onnx', analysis),
+        theme,
+      );
       // One run per registered strategy (the same points under each name): nine series at once.
       const every = { ...analysis, runs: PRUNE_STRATEGY_IDS.map((strategy) => ({ ...analysis.runs[0], strategy })) };
-      pages[`every-strategy-${theme}`] = writeTestPage(join(work, 'site'), `every-strategy-${theme}`, 'results', showResultsMessage('Every strategy', every), theme);
-      pages[`comparison-${theme}`] = writeTestPage(join(work, 'site'), `comparison-${theme}`, 'results', showResultsMessage('Compare: mnist2x10.onnx ↔ mnist2x5_sigmoid.onnx', comparison), theme);
+      pages[`every-strategy-${theme}`] = writeTestPage(
+        join(work, 'site'),
+        `every-strategy-${theme}`,
+        'results',
+        showResultsMessage('Every strategy', every),
+        theme,
+      );
+      pages[`comparison-${theme}`] = writeTestPage(
+        join(work, 'site'),
+        `comparison-${theme}`,
+        'results',
+        showResultsMessage('Compare: mnist2x10.onnx ↔ mnist2x5_sigmoid.onnx', comparison),
+        theme,
+      );
     }
     site = await serveFolder(join(work, 'site'));
     reportSite = await serveFolder(work);
@@ -164,7 +208,10 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
             // One histogram per layer APoZ applies to (ReLU layers), original and pruned, then the
             // geometry of the first hidden layer: ascending and descending APoZ order.
             const relu = analysis.baseline.apoz.filter((x) => x.applies);
-            assert.deepEqual(names, [...relu.map((x) => `APoZ of ${x.layer}`), `Representational geometry of ${analysis.model.layerNames[0]}`]);
+            assert.deepEqual(names, [
+              ...relu.map((x) => `APoZ of ${x.layer}`),
+              `Representational geometry of ${analysis.model.layerNames[0]}`,
+            ]);
             for (const info of infos) assert.equal(info.datasets, 2, info.name);
             assert.deepEqual(infos[infos.length - 1].legend, [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]);
             break;
@@ -180,7 +227,12 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
           case 'Latency & size':
             assert.deepEqual(names, ['Latency vs sparsity', 'Parameters vs sparsity', 'Stored size vs sparsity', 'FLOPs vs sparsity']);
             // The stored size: one line per strategy and the original's, in kB for this 8,070-parameter model.
-            assert.deepEqual(infos[2].legend, ['magnitude', 'unit-l2', 'apoz', `original (${(analysis.baseline.onnxBytes! / 1e3).toFixed(1)} kB)`]);
+            assert.deepEqual(infos[2].legend, [
+              'magnitude',
+              'unit-l2',
+              'apoz',
+              `original (${(analysis.baseline.onnxBytes! / 1e3).toFixed(1)} kB)`,
+            ]);
             assert.equal(infos[2].yTitle, 'kB as ONNX');
             // Dense and CSR latencies are orders of magnitude apart: a log axis labelled 1-2-5.
             assert.equal(infos[0].yScale, 'logarithmic');
@@ -245,10 +297,15 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       // Each point sits where its R² puts it: higher R², higher on screen (y grows downwards).
       for (const [d, points] of [g.ascending, g.descending].entries()) {
         const ys: number[] = [];
-        for (let i = 0; i < points.length; i++) ys.push(((await page.evaluate(`window.__probe.elementPoint(${JSON.stringify(name)}, ${d}, ${i})`)) as { y: number }).y);
+        for (let i = 0; i < points.length; i++)
+          ys.push(((await page.evaluate(`window.__probe.elementPoint(${JSON.stringify(name)}, ${d}, ${i})`)) as { y: number }).y);
         for (let i = 0; i < points.length; i++) {
           for (let j = 0; j < points.length; j++) {
-            if (points[i].r2 > points[j].r2 + 0.01) assert.ok(ys[i] < ys[j], `${g.layer} dataset ${d}: point ${i} (R² ${points[i].r2}) is not above point ${j} (R² ${points[j].r2})`);
+            if (points[i].r2 > points[j].r2 + 0.01)
+              assert.ok(
+                ys[i] < ys[j],
+                `${g.layer} dataset ${d}: point ${i} (R² ${points[i].r2}) is not above point ${j} (R² ${points[j].r2})`,
+              );
           }
         }
       }
@@ -258,7 +315,10 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       assert.ok(shown.includes(`${GEOMETRY_ASCENDING}: ${fmt(g.ascending[mid].r2)} at ${g.ascending[mid].k}`), shown.join(' | '));
       const low = g.descending.length - 3;
       const shownDesc = await hover(page, name, 1, low);
-      assert.ok(shownDesc.includes(`${GEOMETRY_DESCENDING}: ${fmt(g.descending[low].r2)} at ${g.descending[low].k}`), shownDesc.join(' | '));
+      assert.ok(
+        shownDesc.includes(`${GEOMETRY_DESCENDING}: ${fmt(g.descending[low].r2)} at ${g.descending[low].k}`),
+        shownDesc.join(' | '),
+      );
       return name;
     };
     const first = await checkLayer(0);
@@ -285,7 +345,9 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
 
     // A theme change keeps the picked layer and recolours the curves.
     await switchTheme(page, 'light');
-    await page.waitForFunction(`window.__probe.chartPixels(${JSON.stringify(second)}, []).background[0] === 255`, undefined, { timeout: 10_000 });
+    await page.waitForFunction(`window.__probe.chartPixels(${JSON.stringify(second)}, []).background[0] === 255`, undefined, {
+      timeout: 10_000,
+    });
     const light = await chartPixels(page, second, [BLUE.light, RED.light, BLUE.dark, RED.dark]);
     assert.ok(light.counts[BLUE.light] > 50 && light.counts[RED.light] > 50, JSON.stringify(light.counts));
     assert.ok(light.counts[BLUE.dark] < light.counts[BLUE.light] / 10, JSON.stringify(light.counts));
@@ -306,10 +368,15 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     await openTab(page, 'Accuracy & loss');
 
     await switchTheme(page, 'light');
-    await page.waitForFunction(`window.__probe.chartPixels('Accuracy vs sparsity', []).background[0] === 255`, undefined, { timeout: 10_000 });
+    await page.waitForFunction(`window.__probe.chartPixels('Accuracy vs sparsity', []).background[0] === 255`, undefined, {
+      timeout: 10_000,
+    });
     const light = await chartPixels(page, 'Accuracy vs sparsity', colours);
     assert.deepEqual(light.background, BACKGROUND.light);
-    assert.ok(light.counts[BLUE.light] > 20 && light.counts[BLUE.dark] < light.counts[BLUE.light] / 10, `light: ${JSON.stringify(light.counts)}`);
+    assert.ok(
+      light.counts[BLUE.light] > 20 && light.counts[BLUE.dark] < light.counts[BLUE.light] / 10,
+      `light: ${JSON.stringify(light.counts)}`,
+    );
     // The tab and picker survive the re-render.
     assert.equal(await page.locator('nav.tabs button.active').textContent(), 'Accuracy & loss');
     await openTab(page, 'Similarity heatmap');
@@ -333,8 +400,14 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     const image = pngSize(Buffer.from(dataUrl.split(',')[1], 'base64'));
     const [info] = (await chartInfos(page)).filter((c) => c.name === 'Accuracy vs sparsity');
     assert.deepEqual(image, { width: info.width, height: info.height });
-    assert.ok(sent.some((m) => m.type === 'exportData' && m.format === 'csv'), 'Export CSV');
-    assert.ok(sent.some((m) => m.type === 'exportData' && m.format === 'json'), 'Export JSON');
+    assert.ok(
+      sent.some((m) => m.type === 'exportData' && m.format === 'csv'),
+      'Export CSV',
+    );
+    assert.ok(
+      sent.some((m) => m.type === 'exportData' && m.format === 'json'),
+      'Export JSON',
+    );
 
     // Export Report > PNG asks for every chart on screen.
     const before = (await posted(page)).length;
@@ -358,10 +431,13 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       const a = comparison.a.model.layerNames.length;
       const b = comparison.b.model.layerNames.length;
       // Below the heatmaps: the geometry of A's first hidden layer (ReLU); B's sigmoid layers have none, and say why.
-      assert.deepEqual(all.filter((i) => i.type !== 'matrix').map((i) => [i.name, i.legend]), [
-        [`A: representational geometry of ${comparison.a.model.layerNames[0]}`, [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]],
-      ]);
-      const bCard = page.locator('section.card', { has: page.getByRole('heading', { name: `B: ${comparison.b.model.layerNames[0]}`, exact: true }) });
+      assert.deepEqual(
+        all.filter((i) => i.type !== 'matrix').map((i) => [i.name, i.legend]),
+        [[`A: representational geometry of ${comparison.a.model.layerNames[0]}`, [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]]],
+      );
+      const bCard = page.locator('section.card', {
+        has: page.getByRole('heading', { name: `B: ${comparison.b.model.layerNames[0]}`, exact: true }),
+      });
       assert.match(await bCard.innerText(), /Geometry does not apply: .*sigmoid/);
       assert.deepEqual(
         infos.map((i) => [i.name.replace(/^.*: /, ''), i.elements]),
@@ -380,7 +456,9 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       const shown = await hover(page, cross.name, 0, b + 1);
       const v = comparison.cross[1][1];
       assert.ok(
-        shown.includes(`A 2 ${comparison.a.model.layerNames[1]} × B 2 ${comparison.b.model.layerNames[1]}: ${v === null ? 'undefined' : v.toFixed(4)}`),
+        shown.includes(
+          `A 2 ${comparison.a.model.layerNames[1]} × B 2 ${comparison.b.model.layerNames[1]}: ${v === null ? 'undefined' : v.toFixed(4)}`,
+        ),
         shown.join(' | '),
       );
       // Another metric is asked of the extension; "Large" reorders the heatmaps.

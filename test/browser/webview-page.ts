@@ -44,7 +44,13 @@ export type ThemeName = 'dark' | 'light';
  * Writes `name`.html into `siteDir` (with copies of dist/webview.js and media/webview.css beside it)
  * showing `message` as the extension would post it; returns the page's file name.
  */
-export function writeTestPage(siteDir: string, name: string, view: 'results' | 'inspector', message: unknown, theme: ThemeName = 'dark'): string {
+export function writeTestPage(
+  siteDir: string,
+  name: string,
+  view: 'results' | 'inspector',
+  message: unknown,
+  theme: ThemeName = 'dark',
+): string {
   mkdirSync(siteDir, { recursive: true });
   copyFileSync(join(repoRoot, 'dist', 'webview.js'), join(siteDir, 'webview.js'));
   copyFileSync(join(repoRoot, 'media', 'webview.css'), join(siteDir, 'webview.css'));

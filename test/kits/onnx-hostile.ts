@@ -28,7 +28,16 @@ export function nestedSubgraphs(levels: number): Uint8Array {
   for (let l = 0; l < levels; l++) {
     const attrSize = attrFixed.length + tag(6, 2).length + varint(inner).length + inner;
     const nodeSize = nodeFixed.length + tag(5, 2).length + varint(attrSize).length + attrSize;
-    const head = [...tag(1, 2), ...varint(nodeSize), ...nodeFixed, ...tag(5, 2), ...varint(attrSize), ...attrFixed, ...tag(6, 2), ...varint(inner)];
+    const head = [
+      ...tag(1, 2),
+      ...varint(nodeSize),
+      ...nodeFixed,
+      ...tag(5, 2),
+      ...varint(attrSize),
+      ...attrFixed,
+      ...tag(6, 2),
+      ...varint(inner),
+    ];
     heads.push(head);
     inner += head.length;
   }

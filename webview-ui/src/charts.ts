@@ -22,7 +22,20 @@ import { heatCells } from './data';
 import { el, button } from './dom';
 import { mix, readableOn, withAlpha, type ThemeColours } from './theme';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, BarController, BarElement, Tooltip, Legend, MatrixController, MatrixElement);
+Chart.register(
+  LineController,
+  LineElement,
+  PointElement,
+  LinearScale,
+  LogarithmicScale,
+  CategoryScale,
+  BarController,
+  BarElement,
+  Tooltip,
+  Legend,
+  MatrixController,
+  MatrixElement,
+);
 
 const DASHES = [[], [6, 3], [2, 3], [10, 3, 2, 3]];
 
@@ -52,7 +65,12 @@ const cellValuesPlugin: Plugin<'matrix'> = {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     meta.data.forEach((element, i) => {
-      const { x, y, width, height } = element.getProps(['x', 'y', 'width', 'height'], true) as { x: number; y: number; width: number; height: number };
+      const { x, y, width, height } = element.getProps(['x', 'y', 'width', 'height'], true) as {
+        x: number;
+        y: number;
+        width: number;
+        height: number;
+      };
       if (width < 34 || height < 16) return;
       const v = data[i]?.v;
       const fg = options.fg ?? '#fff';
@@ -152,7 +170,8 @@ export interface LineSpec {
 export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: LineSpec): Chart {
   const datasets = lineDatasets(theme, spec);
   const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 });
-  const fmtY = (v: number) => (spec.yPercent ? percentTick(v) : Math.abs(v) >= 10_000 ? compact.format(v) : Number(v.toPrecision(4)).toString());
+  const fmtY = (v: number) =>
+    spec.yPercent ? percentTick(v) : Math.abs(v) >= 10_000 ? compact.format(v) : Number(v.toPrecision(4)).toString();
   return new Chart<'line', { x: number; y: number }[]>(canvas, {
     type: 'line',
     data: { datasets },
@@ -267,8 +286,19 @@ export function barChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: B
         prunescopeBackground: { colour: theme.background },
       } as Record<string, unknown>,
       scales: {
-        x: { stacked: spec.stacked, title: { display: true, text: spec.xTitle }, ticks: { maxRotation: 60, autoSkip: true }, grid: { display: false } },
-        y: { stacked: spec.stacked, beginAtZero: true, title: { display: true, text: spec.yTitle }, grid: { color: theme.grid }, ticks: { precision: 0 } },
+        x: {
+          stacked: spec.stacked,
+          title: { display: true, text: spec.xTitle },
+          ticks: { maxRotation: 60, autoSkip: true },
+          grid: { display: false },
+        },
+        y: {
+          stacked: spec.stacked,
+          beginAtZero: true,
+          title: { display: true, text: spec.yTitle },
+          grid: { color: theme.grid },
+          ticks: { precision: 0 },
+        },
       },
     },
     plugins: [backgroundPlugin],
@@ -286,7 +316,11 @@ export interface HeatmapSpec {
 
 export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: HeatmapSpec): Chart {
   const cells: HeatCell[] = heatCells(spec.matrix);
-  const data: HeatPoint[] = cells.map((c) => ({ x: spec.colLabels[c.x] ?? `#${c.x}`, y: spec.rowLabels[c.y] ?? `#${c.y}`, v: c.v ?? undefined }));
+  const data: HeatPoint[] = cells.map((c) => ({
+    x: spec.colLabels[c.x] ?? `#${c.x}`,
+    y: spec.rowLabels[c.y] ?? `#${c.y}`,
+    v: c.v ?? undefined,
+  }));
   const cols = Math.max(1, spec.colLabels.length);
   const rows = Math.max(1, spec.rowLabels.length);
   return new Chart<'matrix', HeatPoint[]>(canvas, {
@@ -356,7 +390,10 @@ function heatmapScales(spec: HeatmapSpec): ChartOptions<'matrix'>['scales'] {
 
 /** A colour bar for heatmaps: value 0 to 1. */
 export function heatLegend(theme: ThemeColours, metric: string): HTMLElement {
-  const canvas = el('canvas', { class: 'heat-legend', attrs: { width: '240', height: '12', role: 'img', 'aria-label': `${metric} colour scale from 0 to 1` } });
+  const canvas = el('canvas', {
+    class: 'heat-legend',
+    attrs: { width: '240', height: '12', role: 'img', 'aria-label': `${metric} colour scale from 0 to 1` },
+  });
   const ctx = canvas.getContext('2d');
   if (ctx) {
     for (let i = 0; i < 240; i++) {

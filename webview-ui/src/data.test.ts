@@ -1,23 +1,55 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binLabels, GEOMETRY_ASCENDING, GEOMETRY_DESCENDING, geometryLayers, geometrySeries, heatCells, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
+import {
+  binLabels,
+  GEOMETRY_ASCENDING,
+  GEOMETRY_DESCENDING,
+  geometryLayers,
+  geometrySeries,
+  heatCells,
+  layerLabels,
+  layerSimilaritySeries,
+  pct,
+  pickPoint,
+  pointLabel,
+  seriesBySparsity,
+  sparsityRange,
+} from './data';
 import { sampleAnalysis, sampleComparison } from './sample-results';
 
 test('one series per strategy and round, sorted by sparsity', () => {
   const r = sampleAnalysis();
   const series = seriesBySparsity(r, (p) => p.accuracy);
-  assert.deepEqual(series.map((s) => s.label), ['magnitude · round 0', 'magnitude · round 1', 'unit-l2 · round 0', 'unit-l2 · round 1', 'apoz · round 0', 'apoz · round 1']);
-  assert.deepEqual(series.map((s) => s.colour), [0, 0, 1, 1, 2, 2]);
-  assert.deepEqual(series.map((s) => s.dash), [0, 1, 0, 1, 0, 1]);
+  assert.deepEqual(
+    series.map((s) => s.label),
+    ['magnitude · round 0', 'magnitude · round 1', 'unit-l2 · round 0', 'unit-l2 · round 1', 'apoz · round 0', 'apoz · round 1'],
+  );
+  assert.deepEqual(
+    series.map((s) => s.colour),
+    [0, 0, 1, 1, 2, 2],
+  );
+  assert.deepEqual(
+    series.map((s) => s.dash),
+    [0, 1, 0, 1, 0, 1],
+  );
   for (const s of series) {
     assert.equal(s.points.length, 9);
-    assert.deepEqual(s.points.map((p) => p.x), [...s.points.map((p) => p.x)].sort((a, b) => a - b));
+    assert.deepEqual(
+      s.points.map((p) => p.x),
+      [...s.points.map((p) => p.x)].sort((a, b) => a - b),
+    );
   }
   // One-round runs are labelled by strategy alone.
   r.runs.forEach((run) => (run.points = run.points.filter((p) => p.iteration === 0)));
-  assert.deepEqual(seriesBySparsity(r, (p) => p.accuracy).map((s) => s.label), ['magnitude', 'unit-l2', 'apoz']);
+  assert.deepEqual(
+    seriesBySparsity(r, (p) => p.accuracy).map((s) => s.label),
+    ['magnitude', 'unit-l2', 'apoz'],
+  );
   // Null values (no sparse latency for structured pruning) are left out.
-  assert.deepEqual(seriesBySparsity(r, (p) => p.latency.sparseMsPer100).map((s) => s.points.length), [9, 0, 0]);
+  assert.deepEqual(
+    seriesBySparsity(r, (p) => p.latency.sparseMsPer100).map((s) => s.points.length),
+    [9, 0, 0],
+  );
   assert.deepEqual(sparsityRange(r), [0, 0.9]);
 });
 
@@ -26,7 +58,10 @@ test('layer similarity: one line per layer', () => {
   const run = r.runs[0];
   run.points = run.points.filter((p) => p.iteration === 0);
   const series = layerSimilaritySeries(run);
-  assert.deepEqual(series.map((s) => s.label), ['dense_1', 'dense_2', 'dense_3']);
+  assert.deepEqual(
+    series.map((s) => s.label),
+    ['dense_1', 'dense_2', 'dense_3'],
+  );
   assert.equal(series[0].points[0].y, run.points[0].layers[0].similarity);
 });
 
@@ -45,31 +80,49 @@ test('picker defaults: the first round point nearest 50 %', () => {
 });
 
 test('heatmap cells, bin labels and layer labels', () => {
-  assert.deepEqual(heatCells([[1, null], [0.5, 0.25]]), [
-    { x: 0, y: 0, v: 1 },
-    { x: 1, y: 0, v: null },
-    { x: 0, y: 1, v: 0.5 },
-    { x: 1, y: 1, v: 0.25 },
-  ]);
+  assert.deepEqual(
+    heatCells([
+      [1, null],
+      [0.5, 0.25],
+    ]),
+    [
+      { x: 0, y: 0, v: 1 },
+      { x: 1, y: 0, v: null },
+      { x: 0, y: 1, v: 0.5 },
+      { x: 1, y: 1, v: 0.25 },
+    ],
+  );
   assert.deepEqual(binLabels({ edges: [0, 0.1, 0.2], counts: [3, 4] }), ['0–0.1', '0.1–0.2']);
   assert.deepEqual(binLabels({ edges: [0, 0.001, 200], counts: [1, 1] }), ['0–1.0e-3', '1.0e-3–2.0e+2']);
   assert.deepEqual(layerLabels(['fc', 'fc']), ['1 fc', '2 fc']);
   assert.equal(pct(0.125), '12.5%');
 });
 
-test('geometry: one series per APoZ order, R^2 against units kept; the picker\'s layers', () => {
+test("geometry: one series per APoZ order, R^2 against units kept; the picker's layers", () => {
   const g = sampleAnalysis().baseline.geometry![0];
   assert.ok(g.applies);
   const [asc, desc] = geometrySeries(g);
   assert.deepEqual([asc.label, desc.label], [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]);
   assert.deepEqual([asc.colour, desc.colour], [0, 1]);
-  assert.deepEqual(asc.points.map((p) => p.x), g.ascending.map((p) => p.k));
-  assert.deepEqual(desc.points.map((p) => p.y), g.descending.map((p) => p.r2));
+  assert.deepEqual(
+    asc.points.map((p) => p.x),
+    g.ascending.map((p) => p.k),
+  );
+  assert.deepEqual(
+    desc.points.map((p) => p.y),
+    g.descending.map((p) => p.r2),
+  );
 
   const a = sampleAnalysis();
   assert.deepEqual(geometryLayers([{ name: 'original', geometry: a.baseline.geometry }]), { labels: ['1 dense_1', '2 dense_2'], first: 0 });
   const c = sampleComparison();
-  assert.deepEqual(geometryLayers([{ name: 'A', geometry: c.a.geometry }, { name: 'B', geometry: c.b.geometry }]).labels, ['1 A Gemm_2 · B Gemm_2', '2 A Gemm_4 · B Gemm_4']);
+  assert.deepEqual(
+    geometryLayers([
+      { name: 'A', geometry: c.a.geometry },
+      { name: 'B', geometry: c.b.geometry },
+    ]).labels,
+    ['1 A Gemm_2 · B Gemm_2', '2 A Gemm_4 · B Gemm_4'],
+  );
   // The default is the first position where any model has curves; old results have none.
   const notFirst = [{ name: 'B', geometry: [c.b.geometry![1], c.b.geometry![0]] }];
   assert.equal(geometryLayers(notFirst).first, 1);

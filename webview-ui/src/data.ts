@@ -136,7 +136,9 @@ export function geometrySeries(g: Extract<LayerGeometry, { applies: true }>): Se
 export function geometryLayers(sides: { name: string; geometry?: LayerGeometry[] }[]): { labels: string[]; first: number } {
   const n = Math.max(0, ...sides.map((s) => s.geometry?.length ?? 0));
   const labels = Array.from({ length: n }, (_, i) => {
-    const names = sides.map((s) => (s.geometry?.[i] ? `${sides.length > 1 ? `${s.name} ` : ''}${s.geometry[i].layer}` : undefined)).filter(Boolean);
+    const names = sides
+      .map((s) => (s.geometry?.[i] ? `${sides.length > 1 ? `${s.name} ` : ''}${s.geometry[i].layer}` : undefined))
+      .filter(Boolean);
     return `${i + 1} ${names.join(' · ')}`;
   });
   const first = Array.from({ length: n }, (_, i) => i).find((i) => sides.some((s) => s.geometry?.[i]?.applies)) ?? 0;

@@ -52,7 +52,23 @@ export function renderInspector(root: HTMLElement, file: string, model: InspectR
     ['parameters', `${s.parameters.toLocaleString('en-US')} (sparsity ${pct(s.sparsity)})`],
     ['size on disk', `${bytes(model.bytes)} in ${model.files.length} file${model.files.length === 1 ? '' : 's'}`],
   ];
-  const head = ['#', 'layer', 'in', 'units', 'activation', 'parameters', 'sparsity', 'zero weights', 'w mean', 'w std', 'w min', 'w max', 'mean |w|', 'bias mean', 'bias std'];
+  const head = [
+    '#',
+    'layer',
+    'in',
+    'units',
+    'activation',
+    'parameters',
+    'sparsity',
+    'zero weights',
+    'w mean',
+    'w std',
+    'w min',
+    'w max',
+    'mean |w|',
+    'bias mean',
+    'bias std',
+  ];
   const rows = s.layers.map((l) => {
     const meter = el('meter', { attrs: { min: '0', max: '1', value: String(l.sparsity) }, title: pct(l.sparsity) });
     const cells: (string | HTMLElement)[] = [
@@ -72,21 +88,50 @@ export function renderInspector(root: HTMLElement, file: string, model: InspectR
       l.bias ? num(l.bias.mean) : '—',
       l.bias ? num(l.bias.std) : '—',
     ];
-    return el('tr', {}, cells.map((c, i) => el('td', { class: i >= 2 && i !== 4 ? 'num' : undefined }, [c])));
+    return el(
+      'tr',
+      {},
+      cells.map((c, i) => el('td', { class: i >= 2 && i !== 4 ? 'num' : undefined }, [c])),
+    );
   });
   const parts: (HTMLElement | null)[] = [
     el('header', { class: 'results-header' }, [
       el('div', { class: 'title-row' }, [el('h1', { text: s.name || file }), commandBar(host)]),
-      el('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })])),
+      el(
+        'dl',
+        { class: 'facts' },
+        facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]),
+      ),
     ]),
     el('h2', { text: 'Layers' }),
     el('div', { class: 'table-wrap' }, [
-      el('table', { class: 'layers' }, [el('thead', {}, [el('tr', {}, head.map((h, i) => el('th', { text: h, class: i >= 2 && i !== 4 ? 'num' : undefined })))]), el('tbody', {}, rows)]),
+      el('table', { class: 'layers' }, [
+        el('thead', {}, [
+          el(
+            'tr',
+            {},
+            head.map((h, i) => el('th', { text: h, class: i >= 2 && i !== 4 ? 'num' : undefined })),
+          ),
+        ]),
+        el('tbody', {}, rows),
+      ]),
     ]),
     s.notes.length ? el('h2', { text: 'Notes' }) : null,
-    s.notes.length ? el('ul', { class: 'notes' }, s.notes.map((n) => el('li', { text: n }))) : null,
+    s.notes.length
+      ? el(
+          'ul',
+          { class: 'notes' },
+          s.notes.map((n) => el('li', { text: n })),
+        )
+      : null,
     model.files.length > 1 ? el('h2', { text: 'Files' }) : null,
-    model.files.length > 1 ? el('ul', { class: 'files' }, model.files.map((f) => el('li', { text: f }))) : null,
+    model.files.length > 1
+      ? el(
+          'ul',
+          { class: 'files' },
+          model.files.map((f) => el('li', { text: f })),
+        )
+      : null,
   ];
   root.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
 }

@@ -69,7 +69,8 @@ class ResultsPage {
       // The body's classes and CSS variables have already changed; charts read them again.
       theme: () => this.rerender(),
       exportCharts: () => {
-        for (const c of this.charts()) this.api.postMessage({ type: 'exportPng', name: c.name, dataUrl: c.chart.toBase64Image('image/png', 1) });
+        for (const c of this.charts())
+          this.api.postMessage({ type: 'exportPng', name: c.name, dataUrl: c.chart.toBase64Image('image/png', 1) });
       },
     });
   }
@@ -83,12 +84,22 @@ class ResultsPage {
   private showResults(msg: ShowResults): void {
     const model = this.model;
     // The same results again (the panel was shown again): keep the person's tab and point.
-    if (model && model.title === msg.title && model.results.createdAt === msg.results.createdAt && JSON.stringify(model.results) === JSON.stringify(msg.results)) {
+    if (
+      model &&
+      model.title === msg.title &&
+      model.results.createdAt === msg.results.createdAt &&
+      JSON.stringify(model.results) === JSON.stringify(msg.results)
+    ) {
       this.model = { ...model, metrics: msg.metrics };
       this.persist();
       return;
     }
-    this.show({ title: msg.title, results: msg.results, metrics: msg.metrics, ui: msg.ui ?? { tab: msg.results.kind === 'comparison' ? 'compare' : 'accuracy' } });
+    this.show({
+      title: msg.title,
+      results: msg.results,
+      metrics: msg.metrics,
+      ui: msg.ui ?? { tab: msg.results.kind === 'comparison' ? 'compare' : 'accuracy' },
+    });
   }
 
   private persist(): void {

@@ -6,7 +6,18 @@ import type { Chart } from 'chart.js';
 import type { AnalysisResults, ComparisonResults, ComparisonSide, LayerGeometry, Results } from '../../src/core/results/format';
 import type { ResultTab, UiState } from '../../src/shared/results-panel-protocol';
 import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineChart, type ChartSink } from './charts';
-import { binLabels, geometryLayers, geometrySeries, layerLabels, layerSimilaritySeries, pct, pickPoint, pointLabel, seriesBySparsity, sparsityRange } from './data';
+import {
+  binLabels,
+  geometryLayers,
+  geometrySeries,
+  layerLabels,
+  layerSimilaritySeries,
+  pct,
+  pickPoint,
+  pointLabel,
+  seriesBySparsity,
+  sparsityRange,
+} from './data';
 import { button, el, select } from './dom';
 import type { ThemeColours } from './theme';
 
@@ -43,7 +54,10 @@ const ANALYSIS_TABS: { id: ResultTab; label: string }[] = [
 const COMPARE_TABS: { id: ResultTab; label: string }[] = [{ id: 'compare', label: 'Compare' }];
 
 function metricLabel(metric: string): string {
-  return metric.replace(/-/g, ' ').replace(/\bcka\b/i, 'CKA').replace(/\bcca\b/i, 'CCA');
+  return metric
+    .replace(/-/g, ' ')
+    .replace(/\bcka\b/i, 'CKA')
+    .replace(/\bcca\b/i, 'CCA');
 }
 
 function headerFor(vm: ResultsViewModel, host: ResultsHost): HTMLElement {
@@ -51,9 +65,18 @@ function headerFor(vm: ResultsViewModel, host: ResultsHost): HTMLElement {
   const created = new Date(r.createdAt);
   const models = r.kind === 'analysis' ? [r.model] : [r.a.model, r.b.model];
   const facts: [string, string][] = [
-    ...models.map((m, i): [string, string] => [models.length > 1 ? `model ${i === 0 ? 'A' : 'B'}` : 'model', `${m.path} (${m.format}${m.producer ? `, ${m.producer}` : ''}; ${m.parameters.toLocaleString('en-US')} parameters)`]),
-    ['data', `${r.dataset.name} · ${r.dataset.split} split, ${r.dataset.samples.toLocaleString('en-US')} samples · normalization ${r.dataset.normalization} · activations from ${r.dataset.activationSamples.toLocaleString('en-US')} ${r.dataset.activationSplit} samples`],
-    ['computed with', `${r.backend.name} backend (TensorFlow.js ${r.backend.tfjsVersion}), PruneScope ${r.tool.version}, ${Number.isNaN(created.getTime()) ? r.createdAt : created.toLocaleString()}`],
+    ...models.map((m, i): [string, string] => [
+      models.length > 1 ? `model ${i === 0 ? 'A' : 'B'}` : 'model',
+      `${m.path} (${m.format}${m.producer ? `, ${m.producer}` : ''}; ${m.parameters.toLocaleString('en-US')} parameters)`,
+    ]),
+    [
+      'data',
+      `${r.dataset.name} · ${r.dataset.split} split, ${r.dataset.samples.toLocaleString('en-US')} samples · normalization ${r.dataset.normalization} · activations from ${r.dataset.activationSamples.toLocaleString('en-US')} ${r.dataset.activationSplit} samples`,
+    ],
+    [
+      'computed with',
+      `${r.backend.name} backend (TensorFlow.js ${r.backend.tfjsVersion}), PruneScope ${r.tool.version}, ${Number.isNaN(created.getTime()) ? r.createdAt : created.toLocaleString()}`,
+    ],
   ];
   if (r.kind === 'analysis') {
     const s = r.settings;
@@ -158,7 +181,14 @@ function pointPickers(parent: HTMLElement, r: AnalysisResults, ui: UiState, chan
     );
   }
   parent.append(row);
-  if (picked.run.notes.length) parent.append(el('ul', { class: 'notes' }, picked.run.notes.map((n) => el('li', { text: n }))));
+  if (picked.run.notes.length)
+    parent.append(
+      el(
+        'ul',
+        { class: 'notes' },
+        picked.run.notes.map((n) => el('li', { text: n })),
+      ),
+    );
   return picked;
 }
 
@@ -269,15 +299,35 @@ function drawApozTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab): v
   for (const base of r.baseline.apoz) {
     const pruned = p.layers.find((l) => l.name === base.layer)?.apoz;
     if (!base.applies || !base.histogram) {
-      grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: base.layer }), el('p', { class: 'muted', text: `APoZ does not apply: ${base.reason ?? 'no reason given'}` })]));
+      grid.append(
+        el('section', { class: 'card card-half' }, [
+          el('h3', { text: base.layer }),
+          el('p', { class: 'muted', text: `APoZ does not apply: ${base.reason ?? 'no reason given'}` }),
+        ]),
+      );
       continue;
     }
-    const datasets = [{ label: `original${base.mean !== undefined ? ` (mean ${pct(base.mean)})` : ''}`, data: base.histogram.counts, colour: theme.foreground }];
+    const datasets = [
+      {
+        label: `original${base.mean !== undefined ? ` (mean ${pct(base.mean)})` : ''}`,
+        data: base.histogram.counts,
+        colour: theme.foreground,
+      },
+    ];
     if (pruned?.histogram) {
-      datasets.push({ label: `${picked.run.strategy} ${pointLabel(picked.run, picked.index)}${pruned.mean !== undefined ? ` (mean ${pct(pruned.mean)})` : ''}`, data: pruned.histogram.counts, colour: theme.palette[0] });
+      datasets.push({
+        label: `${picked.run.strategy} ${pointLabel(picked.run, picked.index)}${pruned.mean !== undefined ? ` (mean ${pct(pruned.mean)})` : ''}`,
+        data: pruned.histogram.counts,
+        colour: theme.palette[0],
+      });
     }
     chartCard(grid, sink, `APoZ of ${base.layer}`, 'half', (c) =>
-      barChart(c, theme, { labels: binLabels(base.histogram!), datasets, xTitle: 'share of samples with zero activation', yTitle: 'neurons' }),
+      barChart(c, theme, {
+        labels: binLabels(base.histogram!),
+        datasets,
+        xTitle: 'share of samples with zero activation',
+        yTitle: 'neurons',
+      }),
     );
   }
   geometrySection(body, sink, r, [{ name: 'original', geometry: r.baseline.geometry }]);
@@ -346,7 +396,9 @@ function drawCostTab(tab: AnalysisTab): void {
       xPercent: true,
       // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
       logY: true,
-      references: [{ label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to }],
+      references: [
+        { label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to },
+      ],
     }),
   );
   chartCard(grid, sink, 'Parameters vs sparsity', 'half', (c) =>
@@ -391,7 +443,10 @@ function storedSizeChart({ grid, sink, theme, r, from, to }: AnalysisTab): void 
         yTitle: `${unit} as ONNX`,
         xPercent: true,
         yMin: 0,
-        references: baseBytes === undefined ? [] : [{ label: `original (${(baseBytes / scale).toFixed(unit === 'MB' ? 2 : 1)} ${unit})`, y: baseBytes / scale, from, to }],
+        references:
+          baseBytes === undefined
+            ? []
+            : [{ label: `original (${(baseBytes / scale).toFixed(unit === 'MB' ? 2 : 1)} ${unit})`, y: baseBytes / scale, from, to }],
       }),
     'weights, biases and the positions of sparse weights, as written to ONNX',
   );
@@ -404,7 +459,9 @@ function sideSummary(name: string, side: ComparisonSide): HTMLElement {
   return el('section', { class: 'card card-half side' }, [
     el('h3', { text: `${name}: ${m.path.split(/[\\/]/).pop() ?? m.path}` }),
     el('p', { class: 'muted', text: m.path }),
-    el('p', { text: `${m.format}${m.producer ? ` (${m.producer})` : ''} · input ${m.inputSize} · layers ${m.layerSizes.join('–')} · ${m.parameters.toLocaleString('en-US')} parameters` }),
+    el('p', {
+      text: `${m.format}${m.producer ? ` (${m.producer})` : ''} · input ${m.inputSize} · layers ${m.layerSizes.join('–')} · ${m.parameters.toLocaleString('en-US')} parameters`,
+    }),
   ]);
 }
 
@@ -448,7 +505,14 @@ function drawCompareTab(
   order.forEach((k, i) => {
     const s = specs[k];
     chartCard(grid, sink, s.title, i === 0 ? 'square' : 'half', (c) =>
-      heatmapChart(c, theme, { matrix: s.matrix, rowLabels: s.rows, colLabels: s.cols, rowTitle: s.rowTitle, colTitle: s.colTitle, metric: metricLabel(r.metric) }),
+      heatmapChart(c, theme, {
+        matrix: s.matrix,
+        rowLabels: s.rows,
+        colLabels: s.cols,
+        rowTitle: s.rowTitle,
+        colTitle: s.colTitle,
+        metric: metricLabel(r.metric),
+      }),
     );
   });
   geometrySection(body, sink, r, [
@@ -476,7 +540,13 @@ function geometrySection(body: HTMLElement, sink: ChartSink, r: Results, sides: 
     text: "How much of a layer's representational dissimilarity matrix (1 − Pearson correlation between samples) survives when only some of its units are kept, adding units in APoZ order: R² of the partial RDM against the full layer's.",
   });
   if (sides.every((s) => s.geometry === undefined)) {
-    section.append(heading, el('p', { class: 'muted empty', text: 'These results hold no representational geometry (written before PruneScope recorded it, or skipped with --geometry-samples 0).' }));
+    section.append(
+      heading,
+      el('p', {
+        class: 'muted empty',
+        text: 'These results hold no representational geometry (written before PruneScope recorded it, or skipped with --geometry-samples 0).',
+      }),
+    );
     return;
   }
   const { labels, first } = geometryLayers(sides);
@@ -509,17 +579,33 @@ function geometrySection(body: HTMLElement, sink: ChartSink, r: Results, sides: 
 }
 
 /** One model's geometry chart for hidden layer `index`, or a card saying why there is none; `named` when several models are shown. */
-function geometryCard(grid: HTMLElement, sink: ChartSink, side: { name: string; geometry?: LayerGeometry[] }, index: number, named: boolean): void {
+function geometryCard(
+  grid: HTMLElement,
+  sink: ChartSink,
+  side: { name: string; geometry?: LayerGeometry[] },
+  index: number,
+  named: boolean,
+): void {
   const theme = sink.theme;
   const g = side.geometry?.[index];
   const who = named ? `${side.name}: ` : '';
   const title = named ? `${side.name}: representational geometry of ${g?.layer}` : `Representational geometry of ${g?.layer}`;
   if (!g) {
-    grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: `${who}layer ${index + 1}` }), el('p', { class: 'muted', text: side.geometry ? 'No hidden layer at this position.' : 'No geometry recorded.' })]));
+    grid.append(
+      el('section', { class: 'card card-half' }, [
+        el('h3', { text: `${who}layer ${index + 1}` }),
+        el('p', { class: 'muted', text: side.geometry ? 'No hidden layer at this position.' : 'No geometry recorded.' }),
+      ]),
+    );
     return;
   }
   if (!g.applies) {
-    grid.append(el('section', { class: 'card card-half' }, [el('h3', { text: `${who}${g.layer}` }), el('p', { class: 'muted', text: `Geometry does not apply: ${g.reason}` })]));
+    grid.append(
+      el('section', { class: 'card card-half' }, [
+        el('h3', { text: `${who}${g.layer}` }),
+        el('p', { class: 'muted', text: `Geometry does not apply: ${g.reason}` }),
+      ]),
+    );
     return;
   }
   chartCard(

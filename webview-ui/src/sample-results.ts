@@ -6,7 +6,14 @@ import type { AnalysisResults, ComparisonResults, Histogram, LayerApoz, LayerGeo
 
 const tool = { name: 'prunescope' as const, version: '0.1.0' };
 const backend = { name: 'wasm', tfjsVersion: '4.22.0' };
-const dataset = { name: 'mnist', split: 'test', samples: 10000, normalization: 'unit', activationSplit: 'validation', activationSamples: 1000 };
+const dataset = {
+  name: 'mnist',
+  split: 'test',
+  samples: 10000,
+  normalization: 'unit',
+  activationSplit: 'validation',
+  activationSamples: 1000,
+};
 
 function hist(bins: number, from: number, to: number, f: (t: number) => number): Histogram {
   const edges = Array.from({ length: bins + 1 }, (_, i) => from + ((to - from) * i) / bins);
@@ -40,7 +47,9 @@ const names = ['dense_1', 'dense_2', 'dense_3'];
 const sizes = [100, 50, 10];
 
 function matrix(n: number, m: number, decay: number): number[][] {
-  return Array.from({ length: n }, (_, i) => Array.from({ length: m }, (_, j) => Math.max(0, Math.min(1, 1 - Math.abs(i - j) * 0.35 - decay * (i === j ? 0.5 : 1)))));
+  return Array.from({ length: n }, (_, i) =>
+    Array.from({ length: m }, (_, j) => Math.max(0, Math.min(1, 1 - Math.abs(i - j) * 0.35 - decay * (i === j ? 0.5 : 1)))),
+  );
 }
 
 function point(strategy: number, s: number, iteration: number, structured: boolean): Point {
@@ -57,7 +66,10 @@ function point(strategy: number, s: number, iteration: number, structured: boole
       sparsity: pruned,
       parameters: params,
       flops: 2 * params,
-      magnitudes: { pruned: hist(12, 0, 0.3, (t) => (pruned * 800) * Math.max(0, 1 - t * 2)), kept: hist(12, 0, 0.3, (t) => (1 - pruned) * 900 * Math.exp(-t * 3) + (t > 0.4 ? 20 : 0)) },
+      magnitudes: {
+        pruned: hist(12, 0, 0.3, (t) => pruned * 800 * Math.max(0, 1 - t * 2)),
+        kept: hist(12, 0, 0.3, (t) => (1 - pruned) * 900 * Math.exp(-t * 3) + (t > 0.4 ? 20 : 0)),
+      },
       similarity: i === 2 ? 1 - drop : Math.max(0, 1 - s * (0.3 + i * 0.2)),
       apoz: apoz(name, s * 0.3, units, i < 2),
     };
@@ -103,7 +115,17 @@ export function sampleAnalysis(): AnalysisResults {
       activations: ['relu', 'relu', 'softmax'],
       parameters: 84060,
     },
-    settings: { strategies: ['magnitude', 'unit-l2', 'apoz'], sparsities, schedule: 'iterative', finetuneEpochs: 1, iterations: 2, samples: 1000, metric: 'linear-cka', seed: 1, includeOutput: false },
+    settings: {
+      strategies: ['magnitude', 'unit-l2', 'apoz'],
+      sparsities,
+      schedule: 'iterative',
+      finetuneEpochs: 1,
+      iterations: 2,
+      samples: 1000,
+      metric: 'linear-cka',
+      seed: 1,
+      includeOutput: false,
+    },
     baseline: {
       accuracy: 0.975,
       loss: 0.08,
@@ -116,9 +138,30 @@ export function sampleAnalysis(): AnalysisResults {
       geometry: names.slice(0, -1).map((n, i) => geometry(n, sizes[i])),
     },
     runs: [
-      { strategy: 'magnitude', kind: 'unstructured', schedule: 'iterative', points: [0, 1].flatMap((it) => sparsities.map((s) => point(0, s, it, false))), seconds: 12.5, notes: [] },
-      { strategy: 'unit-l2', kind: 'structured', schedule: 'iterative', points: [0, 1].flatMap((it) => sparsities.map((s) => point(1, s, it, true))), seconds: 9.1, notes: ['layer dense_2: 100% would remove all 50 units; kept 1'] },
-      { strategy: 'apoz', kind: 'structured', schedule: 'iterative', points: [0, 1].flatMap((it) => sparsities.map((s) => point(2, s, it, true))), seconds: 15.2, notes: [] },
+      {
+        strategy: 'magnitude',
+        kind: 'unstructured',
+        schedule: 'iterative',
+        points: [0, 1].flatMap((it) => sparsities.map((s) => point(0, s, it, false))),
+        seconds: 12.5,
+        notes: [],
+      },
+      {
+        strategy: 'unit-l2',
+        kind: 'structured',
+        schedule: 'iterative',
+        points: [0, 1].flatMap((it) => sparsities.map((s) => point(1, s, it, true))),
+        seconds: 9.1,
+        notes: ['layer dense_2: 100% would remove all 50 units; kept 1'],
+      },
+      {
+        strategy: 'apoz',
+        kind: 'structured',
+        schedule: 'iterative',
+        points: [0, 1].flatMap((it) => sparsities.map((s) => point(2, s, it, true))),
+        seconds: 15.2,
+        notes: [],
+      },
     ],
   };
 }
@@ -134,17 +177,41 @@ export function sampleComparison(): ComparisonResults {
     kind: 'comparison',
     metric: 'linear-cka',
     a: {
-      model: { path: '/workspace/models/a.onnx', sha256: '1'.repeat(64), format: 'onnx', producer: 'pytorch 1.11', inputSize: 784, layerSizes: [10, 10, 10], layerNames: ['Gemm_2', 'Gemm_4', 'Gemm_6'], activations: ['relu', 'relu', 'linear'], parameters: 8070 },
+      model: {
+        path: '/workspace/models/a.onnx',
+        sha256: '1'.repeat(64),
+        format: 'onnx',
+        producer: 'pytorch 1.11',
+        inputSize: 784,
+        layerSizes: [10, 10, 10],
+        layerNames: ['Gemm_2', 'Gemm_4', 'Gemm_6'],
+        activations: ['relu', 'relu', 'linear'],
+        parameters: 8070,
+      },
       apoz: [],
       selfSimilarity: matrix(3, 3, 0),
       geometry: [geometry('Gemm_2', 10), geometry('Gemm_4', 10)],
     },
     b: {
-      model: { path: '/workspace/models/b.onnx', sha256: '2'.repeat(64), format: 'onnx', producer: 'pytorch 1.11', inputSize: 784, layerSizes: [5, 5, 10], layerNames: ['Gemm_2', 'Gemm_4', 'Gemm_6'], activations: ['relu', 'relu', 'linear'], parameters: 3985 },
+      model: {
+        path: '/workspace/models/b.onnx',
+        sha256: '2'.repeat(64),
+        format: 'onnx',
+        producer: 'pytorch 1.11',
+        inputSize: 784,
+        layerSizes: [5, 5, 10],
+        layerNames: ['Gemm_2', 'Gemm_4', 'Gemm_6'],
+        activations: ['relu', 'relu', 'linear'],
+        parameters: 3985,
+      },
       apoz: [],
       selfSimilarity: matrix(3, 3, 0),
       geometry: [geometry('Gemm_2', 5), geometry('Gemm_4', 5, false)],
     },
-    cross: [[0.91, 0.6, 0.41], [0.55, 0.83, 0.62], [0.38, 0.57, null]],
+    cross: [
+      [0.91, 0.6, 0.41],
+      [0.55, 0.83, 0.62],
+      [0.38, 0.57, null],
+    ],
   };
 }

@@ -35,7 +35,10 @@ export function readTheme(root: HTMLElement = document.body): ThemeColours {
   // VS Code names six chart colours; an analysis of every strategy draws nine series, so three
   // more (teal, magenta, brown) follow, chosen to read on this theme's background.
   const extra = dark ? ['#4ec9b0', '#f472d0', '#c8a07a'] : ['#0f7b6c', '#b5179e', '#8a5a2b'];
-  const palette = [...['blue', 'red', 'yellow', 'green', 'purple', 'orange'].map((c, i) => v(`--vscode-charts-${c}`, FALLBACK_PALETTE[i])), ...extra];
+  const palette = [
+    ...['blue', 'red', 'yellow', 'green', 'purple', 'orange'].map((c, i) => v(`--vscode-charts-${c}`, FALLBACK_PALETTE[i])),
+    ...extra,
+  ];
   return {
     kind,
     foreground,

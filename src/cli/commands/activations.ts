@@ -19,7 +19,16 @@ export const activationsCommand: Command = {
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...dataOptions, split: { type: 'string' }, samples: { type: 'string' }, layer: { type: 'string' }, pre: { type: 'boolean' }, out: { type: 'string' }, ...FORCE_OPTION },
+      {
+        ...modelReadOptions,
+        ...dataOptions,
+        split: { type: 'string' },
+        samples: { type: 'string' },
+        layer: { type: 'string' },
+        pre: { type: 'boolean' },
+        out: { type: 'string' },
+        ...FORCE_OPTION,
+      },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const out = requireString(values.out, 'out');
@@ -40,6 +49,9 @@ export const activationsCommand: Command = {
     const [a] = layerActivations(mlp, data.x, n, { layers: [layer], pre, post: !pre });
     await writeNpy(out, pre ? a.pre! : a.post!, [n, a.units]);
     if (values.json) printJson({ model: positionals[0], layer, name: mlp.layers[layer].name, pre, rows: n, units: a.units, out });
-    else info(`wrote ${out}: [${n}, ${a.units}] float32, layer ${layer} (${mlp.layers[layer].name}) ${pre ? 'before' : 'after'} its activation`);
+    else
+      info(
+        `wrote ${out}: [${n}, ${a.units}] float32, layer ${layer} (${mlp.layers[layer].name}) ${pre ? 'before' : 'after'} its activation`,
+      );
   },
 };

@@ -18,15 +18,21 @@ export const DEFAULT_SPARSITIES = [0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97,
 
 export function listOption(value: string | boolean | undefined, flag: string, allowed: readonly string[], fallback: string[]): string[] {
   if (value === undefined) return fallback;
-  const items = String(value).split(',').map((s) => s.trim()).filter(Boolean);
-  for (const item of items) if (!allowed.includes(item)) throw new UsageError(`--${flag}: unknown "${item}" (expected some of ${allowed.join(', ')})`);
+  const items = String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items)
+    if (!allowed.includes(item)) throw new UsageError(`--${flag}: unknown "${item}" (expected some of ${allowed.join(', ')})`);
   if (items.length === 0) throw new UsageError(`--${flag} is empty`);
   return items;
 }
 
 export function sharesOption(value: string | boolean | undefined, flag: string, fallback: number[]): number[] {
   if (value === undefined) return fallback;
-  const parts = String(value).split(',').map((s) => s.trim());
+  const parts = String(value)
+    .split(',')
+    .map((s) => s.trim());
   const shares = parts.map((p) => (p.endsWith('%') ? Number(p.slice(0, -1)) / 100 : Number(p)));
   if (parts.some((p) => p === '') || shares.some((s) => !(s >= 0 && s < 1))) {
     throw new UsageError(`--${flag} must be shares from 0 up to 1 (not included), e.g. 0,0.5,0.9 or 50%; got "${value}"`);
@@ -44,10 +50,15 @@ export function summaryTable(r: AnalysisResults): string {
   const sparsities = r.settings.sparsities;
   const rows = r.runs.flatMap((run) => {
     const last = Math.max(...run.points.map((p) => p.iteration));
-    return [[run.strategy, ...sparsities.map((s) => {
-      const p = run.points.find((q) => q.sparsity === s && q.iteration === last);
-      return p ? percent(p.accuracy, 1) : '-';
-    })]];
+    return [
+      [
+        run.strategy,
+        ...sparsities.map((s) => {
+          const p = run.points.find((q) => q.sparsity === s && q.iteration === last);
+          return p ? percent(p.accuracy, 1) : '-';
+        }),
+      ],
+    ];
   });
   return table(['accuracy', ...sparsities.map((s) => percent(s, 0))], rows);
 }
@@ -60,7 +71,16 @@ export const analyzeCommand: Command = {
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, ...geometryOptions, strategies: { type: 'string' }, sparsities: { type: 'string' }, metric: { type: 'string' }, out: { type: 'string' }, ...FORCE_OPTION },
+      {
+        ...modelReadOptions,
+        ...experimentOptions,
+        ...geometryOptions,
+        strategies: { type: 'string' },
+        sparsities: { type: 'string' },
+        metric: { type: 'string' },
+        out: { type: 'string' },
+        ...FORCE_OPTION,
+      },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const out = requireString(values.out, 'out');

@@ -10,17 +10,28 @@ import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
 
 function formatMatrix(rows: string[], cols: string[], values: (number | null)[][]): string {
-  return table(['', ...cols], values.map((r, i) => [rows[i], ...r.map((v) => (v === null ? 'n/a' : v.toFixed(3)))]));
+  return table(
+    ['', ...cols],
+    values.map((r, i) => [rows[i], ...r.map((v) => (v === null ? 'n/a' : v.toFixed(3)))]),
+  );
 }
 
 export const compareCommand: Command = {
   name: 'compare',
-  summary: 'layer-by-layer similarity of two checkpoints (and of each with itself), plus both models\' APoZ and representational geometry',
-  usage: 'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--samples N] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR',
+  summary: "layer-by-layer similarity of two checkpoints (and of each with itself), plus both models' APoZ and representational geometry",
+  usage:
+    'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--samples N] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR',
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, ...geometryOptions, metric: { type: 'string' }, out: { type: 'string' }, ...FORCE_OPTION },
+      {
+        ...modelReadOptions,
+        ...experimentOptions,
+        ...geometryOptions,
+        metric: { type: 'string' },
+        out: { type: 'string' },
+        ...FORCE_OPTION,
+      },
       { min: 2, max: 2, names: 'MODEL_A and MODEL_B' },
     );
     const out = requireString(values.out, 'out');
@@ -31,17 +42,34 @@ export const compareCommand: Command = {
     const geometry = geometryFrom(values);
     await startBackend(values);
     const results = await runComparison(
-      { modelA: positionals[0], modelB: positionals[1], readOptions: readOptionsFrom(values), ...dataOptionsFrom(values), metric, geometry },
+      {
+        modelA: positionals[0],
+        modelB: positionals[1],
+        readOptions: readOptionsFrom(values),
+        ...dataOptionsFrom(values),
+        metric,
+        geometry,
+      },
       { onProgress: values.json ? undefined : progressPrinter() },
     );
     const { results: resultsPath, report: reportPath } = await writeResultsAndReport(results, out);
     if (values.json) {
-      printJson({ results: resultsPath, report: reportPath, metric, cross: results.cross, selfA: results.a.selfSimilarity, selfB: results.b.selfSimilarity });
+      printJson({
+        results: resultsPath,
+        report: reportPath,
+        metric,
+        cross: results.cross,
+        selfA: results.a.selfSimilarity,
+        selfB: results.b.selfSimilarity,
+      });
       return;
     }
     info(`${metric} of A (rows) against B (columns) on ${results.dataset.samples} ${results.dataset.split} samples:\n`);
     info(formatMatrix(results.a.model.layerNames, results.b.model.layerNames, results.cross));
-    for (const [side, s] of [['A', results.a], ['B', results.b]] as const) {
+    for (const [side, s] of [
+      ['A', results.a],
+      ['B', results.b],
+    ] as const) {
       if (!s.geometry?.length) continue;
       info(`\nrepresentational geometry of ${side} (R^2 of the RDM with about half the units, added by APoZ):\n`);
       info(geometrySummary(s.geometry));

@@ -19,7 +19,8 @@ type DataValues = { data?: string | boolean; normalize?: string | boolean; 'labe
 export function loadOptionsFrom(values: DataValues): { data: string; normalize?: Normalization; labelColumn?: string } {
   return {
     data: requireString(values.data, 'data'),
-    normalize: values.normalize === undefined ? undefined : choiceOption<Normalization>(values.normalize, 'normalize', NORMALIZATIONS, 'unit'),
+    normalize:
+      values.normalize === undefined ? undefined : choiceOption<Normalization>(values.normalize, 'normalize', NORMALIZATIONS, 'unit'),
     labelColumn: typeof values['label-column'] === 'string' ? values['label-column'] : undefined,
   };
 }
@@ -53,7 +54,11 @@ export const evaluateCommand: Command = {
       printJson({ model: positionals[0], data: data.source, split: splitName, ...r });
       return;
     }
-    const lines = [`data:      ${data.source} (${r.samples} samples)`, `accuracy:  ${percent(r.accuracy)}`, `loss:      ${r.loss.toFixed(4)}`];
+    const lines = [
+      `data:      ${data.source} (${r.samples} samples)`,
+      `accuracy:  ${percent(r.accuracy)}`,
+      `loss:      ${r.loss.toFixed(4)}`,
+    ];
     if (r.agreement !== undefined) lines.push(`agreement: ${percent(r.agreement)} with ${values.reference}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   },

@@ -31,7 +31,8 @@ export function geometryFrom(values: Record<string, string | boolean | undefined
 export function geometrySummary(geometry: readonly LayerGeometry[]): string {
   const rows = geometry.map((g) => {
     if (!g.applies) return [g.layer, 'n/a', 'n/a', 'n/a'];
-    const half = (points: typeof g.ascending) => points.reduce((best, p) => (Math.abs(p.k - g.units / 2) < Math.abs(best.k - g.units / 2) ? p : best));
+    const half = (points: typeof g.ascending) =>
+      points.reduce((best, p) => (Math.abs(p.k - g.units / 2) < Math.abs(best.k - g.units / 2) ? p : best));
     const a = half(g.ascending);
     const d = half(g.descending);
     return [g.layer, `${a.k} of ${g.units}`, a.r2.toFixed(3), d.r2.toFixed(3)];
@@ -46,7 +47,14 @@ export const geometryCommand: Command = {
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...dataOptions, split: { type: 'string' }, samples: { type: 'string' }, layer: { type: 'string' }, step: { type: 'string' } },
+      {
+        ...modelReadOptions,
+        ...dataOptions,
+        split: { type: 'string' },
+        samples: { type: 'string' },
+        layer: { type: 'string' },
+        step: { type: 'string' },
+      },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const file = positionals[0];
@@ -71,7 +79,9 @@ export const geometryCommand: Command = {
       printJson({ model: file, data: data.source, split, index: layer, activation, ...g });
       return;
     }
-    info(`layer ${layer} (${name}, ${activation}): ${g.units} units, RDMs over the first ${g.samples} ${split} samples, a point every ${g.step} unit${g.step === 1 ? '' : 's'}`);
+    info(
+      `layer ${layer} (${name}, ${activation}): ${g.units} units, RDMs over the first ${g.samples} ${split} samples, a point every ${g.step} unit${g.step === 1 ? '' : 's'}`,
+    );
     const rows = g.ascending.map((p, i) => [p.k, p.r2.toFixed(4), g.descending[i].r2.toFixed(4)]);
     process.stdout.write(`${table(['units kept', 'R^2 ascending APoZ', 'R^2 descending APoZ'], rows)}\n`);
   },

@@ -14,7 +14,11 @@ export const predictCommand: Command = {
   summary: "write the model's outputs (after its final activation) for the rows of an .npy array",
   usage: 'prunescope predict MODEL --input X.npy --out Y.npy [--force] [--json]',
   async run(argv) {
-    const { values, positionals } = parse(argv, { ...modelReadOptions, input: { type: 'string' }, out: { type: 'string' }, ...FORCE_OPTION }, { min: 1, max: 1, names: 'MODEL' });
+    const { values, positionals } = parse(
+      argv,
+      { ...modelReadOptions, input: { type: 'string' }, out: { type: 'string' }, ...FORCE_OPTION },
+      { min: 1, max: 1, names: 'MODEL' },
+    );
     const input = requireString(values.input, 'input');
     const out = requireString(values.out, 'out');
     assertNotSource(out, [input, positionals[0]]);
@@ -25,7 +29,10 @@ export const predictCommand: Command = {
     const rows = x.shape.length === 0 ? 1 : x.shape[0];
     const perRow = rows === 0 ? 0 : x.data.length / rows;
     if (perRow !== mlp.inputSize) {
-      throw new DataError(input, `rows have ${perRow} values (array shape [${x.shape.join(', ')}]) but the model takes ${mlp.inputSize} inputs ([${mlp.inputShape.join(', ')}])`);
+      throw new DataError(
+        input,
+        `rows have ${perRow} values (array shape [${x.shape.join(', ')}]) but the model takes ${mlp.inputSize} inputs ([${mlp.inputShape.join(', ')}])`,
+      );
     }
     const y = predict(mlp, Float32Array.from(x.data), rows);
     await writeNpy(out, y, [rows, outputSize(mlp)]);

@@ -15,7 +15,15 @@ export const pruneCommand: Command = {
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...modelReadOptions, ...experimentOptions, strategy: { type: 'string' }, sparsity: { type: 'string' }, out: { type: 'string' }, ...FORCE_OPTION, dense: { type: 'boolean' } },
+      {
+        ...modelReadOptions,
+        ...experimentOptions,
+        strategy: { type: 'string' },
+        sparsity: { type: 'string' },
+        out: { type: 'string' },
+        ...FORCE_OPTION,
+        dense: { type: 'boolean' },
+      },
       { min: 1, max: 1, names: 'MODEL' },
     );
     const strategy = choiceOption(requireString(values.strategy, 'strategy'), 'strategy', PRUNE_STRATEGY_IDS, 'magnitude');
@@ -54,7 +62,13 @@ export const pruneCommand: Command = {
     if (r.before && r.after) {
       lines.push(`accuracy: ${percent(r.before.accuracy)} -> ${percent(r.after.accuracy)}, agreement ${percent(r.after.agreement ?? 1)}`);
     }
-    lines.push('', table(['layer', 'units', 'sparsity'], r.layers.map((l) => [l.name, `${l.unitsBefore} -> ${l.units}`, percent(l.sparsity)])));
+    lines.push(
+      '',
+      table(
+        ['layer', 'units', 'sparsity'],
+        r.layers.map((l) => [l.name, `${l.unitsBefore} -> ${l.units}`, percent(l.sparsity)]),
+      ),
+    );
     for (const n of r.notes) lines.push(`note: ${n}`);
     info(lines.join('\n'));
   },

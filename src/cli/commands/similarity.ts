@@ -18,9 +18,14 @@ async function readMatrix(path: string) {
 export const similarityCommand: Command = {
   name: 'similarity',
   summary: 'similarity of two activation matrices (.npy, rows are samples)',
-  usage: 'prunescope similarity A.npy B.npy --metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs [--batch N] [--json]',
+  usage:
+    'prunescope similarity A.npy B.npy --metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs [--batch N] [--json]',
   async run(argv) {
-    const { values, positionals } = parse(argv, { metric: { type: 'string' }, batch: { type: 'string' } }, { min: 2, max: 2, names: 'A.npy and B.npy' });
+    const { values, positionals } = parse(
+      argv,
+      { metric: { type: 'string' }, batch: { type: 'string' } },
+      { min: 2, max: 2, names: 'A.npy and B.npy' },
+    );
     const metric = metricOption(values.metric);
     const batch = values.batch === undefined ? undefined : intOption(values.batch, 'batch', 256, 1);
     await startBackend(values);

@@ -94,7 +94,10 @@ export function arrayRole(name: string): { split: SplitName; role: 'x' | 'y' } |
 export const EXPECTED_ARRAY_NAMES = 'x_train/y_train, x_val/y_val (or x_valid), x_test/y_test, or x/y';
 
 /** Groups named arrays (NPZ members, .npy files in a folder) into splits. */
-export function splitsFromNamed(names: string[], where: string): Partial<Record<SplitName, { x: string; y?: string }>> & { unused: string[] } {
+export function splitsFromNamed(
+  names: string[],
+  where: string,
+): Partial<Record<SplitName, { x: string; y?: string }>> & { unused: string[] } {
   const out: Partial<Record<SplitName, { x?: string; y?: string }>> = {};
   const unused: string[] = [];
   for (const name of names) {
@@ -109,7 +112,8 @@ export function splitsFromNamed(names: string[], where: string): Partial<Record<
   }
   const result: Partial<Record<SplitName, { x: string; y?: string }>> & { unused: string[] } = { unused };
   for (const [split, slot] of Object.entries(out) as [SplitName, { x?: string; y?: string }][]) {
-    if (!slot.x) throw new DataError(where, `has labels "${slot.y}" for the ${split} split but no samples (expected ${EXPECTED_ARRAY_NAMES})`);
+    if (!slot.x)
+      throw new DataError(where, `has labels "${slot.y}" for the ${split} split but no samples (expected ${EXPECTED_ARRAY_NAMES})`);
     result[split] = { x: slot.x, y: slot.y };
   }
   return result;

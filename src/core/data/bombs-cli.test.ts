@@ -17,7 +17,12 @@ import { deflateZeros, GiB, gzipZeros, idxHeader, npyHeader, zipRaw } from '../.
 const bin = join(repoRoot, 'bin', 'prunescope.js');
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000, env: { ...process.env, PRUNESCOPE_MAX_DATA_BYTES: '' } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, PRUNESCOPE_MAX_DATA_BYTES: '' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -62,7 +67,13 @@ describe('prunescope evaluate on decompression bombs', () => {
 
   it('honest files of the same shapes still evaluate', () => {
     const p = join(dir, 'ok.npz');
-    writeFileSync(p, encodeNpz({ x_test: { dtype: 'uint8', shape: [40, 28, 28], data: new Uint8Array(40 * 784) }, y_test: { dtype: 'uint8', shape: [40], data: new Uint8Array(40) } }));
+    writeFileSync(
+      p,
+      encodeNpz({
+        x_test: { dtype: 'uint8', shape: [40, 28, 28], data: new Uint8Array(40 * 784) },
+        y_test: { dtype: 'uint8', shape: [40], data: new Uint8Array(40) },
+      }),
+    );
     const r = cli('evaluate', model, '--data', p, '--json');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).samples, 40);

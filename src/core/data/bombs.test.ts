@@ -41,7 +41,7 @@ const crc32 = (d: Uint8Array) => (zlib as unknown as { crc32?: (d: Uint8Array) =
 async function refused(load: () => Promise<unknown>, file: string, pattern: RegExp): Promise<string> {
   const { result, grew } = await peakGrowth(load);
   assert.ok(result instanceof DataError, `expected a DataError, got ${result instanceof Error ? result.stack : 'success'}`);
-  const message = (result).message;
+  const message = result.message;
   assert.ok(message.startsWith(`${file}`), `message names ${file}: ${message}`);
   assert.match(message, pattern);
   assert.ok(grew < LIMIT_RSS, `peak RSS grew by ${(grew / MiB).toFixed(0)} MiB`);
@@ -61,15 +61,26 @@ describe('npz bombs', () => {
 
   test('an entry whose declared size disagrees with its .npy header is refused before inflating', async () => {
     // Declares (honestly) 1 GiB, but the .npy header inside says 10x784 float32.
-    const p = put('honest-size.npz', zipRaw([{ name: 'x_test.npy', data: deflateZeros(header, GiB), method: 8, size: header.length + GiB }]));
-    await refused(() => loadDataset(p), `${p}:x_test.npy`, /zip entry declares 1073741952 bytes but its \.npy header \(shape \(10, 784\) of <f4\) makes 31488; refused before inflating/);
+    const p = put(
+      'honest-size.npz',
+      zipRaw([{ name: 'x_test.npy', data: deflateZeros(header, GiB), method: 8, size: header.length + GiB }]),
+    );
+    await refused(
+      () => loadDataset(p),
+      `${p}:x_test.npy`,
+      /zip entry declares 1073741952 bytes but its \.npy header \(shape \(10, 784\) of <f4\) makes 31488; refused before inflating/,
+    );
   });
 
   test('a consistent 1 GiB entry is refused before inflating when over the limit, and the message says how to raise it', async () => {
     const big = npyHeader('<f4', [GiB / 4]);
     const p = put('big.npz', zipRaw([{ name: 'x_test.npy', data: deflateZeros(big, GiB), method: 8, size: big.length + GiB }]));
     process.env[DATA_LIMIT_ENV] = '64M';
-    await refused(() => loadDataset(p), `${p}:x_test.npy`, new RegExp(`declares 1 GiB uncompressed, more than the 64 MiB limit that ${DATA_LIMIT_ENV} sets; refused before inflating`));
+    await refused(
+      () => loadDataset(p),
+      `${p}:x_test.npy`,
+      new RegExp(`declares 1 GiB uncompressed, more than the 64 MiB limit that ${DATA_LIMIT_ENV} sets; refused before inflating`),
+    );
     process.env[DATA_LIMIT_ENV] = 'lots';
     await refused(() => loadDataset(p), p, new RegExp(`${DATA_LIMIT_ENV}="lots" is not a size`));
   });
@@ -79,32 +90,62 @@ describe('npz bombs', () => {
     const entry = (name: string) => ({ name, data: deflateZeros(h, 40 * MiB), method: 8 as const, size: h.length + 40 * MiB });
     const p = put('two.npz', zipRaw([entry('x_train.npy'), entry('x_test.npy')]));
     process.env[DATA_LIMIT_ENV] = '64MiB';
-    await refused(() => loadDataset(p), p, /\.npz entries declare 80 MiB uncompressed in all, more than the 64 MiB limit that PRUNESCOPE_MAX_DATA_BYTES sets; refused before inflating/);
+    await refused(
+      () => loadDataset(p),
+      p,
+      /\.npz entries declare 80 MiB uncompressed in all, more than the 64 MiB limit that PRUNESCOPE_MAX_DATA_BYTES sets; refused before inflating/,
+    );
   });
 
   test('a declared size beyond what deflate can produce (or beyond 4 GiB) is refused before inflating', async () => {
     const p = put('absurd.npz', zipRaw([{ name: 'x_test.npy', data: deflateRawSync(Buffer.alloc(5000)), method: 8, size: 0xfffffff0 }]));
-    await refused(() => loadDataset(p), `${p}:x_test.npy`, /declares 4 GiB from \d+ bytes of deflate data, more than deflate can produce .*refused before inflating/);
-    const q = put('absurd2.npz', zipRaw([{ name: 'x_test.npy', data: deflateZeros(npyHeader('<f4', [1]), 4 * GiB - 2 * MiB), method: 8, size: 0xfffffff0 }]));
+    await refused(
+      () => loadDataset(p),
+      `${p}:x_test.npy`,
+      /declares 4 GiB from \d+ bytes of deflate data, more than deflate can produce .*refused before inflating/,
+    );
+    const q = put(
+      'absurd2.npz',
+      zipRaw([{ name: 'x_test.npy', data: deflateZeros(npyHeader('<f4', [1]), 4 * GiB - 2 * MiB), method: 8, size: 0xfffffff0 }]),
+    );
     process.env[DATA_LIMIT_ENV] = '1G';
     await refused(() => loadDataset(q), `${q}:x_test.npy`, /declares 4 GiB uncompressed, more than the 1 GiB limit/);
   });
 
   test('zip64 sizes in the central directory: read when honest, refused before inflating when absurd', async () => {
     const npy = encodeNpy({ dtype: 'float32', shape: [3, 2], data: new Float32Array([1, 2, 3, 4, 5, 6]) });
-    const ok = parseNpz(zipRaw([{ name: 'x_test.npy', data: deflateRawSync(npy), method: 8, size: npy.length, crc: crc32(npy), zip64: true }]), 'z64.npz');
+    const ok = parseNpz(
+      zipRaw([{ name: 'x_test.npy', data: deflateRawSync(npy), method: 8, size: npy.length, crc: crc32(npy), zip64: true }]),
+      'z64.npz',
+    );
     assert.deepEqual(Array.from(ok.x_test.data as Float32Array), [1, 2, 3, 4, 5, 6]);
-    const p = put('z64-absurd.npz', zipRaw([{ name: 'x_test.npy', data: deflateZeros(npyHeader('<f4', [2 ** 38]), 4 * MiB), method: 8, size: 2 ** 40 + 128, zip64: true }]));
-    await refused(() => loadDataset(p), `${p}:x_test.npy`, /zip entry declares 1024 GiB uncompressed, more than the 4 GiB limit for decompressed data \(set PRUNESCOPE_MAX_DATA_BYTES/);
+    const p = put(
+      'z64-absurd.npz',
+      zipRaw([
+        { name: 'x_test.npy', data: deflateZeros(npyHeader('<f4', [2 ** 38]), 4 * MiB), method: 8, size: 2 ** 40 + 128, zip64: true },
+      ]),
+    );
+    await refused(
+      () => loadDataset(p),
+      `${p}:x_test.npy`,
+      /zip entry declares 1024 GiB uncompressed, more than the 4 GiB limit for decompressed data \(set PRUNESCOPE_MAX_DATA_BYTES/,
+    );
   });
 
   test('an entry that inflates to less than it declares, or fails its CRC, is damaged', async () => {
     const arr = encodeNpy({ dtype: 'float32', shape: [10, 4], data: new Float32Array(40).fill(1) });
     const short = arr.subarray(0, arr.length - 8);
     const p = put('short.npz', zipRaw([{ name: 'x_test.npy', data: deflateRawSync(short), method: 8, size: arr.length, crc: crc32(arr) }]));
-    await refused(() => loadDataset(p), `${p}:x_test.npy`, new RegExp(`zip entry declares ${arr.length} bytes but inflates to ${short.length} \\(truncated or damaged archive\\)`));
+    await refused(
+      () => loadDataset(p),
+      `${p}:x_test.npy`,
+      new RegExp(`zip entry declares ${arr.length} bytes but inflates to ${short.length} \\(truncated or damaged archive\\)`),
+    );
     if (crc32(arr) !== 0) {
-      const q = put('crc.npz', zipRaw([{ name: 'x_test.npy', data: deflateRawSync(arr), method: 8, size: arr.length, crc: crc32(arr) ^ 1 }]));
+      const q = put(
+        'crc.npz',
+        zipRaw([{ name: 'x_test.npy', data: deflateRawSync(arr), method: 8, size: arr.length, crc: crc32(arr) ^ 1 }]),
+      );
       await refused(() => loadDataset(q), `${q}:x_test.npy`, /fails its CRC-32 check/);
     }
     const s = put('stored.npz', zipRaw([{ name: 'x_test.npy', data: arr, method: 0, size: arr.length + 1 }]));
@@ -114,7 +155,10 @@ describe('npz bombs', () => {
   });
 
   test('honest archives (deflated and stored, written by us and by numpy) still read', async () => {
-    const arrays = { x_test: { dtype: 'float32' as const, shape: [3, 2], data: new Float32Array([1, 2, 3, 4, 5, 6]) }, y_test: { dtype: 'uint8' as const, shape: [3], data: new Uint8Array([0, 1, 0]) } };
+    const arrays = {
+      x_test: { dtype: 'float32' as const, shape: [3, 2], data: new Float32Array([1, 2, 3, 4, 5, 6]) },
+      y_test: { dtype: 'uint8' as const, shape: [3], data: new Uint8Array([0, 1, 0]) },
+    };
     for (const compress of [true, false]) {
       const z = encodeNpz(arrays, compress);
       const back = parseNpz(z, 'ok.npz');
@@ -123,7 +167,10 @@ describe('npz bombs', () => {
     }
     // What python's zipfile writes for np.savez: zip64 extras, CRCs; deflated via the raw writer here.
     const npy = encodeNpy(arrays.x_test);
-    const raw = parseNpz(zipRaw([{ name: 'x_test.npy', data: deflateRawSync(npy), method: 8, size: npy.length, crc: crc32(npy) }]), 'raw.npz');
+    const raw = parseNpz(
+      zipRaw([{ name: 'x_test.npy', data: deflateRawSync(npy), method: 8, size: npy.length, crc: crc32(npy) }]),
+      'raw.npz',
+    );
     assert.deepEqual(raw.x_test.shape, [3, 2]);
   });
 });
@@ -144,7 +191,11 @@ describe('gzip bombs', () => {
     const labels = put('labels-bomb/train-labels-idx1-ubyte.gz', gzipZeros(idxHeader([2]), GiB));
     await refused(() => loadDataset(d), labels, /inflates past the 10 bytes its IDX header declares \(2 ubyte\)/);
     const huge = put('huge-images-idx3-ubyte.gz', gzipZeros(idxHeader([100000, 1000, 1000]), MiB));
-    await refused(() => loadDataset(huge), huge, /IDX header declares 100000x1000x1000 ubyte values \(93\.1 GiB\), more than the 4 GiB limit for decompressed data \(set PRUNESCOPE_MAX_DATA_BYTES, e\.g\. PRUNESCOPE_MAX_DATA_BYTES=8G, to raise it\); refused before decompressing/);
+    await refused(
+      () => loadDataset(huge),
+      huge,
+      /IDX header declares 100000x1000x1000 ubyte values \(93\.1 GiB\), more than the 4 GiB limit for decompressed data \(set PRUNESCOPE_MAX_DATA_BYTES, e\.g\. PRUNESCOPE_MAX_DATA_BYTES=8G, to raise it\); refused before decompressing/,
+    );
   });
 
   test('a gz IDX named like IDX but holding zeros is refused from its first bytes', async () => {
@@ -154,7 +205,11 @@ describe('gzip bombs', () => {
 
   test('a gzipped .npy bomb is bounded by its .npy header', async () => {
     const p = put('x_test.npy.gz', gzipZeros(npyHeader('<f4', [10, 784]), GiB));
-    await refused(() => loadDataset(p), p, /gzip data inflates past the 31,488 bytes its \.npy header declares \(shape \(10, 784\) of <f4\)/);
+    await refused(
+      () => loadDataset(p),
+      p,
+      /gzip data inflates past the 31,488 bytes its \.npy header declares \(shape \(10, 784\) of <f4\)/,
+    );
     const q = put('npyfolder/x_test.npy', gzipZeros(npyHeader('<f4', [10, 784]), GiB));
     await refused(() => loadDataset(join(dir, 'npyfolder')), q, /inflates past the 31,488 bytes/);
   });

@@ -83,7 +83,10 @@ describe('CSV parsing', () => {
     throwsData(() => parseCsv('label\n1\n', 'e.csv'), 'e.csv: has no feature columns (only the label column "label")');
     throwsData(() => parseCsv('', 'e.csv'), 'e.csv: is empty');
     throwsData(() => parseCsv('1,"2\n', 'q.csv'), /q\.csv: cannot parse CSV: /);
-    throwsData(() => labelIndices([parseCsv('1,2,0.5\n1,2,1\n', 'r.csv')]), 'r.csv: label column 2 holds 0.5 (data row 1); labels must be class indices or class names, not continuous values');
+    throwsData(
+      () => labelIndices([parseCsv('1,2,0.5\n1,2,1\n', 'r.csv')]),
+      'r.csv: label column 2 holds 0.5 (data row 1); labels must be class indices or class names, not continuous values',
+    );
   });
 });
 
@@ -96,11 +99,14 @@ describe('CSV through loadDataset', () => {
     assert.equal(s.test!.source, `${p}:test`);
     assert.deepEqual(s.test!.sampleShape, [2]);
     assert.deepEqual(Array.from(s.test!.y!), [1, 0, 1]);
-    assert.throws(() => getSplit(s, 'train'), (e: Error) => {
-      assert.ok(e instanceof DataError);
-      assert.equal(e.message, `${p}: has no train split; it has test (a single file is loaded as the test split)`);
-      return true;
-    });
+    assert.throws(
+      () => getSplit(s, 'train'),
+      (e: Error) => {
+        assert.ok(e instanceof DataError);
+        assert.equal(e.message, `${p}: has no train split; it has test (a single file is loaded as the test split)`);
+        return true;
+      },
+    );
     assert.equal(getSplit(s, 'test'), s.test);
   });
 
@@ -121,7 +127,8 @@ describe('CSV through loadDataset', () => {
     assert.deepEqual(Array.from(s.test!.y!), [2, 0]);
     // train column a: mean 3, population std sqrt(8/3); column b constant -> std 1 -> 0
     const sd = Math.sqrt(8 / 3);
-    const close = (got: Float32Array, want: number[]) => want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) < 1e-6, `${got[i]} vs ${w}`));
+    const close = (got: Float32Array, want: number[]) =>
+      want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) < 1e-6, `${got[i]} vs ${w}`));
     close(s.train!.x, [-2 / sd, 0, 0, 0, 2 / sd, 0]);
     close(s.test!.x, [0, 0, 4 / sd, 0]);
   });

@@ -67,7 +67,10 @@ function resolveLabelColumn(file: string, header: string[] | null, columns: numb
       if (i >= 0) return i;
     }
     if (!/^-?\d+$/.test(wanted)) {
-      throw new DataError(file, `has no column named "${option}"${header ? names : ' (the file has no header row; give the label column as a 0-based index)'}`);
+      throw new DataError(
+        file,
+        `has no column named "${option}"${header ? names : ' (the file has no header row; give the label column as a 0-based index)'}`,
+      );
     }
     index = Number(wanted);
   } else {
@@ -174,7 +177,10 @@ class CsvTableBuilder {
     this.labelIndex = resolveLabelColumn(file, header, cols, this.options.labelColumn);
     this.features = this.labelIndex >= 0 ? cols - 1 : cols;
     if (this.features === 0) {
-      throw new DataError(file, `has no feature columns (only the label column ${header ? `"${header[this.labelIndex]}"` : this.labelIndex})`);
+      throw new DataError(
+        file,
+        `has no feature columns (only the label column ${header ? `"${header[this.labelIndex]}"` : this.labelIndex})`,
+      );
     }
     this.started = true;
   }
@@ -241,7 +247,10 @@ export function labelIndices(tables: CsvTable[]): (Int32Array | null)[] {
     const t = tables.find((tb) => tb.labels?.includes(nonInteger))!;
     const row = t.labels!.indexOf(nonInteger);
     const col = t.header ? `"${t.header[t.labelIndex]}"` : `${t.labelIndex}`;
-    throw new DataError(t.file, `label column ${col} holds ${nonInteger} (data row ${row + 1}); labels must be class indices or class names, not continuous values`);
+    throw new DataError(
+      t.file,
+      `label column ${col} holds ${nonInteger} (data row ${row + 1}); labels must be class indices or class names, not continuous values`,
+    );
   }
   const distinct = [...new Set(all)].sort((a, b) => {
     const na = isNumber(a);

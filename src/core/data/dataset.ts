@@ -29,12 +29,7 @@ export interface DatasetSplits {
   normalization: Normalization;
 }
 
-export function makeDataset(
-  source: string,
-  x: Float32Array,
-  y: Int32Array | null,
-  sampleShape: number[],
-): Dataset {
+export function makeDataset(source: string, x: Float32Array, y: Int32Array | null, sampleShape: number[]): Dataset {
   const features = sampleShape.reduce((a, b) => a * b, 1);
   const n = features === 0 ? 0 : x.length / features;
   let classes = 0;

@@ -73,15 +73,27 @@ describe('IDX parsing', () => {
 
   test('truncated, oversized and damaged files name the file and the byte counts', async () => {
     const raw = idxBytes(0x08, [3, 2, 2], pixels(12, 2));
-    assert.throws(() => parseIdx(new Uint8Array(raw.subarray(0, raw.length - 5)), 'cut-idx3-ubyte'), (e: Error) => {
-      assert.ok(e instanceof DataError);
-      assert.equal(e.message, 'cut-idx3-ubyte: IDX header declares 3x2x2 ubyte values (12 bytes) but the file holds 7 bytes of data (truncated)');
-      return true;
-    });
-    assert.throws(() => parseIdx(new Uint8Array(Buffer.concat([raw, Buffer.alloc(3)])), 'long'), /long: IDX header declares 3x2x2 ubyte values \(12 bytes\) but the file holds 15 bytes/);
+    assert.throws(
+      () => parseIdx(new Uint8Array(raw.subarray(0, raw.length - 5)), 'cut-idx3-ubyte'),
+      (e: Error) => {
+        assert.ok(e instanceof DataError);
+        assert.equal(
+          e.message,
+          'cut-idx3-ubyte: IDX header declares 3x2x2 ubyte values (12 bytes) but the file holds 7 bytes of data (truncated)',
+        );
+        return true;
+      },
+    );
+    assert.throws(
+      () => parseIdx(new Uint8Array(Buffer.concat([raw, Buffer.alloc(3)])), 'long'),
+      /long: IDX header declares 3x2x2 ubyte values \(12 bytes\) but the file holds 15 bytes/,
+    );
     // a header that claims 4 billion images fails on the count, before any allocation
     const huge = idxBytes(0x0e, [4000000000, 28, 28], []);
-    assert.throws(() => parseIdx(new Uint8Array(huge), 'huge'), /huge: IDX header declares 4000000000x28x28 double values \(25088000000000 bytes\) but the file holds 0 bytes/);
+    assert.throws(
+      () => parseIdx(new Uint8Array(huge), 'huge'),
+      /huge: IDX header declares 4000000000x28x28 double values \(25088000000000 bytes\) but the file holds 0 bytes/,
+    );
     assert.throws(() => parseIdx(new Uint8Array([0, 0, 8]), 'short'), /short: IDX file is truncated \(3 bytes\)/);
     assert.throws(() => parseIdx(new Uint8Array([0, 0, 8, 3, 0, 0]), 'hdr'), /hdr: IDX header for 3 dimensions is truncated/);
     assert.throws(() => parseIdx(new Uint8Array([0, 0, 0x0a, 1, 0, 0, 0, 0]), 'code'), /code: unknown IDX data type code 0x0a/);
@@ -120,7 +132,10 @@ describe('IDX folders through loadDataset', () => {
     assert.deepEqual(Array.from(s.train!.y!), [1, 0, 2, 1]);
     assert.deepEqual(Array.from(s.test!.y!), [2, 0]);
     assert.equal(s.train!.classes, 3);
-    assert.deepEqual(Array.from(s.test!.x), testPx.map((v) => Math.fround(v / 255)));
+    assert.deepEqual(
+      Array.from(s.test!.x),
+      testPx.map((v) => Math.fround(v / 255)),
+    );
     const none = await loadDataset(d, { normalize: 'none' });
     assert.deepEqual(Array.from(none.train!.x), trainPx);
   });
@@ -144,7 +159,10 @@ describe('IDX folders through loadDataset', () => {
       'emnist-digits-test-labels-idx1-ubyte': idxBytes(0x08, [2], [4, 6]),
     });
     const s = await loadDataset(join(d, 'emnist-digits-test-images-idx3-ubyte'));
-    assert.deepEqual(Object.keys(s).filter((k) => ['train', 'validation', 'test'].includes(k)), ['test']);
+    assert.deepEqual(
+      Object.keys(s).filter((k) => ['train', 'validation', 'test'].includes(k)),
+      ['test'],
+    );
     assert.deepEqual(Array.from(s.test!.y!), [4, 6]);
     await assert.rejects(loadDataset(join(d, 'emnist-digits-test-labels-idx1-ubyte')), /is a 1-D IDX array .* a labels file\?/);
   });
@@ -166,7 +184,10 @@ describe('IDX folders through loadDataset', () => {
     });
     await assert.rejects(loadDataset(d), (e: Error) => {
       assert.ok(e instanceof DataError);
-      assert.equal(e.message, `${join(d, 'train-labels-idx1-ubyte')}: has 2 labels but ${join(d, 'train-images-idx3-ubyte')} has 3 samples`);
+      assert.equal(
+        e.message,
+        `${join(d, 'train-labels-idx1-ubyte')}: has 2 labels but ${join(d, 'train-images-idx3-ubyte')} has 3 samples`,
+      );
       return true;
     });
     const raw = idxBytes(0x08, [3, 2, 2], pixels(12, 6));
@@ -175,7 +196,10 @@ describe('IDX folders through loadDataset', () => {
       'train-labels-idx1-ubyte': idxBytes(0x08, [3], [0, 1, 2]),
     });
     await assert.rejects(loadDataset(t), (e: Error) => {
-      assert.equal(e.message, `${join(t, 'train-images-idx3-ubyte')}: IDX header declares 3x2x2 ubyte values (12 bytes) but the file holds 11 bytes of data (truncated)`);
+      assert.equal(
+        e.message,
+        `${join(t, 'train-images-idx3-ubyte')}: IDX header declares 3x2x2 ubyte values (12 bytes) but the file holds 11 bytes of data (truncated)`,
+      );
       return true;
     });
   });

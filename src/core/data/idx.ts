@@ -60,7 +60,11 @@ function parseIdxHeader(bytes: Uint8Array, file: string): IdxHeader {
     throw new DataError(file, `not an IDX file (magic starts ${bytes[0]}, ${bytes[1]}; expected 0, 0)`);
   }
   const code = CODES[bytes[2]];
-  if (!code) throw new DataError(file, `unknown IDX data type code 0x${bytes[2].toString(16).padStart(2, '0')} (expected 08 ubyte, 09 byte, 0B short, 0C int, 0D float, 0E double)`);
+  if (!code)
+    throw new DataError(
+      file,
+      `unknown IDX data type code 0x${bytes[2].toString(16).padStart(2, '0')} (expected 08 ubyte, 09 byte, 0B short, 0C int, 0D float, 0E double)`,
+    );
   const ndims = bytes[3];
   if (ndims === 0) throw new DataError(file, 'IDX header declares 0 dimensions');
   const dataStart = 4 + 4 * ndims;
@@ -85,7 +89,10 @@ export function gunzipIdx(bytes: Uint8Array, file: string): Uint8Array {
   const what = `${h.shape.join('x')} ${h.code.dtype}`;
   const limit = dataLimit(file);
   if (total > limit.bytes) {
-    throw new DataError(file, `IDX header declares ${what} values (${formatBytes(total)}), more than ${describeLimit(limit)}; refused before decompressing`);
+    throw new DataError(
+      file,
+      `IDX header declares ${what} values (${formatBytes(total)}), more than ${describeLimit(limit)}; refused before decompressing`,
+    );
   }
   // Honest headers can still describe a bomb: bounded by the file's own size too.
   assertRatio(file, total, bytes.length, `IDX header (${what} values)`);
@@ -132,7 +139,6 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
     }
   }
 }
-
 
 /** Reads an IDX file, gzipped or not. */
 export async function readIdxFile(path: string): Promise<IdxArray> {

@@ -39,7 +39,10 @@ describe('mnist', () => {
       assert.equal(max, 1, ds.source);
       const counts = new Array<number>(10).fill(0);
       for (const l of ds.y!) counts[l]++;
-      assert.ok(counts.every((c) => c > ds.n / 20), `${ds.source}: every digit present (${counts})`);
+      assert.ok(
+        counts.every((c) => c > ds.n / 20),
+        `${ds.source}: every digit present (${counts})`,
+      );
     }
     assert.deepEqual([s.train!.source, s.validation!.source, s.test!.source], ['mnist:train', 'mnist:validation', 'mnist:test']);
     assert.equal(s.test!.y![0], 7);
@@ -110,7 +113,10 @@ describe('npz and npy', () => {
     assert.deepEqual(Array.from(s.validation!.y!), [2, 0, 1]);
     assert.deepEqual(Array.from(s.train!.x), [0.5, -1, 2, 3, 4, 5]);
     assert.equal(s.validation!.source, `${p}:validation`);
-    assert.throws(() => getSplit(s, 'test'), (e: Error) => message(e) === `${p}: has no test split; it has train, validation`);
+    assert.throws(
+      () => getSplit(s, 'test'),
+      (e: Error) => message(e) === `${p}: has no test split; it has train, validation`,
+    );
 
     const q = join(dir, 'xy.npz');
     writeFileSync(q, encodeNpz({ x, y: y64 }));
@@ -121,7 +127,10 @@ describe('npz and npy', () => {
     const p = join(dir, 'odd.npz');
     writeFileSync(p, encodeNpz({ arr_0: { dtype: 'uint8', shape: [1], data: new Uint8Array(1) } }));
     await assert.rejects(loadDataset(p), (e) => {
-      assert.equal(message(e), `${p}: holds arrays arr_0, none named like a dataset split (expected x_train/y_train, x_val/y_val (or x_valid), x_test/y_test, or x/y)`);
+      assert.equal(
+        message(e),
+        `${p}: holds arrays arr_0, none named like a dataset split (expected x_train/y_train, x_val/y_val (or x_valid), x_test/y_test, or x/y)`,
+      );
       return true;
     });
   });
@@ -159,14 +168,20 @@ describe('npz and npy', () => {
     mkdirSync(d);
     writeFileSync(join(d, 'x.npy'), encodeNpy({ dtype: 'float32', shape: [2, 1], data: new Float32Array([1, 2]) }));
     writeFileSync(join(d, 'y.npy'), encodeNpy({ dtype: 'float32', shape: [2], data: new Float32Array([1, -1]) }));
-    await assert.rejects(loadDataset(d), (e) => message(e) === `${join(d, 'y.npy')}: label -1 at row 1 is not a class index (an integer >= 0)`);
+    await assert.rejects(
+      loadDataset(d),
+      (e) => message(e) === `${join(d, 'y.npy')}: label -1 at row 1 is not a class index (an integer >= 0)`,
+    );
     writeFileSync(join(d, 'y.npy'), encodeNpy({ dtype: 'int32', shape: [3], data: new Int32Array([1, 0, 1]) }));
     await assert.rejects(loadDataset(d), (e) => message(e) === `${join(d, 'y.npy')}: has 3 labels but ${join(d, 'x.npy')} has 2 samples`);
 
     const full = encodeNpy({ dtype: 'float32', shape: [10, 4], data: new Float32Array(40) });
     const cut = join(dir, 'cut.npy');
     writeFileSync(cut, full.subarray(0, full.length - 10));
-    await assert.rejects(loadDataset(cut), (e) => message(e) === `${cut}: shape (10, 4) of <f4 needs 160 data bytes but the file has 150 (truncated)`);
+    await assert.rejects(
+      loadDataset(cut),
+      (e) => message(e) === `${cut}: shape (10, 4) of <f4 needs 160 data bytes but the file has 150 (truncated)`,
+    );
   });
 
   test('NaN in float data is refused', async () => {
@@ -211,19 +226,25 @@ describe('normalization choices', () => {
 describe('checkFits and bad specs', () => {
   test('shape mismatch names both shapes', async () => {
     const test = (await loadDataset('mnist')).test!;
-    assert.throws(() => checkFits(test, 10, 10, 'model.onnx', [10]), (e) => {
-      assert.equal(message(e), 'mnist:test: has 784 features per sample ([28, 28]) but model.onnx takes 10 inputs ([10])');
-      return true;
-    });
+    assert.throws(
+      () => checkFits(test, 10, 10, 'model.onnx', [10]),
+      (e) => {
+        assert.equal(message(e), 'mnist:test: has 784 features per sample ([28, 28]) but model.onnx takes 10 inputs ([10])');
+        return true;
+      },
+    );
     assert.doesNotThrow(() => checkFits(test, 784, 10, 'm.onnx', [1, 28, 28]));
   });
 
   test('labels beyond the outputs', async () => {
     const test = (await loadDataset('mnist')).test!;
-    assert.throws(() => checkFits(test, 784, 5, 'five.onnx'), (e) => {
-      assert.equal(message(e), 'mnist:test: has labels up to 9 (e.g. 7 at row 0) but five.onnx has 5 outputs, so only labels 0..4 fit');
-      return true;
-    });
+    assert.throws(
+      () => checkFits(test, 784, 5, 'five.onnx'),
+      (e) => {
+        assert.equal(message(e), 'mnist:test: has labels up to 9 (e.g. 7 at row 0) but five.onnx has 5 outputs, so only labels 0..4 fit');
+        return true;
+      },
+    );
     const unlabelled = makeDataset('u', new Float32Array(4), null, [2]);
     assert.doesNotThrow(() => checkFits(unlabelled, 2, 1));
   });

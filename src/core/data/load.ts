@@ -134,7 +134,13 @@ function npzSplits(path: string, bytes: Uint8Array): RawSplits {
   for (const split of SPLIT_NAMES) {
     const g = groups[split];
     if (!g) continue;
-    out[split] = rawFromArray(arrays[g.x], g.y ? arrays[g.y] : null, `${path}:${split}`, `${path}:${g.x}`, g.y ? `${path}:${g.y}` : undefined);
+    out[split] = rawFromArray(
+      arrays[g.x],
+      g.y ? arrays[g.y] : null,
+      `${path}:${split}`,
+      `${path}:${g.x}`,
+      g.y ? `${path}:${g.y}` : undefined,
+    );
   }
   if (Object.keys(out).length === 0) {
     throw new DataError(path, `holds arrays ${names.join(', ')}, none named like a dataset split (expected ${EXPECTED_ARRAY_NAMES})`);
@@ -174,7 +180,10 @@ async function npySingle(path: string, bytes: Uint8Array): Promise<RawDataset> {
 async function idxLabelsFor(imagesPath: string): Promise<string | undefined> {
   const dir = dirname(imagesPath);
   const name = basename(imagesPath);
-  const swapped = name.replace(/images/i, (m) => (m === 'IMAGES' ? 'LABELS' : 'labels')).replace(/imgs/i, 'labels').replace(/idx3/i, 'idx1');
+  const swapped = name
+    .replace(/images/i, (m) => (m === 'IMAGES' ? 'LABELS' : 'labels'))
+    .replace(/imgs/i, 'labels')
+    .replace(/idx3/i, 'idx1');
   if (swapped === name) return undefined;
   const bare = swapped.replace(/\.gz$/i, '');
   for (const candidate of [bare, `${bare}.gz`]) if (await exists(join(dir, candidate))) return join(dir, candidate);
@@ -283,7 +292,10 @@ async function idxFolder(dir: string, idxFiles: string[]): Promise<RawSplits> {
     out[split] = idxRaw(images, labels, `${dir}:${split}`, xPath, yPath);
   }
   if (Object.keys(out).length === 0) {
-    throw new DataError(dir, `holds IDX files (${idxFiles.join(', ')}) but none is named like train-images-idx3-ubyte or t10k-images-idx3-ubyte`);
+    throw new DataError(
+      dir,
+      `holds IDX files (${idxFiles.join(', ')}) but none is named like train-images-idx3-ubyte or t10k-images-idx3-ubyte`,
+    );
   }
   return out;
 }
@@ -301,7 +313,10 @@ async function npyFolder(dir: string, npyFiles: string[]): Promise<RawSplits> {
     out[split] = rawFromArray(x, y, `${dir}:${split}`, xPath, yPath);
   }
   if (Object.keys(out).length === 0) {
-    throw new DataError(dir, `holds .npy files (${npyFiles.join(', ')}) but none named like a dataset split (expected ${EXPECTED_ARRAY_NAMES})`);
+    throw new DataError(
+      dir,
+      `holds .npy files (${npyFiles.join(', ')}) but none named like a dataset split (expected ${EXPECTED_ARRAY_NAMES})`,
+    );
   }
   return out;
 }

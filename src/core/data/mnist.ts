@@ -36,7 +36,12 @@ const splitCache = new Map<Normalization, Promise<DatasetSplits>>();
 
 async function readBytes(file: string, rank: number, rows: number): Promise<Uint8Array> {
   const arr: IdxArray = await readIdxFile(file);
-  if (arr.dtype !== 'ubyte' || arr.shape.length !== rank || arr.shape[0] !== rows || (rank === 3 && (arr.shape[1] !== 28 || arr.shape[2] !== 28))) {
+  if (
+    arr.dtype !== 'ubyte' ||
+    arr.shape.length !== rank ||
+    arr.shape[0] !== rows ||
+    (rank === 3 && (arr.shape[1] !== 28 || arr.shape[2] !== 28))
+  ) {
     throw new DataError(file, `expected MNIST ${rank === 3 ? `${rows}x28x28` : rows} ubyte, found ${arr.shape.join('x')} ${arr.dtype}`);
   }
   return arr.data as Uint8Array;

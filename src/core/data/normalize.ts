@@ -141,7 +141,10 @@ export function finishSplits(name: string, raws: RawSplits, normalize?: Normaliz
   for (const r of list) {
     const f = r.sampleShape.reduce((a, b) => a * b, 1);
     if (f !== features) {
-      throw new DataError(name, `splits differ in sample shape: ${list[0].source} has [${list[0].sampleShape}] but ${r.source} has [${r.sampleShape}]`);
+      throw new DataError(
+        name,
+        `splits differ in sample shape: ${list[0].source} has [${list[0].sampleShape}] but ${r.source} has [${r.sampleShape}]`,
+      );
     }
     if (r.values.length !== r.n * f) throw new Error(`${r.source}: ${r.values.length} values for ${r.n} rows of ${f}`);
     if (r.y && r.y.length !== r.n) throw new DataError(r.source, `has ${r.n} samples but ${r.y.length} labels`);

@@ -60,9 +60,17 @@ describe('CSV text encodings', () => {
 
   test('UTF-32, UTF-16 without a mark, odd-length UTF-16 and binary data are refused naming the encoding', async () => {
     const cases: [string, Uint8Array, RegExp][] = [
-      ['u32le.csv', Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), Buffer.from('a\0\0\0', 'latin1')]), /is UTF-32LE text \(byte-order mark FF FE 00 00\), which cannot be read; save it as UTF-8/],
+      [
+        'u32le.csv',
+        Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), Buffer.from('a\0\0\0', 'latin1')]),
+        /is UTF-32LE text \(byte-order mark FF FE 00 00\), which cannot be read; save it as UTF-8/,
+      ],
       ['u32be.csv', Buffer.from([0, 0, 0xfe, 0xff, 0, 0, 0, 0x61]), /is UTF-32BE text/],
-      ['nobom-le.csv', Buffer.from(TEXT, 'utf16le'), /is not UTF-8 text: it holds a NUL byte at offset 1 \(it looks like UTF-16LE without a byte-order mark/],
+      [
+        'nobom-le.csv',
+        Buffer.from(TEXT, 'utf16le'),
+        /is not UTF-8 text: it holds a NUL byte at offset 1 \(it looks like UTF-16LE without a byte-order mark/,
+      ],
       ['nobom-be.csv', Buffer.from(TEXT, 'utf16le').swap16(), /NUL byte at offset 0 \(it looks like UTF-16BE without a byte-order mark/],
       ['odd.csv', utf16le.subarray(0, utf16le.length - 1), /is UTF-16LE text \(by its byte-order mark\) but has an odd number of bytes/],
       ['binary.csv', Buffer.from([0x31, 0x2c, 0x32, 0x0a, 0x33, 0x2c, 0, 0, 0, 0]), /NUL byte at offset 6 \(binary data/],

@@ -16,7 +16,10 @@ export const MAX_TEXT_CHARS = bufferConstants.MAX_STRING_LENGTH;
 export const MAX_TEXT_BYTES = MAX_TEXT_CHARS;
 
 function tooLarge(file: string, what: string): DataError {
-  return new DataError(file, `${what} is too large to read as text (at most ${MAX_TEXT_CHARS.toLocaleString('en-US')} characters fit in one string); save large data as .npy or .npz`);
+  return new DataError(
+    file,
+    `${what} is too large to read as text (at most ${MAX_TEXT_CHARS.toLocaleString('en-US')} characters fit in one string); save large data as .npy or .npz`,
+  );
 }
 
 export function decodeText(bytes: Uint8Array, file: string): string {
@@ -33,7 +36,8 @@ export function decodeText(bytes: Uint8Array, file: string): string {
     const le = b[0] === 0xff;
     encoding = le ? 'UTF-16LE' : 'UTF-16BE';
     const body = b.subarray(2);
-    if (body.length % 2 !== 0) throw new DataError(file, `is ${encoding} text (by its byte-order mark) but has an odd number of bytes (truncated?)`);
+    if (body.length % 2 !== 0)
+      throw new DataError(file, `is ${encoding} text (by its byte-order mark) but has an odd number of bytes (truncated?)`);
     if (body.length / 2 > MAX_TEXT_CHARS) throw tooLarge(file, `${encoding} text of ${formatBytes(body.length)}`);
     const buf = Buffer.from(body); // a copy: swap16 works in place
     if (!le) buf.swap16();

@@ -33,9 +33,15 @@ describe('sameWeights', () => {
 });
 
 describe('runAnalysis', () => {
-  test('the unpruned points (k = 0) carry the original\'s own measurements, pruned points their own', async () => {
+  test("the unpruned points (k = 0) carry the original's own measurements, pruned points their own", async () => {
     const path = built('onnx', 'mnist2x10.onnx');
-    const r = await runAnalysis({ model: path, data: 'mnist', strategies: ['magnitude', 'unit-l2'], sparsities: [0, 0.5], geometry: false });
+    const r = await runAnalysis({
+      model: path,
+      data: 'mnist',
+      strategies: ['magnitude', 'unit-l2'],
+      sparsities: [0, 0.5],
+      geometry: false,
+    });
     const original = await readModel(path);
     const test = (await loadDataset('mnist')).test!;
     const fresh = await evaluate(original, test);
@@ -55,7 +61,7 @@ describe('runAnalysis', () => {
     assert.equal(r.baseline.accuracy, fresh.accuracy);
   });
 
-  test('onnxBytes is what the model\'s ONNX file stores: the file adds only its graph', async () => {
+  test("onnxBytes is what the model's ONNX file stores: the file adds only its graph", async () => {
     const path = built('onnx', 'mnist2x10.onnx');
     const r = await runAnalysis({ model: path, data: 'mnist', strategies: ['magnitude', 'unit-l2'], sparsities: [0.9], geometry: false });
     const dir = mkdtempSync(join(tmpdir(), 'prunescope-onnx-bytes-'));
@@ -72,7 +78,10 @@ describe('runAnalysis', () => {
         const out = join(dir, `${run.strategy}.onnx`);
         await pruneModel({ model: path, strategy: run.strategy, sparsity: 0.9, out });
         await graphBytes(out, run.points[0].onnxBytes);
-        assert.ok(run.points[0].onnxBytes! < 0.25 * r.baseline.onnxBytes!, `${run.strategy}: ${run.points[0].onnxBytes} of ${r.baseline.onnxBytes}`);
+        assert.ok(
+          run.points[0].onnxBytes! < 0.25 * r.baseline.onnxBytes!,
+          `${run.strategy}: ${run.points[0].onnxBytes} of ${r.baseline.onnxBytes}`,
+        );
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -135,7 +135,14 @@ export function sameWeights(a: MLP, b: MLP): boolean {
   };
   return a.layers.every((l, i) => {
     const m = b.layers[i];
-    return l.units === m.units && l.inputSize === m.inputSize && l.activation === m.activation && l.alpha === m.alpha && equal(l.weights, m.weights) && equal(l.bias, m.bias);
+    return (
+      l.units === m.units &&
+      l.inputSize === m.inputSize &&
+      l.activation === m.activation &&
+      l.alpha === m.alpha &&
+      equal(l.weights, m.weights) &&
+      equal(l.bias, m.bias)
+    );
   });
 }
 
@@ -171,7 +178,9 @@ export async function measurePoint(ctx: PointContext, step: ScheduleStep, lineag
   const names = { xNames: original.layers.map((l) => `original ${l.name}`), yNames: model.layers.map((l) => `pruned ${l.name}`) };
   const sim =
     same?.similarity ??
-    (ctx.originalGrams ? ctx.originalGrams.ckaAgainst(new CenteredGrams(reps, names.yNames)) : similarityMatrix(ctx.originalReps, reps, ctx.metric, names));
+    (ctx.originalGrams
+      ? ctx.originalGrams.ckaAgainst(new CenteredGrams(reps, names.yNames))
+      : similarityMatrix(ctx.originalReps, reps, ctx.metric, names));
   const apoz = layerApoz(model, reps);
   const { layers, keptWeights, prunableWeights } = layerPoints(ctx, model, lineage, sim.values, apoz);
   const denseMsPer100 = same?.denseMsPer100 ?? denseLatencyMs(model, x, data.samples);
@@ -351,7 +360,12 @@ async function measureOriginal(
   const originalReps = representations(original, data.activationSet.x, data.samples);
   const baseEval = await evaluate(original, data.evalSet, { keepPredictions: true });
   const originalGrams =
-    metric === 'linear-cka' && gramFormFits(originalReps) ? new CenteredGrams(originalReps, original.layers.map((l) => `original ${l.name}`)) : undefined;
+    metric === 'linear-cka' && gramFormFits(originalReps)
+      ? new CenteredGrams(
+          originalReps,
+          original.layers.map((l) => `original ${l.name}`),
+        )
+      : undefined;
   const selfSim = originalGrams ? originalGrams.ckaAgainst(originalGrams) : similarityMatrix(originalReps, originalReps, metric);
   const last = original.layers.length - 1;
   const prunable = new Set(original.layers.map((_, i) => i).filter((i) => i < last || includeOutput));
@@ -420,7 +434,10 @@ async function runStrategy(
         points.push(await measurePoint(ctx, step, lineage));
         for (const n of step.notes) if (!notes.includes(n)) notes.push(n);
         count.done++;
-        progress(0.05 + (0.95 * count.done) / count.total, `${strategy.id} at ${Math.round(target * 100)}%${iterations > 1 ? ` (round ${step.iteration}/${iterations})` : ''}: accuracy ${(points[points.length - 1].accuracy * 100).toFixed(2)}%`);
+        progress(
+          0.05 + (0.95 * count.done) / count.total,
+          `${strategy.id} at ${Math.round(target * 100)}%${iterations > 1 ? ` (round ${step.iteration}/${iterations})` : ''}: accuracy ${(points[points.length - 1].accuracy * 100).toFixed(2)}%`,
+        );
       },
     );
   }

@@ -11,7 +11,12 @@ before(async () => {
 
 describe('runComparison', () => {
   test('geometry of an earlier comparison of the same files on the same rows is reused; anything else is computed afresh', async () => {
-    const options = { modelA: built('onnx', 'mnist2x10.onnx'), modelB: built('onnx', 'mnist2x5_sigmoid.onnx'), data: 'mnist', samples: 200 };
+    const options = {
+      modelA: built('onnx', 'mnist2x10.onnx'),
+      modelB: built('onnx', 'mnist2x5_sigmoid.onnx'),
+      data: 'mnist',
+      samples: 200,
+    };
     const first = await runComparison(options);
     const geometry = first.a.geometry!;
     assert.equal(geometry.length, 2);

@@ -25,7 +25,12 @@ export interface ComparisonOptions extends DataOptions {
 }
 
 /** Whether `previous` measured this model file on these activation rows. */
-function sameInputs(previous: ComparisonResults | undefined, side: 'a' | 'b', info: ModelInfo, dataset: ComparisonResults['dataset']): boolean {
+function sameInputs(
+  previous: ComparisonResults | undefined,
+  side: 'a' | 'b',
+  info: ModelInfo,
+  dataset: ComparisonResults['dataset'],
+): boolean {
   if (!previous || !info.sha256 || previous[side].model.sha256 !== info.sha256) return false;
   const d = previous.dataset;
   return (
@@ -79,8 +84,18 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
     checkCancelled(hooks.signal);
     progress(0.9, 'representational geometry of A and B');
     const { previous } = options;
-    geometryA = hiddenLayerGeometry(a.layers, repsA, options.geometry, sameInputs(previous, 'a', infoA, header.dataset) ? previous?.a.geometry : undefined);
-    geometryB = hiddenLayerGeometry(b.layers, repsB, options.geometry, sameInputs(previous, 'b', infoB, header.dataset) ? previous?.b.geometry : undefined);
+    geometryA = hiddenLayerGeometry(
+      a.layers,
+      repsA,
+      options.geometry,
+      sameInputs(previous, 'a', infoA, header.dataset) ? previous?.a.geometry : undefined,
+    );
+    geometryB = hiddenLayerGeometry(
+      b.layers,
+      repsB,
+      options.geometry,
+      sameInputs(previous, 'b', infoB, header.dataset) ? previous?.b.geometry : undefined,
+    );
   }
   progress(1, 'done');
 

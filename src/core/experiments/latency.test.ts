@@ -16,7 +16,12 @@ function sparseMlp(): MLP {
     bias: new Float32Array(units).map(() => next() - 0.5),
     activation,
   });
-  return { name: 'sparse', inputShape: [12], inputSize: 12, layers: [layer('a', 12, 9, 'relu'), layer('b', 9, 7, 'tanh'), layer('c', 7, 4, 'softmax')] };
+  return {
+    name: 'sparse',
+    inputShape: [12],
+    inputSize: 12,
+    layers: [layer('a', 12, 9, 'relu'), layer('b', 9, 7, 'tanh'), layer('c', 7, 4, 'softmax')],
+  };
 }
 
 describe('latency', () => {

@@ -21,7 +21,9 @@ test('CenteredGrams gives the linear CKA matrix of the feature-space form, and n
   const grams = new CenteredGrams(ra, ['a1', 'a2', 'a3']).ckaAgainst(new CenteredGrams(rb, ['b1', 'b2', 'b3']));
   const reference = linearCKAMatrix(ra, rb, { engine: 'float64' });
   assert.deepEqual(grams.problems, []);
-  grams.values.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v! - reference.values[i][j]!) < 1e-6, `[${i}][${j}]: ${v} vs ${reference.values[i][j]}`)));
+  grams.values.forEach((row, i) =>
+    row.forEach((v, j) => assert.ok(Math.abs(v! - reference.values[i][j]!) < 1e-6, `[${i}][${j}]: ${v} vs ${reference.values[i][j]}`)),
+  );
 
   const constant = matrix(new Float32Array(300 * 4).fill(0.5), 300, 4);
   const dead = new CenteredGrams([constant], ['flat']).ckaAgainst(new CenteredGrams(ra, ['a1', 'a2', 'a3']));

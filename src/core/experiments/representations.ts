@@ -57,7 +57,8 @@ export class CenteredGrams {
   /** Linear CKA of each of these representations against each of `other`'s. */
   ckaAgainst(other: CenteredGrams): { values: (number | null)[][]; problems: string[] } {
     const problems: string[] = [];
-    const dead = (name: string | undefined) => `${name ?? 'a layer'} has no variance over the samples (constant outputs), so linear CKA is undefined`;
+    const dead = (name: string | undefined) =>
+      `${name ?? 'a layer'} has no variance over the samples (constant outputs), so linear CKA is undefined`;
     const values = this.grams.map((kx, i) =>
       other.grams.map((ky, j) => {
         if (!(this.norms[i] > 0) || !(other.norms[j] > 0)) {

@@ -14,14 +14,25 @@ before(async () => {
   await initBackend();
   const mnist = await loadDataset('mnist');
   // A small real slice keeps fine-tuning rounds quick.
-  splits = { name: 'mnist-slice', normalization: 'unit', train: sliceRows(mnist.train!, 0, 2000), validation: sliceRows(mnist.validation!, 0, 500) };
+  splits = {
+    name: 'mnist-slice',
+    normalization: 'unit',
+    train: sliceRows(mnist.train!, 0, 2000),
+    validation: sliceRows(mnist.validation!, 0, 500),
+  };
 });
 
 function model() {
   return initMLP({ inputShape: [28, 28], hidden: [40, 30], classes: 10, seed: 5 });
 }
 
-async function steps(strategy: string, schedule: 'one-shot' | 'iterative' | 'imp-rewind' | 'trimming', target: number, iterations: number, finetuneEpochs: number) {
+async function steps(
+  strategy: string,
+  schedule: 'one-shot' | 'iterative' | 'imp-rewind' | 'trimming',
+  target: number,
+  iterations: number,
+  finetuneEpochs: number,
+) {
   const out: { step: ScheduleStep; lineage: Lineage }[] = [];
   await pruneWithSchedule(
     model(),
@@ -48,7 +59,10 @@ describe('pruning schedules', () => {
 
   it('iterative magnitude pruning keeps earlier zeros and reaches the target after fine-tuning', async () => {
     const s = await steps('magnitude', 'iterative', 0.8, 2, 1);
-    assert.deepEqual(s.map((x) => x.step.iteration), [1, 2]);
+    assert.deepEqual(
+      s.map((x) => x.step.iteration),
+      [1, 2],
+    );
     const last = s[s.length - 1];
     for (let l = 0; l < 2; l++) {
       const w = last.step.mlp.layers[l].weights;
@@ -65,9 +79,15 @@ describe('pruning schedules', () => {
 
   it('iterative unit pruning shrinks the layers round by round, tracking the original units', async () => {
     const s = await steps('unit-l2', 'iterative', 0.75, 2, 1);
-    assert.deepEqual(s.map((x) => x.step.mlp.layers[0].units), [20, 10]);
+    assert.deepEqual(
+      s.map((x) => x.step.mlp.layers[0].units),
+      [20, 10],
+    );
     // 30 units: half go in round 1; round 2 removes round(0.5 * 15) = 8 of the 15 left.
-    assert.deepEqual(s.map((x) => x.step.mlp.layers[1].units), [15, 7]);
+    assert.deepEqual(
+      s.map((x) => x.step.mlp.layers[1].units),
+      [15, 7],
+    );
     const mask = s[1].lineage.keepMask(1);
     let kept = 0;
     for (const v of mask) kept += v;

@@ -51,11 +51,7 @@ export async function readModel(path: string, options: ReadOptions = {}): Promis
   const head = await readHead(file);
   const format = MODEL_FORMATS.find((f) => f.detect(file, head));
   if (!format) {
-    throw new ModelFormatError(
-      file,
-      'model',
-      `not a recognised model format (expected ${MODEL_FORMATS.map((f) => f.label).join(', ')})`,
-    );
+    throw new ModelFormatError(file, 'model', `not a recognised model format (expected ${MODEL_FORMATS.map((f) => f.label).join(', ')})`);
   }
   const mlp = await format.read(file, options);
   if (mlp.source && !mlp.source.files) mlp.source.files = [file];
@@ -70,7 +66,9 @@ export function writerFor(outPath: string): ModelFormat {
   const format = MODEL_FORMATS.find((f) => f.write && f.writeExtensions.includes(ext));
   if (!format) {
     const known = MODEL_FORMATS.flatMap((f) => (f.write ? f.writeExtensions : []));
-    throw new PruneScopeError(`${outPath}: cannot tell the output format from "${ext || '(no extension)'}"; use one of ${known.join(', ')}`);
+    throw new PruneScopeError(
+      `${outPath}: cannot tell the output format from "${ext || '(no extension)'}"; use one of ${known.join(', ')}`,
+    );
   }
   return format;
 }

@@ -13,7 +13,15 @@ import { parseResults } from '../results/format';
 import { seededRandom } from '../random';
 import { FIXED_TIME, type FuzzFormat, type Seed, type SeedManifest } from './seeds';
 import { mutate, randInt, type MutationName } from './mutate';
-import { findMutation, holdsSentinel, hostileMutationsFor, mutationKey, prepareHostile, type HostileCase, type HostileClass } from './hostile';
+import {
+  findMutation,
+  holdsSentinel,
+  hostileMutationsFor,
+  mutationKey,
+  prepareHostile,
+  type HostileCase,
+  type HostileClass,
+} from './hostile';
 
 /** `escape`: a hostile link was followed (the model was accepted, or the sentinel's bytes showed). */
 export type Outcome = 'accepted' | 'error' | 'unnamed' | 'crash' | 'escape';
@@ -63,7 +71,12 @@ export function caseRng(seed: number, format: FuzzFormat, index: number): () => 
   return seededRandom((Math.imul(seed, 0x9e3779b1) ^ h ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
 }
 
-function mutateWrapped(rng: () => number, bytes: Uint8Array, set: Parameters<typeof mutate>[2], wrap: 'gzip' | 'zip' | undefined): { bytes: Uint8Array; ops: MutationName[] | string[] } {
+function mutateWrapped(
+  rng: () => number,
+  bytes: Uint8Array,
+  set: Parameters<typeof mutate>[2],
+  wrap: 'gzip' | 'zip' | undefined,
+): { bytes: Uint8Array; ops: MutationName[] | string[] } {
   // Half the cases edit the container itself, half edit its content and re-pack it.
   if (!wrap || rng() < 0.5) return mutate(rng, bytes, wrap ? 'binary' : set);
   if (wrap === 'gzip') {
@@ -191,20 +204,43 @@ export async function runCase(
     const err = e as Error;
     const message = `${err?.name}: ${err?.message}`;
     if (h?.sentinel && (holdsSentinel(message) || holdsSentinel(String(err?.stack ?? '')))) {
-      return { ...base, outcome: 'escape', message: `the error shows bytes of the sentinel file ${h.sentinel.path}: ${message.slice(0, 500)}` };
+      return {
+        ...base,
+        outcome: 'escape',
+        message: `the error shows bytes of the sentinel file ${h.sentinel.path}: ${message.slice(0, 500)}`,
+      };
     }
     if (isPruneScopeError(e)) {
       if (!h) return { ...base, outcome: err.message.includes(caseDir) ? 'error' : 'unnamed', message };
       const name = mustName(format, c, caseDir);
-      return { ...base, outcome: err.message.includes(name) ? 'error' : 'unnamed', message: err.message.includes(name) ? message : `${message} [does not name ${name}]` };
+      return {
+        ...base,
+        outcome: err.message.includes(name) ? 'error' : 'unnamed',
+        message: err.message.includes(name) ? message : `${message} [does not name ${name}]`,
+      };
     }
-    return { ...base, outcome: 'crash', message: `${message}\n${String(err?.stack ?? '').split('\n').slice(1, 6).join('\n')}` };
+    return {
+      ...base,
+      outcome: 'crash',
+      message: `${message}\n${String(err?.stack ?? '')
+        .split('\n')
+        .slice(1, 6)
+        .join('\n')}`,
+    };
   }
   if (h?.sentinel && (holdsSentinel(result) || !(await sentinelIntact(c)))) {
-    return { ...base, outcome: 'escape', message: `the result holds bytes of the sentinel file ${h.sentinel.path}, outside the case folder` };
+    return {
+      ...base,
+      outcome: 'escape',
+      message: `the result holds bytes of the sentinel file ${h.sentinel.path}, outside the case folder`,
+    };
   }
   if (h?.refuse) {
-    return { ...base, outcome: 'escape', message: `accepted a model whose weights are named ${h.ops.join('; ')}; expected a refusal naming ${mustName(format, c, caseDir)}` };
+    return {
+      ...base,
+      outcome: 'escape',
+      message: `accepted a model whose weights are named ${h.ops.join('; ')}; expected a refusal naming ${mustName(format, c, caseDir)}`,
+    };
   }
   return { ...base, outcome: 'accepted' };
 }

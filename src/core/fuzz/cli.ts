@@ -55,7 +55,9 @@ async function main(): Promise<void> {
     maxRssMb,
     hostile: { share, classes },
     onFormatDone: (s) =>
-      console.log(`${s.format}: ${s.tried} tried, ${s.errors} errors, ${s.crashes} crashes (${s.memory} over memory), ${s.unnamed} unnamed, ${s.hangs} hangs, ${s.escapes} escapes (${s.seconds.toFixed(1)} s)`),
+      console.log(
+        `${s.format}: ${s.tried} tried, ${s.errors} errors, ${s.crashes} crashes (${s.memory} over memory), ${s.unnamed} unnamed, ${s.hangs} hangs, ${s.escapes} escapes (${s.seconds.toFixed(1)} s)`,
+      ),
   });
   const out = resolve(__dirname, '..', '..', '..', 'bench-results');
   mkdirSync(out, { recursive: true });
@@ -69,9 +71,14 @@ async function main(): Promise<void> {
   console.log(`\nby hostile mutation:\n${formatClassTable(report, true)}`);
   console.log(`\nfiles lost or altered: ${report.filesLostOrAltered.length} of ${report.seedFilesChecked} checked`);
   for (const s of report.formats) {
-    if (s.peakCase) console.log(`  ${s.format}: peak RSS ${s.peakRssMb.toFixed(0)} MB at #${s.peakCase.index} [${(s.peakCase.ops ?? [s.peakCase.plan ?? 'generic']).join(' ')}]`);
+    if (s.peakCase)
+      console.log(
+        `  ${s.format}: peak RSS ${s.peakRssMb.toFixed(0)} MB at #${s.peakCase.index} [${(s.peakCase.ops ?? [s.peakCase.plan ?? 'generic']).join(' ')}]`,
+      );
   }
-  for (const s of report.formats) for (const f of s.failures.slice(0, 8)) console.log(`  ${s.format} #${f.index} ${f.kind} ${f.seed ?? ''} ${f.file ?? ''} [${(f.ops ?? []).join(' ')}]\n    ${f.message}`);
+  for (const s of report.formats)
+    for (const f of s.failures.slice(0, 8))
+      console.log(`  ${s.format} #${f.index} ${f.kind} ${f.seed ?? ''} ${f.file ?? ''} [${(f.ops ?? []).join(' ')}]\n    ${f.message}`);
   const failed = report.formats.some((s) => s.crashes || s.hangs || s.unnamed || s.escapes) || report.filesLostOrAltered.length;
   process.exit(failed ? 1 : 0);
 }

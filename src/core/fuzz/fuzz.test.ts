@@ -27,7 +27,8 @@ test('mutations are reproducible from the seed and change the bytes', () => {
   const b = mutate(seededRandom(42), bytes, 'json');
   assert.deepEqual(a, b);
   let changed = 0;
-  for (let s = 0; s < 50; s++) if (Buffer.compare(Buffer.from(mutate(seededRandom(s), bytes, 'binary').bytes), Buffer.from(bytes)) !== 0) changed++;
+  for (let s = 0; s < 50; s++)
+    if (Buffer.compare(Buffer.from(mutate(seededRandom(s), bytes, 'binary').bytes), Buffer.from(bytes)) !== 0) changed++;
   assert.ok(changed >= 45, `only ${changed} of 50 mutations changed the bytes`);
 });
 
@@ -66,7 +67,7 @@ test('hostile cases are reproducible, keep their sentinel outside the case folde
     const manifest = await buildSeeds(join(root, 'seeds'));
     const all = { share: 1 };
     // The first case of each class in the tfjs and npz rounds: a link (with symlinks), a size lie, nesting, a bomb.
-    const picks: [typeof FUZZ_FORMATS[number], number][] = [];
+    const picks: [(typeof FUZZ_FORMATS)[number], number][] = [];
     for (const f of ['tfjs', 'npz'] as const) {
       const seen = new Set<string>();
       for (let i = 0; i < hostileMutationsFor(f).length; i++) {
@@ -81,13 +82,17 @@ test('hostile cases are reproducible, keep their sentinel outside the case folde
       // Again in the same place (absolute paths in the case depend on it): the same case.
       const second = await prepareCase(manifest, f, 5, i, join(root, 'case', 'a'), all);
       assert.deepEqual(second.ops, first.ops);
-      assert.ok(bytesA.equals(readFileSync(join(root, 'case', 'a', second.file))), `${f} #${i} ${first.ops.join(' ')}: not the same bytes twice`);
+      assert.ok(
+        bytesA.equals(readFileSync(join(root, 'case', 'a', second.file))),
+        `${f} #${i} ${first.ops.join(' ')}: not the same bytes twice`,
+      );
       const s = second.hostile?.sentinel;
       if (s) {
         assert.ok(relative(join(root, 'case', 'a'), s.path).startsWith('..'), 'the sentinel must lie outside the case folder');
         assert.ok(readFileSync(s.path).subarray(0, 8).equals(SENTINEL_MARKER));
         // Nothing the case folder holds contains the marker: only the outside file does.
-        for (const p of regularFiles(join(root, 'case', 'a'))) assert.ok(!readFileSync(p).includes(SENTINEL_MARKER), `${p} holds the sentinel marker`);
+        for (const p of regularFiles(join(root, 'case', 'a')))
+          assert.ok(!readFileSync(p).includes(SENTINEL_MARKER), `${p} holds the sentinel marker`);
       }
     }
     assert.ok(picks.length >= 5);
@@ -107,7 +112,8 @@ test('a reader that follows a hostile link is caught: an escape when it accepts,
       const read = (p: string) => new Float32Array(new Uint8Array(readFileSync(isAbsolute(p) ? p : join(dirname(path), p))).buffer);
       return Promise.resolve().then(() => json.weightsManifest.flatMap((g) => g.paths.map(read)));
     };
-    const vague = (): Promise<unknown> => Promise.reject(new ModelFormatError('model.json', 'TensorFlow.js', 'a shard is outside the folder'));
+    const vague = (): Promise<unknown> =>
+      Promise.reject(new ModelFormatError('model.json', 'TensorFlow.js', 'a shard is outside the folder'));
     const kinds = new Set<string>();
     for (let i = 0; i < hostileMutationsFor('tfjs', ['links']).length; i++) {
       const key = planCase(9, 'tfjs', i, all)!;
@@ -118,7 +124,8 @@ test('a reader that follows a hostile link is caught: an escape when it accepts,
       if (r.outcome === 'escape') kinds.add(key);
       assert.equal((await runCase(manifest, 'tfjs', 9, i, dir, vague, all)).outcome, 'unnamed', key);
     }
-    for (const k of ['links/link-absolute', 'links/link-symlink-file', 'links/link-symlink-folder', 'links/link-symlink-chain']) assert.ok(kinds.has(k), `${k} not caught: ${[...kinds]}`);
+    for (const k of ['links/link-absolute', 'links/link-symlink-file', 'links/link-symlink-folder', 'links/link-symlink-chain'])
+      assert.ok(kinds.has(k), `${k} not caught: ${[...kinds]}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -129,14 +136,21 @@ test('every reader either parses or raises a PruneScope error naming the file: 1
   const table = `${formatTable(report)}\n\n${formatClassTable(report, true)}`;
   for (const s of report.formats) {
     assert.equal(s.tried, 150, `${s.format}: not every case ran\n${table}`);
-    const detail = s.failures.map((f) => `#${f.index} ${f.kind} ${f.hostile ?? ''} ${f.seed ?? ''} ${f.file ?? ''} [${(f.ops ?? []).join(' ')}]: ${f.message}`).join('\n');
-    assert.equal(s.crashes, 0, `${s.format}: exceptions other than PruneScopeError, dead workers, or cases over the ${report.maxRssMb} MB memory ceiling\n${detail}`);
+    const detail = s.failures
+      .map((f) => `#${f.index} ${f.kind} ${f.hostile ?? ''} ${f.seed ?? ''} ${f.file ?? ''} [${(f.ops ?? []).join(' ')}]: ${f.message}`)
+      .join('\n');
+    assert.equal(
+      s.crashes,
+      0,
+      `${s.format}: exceptions other than PruneScopeError, dead workers, or cases over the ${report.maxRssMb} MB memory ceiling\n${detail}`,
+    );
     assert.equal(s.hangs, 0, `${s.format}: cases over ${report.timeoutMs} ms\n${detail}`);
     assert.equal(s.unnamed, 0, `${s.format}: errors that do not name the file\n${detail}`);
     // A model that points outside its folder is refused, and no output holds the outside file's bytes.
     assert.equal(s.escapes, 0, `${s.format}: hostile links followed\n${detail}`);
     // Every hostile mutation for the format ran (the CI share goes round all of them).
-    for (const m of hostileMutationsFor(s.format)) assert.ok(s.byMutation[mutationKey(m)]?.tried, `${s.format}: hostile mutation ${mutationKey(m)} never ran\n${table}`);
+    for (const m of hostileMutationsFor(s.format))
+      assert.ok(s.byMutation[mutationKey(m)]?.tried, `${s.format}: hostile mutation ${mutationKey(m)} never ran\n${table}`);
     // Bounded memory: a header claiming a huge shape must be refused, not allocated.
     const peak = s.peakCase ? ` at case #${s.peakCase.index} [${(s.peakCase.ops ?? [s.peakCase.plan ?? 'generic']).join(' ')}]` : '';
     assert.ok(s.peakRssMb < 1024, `${s.format}: the worker reached ${s.peakRssMb.toFixed(0)} MB${peak}`);
@@ -155,7 +169,16 @@ test('the harness counts a crash, a hang, a dead worker and an error without the
   assert.equal(s.hangs, 2);
   assert.equal(s.crashes, 4);
   assert.equal(s.unnamed, 2);
-  assert.deepEqual(s.failures.map((f) => f.kind).sort(), ['crash', 'crash', 'hang', 'hang', 'process-exit', 'process-exit', 'unnamed', 'unnamed']);
+  assert.deepEqual(s.failures.map((f) => f.kind).sort(), [
+    'crash',
+    'crash',
+    'hang',
+    'hang',
+    'process-exit',
+    'process-exit',
+    'unnamed',
+    'unnamed',
+  ]);
   assert.match(s.failures.find((f) => f.kind === 'crash')!.message!, /TypeError/);
 });
 
@@ -169,7 +192,10 @@ test('the harness stops a case at the resident-memory ceiling (memory off the V8
   assert.equal(s.memory, 2, JSON.stringify(s.failures));
   assert.equal(s.crashes, 2);
   assert.equal(s.hangs, 0);
-  assert.deepEqual(s.failures.map((f) => f.kind), ['memory', 'memory']);
+  assert.deepEqual(
+    s.failures.map((f) => f.kind),
+    ['memory', 'memory'],
+  );
   assert.match(s.failures[0].message!, /over the 400 MB ceiling/);
   assert.ok(s.peakRssMb > 400);
 });

@@ -237,7 +237,8 @@ class Stretch {
     const rss = rssMbOf(this.child.pid);
     if (rss === undefined) return;
     this.peak(rss, this.current, this.info.ops);
-    if (rss > this.opts.maxRssMb) this.kill('memory', `resident memory reached ${rss.toFixed(1)} MB, over the ${this.opts.maxRssMb} MB ceiling per case`);
+    if (rss > this.opts.maxRssMb)
+      this.kill('memory', `resident memory reached ${rss.toFixed(1)} MB, over the ${this.opts.maxRssMb} MB ceiling per case`);
   }
 
   private onMessage(m: ChildMessage): void {
@@ -290,9 +291,19 @@ async function fuzzFormat(root: string, format: FuzzFormat, opts: RunOptions): P
 function record(stats: FormatStats, r: CaseResult, plan: string | undefined): void {
   count(stats, r.hostile ?? plan, r.outcome);
   if (r.outcome === 'error') {
-    if (stats.sampleErrors.length < 5 && !stats.sampleErrors.some((s) => s.slice(0, 40) === r.message!.slice(0, 40))) stats.sampleErrors.push(r.message!);
+    if (stats.sampleErrors.length < 5 && !stats.sampleErrors.some((s) => s.slice(0, 40) === r.message!.slice(0, 40)))
+      stats.sampleErrors.push(r.message!);
   } else if (r.outcome !== 'accepted') {
-    if (stats.failures.length < 50) stats.failures.push({ index: r.index, kind: r.outcome, hostile: r.hostile, seed: r.seed, file: r.file, ops: r.ops, message: r.message });
+    if (stats.failures.length < 50)
+      stats.failures.push({
+        index: r.index,
+        kind: r.outcome,
+        hostile: r.hostile,
+        seed: r.seed,
+        file: r.file,
+        ops: r.ops,
+        message: r.message,
+      });
   }
 }
 
@@ -352,7 +363,12 @@ const COUNT_KEYS = ['tried', 'accepted', 'errors', 'crashes', 'unnamed', 'hangs'
 export function formatTable(report: FuzzReport): string {
   const head = ['format', ...COUNT_KEYS, 'peak RSS MB', 'seconds'];
   const rows = report.formats.map((s) => [s.format, ...COUNT_KEYS.map((k) => String(s[k])), s.peakRssMb.toFixed(0), s.seconds.toFixed(1)]);
-  const total = ['total', ...COUNT_KEYS.map((k) => String(report.formats.reduce((a, s) => a + s[k], 0))), '', report.formats.reduce((a, s) => a + s.seconds, 0).toFixed(1)];
+  const total = [
+    'total',
+    ...COUNT_KEYS.map((k) => String(report.formats.reduce((a, s) => a + s[k], 0))),
+    '',
+    report.formats.reduce((a, s) => a + s.seconds, 0).toFixed(1),
+  ];
   return table(head, [...rows, total]);
 }
 
@@ -361,7 +377,8 @@ export function formatClassTable(report: FuzzReport, mutations = false): string 
   const head = [mutations ? 'format class/mutation' : 'class format', ...COUNT_KEYS];
   const rows: string[][] = [];
   if (mutations) {
-    for (const s of report.formats) for (const [k, c] of Object.entries(s.byMutation).sort()) rows.push([`${s.format} ${k}`, ...COUNT_KEYS.map((x) => String(c[x]))]);
+    for (const s of report.formats)
+      for (const [k, c] of Object.entries(s.byMutation).sort()) rows.push([`${s.format} ${k}`, ...COUNT_KEYS.map((x) => String(c[x]))]);
   } else {
     for (const cls of ['generic', 'nesting', 'links', 'sizes', 'bombs']) {
       for (const s of report.formats) {

@@ -16,10 +16,41 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
 
 /** Values that tend to break size arithmetic: zero, negatives, word boundaries, beyond 2^53. */
 const INTERESTING_NUMBERS = [
-  '0', '-1', '1', '-2147483648', '2147483647', '4294967295', '4294967296', '9007199254740993',
-  '1e308', '1e400', '-1e308', '0.5', '1e-400', '18446744073709551615', '65536', '100000000', 'NaN', 'null', '""', '[]', '{}',
+  '0',
+  '-1',
+  '1',
+  '-2147483648',
+  '2147483647',
+  '4294967295',
+  '4294967296',
+  '9007199254740993',
+  '1e308',
+  '1e400',
+  '-1e308',
+  '0.5',
+  '1e-400',
+  '18446744073709551615',
+  '65536',
+  '100000000',
+  'NaN',
+  'null',
+  '""',
+  '[]',
+  '{}',
 ];
-const INTERESTING_BIGINTS = [0n, 1n, 0x7fn, 0xffn, 0x7fffn, 0xffffn, 0x7fffffffn, 0xffffffffn, 0x100000000n, 0x1fffffffffffffn, 0xffffffffffffffffn];
+const INTERESTING_BIGINTS = [
+  0n,
+  1n,
+  0x7fn,
+  0xffn,
+  0x7fffn,
+  0xffffn,
+  0x7fffffffn,
+  0xffffffffn,
+  0x100000000n,
+  0x1fffffffffffffn,
+  0xffffffffffffffffn,
+];
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -48,7 +79,8 @@ function flipBits(rng: Rng, b: Uint8Array): Uint8Array {
 function setBytes(rng: Rng, b: Uint8Array): Uint8Array {
   const out = b.slice();
   const n = randInt(rng, 1, 4);
-  for (let i = 0; i < n && out.length; i++) out[randInt(rng, 0, out.length - 1)] = pick(rng, [0, 1, 0x7f, 0x80, 0xff, randInt(rng, 0, 255)]);
+  for (let i = 0; i < n && out.length; i++)
+    out[randInt(rng, 0, out.length - 1)] = pick(rng, [0, 1, 0x7f, 0x80, 0xff, randInt(rng, 0, 255)]);
   return out;
 }
 
@@ -142,8 +174,21 @@ function changeHeaderWord(rng: Rng, b: Uint8Array): Uint8Array {
 type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
 
 const JSON_REPLACEMENTS: (() => JsonValue)[] = [
-  () => null, () => 0, () => -1, () => 1e308, () => 4294967296, () => 2 ** 53, () => 0.5, () => '', () => 'x'.repeat(1000),
-  () => [], () => ({}), () => [1e9, 1e9], () => [-1], () => true, () => ({ dtype: 'F32', shape: [1e9, 1e9], data_offsets: [0, 8] }),
+  () => null,
+  () => 0,
+  () => -1,
+  () => 1e308,
+  () => 4294967296,
+  () => 2 ** 53,
+  () => 0.5,
+  () => '',
+  () => 'x'.repeat(1000),
+  () => [],
+  () => ({}),
+  () => [1e9, 1e9],
+  () => [-1],
+  () => true,
+  () => ({ dtype: 'F32', shape: [1e9, 1e9], data_offsets: [0, 8] }),
 ];
 
 /** Replaces, deletes or duplicates one node of a JSON document (keeps it valid JSON). */
@@ -201,7 +246,7 @@ function mutateSafetensorsHeader(rng: Rng, b: Uint8Array): Uint8Array {
 }
 
 export type MutationName =
-  | 'flip' | 'set' | 'cut' | 'delete' | 'duplicate' | 'junk' | 'zero' | 'number' | 'varint' | 'header-word' | 'json' | 'safetensors-header';
+  'flip' | 'set' | 'cut' | 'delete' | 'duplicate' | 'junk' | 'zero' | 'number' | 'varint' | 'header-word' | 'json' | 'safetensors-header';
 
 const MUTATIONS: Record<MutationName, (rng: Rng, b: Uint8Array) => Uint8Array> = {
   flip: flipBits,

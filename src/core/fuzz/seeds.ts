@@ -132,13 +132,25 @@ interface MnistCuts {
 
 async function tfjsSeeds(m: SeedManifest, folder: Folder): Promise<void> {
   // tfjs: every tfjs folder in the fixtures, supported or not.
-  const tfjsDirs = ['tfjs/abalone-node', 'tfjs/matmul-graph', 'tfjs/rn59-graph', 'tfjs/rn59-layers', 'unsupported/gru-layers', 'unsupported/keras-lenet-layers'];
+  const tfjsDirs = [
+    'tfjs/abalone-node',
+    'tfjs/matmul-graph',
+    'tfjs/rn59-graph',
+    'tfjs/rn59-layers',
+    'unsupported/gru-layers',
+    'unsupported/keras-lenet-layers',
+  ];
   for (const rel of tfjsDirs) {
     const d = await folder();
     await copyFolder(join(FIXTURES, rel), d);
     const names = listFiles(d).map((f) => relative(d, f));
     const json = names.find((n) => n.endsWith('.json'))!;
-    m.tfjs.push({ dir: d, entry: json, files: names.map((n) => ({ name: n, set: n.endsWith('.json') ? 'json' : 'binary' })), supported: !rel.startsWith('unsupported/') });
+    m.tfjs.push({
+      dir: d,
+      entry: json,
+      files: names.map((n) => ({ name: n, set: n.endsWith('.json') ? 'json' : 'binary' })),
+      supported: !rel.startsWith('unsupported/'),
+    });
   }
 }
 
@@ -149,7 +161,12 @@ async function modelSeeds(m: SeedManifest, folder: Folder): Promise<void> {
     const d = await folder();
     await fs.copyFile(f, join(d, 'model.onnx'));
     await fs.chmod(join(d, 'model.onnx'), 0o644);
-    m.onnx.push({ dir: d, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }], supported: !relative(FIXTURES, f).startsWith('unsupported') });
+    m.onnx.push({
+      dir: d,
+      entry: 'model.onnx',
+      files: [{ name: 'model.onnx', set: 'protobuf' }],
+      supported: !relative(FIXTURES, f).startsWith('unsupported'),
+    });
   }
   const abalone = await readModel(join(FIXTURES, 'tfjs/abalone-node/model.json'));
   {
@@ -190,7 +207,12 @@ async function idxSeeds(m: SeedManifest, folder: Folder, mn: MnistCuts): Promise
       files: [`t10k-images-idx3-ubyte${sfx}`, `t10k-labels-idx1-ubyte${sfx}`].map((name) => ({ name, set: 'binary' as const, wrap })),
     });
     const d2 = await folder();
-    const names = [`train-images-idx3-ubyte${sfx}`, `train-labels-idx1-ubyte${sfx}`, `t10k-images-idx3-ubyte${sfx}`, `t10k-labels-idx1-ubyte${sfx}`];
+    const names = [
+      `train-images-idx3-ubyte${sfx}`,
+      `train-labels-idx1-ubyte${sfx}`,
+      `t10k-images-idx3-ubyte${sfx}`,
+      `t10k-labels-idx1-ubyte${sfx}`,
+    ];
     await put(d2, names[0], enc(trainImages));
     await put(d2, names[1], enc(trainLabels));
     await put(d2, names[2], enc(images50));
@@ -205,20 +227,39 @@ async function npySeeds(m: SeedManifest, folder: Folder, mn: MnistCuts): Promise
   const img = images50.subarray(16);
   const lab = labels50.subarray(8);
   const xU8 = npy('uint8', [50, 28, 28], Uint8Array.from(img));
-  const yI64 = npy('int64', [50], BigInt64Array.from(lab, (v) => BigInt(v)));
-  const xF32 = npy('float32', [50, 784], Float32Array.from(img, (v) => v / 255));
+  const yI64 = npy(
+    'int64',
+    [50],
+    BigInt64Array.from(lab, (v) => BigInt(v)),
+  );
+  const xF32 = npy(
+    'float32',
+    [50, 784],
+    Float32Array.from(img, (v) => v / 255),
+  );
   const yI32 = npy('int32', [50], Int32Array.from(lab));
   {
     const d = await folder();
     await put(d, 'x.npy', xU8);
     await put(d, 'y.npy', yI64);
-    m.npy.push({ dir: d, entry: 'x.npy', files: [{ name: 'x.npy', set: 'text' }, { name: 'y.npy', set: 'text' }] });
+    m.npy.push({
+      dir: d,
+      entry: 'x.npy',
+      files: [
+        { name: 'x.npy', set: 'text' },
+        { name: 'y.npy', set: 'text' },
+      ],
+    });
     const d2 = await folder();
     await put(d2, 'x_train.npy', xF32);
     await put(d2, 'y_train.npy', yI32);
     await put(d2, 'x_test.npy', xU8);
     await put(d2, 'y_test.npy', yI64);
-    m.npy.push({ dir: d2, entry: '', files: ['x_train.npy', 'y_train.npy', 'x_test.npy', 'y_test.npy'].map((name) => ({ name, set: 'text' as const })) });
+    m.npy.push({
+      dir: d2,
+      entry: '',
+      files: ['x_train.npy', 'y_train.npy', 'x_test.npy', 'y_test.npy'].map((name) => ({ name, set: 'text' as const })),
+    });
   }
   for (const compress of [true, false]) {
     const d = await folder();
@@ -246,16 +287,34 @@ async function csvSeeds(m: SeedManifest, folder: Folder, mn: MnistCuts): Promise
     const d = await folder();
     await put(d, 'mnist_train.csv', csvText(trainImages, trainLabels, 20, true));
     await put(d, 'mnist_test.csv', csvText(imgs, labs, 10, true));
-    m.csv.push({ dir: d, entry: '', files: [{ name: 'mnist_train.csv', set: 'text' }, { name: 'mnist_test.csv', set: 'text' }] });
+    m.csv.push({
+      dir: d,
+      entry: '',
+      files: [
+        { name: 'mnist_train.csv', set: 'text' },
+        { name: 'mnist_test.csv', set: 'text' },
+      ],
+    });
   }
 }
 
-async function readNpySeeds(m: SeedManifest, folder: Folder, { img, xF32, yI64 }: { img: Uint8Array; xF32: Uint8Array; yI64: Uint8Array }): Promise<void> {
+async function readNpySeeds(
+  m: SeedManifest,
+  folder: Folder,
+  { img, xF32, yI64 }: { img: Uint8Array; xF32: Uint8Array; yI64: Uint8Array },
+): Promise<void> {
   // readNpy: model inputs of several dtypes.
   const inputs: [string, Uint8Array][] = [
     ['input.npy', xF32],
     ['f64.npy', npy('float64', [4, 784], Float64Array.from(img.subarray(0, 4 * 784)))],
-    ['f16.npy', npy('float16', [2, 8], Uint16Array.from({ length: 16 }, (_, i) => 0x3c00 + i))],
+    [
+      'f16.npy',
+      npy(
+        'float16',
+        [2, 8],
+        Uint16Array.from({ length: 16 }, (_, i) => 0x3c00 + i),
+      ),
+    ],
     ['i64.npy', yI64],
   ];
   for (const [name, bytes] of inputs) {

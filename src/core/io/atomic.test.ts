@@ -22,7 +22,8 @@ after(async () => {
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) out[join(e.parentPath ?? e.path, e.name).slice(dir.length)] = readFileSync(join(e.parentPath ?? e.path, e.name), 'utf8');
+    if (e.isFile())
+      out[join(e.parentPath ?? e.path, e.name).slice(dir.length)] = readFileSync(join(e.parentPath ?? e.path, e.name), 'utf8');
   }
   return out;
 }
@@ -170,13 +171,23 @@ test('atomic: recovery never follows or removes a journal or temporary it cannot
   // beside it whose temporary "was already renamed" (the old recovery deleted such a target).
   const pid = 2 ** 22 + 17;
   const planted = [
-    [`${PARTIAL_PREFIX}${pid}-1-j.tmp`, { entries: [{ path: join(elsewhere, 'precious.txt'), tmp: join(dir, `${PARTIAL_PREFIX}${pid}-2-t.precious.txt.tmp`) }] }],
-    [`${PARTIAL_PREFIX}${pid}-3-j-0123456789abcdef.tmp`, { pid, entries: [{ path: join(dir, 'victim.txt'), tmp: join(dir, `${PARTIAL_PREFIX}${pid}-4-t-0123456789abcdef.victim.txt.tmp`) }] }],
+    [
+      `${PARTIAL_PREFIX}${pid}-1-j.tmp`,
+      { entries: [{ path: join(elsewhere, 'precious.txt'), tmp: join(dir, `${PARTIAL_PREFIX}${pid}-2-t.precious.txt.tmp`) }] },
+    ],
+    [
+      `${PARTIAL_PREFIX}${pid}-3-j-0123456789abcdef.tmp`,
+      { pid, entries: [{ path: join(dir, 'victim.txt'), tmp: join(dir, `${PARTIAL_PREFIX}${pid}-4-t-0123456789abcdef.victim.txt.tmp`) }] },
+    ],
     [`${PARTIAL_PREFIX}${pid}-5-t-0123456789abcdef.keep.txt.tmp`, 'a temporary that is not ours'],
   ] as const;
   for (const [name, body] of planted) writeFileSync(join(dir, name), typeof body === 'string' ? body : JSON.stringify(body));
   const said: string[] = [];
-  const touched = await recoverPartialWrites(dir, (p) => p === pid, (m) => said.push(m));
+  const touched = await recoverPartialWrites(
+    dir,
+    (p) => p === pid,
+    (m) => said.push(m),
+  );
   assert.deepEqual(touched, []);
   assert.equal(readFileSync(join(elsewhere, 'precious.txt'), 'utf8'), 'mine');
   assert.equal(readFileSync(join(dir, 'victim.txt'), 'utf8'), 'mine too');
@@ -192,7 +203,13 @@ test('atomic: inside a command, existing files are kept unless replacing is allo
   const dir = tempDir();
   writeFileSync(join(dir, 'out.bin'), 'user data');
   await withWriteScope({ howToReplace: '--force' }, async () => {
-    await assert.rejects(writeFilesAtomically([{ path: join(dir, 'new.json'), data: '{}' }, { path: join(dir, 'out.bin'), data: 'x' }]), /out\.bin already exists; .*--force/);
+    await assert.rejects(
+      writeFilesAtomically([
+        { path: join(dir, 'new.json'), data: '{}' },
+        { path: join(dir, 'out.bin'), data: 'x' },
+      ]),
+      /out\.bin already exists; .*--force/,
+    );
   });
   // All or nothing: the new file of the refused group did not appear either.
   assert.deepEqual(snapshot(dir), { '/out.bin': 'user data' });
@@ -207,7 +224,13 @@ test('atomic: a file that appears while the job runs is never replaced', async (
   });
   try {
     await withWriteScope({}, () =>
-      assert.rejects(writeFilesAtomically([{ path: join(dir, 'a.txt'), data: 'a' }, { path: join(dir, 'b.txt'), data: 'b' }]), /b\.txt appeared while the job ran/),
+      assert.rejects(
+        writeFilesAtomically([
+          { path: join(dir, 'a.txt'), data: 'a' },
+          { path: join(dir, 'b.txt'), data: 'b' },
+        ]),
+        /b\.txt appeared while the job ran/,
+      ),
     );
   } finally {
     setWriteHookForTests(undefined);

@@ -232,7 +232,9 @@ async function placeNew(tmp: string, path: string): Promise<void> {
     if (code === 'EEXIST') throw new PruneScopeError(`${path} appeared while the job ran; it was left as it is, and nothing was written`);
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EMLINK') throw e;
     await fs.copyFile(tmp, path, fs.constants.COPYFILE_EXCL).catch((err: NodeJS.ErrnoException) => {
-      throw err.code === 'EEXIST' ? new PruneScopeError(`${path} appeared while the job ran; it was left as it is, and nothing was written`) : err;
+      throw err.code === 'EEXIST'
+        ? new PruneScopeError(`${path} appeared while the job ran; it was left as it is, and nothing was written`)
+        : err;
     });
   }
   await fs.rm(tmp, { force: true });
@@ -270,7 +272,11 @@ async function commit(group: Group): Promise<void> {
   const entries: JournalEntry[] = [];
   for (const s of staged) {
     await assertMayWrite(s.path);
-    entries.push({ path: s.path, tmp: s.tmp, backup: replace && (await exists(s.path)) ? partialName(dirname(s.path), 'b', s.path) : undefined });
+    entries.push({
+      path: s.path,
+      tmp: s.tmp,
+      backup: replace && (await exists(s.path)) ? partialName(dirname(s.path), 'b', s.path) : undefined,
+    });
   }
   let journals: string[] = [];
   try {
@@ -363,7 +369,8 @@ function isAlive(pid: number): boolean {
 async function trustedJournal(dir: string, name: string, pid: number): Promise<JournalEntry[] | undefined> {
   try {
     const outer = JSON.parse(await fs.readFile(join(dir, name), 'utf8')) as { body?: unknown; mac?: unknown };
-    if (typeof outer.body !== 'string' || typeof outer.mac !== 'string' || !sameMac(outer.mac, mac(`${name}\n${outer.body}`))) return undefined;
+    if (typeof outer.body !== 'string' || typeof outer.mac !== 'string' || !sameMac(outer.mac, mac(`${name}\n${outer.body}`)))
+      return undefined;
     const body = JSON.parse(outer.body) as { pid?: unknown; entries?: unknown };
     if (body.pid !== pid || !Array.isArray(body.entries)) return undefined;
     const here = (p: unknown): p is string => typeof p === 'string' && dirname(resolve(p)) === dir;
@@ -414,7 +421,13 @@ export async function recoverPartialWrites(
   }
   for (const n of mine) {
     const p = join(folder, n);
-    if (!(await fs.lstat(p).then((s) => s.isFile(), () => false))) continue;
+    if (
+      !(await fs.lstat(p).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      continue;
     await fs
       .rm(p)
       .then(() => touched.push(p))
@@ -453,11 +466,17 @@ export async function cleanUpOutputs(records: OutputRecord[], owner: (pid: numbe
   const touched: string[] = [];
   for (const r of records) {
     touched.push(...(await recoverPartialWrites(dirname(r.path), owner)));
-    const isDir = await fs.stat(r.path).then((s) => s.isDirectory(), () => false);
+    const isDir = await fs.stat(r.path).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
     if (isDir) touched.push(...(await recoverPartialWrites(r.path, owner)));
     if (!r.createdFrom) continue;
     for (let q = r.path; ; q = dirname(q)) {
-      const removed = await fs.rmdir(q).then(() => true, () => false);
+      const removed = await fs.rmdir(q).then(
+        () => true,
+        () => false,
+      );
       if (removed) touched.push(q);
       else if (await exists(q)) break; // not empty: something else lives there
       if (q === r.createdFrom || dirname(q) === q) break;

@@ -59,7 +59,8 @@ export async function openContained(modelDir: string, name: string): Promise<Con
     real = await fs.realpath(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ELOOP' ? 'is a loop of symbolic links' : code === 'EACCES' ? 'cannot be read: permission denied' : `not found in ${dir}`;
+    const why =
+      code === 'ELOOP' ? 'is a loop of symbolic links' : code === 'EACCES' ? 'cannot be read: permission denied' : `not found in ${dir}`;
     throw new ContainmentError(`"${name}" ${why}`);
   }
   if (!inside(realDir, real)) {
@@ -74,7 +75,8 @@ export async function openContained(modelDir: string, name: string): Promise<Con
   });
   try {
     const after = await handle.stat();
-    if (!after.isFile() || after.ino !== before.ino || after.dev !== before.dev) throw new ContainmentError(`"${name}" changed while it was opened`);
+    if (!after.isFile() || after.ino !== before.ino || after.dev !== before.dev)
+      throw new ContainmentError(`"${name}" changed while it was opened`);
     noteInputStat(real, after);
     return { path, real, size: after.size, handle };
   } catch (e) {
@@ -105,7 +107,12 @@ export async function readRange(file: ContainedFile, offset: number, length: num
 }
 
 /** Opens, reads a range and closes: the usual use of openContained. */
-export async function readContained(modelDir: string, name: string, offset: number, length: (size: number) => number): Promise<{ path: string; bytes: Uint8Array }> {
+export async function readContained(
+  modelDir: string,
+  name: string,
+  offset: number,
+  length: (size: number) => number,
+): Promise<{ path: string; bytes: Uint8Array }> {
   const file = await openContained(modelDir, name);
   try {
     return { path: file.path, bytes: await readRange(file, offset, length(file.size)) };

@@ -54,7 +54,8 @@ test('float16: every one of the 65536 halves decodes exactly, as float32 bits', 
       assert.ok(Number.isNaN(decoded[h]), `0x${h.toString(16)}`);
       continue;
     }
-    if (bits[h] !== referenceFloat32Bits(h)) assert.fail(`0x${h.toString(16)}: got 0x${bits[h].toString(16)}, expected 0x${referenceFloat32Bits(h).toString(16)}`);
+    if (bits[h] !== referenceFloat32Bits(h))
+      assert.fail(`0x${h.toString(16)}: got 0x${bits[h].toString(16)}, expected 0x${referenceFloat32Bits(h).toString(16)}`);
     assert.equal(decoded[h], float16ToNumber(h));
   }
 });

@@ -96,7 +96,10 @@ export function dataLimit(file: string, compressedBytes?: number): DataLimit {
 export function assertRatio(file: string, declared: number, compressedBytes: number, what: string): void {
   const limit = dataLimit(file, compressedBytes);
   if (limit.fromRatio && declared > limit.bytes) {
-    throw new DataError(file, `${what} declares ${formatBytes(declared)} from ${formatBytes(compressedBytes)} of file: more than ${describeLimit(limit)}; refused before decompressing`);
+    throw new DataError(
+      file,
+      `${what} declares ${formatBytes(declared)} from ${formatBytes(compressedBytes)} of file: more than ${describeLimit(limit)}; refused before decompressing`,
+    );
   }
 }
 
@@ -129,9 +132,13 @@ export interface Bound {
 export function inflateBounded(data: Uint8Array, file: string, container: Container, bound: Bound): Uint8Array {
   const label = LABEL[container];
   if (bound.max > MAX_BUFFER) {
-    throw new DataError(file, `${label} would inflate to ${formatBytes(bound.max)} (${bound.why}), more than one buffer can hold (${formatBytes(MAX_BUFFER)})`);
+    throw new DataError(
+      file,
+      `${label} would inflate to ${formatBytes(bound.max)} (${bound.why}), more than one buffer can hold (${formatBytes(MAX_BUFFER)})`,
+    );
   }
-  const tooLong = () => new DataError(file, `${label} inflates past ${bound.why}; refused without inflating the rest (a damaged file or a decompression bomb)`);
+  const tooLong = () =>
+    new DataError(file, `${label} inflates past ${bound.why}; refused without inflating the rest (a damaged file or a decompression bomb)`);
   let out: Buffer;
   try {
     const options = { maxOutputLength: Math.max(1, bound.max) };
@@ -235,7 +242,8 @@ function readCentralDirectory(bytes: Uint8Array): ZipEntry[] {
   const entries: ZipEntry[] = [];
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > cdOffset + cdSize || view.getUint32(p, true) !== SIG_CENTRAL) throw new ZipProblem(`central directory record ${i + 1} of ${count} is missing`);
+    if (p + 46 > cdOffset + cdSize || view.getUint32(p, true) !== SIG_CENTRAL)
+      throw new ZipProblem(`central directory record ${i + 1} of ${count} is missing`);
     const { entry, next } = readCentralRecord(bytes, view, p, i, cdOffset + cdSize);
     entries.push(entry);
     p = next;
@@ -265,7 +273,8 @@ function centralDirectoryExtent(view: DataView, len: number): { count: number; c
     cdSize = u64(view, at + 40, 'central directory size');
     cdOffset = u64(view, at + 48, 'central directory offset');
   }
-  if (cdOffset + cdSize > len) throw new ZipProblem(`central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the ${len}-byte file`);
+  if (cdOffset + cdSize > len)
+    throw new ZipProblem(`central directory (${cdSize} bytes at ${cdOffset}) runs past the end of the ${len}-byte file`);
   // Each central record takes at least 46 bytes, so the count cannot exceed what the directory holds.
   if (count * 46 > cdSize) throw new ZipProblem(`declares ${count} entries but its central directory has only ${cdSize} bytes`);
   return { count, cdSize, cdOffset };
@@ -290,7 +299,8 @@ function readCentralRecord(bytes: Uint8Array, view: DataView, p: number, i: numb
     size: view.getUint32(p + 24, true),
     localOffset: view.getUint32(p + 42, true),
   });
-  if (localOffset + 30 > len || view.getUint32(localOffset, true) !== SIG_LOCAL) throw new ZipProblem(`local header of "${name}" is missing`);
+  if (localOffset + 30 > len || view.getUint32(localOffset, true) !== SIG_LOCAL)
+    throw new ZipProblem(`local header of "${name}" is missing`);
   const dataOffset = localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
   if (dataOffset + compressedSize > len) {
     throw new ZipProblem(`"${name}" has ${compressedSize} compressed bytes at ${dataOffset}, past the end of the ${len}-byte file`);
@@ -307,7 +317,7 @@ interface ZipSizes {
 /** The sizes and offset of an entry, with those set to 0xffffffff taken from its zip64 extra field (8-byte values, in this order). */
 function zip64Sizes(view: DataView, extraStart: number, extraLen: number, name: string, declared: ZipSizes): ZipSizes {
   let { compressedSize, size, localOffset } = declared;
-  for (let e = extraStart; e + 4 <= extraStart + extraLen; ) {
+  for (let e = extraStart; e + 4 <= extraStart + extraLen;) {
     const id = view.getUint16(e, true);
     const sz = view.getUint16(e + 2, true);
     if (id === 0x0001) {
@@ -335,10 +345,16 @@ function zip64Sizes(view: DataView, extraStart: number, extraLen: number, name: 
 export function checkZipEntry(entry: ZipEntry, file: string, limit: DataLimit): void {
   if (entry.flags & 1) throw new DataError(file, 'is encrypted; save the archive without a password');
   if (entry.method !== 0 && entry.method !== 8) {
-    throw new DataError(file, `uses zip compression method ${entry.method}; only stored and deflated entries (what numpy writes) can be read`);
+    throw new DataError(
+      file,
+      `uses zip compression method ${entry.method}; only stored and deflated entries (what numpy writes) can be read`,
+    );
   }
   if (entry.size > limit.bytes) {
-    throw new DataError(file, `zip entry declares ${formatBytes(entry.size)} uncompressed, more than ${describeLimit(limit)}; refused before inflating`);
+    throw new DataError(
+      file,
+      `zip entry declares ${formatBytes(entry.size)} uncompressed, more than ${describeLimit(limit)}; refused before inflating`,
+    );
   }
   if (entry.method === 0 && entry.size !== entry.compressedSize) {
     throw new DataError(file, `stored zip entry declares ${entry.size} bytes but holds ${entry.compressedSize} (damaged archive)`);

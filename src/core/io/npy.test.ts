@@ -40,11 +40,14 @@ describe('npy files written by numpy', () => {
   });
 
   test('Fortran order and object arrays are refused with a reason', () => {
-    assert.throws(() => parseNpy(bytes('fortran.npy'), 'fortran.npy'), (e: Error) => {
-      assert.ok(e instanceof DataError);
-      assert.match(e.message, /^fortran\.npy: .*Fortran/);
-      return true;
-    });
+    assert.throws(
+      () => parseNpy(bytes('fortran.npy'), 'fortran.npy'),
+      (e: Error) => {
+        assert.ok(e instanceof DataError);
+        assert.match(e.message, /^fortran\.npy: .*Fortran/);
+        return true;
+      },
+    );
     assert.throws(() => parseNpy(bytes('object.npy'), 'object.npy'), /object\.npy: holds an object array/);
   });
 
@@ -165,11 +168,14 @@ describe('damaged files', () => {
   const good = encodeNpy({ dtype: 'float32', shape: [100, 10], data: new Float32Array(1000) });
 
   test('truncated data names the file and the byte counts', () => {
-    assert.throws(() => parseNpy(good.subarray(0, good.length - 4), 'cut.npy'), (e: Error) => {
-      assert.ok(e instanceof DataError);
-      assert.match(e.message, /^cut\.npy: shape \(100, 10\) of <f4 needs 4000 data bytes but the file has 3996 \(truncated\)/);
-      return true;
-    });
+    assert.throws(
+      () => parseNpy(good.subarray(0, good.length - 4), 'cut.npy'),
+      (e: Error) => {
+        assert.ok(e instanceof DataError);
+        assert.match(e.message, /^cut\.npy: shape \(100, 10\) of <f4 needs 4000 data bytes but the file has 3996 \(truncated\)/);
+        return true;
+      },
+    );
   });
 
   test('extra bytes are refused too', () => {
@@ -187,7 +193,10 @@ describe('damaged files', () => {
     const fake = encodeNpy({ dtype: 'float64', shape: [1], data: new Float64Array(1) });
     const hdr = new TextEncoder().encode(text.padEnd(fake[8] - 1, ' ') + '\n');
     fake.set(hdr, 10);
-    assert.throws(() => parseNpy(fake, 'huge.npy'), /huge\.npy: shape \(100000000000, 1000\) of <f8 needs 800000000000000 data bytes but the file has 8/);
+    assert.throws(
+      () => parseNpy(fake, 'huge.npy'),
+      /huge\.npy: shape \(100000000000, 1000\) of <f8 needs 800000000000000 data bytes but the file has 8/,
+    );
   });
 
   test('not npy, unsupported dtype, truncated zip', async () => {

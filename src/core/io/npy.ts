@@ -2,7 +2,19 @@ import { strToU8, zipSync } from 'fflate';
 import { DataError } from '../errors';
 import { writeFilesAtomically } from './atomic';
 import { float16ArrayToFloat32 } from './float16';
-import { assertRatio, checkZipEntry, dataLimit, describeLimit, exactBytes, extractZipEntry, formatBytes, inflateBounded, inflatePrefix, listZip, zipEntryPrefix } from './inflate';
+import {
+  assertRatio,
+  checkZipEntry,
+  dataLimit,
+  describeLimit,
+  exactBytes,
+  extractZipEntry,
+  formatBytes,
+  inflateBounded,
+  inflatePrefix,
+  listZip,
+  zipEntryPrefix,
+} from './inflate';
 import { readFileBytes } from './read';
 
 /**
@@ -11,18 +23,7 @@ import { readFileBytes } from './read';
  */
 
 export type NpyDtype =
-  | 'float16'
-  | 'float32'
-  | 'float64'
-  | 'int8'
-  | 'uint8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'uint64'
-  | 'bool';
+  'float16' | 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
 
 export type NpyData =
   | Float32Array
@@ -88,7 +89,8 @@ function descrToDtype(descr: string, file: string): { info: DtypeInfo; littleEnd
   const size = Number(sizeStr);
   const info = Object.values(DTYPES).find((d) => d.kind === kind && d.size === size);
   if (!info) {
-    if (kind === 'O') throw new DataError(file, 'holds an object array (dtype "O"), which cannot be read without Python; save it with a numeric dtype');
+    if (kind === 'O')
+      throw new DataError(file, 'holds an object array (dtype "O"), which cannot be read without Python; save it with a numeric dtype');
     throw new DataError(file, `unsupported .npy dtype "${descr}" (expected a numeric dtype such as <f4, <f8, |u1, <i4, <i8, |b1)`);
   }
   // '=' is native order; numpy writes it only for 1-byte types in practice, and Node runs little-endian.
@@ -222,7 +224,10 @@ function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
   }
   const dataStart = headerStart + headerLen;
   if (dataStart > bytes.length) {
-    throw new DataError(file, `.npy header says ${headerLen} header bytes but the file has only ${bytes.length - headerStart} after the preamble (truncated?)`);
+    throw new DataError(
+      file,
+      `.npy header says ${headerLen} header bytes but the file has only ${bytes.length - headerStart} after the preamble (truncated?)`,
+    );
   }
   const headerBytes = bytes.subarray(headerStart, dataStart);
   const text = major === 3 ? new TextDecoder('utf-8').decode(headerBytes) : Buffer.from(headerBytes).toString('latin1');
@@ -267,7 +272,10 @@ export function gunzipNpy(bytes: Uint8Array, file: string): Uint8Array {
   const { length, what } = npyLengthFromHeader((n) => inflatePrefix(bytes, file, 'gzip', n), file);
   const limit = dataLimit(file);
   if (length > limit.bytes) {
-    throw new DataError(file, `.npy header declares ${what} (${formatBytes(length)}), more than ${describeLimit(limit)}; refused before decompressing`);
+    throw new DataError(
+      file,
+      `.npy header declares ${what} (${formatBytes(length)}), more than ${describeLimit(limit)}; refused before decompressing`,
+    );
   }
   assertRatio(file, length, bytes.length, `.npy header (${what})`);
   return inflateBounded(bytes, file, 'gzip', { max: length, why: `the ${exactBytes(length)} its .npy header declares (${what})` });
@@ -346,7 +354,10 @@ export function parseNpz(bytes: Uint8Array, file: string): NpzArrays {
     total += entry.size;
   }
   if (total > limit.bytes) {
-    throw new DataError(file, `.npz entries declare ${formatBytes(total)} uncompressed in all, more than ${describeLimit(limit)}; refused before inflating`);
+    throw new DataError(
+      file,
+      `.npz entries declare ${formatBytes(total)} uncompressed in all, more than ${describeLimit(limit)}; refused before inflating`,
+    );
   }
   const out: NpzArrays = {};
   for (const entry of entries) {
@@ -355,7 +366,10 @@ export function parseNpz(bytes: Uint8Array, file: string): NpzArrays {
       // The .npy header inside must describe exactly the size the entry declares.
       const { length, what } = npyLengthFromHeader((n) => zipEntryPrefix(bytes, entry, member, n), member);
       if (length !== entry.size) {
-        throw new DataError(member, `zip entry declares ${entry.size} bytes but its .npy header (${what}) makes ${length}; refused before inflating (damaged or forged archive)`);
+        throw new DataError(
+          member,
+          `zip entry declares ${entry.size} bytes but its .npy header (${what}) makes ${length}; refused before inflating (damaged or forged archive)`,
+        );
       }
     }
     // Honest headers can still describe a bomb: the whole archive's inflation is bounded by its size.
@@ -373,7 +387,6 @@ export function encodeNpz(arrays: NpzArrays, compress = true): Uint8Array {
   for (const [key, arr] of Object.entries(arrays)) files[`${key}.npy`] = encodeNpy(arr);
   return zipSync(files, { level: compress ? 6 : 0 });
 }
-
 
 export async function readNpyFile(path: string): Promise<NpyArray> {
   return parseNpy(await readFileBytes(path), path);

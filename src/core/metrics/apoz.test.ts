@@ -57,8 +57,14 @@ describe('APoZ', () => {
       for (let i = 0; i < layer.rows; i++) if (layer.data[i * layer.cols + j] === 0) zeros++;
       assert.equal(r.perNeuron[j], zeros / layer.rows);
     }
-    assert.ok(r.perNeuron.some((v) => v === 1), 'the first layer has units that never fire on these samples');
-    assert.equal(r.histogram.counts.reduce((a, b) => a + b, 0), layer.cols);
+    assert.ok(
+      r.perNeuron.some((v) => v === 1),
+      'the first layer has units that never fire on these samples',
+    );
+    assert.equal(
+      r.histogram.counts.reduce((a, b) => a + b, 0),
+      layer.cols,
+    );
     const counter = new ApozCounter(layer.cols, 'relu');
     for (let s = 0; s < layer.rows; s += 300) {
       const e = Math.min(layer.rows, s + 300);

@@ -19,7 +19,6 @@ import {
   m64,
 } from '../../../test/kits/metrics';
 
-
 /** I + 0.4 G: invertible and reasonably conditioned. */
 function invertible(p: number, seed: number): Matrix {
   const g = gaussianMatrix(p, p, seed);

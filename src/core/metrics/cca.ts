@@ -96,7 +96,15 @@ interface CCAWork extends CCAResult {
   left: Float64Array;
 }
 
-function ccaCore(m: CrossMoments, i: number, j: number, keepX: (v: Float64Array) => number, keepY: (v: Float64Array) => number, metric: string, wantLeft: boolean): CCAWork {
+function ccaCore(
+  m: CrossMoments,
+  i: number,
+  j: number,
+  keepX: (v: Float64Array) => number,
+  keepY: (v: Float64Array) => number,
+  metric: string,
+  wantLeft: boolean,
+): CCAWork {
   const p = m.cols('x', i);
   const q = m.cols('y', j);
   const wx = whiten(m.centeredGram('x', i), p, keepX, m.name('x', i), metric);

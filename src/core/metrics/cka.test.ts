@@ -19,7 +19,6 @@ import {
   m64,
 } from '../../../test/kits/metrics';
 
-
 describe('CKA: values worked out by hand', () => {
   it('one feature each: linear CKA is the squared Pearson correlation', () => {
     // x = [1,2,3,4] -> centred [-1.5,-0.5,0.5,1.5];  y = [1,2,3,5] (mean 2.75) -> [-1.75,-0.75,0.25,2.25].
@@ -177,7 +176,10 @@ describe('CKA properties on random and real activations', () => {
   it('refuses minibatches smaller than 4 with a message', () => {
     const x = gaussianMatrix(20, 3, 1);
     for (const batch of [3, 2, 1, 0, 4.5]) {
-      assert.throws(() => minibatchCKA(x, x, { batch }), (e: unknown) => e instanceof SimilarityError && /at least 4/.test(e.message));
+      assert.throws(
+        () => minibatchCKA(x, x, { batch }),
+        (e: unknown) => e instanceof SimilarityError && /at least 4/.test(e.message),
+      );
     }
     assert.throws(() => debiasedCKA(gaussianMatrix(3, 2, 1), gaussianMatrix(3, 2, 2)), /at least 4/);
   });
@@ -264,14 +266,20 @@ describe('CKA properties on random and real activations', () => {
 
   it('RBF CKA refuses n beyond the limit with the way out, and the limit is settable', () => {
     const x = gaussianMatrix(120, 3, 1);
-    assert.throws(() => rbfCKA(x, x, { maxGramRows: 100 }), (e: unknown) => e instanceof SimilarityError && /120 samples.*maxGramRows.*linear-cka/s.test(e.message));
+    assert.throws(
+      () => rbfCKA(x, x, { maxGramRows: 100 }),
+      (e: unknown) => e instanceof SimilarityError && /120 samples.*maxGramRows.*linear-cka/s.test(e.message),
+    );
     close(rbfCKA(x, x, { maxGramRows: 120 }), 1, 1e-12, 'at the limit');
     assert.throws(() => rbfCKA(x, x, { threshold: 0 }), /threshold must be a positive number/);
   });
 
   it('bad input is named: different sample counts, non-finite values', () => {
     const x = gaussianMatrix(10, 2, 1);
-    assert.throws(() => linearCKA(x, gaussianMatrix(11, 2, 1), { names: { x: 'dense_1', y: 'dense_2' } }), /dense_1 has 10 samples but dense_2 has 11/);
+    assert.throws(
+      () => linearCKA(x, gaussianMatrix(11, 2, 1), { names: { x: 'dense_1', y: 'dense_2' } }),
+      /dense_1 has 10 samples but dense_2 has 11/,
+    );
     const bad = { ...x, data: Float64Array.from(x.data) };
     bad.data[7] = NaN;
     assert.throws(() => linearCKA(bad, x), /non-finite value \(NaN\) at sample 3, feature 1/);

@@ -153,11 +153,7 @@ export interface CKAMatrixResult {
 export class CKAMatrixAccumulator {
   private readonly m: CrossMoments;
 
-  constructor(
-    xCols: number[],
-    yCols: number[],
-    options: { engine?: CrossProductEngine; xNames?: string[]; yNames?: string[] } = {},
-  ) {
+  constructor(xCols: number[], yCols: number[], options: { engine?: CrossProductEngine; xNames?: string[]; yNames?: string[] } = {}) {
     this.m = new CrossMoments(xCols, yCols, options);
   }
 

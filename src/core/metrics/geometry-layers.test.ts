@@ -7,7 +7,7 @@ import { hiddenLayerGeometry, layerGeometry } from './geometry-layers';
 import { SimilarityError } from './matrix';
 import { constantColumns, mnistActivations, type MnistActivations } from '../../../test/kits/metrics';
 
-describe('representational geometry of a model\'s hidden layers', () => {
+describe("representational geometry of a model's hidden layers", () => {
   let real: MnistActivations;
   before(async () => {
     await initBackend();
@@ -18,10 +18,13 @@ describe('representational geometry of a model\'s hidden layers', () => {
 
   it('one entry per hidden layer of mnist2x10 (relu, relu; the linear output is left out), on the first 500 rows', () => {
     const g = hiddenLayerGeometry(layers(), real.layers);
-    assert.deepEqual(g.map((x) => [x.layer, x.applies]), [
-      ['Gemm_2', true],
-      ['Gemm_4', true],
-    ]);
+    assert.deepEqual(
+      g.map((x) => [x.layer, x.applies]),
+      [
+        ['Gemm_2', true],
+        ['Gemm_4', true],
+      ],
+    );
     const first = real.layers[0];
     const rows = { rows: 500, cols: first.cols, data: first.data.subarray(0, 500 * first.cols) };
     const a = apoz(rows, 'relu');
@@ -31,7 +34,10 @@ describe('representational geometry of a model\'s hidden layers', () => {
     if (!g[0].applies) return;
     assert.equal(g[0].samples, 500);
     assert.equal(g[0].step, 1);
-    assert.deepEqual(g[0].ascending.map((p) => p.k), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      g[0].ascending.map((p) => p.k),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     assert.ok(Math.abs(g[0].ascending[9].r2 - 1) < 1e-12);
   });
 
@@ -39,7 +45,10 @@ describe('representational geometry of a model\'s hidden layers', () => {
     const g = layerGeometry('Gemm_4', 'relu', real.layers[1], { samples: 200, step: 4 });
     assert.ok(g.applies);
     assert.equal(g.samples, 200);
-    assert.deepEqual(g.ascending.map((p) => p.k), [4, 8, 10]);
+    assert.deepEqual(
+      g.ascending.map((p) => p.k),
+      [4, 8, 10],
+    );
     // Other rows give other curves: the rows used really are the first 200.
     const later = { rows: 200, cols: 10, data: real.layers[1].data.subarray(400 * 10, 600 * 10) };
     const other = layerGeometry('Gemm_4', 'relu', later, { samples: 200, step: 4 });

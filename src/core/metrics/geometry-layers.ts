@@ -66,4 +66,3 @@ export function hiddenLayerGeometry(
     return same ? before : layerGeometry(l.name, l.activation, m, options);
   });
 }
-

@@ -4,7 +4,15 @@ import { initBackend } from '../backend';
 import { apoz } from './apoz';
 import { apozGeometry, evenRows } from './geometry';
 import { SimilarityError } from './matrix';
-import { close, columns, constantColumns, gaussianMatrix, hstack, mnistActivations, type MnistActivations } from '../../../test/kits/metrics';
+import {
+  close,
+  columns,
+  constantColumns,
+  gaussianMatrix,
+  hstack,
+  mnistActivations,
+  type MnistActivations,
+} from '../../../test/kits/metrics';
 
 describe('representational geometry curves', () => {
   let real: MnistActivations;
@@ -21,7 +29,10 @@ describe('representational geometry curves', () => {
     const ab = gaussianMatrix(40, 2, 3);
     const x = hstack(ab, ab);
     const r = apozGeometry(x, [0.1, 0.2, 0.3, 0.4], { step: 1 });
-    assert.deepEqual(r.ascending.map((p) => p.k), [1, 2, 3, 4]);
+    assert.deepEqual(
+      r.ascending.map((p) => p.k),
+      [1, 2, 3, 4],
+    );
     close(r.ascending[0].r2, 0, 0, 'k = 1');
     close(r.ascending[1].r2, 1, 1e-12, 'k = 2');
     close(r.ascending[3].r2, 1, 1e-12, 'k = 4');
@@ -35,8 +46,14 @@ describe('representational geometry curves', () => {
     assert.ok(a.applies);
     const r = apozGeometry(layer, a.perNeuron, { step: 3, maxSamples: 500 });
     assert.equal(r.samples, 500);
-    assert.deepEqual(r.ascending.map((p) => p.k), [3, 6, 9, 10]);
-    assert.deepEqual(r.descending.map((p) => p.k), [3, 6, 9, 10]);
+    assert.deepEqual(
+      r.ascending.map((p) => p.k),
+      [3, 6, 9, 10],
+    );
+    assert.deepEqual(
+      r.descending.map((p) => p.k),
+      [3, 6, 9, 10],
+    );
     close(r.ascending[3].r2, 1, 1e-12, 'ascending full');
     close(r.descending[3].r2, 1, 1e-12, 'descending full');
     for (const p of [...r.ascending, ...r.descending]) assert.ok(p.r2 >= 0 && p.r2 <= 1, `${p.k}: ${p.r2}`);
@@ -55,7 +72,10 @@ describe('representational geometry curves', () => {
 
   it('refuses a layer without geometry and mismatched APoZ', () => {
     const dead = constantColumns(30, [0, 0, 0]);
-    assert.throws(() => apozGeometry(dead, [1, 1, 1], { name: 'dense_3' }), (e: unknown) => e instanceof SimilarityError && /dense_3: .*no geometry/.test(e.message));
+    assert.throws(
+      () => apozGeometry(dead, [1, 1, 1], { name: 'dense_3' }),
+      (e: unknown) => e instanceof SimilarityError && /dense_3: .*no geometry/.test(e.message),
+    );
     const x = columns(gaussianMatrix(30, 4, 1), [0, 1, 2]);
     assert.throws(() => apozGeometry(x, [0.5, 0.5]), /2 APoZ values for 3 units/);
     assert.throws(() => apozGeometry(x, [0.5, 0.5, 2]), /APoZ of unit 2 is 2/);

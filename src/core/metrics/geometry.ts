@@ -148,7 +148,8 @@ export function apozGeometry(activations: Matrix, apoz: ArrayLike<number>, optio
     throw new SimilarityError(`representational geometry needs maxSamples of at least 3, got ${maxSamples}`);
   }
   const step = options.step ?? defaultGeometryStep(cols);
-  if (!Number.isInteger(step) || step < 1) throw new SimilarityError(`representational geometry: step must be a positive whole number, got ${step}`);
+  if (!Number.isInteger(step) || step < 1)
+    throw new SimilarityError(`representational geometry: step must be a positive whole number, got ${step}`);
   const idx = evenRows(rows, maxSamples);
   const m = idx.length;
   // Columns of the sampled rows, so adding a unit reads contiguous memory.

@@ -45,7 +45,10 @@ describe('float64 kernels', () => {
     assert.deepEqual(Array.from(e.values), [3, 2, 1]);
     close(Math.abs(e.vectors[1 * 3 + 0]), 1, 1e-15, 'first eigenvector is e2');
     // [[3, 0], [0, -4], [0, 0]] has singular values 4, 3.
-    assert.deepEqual(Array.from(singularValues(Float64Array.from([3, 0, 0, -4, 0, 0]), 3, 2)).map((v) => Math.round(v * 1e12) / 1e12), [4, 3]);
+    assert.deepEqual(
+      Array.from(singularValues(Float64Array.from([3, 0, 0, -4, 0, 0]), 3, 2)).map((v) => Math.round(v * 1e12) / 1e12),
+      [4, 3],
+    );
   });
 
   it('quickselect and median agree with sorting, including ties and even lengths', () => {

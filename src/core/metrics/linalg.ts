@@ -11,15 +11,7 @@ import { EVD, Matrix as MlMatrix, SVD } from 'ml-matrix';
  * With `upperOnly` (At and Bt the same matrix) only the tiles on and above the diagonal are
  * filled; call `mirrorUpper` afterwards.
  */
-export function addABt(
-  At: Float64Array,
-  p: number,
-  Bt: Float64Array,
-  q: number,
-  k: number,
-  C: Float64Array,
-  upperOnly = false,
-): void {
+export function addABt(At: Float64Array, p: number, Bt: Float64Array, q: number, k: number, C: Float64Array, upperOnly = false): void {
   let a = 0;
   for (; a + 3 <= p; a += 3) addThreeRowsABt(At, a, Bt, q, k, C, upperOnly ? a : 0);
   for (; a < p; a++) {
@@ -51,7 +43,15 @@ function addThreeRowsABt(At: Float64Array, a: number, Bt: Float64Array, q: numbe
     const s0 = b * k;
     const s1 = s0 + k;
     const s2 = s1 + k;
-    let c00 = 0, c01 = 0, c02 = 0, c10 = 0, c11 = 0, c12 = 0, c20 = 0, c21 = 0, c22 = 0;
+    let c00 = 0,
+      c01 = 0,
+      c02 = 0,
+      c10 = 0,
+      c11 = 0,
+      c12 = 0,
+      c20 = 0,
+      c21 = 0,
+      c22 = 0;
     for (let t = 0; t < k; t++) {
       const y0 = Bt[s0 + t];
       const y1 = Bt[s1 + t];
@@ -81,7 +81,9 @@ function addThreeRowsABt(At: Float64Array, a: number, Bt: Float64Array, q: numbe
   }
   for (; b < q; b++) {
     const s0 = b * k;
-    let c0 = 0, c1 = 0, c2 = 0;
+    let c0 = 0,
+      c1 = 0,
+      c2 = 0;
     for (let t = 0; t < k; t++) {
       const y = Bt[s0 + t];
       c0 += At[r0 + t] * y;
@@ -213,7 +215,10 @@ export function leftSVD(A: Float64Array, r: number, c: number): ThinSVD {
   });
   const d = svd.diagonal;
   const U = svd.leftSingularVectors;
-  const order = d.map((_, i) => i).sort((i, j) => d[j] - d[i]).slice(0, k);
+  const order = d
+    .map((_, i) => i)
+    .sort((i, j) => d[j] - d[i])
+    .slice(0, k);
   const values = new Float64Array(k);
   const left = new Float64Array(r * k);
   for (let c2 = 0; c2 < k; c2++) {

@@ -51,9 +51,7 @@ export function checkPair(x: Matrix, y: Matrix, names: MatrixNames = {}, minRows
   const nx = names.x ?? 'X';
   const ny = names.y ?? 'Y';
   if (x.rows !== y.rows) {
-    throw new SimilarityError(
-      `${nx} has ${x.rows} samples but ${ny} has ${y.rows}; similarity needs the activations of the same samples`,
-    );
+    throw new SimilarityError(`${nx} has ${x.rows} samples but ${ny} has ${y.rows}; similarity needs the activations of the same samples`);
   }
   checkMatrix(x, nx, minRows);
   checkMatrix(y, ny, minRows);

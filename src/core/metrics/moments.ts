@@ -126,9 +126,7 @@ export class CrossMoments {
   /** Adds one batch: the same rows of every representation. */
   add(xs: Matrix[], ys: Matrix[]): void {
     if (xs.length !== this.xs.length || ys.length !== this.ys.length) {
-      throw new SimilarityError(
-        `batch has ${xs.length} + ${ys.length} representations, expected ${this.xs.length} + ${this.ys.length}`,
-      );
+      throw new SimilarityError(`batch has ${xs.length} + ${ys.length} representations, expected ${this.xs.length} + ${this.ys.length}`);
     }
     const all = [...xs, ...ys];
     const reps = [...this.xs, ...this.ys];
@@ -164,9 +162,7 @@ export class CrossMoments {
       ys.forEach((m, j) => packT64(m, r0, kc, this.ys[j], bufY[j]));
       this.xs.forEach((r, i) => addABt(bufX[i], r.cols, bufX[i], r.cols, kc, r.gram, true));
       this.ys.forEach((r, j) => addABt(bufY[j], r.cols, bufY[j], r.cols, kc, r.gram, true));
-      this.xs.forEach((rx, i) =>
-        this.ys.forEach((ry, j) => addABt(bufX[i], rx.cols, bufY[j], ry.cols, kc, this.cross[i][j])),
-      );
+      this.xs.forEach((rx, i) => this.ys.forEach((ry, j) => addABt(bufX[i], rx.cols, bufY[j], ry.cols, kc, this.cross[i][j])));
     }
   }
 

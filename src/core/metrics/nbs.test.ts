@@ -18,7 +18,6 @@ import {
   m64,
 } from '../../../test/kits/metrics';
 
-
 describe('NBS', () => {
   let real: MnistActivations;
   before(async () => {

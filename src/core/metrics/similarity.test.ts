@@ -13,10 +13,16 @@ describe('SIMILARITY_METRICS', () => {
   });
 
   it('holds every command-line name', () => {
-    assert.deepEqual(
-      [...SIMILARITY_METRIC_IDS].sort(),
-      ['debiased-cka', 'linear-cka', 'mean-cca', 'minibatch-cka', 'nbs', 'pwcca', 'rbf-cka', 'svcca'],
-    );
+    assert.deepEqual([...SIMILARITY_METRIC_IDS].sort(), [
+      'debiased-cka',
+      'linear-cka',
+      'mean-cca',
+      'minibatch-cka',
+      'nbs',
+      'pwcca',
+      'rbf-cka',
+      'svcca',
+    ]);
     assert.ok(isSimilarityMetricId('svcca'));
     assert.ok(!isSimilarityMetricId('cka'));
     for (const id of SIMILARITY_METRIC_IDS) assert.equal(SIMILARITY_METRICS[id].id, id);

@@ -5,15 +5,7 @@ import type { Matrix, MatrixNames } from './matrix';
 import { normalizedBuresSimilarity } from './nbs';
 
 /** Every similarity metric under its command-line name. */
-export type SimilarityMetricId =
-  | 'linear-cka'
-  | 'rbf-cka'
-  | 'debiased-cka'
-  | 'minibatch-cka'
-  | 'mean-cca'
-  | 'svcca'
-  | 'pwcca'
-  | 'nbs';
+export type SimilarityMetricId = 'linear-cka' | 'rbf-cka' | 'debiased-cka' | 'minibatch-cka' | 'mean-cca' | 'svcca' | 'pwcca' | 'nbs';
 
 /** The union of every metric's options; each metric reads the ones it knows. */
 export interface SimilarityOptions {
@@ -89,7 +81,7 @@ export const SIMILARITY_METRICS: { readonly [Id in SimilarityMetricId]: Similari
   svcca: {
     id: 'svcca',
     label: 'SVCCA',
-    description: 'Mean CCA after keeping the principal directions that explain 99% of each side\'s variance (Raghu et al. 2017).',
+    description: "Mean CCA after keeping the principal directions that explain 99% of each side's variance (Raghu et al. 2017).",
     gram: false,
     compute: (x, y, o = {}) => svcca(x, y, o),
   },

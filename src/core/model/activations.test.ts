@@ -118,7 +118,10 @@ describe('layer activations', () => {
   });
 
   it('refuse unknown layers and too little data with clear messages', () => {
-    assert.throws(() => layerActivations(mlp, x, n, { layers: [3] }), (e: Error) => e instanceof PruneScopeError && /no layer 3/.test(e.message));
+    assert.throws(
+      () => layerActivations(mlp, x, n, { layers: [3] }),
+      (e: Error) => e instanceof PruneScopeError && /no layer 3/.test(e.message),
+    );
     assert.throws(() => layerActivations(mlp, x, n + 1), /51 samples of 784 features need 39984 values, got 39200/);
     assert.throws(() => layerActivations(mlp, x, n, { pre: false, post: false }), /pre, post or both/);
     assert.deepEqual(layerActivations(mlp, x, 0)[0].post, new Float32Array(0));

@@ -58,7 +58,8 @@ function resolveOptions(mlp: MLP, x: Float32Array, n: number, options: Activatio
   const post = options.post ?? true;
   if (!pre && !post) throw new PruneScopeError('activations: ask for pre, post or both');
   const batchSize = options.batchSize ?? 1000;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new PruneScopeError(`activations: batch size ${batchSize} is not a positive integer`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new PruneScopeError(`activations: batch size ${batchSize} is not a positive integer`);
   if (!Number.isInteger(n) || n < 0) throw new PruneScopeError(`activations: sample count ${n} is not a non-negative integer`);
   if (x.length < n * mlp.inputSize) {
     throw new PruneScopeError(

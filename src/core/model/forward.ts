@@ -44,7 +44,7 @@ export function mlpTensors(mlp: MLP): MLPTensors {
 /** One dense layer before its activation. */
 export function denseLinear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D | null): tf.Tensor2D {
   const y = tf.matMul<tf.Tensor2D>(x, kernel);
-  return bias ? (tf.add<tf.Tensor2D>(y, bias)) : y;
+  return bias ? tf.add<tf.Tensor2D>(y, bias) : y;
 }
 
 /** Outputs of the whole network (after the last activation) for a batch x of shape [b, inputSize]. */

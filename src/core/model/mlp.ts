@@ -4,16 +4,7 @@
  * row i holds the outgoing weights of input i and column j the incoming weights of unit j.
  */
 
-export const ACTIVATIONS = [
-  'linear',
-  'relu',
-  'relu6',
-  'leaky_relu',
-  'sigmoid',
-  'tanh',
-  'softmax',
-  'log_softmax',
-] as const;
+export const ACTIVATIONS = ['linear', 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh', 'softmax', 'log_softmax'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
 
 export interface DenseLayer {

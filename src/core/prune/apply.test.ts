@@ -70,7 +70,7 @@ describe('applying a plan', () => {
     assert.equal(sum(s2.histogram.pruned), 0);
   });
 
-  it('structured: removes units, their bias and the next layer\'s rows', () => {
+  it("structured: removes units, their bias and the next layer's rows", () => {
     const mlp = randomMLP([784, 16, 8, 10], 'relu', 31);
     const plan = randomStrategy.plan(mlp, { sparsity: [0.5, 0.25], seed: 3 }) as StructuredPlan;
     const res = applyPlan(mlp, plan);
@@ -86,7 +86,10 @@ describe('applying a plan', () => {
     const keep0 = [...Array(16).keys()].filter((j) => !plan.remove[0].includes(j));
     const keep1 = [...Array(8).keys()].filter((j) => !plan.remove[1].includes(j));
     for (let i = 0; i < 784; i += 97) keep0.forEach((j, q) => assert.equal(l0.weights[i * 8 + q], mlp.layers[0].weights[i * 16 + j]));
-    assert.deepEqual([...l0.bias!], keep0.map((j) => mlp.layers[0].bias![j]));
+    assert.deepEqual(
+      [...l0.bias!],
+      keep0.map((j) => mlp.layers[0].bias![j]),
+    );
     keep0.forEach((i, r) => keep1.forEach((j, q) => assert.equal(l1.weights[r * 6 + q], mlp.layers[1].weights[i * 8 + j])));
     keep1.forEach((i, r) => assert.equal(l2.weights[r * 10 + 3], mlp.layers[2].weights[i * 10 + 3]));
     const s = res.layers;
@@ -101,8 +104,14 @@ describe('applying a plan', () => {
     assert.equal(s[1].flops, 2 * 8 * 6);
     assert.equal(s[1].params, 8 * 6 + 6);
     assert.ok(Math.abs(s[1].sparsity - (1 - 48 / 128)) < 1e-12);
-    assert.equal(s[1].histogram.pruned.reduce((a, b) => a + b, 0), 128 - 48);
-    assert.equal(s[2].histogram.pruned.reduce((a, b) => a + b, 0), 20);
+    assert.equal(
+      s[1].histogram.pruned.reduce((a, b) => a + b, 0),
+      128 - 48,
+    );
+    assert.equal(
+      s[2].histogram.pruned.reduce((a, b) => a + b, 0),
+      20,
+    );
     assert.equal(res.totals.params, 784 * 8 + 8 + 8 * 6 + 6 + 6 * 10 + 10);
   });
 
@@ -114,7 +123,13 @@ describe('applying a plan', () => {
     assertSameFunction(mlp, plan, data, 'relu');
     // Without the fold the outputs would differ: drop the constants by hand and compare.
     const shrunk = applyPlan(mlp, plan).mlp;
-    const unfolded = applyPlan({ ...mlp, layers: mlp.layers.map((l, i) => (i === 0 ? { ...l, bias: l.bias!.map((b, j) => (plan.remove[0].includes(j) ? -1 : b)) } : l)) }, plan).mlp;
+    const unfolded = applyPlan(
+      {
+        ...mlp,
+        layers: mlp.layers.map((l, i) => (i === 0 ? { ...l, bias: l.bias!.map((b, j) => (plan.remove[0].includes(j) ? -1 : b)) } : l)),
+      },
+      plan,
+    ).mlp;
     assert.ok(maxAbsDiff(predict(shrunk, data.x, data.n), predict(unfolded, data.x, data.n)) > 1e-3);
   });
 
@@ -166,11 +181,27 @@ describe('applying a plan', () => {
 
   it('refuses plans that do not fit and hidden softmax layers', () => {
     const mlp = randomMLP([784, 4, 10], 'relu', 36);
-    const bad = (remove: number[][]): StructuredPlan => ({ kind: 'structured', strategy: 'hand', requested: [0, 0], notes: [], order: remove, remove });
-    assert.throws(() => applyPlan(mlp, bad([[4], []])), (e: Error) => e instanceof PruneScopeError && /layer dense_0 cannot remove unit 4/.test(e.message));
+    const bad = (remove: number[][]): StructuredPlan => ({
+      kind: 'structured',
+      strategy: 'hand',
+      requested: [0, 0],
+      notes: [],
+      order: remove,
+      remove,
+    });
+    assert.throws(
+      () => applyPlan(mlp, bad([[4], []])),
+      (e: Error) => e instanceof PruneScopeError && /layer dense_0 cannot remove unit 4/.test(e.message),
+    );
     assert.throws(() => applyPlan(mlp, bad([[1, 1], []])), /cannot remove unit 1/);
     assert.throws(() => applyPlan(mlp, bad([[1]])), /covers 1 layers but model random-784-4-10 has 2/);
-    const masks: UnstructuredPlan = { kind: 'unstructured', strategy: 'hand', requested: [0, 0], notes: [], masks: [new Uint8Array(5), null] };
+    const masks: UnstructuredPlan = {
+      kind: 'unstructured',
+      strategy: 'hand',
+      requested: [0, 0],
+      notes: [],
+      masks: [new Uint8Array(5), null],
+    };
     assert.throws(() => applyPlan(mlp, masks), /mask of layer dense_0 has 5 entries, the layer 3136 weights/);
     const soft = randomMLP([784, 4, 10], ['softmax', 'linear'], 36);
     assert.throws(() => applyPlan(soft, bad([[1], []])), /dense_0 \(position 0\) uses softmax/);

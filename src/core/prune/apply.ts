@@ -93,13 +93,17 @@ function checkPlan(mlp: MLP, plan: PrunePlan): void {
     if (plan.kind === 'unstructured') {
       const m = plan.masks[l];
       if (m && m.length !== layer.weights.length) {
-        throw new PruneScopeError(`pruning plan (${plan.strategy}): mask of layer ${layer.name} has ${m.length} entries, the layer ${layer.weights.length} weights`);
+        throw new PruneScopeError(
+          `pruning plan (${plan.strategy}): mask of layer ${layer.name} has ${m.length} entries, the layer ${layer.weights.length} weights`,
+        );
       }
     } else {
       const seen = new Set<number>();
       for (const u of plan.remove[l]) {
         if (!Number.isInteger(u) || u < 0 || u >= layer.units || seen.has(u)) {
-          throw new PruneScopeError(`pruning plan (${plan.strategy}): layer ${layer.name} cannot remove unit ${u} (units 0..${layer.units - 1}, each once)`);
+          throw new PruneScopeError(
+            `pruning plan (${plan.strategy}): layer ${layer.name} cannot remove unit ${u} (units 0..${layer.units - 1}, each once)`,
+          );
         }
         seen.add(u);
       }
@@ -116,7 +120,9 @@ function removedUnits(mlp: MLP, plan: StructuredPlan, notes: string[]): Uint8Arr
       const order = plan.order?.[l]?.length === plan.remove[l].length ? plan.order[l] : plan.remove[l];
       const keep = order[order.length - 1];
       gone[keep] = 0;
-      notes.push(`layer ${layer.name}: the plan removes all ${layer.units} units; unit ${keep} is kept so the layer still passes something on`);
+      notes.push(
+        `layer ${layer.name}: the plan removes all ${layer.units} units; unit ${keep} is kept so the layer still passes something on`,
+      );
     }
     const mixing = layer.activation === 'softmax' || layer.activation === 'log_softmax';
     if (mixing && l < mlp.layers.length - 1 && gone.some((g) => g === 1)) {

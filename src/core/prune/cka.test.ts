@@ -19,7 +19,15 @@ import type { StructuredPlan } from './strategy';
 import { correlatedOutputs, maxAbsDiff, mnistRows, randomMLP } from '../../../test/kits/prune';
 
 /** Fast and reference agree on the whole removal order; returns the largest score difference. */
-function assertSameOrder(z: Float32Array, n: number, p: number, bias: Float32Array | null, k: number, variant: CkaVariant, what: string): number {
+function assertSameOrder(
+  z: Float32Array,
+  n: number,
+  p: number,
+  bias: Float32Array | null,
+  k: number,
+  variant: CkaVariant,
+  what: string,
+): number {
   const fast = ckaOrder(z, n, p, k, variant);
   const ref = ckaOrderReference(z, n, p, bias, k, variant);
   assert.equal(fast.order.length, k);
@@ -54,7 +62,7 @@ describe('fast CKA pruning equals the straightforward reference', () => {
     assertSameOrder(preActivations(mlp, 0, mnist, 128), 128, 256, mlp.layers[0].bias, 230, 'cka', 'mnist random-init 256');
   });
 
-  it('cka: the 128-unit layer of an MNIST MLP in dfdx\'s layout, n = 256', () => {
+  it("cka: the 128-unit layer of an MNIST MLP in dfdx's layout, n = 256", () => {
     assertSameOrder(preActivations(trained, 1, mnist, 256), 256, 128, trained.layers[1].bias, 115, 'cka', 'trained 128');
   });
 
@@ -107,22 +115,38 @@ describe('fast CKA pruning equals the straightforward reference', () => {
     const src = [...Array(40).keys(), 3, 3, 17, 25, 25, -1, -1, 9];
     for (let r = 0; r < n; r++) {
       src.forEach((s, j) => {
-        if (s < 0) z[r * p + j] = 0.25; // dead: constant output
-        else if (j === 47) z[r * p + j] = -z[r * p + s]; // negated copy of 9
+        if (s < 0)
+          z[r * p + j] = 0.25; // dead: constant output
+        else if (j === 47)
+          z[r * p + j] = -z[r * p + s]; // negated copy of 9
         else z[r * p + j] = base[r * 40 + s];
       });
     }
     const bias = Float32Array.from({ length: p }, (_, j) => (j === 45 || j === 46 ? 0.25 : 0.1 * j));
     const one = ckaOrder(z, n, p, 40, 'cka');
     // Exact ties in the fast scores: copies of a neuron score bit-for-bit alike.
-    for (const [a, b] of [[3, 40], [3, 41], [17, 42], [25, 43], [25, 44], [45, 46], [9, 47]]) {
+    for (const [a, b] of [
+      [3, 40],
+      [3, 41],
+      [17, 42],
+      [25, 43],
+      [25, 44],
+      [45, 46],
+      [9, 47],
+    ]) {
       assert.equal(one.scores[a], one.scores[b], `neurons ${a} and ${b}`);
     }
     // Dead neurons change nothing: score 1 (to rounding), removed first, lowest index first.
     assert.ok(Math.abs(one.scores[45] - 1) < 1e-15);
     assert.deepEqual(one.order.slice(0, 2), [45, 46]);
     const pos = (u: number) => one.order.indexOf(u);
-    for (const [a, b] of [[3, 40], [40, 41], [25, 43], [9, 47]]) if (pos(b) >= 0) assert.ok(pos(a) >= 0 && pos(a) < pos(b));
+    for (const [a, b] of [
+      [3, 40],
+      [40, 41],
+      [25, 43],
+      [9, 47],
+    ])
+      if (pos(b) >= 0) assert.ok(pos(a) >= 0 && pos(a) < pos(b));
     for (const variant of ['cka', 'cka-greedy'] as const) assertSameOrder(z, n, p, bias, 40, variant, 'ties');
   });
 
@@ -156,7 +180,8 @@ describe('fast CKA pruning equals the straightforward reference', () => {
     ckaOrder(z, n, p, 36, 'cka-greedy', (t, scores, alive) => {
       if (t % 7 === 0 || t === 35) {
         const ref = ckaStepScoresReference(z, n, p, null, removed);
-        for (let i = 0; i < p; i++) if (alive[i]) assert.ok(Math.abs(scores[i] - ref[i]) < 1e-12, `step ${t}, neuron ${i}: ${scores[i]} vs ${ref[i]}`);
+        for (let i = 0; i < p; i++)
+          if (alive[i]) assert.ok(Math.abs(scores[i] - ref[i]) < 1e-12, `step ${t}, neuron ${i}: ${scores[i]} vs ${ref[i]}`);
         checked++;
       }
       removed.push(pickBest(scores, alive));
@@ -164,7 +189,7 @@ describe('fast CKA pruning equals the straightforward reference', () => {
     assert.equal(checked, 6);
   });
 
-  it('ablation by writing the bias equals a forward pass with the neuron\'s weights zeroed', () => {
+  it("ablation by writing the bias equals a forward pass with the neuron's weights zeroed", () => {
     const mlp = randomMLP([784, 24, 10], 'relu', 18);
     const n = 64;
     const z = preActivations(mlp, 0, mnist, n);
@@ -172,14 +197,18 @@ describe('fast CKA pruning equals the straightforward reference', () => {
     const w = new Float32Array(mlp.layers[0].weights);
     for (let i = 0; i < 784; i++) for (const j of gone) w[i * 24 + j] = 0;
     const recomputed = tf.tidy(() =>
-      denseLinear(tf.tensor2d(mnist.x.subarray(0, n * 784), [n, 784]), tf.tensor2d(w, [784, 24]), tf.tensor1d(mlp.layers[0].bias!)).dataSync(),
+      denseLinear(
+        tf.tensor2d(mnist.x.subarray(0, n * 784), [n, 784]),
+        tf.tensor2d(w, [784, 24]),
+        tf.tensor1d(mlp.layers[0].bias!),
+      ).dataSync(),
     );
     const ablated = ablateColumns(z, n, 24, mlp.layers[0].bias, gone);
     for (let r = 0; r < n; r++) for (const j of gone) assert.equal(recomputed[r * 24 + j], ablated[r * 24 + j]);
     assert.ok(maxAbsDiff(recomputed, ablated) < 1e-5);
   });
 
-  it('the reference linear CKA equals the metrics module\'s, in both of its forms', () => {
+  it("the reference linear CKA equals the metrics module's, in both of its forms", () => {
     const n = 96;
     const p = 40;
     const z = correlatedOutputs(n, p, 22);
@@ -226,7 +255,10 @@ describe('CKA strategies', () => {
       acts.forEach((a) => {
         const expected = ckaOrder(a.pre!, 512, a.units, plan.order[a.layer].length, strategy.id).order;
         assert.deepEqual(plan.order[a.layer], expected);
-        assert.deepEqual(plan.remove[a.layer], [...expected].sort((x, y) => x - y));
+        assert.deepEqual(
+          plan.remove[a.layer],
+          [...expected].sort((x, y) => x - y),
+        );
       });
       assert.equal(plan.curves![0]!.length, 20);
     }
@@ -236,7 +268,10 @@ describe('CKA strategies', () => {
 
   it('explain what is missing or impossible', () => {
     const mlp = randomMLP([784, 8, 10], 'relu', 21);
-    assert.throws(() => ckaStrategy.plan(mlp, { sparsity: 0.5 }), (e: Error) => e instanceof PruneScopeError && /cka needs samples/.test(e.message));
+    assert.throws(
+      () => ckaStrategy.plan(mlp, { sparsity: 0.5 }),
+      (e: Error) => e instanceof PruneScopeError && /cka needs samples/.test(e.message),
+    );
     const soft = randomMLP([784, 8, 10], ['softmax', 'linear'], 21);
     assert.throws(() => ckaGreedyStrategy.plan(soft, { sparsity: 0.5, samples: mnist }), /layer dense_0 \(position 0\) uses softmax/);
   });

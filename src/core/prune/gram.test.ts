@@ -43,7 +43,8 @@ describe('Gram matrix of centered columns', () => {
         const xt = centeredColumns(z, n, p, gramInputBuffer(p, n));
         const c = gramOfColumns(xt, p, n);
         assert.deepEqual(c, expected, `n = ${n}, p = ${p}, ${parallel ? 'two threads' : 'one thread'}`);
-        if (parallel && p === 301 && availableParallelism() > 1) assert.ok(xt.buffer instanceof SharedArrayBuffer, 'the large case is set up for two threads');
+        if (parallel && p === 301 && availableParallelism() > 1)
+          assert.ok(xt.buffer instanceof SharedArrayBuffer, 'the large case is set up for two threads');
       }
     }
     // The helper thread's copy of the kernel (run from its source text) gives the same bits.

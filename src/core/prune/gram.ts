@@ -53,15 +53,47 @@ function gramBlockRow(xt: Float64Array, c: Float64Array, p: number, n: number, i
     const b1 = b0 + n;
     const b2 = b1 + n;
     const b3 = b2 + n;
-    let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-    let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+    let s00 = 0,
+      s01 = 0,
+      s02 = 0,
+      s03 = 0,
+      s10 = 0,
+      s11 = 0,
+      s12 = 0,
+      s13 = 0;
+    let s20 = 0,
+      s21 = 0,
+      s22 = 0,
+      s23 = 0,
+      s30 = 0,
+      s31 = 0,
+      s32 = 0,
+      s33 = 0;
     for (let k = 0; k < n; k++) {
-      const x0 = xt[a0 + k], x1 = xt[a1 + k], x2 = xt[a2 + k], x3 = xt[a3 + k];
-      const y0 = xt[b0 + k], y1 = xt[b1 + k], y2 = xt[b2 + k], y3 = xt[b3 + k];
-      s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
-      s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
-      s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
-      s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+      const x0 = xt[a0 + k],
+        x1 = xt[a1 + k],
+        x2 = xt[a2 + k],
+        x3 = xt[a3 + k];
+      const y0 = xt[b0 + k],
+        y1 = xt[b1 + k],
+        y2 = xt[b2 + k],
+        y3 = xt[b3 + k];
+      s00 += x0 * y0;
+      s01 += x0 * y1;
+      s02 += x0 * y2;
+      s03 += x0 * y3;
+      s10 += x1 * y0;
+      s11 += x1 * y1;
+      s12 += x1 * y2;
+      s13 += x1 * y3;
+      s20 += x2 * y0;
+      s21 += x2 * y1;
+      s22 += x2 * y2;
+      s23 += x2 * y3;
+      s30 += x3 * y0;
+      s31 += x3 * y1;
+      s32 += x3 * y2;
+      s33 += x3 * y3;
     }
     const block = [s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33];
     for (let r = 0; r < 4; r++) {

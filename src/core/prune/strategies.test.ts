@@ -49,8 +49,14 @@ describe('magnitude pruning', () => {
     const plan = magnitudeStrategy.plan(mlp, { sparsity: [0.25, 0, 0.5], includeOutput: true }) as UnstructuredPlan;
     assert.deepEqual([zeroCount(plan.masks[0]), zeroCount(plan.masks[1]), zeroCount(plan.masks[2])], [2, 0, 1]);
     assert.deepEqual([...plan.masks[2]!], [0, 1]);
-    assert.throws(() => magnitudeStrategy.plan(mlp, { sparsity: [0.5, 0.5, 0.5] }), /3 sparsity values given but model hand has 2 prunable layers \(h1, h2\)/);
-    assert.throws(() => magnitudeStrategy.plan(mlp, { sparsity: 1.5 }), (e: Error) => e instanceof PruneScopeError && /between 0 and 1/.test(e.message));
+    assert.throws(
+      () => magnitudeStrategy.plan(mlp, { sparsity: [0.5, 0.5, 0.5] }),
+      /3 sparsity values given but model hand has 2 prunable layers \(h1, h2\)/,
+    );
+    assert.throws(
+      () => magnitudeStrategy.plan(mlp, { sparsity: 1.5 }),
+      (e: Error) => e instanceof PruneScopeError && /between 0 and 1/.test(e.message),
+    );
   });
 
   it('global: one threshold across layers, ties to the earlier layer', () => {
@@ -76,7 +82,10 @@ describe('magnitude pruning', () => {
     assert.ok(mlp.layers[0].weights.every((w, i) => w !== Math.fround(0.05) || plan.masks[0]![i] === 0));
     const lost1 = zeroCount(plan.masks[1]);
     assert.ok(lost1 > 0 && lost1 < 200);
-    assert.deepEqual([...plan.masks[1]!], Array.from({ length: 200 }, (_, i) => (i < lost1 ? 0 : 1)));
+    assert.deepEqual(
+      [...plan.masks[1]!],
+      Array.from({ length: 200 }, (_, i) => (i < lost1 ? 0 : 1)),
+    );
     assert.throws(() => magnitudeGlobalStrategy.plan(mlp, { sparsity: [0.5, 0.5] }), /one sparsity/);
   });
 });
@@ -142,7 +151,8 @@ describe('APoZ pruning', () => {
     const mlp = randomMLP([784, 8, 10], ['sigmoid', 'linear'], 5);
     assert.throws(
       () => apozStrategy.plan(mlp, { sparsity: 0.5, samples }),
-      (e: Error) => e instanceof PruneScopeError && /apoz needs ReLU-like layers .* layer dense_0 \(position 0\) uses sigmoid/.test(e.message),
+      (e: Error) =>
+        e instanceof PruneScopeError && /apoz needs ReLU-like layers .* layer dense_0 \(position 0\) uses sigmoid/.test(e.message),
     );
     assert.throws(() => apozStrategy.plan(randomMLP([784, 8, 10], 'relu', 5), { sparsity: 0.5 }), /apoz needs samples/);
   });
@@ -181,14 +191,49 @@ describe('strategy registry', () => {
       PRUNE_STRATEGIES.map((s) => [s.id, s.label, s.kind, s.needsSamples, s.scope, s.description]),
       [
         ['magnitude', 'Magnitude (layer-wise)', 'unstructured', false, 'layer', 'zeroes the smallest |w| of each layer'],
-        ['magnitude-global', 'Magnitude (global)', 'unstructured', false, 'global', 'zeroes the smallest |w| across all prunable layers together'],
+        [
+          'magnitude-global',
+          'Magnitude (global)',
+          'unstructured',
+          false,
+          'global',
+          'zeroes the smallest |w| across all prunable layers together',
+        ],
         ['unit-l1', 'Unit L1 norm', 'structured', false, 'layer', 'removes the neurons whose incoming weights have the smallest L1 norm'],
         ['unit-l2', 'Unit L2 norm', 'structured', false, 'layer', 'removes the neurons whose incoming weights have the smallest L2 norm'],
-        ['apoz', 'APoZ (network trimming)', 'structured', true, 'layer', 'removes the ReLU neurons whose output is zero on the largest share of samples'],
-        ['cka', 'CKA (one-shot ranking)', 'structured', true, 'layer', 'removes the neurons whose ablation alone changes the layer output least (highest linear CKA to the original)'],
-        ['cka-greedy', 'CKA (greedy)', 'structured', true, 'layer', 'removes neurons one at a time, each time the one whose ablation (with those already removed) keeps the highest linear CKA'],
+        [
+          'apoz',
+          'APoZ (network trimming)',
+          'structured',
+          true,
+          'layer',
+          'removes the ReLU neurons whose output is zero on the largest share of samples',
+        ],
+        [
+          'cka',
+          'CKA (one-shot ranking)',
+          'structured',
+          true,
+          'layer',
+          'removes the neurons whose ablation alone changes the layer output least (highest linear CKA to the original)',
+        ],
+        [
+          'cka-greedy',
+          'CKA (greedy)',
+          'structured',
+          true,
+          'layer',
+          'removes neurons one at a time, each time the one whose ablation (with those already removed) keeps the highest linear CKA',
+        ],
         ['random', 'Random neurons', 'structured', false, 'layer', 'removes randomly chosen neurons (seeded baseline)'],
-        ['random-weights', 'Random weights', 'unstructured', false, 'layer', 'zeroes randomly chosen weights of each layer (seeded baseline)'],
+        [
+          'random-weights',
+          'Random weights',
+          'unstructured',
+          false,
+          'layer',
+          'zeroes randomly chosen weights of each layer (seeded baseline)',
+        ],
       ],
     );
     // magnitude and magnitude-global share one criterion, as do unit-l1 and unit-l2 (parametrised by the norm).

@@ -31,15 +31,7 @@ import type { MLP } from '../model/mlp';
 
 /** Every strategy a user can name (command line, settings, results); registry.ts defines each one. */
 export type PruneStrategyId =
-  | 'magnitude'
-  | 'magnitude-global'
-  | 'unit-l1'
-  | 'unit-l2'
-  | 'apoz'
-  | 'cka'
-  | 'cka-greedy'
-  | 'random'
-  | 'random-weights';
+  'magnitude' | 'magnitude-global' | 'unit-l1' | 'unit-l2' | 'apoz' | 'cka' | 'cka-greedy' | 'random' | 'random-weights';
 
 export type PruneKind = 'structured' | 'unstructured';
 

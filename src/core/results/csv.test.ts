@@ -16,7 +16,9 @@ test('CSV of an analysis: the original, then a row per point and per layer', () 
   assert.equal(rows[0].strategy, 'original');
   assert.equal(Number(rows[0].accuracy), r.baseline.accuracy);
   const p = r.runs[1].points[4];
-  const row = rows.find((x) => x.strategy === 'unit-l2' && x.layer === '(model)' && Number(x.sparsity) === p.sparsity && Number(x.iteration) === p.iteration);
+  const row = rows.find(
+    (x) => x.strategy === 'unit-l2' && x.layer === '(model)' && Number(x.sparsity) === p.sparsity && Number(x.iteration) === p.iteration,
+  );
   assert.ok(row);
   assert.equal(Number(row.accuracy), p.accuracy);
   assert.equal(row.sparse_ms_per_100, '');
@@ -26,7 +28,10 @@ test('CSV of an analysis: the original, then a row per point and per layer', () 
   const g = r.baseline.geometry?.find((x) => x.applies);
   assert.ok(g?.applies);
   const desc = rows.filter((x) => x.layer === g.layer && x.geometry_order === 'descending');
-  assert.deepEqual(desc.map((x) => [Number(x.units_kept), Number(x.geometry_r2)]), g.descending.map((p) => [p.k, p.r2]));
+  assert.deepEqual(
+    desc.map((x) => [Number(x.units_kept), Number(x.geometry_r2)]),
+    g.descending.map((p) => [p.k, p.r2]),
+  );
   assert.equal(Number(desc[0].units), g.units);
 });
 
@@ -53,7 +58,10 @@ test('CSV of a comparison lists every cell of the three matrices', () => {
   const aAsc = rows.filter((x) => x.matrix === 'a_geometry_ascending' && x.row_layer === 'Gemm_4');
   const g = r.a.geometry?.[1];
   assert.ok(g?.applies);
-  assert.deepEqual(aAsc.map((x) => Number(x.geometry_r2)), g.ascending.map((p) => p.r2));
+  assert.deepEqual(
+    aAsc.map((x) => Number(x.geometry_r2)),
+    g.ascending.map((p) => p.r2),
+  );
   const undefinedCell = rows.find((x) => x.matrix === 'cross' && x.row_layer === 'Gemm_6' && x.column_layer === 'Gemm_6');
   assert.equal(undefinedCell?.['linear-cka'], '');
   assert.equal(safeFileName('APoZ of <dense_1>/x'), 'APoZ-of-dense_1-x');

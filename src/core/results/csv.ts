@@ -39,28 +39,102 @@ export function resultsToCsv(results: Results): string {
     const b = results.b.model.layerNames;
     const geometry = (side: 'a' | 'b') =>
       geometryPoints(results[side].geometry).map(([layer, , order, k, r2]) => [`${side}_geometry_${order}`, layer, null, null, k, r2]);
-    return rows(['matrix', 'row_layer', 'column_layer', results.metric, 'units_kept', 'geometry_r2'], [
-      ...matrixRows('cross', a, b, results.cross),
-      ...matrixRows('a_self', a, a, results.a.selfSimilarity),
-      ...matrixRows('b_self', b, b, results.b.selfSimilarity),
-      ...geometry('a'),
-      ...geometry('b'),
-    ]);
+    return rows(
+      ['matrix', 'row_layer', 'column_layer', results.metric, 'units_kept', 'geometry_r2'],
+      [
+        ...matrixRows('cross', a, b, results.cross),
+        ...matrixRows('a_self', a, a, results.a.selfSimilarity),
+        ...matrixRows('b_self', b, b, results.b.selfSimilarity),
+        ...geometry('a'),
+        ...geometry('b'),
+      ],
+    );
   }
   const header = [
-    'strategy', 'kind', 'schedule', 'iteration', 'sparsity', 'actual_sparsity', 'layer', 'units', 'accuracy', 'loss',
-    'agreement', 'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'similarity', 'apoz_mean', 'finetune_epochs',
-    'geometry_order', 'units_kept', 'geometry_r2',
+    'strategy',
+    'kind',
+    'schedule',
+    'iteration',
+    'sparsity',
+    'actual_sparsity',
+    'layer',
+    'units',
+    'accuracy',
+    'loss',
+    'agreement',
+    'parameters',
+    'flops',
+    'onnx_bytes',
+    'dense_ms_per_100',
+    'sparse_ms_per_100',
+    'similarity',
+    'apoz_mean',
+    'finetune_epochs',
+    'geometry_order',
+    'units_kept',
+    'geometry_r2',
   ];
   const body: (string | number | null | undefined)[][] = [];
   const b = results.baseline;
-  body.push(['original', '', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, null, null, 0]);
+  body.push([
+    'original',
+    '',
+    '',
+    0,
+    0,
+    0,
+    '(model)',
+    '',
+    b.accuracy,
+    b.loss,
+    1,
+    b.parameters,
+    b.flops,
+    b.onnxBytes,
+    b.latency.denseMsPer100,
+    null,
+    null,
+    null,
+    0,
+  ]);
   for (const run of results.runs) {
     for (const p of run.points) {
       const common = [run.strategy, run.kind, run.schedule, p.iteration, p.sparsity];
-      body.push([...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.onnxBytes, p.latency.denseMsPer100, p.latency.sparseMsPer100, null, null, p.finetuneEpochs]);
+      body.push([
+        ...common,
+        p.actualSparsity,
+        '(model)',
+        '',
+        p.accuracy,
+        p.loss,
+        p.agreement,
+        p.parameters,
+        p.flops,
+        p.onnxBytes,
+        p.latency.denseMsPer100,
+        p.latency.sparseMsPer100,
+        null,
+        null,
+        p.finetuneEpochs,
+      ]);
       for (const l of p.layers) {
-        body.push([...common, l.sparsity, l.name, l.units, null, null, null, l.parameters, l.flops, null, null, null, l.similarity, l.apoz.mean, p.finetuneEpochs]);
+        body.push([
+          ...common,
+          l.sparsity,
+          l.name,
+          l.units,
+          null,
+          null,
+          null,
+          l.parameters,
+          l.flops,
+          null,
+          null,
+          null,
+          l.similarity,
+          l.apoz.mean,
+          p.finetuneEpochs,
+        ]);
       }
     }
   }
@@ -72,5 +146,10 @@ export function resultsToCsv(results: Results): string {
 
 /** A file name part from free text (a chart title, a model name). */
 export function safeFileName(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'chart';
+  return (
+    text
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 80) || 'chart'
+  );
 }

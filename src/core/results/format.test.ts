@@ -26,7 +26,11 @@ const geometry: LayerGeometry[] = [
       { k: 10, r2: 1 },
     ],
   },
-  { layer: 'Gemm_4', applies: false, reason: 'geometry adds units in APoZ order, and APoZ counts exact zeros after a ReLU-like activation' },
+  {
+    layer: 'Gemm_4',
+    applies: false,
+    reason: 'geometry adds units in APoZ order, and APoZ counts exact zeros after a ReLU-like activation',
+  },
 ];
 
 function withGeometry(g: unknown): string {
@@ -94,7 +98,11 @@ describe('results format', () => {
     refused(as(undefined), 'noversion/results.json', /has no version number/);
     refused(as('1'), 'string/results.json', /has no version number/);
     refused(as(1.5), 'fraction/results.json', /has no version number/);
-    refused(as(RESULTS_VERSION + 1), 'newer/results.json', new RegExp(`version ${RESULTS_VERSION + 1} was written by a newer PruneScope; this one reads version ${RESULTS_VERSION}`));
+    refused(
+      as(RESULTS_VERSION + 1),
+      'newer/results.json',
+      new RegExp(`version ${RESULTS_VERSION + 1} was written by a newer PruneScope; this one reads version ${RESULTS_VERSION}`),
+    );
   });
 
   it('refuses what is not a results file, naming the file', () => {

@@ -44,7 +44,10 @@ describe('lossAndGradients', () => {
         return tf.tensor2d(w, [sizes[l], sizes[l + 1]]);
       });
       const biases = specs.map((_, l) => (hasBias[l] ? tf.tensor1d(Array.from({ length: sizes[l + 1] }, () => rng.next() - 0.5)) : null));
-      const x = tf.tensor2d(Array.from({ length: batch * sizes[0] }, () => rng.next() * 4 - 2), [batch, sizes[0]]);
+      const x = tf.tensor2d(
+        Array.from({ length: batch * sizes[0] }, () => rng.next() * 4 - 2),
+        [batch, sizes[0]],
+      );
       const labelsArr = Int32Array.from({ length: batch }, () => rng.int(3));
       const labels = tf.tensor1d(labelsArr, 'int32');
       const y = tf.cast(tf.oneHot(labels, 3), 'float32') as tf.Tensor2D;
@@ -93,7 +96,10 @@ describe('lossAndGradients', () => {
         h = activate(z, s);
         if (masks[l]) h = tf.mul(h, masks[l]);
       });
-      assert.ok(zs[3].some((v) => v < 0), 'leaky_relu negative side');
+      assert.ok(
+        zs[3].some((v) => v < 0),
+        'leaky_relu negative side',
+      );
       assert.ok(zs[4].some((v) => v > 6) && zs[4].some((v) => v < 0), 'relu6 both kinks');
     });
   }
@@ -157,8 +163,14 @@ describe('Rng', () => {
     const b = new Rng(42, 1);
     const c = new Rng(42, 2);
     const sa = Array.from({ length: 50 }, () => a.uint32());
-    assert.deepEqual(sa, Array.from({ length: 50 }, () => b.uint32()));
-    assert.notDeepEqual(sa, Array.from({ length: 50 }, () => c.uint32()));
+    assert.deepEqual(
+      sa,
+      Array.from({ length: 50 }, () => b.uint32()),
+    );
+    assert.notDeepEqual(
+      sa,
+      Array.from({ length: 50 }, () => c.uint32()),
+    );
   });
 
   test('dropout masks drop about the rate and scale the kept entries', () => {

@@ -55,7 +55,9 @@ export function checkTrainable(specs: LayerSpec[], modelName: string): void {
       );
     }
     if (!last && !TRAINABLE_HIDDEN.includes(s.activation)) {
-      throw new PruneScopeError(`model ${modelName}: hidden layer ${i + 1} has activation ${s.activation}, which training does not support`);
+      throw new PruneScopeError(
+        `model ${modelName}: hidden layer ${i + 1} has activation ${s.activation}, which training does not support`,
+      );
     }
     if (!(s.dropout >= 0 && s.dropout < 1)) {
       throw new PruneScopeError(`model ${modelName}: layer ${i + 1} has dropout rate ${s.dropout}; it must be in [0, 1)`);

@@ -55,7 +55,7 @@ describe('evaluate', () => {
     });
   }
 
-  test('keepPredictions returns every row\'s argmax across batches, as the argmax of predict\'s outputs', async () => {
+  test("keepPredictions returns every row's argmax across batches, as the argmax of predict's outputs", async () => {
     const r = await evaluate(identityModel('linear'), data, { batchSize: 3, keepPredictions: true });
     assert.deepEqual(Array.from(r.predictions ?? []), [0, 1, 0, 1]);
     const out = predict(identityModel('linear'), data.x, data.n, 3);
@@ -75,7 +75,10 @@ describe('evaluate', () => {
     swapped.layers[0].weights = new Float32Array([0, 1, 1, 0]);
     assert.equal((await evaluate(m, data, { reference: swapped })).agreement, 0);
     // a reference that always says class 1 agrees on rows 2 and 4
-    const always1: MLP = { ...cloneMLP(m), layers: [{ ...m.layers[0], weights: new Float32Array([0, 0, 0, 0]), bias: new Float32Array([0, 1]) }] };
+    const always1: MLP = {
+      ...cloneMLP(m),
+      layers: [{ ...m.layers[0], weights: new Float32Array([0, 0, 0, 0]), bias: new Float32Array([0, 1]) }],
+    };
     assert.equal((await evaluate(m, data, { reference: always1 })).agreement, 0.5);
   });
 
@@ -99,8 +102,17 @@ describe('evaluate', () => {
 
   test('refuses unlabelled data and data that does not fit', async () => {
     const m = identityModel('softmax');
-    await assert.rejects(evaluate(m, makeDataset('nolabels', x, null, [2])), (e: Error) => e instanceof DataError && /no labels/.test(e.message));
-    await assert.rejects(evaluate(m, makeDataset('wide', new Float32Array(6), new Int32Array([0, 1]), [3])), (e: Error) => e instanceof DataError && /3 features/.test(e.message));
-    await assert.rejects(evaluate(m, makeDataset('many', x, new Int32Array([0, 1, 2, 1]), [2])), (e: Error) => e instanceof DataError && /labels up to 2/.test(e.message));
+    await assert.rejects(
+      evaluate(m, makeDataset('nolabels', x, null, [2])),
+      (e: Error) => e instanceof DataError && /no labels/.test(e.message),
+    );
+    await assert.rejects(
+      evaluate(m, makeDataset('wide', new Float32Array(6), new Int32Array([0, 1]), [3])),
+      (e: Error) => e instanceof DataError && /3 features/.test(e.message),
+    );
+    await assert.rejects(
+      evaluate(m, makeDataset('many', x, new Int32Array([0, 1, 2, 1]), [2])),
+      (e: Error) => e instanceof DataError && /labels up to 2/.test(e.message),
+    );
   });
 });

@@ -37,7 +37,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function sameBits(a: MLP, b: MLP): boolean {
   return a.layers.every((l, i) => {
     const o = b.layers[i];
-    return Buffer.from(l.weights.buffer).equals(Buffer.from(o.weights.buffer)) && Buffer.from(l.bias!.buffer).equals(Buffer.from(o.bias!.buffer));
+    return (
+      Buffer.from(l.weights.buffer).equals(Buffer.from(o.weights.buffer)) && Buffer.from(l.bias!.buffer).equals(Buffer.from(o.bias!.buffer))
+    );
   });
 }
 
@@ -75,7 +77,8 @@ describe('trainMLP', () => {
     const { mlp, history } = await trainMLP(small, { hidden: [64], epochs: 4, batchSize: 128, seed: 1, onEpoch: (m) => void seen.push(m) });
     assert.equal(seen.length, 4);
     assert.deepEqual(seen, history.epochs);
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i].loss < seen[i - 1].loss, `epoch ${i + 1} loss ${seen[i].loss} >= ${seen[i - 1].loss}`);
+    for (let i = 1; i < seen.length; i++)
+      assert.ok(seen[i].loss < seen[i - 1].loss, `epoch ${i + 1} loss ${seen[i].loss} >= ${seen[i - 1].loss}`);
     const e = seen[3];
     assert.equal(e.epoch, 4);
     assert.equal(e.epochs, 4);
@@ -88,7 +91,10 @@ describe('trainMLP', () => {
   });
 
   test('holds out the last rows for validation when the data has none', async () => {
-    const { history } = await trainMLP({ name: 'x', normalization: 'unit', train: small.train }, { hidden: [8], epochs: 1, validationSplit: 0.2 });
+    const { history } = await trainMLP(
+      { name: 'x', normalization: 'unit', train: small.train },
+      { hidden: [8], epochs: 1, validationSplit: 0.2 },
+    );
     assert.equal(history.trainSamples, 2400);
     assert.equal(history.validationSamples, 600);
     assert.match(history.validationSource, /last 600 training rows/);
@@ -104,7 +110,15 @@ describe('fitMLP early stopping', () => {
     const noisyVal = makeDataset('shuffled-labels', val.x, y, val.sampleShape);
     const data = { name: 'es', normalization: 'unit' as const, train: sliceRows(getSplit(mnist, 'train'), 0, 1000), validation: noisyVal };
     const seen: number[] = [];
-    const { mlp, history } = await trainMLP(data, { hidden: [128], epochs: 30, patience: 2, learningRate: 0.003, batchSize: 100, seed: 2, onEpoch: (m) => void seen.push(m.valLoss) });
+    const { mlp, history } = await trainMLP(data, {
+      hidden: [128],
+      epochs: 30,
+      patience: 2,
+      learningRate: 0.003,
+      batchSize: 100,
+      seed: 2,
+      onEpoch: (m) => void seen.push(m.valLoss),
+    });
     assert.ok(history.stoppedEarly, `ran all ${seen.length} epochs: ${seen}`);
     assert.ok(seen.length < 30);
     const best = Math.min(...seen);
@@ -142,12 +156,18 @@ describe('fitMLP fine-tuning', () => {
     // the first epoch of fine-tuning starts where training ended, far below a fresh first epoch
     const first = fresh.history.epochs[0].loss;
     const third = fresh.history.epochs[2].loss;
-    assert.ok(history.epochs[0].loss < third * 1.1 && history.epochs[0].loss < first * 0.7, `${history.epochs[0].loss} vs ${first} and ${third}`);
+    assert.ok(
+      history.epochs[0].loss < third * 1.1 && history.epochs[0].loss < first * 0.7,
+      `${history.epochs[0].loss} vs ${first} and ${third}`,
+    );
   });
 
   test('refuses masks and data that do not fit the model', async () => {
     const base = initMLP({ inputShape: [784], hidden: [8], classes: 10 });
-    await assert.rejects(fitMLP(base, small, { masks: [new Float32Array(3), null] }), (e: Error) => e instanceof PruneScopeError && /weight mask 1 has 3 entries/.test(e.message));
+    await assert.rejects(
+      fitMLP(base, small, { masks: [new Float32Array(3), null] }),
+      (e: Error) => e instanceof PruneScopeError && /weight mask 1 has 3 entries/.test(e.message),
+    );
     const narrow = initMLP({ inputShape: [100], hidden: [8], classes: 10 });
     await assert.rejects(fitMLP(narrow, small, { epochs: 1 }), (e: Error) => e instanceof DataError && /784 features/.test(e.message));
     const sigmoidOut = cloneMLP(base);
@@ -186,7 +206,10 @@ describe('fitMLP weight penalties', () => {
     assert.equal(l1.history.options.l1, 1e-3);
     // The data still trains: the penalties cost little accuracy here.
     for (const r of [l2, l1]) assert.ok(r.history.epochs[1].valAccuracy > plain.history.epochs[1].valAccuracy - 0.05);
-    await assert.rejects(fitMLP(base, small, { l2: -1 }), (e: Error) => e instanceof PruneScopeError && /l2 must be a number >= 0/.test(e.message));
+    await assert.rejects(
+      fitMLP(base, small, { l2: -1 }),
+      (e: Error) => e instanceof PruneScopeError && /l2 must be a number >= 0/.test(e.message),
+    );
   });
 });
 
@@ -237,7 +260,13 @@ describe('saveTraining', () => {
     const saved = await saveTraining(out, mlp, history);
     assert.equal(saved.files[0], join(out, 'model.json'));
     const back = await readModel(join(out, 'model.json'));
-    assert.deepEqual(back.layers.map((l) => [l.units, l.activation]), [[16, 'relu'], [10, 'softmax']]);
+    assert.deepEqual(
+      back.layers.map((l) => [l.units, l.activation]),
+      [
+        [16, 'relu'],
+        [10, 'softmax'],
+      ],
+    );
     const x = small.validation!.x.subarray(0, 20 * 784);
     const p1 = predict(mlp, x, 20);
     const p2 = predict(back, x, 20);

@@ -259,13 +259,11 @@ function buildMLP(mlp: MLP, flat: FlatParams, values: Float32Array[], masks: (Fl
   return {
     ...mlp,
     inputShape: [...mlp.inputShape],
-    layers: mlp.layers.map(
-      (l, i): DenseLayer => ({
-        ...l,
-        weights: values[flat.kernelIndex[i]],
-        bias: flat.biasIndex[i] === null ? null : values[flat.biasIndex[i]],
-      }),
-    ),
+    layers: mlp.layers.map((l, i): DenseLayer => ({
+      ...l,
+      weights: values[flat.kernelIndex[i]],
+      bias: flat.biasIndex[i] === null ? null : values[flat.biasIndex[i]],
+    })),
   };
 }
 
@@ -275,7 +273,14 @@ function oneHot(labels: tf.Tensor1D, classes: number): tf.Tensor2D {
 }
 
 /** Mean cross-entropy and accuracy of the logits, in batches; one download at the end. */
-function validate(specs: LayerSpec[], params: Params, data: Dataset, y: Int32Array, classes: number, batchSize: number): { loss: number; accuracy: number } {
+function validate(
+  specs: LayerSpec[],
+  params: Params,
+  data: Dataset,
+  y: Int32Array,
+  classes: number,
+  batchSize: number,
+): { loss: number; accuracy: number } {
   const n = data.n;
   const f = data.features;
   let acc = tf.zeros([2]);
@@ -368,7 +373,9 @@ class TrainingRun {
     this.bs = bs;
     this.shuffleRng = new Rng(opts.seed, 2);
     this.dropoutRng = new Rng(opts.seed, 3);
-    this.dropoutBuffers = specs.map((s, l) => (l < L - 1 && s.dropout > 0 ? new Float32Array(Math.min(bs, n) * mlp.layers[l].units) : null));
+    this.dropoutBuffers = specs.map((s, l) =>
+      l < L - 1 && s.dropout > 0 ? new Float32Array(Math.min(bs, n) * mlp.layers[l].units) : null,
+    );
     this.history = {
       backend: backendInfo(),
       seed: opts.seed,
@@ -425,7 +432,10 @@ class TrainingRun {
     this.maskArrays.forEach((m, i) => {
       if (m) this.flatMasks[f.kernelIndex[i]] = this.keep(tf.tensor2d(m, [mlp.layers[i].inputSize, mlp.layers[i].units]));
     });
-    this.adam = new Adam({ learningRate: opts.learningRate, beta1: opts.beta1, beta2: opts.beta2, epsilon: opts.epsilon }, f.tensors.map((t) => t.shape));
+    this.adam = new Adam(
+      { learningRate: opts.learningRate, beta1: opts.beta1, beta2: opts.beta2, epsilon: opts.epsilon },
+      f.tensors.map((t) => t.shape),
+    );
     this.order = new Int32Array(n);
     return f;
   }
@@ -568,7 +578,8 @@ export function initMLP(options: {
   if (rates.length !== hidden.length) {
     throw new PruneScopeError(`got ${rates.length} dropout rates for ${hidden.length} hidden layers`);
   }
-  for (const h of hidden) if (!Number.isInteger(h) || h < 1) throw new PruneScopeError(`hidden layer sizes must be positive integers (got ${h})`);
+  for (const h of hidden)
+    if (!Number.isInteger(h) || h < 1) throw new PruneScopeError(`hidden layer sizes must be positive integers (got ${h})`);
   for (const r of rates) if (!(r >= 0 && r < 1)) throw new PruneScopeError(`dropout rate must be in [0, 1) (got ${r})`);
   if (!Number.isInteger(classes) || classes < 2) throw new PruneScopeError(`need at least 2 classes (got ${classes})`);
   const rng = new Rng(options.seed ?? DEFAULTS.seed, 1);

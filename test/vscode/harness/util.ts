@@ -92,23 +92,14 @@ export function describeTabs(): string {
 export function customEditorTab(uri: vscode.Uri, viewType: string): vscode.Tab | undefined {
   return vscode.window.tabGroups.all
     .flatMap((g) => g.tabs)
-    .find(
-      (t) =>
-        t.input instanceof vscode.TabInputCustom &&
-        t.input.viewType === viewType &&
-        t.input.uri.toString() === uri.toString(),
-    );
+    .find((t) => t.input instanceof vscode.TabInputCustom && t.input.viewType === viewType && t.input.uri.toString() === uri.toString());
 }
 
 /**
  * Waits until some webview frame's visible text satisfies `match`, and returns that text.
  * The text is read by the browser side of the harness (what a person sees).
  */
-export async function waitForWebviewText(
-  what: string,
-  match: (text: string) => boolean,
-  options: WaitOptions = {},
-): Promise<string> {
+export async function waitForWebviewText(what: string, match: (text: string) => boolean, options: WaitOptions = {}): Promise<string> {
   let last: { url: string; text: string }[] = [];
   return waitFor(
     what,

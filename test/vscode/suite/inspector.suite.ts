@@ -22,7 +22,12 @@ function layerRows(text: string): string[][] {
   return text
     .split('\n')
     .filter((line) => /^\d+\t/.test(line))
-    .map((line) => line.split('\t').slice(0, 6).map((c) => c.trim()));
+    .map((line) =>
+      line
+        .split('\t')
+        .slice(0, 6)
+        .map((c) => c.trim()),
+    );
 }
 
 /** Waits for the inspector to show a layer table with `layers` rows. */

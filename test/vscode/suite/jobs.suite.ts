@@ -45,7 +45,7 @@ async function waitForDrawnCanvases(what: string, labels: RegExp[]): Promise<Can
     async () => {
       last = await webviewCanvases();
       const found = labels.map((l) => last.find((c) => l.test(c.label) && drawn(c)));
-      return found.every((c) => c !== undefined) ? (found) : undefined;
+      return found.every((c) => c !== undefined) ? found : undefined;
     },
     {
       timeoutMs: 45_000,
@@ -90,191 +90,240 @@ async function settles<T>(what: string, p: Thenable<T>, ms: number): Promise<T> 
 }
 
 suite('jobs', () => {
-  test('Run Pruning Analysis runs to the end and the results panel draws the charts', async () => {
-    await extension().activate();
-    const results = await vscode.commands.executeCommand<Results | undefined>('prunescope.analyze', MODEL(), {
-      strategies: ['magnitude', 'unit-l2'],
-      sparsities: [0.25, 0.5],
-      samples: 200,
-    });
-    assert.ok(results, `the analysis returned nothing; ${JSON.stringify((await status()).finished)}`);
-    assert.equal(results.kind, 'analysis');
-    assert.deepEqual(
-      results.runs.map((r) => [r.strategy, r.points.map((p) => p.sparsity)]),
-      [
-        ['magnitude', [0.25, 0.5]],
-        ['unit-l2', [0.25, 0.5]],
-      ],
-    );
-    assert.equal((await status()).finished.at(-1)?.outcome, 'done');
+  test(
+    'Run Pruning Analysis runs to the end and the results panel draws the charts',
+    async () => {
+      await extension().activate();
+      const results = await vscode.commands.executeCommand<Results | undefined>('prunescope.analyze', MODEL(), {
+        strategies: ['magnitude', 'unit-l2'],
+        sparsities: [0.25, 0.5],
+        samples: 200,
+      });
+      assert.ok(results, `the analysis returned nothing; ${JSON.stringify((await status()).finished)}`);
+      assert.equal(results.kind, 'analysis');
+      assert.deepEqual(
+        results.runs.map((r) => [r.strategy, r.points.map((p) => p.sparsity)]),
+        [
+          ['magnitude', [0.25, 0.5]],
+          ['unit-l2', [0.25, 0.5]],
+        ],
+      );
+      assert.equal((await status()).finished.at(-1)?.outcome, 'done');
 
-    const text = await waitForWebviewText('the results panel with the analysis', (t) => t.includes('Accuracy & loss') && t.includes('mnist2x10.onnx'));
-    assert.ok(text.includes(MODEL().fsPath), 'the header names the model file');
-    assert.match(text, /activations from 200 /, 'the header gives the samples used');
-    for (const tab of ['Similarity heatmap', 'APoZ', 'Weight magnitudes', 'Layer similarity', 'Latency & size']) assert.ok(text.includes(tab), `tab ${tab}`);
-    const tab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('prunescope.results'));
-    assert.ok(tab, `no results panel tab; ${describeTabs()}`);
-    assert.equal(tab.label, 'Pruning analysis: mnist2x10.onnx');
-    await waitForDrawnCanvases('the accuracy, loss and agreement charts', [/^Accuracy vs sparsity$/, /^Loss vs sparsity$/, /^Agreement with the original/]);
-    await screenshotIfAsked('analysis results panel');
-  }, { timeoutMs: 180_000 });
+      const text = await waitForWebviewText(
+        'the results panel with the analysis',
+        (t) => t.includes('Accuracy & loss') && t.includes('mnist2x10.onnx'),
+      );
+      assert.ok(text.includes(MODEL().fsPath), 'the header names the model file');
+      assert.match(text, /activations from 200 /, 'the header gives the samples used');
+      for (const tab of ['Similarity heatmap', 'APoZ', 'Weight magnitudes', 'Layer similarity', 'Latency & size'])
+        assert.ok(text.includes(tab), `tab ${tab}`);
+      const tab = vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('prunescope.results'));
+      assert.ok(tab, `no results panel tab; ${describeTabs()}`);
+      assert.equal(tab.label, 'Pruning analysis: mnist2x10.onnx');
+      await waitForDrawnCanvases('the accuracy, loss and agreement charts', [
+        /^Accuracy vs sparsity$/,
+        /^Loss vs sparsity$/,
+        /^Agreement with the original/,
+      ]);
+      await screenshotIfAsked('analysis results panel');
+    },
+    { timeoutMs: 180_000 },
+  );
 
-  test('Prune Model writes a smaller model beside the original and leaves the original unchanged', async () => {
-    await extension().activate();
-    const original = MODEL().fsPath;
-    const before = sha256(original);
-    const sizeBefore = statSync(original).size;
-    const result = await vscode.commands.executeCommand<JobResult<'prune'> | undefined>('prunescope.prune', MODEL());
-    assert.ok(result, `Prune Model returned nothing; ${JSON.stringify((await status()).finished)}`);
-    assert.equal(sha256(original), before, 'the original model changed');
-    assert.equal(statSync(original).size, sizeBefore);
-    // The defaults: structured unit-l2 at 50 %.
-    assert.equal(path.dirname(result.out), path.dirname(original));
-    assert.equal(path.basename(result.out), 'mnist2x10.pruned-unit-l2-50.onnx');
-    assert.ok(existsSync(result.out));
-    assert.equal(statSync(result.out).size, result.bytesAfter);
-    assert.ok(result.bytesAfter < result.bytesBefore, `pruned ${result.bytesAfter} B, original ${result.bytesBefore} B`);
-    const messages = await waitFor('the notification that the pruned model was written', async () => {
-      const m = await notificationMessages();
-      return m.some((x) => x.includes('wrote mnist2x10.pruned-unit-l2-50.onnx')) ? m : undefined;
-    });
-    assert.ok(messages.length > 0);
+  test(
+    'Prune Model writes a smaller model beside the original and leaves the original unchanged',
+    async () => {
+      await extension().activate();
+      const original = MODEL().fsPath;
+      const before = sha256(original);
+      const sizeBefore = statSync(original).size;
+      const result = await vscode.commands.executeCommand<JobResult<'prune'> | undefined>('prunescope.prune', MODEL());
+      assert.ok(result, `Prune Model returned nothing; ${JSON.stringify((await status()).finished)}`);
+      assert.equal(sha256(original), before, 'the original model changed');
+      assert.equal(statSync(original).size, sizeBefore);
+      // The defaults: structured unit-l2 at 50 %.
+      assert.equal(path.dirname(result.out), path.dirname(original));
+      assert.equal(path.basename(result.out), 'mnist2x10.pruned-unit-l2-50.onnx');
+      assert.ok(existsSync(result.out));
+      assert.equal(statSync(result.out).size, result.bytesAfter);
+      assert.ok(result.bytesAfter < result.bytesBefore, `pruned ${result.bytesAfter} B, original ${result.bytesBefore} B`);
+      const messages = await waitFor('the notification that the pruned model was written', async () => {
+        const m = await notificationMessages();
+        return m.some((x) => x.includes('wrote mnist2x10.pruned-unit-l2-50.onnx')) ? m : undefined;
+      });
+      assert.ok(messages.length > 0);
 
-    // The pruned model opens, and its hidden layers lost half their units.
-    const uri = vscode.Uri.file(result.out);
-    await vscode.commands.executeCommand('vscode.openWith', uri, INSPECTOR_VIEW_TYPE);
-    await waitFor('the inspector tab of the pruned model', () => customEditorTab(uri, INSPECTOR_VIEW_TYPE), { describeLast: describeTabs });
-    const text = await waitForWebviewText('the pruned model layer table', (t) => t.includes(result.out) && /^3\t/m.test(t));
-    const rows = text
-      .split('\n')
-      .filter((l) => /^\d+\t/.test(l))
-      .map((l) => l.split('\t').slice(2, 4).map((c) => c.trim()));
-    assert.deepEqual(rows, [
-      ['784', '5'],
-      ['5', '5'],
-      ['5', '10'],
-    ]);
-  }, { timeoutMs: 180_000 });
+      // The pruned model opens, and its hidden layers lost half their units.
+      const uri = vscode.Uri.file(result.out);
+      await vscode.commands.executeCommand('vscode.openWith', uri, INSPECTOR_VIEW_TYPE);
+      await waitFor('the inspector tab of the pruned model', () => customEditorTab(uri, INSPECTOR_VIEW_TYPE), {
+        describeLast: describeTabs,
+      });
+      const text = await waitForWebviewText('the pruned model layer table', (t) => t.includes(result.out) && /^3\t/m.test(t));
+      const rows = text
+        .split('\n')
+        .filter((l) => /^\d+\t/.test(l))
+        .map((l) =>
+          l
+            .split('\t')
+            .slice(2, 4)
+            .map((c) => c.trim()),
+        );
+      assert.deepEqual(rows, [
+        ['784', '5'],
+        ['5', '5'],
+        ['5', '10'],
+      ]);
+    },
+    { timeoutMs: 180_000 },
+  );
 
-  test('Prune Model by magnitude into ONNX (prunescope.pruneFormat) stores the zeros sparsely: a file a fifth the size of its safetensors source', async () => {
-    await extension().activate();
-    const source = workspaceUri('models', 'mnist.safetensors').fsPath;
-    const before = sha256(source);
-    const result = await vscode.commands.executeCommand<JobResult<'prune'> | undefined>('prunescope.prune', vscode.Uri.file(source), {
-      pruneStrategy: 'magnitude',
-      pruneSparsity: 0.9,
-      pruneFormat: 'onnx',
-    });
-    assert.ok(result, `Prune Model returned nothing; ${JSON.stringify((await status()).finished)}`);
-    assert.equal(sha256(source), before, 'the source model changed');
-    assert.equal(path.basename(result.out), 'mnist.pruned-magnitude-90.onnx');
-    assert.equal(result.kind, 'unstructured');
-    assert.equal(statSync(result.out).size, result.bytesAfter);
-    assert.ok(result.bytesAfter < 0.25 * result.bytesBefore, `pruned ${result.bytesAfter} B, source ${result.bytesBefore} B`);
-    const messages = await waitFor('the notification with both sizes', async () => {
-      const m = await notificationMessages();
-      return m.find((x) => x.includes('wrote mnist.pruned-magnitude-90.onnx'));
-    });
-    assert.match(messages, /1\.80 MB → 0\.3\d MB/);
-    assert.doesNotMatch(messages, /keeps its size/);
-  }, { timeoutMs: 180_000 });
+  test(
+    'Prune Model by magnitude into ONNX (prunescope.pruneFormat) stores the zeros sparsely: a file a fifth the size of its safetensors source',
+    async () => {
+      await extension().activate();
+      const source = workspaceUri('models', 'mnist.safetensors').fsPath;
+      const before = sha256(source);
+      const result = await vscode.commands.executeCommand<JobResult<'prune'> | undefined>('prunescope.prune', vscode.Uri.file(source), {
+        pruneStrategy: 'magnitude',
+        pruneSparsity: 0.9,
+        pruneFormat: 'onnx',
+      });
+      assert.ok(result, `Prune Model returned nothing; ${JSON.stringify((await status()).finished)}`);
+      assert.equal(sha256(source), before, 'the source model changed');
+      assert.equal(path.basename(result.out), 'mnist.pruned-magnitude-90.onnx');
+      assert.equal(result.kind, 'unstructured');
+      assert.equal(statSync(result.out).size, result.bytesAfter);
+      assert.ok(result.bytesAfter < 0.25 * result.bytesBefore, `pruned ${result.bytesAfter} B, source ${result.bytesBefore} B`);
+      const messages = await waitFor('the notification with both sizes', async () => {
+        const m = await notificationMessages();
+        return m.find((x) => x.includes('wrote mnist.pruned-magnitude-90.onnx'));
+      });
+      assert.match(messages, /1\.80 MB → 0\.3\d MB/);
+      assert.doesNotMatch(messages, /keeps its size/);
+    },
+    { timeoutMs: 180_000 },
+  );
 
-  test('Compare Checkpoints shows the Compare tab with its heatmaps', async () => {
-    await extension().activate();
-    const fixtures = process.env.PRUNESCOPE_FIXTURES;
-    assert.ok(fixtures, 'PRUNESCOPE_FIXTURES is not set');
-    const other = workspaceUri('models', 'mnist2x5_sigmoid.onnx');
-    copyFileSync(path.join(fixtures, 'onnx', 'mnist2x5_sigmoid.onnx'), other.fsPath);
-    // As the explorer passes a two-file selection: (clicked, [selected...]).
-    const results = await vscode.commands.executeCommand<ComparisonResults | undefined>('prunescope.compare', MODEL(), [MODEL(), other], { samples: 200 });
-    assert.ok(results, `the comparison returned nothing; ${JSON.stringify((await status()).finished)}`);
-    assert.equal(results.kind, 'comparison');
-    assert.equal(results.cross.length, 3, 'rows: the layers of A');
-    for (const row of results.cross) assert.equal(row.length, 3, 'columns: the layers of B');
-    const text = await waitForWebviewText('the Compare tab', (t) => t.includes('A × B (cross)') && t.includes('mnist2x5_sigmoid.onnx'));
-    assert.match(text, /\bCompare\b/);
-    const [cross] = await waitForDrawnCanvases('the three heatmaps', [/: A × B$/, /: A × A$/, /: B × B$/, /colour scale/]);
-    assert.ok(cross.width > 200);
-    await screenshotIfAsked('comparison results panel');
-  }, { timeoutMs: 180_000 });
+  test(
+    'Compare Checkpoints shows the Compare tab with its heatmaps',
+    async () => {
+      await extension().activate();
+      const fixtures = process.env.PRUNESCOPE_FIXTURES;
+      assert.ok(fixtures, 'PRUNESCOPE_FIXTURES is not set');
+      const other = workspaceUri('models', 'mnist2x5_sigmoid.onnx');
+      copyFileSync(path.join(fixtures, 'onnx', 'mnist2x5_sigmoid.onnx'), other.fsPath);
+      // As the explorer passes a two-file selection: (clicked, [selected...]).
+      const results = await vscode.commands.executeCommand<ComparisonResults | undefined>('prunescope.compare', MODEL(), [MODEL(), other], {
+        samples: 200,
+      });
+      assert.ok(results, `the comparison returned nothing; ${JSON.stringify((await status()).finished)}`);
+      assert.equal(results.kind, 'comparison');
+      assert.equal(results.cross.length, 3, 'rows: the layers of A');
+      for (const row of results.cross) assert.equal(row.length, 3, 'columns: the layers of B');
+      const text = await waitForWebviewText('the Compare tab', (t) => t.includes('A × B (cross)') && t.includes('mnist2x5_sigmoid.onnx'));
+      assert.match(text, /\bCompare\b/);
+      const [cross] = await waitForDrawnCanvases('the three heatmaps', [/: A × B$/, /: A × A$/, /: B × B$/, /colour scale/]);
+      assert.ok(cross.width > 200);
+      await screenshotIfAsked('comparison results panel');
+    },
+    { timeoutMs: 180_000 },
+  );
 
-  test('Cancel Job stops a running analysis and the next job succeeds', async () => {
-    await extension().activate();
-    const files = workspaceTree();
-    const { done, pid } = await startLongAnalysis();
-    await vscode.commands.executeCommand('prunescope.cancel');
-    // The worker gives a cancelled job 10 s before it kills it; a job that stops by itself keeps its worker.
-    const result = await settles('the cancelled analysis', done, 15_000);
-    assert.equal(result, undefined);
-    const after = await status();
-    assert.equal(after.finished.at(-1)?.outcome, 'cancelled', JSON.stringify(after.finished.at(-1)));
-    assert.deepEqual(after.active, []);
-    assert.equal(after.jobWorkerPid, pid, 'the analysis did not stop on its own: its worker was killed');
-    const messages = await notificationMessages();
-    assert.ok(!messages.some((m) => /failed/i.test(m)), `a cancel is not a failure: ${messages.join(' | ')}`);
-    assert.deepEqual(workspaceTree(), files, 'the cancelled analysis left files in the workspace');
+  test(
+    'Cancel Job stops a running analysis and the next job succeeds',
+    async () => {
+      await extension().activate();
+      const files = workspaceTree();
+      const { done, pid } = await startLongAnalysis();
+      await vscode.commands.executeCommand('prunescope.cancel');
+      // The worker gives a cancelled job 10 s before it kills it; a job that stops by itself keeps its worker.
+      const result = await settles('the cancelled analysis', done, 15_000);
+      assert.equal(result, undefined);
+      const after = await status();
+      assert.equal(after.finished.at(-1)?.outcome, 'cancelled', JSON.stringify(after.finished.at(-1)));
+      assert.deepEqual(after.active, []);
+      assert.equal(after.jobWorkerPid, pid, 'the analysis did not stop on its own: its worker was killed');
+      const messages = await notificationMessages();
+      assert.ok(!messages.some((m) => /failed/i.test(m)), `a cancel is not a failure: ${messages.join(' | ')}`);
+      assert.deepEqual(workspaceTree(), files, 'the cancelled analysis left files in the workspace');
 
-    const next = await vscode.commands.executeCommand<Results | undefined>('prunescope.analyze', MODEL(), {
-      strategies: ['magnitude'],
-      sparsities: [0.3],
-      samples: 100,
-    });
-    assert.ok(next, `the job after the cancel failed; ${JSON.stringify((await status()).finished.at(-1))}`);
-    assert.equal((await status()).finished.at(-1)?.outcome, 'done');
-  }, { timeoutMs: 180_000 });
+      const next = await vscode.commands.executeCommand<Results | undefined>('prunescope.analyze', MODEL(), {
+        strategies: ['magnitude'],
+        sparsities: [0.3],
+        samples: 100,
+      });
+      assert.ok(next, `the job after the cancel failed; ${JSON.stringify((await status()).finished.at(-1))}`);
+      assert.equal((await status()).finished.at(-1)?.outcome, 'done');
+    },
+    { timeoutMs: 180_000 },
+  );
 
-  test('a worker killed mid-job is reported with its cause and the next job succeeds', async () => {
-    await extension().activate();
-    const files = workspaceTree();
-    const { done, pid } = await startLongAnalysis();
-    process.kill(pid, 'SIGKILL');
-    const result = await settles('the analysis whose worker was killed', done, 30_000);
-    assert.equal(result, undefined);
-    const last = (await status()).finished.at(-1);
-    assert.equal(last?.outcome, 'failed', JSON.stringify(last));
-    assert.match(last?.message ?? '', /worker was killed by SIGKILL while running analyze/);
-    assert.deepEqual(workspaceTree(), files, 'the killed analysis left files in the workspace');
-    const shown = await waitFor('the error notification naming the cause', async () =>
-      (await notificationMessages()).find((m) => /Pruning analysis of mnist2x10\.onnx failed: .*killed by SIGKILL/.test(m)),
-    );
-    assert.match(shown, /while running analyze/);
-    await screenshotIfAsked('worker killed');
+  test(
+    'a worker killed mid-job is reported with its cause and the next job succeeds',
+    async () => {
+      await extension().activate();
+      const files = workspaceTree();
+      const { done, pid } = await startLongAnalysis();
+      process.kill(pid, 'SIGKILL');
+      const result = await settles('the analysis whose worker was killed', done, 30_000);
+      assert.equal(result, undefined);
+      const last = (await status()).finished.at(-1);
+      assert.equal(last?.outcome, 'failed', JSON.stringify(last));
+      assert.match(last?.message ?? '', /worker was killed by SIGKILL while running analyze/);
+      assert.deepEqual(workspaceTree(), files, 'the killed analysis left files in the workspace');
+      const shown = await waitFor('the error notification naming the cause', async () =>
+        (await notificationMessages()).find((m) => /Pruning analysis of mnist2x10\.onnx failed: .*killed by SIGKILL/.test(m)),
+      );
+      assert.match(shown, /while running analyze/);
+      await screenshotIfAsked('worker killed');
 
-    const evaluated = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>('prunescope.evaluate', MODEL());
-    assert.ok(evaluated, `the job after the crash failed; ${JSON.stringify((await status()).finished.at(-1))}`);
-    assert.ok(evaluated.accuracy !== null && evaluated.accuracy > 0.9, `accuracy ${evaluated.accuracy}`);
-    const s = await status();
-    assert.ok(s.jobWorkerPid && s.jobWorkerPid !== pid, 'a fresh worker ran the next job');
-  }, { timeoutMs: 180_000 });
+      const evaluated = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>('prunescope.evaluate', MODEL());
+      assert.ok(evaluated, `the job after the crash failed; ${JSON.stringify((await status()).finished.at(-1))}`);
+      assert.ok(evaluated.accuracy !== null && evaluated.accuracy > 0.9, `accuracy ${evaluated.accuracy}`);
+      const s = await status();
+      assert.ok(s.jobWorkerPid && s.jobWorkerPid !== pid, 'a fresh worker ran the next job');
+    },
+    { timeoutMs: 180_000 },
+  );
 });
 
 suite('jobs: memory', () => {
-  test('40 Evaluate Model jobs in a row do not grow the extension host heap', async () => {
-    await extension().activate();
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    const heap = () => {
-      gc();
-      gc();
-      return process.memoryUsage().heapUsed;
-    };
-    const evaluateOnce = async () => {
-      const r = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>('prunescope.evaluate', MODEL());
-      assert.ok(r, `Evaluate Model failed; ${JSON.stringify((await status()).finished.at(-1))}`);
-    };
-    for (let i = 0; i < 5; i++) await evaluateOnce(); // warm-up
-    await vscode.commands.executeCommand('notifications.clearAll');
-    const pid = (await status()).jobWorkerPid;
-    const start = heap();
-    for (let i = 0; i < 40; i++) {
-      await evaluateOnce();
-      if (i % 10 === 9) await vscode.commands.executeCommand('notifications.clearAll');
-    }
-    const end = heap();
-    const growth = end - start;
-    console.log(`extension host heap over 40 evaluate jobs: ${(start / 1e6).toFixed(2)} MB -> ${(end / 1e6).toFixed(2)} MB (${(growth / 1024).toFixed(0)} KB)`);
-    assert.equal((await status()).jobWorkerPid, pid, 'one worker ran every job');
-    // A generous bound: a per-job leak of notifications, progress reports or results (tens of KB each) would pass it.
-    assert.ok(growth < 2 * 1024 * 1024, `the extension host heap grew by ${(growth / 1024).toFixed(0)} KB over 40 jobs`);
-  }, { timeoutMs: 180_000 });
+  test(
+    '40 Evaluate Model jobs in a row do not grow the extension host heap',
+    async () => {
+      await extension().activate();
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const heap = () => {
+        gc();
+        gc();
+        return process.memoryUsage().heapUsed;
+      };
+      const evaluateOnce = async () => {
+        const r = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>('prunescope.evaluate', MODEL());
+        assert.ok(r, `Evaluate Model failed; ${JSON.stringify((await status()).finished.at(-1))}`);
+      };
+      for (let i = 0; i < 5; i++) await evaluateOnce(); // warm-up
+      await vscode.commands.executeCommand('notifications.clearAll');
+      const pid = (await status()).jobWorkerPid;
+      const start = heap();
+      for (let i = 0; i < 40; i++) {
+        await evaluateOnce();
+        if (i % 10 === 9) await vscode.commands.executeCommand('notifications.clearAll');
+      }
+      const end = heap();
+      const growth = end - start;
+      console.log(
+        `extension host heap over 40 evaluate jobs: ${(start / 1e6).toFixed(2)} MB -> ${(end / 1e6).toFixed(2)} MB (${(growth / 1024).toFixed(0)} KB)`,
+      );
+      assert.equal((await status()).jobWorkerPid, pid, 'one worker ran every job');
+      // A generous bound: a per-job leak of notifications, progress reports or results (tens of KB each) would pass it.
+      assert.ok(growth < 2 * 1024 * 1024, `the extension host heap grew by ${(growth / 1024).toFixed(0)} KB over 40 jobs`);
+    },
+    { timeoutMs: 180_000 },
+  );
 });

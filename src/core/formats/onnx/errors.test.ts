@@ -86,7 +86,10 @@ describe('operators that are not part of an MLP', () => {
   }
 
   test('unknown operators and other domains are refused by name', async () => {
-    await refuses(buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc'), node('Swish', ['h'], ['y'], {}, 'act')])), /node 2 of 2 'act' \(Swish\): operator Swish is not supported/);
+    await refuses(
+      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc'), node('Swish', ['h'], ['y'], {}, 'act')])),
+      /node 2 of 2 'act' \(Swish\): operator Swish is not supported/,
+    );
     await refuses(
       buildModel(mlpSpec([node('FusedGemm', ['x', 'W', 'b'], ['y'], {}, 'fused', 'com.microsoft')])),
       /node 1 of 1 'fused' \(com\.microsoft\.FusedGemm\): operator com\.microsoft\.FusedGemm is not supported/,
@@ -98,9 +101,12 @@ describe('graphs that are not a single chain', () => {
   test('several outputs are refused', async () => {
     await refuses(
       buildModel(
-        mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'), node('Relu', ['h'], ['r']), node('Gemm', ['r', 'W2'], ['y'], {}, 'fc2')], {
-          outputs: [valueInfo('y', ['N', 2]), valueInfo('h', ['N', 3])],
-        }),
+        mlpSpec(
+          [node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'), node('Relu', ['h'], ['r']), node('Gemm', ['r', 'W2'], ['y'], {}, 'fc2')],
+          {
+            outputs: [valueInfo('y', ['N', 2]), valueInfo('h', ['N', 3])],
+          },
+        ),
       ),
       /several outputs: 'h' \(output of node 1 of 3 'fc1' \(Gemm\)\) is a graph output and also feeds node 2 of 3/,
     );
@@ -109,9 +115,16 @@ describe('graphs that are not a single chain', () => {
   test('a second output computed from the input is refused', async () => {
     await refuses(
       buildModel(
-        mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'), node('Gemm', ['h', 'W2'], ['y'], {}, 'fc2'), node('Identity', ['b'], ['z'], {}, 'other')], {
-          outputs: [valueInfo('y', ['N', 2]), valueInfo('z', [3])],
-        }),
+        mlpSpec(
+          [
+            node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'),
+            node('Gemm', ['h', 'W2'], ['y'], {}, 'fc2'),
+            node('Identity', ['b'], ['z'], {}, 'other'),
+          ],
+          {
+            outputs: [valueInfo('y', ['N', 2]), valueInfo('z', [3])],
+          },
+        ),
       ),
       /several outputs \('y', 'z'\); 'z' is not computed from the network output 'y'/,
     );
@@ -137,7 +150,13 @@ describe('graphs that are not a single chain', () => {
       /node 2 of 2 'fc2' \(Gemm\): its weight \(B\) 'W_missing' is not produced by any node, initializer or graph input \(a dangling input\)/,
     );
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'), node('Relu', ['W2'], ['W2r'], {}, 'relu_w'), node('Gemm', ['h', 'W2r'], ['y'], {}, 'fc2')])),
+      buildModel(
+        mlpSpec([
+          node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'),
+          node('Relu', ['W2'], ['W2r'], {}, 'relu_w'),
+          node('Gemm', ['h', 'W2r'], ['y'], {}, 'fc2'),
+        ]),
+      ),
       /node 3 of 3 'fc2' \(Gemm\): its weight \(B\) 'W2r' is computed at run time by node 2 of 3 'relu_w' \(Relu\)/,
     );
   });
@@ -145,25 +164,49 @@ describe('graphs that are not a single chain', () => {
   test('cycles are reported, not followed forever', async () => {
     // Two Identity nodes feeding each other the weight.
     await refuses(
-      buildModel(mlpSpec([node('Identity', ['w_b'], ['w_a'], {}, 'id_a'), node('Identity', ['w_a'], ['w_b'], {}, 'id_b'), node('Gemm', ['x', 'w_a'], ['y'], {}, 'fc')])),
+      buildModel(
+        mlpSpec([
+          node('Identity', ['w_b'], ['w_a'], {}, 'id_a'),
+          node('Identity', ['w_a'], ['w_b'], {}, 'id_b'),
+          node('Gemm', ['x', 'w_a'], ['y'], {}, 'fc'),
+        ]),
+      ),
       /cycle/,
     );
     // A data path that loops back through a Relu.
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'), node('Add', ['h', 'loop'], ['s'], {}, 'join'), node('Relu', ['s'], ['loop'], {}, 'back'), node('Gemm', ['loop', 'W2'], ['y'], {}, 'fc2')])),
+      buildModel(
+        mlpSpec([
+          node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'),
+          node('Add', ['h', 'loop'], ['s'], {}, 'join'),
+          node('Relu', ['s'], ['loop'], {}, 'back'),
+          node('Gemm', ['loop', 'W2'], ['y'], {}, 'fc2'),
+        ]),
+      ),
       /node 2 of 4 'join' \(Add\): its operand 'loop' is computed at run time by node 3 of 4 'back' \(Relu\)/,
     );
     // A value produced twice.
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'), node('Relu', ['h'], ['h'], {}, 'again'), node('Gemm', ['h', 'W2'], ['y'], {}, 'fc2')])),
+      buildModel(
+        mlpSpec([
+          node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'),
+          node('Relu', ['h'], ['h'], {}, 'again'),
+          node('Gemm', ['h', 'W2'], ['y'], {}, 'fc2'),
+        ]),
+      ),
       /node 2 of 3 'again' \(Relu\): value 'h' is also produced by node 1 of 3 'fc1' \(Gemm\)/,
     );
   });
 
   test('an activation on the input, two activations in a row, and a dense layer on unflattened input are refused', async () => {
-    await refuses(buildModel(mlpSpec([node('Relu', ['x'], ['r'], {}, 'pre'), node('Gemm', ['r', 'W', 'b'], ['y'], {}, 'fc')])), /'pre' \(Relu\): applies Relu to the model input before any dense layer/);
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc'), node('Relu', ['h'], ['r']), node('Sigmoid', ['r'], ['y'], {}, 'second')])),
+      buildModel(mlpSpec([node('Relu', ['x'], ['r'], {}, 'pre'), node('Gemm', ['r', 'W', 'b'], ['y'], {}, 'fc')])),
+      /'pre' \(Relu\): applies Relu to the model input before any dense layer/,
+    );
+    await refuses(
+      buildModel(
+        mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc'), node('Relu', ['h'], ['r']), node('Sigmoid', ['r'], ['y'], {}, 'second')]),
+      ),
       /'second' \(Sigmoid\): is a second activation after dense layer 'fc' \(already relu\)/,
     );
     await refuses(
@@ -177,12 +220,21 @@ describe('graphs that are not a single chain', () => {
       buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], { transA: 1 }, 'fc')], { inputs: [valueInfo('x', [4, 4])] })),
       /'fc' \(Gemm\): with transA=1 it would multiply across the batch of data laid out \[batch, features\]/,
     );
-    await refuses(buildModel(mlpSpec([node('MatMul', ['W', 'x'], ['y'], {}, 'mm')])), /'mm' \(MatMul\): multiplies weights by data laid out \[batch, features\]: this mixes the batch/);
+    await refuses(
+      buildModel(mlpSpec([node('MatMul', ['W', 'x'], ['y'], {}, 'mm')])),
+      /'mm' \(MatMul\): multiplies weights by data laid out \[batch, features\]: this mixes the batch/,
+    );
   });
 
   test('Softmax across the batch and Flatten at axis 0 are refused', async () => {
-    await refuses(buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc'), node('Softmax', ['h'], ['y'], { axis: 0 }, 'sm')])), /'sm' \(Softmax\): normalises along axis 0/);
-    await refuses(buildModel(mlpSpec([node('Flatten', ['x'], ['f'], { axis: 0 }, 'fl'), node('Gemm', ['f', 'W', 'b'], ['y'], {}, 'fc')])), /'fl' \(Flatten\): flattens at axis 0/);
+    await refuses(
+      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc'), node('Softmax', ['h'], ['y'], { axis: 0 }, 'sm')])),
+      /'sm' \(Softmax\): normalises along axis 0/,
+    );
+    await refuses(
+      buildModel(mlpSpec([node('Flatten', ['x'], ['f'], { axis: 0 }, 'fl'), node('Gemm', ['f', 'W', 'b'], ['y'], {}, 'fc')])),
+      /'fl' \(Flatten\): flattens at axis 0/,
+    );
   });
 
   test('a Reshape that fixes the batch size and an input without a batch dimension are refused', async () => {
@@ -190,12 +242,19 @@ describe('graphs that are not a single chain', () => {
       buildModel(
         mlpSpec([node('Reshape', ['x', 'shape'], ['f'], {}, 'rs'), node('Gemm', ['f', 'W', 'b'], ['y'], {}, 'fc')], {
           inputs: [valueInfo('x', ['N', 2, 2])],
-          initializers: [{ name: 'shape', dims: [2], dataType: DT.INT64, int64Data: [1, 4] }, fTensor('W', [4, 3], rand32(12, 1)), fTensor('b', [3], rand32(3, 2))],
+          initializers: [
+            { name: 'shape', dims: [2], dataType: DT.INT64, int64Data: [1, 4] },
+            fTensor('W', [4, 3], rand32(12, 1)),
+            fTensor('b', [3], rand32(3, 2)),
+          ],
         }),
       ),
       /'rs' \(Reshape\): reshapes to \[1, 4\], fixing the batch size to 1 while the input batch size is not fixed/,
     );
-    await refuses(buildModel(mlpSpec([node('MatMul', ['x', 'W'], ['y'], {}, 'fc')], { inputs: [valueInfo('x', [4])] })), /input 'x' has rank 1; PruneScope expects a batch dimension/);
+    await refuses(
+      buildModel(mlpSpec([node('MatMul', ['x', 'W'], ['y'], {}, 'fc')], { inputs: [valueInfo('x', [4])] })),
+      /input 'x' has rank 1; PruneScope expects a batch dimension/,
+    );
   });
 
   test('a computed Reshape that moves the batch size into the features is refused', async () => {
@@ -227,7 +286,9 @@ describe('graphs that are not a single chain', () => {
 
   test('a graph with two run-time inputs is refused', async () => {
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], { inputs: [valueInfo('x', ['N', 4]), valueInfo('mask', ['N', 4])] })),
+      buildModel(
+        mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], { inputs: [valueInfo('x', ['N', 4]), valueInfo('mask', ['N', 4])] }),
+      ),
       /the graph has 2 run-time inputs \('x', 'mask'\)/,
     );
   });
@@ -248,22 +309,45 @@ describe('damaged files and declared sizes', () => {
 
   test('a weight cut short inside the file names the tensor and the sizes', async () => {
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], { initializers: [{ name: 'W', dims: [4, 3], dataType: DT.FLOAT, rawData: rawFloat32([1, 2, 3]) }, fTensor('b', [3], [0, 0, 0])] })),
+      buildModel(
+        mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], {
+          initializers: [{ name: 'W', dims: [4, 3], dataType: DT.FLOAT, rawData: rawFloat32([1, 2, 3]) }, fTensor('b', [3], [0, 0, 0])],
+        }),
+      ),
       /'fc' \(Gemm\): tensor 'W' declares 12 FLOAT values \(48 bytes\) but holds 12 bytes/,
     );
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], { initializers: [{ name: 'W', dims: [4, 3], dataType: DT.FLOAT, floatData: [1, 2] }, fTensor('b', [3], [0, 0, 0])] })),
+      buildModel(
+        mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], {
+          initializers: [{ name: 'W', dims: [4, 3], dataType: DT.FLOAT, floatData: [1, 2] }, fTensor('b', [3], [0, 0, 0])],
+        }),
+      ),
       /tensor 'W' declares 12 values but float_data holds 2/,
     );
   });
 
   test('huge declared dimensions are refused before any allocation', async () => {
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], { inputs: [valueInfo('x', ['N', 4])], initializers: [{ name: 'W', dims: [4, 2_000_000_000_000], dataType: DT.FLOAT, rawData: rawFloat32([1]) }, fTensor('b', [3], [0, 0, 0])] })),
+      buildModel(
+        mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], {
+          inputs: [valueInfo('x', ['N', 4])],
+          initializers: [
+            { name: 'W', dims: [4, 2_000_000_000_000], dataType: DT.FLOAT, rawData: rawFloat32([1]) },
+            fTensor('b', [3], [0, 0, 0]),
+          ],
+        }),
+      ),
       /declares 8000000000000 FLOAT values \(32000000000000 bytes\) but holds 4 bytes/,
     );
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], { initializers: [{ name: 'W', dims: [2 ** 40, 2 ** 40], dataType: DT.FLOAT, rawData: rawFloat32([1]) }, fTensor('b', [3], [0, 0, 0])] })),
+      buildModel(
+        mlpSpec([node('Gemm', ['x', 'W', 'b'], ['y'], {}, 'fc')], {
+          initializers: [
+            { name: 'W', dims: [2 ** 40, 2 ** 40], dataType: DT.FLOAT, rawData: rawFloat32([1]) },
+            fTensor('b', [3], [0, 0, 0]),
+          ],
+        }),
+      ),
       /tensor 'W' shape \[1099511627776, 1099511627776\] holds too many values/,
     );
   });
@@ -285,7 +369,10 @@ describe('external data', () => {
   }
 
   function spec(initializers: onnx.ITensorProto[]): ModelSpec {
-    return mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'), node('Relu', ['h'], ['r']), node('Gemm', ['r', 'W2'], ['y'], {}, 'fc2')], { initializers });
+    return mlpSpec(
+      [node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc1'), node('Relu', ['h'], ['r']), node('Gemm', ['r', 'W2'], ['y'], {}, 'fc2')],
+      { initializers },
+    );
   }
 
   async function modelIn(folder: string, initializers: onnx.ITensorProto[]): Promise<string> {
@@ -330,11 +417,23 @@ describe('external data', () => {
     await fs.writeFile(outside, rawFloat32(W1));
     const rest = [fTensor('b', [3], b1), fTensor('W2', [3, 2], W2)];
 
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: '../outside.bin' }), ...rest]), /tensor 'W' external location "\.\.\/outside\.bin" points outside the model's folder/);
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'sub/../../outside.bin' }), ...rest]), /points outside the model's folder/);
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: outside }), ...rest]), /is an absolute path; it must be a file in the model's folder/);
+    await refusesFile(
+      await modelIn(folder, [external('W', [4, 3], { location: '../outside.bin' }), ...rest]),
+      /tensor 'W' external location "\.\.\/outside\.bin" points outside the model's folder/,
+    );
+    await refusesFile(
+      await modelIn(folder, [external('W', [4, 3], { location: 'sub/../../outside.bin' }), ...rest]),
+      /points outside the model's folder/,
+    );
+    await refusesFile(
+      await modelIn(folder, [external('W', [4, 3], { location: outside }), ...rest]),
+      /is an absolute path; it must be a file in the model's folder/,
+    );
     await fs.symlink(outside, join(folder, 'link.bin'));
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'link.bin' }), ...rest]), /external location "link\.bin" resolves \(through a symbolic link\) to .*outside\.bin, outside the model's folder/);
+    await refusesFile(
+      await modelIn(folder, [external('W', [4, 3], { location: 'link.bin' }), ...rest]),
+      /external location "link\.bin" resolves \(through a symbolic link\) to .*outside\.bin, outside the model's folder/,
+    );
   });
 
   test('missing files, wrong lengths and offsets past the end are refused', async () => {
@@ -342,10 +441,22 @@ describe('external data', () => {
     await fs.mkdir(folder, { recursive: true });
     await fs.writeFile(join(folder, 'w.bin'), rawFloat32(W1));
     const rest = [fTensor('b', [3], b1), fTensor('W2', [3, 2], W2)];
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'nope.bin' }), ...rest]), /external location "nope\.bin" not found in /);
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', length: '40' }), ...rest]), /declares 48 bytes of FLOAT values but external_data gives length 40/);
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', offset: '8', length: '48' }), ...rest]), /has 48 bytes; offset 8 \+ length 48 runs past its end/);
-    await refusesFile(await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', offset: '-4' }), ...rest]), /external_data offset "-4" is not a non-negative integer/);
+    await refusesFile(
+      await modelIn(folder, [external('W', [4, 3], { location: 'nope.bin' }), ...rest]),
+      /external location "nope\.bin" not found in /,
+    );
+    await refusesFile(
+      await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', length: '40' }), ...rest]),
+      /declares 48 bytes of FLOAT values but external_data gives length 40/,
+    );
+    await refusesFile(
+      await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', offset: '8', length: '48' }), ...rest]),
+      /has 48 bytes; offset 8 \+ length 48 runs past its end/,
+    );
+    await refusesFile(
+      await modelIn(folder, [external('W', [4, 3], { location: 'w.bin', offset: '-4' }), ...rest]),
+      /external_data offset "-4" is not a non-negative integer/,
+    );
     await refusesFile(await modelIn(folder, [external('W', [4, 3], {}), ...rest]), /tensor 'W' is stored externally but names no location/);
   });
 

@@ -104,7 +104,10 @@ function deriveConst(name: string, src: Const, change: { perm?: number[]; trunca
 
 /** A list of names for a message, cut after `max` of them. */
 export function nameList(names: readonly string[], max = 8): string {
-  const shown = names.slice(0, max).map((x) => `'${shorten(x)}'`).join(', ');
+  const shown = names
+    .slice(0, max)
+    .map((x) => `'${shorten(x)}'`)
+    .join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
@@ -175,7 +178,9 @@ export class OnnxGraphBase {
     const define = (name: string, what: string) => {
       const before = defined.get(name);
       if (before !== undefined) {
-        this.fail(`${what} is named '${shorten(name)}' like ${before}; a graph defines each value once, so which weights are meant is ambiguous`);
+        this.fail(
+          `${what} is named '${shorten(name)}' like ${before}; a graph defines each value once, so which weights are meant is ambiguous`,
+        );
       }
       defined.set(name, what);
     };
@@ -267,7 +272,10 @@ export class OnnxGraphBase {
           this.fail(`value '${shorten(o)}' is also produced by ${this.where(this.producer.get(o))}; a graph assigns each value once`, i);
         }
         if (this.initializers.has(o) || this.sparse.has(o)) {
-          this.fail(`its output '${shorten(o)}' is also an initializer; a graph assigns each value once, so which weights are meant is ambiguous`, i);
+          this.fail(
+            `its output '${shorten(o)}' is also an initializer; a graph assigns each value once, so which weights are meant is ambiguous`,
+            i,
+          );
         }
         this.producer.set(o, i);
       }
@@ -363,7 +371,12 @@ export class OnnxGraphBase {
   private constFromTensor(name: string, t: onnx.ITensorProto, i: number | undefined): Const {
     const dims = this.guard(i, () => tensorDims(t), name);
     this.guard(i, () => elementCount(dims), name);
-    return new Const(name, dims, () => tensorFloats(t), () => tensorInts(t));
+    return new Const(
+      name,
+      dims,
+      () => tensorFloats(t),
+      () => tensorInts(t),
+    );
   }
 
   private constFromSparse(name: string, t: onnx.ISparseTensorProto, i: number | undefined): Const {
@@ -392,7 +405,10 @@ export class OnnxGraphBase {
         const rank = src.dims.length;
         const perm = this.attrInts(i, 'perm') ?? [...Array(rank).keys()].reverse();
         if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, k) => p !== k)) {
-          this.fail(`perm [${perm.slice(0, 16).join(', ')}${perm.length > 16 ? ', ...' : ''}] does not permute the ${rank} dimensions of '${shorten(src.name)}'`, i);
+          this.fail(
+            `perm [${perm.slice(0, 16).join(', ')}${perm.length > 16 ? ', ...' : ''}] does not permute the ${rank} dimensions of '${shorten(src.name)}'`,
+            i,
+          );
         }
         return deriveConst(name, src, { perm });
       }
@@ -409,18 +425,38 @@ export class OnnxGraphBase {
           if (!a.t) this.fail('Constant has an empty value', i);
           return this.constFromTensor(name, a.t, i);
         case 'value_float':
-          return new Const(name, [], () => Float32Array.of(a.f ?? 0), () => [a.f ?? 0]);
+          return new Const(
+            name,
+            [],
+            () => Float32Array.of(a.f ?? 0),
+            () => [a.f ?? 0],
+          );
         case 'value_floats': {
           const v = a.floats ?? [];
-          return new Const(name, [v.length], () => Float32Array.from(v), () => [...v]);
+          return new Const(
+            name,
+            [v.length],
+            () => Float32Array.from(v),
+            () => [...v],
+          );
         }
         case 'value_int': {
           const v = this.guard(i, () => int64(a.i, 'value_int'));
-          return new Const(name, [], () => Float32Array.of(v), () => [v]);
+          return new Const(
+            name,
+            [],
+            () => Float32Array.of(v),
+            () => [v],
+          );
         }
         case 'value_ints': {
           const v = this.guard(i, () => (a.ints ?? []).map((x) => int64(x, 'value_ints')));
-          return new Const(name, [v.length], () => Float32Array.from(v), () => v);
+          return new Const(
+            name,
+            [v.length],
+            () => Float32Array.from(v),
+            () => v,
+          );
         }
         default:
           break;
@@ -487,10 +523,7 @@ export class OnnxGraphBase {
     }
     const p = this.producer.get(name);
     if (p !== undefined) {
-      this.fail(
-        `its ${role} '${name}' is computed at run time by ${this.where(p)}; an MLP keeps its weights in the file`,
-        i,
-      );
+      this.fail(`its ${role} '${name}' is computed at run time by ${this.where(p)}; an MLP keeps its weights in the file`, i);
     }
     this.fail(`its ${role} '${name}' is not produced by any node, initializer or graph input (a dangling input)`, i);
   }

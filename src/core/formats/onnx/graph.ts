@@ -144,7 +144,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
     }
     const sampleDims = dims.slice(1);
     this.inputSampleDims = sampleDims;
-    const known = sampleDims.every((d) => d !== undefined) ? (sampleDims) : undefined;
+    const known = sampleDims.every((d) => d !== undefined) ? sampleDims : undefined;
     return { name: inputName, rank: dims.length, declaresShape: !!tensorType.shape, sampleDims, known };
   }
 
@@ -177,10 +177,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
   /** Checks the state at the network output and closes the last dense layer. */
   private closeNetwork(s: State, inputName: string, networkOut: string): void {
     if (s.affine) {
-      this.fail(
-        "scales or shifts the output of the last dense layer's activation; that cannot be folded into a dense layer",
-        s.affineNode,
-      );
+      this.fail("scales or shifts the output of the last dense layer's activation; that cannot be folded into a dense layer", s.affineNode);
     }
     if (s.layout === 'cols') {
       this.fail(`the network output '${networkOut}' is laid out [features, batch] (transposed); an MLP outputs [batch, features]`);
@@ -461,10 +458,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
 
   private needRank2(i: number, s: State): void {
     if (s.rank !== 2) {
-      this.fail(
-        `receives a rank-${s.rank} tensor; a dense layer needs [batch, features] (a Flatten or Reshape should come first)`,
-        i,
-      );
+      this.fail(`receives a rank-${s.rank} tensor; a dense layer needs [batch, features] (a Flatten or Reshape should come first)`, i);
     }
   }
 
@@ -578,7 +572,8 @@ export class OnnxGraphReader extends OnnxGraphBase {
   }
 
   private startLayer(i: number, s: State, kernel: Float32Array, K: number, N: number, bias: Float32Array | null): void {
-    if (N === 0) this.fail(`makes a dense layer of 0 units (its weights are [${K} inputs x 0 outputs]); a layer needs at least one unit`, i);
+    if (N === 0)
+      this.fail(`makes a dense layer of 0 units (its weights are [${K} inputs x 0 outputs]); a layer needs at least one unit`, i);
     if (K === 0) this.fail(`makes a dense layer that takes 0 inputs (its weights are [0 inputs x ${N} outputs])`, i);
     if (s.features !== undefined && s.features !== K) {
       this.fail(`receives ${s.features} values per sample but its weights take ${K}`, i);
@@ -707,13 +702,25 @@ export class OnnxGraphReader extends OnnxGraphBase {
       case 'Add':
         return this.affine(s, i, null, v);
       case 'Sub':
-        return dataFirst ? this.affine(s, i, null, v.map((x) => -x)) : this.affine(s, i, Float64Array.of(-1), v);
+        return dataFirst
+          ? this.affine(
+              s,
+              i,
+              null,
+              v.map((x) => -x),
+            )
+          : this.affine(s, i, Float64Array.of(-1), v);
       case 'Mul':
         return this.affine(s, i, v, null);
       default:
         if (!dataFirst) this.fail(`divides the constant '${c.name}' by the data, which is not linear`, i);
         if (v.some((x) => x === 0)) this.fail(`divides by zero ('${c.name}' holds a 0)`, i);
-        return this.affine(s, i, v.map((x) => 1 / x), null);
+        return this.affine(
+          s,
+          i,
+          v.map((x) => 1 / x),
+          null,
+        );
     }
   }
 
@@ -721,7 +728,10 @@ export class OnnxGraphReader extends OnnxGraphBase {
     this.needRank2(i, s);
     const offset = this.attr(i, 'offset')?.floats ?? [0];
     const scale = this.attr(i, 'scale')?.floats ?? [1];
-    for (const [name, v] of [['offset', offset], ['scale', scale]] as const) {
+    for (const [name, v] of [
+      ['offset', offset],
+      ['scale', scale],
+    ] as const) {
       if (v.length !== 1 && s.features !== undefined && v.length !== s.features) {
         this.fail(`has ${v.length} ${name} values for ${s.features} features`, i);
       }
@@ -786,10 +796,7 @@ export class OnnxGraphReader extends OnnxGraphBase {
   private activate(i: number, s: State, activation: Activation, alpha?: number, check?: () => void): void {
     const p = s.pending;
     if (!p) {
-      this.fail(
-        `applies ${this.op(i)} to the model input before any dense layer; PruneScope's MLPs start with a dense layer`,
-        i,
-      );
+      this.fail(`applies ${this.op(i)} to the model input before any dense layer; PruneScope's MLPs start with a dense layer`, i);
     }
     if (p.phase === 'activated') {
       this.fail(

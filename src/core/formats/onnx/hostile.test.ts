@@ -12,7 +12,18 @@ import { compat, fixturesDir } from '../../../../test/fixtures';
 import { ModelFormatError } from '../../errors';
 import { MAX_PROTO_DEPTH, ONNX_SCAN_SCHEMA, decodeOnnxModel, readOnnx, scanOnnxNesting } from './onnx';
 import { nestedSubgraphs, nestedTypes, tag } from '../../../../test/kits/onnx-hostile';
-import { buildModel, fDataTensor, fTensor, node, rand32, rawFloat32, tempDir, valueInfo, writeTemp, type ModelSpec } from '../../../../test/kits/onnx';
+import {
+  buildModel,
+  fDataTensor,
+  fTensor,
+  node,
+  rand32,
+  rawFloat32,
+  tempDir,
+  valueInfo,
+  writeTemp,
+  type ModelSpec,
+} from '../../../../test/kits/onnx';
 
 const DT = onnx.TensorProto.DataType;
 let dir: string;
@@ -34,7 +45,10 @@ async function refusesFile(path: string, ...patterns: RegExp[]): Promise<string>
   } catch (e) {
     caught = e;
   }
-  assert.ok(caught instanceof ModelFormatError, `expected a ModelFormatError, got ${caught instanceof Error ? caught.stack : String(caught)}`);
+  assert.ok(
+    caught instanceof ModelFormatError,
+    `expected a ModelFormatError, got ${caught instanceof Error ? caught.stack : String(caught)}`,
+  );
   assert.ok(caught.message.startsWith(`${path}: ONNX: `), caught.message);
   for (const p of patterns) assert.match(caught.message, p);
   return caught.message;
@@ -57,10 +71,19 @@ const mlpSpec = (nodes: onnx.INodeProto[], extra: Partial<ModelSpec> = {}): Mode
   ...extra,
 });
 
-const twoLayers = (w = 'W', x = 'x') => [node('Gemm', [x, w, 'b'], ['h'], {}, 'fc1'), node('Relu', ['h'], ['r']), node('Gemm', ['r', 'W2'], ['y'], {}, 'fc2')];
+const twoLayers = (w = 'W', x = 'x') => [
+  node('Gemm', [x, w, 'b'], ['h'], {}, 'fc1'),
+  node('Relu', ['h'], ['r']),
+  node('Gemm', ['r', 'W2'], ['y'], {}, 'fc2'),
+];
 
 describe('external data that leaves the model folder', () => {
-  function external(name: string, dims: number[], entries: Record<string, string>, extra: Partial<onnx.ITensorProto> = {}): onnx.ITensorProto {
+  function external(
+    name: string,
+    dims: number[],
+    entries: Record<string, string>,
+    extra: Partial<onnx.ITensorProto> = {},
+  ): onnx.ITensorProto {
     return {
       name,
       dims,
@@ -73,7 +96,11 @@ describe('external data that leaves the model folder', () => {
 
   async function modelWith(folder: string, w: onnx.ITensorProto, file = 'net.onnx'): Promise<string> {
     await fs.mkdir(folder, { recursive: true });
-    return writeTemp(folder, file, buildModel(mlpSpec(twoLayers(), { initializers: [w, fTensor('b', [3], B), fTensor('W2', [3, 2], W2)] })));
+    return writeTemp(
+      folder,
+      file,
+      buildModel(mlpSpec(twoLayers(), { initializers: [w, fTensor('b', [3], B), fTensor('W2', [3, 2], W2)] })),
+    );
   }
 
   test('a symlink inside the folder to a file outside it, ../ and an absolute location are refused, naming the file and tensor', async () => {
@@ -82,10 +109,22 @@ describe('external data that leaves the model folder', () => {
     await fs.mkdir(folder, { recursive: true });
     await fs.writeFile(secret, rawFloat32(W));
     await fs.symlink(secret, join(folder, 'weights.bin'));
-    await refusesFile(await modelWith(folder, external('W', [4, 3], { location: 'weights.bin' })), /tensor 'W' external location "weights\.bin" resolves \(through a symbolic link\) to .*secret\.bin, outside the model's folder/);
-    await refusesFile(await modelWith(folder, external('W', [4, 3], { location: '../secret.bin' })), /tensor 'W' external location "\.\.\/secret\.bin" points outside the model's folder/);
-    await refusesFile(await modelWith(folder, external('W', [4, 3], { location: secret })), /tensor 'W' external location ".*secret\.bin" is an absolute path/);
-    await refusesFile(await modelWith(folder, external('W', [4, 3], { location: 'file:///etc/passwd' })), /is a URL; only files in the model's folder can be read/);
+    await refusesFile(
+      await modelWith(folder, external('W', [4, 3], { location: 'weights.bin' })),
+      /tensor 'W' external location "weights\.bin" resolves \(through a symbolic link\) to .*secret\.bin, outside the model's folder/,
+    );
+    await refusesFile(
+      await modelWith(folder, external('W', [4, 3], { location: '../secret.bin' })),
+      /tensor 'W' external location "\.\.\/secret\.bin" points outside the model's folder/,
+    );
+    await refusesFile(
+      await modelWith(folder, external('W', [4, 3], { location: secret })),
+      /tensor 'W' external location ".*secret\.bin" is an absolute path/,
+    );
+    await refusesFile(
+      await modelWith(folder, external('W', [4, 3], { location: 'file:///etc/passwd' })),
+      /is a URL; only files in the model's folder can be read/,
+    );
   });
 
   test('a symlinked folder on the way out, a directory and a named pipe are refused without being read', async () => {
@@ -95,11 +134,17 @@ describe('external data that leaves the model folder', () => {
     await fs.mkdir(outside, { recursive: true });
     await fs.writeFile(join(outside, 'w.bin'), rawFloat32(W));
     await fs.symlink(outside, join(folder, 'linked'));
-    await refusesFile(await modelWith(folder, external('W', [4, 3], { location: 'linked/w.bin' })), /resolves \(through a symbolic link\) to .*outside-dir\/w\.bin, outside the model's folder/);
+    await refusesFile(
+      await modelWith(folder, external('W', [4, 3], { location: 'linked/w.bin' })),
+      /resolves \(through a symbolic link\) to .*outside-dir\/w\.bin, outside the model's folder/,
+    );
     await refusesFile(await modelWith(folder, external('W', [4, 3], { location: 'sub' })), /external location "sub" is not a file/);
     execFileSync('mkfifo', [join(folder, 'pipe.bin')]);
     // Opening a FIFO for reading would block until a writer comes; it must be refused first.
-    await refusesFile(await modelWith(folder, external('W', [4, 3], { location: 'pipe.bin' })), /external location "pipe\.bin" is not a file/);
+    await refusesFile(
+      await modelWith(folder, external('W', [4, 3], { location: 'pipe.bin' })),
+      /external location "pipe\.bin" is not a file/,
+    );
   });
 
   test('values both external and in the model file are refused; a huge external tensor is refused before anything is read', async () => {
@@ -110,8 +155,14 @@ describe('external data that leaves the model folder', () => {
       await modelWith(folder, external('W', [4, 3], { location: 'w.bin' }, { rawData: rawFloat32(rand32(12, 9)) })),
       /tensor 'W' is stored externally in "w\.bin" but also holds raw_data \(48 bytes\) in the model file/,
     );
-    await refusesFile(await modelWith(folder, external('W', [4, 3], { location: 'w.bin' }, { floatData: Array.from(W) })), /also holds float_data \(12 values\)/);
-    await refusesFile(await modelWith(folder, external('W', [4, 2 ** 30], { location: 'w.bin' })), /tensor 'W' is stored externally with shape \[4, 1073741824\] \(4294967296 values\); PruneScope holds weights in memory and stops at 268435456/);
+    await refusesFile(
+      await modelWith(folder, external('W', [4, 3], { location: 'w.bin' }, { floatData: Array.from(W) })),
+      /also holds float_data \(12 values\)/,
+    );
+    await refusesFile(
+      await modelWith(folder, external('W', [4, 2 ** 30], { location: 'w.bin' })),
+      /tensor 'W' is stored externally with shape \[4, 1073741824\] \(4294967296 values\); PruneScope holds weights in memory and stops at 268435456/,
+    );
   });
 
   test('external data in the folder still reads, through the contained opener', async () => {
@@ -171,7 +222,13 @@ describe('graphs deep enough to exhaust a recursive walk', () => {
     const file = await writeTemp(
       dir,
       'mul-chain.onnx',
-      buildModel({ opset: 13, nodes, initializers: [fTensor('W', [K, N], weights), fTensor('b', [N], rand32(N, 6)), fTensor('s', [N], scale)], inputs: [valueInfo('x', ['N', K])], outputs: [valueInfo(`h${n}`, ['N', N])] }),
+      buildModel({
+        opset: 13,
+        nodes,
+        initializers: [fTensor('W', [K, N], weights), fTensor('b', [N], rand32(N, 6)), fTensor('s', [N], scale)],
+        inputs: [valueInfo('x', ['N', K])],
+        outputs: [valueInfo(`h${n}`, ['N', N])],
+      }),
     );
     const mlp = await readOnnx(file);
     let worst = 0;
@@ -203,7 +260,11 @@ describe('protobuf nesting', () => {
 
   test('200,000 levels of subgraphs (which overflow protobufjs) are refused the same way', async () => {
     const bytes = nestedSubgraphs(200_000);
-    assert.throws(() => onnx.ModelProto.decode(bytes), /Maximum call stack size exceeded/, 'the hostile file really does overflow the plain decoder');
+    assert.throws(
+      () => onnx.ModelProto.decode(bytes),
+      /Maximum call stack size exceeded/,
+      'the hostile file really does overflow the plain decoder',
+    );
     await refuses(bytes, /nested more than 100 levels deep/);
   });
 
@@ -215,7 +276,11 @@ describe('protobuf nesting', () => {
   });
 
   test('deeply nested sequence types in a graph input are refused', async () => {
-    await refuses(nestedTypes(100_000), /protobuf messages are nested more than 100 levels deep/, /model > graph > input > type > sequence_type > elem_type/);
+    await refuses(
+      nestedTypes(100_000),
+      /protobuf messages are nested more than 100 levels deep/,
+      /model > graph > input > type > sequence_type > elem_type/,
+    );
   });
 
   test('deeply nested groups in an unknown field are refused (protobufjs skips them by recursion)', async () => {
@@ -239,8 +304,17 @@ describe('protobuf nesting', () => {
       assert.ok(type, 'decoder names its type');
       const fields = ONNX_SCAN_SCHEMA[type];
       assert.ok(fields, `the scan knows ${type}`);
-      const cases = body.slice(0, body.indexOf('return message;')).split(/\n\s*case /).slice(1);
-      assert.deepEqual(cases.map((c) => parseInt(c, 10)).sort((a, b) => a - b), Object.keys(fields).map(Number).sort((a, b) => a - b), `${type}: field numbers`);
+      const cases = body
+        .slice(0, body.indexOf('return message;'))
+        .split(/\n\s*case /)
+        .slice(1);
+      assert.deepEqual(
+        cases.map((c) => parseInt(c, 10)).sort((a, b) => a - b),
+        Object.keys(fields)
+          .map(Number)
+          .sort((a, b) => a - b),
+        `${type}: field numbers`,
+      );
       for (const c of cases) {
         const [, kind] = fields[parseInt(c, 10)];
         const message = /\$root\.onnx\.([\w.]+)\.decode\(reader, reader\.uint32\(\)\)/.exec(c)?.[1];
@@ -249,7 +323,16 @@ describe('protobuf nesting', () => {
         const packed = /\(tag & 7\) === 2/.test(c);
         if (message) assert.deepEqual(kind, { message }, `${type}.${parseInt(c, 10)}`);
         else {
-          const base = { int64: 'long', uint64: 'long', int32: 'varint', uint32: 'varint', float: 'float', double: 'double', string: 'string', bytes: 'bytes' }[last];
+          const base = {
+            int64: 'long',
+            uint64: 'long',
+            int32: 'varint',
+            uint32: 'varint',
+            float: 'float',
+            double: 'double',
+            string: 'string',
+            bytes: 'bytes',
+          }[last];
           assert.equal(kind, packed ? `packed-${base}` : base, `${type}.${parseInt(c, 10)} reads ${last}`);
         }
         checked++;
@@ -277,7 +360,10 @@ describe('protobuf nesting', () => {
       throw new RangeError('Maximum call stack size exceeded');
     };
     try {
-      assert.throws(() => decodeOnnxModel(bytes, 'f.onnx'), (e: unknown) => e instanceof ModelFormatError && /f\.onnx: ONNX: .*nests its protobuf messages too deeply/.test(e.message));
+      assert.throws(
+        () => decodeOnnxModel(bytes, 'f.onnx'),
+        (e: unknown) => e instanceof ModelFormatError && /f\.onnx: ONNX: .*nests its protobuf messages too deeply/.test(e.message),
+      );
     } finally {
       onnx.ModelProto.decode = original;
     }
@@ -292,7 +378,13 @@ describe('values given twice', () => {
       /tensor 'W' holds its values twice, in raw_data \(48 bytes\) and in float_data \(12 values\)/,
     );
     // Also in a Constant node's tensor, and for int64 shape data.
-    const shape = { name: 's', dims: [2], dataType: DT.INT64, int64Data: [-1, 4], rawData: new Uint8Array(new BigInt64Array([-1n, 4n]).buffer) };
+    const shape = {
+      name: 's',
+      dims: [2],
+      dataType: DT.INT64,
+      int64Data: [-1, 4],
+      rawData: new Uint8Array(new BigInt64Array([-1n, 4n]).buffer),
+    };
     await refuses(
       buildModel(mlpSpec([node('Constant', [], ['s'], { value: shape }), node('Reshape', ['x', 's'], ['xr']), ...twoLayers('W', 'xr')])),
       /tensor 's' holds its values twice, in raw_data \(16 bytes\) and in int64_data \(2 values\)/,
@@ -300,7 +392,13 @@ describe('values given twice', () => {
   });
 
   test('float_data alone and raw_data alone still read (fixtures written both ways)', async () => {
-    const a = await readOnnx(await writeTemp(dir, 'fd.onnx', buildModel(mlpSpec(twoLayers(), { initializers: [fDataTensor('W', [4, 3], W), fTensor('b', [3], B), fTensor('W2', [3, 2], W2)] }))));
+    const a = await readOnnx(
+      await writeTemp(
+        dir,
+        'fd.onnx',
+        buildModel(mlpSpec(twoLayers(), { initializers: [fDataTensor('W', [4, 3], W), fTensor('b', [3], B), fTensor('W2', [3, 2], W2)] })),
+      ),
+    );
     assert.deepEqual(a.layers[0].weights, W);
   });
 
@@ -320,7 +418,10 @@ describe('values given twice', () => {
       assert.equal(scanOnnxNesting(bytes), null, f);
       const model = onnx.ModelProto.decode(bytes);
       for (const t of model.graph?.initializer ?? []) {
-        const typed = [t.floatData, t.int32Data, t.int64Data, t.doubleData, t.uint64Data, t.stringData].reduce((n, v) => n + (v?.length ?? 0), 0);
+        const typed = [t.floatData, t.int32Data, t.int64Data, t.doubleData, t.uint64Data, t.stringData].reduce(
+          (n, v) => n + (v?.length ?? 0),
+          0,
+        );
         assert.ok(!((t.rawData?.length ?? 0) > 0 && typed > 0), `${f}: ${t.name}`);
       }
     }
@@ -328,20 +429,32 @@ describe('values given twice', () => {
 
   test('two initializers of the same name are refused, naming both', async () => {
     await refuses(
-      buildModel(mlpSpec(twoLayers(), { initializers: [fTensor('W', [4, 3], W), fTensor('b', [3], B), fTensor('W2', [3, 2], W2), fTensor('W', [4, 3], rand32(12, 5))] })),
+      buildModel(
+        mlpSpec(twoLayers(), {
+          initializers: [fTensor('W', [4, 3], W), fTensor('b', [3], B), fTensor('W2', [3, 2], W2), fTensor('W', [4, 3], rand32(12, 5))],
+        }),
+      ),
       /initializer 4 is named 'W' like initializer 1; a graph defines each value once/,
     );
   });
 
   test('an initializer that a node also produces is refused', async () => {
-    await refuses(buildModel(mlpSpec([node('Identity', ['b'], ['W'], {}, 'shadow'), ...twoLayers()])), /node 1 of 4 'shadow' \(Identity\): its output 'W' is also an initializer/);
+    await refuses(
+      buildModel(mlpSpec([node('Identity', ['b'], ['W'], {}, 'shadow'), ...twoLayers()])),
+      /node 1 of 4 'shadow' \(Identity\): its output 'W' is also an initializer/,
+    );
   });
 });
 
 describe('layers of no units', () => {
   test('a Gemm with an empty weight matrix is refused', async () => {
     await refuses(
-      buildModel(mlpSpec([node('Gemm', ['x', 'W0'], ['y'], {}, 'fc')], { initializers: [fTensor('W0', [4, 0], [])], outputs: [valueInfo('y', ['N', 0])] })),
+      buildModel(
+        mlpSpec([node('Gemm', ['x', 'W0'], ['y'], {}, 'fc')], {
+          initializers: [fTensor('W0', [4, 0], [])],
+          outputs: [valueInfo('y', ['N', 0])],
+        }),
+      ),
       /node 1 of 1 'fc' \(Gemm\): makes a dense layer of 0 units/,
     );
   });

@@ -48,7 +48,10 @@ async function readsMnist2x5Sigmoid(file: string, producer: string): Promise<voi
   assert.equal(shape(mlp), '784 -> 5 sigmoid -> 5 sigmoid -> 10 linear');
   assert.deepEqual(mlp.inputShape, [1, 28, 28]);
   assert.equal(mlp.source?.producer, producer);
-  assert.deepEqual(mlp.layers.map((l) => l.name), ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm']);
+  assert.deepEqual(
+    mlp.layers.map((l) => l.name),
+    ['/fc1/Gemm', '/fc2/Gemm', '/fc3/Gemm'],
+  );
   await compareWithOrt(file, 32, 2);
 }
 
@@ -63,7 +66,10 @@ async function readsFc1(file: string, producer: string): Promise<void> {
 async function readsFc223(file: string, producer: string): Promise<void> {
   const mlp = await readOnnx(file);
   assert.equal(shape(mlp), '2 -> 2 relu -> 3 linear');
-  assert.deepEqual(mlp.layers.map((l) => l.name), ['dense_12', 'dense_13']);
+  assert.deepEqual(
+    mlp.layers.map((l) => l.name),
+    ['dense_12', 'dense_13'],
+  );
   assert.equal(mlp.source?.producer, producer);
   await compareWithOrt(file, 64, 4, 4);
 }
@@ -161,20 +167,24 @@ describe('ONNX backend node tests (PyTorch 0.3, IR 3, opset 6)', () => {
     ['test_Tanh', 'Tanh', 'tanh'],
     ['test_Softmax', 'Softmax', 'softmax'],
   ] as const) {
-    test(`${name} (activation only) is refused as having no dense layer; its reference data matches our ${activation}`, compat(), async () => {
-      await assert.rejects(readOnnx(dir(name, 'model.onnx')), (e: unknown) => {
-        assert.ok(e instanceof ModelFormatError);
-        assert.match(e.message, /model\.onnx: ONNX: the graph has no dense layer/);
-        assert.match(e.message, new RegExp(`operators: ${op}\\)`));
-        return true;
-      });
-      const input = await readTensorPb(dir(name, 'test_data_set_0', 'input_0.pb'));
-      const output = await readTensorPb(dir(name, 'test_data_set_0', 'output_0.pb'));
-      const rows = input.dims[0];
-      const cols = input.values.length / rows;
-      const y = tf.tidy(() => applyActivation(tf.tensor2d(input.values, [rows, cols]), activation).dataSync());
-      assertClose(y, output.values, 1e-5, name);
-    });
+    test(
+      `${name} (activation only) is refused as having no dense layer; its reference data matches our ${activation}`,
+      compat(),
+      async () => {
+        await assert.rejects(readOnnx(dir(name, 'model.onnx')), (e: unknown) => {
+          assert.ok(e instanceof ModelFormatError);
+          assert.match(e.message, /model\.onnx: ONNX: the graph has no dense layer/);
+          assert.match(e.message, new RegExp(`operators: ${op}\\)`));
+          return true;
+        });
+        const input = await readTensorPb(dir(name, 'test_data_set_0', 'input_0.pb'));
+        const output = await readTensorPb(dir(name, 'test_data_set_0', 'output_0.pb'));
+        const rows = input.dims[0];
+        const cols = input.values.length / rows;
+        const y = tf.tidy(() => applyActivation(tf.tensor2d(input.values, [rows, cols]), activation).dataSync());
+        assertClose(y, output.values, 1e-5, name);
+      },
+    );
   }
 
   test('test_operator_flatten (Flatten only) is refused as having no dense layer', compat(), async () => {

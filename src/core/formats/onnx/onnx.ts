@@ -33,27 +33,123 @@ function looksLikeOnnx(head: Uint8Array): boolean {
 export const MAX_PROTO_DEPTH = 100;
 
 /** How protobufjs reads each field of the ONNX messages (onnx-proto's generated decoders). */
-type FieldKind = 'varint' | 'long' | 'float' | 'double' | 'string' | 'bytes' | 'packed-varint' | 'packed-long' | 'packed-float' | 'packed-double' | { message: string };
+type FieldKind =
+  | 'varint'
+  | 'long'
+  | 'float'
+  | 'double'
+  | 'string'
+  | 'bytes'
+  | 'packed-varint'
+  | 'packed-long'
+  | 'packed-float'
+  | 'packed-double'
+  | { message: string };
 
 const m = (message: string): FieldKind => ({ message });
 /** Field number -> [name, kind] per message type, as onnx-proto 8 (ONNX 1.10) decodes them. */
 const ONNX_SCHEMA: Record<string, Record<number, [string, FieldKind]>> = {
-  ModelProto: { 1: ['ir_version', 'long'], 2: ['producer_name', 'string'], 3: ['producer_version', 'string'], 4: ['domain', 'string'], 5: ['model_version', 'long'], 6: ['doc_string', 'string'], 7: ['graph', m('GraphProto')], 8: ['opset_import', m('OperatorSetIdProto')], 14: ['metadata_props', m('StringStringEntryProto')], 20: ['training_info', m('TrainingInfoProto')], 25: ['functions', m('FunctionProto')] },
+  ModelProto: {
+    1: ['ir_version', 'long'],
+    2: ['producer_name', 'string'],
+    3: ['producer_version', 'string'],
+    4: ['domain', 'string'],
+    5: ['model_version', 'long'],
+    6: ['doc_string', 'string'],
+    7: ['graph', m('GraphProto')],
+    8: ['opset_import', m('OperatorSetIdProto')],
+    14: ['metadata_props', m('StringStringEntryProto')],
+    20: ['training_info', m('TrainingInfoProto')],
+    25: ['functions', m('FunctionProto')],
+  },
   OperatorSetIdProto: { 1: ['domain', 'string'], 2: ['version', 'long'] },
   StringStringEntryProto: { 1: ['key', 'string'], 2: ['value', 'string'] },
-  TrainingInfoProto: { 1: ['initialization', m('GraphProto')], 2: ['algorithm', m('GraphProto')], 3: ['initialization_binding', m('StringStringEntryProto')], 4: ['update_binding', m('StringStringEntryProto')] },
-  FunctionProto: { 1: ['name', 'string'], 4: ['input', 'string'], 5: ['output', 'string'], 6: ['attribute', 'string'], 7: ['node', m('NodeProto')], 8: ['doc_string', 'string'], 9: ['opset_import', m('OperatorSetIdProto')], 10: ['domain', 'string'] },
-  GraphProto: { 1: ['node', m('NodeProto')], 2: ['name', 'string'], 5: ['initializer', m('TensorProto')], 10: ['doc_string', 'string'], 11: ['input', m('ValueInfoProto')], 12: ['output', m('ValueInfoProto')], 13: ['value_info', m('ValueInfoProto')], 14: ['quantization_annotation', m('TensorAnnotation')], 15: ['sparse_initializer', m('SparseTensorProto')] },
-  NodeProto: { 1: ['input', 'string'], 2: ['output', 'string'], 3: ['name', 'string'], 4: ['op_type', 'string'], 5: ['attribute', m('AttributeProto')], 6: ['doc_string', 'string'], 7: ['domain', 'string'] },
-  AttributeProto: { 1: ['name', 'string'], 2: ['f', 'float'], 3: ['i', 'long'], 4: ['s', 'bytes'], 5: ['t', m('TensorProto')], 6: ['g', m('GraphProto')], 7: ['floats', 'packed-float'], 8: ['ints', 'packed-long'], 9: ['strings', 'bytes'], 10: ['tensors', m('TensorProto')], 11: ['graphs', m('GraphProto')], 13: ['doc_string', 'string'], 14: ['tp', m('TypeProto')], 15: ['type_protos', m('TypeProto')], 20: ['type', 'varint'], 21: ['ref_attr_name', 'string'], 22: ['sparse_tensor', m('SparseTensorProto')], 23: ['sparse_tensors', m('SparseTensorProto')] },
+  TrainingInfoProto: {
+    1: ['initialization', m('GraphProto')],
+    2: ['algorithm', m('GraphProto')],
+    3: ['initialization_binding', m('StringStringEntryProto')],
+    4: ['update_binding', m('StringStringEntryProto')],
+  },
+  FunctionProto: {
+    1: ['name', 'string'],
+    4: ['input', 'string'],
+    5: ['output', 'string'],
+    6: ['attribute', 'string'],
+    7: ['node', m('NodeProto')],
+    8: ['doc_string', 'string'],
+    9: ['opset_import', m('OperatorSetIdProto')],
+    10: ['domain', 'string'],
+  },
+  GraphProto: {
+    1: ['node', m('NodeProto')],
+    2: ['name', 'string'],
+    5: ['initializer', m('TensorProto')],
+    10: ['doc_string', 'string'],
+    11: ['input', m('ValueInfoProto')],
+    12: ['output', m('ValueInfoProto')],
+    13: ['value_info', m('ValueInfoProto')],
+    14: ['quantization_annotation', m('TensorAnnotation')],
+    15: ['sparse_initializer', m('SparseTensorProto')],
+  },
+  NodeProto: {
+    1: ['input', 'string'],
+    2: ['output', 'string'],
+    3: ['name', 'string'],
+    4: ['op_type', 'string'],
+    5: ['attribute', m('AttributeProto')],
+    6: ['doc_string', 'string'],
+    7: ['domain', 'string'],
+  },
+  AttributeProto: {
+    1: ['name', 'string'],
+    2: ['f', 'float'],
+    3: ['i', 'long'],
+    4: ['s', 'bytes'],
+    5: ['t', m('TensorProto')],
+    6: ['g', m('GraphProto')],
+    7: ['floats', 'packed-float'],
+    8: ['ints', 'packed-long'],
+    9: ['strings', 'bytes'],
+    10: ['tensors', m('TensorProto')],
+    11: ['graphs', m('GraphProto')],
+    13: ['doc_string', 'string'],
+    14: ['tp', m('TypeProto')],
+    15: ['type_protos', m('TypeProto')],
+    20: ['type', 'varint'],
+    21: ['ref_attr_name', 'string'],
+    22: ['sparse_tensor', m('SparseTensorProto')],
+    23: ['sparse_tensors', m('SparseTensorProto')],
+  },
   TensorAnnotation: { 1: ['tensor_name', 'string'], 2: ['quant_parameter_tensor_names', m('StringStringEntryProto')] },
   ValueInfoProto: { 1: ['name', 'string'], 2: ['type', m('TypeProto')], 3: ['doc_string', 'string'] },
-  TensorProto: { 1: ['dims', 'packed-long'], 2: ['data_type', 'varint'], 3: ['segment', m('TensorProto.Segment')], 4: ['float_data', 'packed-float'], 5: ['int32_data', 'packed-varint'], 6: ['string_data', 'bytes'], 7: ['int64_data', 'packed-long'], 8: ['name', 'string'], 9: ['raw_data', 'bytes'], 10: ['double_data', 'packed-double'], 11: ['uint64_data', 'packed-long'], 12: ['doc_string', 'string'], 13: ['external_data', m('StringStringEntryProto')], 14: ['data_location', 'varint'] },
+  TensorProto: {
+    1: ['dims', 'packed-long'],
+    2: ['data_type', 'varint'],
+    3: ['segment', m('TensorProto.Segment')],
+    4: ['float_data', 'packed-float'],
+    5: ['int32_data', 'packed-varint'],
+    6: ['string_data', 'bytes'],
+    7: ['int64_data', 'packed-long'],
+    8: ['name', 'string'],
+    9: ['raw_data', 'bytes'],
+    10: ['double_data', 'packed-double'],
+    11: ['uint64_data', 'packed-long'],
+    12: ['doc_string', 'string'],
+    13: ['external_data', m('StringStringEntryProto')],
+    14: ['data_location', 'varint'],
+  },
   'TensorProto.Segment': { 1: ['begin', 'long'], 2: ['end', 'long'] },
   SparseTensorProto: { 1: ['values', m('TensorProto')], 2: ['indices', m('TensorProto')], 3: ['dims', 'packed-long'] },
   TensorShapeProto: { 1: ['dim', m('TensorShapeProto.Dimension')] },
   'TensorShapeProto.Dimension': { 1: ['dim_value', 'long'], 2: ['dim_param', 'string'], 3: ['denotation', 'string'] },
-  TypeProto: { 1: ['tensor_type', m('TypeProto.Tensor')], 4: ['sequence_type', m('TypeProto.Sequence')], 5: ['map_type', m('TypeProto.Map')], 6: ['denotation', 'string'], 8: ['sparse_tensor_type', m('TypeProto.SparseTensor')], 9: ['optional_type', m('TypeProto.Optional')] },
+  TypeProto: {
+    1: ['tensor_type', m('TypeProto.Tensor')],
+    4: ['sequence_type', m('TypeProto.Sequence')],
+    5: ['map_type', m('TypeProto.Map')],
+    6: ['denotation', 'string'],
+    8: ['sparse_tensor_type', m('TypeProto.SparseTensor')],
+    9: ['optional_type', m('TypeProto.Optional')],
+  },
   'TypeProto.Tensor': { 1: ['elem_type', 'varint'], 2: ['shape', m('TensorShapeProto')] },
   'TypeProto.Sequence': { 1: ['elem_type', m('TypeProto')] },
   'TypeProto.Map': { 1: ['key_type', 'varint'], 2: ['value_type', m('TypeProto')] },
@@ -294,7 +390,11 @@ export function decodeOnnxModel(bytes: Uint8Array, file: string): onnx.ModelProt
   } catch (e) {
     if (e instanceof RangeError && /call stack/i.test(e.message)) {
       // The scan caps the nesting; this is the backstop should a decoder ever recurse where it does not look.
-      throw new ModelFormatError(file, ONNX_LABEL, 'the file nests its protobuf messages too deeply to decode (the decoder ran out of stack)');
+      throw new ModelFormatError(
+        file,
+        ONNX_LABEL,
+        'the file nests its protobuf messages too deeply to decode (the decoder ran out of stack)',
+      );
     }
     throw new ModelFormatError(
       file,

@@ -10,7 +10,20 @@ import { ModelFormatError } from '../../errors';
 import { predict } from '../../model/forward';
 import { readOnnx } from './onnx';
 import { MAX_SPARSE_DENSE_VALUES } from './tensor';
-import { assertClose, buildModel, fTensor, i64Tensor, node, rand32, randomArray, rng, runOrt, tempDir, valueInfo, writeTemp } from '../../../../test/kits/onnx';
+import {
+  assertClose,
+  buildModel,
+  fTensor,
+  i64Tensor,
+  node,
+  rand32,
+  randomArray,
+  rng,
+  runOrt,
+  tempDir,
+  valueInfo,
+  writeTemp,
+} from '../../../../test/kits/onnx';
 
 const DT = onnx.TensorProto.DataType;
 let dir: string;
@@ -66,8 +79,22 @@ async function refuses(bytes: Uint8Array, pattern: RegExp): Promise<void> {
 describe('ONNX sparse initializers', () => {
   for (const [form, sparse] of [
     ['linear indices [NNZ]', linear()],
-    ['coordinates [NNZ, rank]', { values: fTensor('W', [5], VALUES), indices: i64Tensor('', [5, 2], AT.flatMap((k) => [Math.floor(k / 3), k % 3])), dims: [4, 3] }],
-    ['int32 linear indices listed among the graph inputs', { values: fTensor('W', [5], VALUES), indices: { dims: [5], dataType: DT.INT32, int32Data: AT }, dims: [4, 3] }],
+    [
+      'coordinates [NNZ, rank]',
+      {
+        values: fTensor('W', [5], VALUES),
+        indices: i64Tensor(
+          '',
+          [5, 2],
+          AT.flatMap((k) => [Math.floor(k / 3), k % 3]),
+        ),
+        dims: [4, 3],
+      },
+    ],
+    [
+      'int32 linear indices listed among the graph inputs',
+      { values: fTensor('W', [5], VALUES), indices: { dims: [5], dataType: DT.INT32, int32Data: AT }, dims: [4, 3] },
+    ],
   ] as [string, onnx.ISparseTensorProto][]) {
     test(`${form}: read as the dense kernel, and the model computes what onnxruntime does`, async () => {
       const file = await write(model(sparse, form.includes('graph inputs')));
@@ -95,7 +122,10 @@ describe('ONNX sparse initializers', () => {
       /index 3 has coordinate 3 in dimension 1, outside \[0, 3\)/,
     );
     await refuses(model({ values: fTensor('W', [5], VALUES), dims: [4, 3] }), /5 values but no indices/);
-    await refuses(model({ values: fTensor('W', [5, 1], VALUES), indices: i64Tensor('', [5], AT), dims: [4, 3] }), /values have shape \[5, 1\]; they must be a vector/);
+    await refuses(
+      model({ values: fTensor('W', [5, 1], VALUES), indices: i64Tensor('', [5], AT), dims: [4, 3] }),
+      /values have shape \[5, 1\]; they must be a vector/,
+    );
   });
 
   test('a sparse tensor whose dense shape would not fit in memory is refused before anything is allocated', async () => {

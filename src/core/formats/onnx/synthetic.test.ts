@@ -76,8 +76,18 @@ describe('Gemm attributes', () => {
     const mlp = await checkOrt(bytes, [4]);
     assert.equal(summary(mlp), '4 -> 3 relu');
     assert.equal(mlp.layers[0].name, 'fc');
-    assertClose(mlp.layers[0].weights, W.map((w) => 0.5 * w), 0, 'alpha * W');
-    assertClose(mlp.layers[0].bias!, C.map((c) => 2 * c), 0, 'beta * C');
+    assertClose(
+      mlp.layers[0].weights,
+      W.map((w) => 0.5 * w),
+      0,
+      'alpha * W',
+    );
+    assertClose(
+      mlp.layers[0].bias!,
+      C.map((c) => 2 * c),
+      0,
+      'beta * C',
+    );
   });
 
   test('weights on the left (Gemm(W, x, transB=1) gives [units, batch]) with a [units, 1] bias, then Transpose back', async () => {
@@ -151,7 +161,10 @@ describe('Gemm attributes', () => {
       }
     }
     assertClose(predict(mlp, x, 2), expected, 1e-6, 'opset 6 Gemm');
-    await assert.rejects(read(buildModel(spec(0))), /\(Gemm, output 'y'\): has broadcast=0, so its C input 'C' must have the full output shape/);
+    await assert.rejects(
+      read(buildModel(spec(0))),
+      /\(Gemm, output 'y'\): has broadcast=0, so its C input 'C' must have the full output shape/,
+    );
   });
 });
 
@@ -175,7 +188,10 @@ describe('MatMul, Add and friends', () => {
     });
     const mlp = await checkOrt(bytes, [4]);
     assert.equal(summary(mlp), '4 -> 3 sigmoid -> 2 linear');
-    assert.deepEqual(mlp.layers.map((l) => l.name), ['layer1', 'layer2']);
+    assert.deepEqual(
+      mlp.layers.map((l) => l.name),
+      ['layer1', 'layer2'],
+    );
     const expectW = new Float32Array(12);
     for (let o = 0; o < 3; o++) for (let i = 0; i < 4; i++) expectW[i * 3 + o] = Wt[o * 4 + i];
     assert.deepEqual(mlp.layers[0].weights, expectW);
@@ -191,7 +207,12 @@ describe('MatMul, Add and friends', () => {
         node('Gemm', ['a', 'W2', 'b2'], ['z'], {}, 'fc2'),
         node('LogSoftmax', ['z'], ['y'], { axis: 1 }),
       ],
-      initializers: [fTensor('W1', [5, 6], rand(30)), fTensor('b1', [6], rand(6)), fTensor('W2', [6, 4], rand(24)), fTensor('b2', [4], rand(4))],
+      initializers: [
+        fTensor('W1', [5, 6], rand(30)),
+        fTensor('b1', [6], rand(6)),
+        fTensor('W2', [6, 4], rand(24)),
+        fTensor('b2', [4], rand(4)),
+      ],
       inputs: [valueInfo('x', ['N', 5])],
       outputs: [valueInfo('y', ['N', 4])],
     });
@@ -234,7 +255,13 @@ describe('MatMul, Add and friends', () => {
     const inits = [fTensor('W', [3, 2], rand(6)), fTensor('b', [2], rand(2))];
     const io = { inputs: [valueInfo('x', ['N', 3])], outputs: [valueInfo('y', ['N', 2])] };
     const scaler = await read(
-      buildModel({ opset: 13, mlOpset: 1, nodes: [node('Scaler', ['x'], ['z'], { offset: { floats: offset }, scale: { floats: scale } }, 'scaler', 'ai.onnx.ml'), ...tail], initializers: inits, ...io }),
+      buildModel({
+        opset: 13,
+        mlOpset: 1,
+        nodes: [node('Scaler', ['x'], ['z'], { offset: { floats: offset }, scale: { floats: scale } }, 'scaler', 'ai.onnx.ml'), ...tail],
+        initializers: inits,
+        ...io,
+      }),
     );
     const plain = await checkOrt(
       buildModel({
@@ -253,7 +280,12 @@ describe('MatMul, Add and friends', () => {
 describe('Reshape with a computed shape (PyTorch 1.x `x.view(x.size(0), -1)`)', () => {
   function viewModel(opset: number, pick: 'gather' | 'slice'): Uint8Array {
     const nodes: onnx.INodeProto[] = [node('Shape', ['x'], ['shape'], {}, 'Shape_0')];
-    const init: onnx.ITensorProto[] = [fTensor('W', [5, 16], rand(80)), fTensor('b', [5], rand(5)), fTensor('W2', [2, 5], rand(10)), fTensor('b2', [2], rand(2))];
+    const init: onnx.ITensorProto[] = [
+      fTensor('W', [5, 16], rand(80)),
+      fTensor('b', [5], rand(5)),
+      fTensor('W2', [2, 5], rand(10)),
+      fTensor('b2', [2], rand(2)),
+    ];
     if (pick === 'gather') {
       init.push({ name: 'zero', dims: [], dataType: DT.INT64, int64Data: [0] });
       nodes.push(node('Gather', ['shape', 'zero'], ['batch'], { axis: 0 }, 'Gather_1'));
@@ -274,10 +306,20 @@ describe('Reshape with a computed shape (PyTorch 1.x `x.view(x.size(0), -1)`)', 
       node('Relu', ['h'], ['r'], {}, 'Relu_7'),
       node('Gemm', ['r', 'W2', 'b2'], ['y'], { transB: 1 }, 'Gemm_8'),
     );
-    return buildModel({ opset, nodes, initializers: init, inputs: [valueInfo('x', ['batch_size', 1, 4, 4])], outputs: [valueInfo('y', ['batch_size', 2])] });
+    return buildModel({
+      opset,
+      nodes,
+      initializers: init,
+      inputs: [valueInfo('x', ['batch_size', 1, 4, 4])],
+      outputs: [valueInfo('y', ['batch_size', 2])],
+    });
   }
 
-  for (const [opset, pick] of [[9, 'gather'], [13, 'gather'], [11, 'slice']] as const) {
+  for (const [opset, pick] of [
+    [9, 'gather'],
+    [13, 'gather'],
+    [11, 'slice'],
+  ] as const) {
     test(`opset ${opset}: Shape -> ${pick === 'gather' ? 'Gather -> Unsqueeze' : 'Slice'} -> Concat -> Reshape reads as a flatten`, async () => {
       const mlp = await checkOrt(viewModel(opset, pick), [1, 4, 4]);
       assert.equal(summary(mlp), '16 -> 5 relu -> 2 linear');
@@ -339,7 +381,11 @@ describe('BatchNormalization folding', () => {
       fTensor(`${p}_g`, [n], rand(n)),
       fTensor(`${p}_b`, [n], rand(n)),
       fTensor(`${p}_m`, [n], rand(n)),
-      fTensor(`${p}_v`, [n], Float32Array.from(rand(n), (v) => 0.2 + Math.abs(v))),
+      fTensor(
+        `${p}_v`,
+        [n],
+        Float32Array.from(rand(n), (v) => 0.2 + Math.abs(v)),
+      ),
     ];
     const bytes = buildModel({
       opset: 13,
@@ -350,7 +396,13 @@ describe('BatchNormalization folding', () => {
         node('BatchNormalization', ['t', 'mid_g', 'mid_b', 'mid_m', 'mid_v'], ['tn'], {}, 'bn_mid'),
         node('Gemm', ['tn', 'W2'], ['y'], {}, 'fc2'),
       ],
-      initializers: [...bnInputs('in', 3), ...bnInputs('mid', 4), fTensor('W1', [3, 4], rand(12)), fTensor('b1', [4], rand(4)), fTensor('W2', [4, 2], rand(8))],
+      initializers: [
+        ...bnInputs('in', 3),
+        ...bnInputs('mid', 4),
+        fTensor('W1', [3, 4], rand(12)),
+        fTensor('b1', [4], rand(4)),
+        fTensor('W2', [4, 2], rand(8)),
+      ],
       inputs: [valueInfo('x', ['N', 3])],
       outputs: [valueInfo('y', ['N', 2])],
     });
@@ -364,8 +416,22 @@ describe('BatchNormalization folding', () => {
 describe('IR versions 3-10 and opsets 6-21', () => {
   // [ir, opset] pairs as the ONNX releases paired them.
   const pairs: [number, number][] = [
-    [3, 6], [3, 7], [3, 8], [4, 9], [5, 10], [6, 11], [7, 12], [7, 13], [8, 14], [8, 15],
-    [8, 16], [8, 17], [8, 18], [9, 19], [9, 20], [10, 21],
+    [3, 6],
+    [3, 7],
+    [3, 8],
+    [4, 9],
+    [5, 10],
+    [6, 11],
+    [7, 12],
+    [7, 13],
+    [8, 14],
+    [8, 15],
+    [8, 16],
+    [8, 17],
+    [8, 18],
+    [9, 19],
+    [9, 20],
+    [10, 21],
   ];
   const rw = rng(7);
   const W1 = randomArray(8 * 6, rw);
@@ -397,7 +463,8 @@ describe('IR versions 3-10 and opsets 6-21', () => {
     if (opset < 9) bnAttrs.spatial = 1;
     nodes.push(node('BatchNormalization', ['g1', 'scale', 'B', 'mean', 'var'], ['n1'], bnAttrs, 'bn'));
     nodes.push(node('Relu', ['n1'], ['r1']));
-    if (opset < 12) nodes.push(node('Dropout', ['r1'], ['d1'], opset < 7 ? { ratio: { f: 0.3 }, is_test: 1 } : { ratio: { f: 0.3 } }, 'drop'));
+    if (opset < 12)
+      nodes.push(node('Dropout', ['r1'], ['d1'], opset < 7 ? { ratio: { f: 0.3 }, is_test: 1 } : { ratio: { f: 0.3 } }, 'drop'));
     else {
       init.push(fTensor('ratio', [], [0.3]));
       nodes.push(node('Dropout', ['r1', 'ratio'], ['d1'], {}, 'drop'));
@@ -423,7 +490,10 @@ describe('IR versions 3-10 and opsets 6-21', () => {
       assert.equal(summary(mlp), '6 -> 8 relu -> 5 relu6 -> 4 softmax');
       assert.deepEqual(mlp.inputShape, [2, 3]);
       assert.equal(mlp.layers[0].dropout, 0.3);
-      assert.deepEqual(mlp.layers.map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+      assert.deepEqual(
+        mlp.layers.map((l) => l.name),
+        ['fc1', 'fc2', 'fc3'],
+      );
       if (opset === 7) opset7 = mlp;
       if (opset === 6) {
         const twin = await read(model(3, 7));
@@ -507,8 +577,17 @@ describe('IR 3 and converter output', () => {
     const bytes = buildModel({
       ir: 3,
       opset: 8,
-      nodes: [node('Gemm', ['x', 'W1', 'b1'], ['h'], {}, 'fc1'), node('Relu', ['h'], ['r']), node('Gemm', ['r', 'W2', 'b2'], ['y'], {}, 'fc2')],
-      initializers: [fTensor('W1', [3, 5], rand(15)), fTensor('b1', [5], rand(5)), fTensor('W2', [5, 2], rand(10)), fTensor('b2', [2], rand(2))],
+      nodes: [
+        node('Gemm', ['x', 'W1', 'b1'], ['h'], {}, 'fc1'),
+        node('Relu', ['h'], ['r']),
+        node('Gemm', ['r', 'W2', 'b2'], ['y'], {}, 'fc2'),
+      ],
+      initializers: [
+        fTensor('W1', [3, 5], rand(15)),
+        fTensor('b1', [5], rand(5)),
+        fTensor('W2', [5, 2], rand(10)),
+        fTensor('b2', [2], rand(2)),
+      ],
       inputs: [valueInfo('W1', [3, 5]), valueInfo('b1', [5]), valueInfo('W2', [5, 2]), valueInfo('x', [1, 3]), valueInfo('b2', [2])],
       outputs: [valueInfo('y', [1, 2])],
     });
@@ -563,12 +642,21 @@ describe('IR 3 and converter output', () => {
   test('skl2onnx-style MLPClassifier: the network is read and the left-out post-processing is noted', async () => {
     const mlp = await read(skl2onnxLike(true));
     assert.equal(summary(mlp), '4 -> 6 relu -> 3 softmax');
-    assert.deepEqual(mlp.layers.map((l) => l.name), ['MatMul', 'MatMul1']);
+    assert.deepEqual(
+      mlp.layers.map((l) => l.name),
+      ['MatMul', 'MatMul1'],
+    );
     assert.equal(mlp.source!.producer, 'skl2onnx 1.16.0');
     assert.equal(mlp.source!.notes.length, 1);
     const note = mlp.source!.notes[0];
     assert.match(note, /^left out post-processing after the network output 'out_activations_result'/);
-    for (const op of ["'ArgMax' (ArgMax)", "'ArrayFeatureExtractor' (ai.onnx.ml.ArrayFeatureExtractor)", "'Cast' (Cast)", "'Reshape' (Reshape)", "'ZipMap' (ai.onnx.ml.ZipMap)"]) {
+    for (const op of [
+      "'ArgMax' (ArgMax)",
+      "'ArrayFeatureExtractor' (ai.onnx.ml.ArrayFeatureExtractor)",
+      "'Cast' (Cast)",
+      "'Reshape' (Reshape)",
+      "'ZipMap' (ai.onnx.ml.ZipMap)",
+    ]) {
       assert.ok(note.includes(op), `${op} in ${note}`);
     }
     assert.match(note, /graph output\(s\) 'label', 'output_probability'/);

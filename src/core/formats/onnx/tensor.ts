@@ -97,9 +97,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function checkRaw(raw: Uint8Array, count: number, bytesPer: number, type: number): void {
   if (raw.length !== count * bytesPer) {
-    throw new TensorError(
-      `declares ${count} ${dataTypeName(type)} values (${count * bytesPer} bytes) but holds ${raw.length} bytes`,
-    );
+    throw new TensorError(`declares ${count} ${dataTypeName(type)} values (${count * bytesPer} bytes) but holds ${raw.length} bytes`);
   }
 }
 
@@ -335,7 +333,8 @@ export function sparseTensorFloats(s: onnx.ISparseTensorProto): Float32Array {
   }
   if (!s.values) throw new TensorError('is a sparse tensor without values');
   const valueDims = tensorDims(s.values);
-  if (valueDims.length !== 1) throw new TensorError(`is a sparse tensor whose values have shape [${valueDims.join(', ')}]; they must be a vector [NNZ]`);
+  if (valueDims.length !== 1)
+    throw new TensorError(`is a sparse tensor whose values have shape [${valueDims.join(', ')}]; they must be a vector [NNZ]`);
   const nnz = valueDims[0];
   const values = tensorFloats(s.values);
   const out = new Float32Array(count);
@@ -352,7 +351,8 @@ export function sparseTensorFloats(s: onnx.ISparseTensorProto): Float32Array {
       let at = 0;
       for (let d = 0; d < rank; d++) {
         const c = flat[k * rank + d];
-        if (!(c >= 0 && c < dims[d])) throw new TensorError(`is a sparse tensor whose index ${k} has coordinate ${c} in dimension ${d}, outside [0, ${dims[d]})`);
+        if (!(c >= 0 && c < dims[d]))
+          throw new TensorError(`is a sparse tensor whose index ${k} has coordinate ${c} in dimension ${d}, outside [0, ${dims[d]})`);
         at = at * dims[d] + c;
       }
       return at;
@@ -366,7 +366,8 @@ export function sparseTensorFloats(s: onnx.ISparseTensorProto): Float32Array {
   for (let k = 0; k < nnz; k++) {
     const at = linear(k);
     if (!(at >= 0 && at < count)) throw new TensorError(`is a sparse tensor whose index ${k} is ${at}, outside its ${count} values`);
-    if (at <= previous) throw new TensorError(`is a sparse tensor whose indices are not strictly ascending (index ${k} is ${at}, after ${previous})`);
+    if (at <= previous)
+      throw new TensorError(`is a sparse tensor whose indices are not strictly ascending (index ${k} is ${at}, after ${previous})`);
     out[at] = values[k];
     previous = at;
   }

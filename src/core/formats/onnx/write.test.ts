@@ -70,9 +70,15 @@ describe('ONNX writer', () => {
     const m = onnx.ModelProto.decode(await fs.readFile(out));
     const g = m.graph as onnx.GraphProto;
     assert.equal(Number(m.irVersion), WRITE_IR_VERSION);
-    assert.deepEqual(m.opsetImport.map((o) => [o.domain, Number(o.version)]), [['', WRITE_OPSET]]);
+    assert.deepEqual(
+      m.opsetImport.map((o) => [o.domain, Number(o.version)]),
+      [['', WRITE_OPSET]],
+    );
     assert.equal(m.producerName, 'PruneScope');
-    assert.deepEqual(g.node.map((n) => n.opType), ['Flatten', 'Gemm', 'Sigmoid', 'Gemm', 'Sigmoid', 'Gemm']);
+    assert.deepEqual(
+      g.node.map((n) => n.opType),
+      ['Flatten', 'Gemm', 'Sigmoid', 'Gemm', 'Sigmoid', 'Gemm'],
+    );
     for (const t of g.initializer as onnx.TensorProto[]) {
       assert.equal(t.dataType, onnx.TensorProto.DataType.FLOAT);
       assert.equal(t.floatData.length, 0);
@@ -81,7 +87,10 @@ describe('ONNX writer', () => {
     const w = (g.initializer as onnx.TensorProto[]).find((t) => t.name === '/fc1/Gemm.weight');
     assert.deepEqual(w?.dims.map(Number), [784, 5]);
     const dims = g.input[0].type?.tensorType?.shape?.dim ?? [];
-    assert.deepEqual(dims.map((d) => d.dimParam || Number(d.dimValue)), ['batch', 1, 28, 28]);
+    assert.deepEqual(
+      dims.map((d) => d.dimParam || Number(d.dimValue)),
+      ['batch', 1, 28, 28],
+    );
     await roundTrip(mlp, join(dir, 'sigmoid-copy.onnx'));
   });
 
@@ -106,9 +115,15 @@ describe('ONNX writer', () => {
     const out = join(dir, 'names.onnx');
     await onnxFormat.write!(mlp, out);
     const m = onnx.ModelProto.decode(await fs.readFile(out));
-    assert.deepEqual(m.graph?.node?.map((n) => n.opType), ['Gemm', 'Relu', 'Gemm']);
+    assert.deepEqual(
+      m.graph?.node?.map((n) => n.opType),
+      ['Gemm', 'Relu', 'Gemm'],
+    );
     const back = await readOnnx(out);
-    assert.deepEqual(back.layers.map((l) => l.name), ['same', 'same_2']);
+    assert.deepEqual(
+      back.layers.map((l) => l.name),
+      ['same', 'same_2'],
+    );
     mlp.layers[0].name = '';
     await onnxFormat.write!(mlp, out);
     assert.equal((await readOnnx(out)).layers[0].name, 'dense_1');
@@ -131,7 +146,10 @@ describe('ONNX writer', () => {
     assert.equal(first.indices?.dataType, onnx.TensorProto.DataType.INT64);
     const at = (first.indices?.int64Data ?? []).map(Number);
     assert.equal(at.length, Number(first.values?.dims?.[0]));
-    assert.ok(at.every((k, i) => i === 0 || k > at[i - 1]), 'indices ascend');
+    assert.ok(
+      at.every((k, i) => i === 0 || k > at[i - 1]),
+      'indices ascend',
+    );
     assert.equal(at.length, Math.round(784 * 10 * 0.1));
     // The 10 x 10 kernels keep 10 of 100 weights: sparse is smaller there too.
     assert.equal(g.sparseInitializer.length, 2);
@@ -160,7 +178,10 @@ describe('ONNX writer', () => {
     await assert.rejects(onnxFormat.write!(mlp, join(sub, 'missing-folder', 'x.onnx')));
     assert.deepEqual(await fs.readdir(sub), ['ok.onnx']);
     const broken = { ...mlp, layers: [{ ...mlp.layers[0], weights: new Float32Array(3) }] };
-    await assert.rejects(onnxFormat.write!(broken, join(sub, 'broken.onnx')), /cannot write random as ONNX: layer dense_1 has 3 weights, expected 2x2/);
+    await assert.rejects(
+      onnxFormat.write!(broken, join(sub, 'broken.onnx')),
+      /cannot write random as ONNX: layer dense_1 has 3 weights, expected 2x2/,
+    );
     assert.deepEqual(await fs.readdir(sub), ['ok.onnx']);
   });
 });

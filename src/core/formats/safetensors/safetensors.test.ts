@@ -26,7 +26,12 @@ interface Spec {
 }
 
 /** Writes a safetensors file the plain way, independently of the module under test. */
-function writeRaw(name: string, tensors: Record<string, Spec>, metadata?: Record<string, string>, tweak?: (header: Record<string, unknown>) => void): string {
+function writeRaw(
+  name: string,
+  tensors: Record<string, Spec>,
+  metadata?: Record<string, string>,
+  tweak?: (header: Record<string, unknown>) => void,
+): string {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
@@ -53,8 +58,21 @@ const bf16 = (shape: number[], values: number[]): Spec => {
   return { dtype: 'BF16', shape, bytes: new Uint8Array(Uint16Array.from(u32, (b) => b >>> 16).buffer) };
 };
 /** Hand-encoded half floats for a few exact values. */
-const HALF: Record<number, number> = { 0: 0x0000, 1: 0x3c00, [-1]: 0xbc00, 0.5: 0x3800, [-2]: 0xc000, 0.25: 0x3400, 3: 0x4200, 65504: 0x7bff };
-const f16 = (shape: number[], values: number[]): Spec => ({ dtype: 'F16', shape, bytes: new Uint8Array(Uint16Array.from(values, (v) => HALF[v]).buffer) });
+const HALF: Record<number, number> = {
+  0: 0x0000,
+  1: 0x3c00,
+  [-1]: 0xbc00,
+  0.5: 0x3800,
+  [-2]: 0xc000,
+  0.25: 0x3400,
+  3: 0x4200,
+  65504: 0x7bff,
+};
+const f16 = (shape: number[], values: number[]): Spec => ({
+  dtype: 'F16',
+  shape,
+  bytes: new Uint8Array(Uint16Array.from(values, (v) => HALF[v]).buffer),
+});
 const seq = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 
 async function refused(path: string, pattern: RegExp): Promise<void> {
@@ -177,8 +195,24 @@ describe('writer', () => {
     inputShape: [1, 2, 2],
     inputSize: 4,
     layers: [
-      { name: 'hidden', inputSize: 4, units: 3, weights: Float32Array.from(seq(12, (i) => i * 0.1 - 0.5)), bias: null, activation: 'leaky_relu', alpha: 0.2, dropout: 0.5 },
-      { name: 'out', inputSize: 3, units: 2, weights: Float32Array.from(seq(6, (i) => i - 3)), bias: new Float32Array([0.5, -0.5]), activation: 'sigmoid' },
+      {
+        name: 'hidden',
+        inputSize: 4,
+        units: 3,
+        weights: Float32Array.from(seq(12, (i) => i * 0.1 - 0.5)),
+        bias: null,
+        activation: 'leaky_relu',
+        alpha: 0.2,
+        dropout: 0.5,
+      },
+      {
+        name: 'out',
+        inputSize: 3,
+        units: 2,
+        weights: Float32Array.from(seq(6, (i) => i - 3)),
+        bias: new Float32Array([0.5, -0.5]),
+        activation: 'sigmoid',
+      },
     ],
   };
 
@@ -239,42 +273,97 @@ describe('reading state dicts', () => {
 
   test('layer order is the natural order of the names', () => {
     const names = ['layers.10', 'layers.9', 'layers.0', 'fc2', 'fc10', 'fc1', 'net.0.0', 'net.0.10', 'net.0.2'];
-    assert.deepEqual([...names].sort(naturalCompare), ['fc1', 'fc2', 'fc10', 'layers.0', 'layers.9', 'layers.10', 'net.0.0', 'net.0.2', 'net.0.10']);
+    assert.deepEqual([...names].sort(naturalCompare), [
+      'fc1',
+      'fc2',
+      'fc10',
+      'layers.0',
+      'layers.9',
+      'layers.10',
+      'net.0.0',
+      'net.0.2',
+      'net.0.10',
+    ]);
   });
 
   test('eleven layers named layers.0 .. layers.10, sizes differing, without biases', async () => {
     // layer i maps (i + 2) -> (i + 3): only the natural order chains
     const tensors: Record<string, Spec> = {};
-    for (let i = 10; i >= 0; i--) tensors[`layers.${i}.weight`] = f32([i + 3, i + 2], seq((i + 3) * (i + 2), (k) => k));
-    const mlp = await safetensorsFormat.read(writeRaw('eleven.safetensors', tensors), { activation: 'sigmoid', outputActivation: 'softmax' });
-    assert.deepEqual(mlp.layers.map((l) => l.name), seq(11, (i) => `layers.${i}`));
-    assert.deepEqual(mlp.layers.map((l) => l.inputSize), seq(11, (i) => i + 2));
+    for (let i = 10; i >= 0; i--)
+      tensors[`layers.${i}.weight`] = f32(
+        [i + 3, i + 2],
+        seq((i + 3) * (i + 2), (k) => k),
+      );
+    const mlp = await safetensorsFormat.read(writeRaw('eleven.safetensors', tensors), {
+      activation: 'sigmoid',
+      outputActivation: 'softmax',
+    });
+    assert.deepEqual(
+      mlp.layers.map((l) => l.name),
+      seq(11, (i) => `layers.${i}`),
+    );
+    assert.deepEqual(
+      mlp.layers.map((l) => l.inputSize),
+      seq(11, (i) => i + 2),
+    );
     assert.ok(mlp.layers.every((l) => l.bias === null));
-    assert.deepEqual(mlp.layers.map((l) => l.activation), [...seq(10, () => 'sigmoid'), 'softmax']);
+    assert.deepEqual(
+      mlp.layers.map((l) => l.activation),
+      [...seq(10, () => 'sigmoid'), 'softmax'],
+    );
     assert.ok(!mlp.source?.notes.some((n) => /order taken from the shapes/.test(n)));
   });
 
   test('PyTorch Sequential indices with gaps (ReLU modules hold no tensors)', async () => {
-    const path = writeRaw('seq.safetensors', {
-      'net.0.weight': f32([3, 2], seq(6, (i) => i)),
-      'net.0.bias': f32([3], [0, 0, 0]),
-      'net.2.weight': f32([1, 3], [1, 1, 1]),
-      'net.2.bias': f32([1], [0]),
-    }, { format: 'pt' });
+    const path = writeRaw(
+      'seq.safetensors',
+      {
+        'net.0.weight': f32(
+          [3, 2],
+          seq(6, (i) => i),
+        ),
+        'net.0.bias': f32([3], [0, 0, 0]),
+        'net.2.weight': f32([1, 3], [1, 1, 1]),
+        'net.2.bias': f32([1], [0]),
+      },
+      { format: 'pt' },
+    );
     const mlp = await safetensorsFormat.read(path);
-    assert.deepEqual(mlp.layers.map((l) => [l.name, l.inputSize, l.units]), [['net.0', 2, 3], ['net.2', 3, 1]]);
+    assert.deepEqual(
+      mlp.layers.map((l) => [l.name, l.inputSize, l.units]),
+      [
+        ['net.0', 2, 3],
+        ['net.2', 3, 1],
+      ],
+    );
     assert.ok(mlp.source?.notes.some((n) => n.includes('format=pt')));
     assert.equal(mlp.source?.producer, undefined);
   });
 
   test('names that do not sort into a chain: the unique chain by shapes is used, with a note', async () => {
-    const path = writeRaw('io.safetensors', {
-      'input.weight': f32([8, 4], seq(32, () => 0.1)),
-      'hidden.weight': f32([6, 8], seq(48, () => 0.1)),
-      'output.weight': f32([2, 6], seq(12, () => 0.1)),
-    }, { producer: 'hand-made' });
+    const path = writeRaw(
+      'io.safetensors',
+      {
+        'input.weight': f32(
+          [8, 4],
+          seq(32, () => 0.1),
+        ),
+        'hidden.weight': f32(
+          [6, 8],
+          seq(48, () => 0.1),
+        ),
+        'output.weight': f32(
+          [2, 6],
+          seq(12, () => 0.1),
+        ),
+      },
+      { producer: 'hand-made' },
+    );
     const mlp = await safetensorsFormat.read(path);
-    assert.deepEqual(mlp.layers.map((l) => l.name), ['input', 'hidden', 'output']);
+    assert.deepEqual(
+      mlp.layers.map((l) => l.name),
+      ['input', 'hidden', 'output'],
+    );
     assert.equal(mlp.source?.producer, 'hand-made');
     assert.ok(mlp.source?.notes.some((n) => /order taken from the shapes/.test(n)));
   });
@@ -289,12 +378,29 @@ describe('reading state dicts', () => {
 
 describe('refusals', () => {
   test('4-D convolution weight, naming tensor and shape', async () => {
-    const path = writeRaw('conv.safetensors', { 'conv1.weight': f32([2, 1, 2, 2], seq(8, () => 0)), 'fc.weight': f32([2, 8], seq(16, () => 0)) });
+    const path = writeRaw('conv.safetensors', {
+      'conv1.weight': f32(
+        [2, 1, 2, 2],
+        seq(8, () => 0),
+      ),
+      'fc.weight': f32(
+        [2, 8],
+        seq(16, () => 0),
+      ),
+    });
     await refused(path, /tensor "conv1\.weight" \[2, 1, 2, 2\]: is a 4-D weight \(a 2-D convolution kernel\?\)/);
   });
 
   test('embedding tables and normalisation buffers', async () => {
-    await refused(writeRaw('emb.safetensors', { 'embed_tokens.weight': f32([10, 4], seq(40, () => 0)) }), /tensor "embed_tokens\.weight" \[10, 4\]: looks like an embedding/);
+    await refused(
+      writeRaw('emb.safetensors', {
+        'embed_tokens.weight': f32(
+          [10, 4],
+          seq(40, () => 0),
+        ),
+      }),
+      /tensor "embed_tokens\.weight" \[10, 4\]: looks like an embedding/,
+    );
     await refused(
       writeRaw('bn.safetensors', { 'fc.weight': f32([2, 2], [1, 0, 0, 1]), 'bn.running_mean': f32([2], [0, 0]) }),
       /tensor "bn\.running_mean" \[2\]: is not the weight or bias of a Linear layer/,
@@ -303,13 +409,28 @@ describe('refusals', () => {
   });
 
   test('shapes that do not chain', async () => {
-    const path = writeRaw('nochain.safetensors', { '0.weight': f32([4, 3], seq(12, () => 0)), '1.weight': f32([2, 5], seq(10, () => 0)) });
+    const path = writeRaw('nochain.safetensors', {
+      '0.weight': f32(
+        [4, 3],
+        seq(12, () => 0),
+      ),
+      '1.weight': f32(
+        [2, 5],
+        seq(10, () => 0),
+      ),
+    });
     await refused(path, /tensor "1\.weight" \[2, 5\]: takes 5 inputs but the layer before it by name, "0\.weight" \[4, 3\], gives 4/);
   });
 
   test('bias that does not fit, bias without weight, integer dtype', async () => {
-    await refused(writeRaw('b1.safetensors', { '0.weight': f32([2, 2], [1, 0, 0, 1]), '0.bias': f32([3], [0, 0, 0]) }), /tensor "0\.bias" \[3\]: has 3 values but "0\.weight" \[2, 2\] has 2 outputs/);
-    await refused(writeRaw('b2.safetensors', { '0.weight': f32([2, 2], [1, 0, 0, 1]), '1.bias': f32([2], [0, 0]) }), /tensor "1\.bias" \[2\]: is a bias without a matching weight/);
+    await refused(
+      writeRaw('b1.safetensors', { '0.weight': f32([2, 2], [1, 0, 0, 1]), '0.bias': f32([3], [0, 0, 0]) }),
+      /tensor "0\.bias" \[3\]: has 3 values but "0\.weight" \[2, 2\] has 2 outputs/,
+    );
+    await refused(
+      writeRaw('b2.safetensors', { '0.weight': f32([2, 2], [1, 0, 0, 1]), '1.bias': f32([2], [0, 0]) }),
+      /tensor "1\.bias" \[2\]: is a bias without a matching weight/,
+    );
     await refused(
       writeRaw('i64.safetensors', { '0.weight': { dtype: 'I64', shape: [1, 1], bytes: new Uint8Array(8) } }),
       /tensor "0\.weight" \[1, 1\]: has dtype I64; Linear parameters must be F32, F16, BF16, F64/,
@@ -358,7 +479,10 @@ describe('refusals', () => {
       writeRaw('dtype.safetensors', good, undefined, (h) => ((h['0.weight'] as { dtype: string }).dtype = 'F128')),
       /tensor "0\.weight": unknown dtype "F128"/,
     );
-    await refused(writeRaw('meta.safetensors', good, undefined, (h) => (h.__metadata__ = { n: 3 })), /"__metadata__" value for "n" is not a string/);
+    await refused(
+      writeRaw('meta.safetensors', good, undefined, (h) => (h.__metadata__ = { n: 3 })),
+      /"__metadata__" value for "n" is not a string/,
+    );
     await refused(writeRaw('empty.safetensors', {}), /holds no tensors/);
   });
 

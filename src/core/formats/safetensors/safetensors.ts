@@ -167,12 +167,18 @@ function checkHeader(file: string, json: unknown, dataSize: number, headerLength
     }
     const [begin, end] = offsets as number[];
     if (end > dataSize) {
-      throw fail(`data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes after the header; truncated file?)`, where);
+      throw fail(
+        `data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes after the header; truncated file?)`,
+        where,
+      );
     }
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
     const expected = count * DTYPE_SIZES[dtype];
     if (end - begin !== expected) {
-      throw fail(`shape ${shapeText(shape as number[])} of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`, where);
+      throw fail(
+        `shape ${shapeText(shape as number[])} of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+        where,
+      );
     }
     tensors.push({ name, dtype, shape: shape as number[], begin, end });
   }
@@ -181,7 +187,10 @@ function checkHeader(file: string, json: unknown, dataSize: number, headerLength
     const prev = byOffset[i - 1];
     const cur = byOffset[i];
     if (cur.begin < prev.end) {
-      throw fail(`data [${cur.begin}, ${cur.end}] overlaps tensor "${shorten(prev.name)}" [${prev.begin}, ${prev.end}]`, `tensor "${shorten(cur.name)}"`);
+      throw fail(
+        `data [${cur.begin}, ${cur.end}] overlaps tensor "${shorten(prev.name)}" [${prev.begin}, ${prev.end}]`,
+        `tensor "${shorten(cur.name)}"`,
+      );
     }
   }
   return { headerLength, metadata, tensors };
@@ -198,7 +207,12 @@ async function readAt(file: ContainedFile, offset: number, length: number, where
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   } catch (e) {
     if (e instanceof ContainmentError) {
-      throw new ModelFormatError(file.path, LABEL, `cannot read ${length} bytes at offset ${offset} (${e.message}; did the file change while being read?)`, where);
+      throw new ModelFormatError(
+        file.path,
+        LABEL,
+        `cannot read ${length} bytes at offset ${offset} (${e.message}; did the file change while being read?)`,
+        where,
+      );
     }
     throw e;
   }
@@ -235,7 +249,11 @@ async function readHeaderAndSize(handle: fs.FileHandle, file: string): Promise<H
   const lenBuf = await readAt(whole, 0, 8);
   const declared = lenBuf.readBigUInt64LE(0);
   if (declared > BigInt(MAX_HEADER_BYTES)) {
-    throw new ModelFormatError(file, LABEL, `header length ${declared} bytes is over the 100 MB limit (not a safetensors file, or damaged)`);
+    throw new ModelFormatError(
+      file,
+      LABEL,
+      `header length ${declared} bytes is over the 100 MB limit (not a safetensors file, or damaged)`,
+    );
   }
   const headerLength = Number(declared);
   if (8 + headerLength > size) {
@@ -268,7 +286,10 @@ async function readHeaderAndSize(handle: fs.FileHandle, file: string): Promise<H
     const [first, ...rest] = dup.path;
     let what: string;
     if (first === undefined) {
-      what = dup.key === '__metadata__' ? '"__metadata__" appears twice in the header' : `tensor "${shorten(dup.key)}" appears twice in the header`;
+      what =
+        dup.key === '__metadata__'
+          ? '"__metadata__" appears twice in the header'
+          : `tensor "${shorten(dup.key)}" appears twice in the header`;
     } else if (first === '__metadata__' && rest.length === 0) {
       what = `metadata key "${shorten(dup.key)}" appears twice in "__metadata__"`;
     } else {
@@ -378,7 +399,13 @@ function groupLinear(file: string, tensors: TensorInfo[]): LinearGroup[] {
     if (m[2] === 'weight') {
       if (t.shape.length !== 2) {
         const kind =
-          t.shape.length === 4 ? ' (a 2-D convolution kernel?)' : t.shape.length === 3 ? ' (a 1-D convolution kernel?)' : t.shape.length === 1 ? ' (a normalisation scale?)' : '';
+          t.shape.length === 4
+            ? ' (a 2-D convolution kernel?)'
+            : t.shape.length === 3
+              ? ' (a 1-D convolution kernel?)'
+              : t.shape.length === 1
+                ? ' (a normalisation scale?)'
+                : '';
         throw fail(t, `is a ${t.shape.length}-D weight${kind}; only 2-D Linear weights [out, in] are supported`);
       }
       g.weight = t;
@@ -392,10 +419,14 @@ function groupLinear(file: string, tensors: TensorInfo[]): LinearGroup[] {
   for (const [prefix, g] of groups) {
     if (!g.weight) throw fail(g.bias!, 'is a bias without a matching weight');
     const [units, inputSize] = g.weight.shape;
-    if (units === 0) throw fail(g.weight, 'has 0 outputs: a Linear layer of 0 units, which computes nothing (every layer needs at least one unit)');
+    if (units === 0)
+      throw fail(g.weight, 'has 0 outputs: a Linear layer of 0 units, which computes nothing (every layer needs at least one unit)');
     if (inputSize === 0) throw fail(g.weight, 'takes 0 inputs: a Linear layer needs at least one input');
     if (units * inputSize > MAX_TENSOR_VALUES) {
-      throw fail(g.weight, `holds ${units * inputSize} values; PruneScope holds weights in memory as float32 and stops at ${MAX_TENSOR_VALUES}`);
+      throw fail(
+        g.weight,
+        `holds ${units * inputSize} values; PruneScope holds weights in memory as float32 and stops at ${MAX_TENSOR_VALUES}`,
+      );
     }
     if (g.bias && g.bias.shape[0] !== units) {
       throw fail(g.bias, `has ${g.bias.shape[0]} values but "${g.weight.name}" ${shapeText(g.weight.shape)} has ${units} outputs`);
@@ -438,7 +469,9 @@ function orderLayers(file: string, layers: LinearGroup[], notes: string[]): Line
   if (layers.length <= 10) {
     const orders = chainOrders(layers);
     if (orders.length === 1) {
-      notes.push(`layer order taken from the shapes, since the tensor names do not sort into a chain: ${orders[0].map((l) => l.prefix).join(' -> ')}`);
+      notes.push(
+        `layer order taken from the shapes, since the tensor names do not sort into a chain: ${orders[0].map((l) => l.prefix).join(' -> ')}`,
+      );
       return orders[0];
     }
   }
@@ -487,7 +520,11 @@ function parseRecorded(metadata: Record<string, string>, count: number, notes: s
 function parseInputShape(metadata: Record<string, string>, inputSize: number): number[] | undefined {
   try {
     const v = JSON.parse(metadata[META_INPUT_SHAPE] ?? 'null') as unknown;
-    if (Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d > 0) && v.reduce((a: number, b: number) => a * b, 1) === inputSize) {
+    if (
+      Array.isArray(v) &&
+      v.every((d) => Number.isSafeInteger(d) && d > 0) &&
+      v.reduce((a: number, b: number) => a * b, 1) === inputSize
+    ) {
       return v as number[];
     }
   } catch {
@@ -535,7 +572,9 @@ function noteUnreadHeaderParts(header: SafetensorsHeader, size: number, notes: s
   const dataSize = size - dataStart;
   const used = header.tensors.reduce((a, t) => Math.max(a, t.end), 0);
   if (dataSize > used) {
-    notes.push(`the file has ${dataSize - used} bytes after the last tensor's data that the header does not account for; they were not read`);
+    notes.push(
+      `the file has ${dataSize - used} bytes after the last tensor's data that the header does not account for; they were not read`,
+    );
   }
 }
 

@@ -11,7 +11,16 @@ import { predict } from '../../model/forward';
 import type { MLP } from '../../model/mlp';
 import { tfjsGraphFormat } from './graph';
 import { tfjsLayersFormat } from './layers';
-import { f32Bytes, fileIOHandler, maxAbsDiff, randomArray, seededRandom, tempDir, writeSyntheticModel, type SynthWeight } from '../../../../test/kits/tfjs';
+import {
+  f32Bytes,
+  fileIOHandler,
+  maxAbsDiff,
+  randomArray,
+  seededRandom,
+  tempDir,
+  writeSyntheticModel,
+  type SynthWeight,
+} from '../../../../test/kits/tfjs';
 
 const TOL = 1e-5;
 
@@ -54,13 +63,22 @@ async function rejects(path: string, ...needles: string[]): Promise<void> {
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const dims = (shape: number[]) => ({ dim: shape.map((d) => ({ size: String(d) })) });
-const placeholder = (name: string, shape: number[]) => ({ name, op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dims(shape) } } });
+const placeholder = (name: string, shape: number[]) => ({
+  name,
+  op: 'Placeholder',
+  attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dims(shape) } },
+});
 const constant = (name: string, shape: number[], dtype = 'DT_FLOAT') => ({
   name,
   op: 'Const',
   attr: { value: { tensor: { dtype, tensorShape: dims(shape) } }, dtype: { type: dtype } },
 });
-const op = (name: string, type: string, input: string[], attr: Record<string, unknown> = {}) => ({ name, op: type, input, attr: { T: { type: 'DT_FLOAT' }, ...attr } });
+const op = (name: string, type: string, input: string[], attr: Record<string, unknown> = {}) => ({
+  name,
+  op: type,
+  input,
+  attr: { T: { type: 'DT_FLOAT' }, ...attr },
+});
 const matmul = (name: string, a: string, b: string, transposeB = false) =>
   op(name, 'MatMul', [a, b], { transpose_a: { b: false }, transpose_b: { b: transposeB } });
 const fused = (name: string, inputs: string[], ops: string[], transposeB = false) =>
@@ -73,7 +91,13 @@ const fused = (name: string, inputs: string[], ops: string[], transposeB = false
   });
 
 function graphModel(nodes: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { format: 'graph-model', generatedBy: '2.15.0', convertedBy: 'test', modelTopology: { node: nodes, versions: { producer: 1 } }, ...extra };
+  return {
+    format: 'graph-model',
+    generatedBy: '2.15.0',
+    convertedBy: 'test',
+    modelTopology: { node: nodes, versions: { producer: 1 } },
+    ...extra,
+  };
 }
 
 const floats = (name: string, shape: number[], values: Float32Array): SynthWeight => ({ name, shape, bytes: f32Bytes(values) });
@@ -113,7 +137,10 @@ describe('tfjs GraphModel reader', () => {
     const graph = await tfjsGraphFormat.read(path);
     const layers = await tfjsLayersFormat.read(source('tfjs/rn59-layers/bundle_model_test.json'));
     assert.deepEqual(graph.inputShape, [10]);
-    assert.deepEqual(graph.layers.map((l) => [l.name, l.inputSize, l.units, l.activation]), [['dense_Dense2', 10, 1, 'linear']]);
+    assert.deepEqual(
+      graph.layers.map((l) => [l.name, l.inputSize, l.units, l.activation]),
+      [['dense_Dense2', 10, 1, 'linear']],
+    );
     assert.equal(graph.source?.format, 'tfjs-graph');
     assert.deepEqual(Array.from(graph.layers[0].weights), Array.from(layers.layers[0].weights));
     assert.deepEqual(Array.from(graph.layers[0].bias!), Array.from(layers.layers[0].bias!));
@@ -123,7 +150,10 @@ describe('tfjs GraphModel reader', () => {
   async function readsMatmulGraph(path: string): Promise<void> {
     const mlp = await tfjsGraphFormat.read(path);
     assert.deepEqual(mlp.inputShape, [2]);
-    assert.deepEqual(mlp.layers.map((l) => [l.inputSize, l.units, l.activation, l.bias]), [[2, 2, 'linear', null]]);
+    assert.deepEqual(
+      mlp.layers.map((l) => [l.inputSize, l.units, l.activation, l.bias]),
+      [[2, 2, 'linear', null]],
+    );
     assert.ok(mlp.source?.notes.some((n) => n.includes('fixed batch size of 2')));
     // The placeholder's batch is fixed at 2, so tfjs is given exactly the [2, 2] it declares.
     await assertMatchesTfjs(mlp, path, 2);
@@ -225,7 +255,10 @@ describe('tfjs GraphModel reader', () => {
       assert.deepEqual(Array.from(mlp.layers[1].bias!), Array.from(b2));
       await assertMatchesTfjs(mlp, path);
       first ??= mlp;
-      assert.deepEqual(mlp.layers.map((l) => Array.from(l.weights)), first.layers.map((l) => Array.from(l.weights)));
+      assert.deepEqual(
+        mlp.layers.map((l) => Array.from(l.weights)),
+        first.layers.map((l) => Array.from(l.weights)),
+      );
     }
   });
 
@@ -247,10 +280,13 @@ describe('tfjs GraphModel reader', () => {
       [{ paths: ['fused-relu.bin'], weights: [floats('w1', [3, 4], w1), floats('w2', [4, 2], w2)] }],
     );
     const mlp = await tfjsGraphFormat.read(path);
-    assert.deepEqual(mlp.layers.map((l) => [l.inputSize, l.units, l.activation, l.bias]), [
-      [3, 4, 'relu', null],
-      [4, 2, 'sigmoid', null],
-    ]);
+    assert.deepEqual(
+      mlp.layers.map((l) => [l.inputSize, l.units, l.activation, l.bias]),
+      [
+        [3, 4, 'relu', null],
+        [4, 2, 'sigmoid', null],
+      ],
+    );
     // TensorFlow's meaning (relu(x·W1)); tfjs 4.22 reads a lone fused op as an "extra op" and skips it.
     const x = new Float32Array([1, -2, 0.5]);
     const h = [0, 1, 2, 3].map((u) => Math.max(0, x[0] * w1[u] + x[1] * w1[4 + u] + x[2] * w1[8 + u]));
@@ -277,56 +313,105 @@ describe('tfjs GraphModel reader', () => {
       'not supported',
     );
     await rejects(
-      await write('erf', [placeholder('x', [-1, 4]), constant('w', [4, 4]), constant('w2', [4, 4]), matmul('m', 'x', 'w'), op('gelu/Erf', 'Erf', ['m'])]),
+      await write('erf', [
+        placeholder('x', [-1, 4]),
+        constant('w', [4, 4]),
+        constant('w2', [4, 4]),
+        matmul('m', 'x', 'w'),
+        op('gelu/Erf', 'Erf', ['m']),
+      ]),
       "node 5 of 5 'gelu/Erf' (Erf)",
     );
     await rejects(
-      await write('two-outputs', [placeholder('x', [-1, 4]), constant('w', [4, 4]), constant('w2', [4, 4]), matmul('a', 'x', 'w'), matmul('b', 'x', 'w2')]),
+      await write('two-outputs', [
+        placeholder('x', [-1, 4]),
+        constant('w', [4, 4]),
+        constant('w2', [4, 4]),
+        matmul('a', 'x', 'w'),
+        matmul('b', 'x', 'w2'),
+      ]),
       "2 outputs ('a', 'b')",
     );
     await rejects(
-      await write('two-outputs-signature', [placeholder('x', [-1, 4]), constant('w', [4, 4]), constant('w2', [4, 4]), matmul('a', 'x', 'w'), matmul('b', 'x', 'w2')], [w, w2], {
-        signature: { inputs: { 'x:0': { name: 'x:0' } }, outputs: { 'a:0': { name: 'a:0' }, 'b:0': { name: 'b:0' } } },
-      }),
+      await write(
+        'two-outputs-signature',
+        [placeholder('x', [-1, 4]), constant('w', [4, 4]), constant('w2', [4, 4]), matmul('a', 'x', 'w'), matmul('b', 'x', 'w2')],
+        [w, w2],
+        {
+          signature: { inputs: { 'x:0': { name: 'x:0' } }, outputs: { 'a:0': { name: 'a:0' }, 'b:0': { name: 'b:0' } } },
+        },
+      ),
       "2 outputs ('a', 'b')",
     );
     await rejects(
-      await write('two-inputs', [placeholder('x', [-1, 4]), placeholder('y', [-1, 4]), constant('w', [4, 4]), constant('w2', [4, 4]), matmul('a', 'x', 'w'), op('s', 'AddV2', ['a', 'y'])]),
+      await write('two-inputs', [
+        placeholder('x', [-1, 4]),
+        placeholder('y', [-1, 4]),
+        constant('w', [4, 4]),
+        constant('w2', [4, 4]),
+        matmul('a', 'x', 'w'),
+        op('s', 'AddV2', ['a', 'y']),
+      ]),
       "2 inputs ('x', 'y')",
     );
     await rejects(
-      await write('branch', [placeholder('x', [-1, 4]), constant('w', [4, 4]), constant('w2', [4, 4]), matmul('a', 'x', 'w'), matmul('b', 'x', 'w2'), op('sum', 'AddV2', ['a', 'b'])]),
+      await write('branch', [
+        placeholder('x', [-1, 4]),
+        constant('w', [4, 4]),
+        constant('w2', [4, 4]),
+        matmul('a', 'x', 'w'),
+        matmul('b', 'x', 'w2'),
+        op('sum', 'AddV2', ['a', 'b']),
+      ]),
       "node 6 of 6 'sum' (AddV2)",
       "'a' and 'b'",
       'branching',
     );
     await rejects(
-      await write('relu-first', [placeholder('x', [-1, 4]), constant('w', [4, 4]), constant('w2', [4, 4]), op('r', 'Relu', ['x']), matmul('a', 'r', 'w')]),
+      await write('relu-first', [
+        placeholder('x', [-1, 4]),
+        constant('w', [4, 4]),
+        constant('w2', [4, 4]),
+        op('r', 'Relu', ['x']),
+        matmul('a', 'r', 'w'),
+      ]),
       "node 4 of 5 'r' (Relu)",
       'before any MatMul',
     );
     await rejects(
-      await write('transpose-a', [placeholder('x', [-1, 4]), constant('w', [4, 4]), constant('w2', [4, 4]), op('a', 'MatMul', ['x', 'w'], { transpose_a: { b: true } })]),
+      await write('transpose-a', [
+        placeholder('x', [-1, 4]),
+        constant('w', [4, 4]),
+        constant('w2', [4, 4]),
+        op('a', 'MatMul', ['x', 'w'], { transpose_a: { b: true } }),
+      ]),
       "'a' (MatMul)",
       'transpose_a',
     );
     await rejects(
-      await write('batch-reshape', [
-        placeholder('x', [-1, 4]),
-        constant('s', [2], 'DT_INT32'),
-        constant('w', [4, 4]),
-        op('r', 'Reshape', ['x', 's']),
-        matmul('a', 'r', 'w'),
-      ], [{ name: 's', shape: [2], dtype: 'int32', bytes: new Uint8Array(new Int32Array([1, -1]).buffer) }, w]),
+      await write(
+        'batch-reshape',
+        [
+          placeholder('x', [-1, 4]),
+          constant('s', [2], 'DT_INT32'),
+          constant('w', [4, 4]),
+          op('r', 'Reshape', ['x', 's']),
+          matmul('a', 'r', 'w'),
+        ],
+        [{ name: 's', shape: [2], dtype: 'int32', bytes: new Uint8Array(new Int32Array([1, -1]).buffer) }, w],
+      ),
       "'r' (Reshape)",
       'batch',
     );
   });
 
   it('reports a weights file shorter than the manifest by shard name', async () => {
-    const path = await writeSyntheticModel(dir, 'short.json', graphModel([placeholder('x', [-1, 4]), constant('w', [4, 4]), matmul('a', 'x', 'w')]), [
-      { paths: ['short.bin'], weights: [floats('w', [4, 4], randomArray(16, seededRandom(33)))] },
-    ]);
+    const path = await writeSyntheticModel(
+      dir,
+      'short.json',
+      graphModel([placeholder('x', [-1, 4]), constant('w', [4, 4]), matmul('a', 'x', 'w')]),
+      [{ paths: ['short.bin'], weights: [floats('w', [4, 4], randomArray(16, seededRandom(33)))] }],
+    );
     await fs.writeFile(join(dir, 'short.bin'), new Uint8Array(10));
     await rejects(path, "'short.bin' (10 bytes)", "weight 'w'");
   });

@@ -179,7 +179,15 @@ function parseNodes(file: string, topology: unknown): { nodes: Map<string, GNode
       if (inp.startsWith('^')) control.push(inp.slice(1));
       else inputs.push(producerName(inp));
     }
-    const node: GNode = { name: raw.name, op: raw.op, inputs, control, attr: isRecord(raw.attr) ? raw.attr : {}, index, count: rawNodes.length };
+    const node: GNode = {
+      name: raw.name,
+      op: raw.op,
+      inputs,
+      control,
+      attr: isRecord(raw.attr) ? raw.attr : {},
+      index,
+      count: rawNodes.length,
+    };
     if (nodes.has(node.name)) throw new ModelFormatError(file, LABEL, 'two nodes have this name', where(node));
     nodes.set(node.name, node);
     return node;
@@ -252,7 +260,7 @@ function findOutput(file: string, list: GNode[], nodes: Map<string, GNode>, sign
 function chainBetween(file: string, nodes: Map<string, GNode>, input: GNode, output: GNode): GNode[] {
   const path: GNode[] = [];
   const seen = new Set<string>();
-  for (let cur = output; cur !== input; ) {
+  for (let cur = output; cur !== input;) {
     if (seen.has(cur.name)) throw new ModelFormatError(file, LABEL, 'the graph has a cycle', where(cur));
     seen.add(cur.name);
     if (cur.op.startsWith('Placeholder')) {
@@ -352,7 +360,12 @@ class LayerChain {
   finish(output: GNode): DenseLayer[] {
     if (this.layers.length === 0) throw new ModelFormatError(this.file, LABEL, 'the graph has no MatMul from the input to the output');
     if (this.shape && this.shape.length !== 1) {
-      throw new ModelFormatError(this.file, LABEL, `the output has shape [batch, ${this.shape}]; an MLP ends in a flat layer`, where(output));
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        `the output has shape [batch, ${this.shape}]; an MLP ends in a flat layer`,
+        where(output),
+      );
     }
     return this.layers;
   }
@@ -379,7 +392,9 @@ class LayerChain {
       throw new ModelFormatError(
         this.file,
         LABEL,
-        this.stage === 'none' ? 'an activation before any MatMul cannot be part of a dense layer' : 'a second activation on the same layer cannot be represented',
+        this.stage === 'none'
+          ? 'an activation before any MatMul cannot be part of a dense layer'
+          : 'a second activation on the same layer cannot be represented',
         where(n),
       );
     }
@@ -394,7 +409,9 @@ class LayerChain {
       throw new ModelFormatError(
         this.file,
         LABEL,
-        this.stage === 'none' ? 'adds a constant before any MatMul' : 'adds a constant after the activation; it cannot be part of a dense layer',
+        this.stage === 'none'
+          ? 'adds a constant before any MatMul'
+          : 'adds a constant after the activation; it cannot be part of a dense layer',
         where(n),
       );
     }
@@ -414,14 +431,20 @@ class LayerChain {
     const [a, b] = n.inputs;
     if (a === undefined || b === undefined) throw new ModelFormatError(this.file, LABEL, 'needs two inputs', where(n));
     if (this.nodes.get(a)!.op === 'Const') {
-      throw new ModelFormatError(this.file, LABEL, 'the data is the second MatMul operand (W·x); only x·W dense layers are supported', where(n));
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        'the data is the second MatMul operand (W·x); only x·W dense layers are supported',
+        where(n),
+      );
     }
     if (boolAttr(n, 'transpose_a', 'adj_x')) {
       throw new ModelFormatError(this.file, LABEL, 'transpose_a is set: the batch would be multiplied as features', where(n));
     }
     const transposeB = boolAttr(n, 'transpose_b', 'adj_y');
     const w = this.constValues(n, this.constInput(n, 1), 'float32');
-    if (w.shape.length !== 2) throw new ModelFormatError(this.file, LABEL, `weight '${b}' has shape [${w.shape}]; expected a matrix`, where(n));
+    if (w.shape.length !== 2)
+      throw new ModelFormatError(this.file, LABEL, `weight '${b}' has shape [${w.shape}]; expected a matrix`, where(n));
     const [inSize, units] = transposeB ? [w.shape[1], w.shape[0]] : [w.shape[0], w.shape[1]];
     this.checkLayerInput(n, b, inSize);
     let kernel: Float32Array;
@@ -446,10 +469,20 @@ class LayerChain {
       this.notes.push(`the input shape is not declared; [${inSize}] was taken from '${b}'`);
     }
     if (this.shape.length !== 1) {
-      throw new ModelFormatError(this.file, LABEL, `receives a [${this.shape}] tensor; a dense layer needs a flat input (Reshape first)`, where(n));
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        `receives a [${this.shape}] tensor; a dense layer needs a flat input (Reshape first)`,
+        where(n),
+      );
     }
     if (this.shape[0] !== inSize) {
-      throw new ModelFormatError(this.file, LABEL, `weight '${b}' takes ${inSize} inputs but the layer receives ${this.shape[0]}`, where(n));
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        `weight '${b}' takes ${inSize} inputs but the layer receives ${this.shape[0]}`,
+        where(n),
+      );
     }
   }
 
@@ -477,7 +510,8 @@ class LayerChain {
   /** A Reshape that keeps the batch and regroups the features. */
   private reshape(n: GNode): void {
     const shape = this.shape;
-    if (!shape) throw new ModelFormatError(this.file, LABEL, 'the input shape is not declared, so the reshape cannot be followed', where(n));
+    if (!shape)
+      throw new ModelFormatError(this.file, LABEL, 'the input shape is not declared, so the reshape cannot be followed', where(n));
     const target = Array.from(this.constValues(n, this.constInput(n, 1), 'int32').values);
     const size = shape.reduce((p, d) => p * d, 1);
     const features = target.slice(1);
@@ -490,7 +524,12 @@ class LayerChain {
       resolved.some((d) => !Number.isInteger(d) || d <= 0) ||
       resolved.reduce((p, d) => p * d, 1) !== size
     ) {
-      throw new ModelFormatError(this.file, LABEL, `reshape of [batch, ${shape}] to [${target}] mixes the batch with the features`, where(n));
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        `reshape of [batch, ${shape}] to [${target}] mixes the batch with the features`,
+        where(n),
+      );
     }
     this.shape = resolved;
   }

@@ -48,7 +48,12 @@ function layersModel(dense: Record<string, unknown> = {}, extra: Record<string, 
       class_name: 'Sequential',
       config: {
         name: 'hostile',
-        layers: [{ class_name: 'Dense', config: { name: 'dense_1', units: 1, activation: 'relu', use_bias: true, batch_input_shape: [null, 2], ...dense } }],
+        layers: [
+          {
+            class_name: 'Dense',
+            config: { name: 'dense_1', units: 1, activation: 'relu', use_bias: true, batch_input_shape: [null, 2], ...dense },
+          },
+        ],
       },
     },
     ...extra,
@@ -64,12 +69,19 @@ const MANIFEST_ENTRIES = [
 ];
 
 /** A fresh folder holding model.json (whose text is `text`, or `model` serialized) and weights.bin. */
-async function folder(parent: string, name: string, model: Record<string, unknown> | string, paths = ['weights.bin']): Promise<{ dir: string; json: string }> {
+async function folder(
+  parent: string,
+  name: string,
+  model: Record<string, unknown> | string,
+  paths = ['weights.bin'],
+): Promise<{ dir: string; json: string }> {
   const dir = join(parent, name);
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(join(dir, 'weights.bin'), WEIGHTS_BYTES);
   const text =
-    typeof model === 'string' ? model : JSON.stringify({ ...model, weightsManifest: model.weightsManifest ?? [{ paths, weights: MANIFEST_ENTRIES }] });
+    typeof model === 'string'
+      ? model
+      : JSON.stringify({ ...model, weightsManifest: model.weightsManifest ?? [{ paths, weights: MANIFEST_ENTRIES }] });
   const json = join(dir, 'model.json');
   await fs.writeFile(json, text);
   return { dir, json };
@@ -86,7 +98,10 @@ function deepList(n: number, inner = ''): string {
 
 /** model serialized with the string value "__DEEP__" replaced by raw JSON text. */
 function withRaw(model: Record<string, unknown>, raw: string): string {
-  const text = JSON.stringify({ ...model, weightsManifest: model.weightsManifest ?? [{ paths: ['weights.bin'], weights: MANIFEST_ENTRIES }] });
+  const text = JSON.stringify({
+    ...model,
+    weightsManifest: model.weightsManifest ?? [{ paths: ['weights.bin'], weights: MANIFEST_ENTRIES }],
+  });
   assert.ok(text.includes('"__DEEP__"'));
   return text.replace('"__DEEP__"', () => raw);
 }
@@ -170,12 +185,15 @@ describe('tfjs readers against hostile model folders', () => {
     });
 
     it('names the group and shard of a bad path in a later group, and a folder given as a shard', async () => {
-      const model = layersModel({}, {
-        weightsManifest: [
-          { paths: ['weights.bin'], weights: MANIFEST_ENTRIES },
-          { paths: ['weights.bin', '/etc/passwd'], weights: [] },
-        ],
-      });
+      const model = layersModel(
+        {},
+        {
+          weightsManifest: [
+            { paths: ['weights.bin'], weights: MANIFEST_ENTRIES },
+            { paths: ['weights.bin', '/etc/passwd'], weights: [] },
+          ],
+        },
+      );
       const { json } = await folder(root, 'second-group', model);
       await refusal(tfjsLayersFormat.read(json), json, "weightsManifest group 2 of 2, shard 2 of 2 '/etc/passwd'", 'absolute path');
       const dirShard = await folder(root, 'dir-shard', layersModel(), ['.']);
@@ -194,16 +212,33 @@ describe('tfjs readers against hostile model folders', () => {
       assert.ok(process.memoryUsage().rss - rss < 512 * 2 ** 20, 'the shard was loaded into memory');
       assert.deepEqual(Array.from(mlp.layers[0].weights), Array.from(KERNEL));
       assert.deepEqual(Array.from(mlp.layers[0].bias!), Array.from(BIAS));
-      assert.ok(mlp.source!.notes.some((n) => n.includes(`declares 12 bytes but its files hold ${3 * 2 ** 30}`)), mlp.source!.notes.join('; '));
+      assert.ok(
+        mlp.source!.notes.some((n) => n.includes(`declares 12 bytes but its files hold ${3 * 2 ** 30}`)),
+        mlp.source!.notes.join('; '),
+      );
       // Weights that run past the end are still reported by shard, even behind a huge one.
-      const two = layersModel({}, { weightsManifest: [{ paths: ['weights.bin', 'small.bin'], weights: [{ name: 'dense_1/kernel', shape: [2 ** 30, 1], dtype: 'float32' }] }] });
+      const two = layersModel(
+        {},
+        {
+          weightsManifest: [
+            { paths: ['weights.bin', 'small.bin'], weights: [{ name: 'dense_1/kernel', shape: [2 ** 30, 1], dtype: 'float32' }] },
+          ],
+        },
+      );
       await fs.writeFile(join(dir, 'small.bin'), new Uint8Array(4));
       await fs.writeFile(json, JSON.stringify(two));
       await refusal(tfjsLayersFormat.read(json), json, "weight 'dense_1/kernel'", "'small.bin' (4 bytes)", 'truncated');
       // Two 3 GiB shards really holding a 6 GiB weight: more than one buffer can hold, said before allocating.
       await fs.writeFile(join(dir, 'more.bin'), '');
       await fs.truncate(join(dir, 'more.bin'), 3 * 2 ** 30);
-      const big = layersModel({}, { weightsManifest: [{ paths: ['weights.bin', 'more.bin'], weights: [{ name: 'dense_1/kernel', shape: [3 * 2 ** 29, 1], dtype: 'float32' }] }] });
+      const big = layersModel(
+        {},
+        {
+          weightsManifest: [
+            { paths: ['weights.bin', 'more.bin'], weights: [{ name: 'dense_1/kernel', shape: [3 * 2 ** 29, 1], dtype: 'float32' }] },
+          ],
+        },
+      );
       await fs.writeFile(json, JSON.stringify(big));
       await refusal(tfjsLayersFormat.read(json), json, "weight 'dense_1/kernel'", `takes ${6 * 2 ** 30} bytes`, 'at most');
     });
@@ -227,15 +262,32 @@ describe('tfjs readers against hostile model folders', () => {
       const bad = Buffer.alloc(8);
       bad.writeUInt32LE(1000, 0);
       await fs.writeFile(join(dir, 'a.bin'), bad);
-      await fs.writeFile(json, JSON.stringify({ weightsManifest: [{ paths: ['a.bin'], weights: [{ name: 'names', shape: [1], dtype: 'string' }] }] }));
-      await refusal(loadWeightsManifest(json, 'test', [{ paths: ['a.bin'], weights: [{ name: 'names', shape: [1], dtype: 'string' }] }]), "weight 'names' runs past the end", "'a.bin' (8 bytes)");
+      await fs.writeFile(
+        json,
+        JSON.stringify({ weightsManifest: [{ paths: ['a.bin'], weights: [{ name: 'names', shape: [1], dtype: 'string' }] }] }),
+      );
+      await refusal(
+        loadWeightsManifest(json, 'test', [{ paths: ['a.bin'], weights: [{ name: 'names', shape: [1], dtype: 'string' }] }]),
+        "weight 'names' runs past the end",
+        "'a.bin' (8 bytes)",
+      );
     });
   });
 
   describe('nesting the input controls', () => {
     it(`refuses a 100,000-deep nested activation config with the file and the place, not a stack overflow`, async () => {
-      const { dir, json } = await folder(root, 'deep-activation', withRaw(layersModel({ activation: '__DEEP__' }), deepObject('class_name', 100_000)));
-      await refusal(readModel(dir), json, LAYERS, `nesting deeper than ${MAX_JSON_DEPTH} levels`, 'modelTopology.config.layers[0].config.activation.class_name');
+      const { dir, json } = await folder(
+        root,
+        'deep-activation',
+        withRaw(layersModel({ activation: '__DEEP__' }), deepObject('class_name', 100_000)),
+      );
+      await refusal(
+        readModel(dir),
+        json,
+        LAYERS,
+        `nesting deeper than ${MAX_JSON_DEPTH} levels`,
+        'modelTopology.config.layers[0].config.activation.class_name',
+      );
     });
 
     it('refuses deep inbound_nodes, deep shapes in a layer and in the manifest, and 1e6 nested [', async () => {
@@ -247,7 +299,12 @@ describe('tfjs readers against hostile model folders', () => {
             name: 'f',
             layers: [
               { class_name: 'InputLayer', name: 'input_1', config: { name: 'input_1', batch_input_shape: [null, 2] }, inbound_nodes: [] },
-              { class_name: 'Dense', name: 'dense_1', config: { name: 'dense_1', units: 1, activation: 'relu' }, inbound_nodes: '__DEEP__' },
+              {
+                class_name: 'Dense',
+                name: 'dense_1',
+                config: { name: 'dense_1', units: 1, activation: 'relu' },
+                inbound_nodes: '__DEEP__',
+              },
             ],
             input_layers: [['input_1', 0, 0]],
             output_layers: [['dense_1', 0, 0]],
@@ -257,10 +314,17 @@ describe('tfjs readers against hostile model folders', () => {
       const inbound = await folder(root, 'deep-inbound', withRaw(functional, deepList(100_000, '["input_1", 0, 0, {}]')));
       await refusal(readModel(inbound.dir), inbound.json, `nesting deeper than ${MAX_JSON_DEPTH} levels`, 'inbound_nodes[0][0]');
 
-      const shape = await folder(root, 'deep-shape', withRaw(layersModel({ batch_input_shape: '__DEEP__' }), `[null, 2, ${deepList(100_000, '3')}]`));
+      const shape = await folder(
+        root,
+        'deep-shape',
+        withRaw(layersModel({ batch_input_shape: '__DEEP__' }), `[null, 2, ${deepList(100_000, '3')}]`),
+      );
       await refusal(readModel(shape.dir), shape.json, 'nesting deeper', 'batch_input_shape[2]');
 
-      const manifest = layersModel({}, { weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'dense_1/kernel', shape: '__DEEP__' }] }] });
+      const manifest = layersModel(
+        {},
+        { weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'dense_1/kernel', shape: '__DEEP__' }] }] },
+      );
       const wshape = await folder(root, 'deep-weight-shape', withRaw(manifest, deepList(100_000, '2')));
       await refusal(readModel(wshape.dir), wshape.json, 'nesting deeper', 'weightsManifest[0].weights[0].shape');
 
@@ -286,7 +350,10 @@ describe('tfjs readers against hostile model folders', () => {
       graph.modelTopology.node[0].attr = '__DEEP__';
       const dir = join(root, 'deep-graph');
       await fs.cp(join(built('tfjs', 'rn59-graph')), dir, { recursive: true });
-      await fs.writeFile(join(dir, 'model.json'), JSON.stringify(graph).replace('"__DEEP__"', () => deepObject('attr', 100_000, '{}')));
+      await fs.writeFile(
+        join(dir, 'model.json'),
+        JSON.stringify(graph).replace('"__DEEP__"', () => deepObject('attr', 100_000, '{}')),
+      );
       await refusal(readModel(dir), join(dir, 'model.json'), GRAPH, 'nesting deeper', 'modelTopology.node[0].attr.attr');
     });
 
@@ -350,7 +417,20 @@ describe('tfjs readers against hostile model folders', () => {
 
   describe('zero-sized layers and inputs', () => {
     it('refuses a Dense layer of 0 units in a LayersModel, naming the layer', async () => {
-      const zero = layersModel({ units: 0 }, { weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'dense_1/kernel', shape: [2, 0], dtype: 'float32' }, { name: 'dense_1/bias', shape: [0], dtype: 'float32' }] }] });
+      const zero = layersModel(
+        { units: 0 },
+        {
+          weightsManifest: [
+            {
+              paths: ['weights.bin'],
+              weights: [
+                { name: 'dense_1/kernel', shape: [2, 0], dtype: 'float32' },
+                { name: 'dense_1/bias', shape: [0], dtype: 'float32' },
+              ],
+            },
+          ],
+        },
+      );
       const a = await folder(root, 'zero-units', zero);
       await refusal(readModel(a.dir), a.json, 'dense_1', '0 units');
       // Without a units key, the 0 comes from the kernel.
@@ -361,7 +441,20 @@ describe('tfjs readers against hostile model folders', () => {
     });
 
     it('refuses a zero-sized input in a LayersModel and a GraphModel', async () => {
-      const zero = layersModel({ batch_input_shape: [null, 0] }, { weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'dense_1/kernel', shape: [0, 1], dtype: 'float32' }, { name: 'dense_1/bias', shape: [1], dtype: 'float32' }] }] });
+      const zero = layersModel(
+        { batch_input_shape: [null, 0] },
+        {
+          weightsManifest: [
+            {
+              paths: ['weights.bin'],
+              weights: [
+                { name: 'dense_1/kernel', shape: [0, 1], dtype: 'float32' },
+                { name: 'dense_1/bias', shape: [1], dtype: 'float32' },
+              ],
+            },
+          ],
+        },
+      );
       const a = await folder(root, 'zero-input', zero);
       await refusal(readModel(a.dir), a.json, LAYERS, 'input');
 
@@ -386,7 +479,12 @@ describe('tfjs readers against hostile model folders', () => {
         bias: new Float32Array(units),
         activation: 'relu' as const,
       });
-      const mlp = (inputSize: number, ...layers: ReturnType<typeof layer>[]): MLP => ({ name: 'm', inputShape: [inputSize], inputSize, layers });
+      const mlp = (inputSize: number, ...layers: ReturnType<typeof layer>[]): MLP => ({
+        name: 'm',
+        inputShape: [inputSize],
+        inputSize,
+        layers,
+      });
       validateMLP(mlp(2, layer('a', 2, 3), layer('b', 3, 1)));
       assert.throws(() => validateMLP(mlp(2, layer('a', 2, 0), layer('b', 0, 1))), /layer 1 of 2 'a' has 0 units/);
       assert.throws(() => validateMLP(mlp(2, layer('a', 2, 3), layer('b', 3, 0))), /'b' has 0 units/);
@@ -399,15 +497,21 @@ describe('tfjs readers against hostile model folders', () => {
 
   describe('ambiguous weight names', () => {
     it('refuses the same weight name twice in one group and across groups', async () => {
-      const twice = layersModel({}, { weightsManifest: [{ paths: ['weights.bin'], weights: [MANIFEST_ENTRIES[0], { ...MANIFEST_ENTRIES[0], shape: [1] }] }] });
+      const twice = layersModel(
+        {},
+        { weightsManifest: [{ paths: ['weights.bin'], weights: [MANIFEST_ENTRIES[0], { ...MANIFEST_ENTRIES[0], shape: [1] }] }] },
+      );
       const a = await folder(root, 'dup-one-group', twice);
       await refusal(readModel(a.dir), a.json, LAYERS, "'dense_1/kernel'", 'more than once', 'group 1 of 1, entry 2', 'entry 1');
-      const across = layersModel({}, {
-        weightsManifest: [
-          { paths: ['weights.bin'], weights: MANIFEST_ENTRIES },
-          { paths: ['weights.bin'], weights: [MANIFEST_ENTRIES[1]] },
-        ],
-      });
+      const across = layersModel(
+        {},
+        {
+          weightsManifest: [
+            { paths: ['weights.bin'], weights: MANIFEST_ENTRIES },
+            { paths: ['weights.bin'], weights: [MANIFEST_ENTRIES[1]] },
+          ],
+        },
+      );
       const b = await folder(root, 'dup-two-groups', across);
       await refusal(readModel(b.dir), b.json, "'dense_1/bias'", 'more than once', 'group 2 of 2, entry 1', 'group 1 of 2, entry 2');
     });
@@ -443,7 +547,11 @@ describe('tfjs readers against hostile model folders', () => {
     });
 
     it('inspect exits 1 on a 100,000-deep activation config, naming model.json', async () => {
-      const { dir, json } = await folder(root, 'cli-deep', withRaw(layersModel({ activation: '__DEEP__' }), deepObject('class_name', 100_000)));
+      const { dir, json } = await folder(
+        root,
+        'cli-deep',
+        withRaw(layersModel({ activation: '__DEEP__' }), deepObject('class_name', 100_000)),
+      );
       const r = inspect(dir);
       assert.equal(r.code, 1, r.stderr);
       assert.ok(r.stderr.includes(json), r.stderr);

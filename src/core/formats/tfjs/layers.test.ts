@@ -11,7 +11,16 @@ import { predict } from '../../model/forward';
 import type { MLP } from '../../model/mlp';
 import { tfjsLayersFormat } from './layers';
 import { tfjsGraphFormat } from './graph';
-import { f32Bytes, fileIOHandler, maxAbsDiff, randomArray, seededRandom, tempDir, writeSyntheticModel, type SynthWeight } from '../../../../test/kits/tfjs';
+import {
+  f32Bytes,
+  fileIOHandler,
+  maxAbsDiff,
+  randomArray,
+  seededRandom,
+  tempDir,
+  writeSyntheticModel,
+  type SynthWeight,
+} from '../../../../test/kits/tfjs';
 import { float32ToFloat16 } from './weights';
 
 const TOL = 1e-5;
@@ -111,7 +120,11 @@ describe('tfjs LayersModel reader', () => {
 
   /** `source` is fixture (the third-party files) or built (their twins from the test encoder). */
   function detectsLayersModels(source: (...parts: string[]) => string): void {
-    const layers = [source('tfjs/abalone-node/model.json'), source('tfjs/rn59-layers/bundle_model_test.json'), source('unsupported/keras-lenet-layers/model.json')];
+    const layers = [
+      source('tfjs/abalone-node/model.json'),
+      source('tfjs/rn59-layers/bundle_model_test.json'),
+      source('unsupported/keras-lenet-layers/model.json'),
+    ];
     for (const p of layers) {
       assert.equal(tfjsLayersFormat.detect(p, head(p)), true, p);
       assert.equal(tfjsLayersFormat.detect(p, head(p, 300)), true, `${p} (300 bytes)`);
@@ -152,7 +165,10 @@ describe('tfjs LayersModel reader', () => {
   async function readsRn59Layers(path: string): Promise<void> {
     const mlp = await tfjsLayersFormat.read(path);
     assert.deepEqual(mlp.inputShape, [10]);
-    assert.deepEqual(mlp.layers.map((l) => [l.inputSize, l.units, l.activation]), [[10, 1, 'linear']]);
+    assert.deepEqual(
+      mlp.layers.map((l) => [l.inputSize, l.units, l.activation]),
+      [[10, 1, 'linear']],
+    );
     await assertMatchesTfjs(mlp, path);
   }
 
@@ -189,178 +205,282 @@ describe('tfjs LayersModel reader', () => {
 
   it('reads a Keras 2 Functional chain under model_config: Dropout rate and a folded Activation, like tfjs', async () => {
     const { weights } = denseWeights(['dense_1', 'dense_2'], [6, 5, 3], 11);
-    const path = await writeSyntheticModel(dir, 'k2-functional.json', {
-      format: 'layers-model',
-      generatedBy: 'keras v2.2.4',
-      convertedBy: 'TensorFlow.js Converter v1.0.0',
-      modelTopology: {
-        keras_version: '2.2.4',
-        backend: 'tensorflow',
-        model_config: {
-          class_name: 'Model',
-          config: {
-            name: 'model_1',
-            layers: [
-              { name: 'input_1', class_name: 'InputLayer', config: { batch_input_shape: [null, 6], dtype: 'float32', sparse: false, name: 'input_1' }, inbound_nodes: [] },
-              { name: 'dense_1', class_name: 'Dense', config: denseConfig('dense_1', 5, 'relu'), inbound_nodes: [[['input_1', 0, 0, {}]]] },
-              { name: 'dropout_1', class_name: 'Dropout', config: { name: 'dropout_1', trainable: true, rate: 0.3, noise_shape: null, seed: null }, inbound_nodes: [[['dense_1', 0, 0, {}]]] },
-              { name: 'dense_2', class_name: 'Dense', config: denseConfig('dense_2', 3, 'linear'), inbound_nodes: [[['dropout_1', 0, 0, {}]]] },
-              { name: 'softmax', class_name: 'Activation', config: { name: 'softmax', trainable: true, activation: 'softmax' }, inbound_nodes: [[['dense_2', 0, 0, {}]]] },
-            ],
-            input_layers: [['input_1', 0, 0]],
-            output_layers: [['softmax', 0, 0]],
+    const path = await writeSyntheticModel(
+      dir,
+      'k2-functional.json',
+      {
+        format: 'layers-model',
+        generatedBy: 'keras v2.2.4',
+        convertedBy: 'TensorFlow.js Converter v1.0.0',
+        modelTopology: {
+          keras_version: '2.2.4',
+          backend: 'tensorflow',
+          model_config: {
+            class_name: 'Model',
+            config: {
+              name: 'model_1',
+              layers: [
+                {
+                  name: 'input_1',
+                  class_name: 'InputLayer',
+                  config: { batch_input_shape: [null, 6], dtype: 'float32', sparse: false, name: 'input_1' },
+                  inbound_nodes: [],
+                },
+                {
+                  name: 'dense_1',
+                  class_name: 'Dense',
+                  config: denseConfig('dense_1', 5, 'relu'),
+                  inbound_nodes: [[['input_1', 0, 0, {}]]],
+                },
+                {
+                  name: 'dropout_1',
+                  class_name: 'Dropout',
+                  config: { name: 'dropout_1', trainable: true, rate: 0.3, noise_shape: null, seed: null },
+                  inbound_nodes: [[['dense_1', 0, 0, {}]]],
+                },
+                {
+                  name: 'dense_2',
+                  class_name: 'Dense',
+                  config: denseConfig('dense_2', 3, 'linear'),
+                  inbound_nodes: [[['dropout_1', 0, 0, {}]]],
+                },
+                {
+                  name: 'softmax',
+                  class_name: 'Activation',
+                  config: { name: 'softmax', trainable: true, activation: 'softmax' },
+                  inbound_nodes: [[['dense_2', 0, 0, {}]]],
+                },
+              ],
+              input_layers: [['input_1', 0, 0]],
+              output_layers: [['softmax', 0, 0]],
+            },
           },
         },
       },
-    }, [{ paths: ['group1-shard1of1.bin'], weights }]);
+      [{ paths: ['group1-shard1of1.bin'], weights }],
+    );
     const mlp = await tfjsLayersFormat.read(path);
     assert.equal(mlp.name, 'model_1');
-    assert.deepEqual(mlp.layers.map((l) => [l.name, l.inputSize, l.units, l.activation, l.dropout]), [
-      ['dense_1', 6, 5, 'relu', 0.3],
-      ['dense_2', 5, 3, 'softmax', undefined],
-    ]);
+    assert.deepEqual(
+      mlp.layers.map((l) => [l.name, l.inputSize, l.units, l.activation, l.dropout]),
+      [
+        ['dense_1', 6, 5, 'relu', 0.3],
+        ['dense_2', 5, 3, 'softmax', undefined],
+      ],
+    );
     await assertMatchesTfjs(mlp, path);
   });
 
   it('reads Keras 3 configs (batch_shape, DTypePolicy, __keras_tensor__ inbound nodes, no model_config) as their Keras 2 twin', async () => {
     const { weights } = denseWeights(['dense', 'dense_1'], [7, 4, 2], 12);
     const policy = { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null };
-    const kt = (from: string, shape: unknown[]) => ({ class_name: '__keras_tensor__', config: { shape, dtype: 'float32', keras_history: [from, 0, 0] } });
-    const functional3 = await writeSyntheticModel(dir, 'k3-functional.json', {
-      format: 'layers-model',
-      generatedBy: 'keras v3.3.3',
-      convertedBy: 'TensorFlow.js Converter v4.20.0',
-      modelTopology: {
-        class_name: 'Functional',
-        config: {
-          name: 'functional',
-          trainable: true,
-          layers: [
-            { module: 'keras.layers', class_name: 'InputLayer', config: { batch_shape: [null, 7], dtype: 'float32', sparse: false, name: 'input_layer' }, registered_name: null, name: 'input_layer', inbound_nodes: [] },
-            {
-              module: 'keras.layers',
-              class_name: 'Dense',
-              config: denseConfig('dense', 4, 'tanh', { dtype: policy }),
-              registered_name: null,
-              build_config: { input_shape: [null, 7] },
-              name: 'dense',
-              inbound_nodes: [{ args: [kt('input_layer', [null, 7])], kwargs: {} }],
-            },
-            {
-              module: 'keras.layers',
-              class_name: 'Dense',
-              config: denseConfig('dense_1', 2, 'linear', { dtype: policy }),
-              registered_name: null,
-              build_config: { input_shape: [null, 4] },
-              name: 'dense_1',
-              inbound_nodes: [{ args: [kt('dense', [null, 4])], kwargs: {} }],
-            },
-            {
-              module: 'keras.layers',
-              class_name: 'ReLU',
-              config: { name: 're_lu', trainable: true, dtype: policy, max_value: 6, negative_slope: 0, threshold: 0 },
-              registered_name: null,
-              name: 're_lu',
-              inbound_nodes: [{ args: [kt('dense_1', [null, 2])], kwargs: {} }],
-            },
-          ],
-          input_layers: ['input_layer', 0, 0],
-          output_layers: [['re_lu', 0, 0]],
+    const kt = (from: string, shape: unknown[]) => ({
+      class_name: '__keras_tensor__',
+      config: { shape, dtype: 'float32', keras_history: [from, 0, 0] },
+    });
+    const functional3 = await writeSyntheticModel(
+      dir,
+      'k3-functional.json',
+      {
+        format: 'layers-model',
+        generatedBy: 'keras v3.3.3',
+        convertedBy: 'TensorFlow.js Converter v4.20.0',
+        modelTopology: {
+          class_name: 'Functional',
+          config: {
+            name: 'functional',
+            trainable: true,
+            layers: [
+              {
+                module: 'keras.layers',
+                class_name: 'InputLayer',
+                config: { batch_shape: [null, 7], dtype: 'float32', sparse: false, name: 'input_layer' },
+                registered_name: null,
+                name: 'input_layer',
+                inbound_nodes: [],
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'Dense',
+                config: denseConfig('dense', 4, 'tanh', { dtype: policy }),
+                registered_name: null,
+                build_config: { input_shape: [null, 7] },
+                name: 'dense',
+                inbound_nodes: [{ args: [kt('input_layer', [null, 7])], kwargs: {} }],
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'Dense',
+                config: denseConfig('dense_1', 2, 'linear', { dtype: policy }),
+                registered_name: null,
+                build_config: { input_shape: [null, 4] },
+                name: 'dense_1',
+                inbound_nodes: [{ args: [kt('dense', [null, 4])], kwargs: {} }],
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'ReLU',
+                config: { name: 're_lu', trainable: true, dtype: policy, max_value: 6, negative_slope: 0, threshold: 0 },
+                registered_name: null,
+                name: 're_lu',
+                inbound_nodes: [{ args: [kt('dense_1', [null, 2])], kwargs: {} }],
+              },
+            ],
+            input_layers: ['input_layer', 0, 0],
+            output_layers: [['re_lu', 0, 0]],
+          },
         },
+        keras_version: '3.3.3',
       },
-      keras_version: '3.3.3',
-    }, [{ paths: ['k3.bin'], weights }]);
+      [{ paths: ['k3.bin'], weights }],
+    );
     // The same network in the forms tfjs 4.22 itself reads.
-    const twin2 = await writeSyntheticModel(dir, 'k3-twin.json', {
-      format: 'layers-model',
-      modelTopology: {
-        class_name: 'Sequential',
-        config: {
-          name: 'functional',
-          layers: [
-            { class_name: 'Dense', config: denseConfig('dense', 4, 'tanh', { batch_input_shape: [null, 7], dtype: 'float32' }) },
-            { class_name: 'Dense', config: denseConfig('dense_1', 2, 'linear') },
-            { class_name: 'ReLU', config: { name: 're_lu', max_value: 6 } },
-          ],
+    const twin2 = await writeSyntheticModel(
+      dir,
+      'k3-twin.json',
+      {
+        format: 'layers-model',
+        modelTopology: {
+          class_name: 'Sequential',
+          config: {
+            name: 'functional',
+            layers: [
+              { class_name: 'Dense', config: denseConfig('dense', 4, 'tanh', { batch_input_shape: [null, 7], dtype: 'float32' }) },
+              { class_name: 'Dense', config: denseConfig('dense_1', 2, 'linear') },
+              { class_name: 'ReLU', config: { name: 're_lu', max_value: 6 } },
+            ],
+          },
         },
       },
-    }, [{ paths: ['k3-twin.bin'], weights }]);
+      [{ paths: ['k3-twin.bin'], weights }],
+    );
     const mlp3 = await tfjsLayersFormat.read(functional3);
     const mlp2 = await tfjsLayersFormat.read(twin2);
-    assert.deepEqual(mlp3.layers.map((l) => [l.inputSize, l.units, l.activation]), [
-      [7, 4, 'tanh'],
-      [4, 2, 'relu6'],
-    ]);
+    assert.deepEqual(
+      mlp3.layers.map((l) => [l.inputSize, l.units, l.activation]),
+      [
+        [7, 4, 'tanh'],
+        [4, 2, 'relu6'],
+      ],
+    );
     assertSameMLP(mlp3, mlp2);
     await assertMatchesTfjs(mlp2, twin2);
 
     // Keras 3 Sequential: config {name, layers} with an InputLayer carrying batch_shape.
-    const seq3 = await writeSyntheticModel(dir, 'k3-sequential.json', {
-      format: 'layers-model',
-      modelTopology: {
-        class_name: 'Sequential',
-        config: {
-          name: 'sequential',
-          trainable: true,
-          dtype: policy,
-          layers: [
-            { module: 'keras.layers', class_name: 'InputLayer', config: { batch_shape: [null, 7], dtype: 'float32', sparse: false, name: 'input_layer' }, registered_name: null },
-            { module: 'keras.layers', class_name: 'Dense', config: denseConfig('dense', 4, 'tanh', { dtype: policy }), registered_name: null, build_config: { input_shape: [null, 7] } },
-            { module: 'keras.layers', class_name: 'Dense', config: denseConfig('dense_1', 2, 'linear', { dtype: policy }), registered_name: null, build_config: { input_shape: [null, 4] } },
-            { module: 'keras.layers', class_name: 'ReLU', config: { name: 're_lu', dtype: policy, max_value: 6, negative_slope: 0, threshold: 0 }, registered_name: null },
-          ],
-          build_input_shape: [null, 7],
+    const seq3 = await writeSyntheticModel(
+      dir,
+      'k3-sequential.json',
+      {
+        format: 'layers-model',
+        modelTopology: {
+          class_name: 'Sequential',
+          config: {
+            name: 'sequential',
+            trainable: true,
+            dtype: policy,
+            layers: [
+              {
+                module: 'keras.layers',
+                class_name: 'InputLayer',
+                config: { batch_shape: [null, 7], dtype: 'float32', sparse: false, name: 'input_layer' },
+                registered_name: null,
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'Dense',
+                config: denseConfig('dense', 4, 'tanh', { dtype: policy }),
+                registered_name: null,
+                build_config: { input_shape: [null, 7] },
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'Dense',
+                config: denseConfig('dense_1', 2, 'linear', { dtype: policy }),
+                registered_name: null,
+                build_config: { input_shape: [null, 4] },
+              },
+              {
+                module: 'keras.layers',
+                class_name: 'ReLU',
+                config: { name: 're_lu', dtype: policy, max_value: 6, negative_slope: 0, threshold: 0 },
+                registered_name: null,
+              },
+            ],
+            build_input_shape: [null, 7],
+          },
         },
       },
-    }, [{ paths: ['k3s.bin'], weights }]);
+      [{ paths: ['k3s.bin'], weights }],
+    );
     assertSameMLP(await tfjsLayersFormat.read(seq3), mlp2);
   });
 
   it('folds ReLU(negative_slope) and LeakyReLU into a linear Dense as leaky_relu', async () => {
     const { weights } = denseWeights(['a', 'b'], [3, 4, 2], 13);
-    const path = await writeSyntheticModel(dir, 'leaky.json', {
-      modelTopology: {
-        class_name: 'Sequential',
-        config: [
-          { class_name: 'Dense', config: denseConfig('a', 4, 'linear', { batch_input_shape: [null, 3] }) },
-          { class_name: 'LeakyReLU', config: { name: 'lr', alpha: 0.1 } },
-          { class_name: 'Dense', config: denseConfig('b', 2, 'linear') },
-        ],
+    const path = await writeSyntheticModel(
+      dir,
+      'leaky.json',
+      {
+        modelTopology: {
+          class_name: 'Sequential',
+          config: [
+            { class_name: 'Dense', config: denseConfig('a', 4, 'linear', { batch_input_shape: [null, 3] }) },
+            { class_name: 'LeakyReLU', config: { name: 'lr', alpha: 0.1 } },
+            { class_name: 'Dense', config: denseConfig('b', 2, 'linear') },
+          ],
+        },
       },
-    }, [{ paths: ['leaky.bin'], weights }]);
+      [{ paths: ['leaky.bin'], weights }],
+    );
     const mlp = await tfjsLayersFormat.read(path);
-    assert.deepEqual(mlp.layers.map((l) => [l.activation, l.alpha]), [['leaky_relu', 0.1], ['linear', undefined]]);
+    assert.deepEqual(
+      mlp.layers.map((l) => [l.activation, l.alpha]),
+      [
+        ['leaky_relu', 0.1],
+        ['linear', undefined],
+      ],
+    );
     await assertMatchesTfjs(mlp, path);
 
-    const slope = await writeSyntheticModel(dir, 'relu-slope.json', {
-      modelTopology: {
-        class_name: 'Sequential',
-        config: [
-          { class_name: 'Dense', config: denseConfig('a', 4, 'linear', { batch_input_shape: [null, 3] }) },
-          { class_name: 'ReLU', config: { name: 'r', max_value: null, negative_slope: 0.1, threshold: 0 } },
-          { class_name: 'Dense', config: denseConfig('b', 2, 'linear') },
-        ],
+    const slope = await writeSyntheticModel(
+      dir,
+      'relu-slope.json',
+      {
+        modelTopology: {
+          class_name: 'Sequential',
+          config: [
+            { class_name: 'Dense', config: denseConfig('a', 4, 'linear', { batch_input_shape: [null, 3] }) },
+            { class_name: 'ReLU', config: { name: 'r', max_value: null, negative_slope: 0.1, threshold: 0 } },
+            { class_name: 'Dense', config: denseConfig('b', 2, 'linear') },
+          ],
+        },
       },
-    }, [{ paths: ['relu-slope.bin'], weights }]);
+      [{ paths: ['relu-slope.bin'], weights }],
+    );
     assertSameMLP(await tfjsLayersFormat.read(slope), mlp);
   });
 
   it('keeps a multi-dimensional input shape through Flatten: [28, 28] gives inputSize 784', async () => {
     const { weights } = denseWeights(['d1', 'd2'], [784, 6, 3], 14);
-    const path = await writeSyntheticModel(dir, 'flatten.json', {
-      format: 'layers-model',
-      modelTopology: {
-        class_name: 'Sequential',
-        config: {
-          name: 'flat',
-          layers: [
-            { class_name: 'Flatten', config: { name: 'flatten', batch_input_shape: [null, 28, 28], dtype: 'float32' } },
-            { class_name: 'Dense', config: denseConfig('d1', 6, 'relu') },
-            { class_name: 'Dense', config: denseConfig('d2', 3, 'sigmoid') },
-          ],
+    const path = await writeSyntheticModel(
+      dir,
+      'flatten.json',
+      {
+        format: 'layers-model',
+        modelTopology: {
+          class_name: 'Sequential',
+          config: {
+            name: 'flat',
+            layers: [
+              { class_name: 'Flatten', config: { name: 'flatten', batch_input_shape: [null, 28, 28], dtype: 'float32' } },
+              { class_name: 'Dense', config: denseConfig('d1', 6, 'relu') },
+              { class_name: 'Dense', config: denseConfig('d2', 3, 'sigmoid') },
+            ],
+          },
         },
       },
-    }, [{ paths: ['flatten.bin'], weights }]);
+      [{ paths: ['flatten.bin'], weights }],
+    );
     const mlp = await tfjsLayersFormat.read(path);
     assert.deepEqual(mlp.inputShape, [28, 28]);
     assert.equal(mlp.inputSize, 784);
@@ -381,7 +501,9 @@ describe('tfjs LayersModel reader', () => {
         ],
       },
     };
-    const plain = await writeSyntheticModel(dir, 'plain.json', { format: 'layers-model', modelTopology: topology }, [{ paths: ['plain.bin'], weights }]);
+    const plain = await writeSyntheticModel(dir, 'plain.json', { format: 'layers-model', modelTopology: topology }, [
+      { paths: ['plain.bin'], weights },
+    ]);
     // Three shards that cut through weights, written as the converter names them.
     const sharded = await writeSyntheticModel(dir, 'sharded.json', { format: 'layers-model', modelTopology: topology }, [
       { paths: ['./group1-shard1of3', './group1-shard2of3', 'group1-shard3of3'], weights },
@@ -426,33 +548,46 @@ describe('tfjs LayersModel reader', () => {
     };
     const b1 = randomArray(sizes[1], rand, 0.3);
     const b2 = randomArray(sizes[2], rand, 0.3);
-    const path = await writeSyntheticModel(dir, 'quantized.json', {
-      format: 'layers-model',
-      modelTopology: {
-        class_name: 'Sequential',
-        config: {
-          name: 'q',
-          layers: [
-            { class_name: 'Dense', config: denseConfig('d1', 8, 'relu', { batch_input_shape: [null, 5] }) },
-            { class_name: 'Dense', config: denseConfig('d2', 3, 'linear') },
-          ],
+    const path = await writeSyntheticModel(
+      dir,
+      'quantized.json',
+      {
+        format: 'layers-model',
+        modelTopology: {
+          class_name: 'Sequential',
+          config: {
+            name: 'q',
+            layers: [
+              { class_name: 'Dense', config: denseConfig('d1', 8, 'relu', { batch_input_shape: [null, 5] }) },
+              { class_name: 'Dense', config: denseConfig('d2', 3, 'linear') },
+            ],
+          },
         },
       },
-    }, [
-      {
-        paths: ['quantized.bin'],
-        weights: [
-          { name: 'd1/kernel', shape: [5, 8], bytes: k1.bytes, quantization: { dtype: 'uint8', min: k1.min, scale: k1.scale } },
-          { name: 'd1/bias', shape: [8], bytes: half(b1), quantization: { dtype: 'float16' } },
-          { name: 'd2/kernel', shape: [8, 3], bytes: k2.bytes, quantization: { dtype: 'uint16', original_dtype: 'float32', min: k2.min, scale: k2.scale } },
-          { name: 'd2/bias', shape: [3], bytes: half(b2), quantization: { dtype: 'float16', original_dtype: 'float32' } },
-        ],
-      },
-    ]);
+      [
+        {
+          paths: ['quantized.bin'],
+          weights: [
+            { name: 'd1/kernel', shape: [5, 8], bytes: k1.bytes, quantization: { dtype: 'uint8', min: k1.min, scale: k1.scale } },
+            { name: 'd1/bias', shape: [8], bytes: half(b1), quantization: { dtype: 'float16' } },
+            {
+              name: 'd2/kernel',
+              shape: [8, 3],
+              bytes: k2.bytes,
+              quantization: { dtype: 'uint16', original_dtype: 'float32', min: k2.min, scale: k2.scale },
+            },
+            { name: 'd2/bias', shape: [3], bytes: half(b2), quantization: { dtype: 'float16', original_dtype: 'float32' } },
+          ],
+        },
+      ],
+    );
     const mlp = await tfjsLayersFormat.read(path);
     assert.deepEqual(Array.from(mlp.layers[0].weights), Array.from(k1.expected));
     assert.deepEqual(Array.from(mlp.layers[1].weights), Array.from(k2.expected));
-    for (const [bias, raw] of [[mlp.layers[0].bias!, b1], [mlp.layers[1].bias!, b2]] as const) {
+    for (const [bias, raw] of [
+      [mlp.layers[0].bias!, b1],
+      [mlp.layers[1].bias!, b2],
+    ] as const) {
       // float16 keeps 11 significant bits.
       assert.ok(maxAbsDiff(bias, raw) <= 2 ** -11, `float16 bias error ${maxAbsDiff(bias, raw)}`);
     }
@@ -462,10 +597,18 @@ describe('tfjs LayersModel reader', () => {
 
   it('reports a truncated weights file by shard name, not with a RangeError', async () => {
     const { weights } = denseWeights(['d'], [40, 30], 17);
-    const path = await writeSyntheticModel(dir, 'truncated.json', {
-      format: 'layers-model',
-      modelTopology: { class_name: 'Sequential', config: [{ class_name: 'Dense', config: denseConfig('d', 30, 'relu', { batch_input_shape: [null, 40] }) }] },
-    }, [{ paths: ['truncated.bin'], weights }]);
+    const path = await writeSyntheticModel(
+      dir,
+      'truncated.json',
+      {
+        format: 'layers-model',
+        modelTopology: {
+          class_name: 'Sequential',
+          config: [{ class_name: 'Dense', config: denseConfig('d', 30, 'relu', { batch_input_shape: [null, 40] }) }],
+        },
+      },
+      [{ paths: ['truncated.bin'], weights }],
+    );
     const bin = join(dir, 'truncated.bin');
     const full = await fs.readFile(bin);
     await fs.writeFile(bin, full.subarray(0, 1000));
@@ -477,7 +620,9 @@ describe('tfjs LayersModel reader', () => {
   it('refuses non-MLP structure with the layer and its position', async () => {
     const { weights } = denseWeights(['a', 'b'], [3, 4, 2], 18);
     const write = (name: string, config: unknown) =>
-      writeSyntheticModel(dir, `${name}.json`, { format: 'layers-model', modelTopology: { class_name: 'Sequential', config } }, [{ paths: [`${name}.bin`], weights }]);
+      writeSyntheticModel(dir, `${name}.json`, { format: 'layers-model', modelTopology: { class_name: 'Sequential', config } }, [
+        { paths: [`${name}.bin`], weights },
+      ]);
     await rejects(
       await write('act-after-relu', [
         { class_name: 'Dense', config: denseConfig('a', 4, 'relu', { batch_input_shape: [null, 3] }) },
@@ -515,45 +660,83 @@ describe('tfjs LayersModel reader', () => {
     );
 
     const functional = (name: string, layers: unknown[], outputs: unknown) =>
-      writeSyntheticModel(dir, `${name}.json`, {
-        format: 'layers-model',
-        modelTopology: { class_name: 'Functional', config: { name, layers, input_layers: [['in', 0, 0]], output_layers: outputs } },
-      }, [{ paths: [`${name}.bin`], weights }]);
+      writeSyntheticModel(
+        dir,
+        `${name}.json`,
+        {
+          format: 'layers-model',
+          modelTopology: { class_name: 'Functional', config: { name, layers, input_layers: [['in', 0, 0]], output_layers: outputs } },
+        },
+        [{ paths: [`${name}.bin`], weights }],
+      );
     const input = { name: 'in', class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 3] }, inbound_nodes: [] };
     const a = { name: 'a', class_name: 'Dense', config: denseConfig('a', 4, 'relu'), inbound_nodes: [[['in', 0, 0, {}]]] };
     await rejects(
-      await functional('two-outputs', [input, a, { name: 'b', class_name: 'Dense', config: denseConfig('b', 2, 'linear'), inbound_nodes: [[['in', 0, 0, {}]]] }], [['a', 0, 0], ['b', 0, 0]]),
+      await functional(
+        'two-outputs',
+        [input, a, { name: 'b', class_name: 'Dense', config: denseConfig('b', 2, 'linear'), inbound_nodes: [[['in', 0, 0, {}]]] }],
+        [
+          ['a', 0, 0],
+          ['b', 0, 0],
+        ],
+      ),
       "2 outputs ('a', 'b')",
     );
-    const twoInputs = await writeSyntheticModel(dir, 'two-inputs.json', {
-      format: 'layers-model',
-      modelTopology: {
-        class_name: 'Functional',
-        config: {
-          name: 'two-inputs',
-          layers: [input, { ...input, name: 'in2', config: { name: 'in2', batch_input_shape: [null, 3] } }, a],
-          input_layers: [['in', 0, 0], ['in2', 0, 0]],
-          output_layers: [['a', 0, 0]],
+    const twoInputs = await writeSyntheticModel(
+      dir,
+      'two-inputs.json',
+      {
+        format: 'layers-model',
+        modelTopology: {
+          class_name: 'Functional',
+          config: {
+            name: 'two-inputs',
+            layers: [input, { ...input, name: 'in2', config: { name: 'in2', batch_input_shape: [null, 3] } }, a],
+            input_layers: [
+              ['in', 0, 0],
+              ['in2', 0, 0],
+            ],
+            output_layers: [['a', 0, 0]],
+          },
         },
       },
-    }, [{ paths: ['two-inputs.bin'], weights }]);
+      [{ paths: ['two-inputs.bin'], weights }],
+    );
     await rejects(twoInputs, "2 inputs ('in', 'in2')");
     await rejects(
-      await functional('branch', [
-        input,
-        a,
-        { name: 'b', class_name: 'Dense', config: denseConfig('b', 4, 'linear'), inbound_nodes: [[['in', 0, 0, {}]]] },
-        { name: 'add', class_name: 'Add', config: { name: 'add' }, inbound_nodes: [[['a', 0, 0, {}], ['b', 0, 0, {}]]] },
-      ], [['add', 0, 0]]),
+      await functional(
+        'branch',
+        [
+          input,
+          a,
+          { name: 'b', class_name: 'Dense', config: denseConfig('b', 4, 'linear'), inbound_nodes: [[['in', 0, 0, {}]]] },
+          {
+            name: 'add',
+            class_name: 'Add',
+            config: { name: 'add' },
+            inbound_nodes: [
+              [
+                ['a', 0, 0, {}],
+                ['b', 0, 0, {}],
+              ],
+            ],
+          },
+        ],
+        [['add', 0, 0]],
+      ),
       "layer 4 of 4 'add' (Add)",
     );
     await rejects(
-      await functional('dead-branch', [
-        input,
-        a,
-        { name: 'b', class_name: 'Dense', config: denseConfig('b', 2, 'linear'), inbound_nodes: [[['a', 0, 0, {}]]] },
-        { name: 'side', class_name: 'Dense', config: denseConfig('side', 2, 'linear'), inbound_nodes: [[['a', 0, 0, {}]]] },
-      ], [['b', 0, 0]]),
+      await functional(
+        'dead-branch',
+        [
+          input,
+          a,
+          { name: 'b', class_name: 'Dense', config: denseConfig('b', 2, 'linear'), inbound_nodes: [[['a', 0, 0, {}]]] },
+          { name: 'side', class_name: 'Dense', config: denseConfig('side', 2, 'linear'), inbound_nodes: [[['a', 0, 0, {}]]] },
+        ],
+        [['b', 0, 0]],
+      ),
       "layer 4 of 4 'side' (Dense)",
       'branching',
     );
@@ -579,7 +762,10 @@ describe('tfjs LayersModel writer', () => {
     assert.equal(json.generatedBy, 'PruneScope');
     assert.deepEqual(json.weightsManifest[0].paths, ['abalone-pruned.weights.bin']);
     assert.deepEqual(json.modelTopology.config.layers[0].config.batch_input_shape, [null, 8]);
-    assert.deepEqual((await fs.readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      (await fs.readdir(dir)).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
 
     const back = await tfjsLayersFormat.read(out);
     assertSameMLP(back, source);
@@ -593,9 +779,26 @@ describe('tfjs LayersModel writer', () => {
       inputShape: [2, 3],
       inputSize: 6,
       layers: [
-        { name: 'fc1', inputSize: 6, units: 5, weights: randomArray(30, rand), bias: randomArray(5, rand), activation: 'leaky_relu', alpha: 0.05, dropout: 0.25 },
+        {
+          name: 'fc1',
+          inputSize: 6,
+          units: 5,
+          weights: randomArray(30, rand),
+          bias: randomArray(5, rand),
+          activation: 'leaky_relu',
+          alpha: 0.05,
+          dropout: 0.25,
+        },
         { name: 'fc 2/odd', inputSize: 5, units: 4, weights: randomArray(20, rand), bias: null, activation: 'relu6' },
-        { name: 'fc1', inputSize: 4, units: 3, weights: randomArray(12, rand), bias: randomArray(3, rand), activation: 'log_softmax', dropout: 0.1 },
+        {
+          name: 'fc1',
+          inputSize: 4,
+          units: 3,
+          weights: randomArray(12, rand),
+          bias: randomArray(3, rand),
+          activation: 'log_softmax',
+          dropout: 0.1,
+        },
       ],
     };
     const out = join(dir, 'synthetic.json');
@@ -608,7 +811,10 @@ describe('tfjs LayersModel writer', () => {
     assert.deepEqual(json.modelTopology.config.layers[0].config.batch_input_shape, [null, 2, 3]);
     const back = await tfjsLayersFormat.read(out);
     assert.deepEqual(back.inputShape, [2, 3]);
-    assert.deepEqual(back.layers.map((l) => l.name), ['fc1', 'fc_2_odd', 'fc1_2']);
+    assert.deepEqual(
+      back.layers.map((l) => l.name),
+      ['fc1', 'fc_2_odd', 'fc1_2'],
+    );
     assertSameMLP(back, { ...mlp, layers: mlp.layers.map((l, i) => ({ ...l, name: back.layers[i].name })) });
     await assertMatchesTfjs(back, out, 6);
     // Predictions of the written model equal those of the model we wrote.
@@ -625,6 +831,9 @@ describe('tfjs LayersModel writer', () => {
     const changed: MLP = { ...source, layers: source.layers.map((l) => ({ ...l, weights: l.weights.map((w) => w * 2) })) };
     await tfjsLayersFormat.write!(changed, out);
     assertSameMLP(await tfjsLayersFormat.read(out), changed);
-    assert.deepEqual((await fs.readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      (await fs.readdir(dir)).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 });

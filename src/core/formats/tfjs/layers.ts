@@ -52,7 +52,8 @@ function whyUnsupported(cls: string): string {
   if (/GRU|LSTM|RNN|Bidirectional|TimeDistributed|Attention/.test(cls)) return 'recurrent and attention layers are not part of an MLP';
   if (cls === 'Embedding') return 'embedding lookups are not part of an MLP';
   if (/Normalization/.test(cls)) return 'normalization layers are not supported';
-  if (/^(Add|Subtract|Multiply|Average|Maximum|Minimum|Concatenate|Dot)$/.test(cls)) return 'layers that merge several tensors make a branching model, not an MLP';
+  if (/^(Add|Subtract|Multiply|Average|Maximum|Minimum|Concatenate|Dot)$/.test(cls))
+    return 'layers that merge several tensors make a branching model, not an MLP';
   if (/^(Sequential|Model|Functional)$/.test(cls)) return 'nested models are not supported';
   return 'this layer type is not supported';
 }
@@ -115,12 +116,7 @@ function parseActivation(file: string, l: KerasLayer, value: unknown): ParsedAct
   const snake = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
   if (snake === 'leaky_relu') return { activation: 'leaky_relu', alpha: 0.2 };
   if ((ACTIVATIONS as readonly string[]).includes(snake)) return { activation: snake as Activation };
-  throw new ModelFormatError(
-    file,
-    LABEL,
-    `activation '${name}' is not supported (supported: ${ACTIVATIONS.join(', ')})`,
-    where(l),
-  );
+  throw new ModelFormatError(file, LABEL, `activation '${name}' is not supported (supported: ${ACTIVATIONS.join(', ')})`, where(l));
 }
 
 /** Activation of a standalone ReLU layer (Keras ReLU: max_value, negative_slope, threshold). */
@@ -179,7 +175,7 @@ function functionalChain(file: string, layers: KerasLayer[], config: Json): Kera
   if (!out) throw new ModelFormatError(file, LABEL, `the output refers to unknown layer '${outputs[0]}'`, 'model outputs');
   const chain: KerasLayer[] = [];
   const seen = new Set<string>();
-  for (let cur: KerasLayer | undefined = out; cur; ) {
+  for (let cur: KerasLayer | undefined = out; cur;) {
     if (seen.has(cur.name)) throw new ModelFormatError(file, LABEL, 'the layers form a cycle', where(cur));
     seen.add(cur.name);
     chain.push(cur);
@@ -192,7 +188,12 @@ function functionalChain(file: string, layers: KerasLayer[], config: Json): Kera
   }
   const off = layers.find((l) => !seen.has(l.name));
   if (off) {
-    throw new ModelFormatError(file, LABEL, 'the layer is not on the path from the input to the output; branching models are not MLPs', where(off));
+    throw new ModelFormatError(
+      file,
+      LABEL,
+      'the layer is not on the path from the input to the output; branching models are not MLPs',
+      where(off),
+    );
   }
   return chain;
 }
@@ -399,7 +400,12 @@ class DenseChain {
         // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- a JSON value of the config, checked by its users
         const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
         if (axis !== -1 && !(this.shape && this.shape.length === 1 && axis === 1)) {
-          throw new ModelFormatError(this.file, LABEL, `softmax over axis ${preview(c.axis)} is not supported (only the last axis)`, where(l));
+          throw new ModelFormatError(
+            this.file,
+            LABEL,
+            `softmax over axis ${preview(c.axis)} is not supported (only the last axis)`,
+            where(l),
+          );
         }
         return this.applyActivation(l, { activation: 'softmax' });
       }
@@ -491,7 +497,12 @@ class DenseChain {
       );
     }
     if (kernelW.shape.length !== 2) {
-      throw new ModelFormatError(this.file, LABEL, `kernel '${kernelW.name}' has shape [${kernelW.shape}]; expected [inputs, units]`, where(l));
+      throw new ModelFormatError(
+        this.file,
+        LABEL,
+        `kernel '${kernelW.name}' has shape [${kernelW.shape}]; expected [inputs, units]`,
+        where(l),
+      );
     }
     return kernelW;
   }
@@ -581,7 +592,13 @@ export function toLayersModelArtifacts(mlp: MLP, weightsFileName: string): { jso
   if (mlp.inputShape.length > 1) {
     layersJson.push({
       class_name: 'Flatten',
-      config: { name: safeName('flatten', 'flatten', taken), trainable: true, batch_input_shape: batchInputShape, dtype: 'float32', data_format: 'channels_last' },
+      config: {
+        name: safeName('flatten', 'flatten', taken),
+        trainable: true,
+        batch_input_shape: batchInputShape,
+        dtype: 'float32',
+        data_format: 'channels_last',
+      },
     });
   }
   mlp.layers.forEach((layer, i) => {
@@ -608,12 +625,21 @@ export function toLayersModelArtifacts(mlp: MLP, weightsFileName: string): { jso
     layersJson.push({ class_name: 'Dense', config });
     // tfjs has no leaky_relu activation string; a LeakyReLU layer after a linear Dense is the same.
     if (leaky) {
-      layersJson.push({ class_name: 'LeakyReLU', config: { name: safeName(`${name}_leaky_relu`, 'leaky_relu', taken), trainable: true, alpha: layer.alpha ?? 0.01 } });
+      layersJson.push({
+        class_name: 'LeakyReLU',
+        config: { name: safeName(`${name}_leaky_relu`, 'leaky_relu', taken), trainable: true, alpha: layer.alpha ?? 0.01 },
+      });
     }
     if (layer.dropout && layer.dropout > 0) {
       layersJson.push({
         class_name: 'Dropout',
-        config: { name: safeName(`${name}_dropout`, 'dropout', taken), trainable: true, rate: layer.dropout, noise_shape: null, seed: null },
+        config: {
+          name: safeName(`${name}_dropout`, 'dropout', taken),
+          trainable: true,
+          rate: layer.dropout,
+          noise_shape: null,
+          seed: null,
+        },
       });
     }
     toWrite.push({ name: `${name}/kernel`, shape: [layer.inputSize, layer.units], values: layer.weights });

