@@ -202,6 +202,7 @@ async function alternateRepeats(model: tf.LayersModel, mx: tf.Tensor2D, my: tf.T
 }
 
 /** Writes bench-results/training.json and prints the summary. */
+// eslint-disable-next-line max-lines-per-function -- the report object literal, one field a line as Prettier lays it out
 async function writeReport(m: {
   loadBefore: number;
   backend: Awaited<ReturnType<typeof initBackend>>;

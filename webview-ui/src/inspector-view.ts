@@ -42,9 +42,11 @@ function commandBar(host: InspectorHost): HTMLElement {
   ]);
 }
 
-export function renderInspector(root: HTMLElement, file: string, model: InspectResult, host: InspectorHost): void {
+type Summary = InspectResult['summary'];
+
+function modelFacts(file: string, model: InspectResult): [string, string][] {
   const s = model.summary;
-  const facts: [string, string][] = [
+  return [
     ['file', s.path ?? file],
     ['format', s.format + (s.producer ? ` (producer: ${s.producer})` : '')],
     ['input', `${s.inputSize.toLocaleString('en-US')} values [${s.inputShape.join(', ')}]`],
@@ -52,49 +54,62 @@ export function renderInspector(root: HTMLElement, file: string, model: InspectR
     ['parameters', `${s.parameters.toLocaleString('en-US')} (sparsity ${pct(s.sparsity)})`],
     ['size on disk', `${bytes(model.bytes)} in ${model.files.length} file${model.files.length === 1 ? '' : 's'}`],
   ];
-  const head = [
-    '#',
-    'layer',
-    'in',
-    'units',
-    'activation',
-    'parameters',
-    'sparsity',
-    'zero weights',
-    'w mean',
-    'w std',
-    'w min',
-    'w max',
-    'mean |w|',
-    'bias mean',
-    'bias std',
+}
+
+// prettier-ignore
+const LAYER_HEAD = ['#', 'layer', 'in', 'units', 'activation', 'parameters', 'sparsity', 'zero weights', 'w mean', 'w std', 'w min', 'w max', 'mean |w|', 'bias mean', 'bias std'];
+/** Numbers are right-aligned: every column from the third except the activation's. */
+const numeric = (i: number) => (i >= 2 && i !== 4 ? 'num' : undefined);
+
+function layerRow(l: Summary['layers'][number]): HTMLElement {
+  const meter = el('meter', { attrs: { min: '0', max: '1', value: String(l.sparsity) }, title: pct(l.sparsity) });
+  // prettier-ignore
+  const cells: (string | HTMLElement)[] = [
+    String(l.index + 1), l.name, l.inputSize.toLocaleString('en-US'), l.units.toLocaleString('en-US'),
+    l.activation + (l.dropout ? ` + dropout ${l.dropout}` : ''), l.parameters.toLocaleString('en-US'),
+    el('span', { class: 'sparsity' }, [meter, ` ${pct(l.sparsity)}`]), l.zeroWeights.toLocaleString('en-US'),
+    num(l.weights.mean), num(l.weights.std), num(l.weights.min), num(l.weights.max), num(l.weights.meanAbs),
+    l.bias ? num(l.bias.mean) : '—', l.bias ? num(l.bias.std) : '—',
   ];
-  const rows = s.layers.map((l) => {
-    const meter = el('meter', { attrs: { min: '0', max: '1', value: String(l.sparsity) }, title: pct(l.sparsity) });
-    const cells: (string | HTMLElement)[] = [
-      String(l.index + 1),
-      l.name,
-      l.inputSize.toLocaleString('en-US'),
-      l.units.toLocaleString('en-US'),
-      l.activation + (l.dropout ? ` + dropout ${l.dropout}` : ''),
-      l.parameters.toLocaleString('en-US'),
-      el('span', { class: 'sparsity' }, [meter, ` ${pct(l.sparsity)}`]),
-      l.zeroWeights.toLocaleString('en-US'),
-      num(l.weights.mean),
-      num(l.weights.std),
-      num(l.weights.min),
-      num(l.weights.max),
-      num(l.weights.meanAbs),
-      l.bias ? num(l.bias.mean) : '—',
-      l.bias ? num(l.bias.std) : '—',
-    ];
-    return el(
-      'tr',
-      {},
-      cells.map((c, i) => el('td', { class: i >= 2 && i !== 4 ? 'num' : undefined }, [c])),
-    );
-  });
-  const parts: (HTMLElement | null)[] = [
+  return el(
+    'tr',
+    {},
+    cells.map((c, i) => el('td', { class: numeric(i) }, [c])),
+  );
+}
+
+function layerTable(s: Summary): HTMLElement {
+  return el('div', { class: 'table-wrap' }, [
+    el('table', { class: 'layers' }, [
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          LAYER_HEAD.map((h, i) => el('th', { text: h, class: numeric(i) })),
+        ),
+      ]),
+      el('tbody', {}, s.layers.map(layerRow)),
+    ]),
+  ]);
+}
+
+/** A heading and a list, or nothing when the list is empty (or, with `min`, too short). */
+function listSection(title: string, cls: string, items: string[], min = 1): HTMLElement[] {
+  if (items.length < min) return [];
+  return [
+    el('h2', { text: title }),
+    el(
+      'ul',
+      { class: cls },
+      items.map((n) => el('li', { text: n })),
+    ),
+  ];
+}
+
+export function renderInspector(root: HTMLElement, file: string, model: InspectResult, host: InspectorHost): void {
+  const s = model.summary;
+  const facts = modelFacts(file, model);
+  root.replaceChildren(
     el('header', { class: 'results-header' }, [
       el('div', { class: 'title-row' }, [el('h1', { text: s.name || file }), commandBar(host)]),
       el(
@@ -104,36 +119,10 @@ export function renderInspector(root: HTMLElement, file: string, model: InspectR
       ),
     ]),
     el('h2', { text: 'Layers' }),
-    el('div', { class: 'table-wrap' }, [
-      el('table', { class: 'layers' }, [
-        el('thead', {}, [
-          el(
-            'tr',
-            {},
-            head.map((h, i) => el('th', { text: h, class: i >= 2 && i !== 4 ? 'num' : undefined })),
-          ),
-        ]),
-        el('tbody', {}, rows),
-      ]),
-    ]),
-    s.notes.length ? el('h2', { text: 'Notes' }) : null,
-    s.notes.length
-      ? el(
-          'ul',
-          { class: 'notes' },
-          s.notes.map((n) => el('li', { text: n })),
-        )
-      : null,
-    model.files.length > 1 ? el('h2', { text: 'Files' }) : null,
-    model.files.length > 1
-      ? el(
-          'ul',
-          { class: 'files' },
-          model.files.map((f) => el('li', { text: f })),
-        )
-      : null,
-  ];
-  root.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
+    layerTable(s),
+    ...listSection('Notes', 'notes', s.notes),
+    ...listSection('Files', 'files', model.files, 2),
+  );
 }
 
 export function renderInspectorError(root: HTMLElement, file: string, message: string): void {

@@ -95,6 +95,7 @@ function point(strategy: number, s: number, iteration: number, structured: boole
 
 const sparsities = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
+// eslint-disable-next-line max-lines-per-function -- a data literal (sample results for the test page)
 export function sampleAnalysis(): AnalysisResults {
   return {
     format: 'prunescope-results',

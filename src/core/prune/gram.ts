@@ -42,6 +42,7 @@ export function centeredColumns(z: Float32Array, n: number, p: number, out: Floa
  * serves four products), mirrored below the diagonal. Self-contained: its source is also run
  * by the helper thread.
  */
+// eslint-disable-next-line max-lines-per-function -- an unrolled block kernel: splitting it costs speed on the hot path
 function gramBlockRow(xt: Float64Array, c: Float64Array, p: number, n: number, i: number): void {
   const full = p - (p % 4);
   const a0 = i * n;

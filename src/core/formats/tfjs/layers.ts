@@ -584,6 +584,7 @@ function safeName(name: string, fallback: string, taken: Set<string>): string {
 }
 
 /** The model.json object and weight bytes of `mlp` as a tfjs Sequential LayersModel. */
+// eslint-disable-next-line max-lines-per-function -- mostly the model.json literal as Prettier lays it out
 export function toLayersModelArtifacts(mlp: MLP, weightsFileName: string): { json: Json; data: Uint8Array } {
   const taken = new Set<string>();
   const layersJson: Json[] = [];
