@@ -74,14 +74,23 @@ const artifacts = join(process.env.PRUNESCOPE_ARTIFACTS ?? join(root, 'artifacts
 
 rmSync(artifacts, { recursive: true, force: true }); // Old screenshots would pass for this run's.
 
-const fixturesDir = process.env.PRUNESCOPE_FIXTURES ?? resolve(root, '../shared/fixtures');
-// Copied into the workspace: [source under fixtures, destination under the workspace].
+// Written into the workspace by the independent encoder kit (test/kits/encode), so the suite needs
+// no third-party files: [the kit's twin, named by its path under ../shared/fixtures, destination
+// under the workspace].
 const WORKSPACE_FIXTURES = [
   ['onnx/mnist2x10.onnx', 'models/mnist2x10.onnx'],
   ['safetensors/dfdx-mnist/mnist.safetensors', 'models/mnist.safetensors'],
   ['tfjs/abalone-node', 'models/abalone'],
   ['unsupported/cnn_max_mninst2.onnx', 'unsupported/cnn_max_mninst2.onnx'],
 ];
+// Built by the kit too but kept outside the workspace, whose file search must see only the models
+// above; a test copies one in when it needs it (PRUNESCOPE_VSCODE_MODELS, spareModel in
+// test/vscode/harness/util.ts): [the kit's twin, file name].
+const SPARE_MODELS = [['onnx/mnist2x5_sigmoid.onnx', 'mnist2x5_sigmoid.onnx']];
+// What the kit's own forward pass (test/kits/encode/reference.ts, no product code) says of a
+// workspace model, for the tests to check the product's numbers against: [the kit's twin, the
+// workspace path it is known by]. Written to reference.json beside the spare models.
+const REFERENCE_MODELS = [['onnx/mnist2x10.onnx', 'models/mnist2x10.onnx']];
 
 function fail(message) {
   console.error(`vscode-test: ${message}`);
@@ -96,10 +105,6 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 if (pkg.main && !existsSync(join(root, pkg.main))) {
   console.warn(`vscode-test: warning: ${pkg.main} does not exist; run npm run build first (the extension tests will fail)`);
 }
-for (const [src] of WORKSPACE_FIXTURES) {
-  if (!existsSync(join(fixturesDir, src))) fail(`fixture missing: ${join(fixturesDir, src)}`);
-}
-
 // The entry VS Code loads is a two-line loader: Node maps stack traces through a bundle's source
 // map only if source maps were enabled before that bundle was compiled.
 const suiteName = vsix ? 'vscode-installed' : untrusted ? 'vscode-untrusted' : 'vscode-suite';
@@ -130,6 +135,10 @@ writeFileSync(
 // The Chromium launcher and screenshot helpers live in TypeScript (test/browser/browser.ts).
 register();
 const { launchBrowser, closeBrowser, newPage, safeFileName, frameTexts } = createRequire(import.meta.url)('../test/browser/browser.ts');
+const requireTs = createRequire(import.meta.url);
+const { built, builtNet } = requireTs('../test/kits/encode/models.ts');
+const { accuracyAndLoss } = requireTs('../test/kits/encode/reference.ts');
+const { mnistRows } = requireTs('../test/kits/encode/mnist.ts');
 
 // ---------------------------------------------------------------------------------------------
 // Fresh folders for this run.
@@ -142,6 +151,7 @@ const dirs = {
   workspace: join(tmp, 'workspace'),
   harness: join(tmp, 'harness'),
   logs: join(tmp, 'logs'),
+  spareModels: join(tmp, 'spare-models'),
 };
 for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
 mkdirSync(join(dirs.harness, REQUESTS_DIR));
@@ -150,7 +160,16 @@ mkdirSync(join(dirs.harness, RESPONSES_DIR));
 for (const [src, dest] of WORKSPACE_FIXTURES) {
   const to = join(dirs.workspace, dest);
   mkdirSync(resolve(to, '..'), { recursive: true });
-  cpSync(join(fixturesDir, src), to, { recursive: true });
+  cpSync(built(src), to, { recursive: true });
+}
+for (const [src, name] of SPARE_MODELS) copyFileSync(built(src), join(dirs.spareModels, name));
+{
+  // The MNIST test split (10,000 images), as Evaluate Model reads it.
+  const test = mnistRows('test', 0, 10000);
+  const reference = Object.fromEntries(
+    REFERENCE_MODELS.map(([src, rel]) => [rel, { testAccuracy: accuracyAndLoss(builtNet(src), test.x, test.y, test.n).accuracy }]),
+  );
+  writeFileSync(join(dirs.spareModels, 'reference.json'), JSON.stringify(reference, null, 2));
 }
 // Quiet the workbench: no welcome page, no marketplace lookups (the machine has no route to one).
 const settings = {
@@ -275,7 +294,7 @@ const serverEnv = {
   PRUNESCOPE_VSCODE_REPO: root,
   PRUNESCOPE_VSCODE_GREP: opts.grep,
   PRUNESCOPE_VSCODE_SCREENSHOTS: opts.screenshots ? 'all' : 'failures',
-  PRUNESCOPE_FIXTURES: fixturesDir,
+  PRUNESCOPE_VSCODE_MODELS: dirs.spareModels,
   ...(untrusted ? { PRUNESCOPE_VSCODE_UNTRUSTED: '1' } : {}),
   ...(vsix ? { PRUNESCOPE_VSCODE_EXTENSIONS: dirs.extensions, PRUNESCOPE_VSCODE_VSIX: vsix } : {}),
 };

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { repoRoot } from '../../../test/fixtures';
 import { baselineSchema, comparisonSideSchema, parseResults, RESULTS_VERSION, ResultsFormatError, type LayerGeometry } from './format';
 
-// A results file written by `prunescope analyze` before geometry existed (the fuzzer's seed).
-const OLD_FILE = join(__dirname, '..', 'fuzz', 'seeds', 'results.json');
+// A results file written by `prunescope analyze` before geometry existed (the fuzzer's seed, test/fuzz/seeds/).
+const OLD_FILE = join(repoRoot, 'test', 'fuzz', 'seeds', 'results.json');
 const oldText = readFileSync(OLD_FILE, 'utf8');
 
 const geometry: LayerGeometry[] = [

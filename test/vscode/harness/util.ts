@@ -1,6 +1,6 @@
 /** Helpers for the extension-host tests: polling for a condition, the fixture workspace, tabs, webviews. */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { webviewTexts } from './channel';
@@ -55,6 +55,46 @@ export function workspaceTree(): Record<string, string> {
     out[path.relative(root, full)] = e.isDirectory() ? 'folder' : createHash('sha256').update(readFileSync(full)).digest('hex');
   }
   return out;
+}
+
+function spareModelsDir(): string {
+  const dir = process.env.PRUNESCOPE_VSCODE_MODELS;
+  if (!dir) throw new Error('PRUNESCOPE_VSCODE_MODELS is not set: run these tests through scripts/vscode-test.mjs');
+  return dir;
+}
+
+/**
+ * A model the runner built with the encoder kit but kept outside the workspace (SPARE_MODELS in
+ * scripts/vscode-test.mjs), for a test to copy in: the workspace's file search sees only its own.
+ */
+export function spareModel(name: string): string {
+  const file = path.join(spareModelsDir(), name);
+  if (!existsSync(file)) throw new Error(`${file} does not exist: add ${name} to SPARE_MODELS in scripts/vscode-test.mjs`);
+  return file;
+}
+
+/**
+ * The MNIST test accuracy (10,000 images) of a workspace model, as the encoder kit's own forward
+ * pass computes it (REFERENCE_MODELS in scripts/vscode-test.mjs): the product's Evaluate Model
+ * must agree with it.
+ */
+export function referenceTestAccuracy(...parts: string[]): number {
+  const rel = parts.join('/');
+  const reference = JSON.parse(readFileSync(path.join(spareModelsDir(), 'reference.json'), 'utf8')) as Record<
+    string,
+    { testAccuracy: number }
+  >;
+  const entry = reference[rel];
+  if (!entry) throw new Error(`no reference for ${rel}: add it to REFERENCE_MODELS in scripts/vscode-test.mjs`);
+  return entry.testAccuracy;
+}
+
+/**
+ * Whether an accuracy agrees with the kit's: float32 sums in another order may flip the argmax of
+ * a few near-tied images, so 0.2 % (20 of 10,000) is allowed.
+ */
+export function agreesWithReference(accuracy: number | null, reference: number): boolean {
+  return accuracy !== null && Math.abs(accuracy - reference) <= 0.002;
 }
 
 export function workspaceUri(...parts: string[]): vscode.Uri {

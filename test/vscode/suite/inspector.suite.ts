@@ -42,7 +42,7 @@ suite('inspector', () => {
     assert.equal(tab.label, 'mnist2x10.onnx');
     const text = await waitForLayerTable('the mnist2x10.onnx layer table', 3);
     await screenshotIfAsked('inspector onnx');
-    // PyTorch 1.11 export: Reshape -> Gemm 784x10 relu -> Gemm 10x10 relu -> Gemm 10x10.
+    // The kit's twin of a PyTorch 1.11 export: Reshape -> Gemm 784x10 relu -> Gemm 10x10 relu -> Gemm 10x10.
     assert.deepEqual(layerRows(text), [
       ['1', 'Gemm_2', '784', '10', 'relu', '7,850'],
       ['2', 'Gemm_4', '10', '10', 'relu', '110'],
@@ -57,7 +57,7 @@ suite('inspector', () => {
     await openInInspector(workspaceUri('models', 'mnist.safetensors'));
     const text = await waitForLayerTable('the mnist.safetensors layer table', 4);
     await screenshotIfAsked('inspector safetensors');
-    // dfdx MNIST MLP: 784 -> 512 -> 128 -> 32 -> 10; safetensors has no activations, relu is assumed between layers.
+    // The kit's twin of dfdx's MNIST MLP: 784 -> 512 -> 128 -> 32 -> 10; safetensors has no activations, relu is assumed between layers.
     assert.deepEqual(layerRows(text), [
       ['1', '0.0', '784', '512', 'relu', '401,920'],
       ['2', '1.0', '512', '128', 'relu', '65,664'],
@@ -71,7 +71,7 @@ suite('inspector', () => {
     await openInInspector(workspaceUri('models', 'abalone', 'model.json'), INSPECTOR_JSON_VIEW_TYPE);
     const text = await waitForLayerTable('the abalone model.json layer table', 3);
     await screenshotIfAsked('inspector tfjs');
-    // tfjs-examples abalone-node: Dense 50 sigmoid x2 -> Dense 1, input [null, 8].
+    // The kit's twin of tfjs-examples abalone-node: Dense 50 sigmoid x2 -> Dense 1, input [null, 8].
     assert.deepEqual(
       layerRows(text).map((r) => r.slice(2)),
       [

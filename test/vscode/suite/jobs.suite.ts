@@ -17,7 +17,17 @@ import type { JobResult } from '../../../src/shared/jobs';
 import { notificationMessages, screenshotIfAsked, webviewCanvases } from '../harness/channel';
 import type { CanvasInfo } from '../harness/protocol';
 import { suite, test } from '../harness/runner';
-import { customEditorTab, describeTabs, waitFor, waitForWebviewText, workspaceTree, workspaceUri } from '../harness/util';
+import {
+  agreesWithReference,
+  customEditorTab,
+  describeTabs,
+  referenceTestAccuracy,
+  spareModel,
+  waitFor,
+  waitForWebviewText,
+  workspaceTree,
+  workspaceUri,
+} from '../harness/util';
 import { INSPECTOR_VIEW_TYPE, extension } from './extension.suite';
 
 const MODEL = () => workspaceUri('models', 'mnist2x10.onnx');
@@ -101,13 +111,17 @@ suite('jobs', () => {
       });
       assert.ok(results, `the analysis returned nothing; ${JSON.stringify((await status()).finished)}`);
       assert.equal(results.kind, 'analysis');
+      // prunescope.compensate is on by default: every strategy plain, then compensated.
       assert.deepEqual(
-        results.runs.map((r) => [r.strategy, r.points.map((p) => p.sparsity)]),
+        results.runs.map((r) => [r.label ?? r.strategy, r.points.map((p) => p.sparsity)]),
         [
           ['magnitude', [0.25, 0.5]],
+          ['magnitude + compensation', [0.25, 0.5]],
           ['unit-l2', [0.25, 0.5]],
+          ['unit-l2 + compensation', [0.25, 0.5]],
         ],
       );
+      assert.ok(results.settings.compensation, 'the results record the compensation settings');
       assert.equal((await status()).finished.at(-1)?.outcome, 'done');
 
       const text = await waitForWebviewText(
@@ -150,11 +164,15 @@ suite('jobs', () => {
       assert.ok(existsSync(result.out));
       assert.equal(statSync(result.out).size, result.bytesAfter);
       assert.ok(result.bytesAfter < result.bytesBefore, `pruned ${result.bytesAfter} B, original ${result.bytesBefore} B`);
-      const messages = await waitFor('the notification that the pruned model was written', async () => {
+      const written = await waitFor('the notification that the pruned model was written', async () => {
         const m = await notificationMessages();
-        return m.some((x) => x.includes('wrote mnist2x10.pruned-unit-l2-50.onnx')) ? m : undefined;
+        return m.find((x) => x.includes('wrote mnist2x10.pruned-unit-l2-50.onnx'));
       });
-      assert.ok(messages.length > 0);
+      // Compensated by default (prunescope.compensate), with the test accuracy before and after.
+      assert.equal(result.compensated, true);
+      assert.ok(result.before && result.after, 'evaluated before and after');
+      const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+      assert.ok(written.includes(`accuracy ${pct(result.before.accuracy)} → ${pct(result.after.accuracy)}, compensated`), written);
 
       // The pruned model opens, and its hidden layers lost half their units.
       const uri = vscode.Uri.file(result.out);
@@ -212,10 +230,8 @@ suite('jobs', () => {
     'Compare Checkpoints shows the Compare tab with its heatmaps',
     async () => {
       await extension().activate();
-      const fixtures = process.env.PRUNESCOPE_FIXTURES;
-      assert.ok(fixtures, 'PRUNESCOPE_FIXTURES is not set');
       const other = workspaceUri('models', 'mnist2x5_sigmoid.onnx');
-      copyFileSync(path.join(fixtures, 'onnx', 'mnist2x5_sigmoid.onnx'), other.fsPath);
+      copyFileSync(spareModel('mnist2x5_sigmoid.onnx'), other.fsPath);
       // As the explorer passes a two-file selection: (clicked, [selected...]).
       const results = await vscode.commands.executeCommand<ComparisonResults | undefined>('prunescope.compare', MODEL(), [MODEL(), other], {
         samples: 200,
@@ -283,7 +299,11 @@ suite('jobs', () => {
 
       const evaluated = await vscode.commands.executeCommand<JobResult<'evaluate'> | undefined>('prunescope.evaluate', MODEL());
       assert.ok(evaluated, `the job after the crash failed; ${JSON.stringify((await status()).finished.at(-1))}`);
-      assert.ok(evaluated.accuracy !== null && evaluated.accuracy > 0.9, `accuracy ${evaluated.accuracy}`);
+      const expected = referenceTestAccuracy('models', 'mnist2x10.onnx');
+      assert.ok(
+        agreesWithReference(evaluated.accuracy, expected),
+        `accuracy ${evaluated.accuracy}, the encoder kit's forward pass says ${expected}`,
+      );
       const s = await status();
       assert.ok(s.jobWorkerPid && s.jobWorkerPid !== pid, 'a fresh worker ran the next job');
     },

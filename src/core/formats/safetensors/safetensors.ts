@@ -133,56 +133,59 @@ export function duplicateJsonKey(text: string): { key: string; path: string[] } 
   return null;
 }
 
-/** Validates a parsed header against the data size; throws ModelFormatError naming the tensor. */
-// eslint-disable-next-line max-lines-per-function -- one pass of header checks in the order their messages assume; to be split (noted)
-function checkHeader(file: string, json: unknown, dataSize: number, headerLength: number): SafetensorsHeader {
-  const fail = (problem: string, location?: string) => new ModelFormatError(file, LABEL, problem, location);
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('header is not a JSON object');
-  const metadata: Record<string, string> = {};
-  const tensors: TensorInfo[] = [];
-  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('"__metadata__" is not an object');
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw fail(`"__metadata__" value for "${shorten(k)}" is not a string`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    const where = `tensor "${shorten(name)}"`;
-    if (typeof value !== 'object' || value === null) throw fail('entry is not an object', where);
-    const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) {
-      throw fail(`unknown dtype ${brief(dtype)} (expected one of ${Object.keys(DTYPE_SIZES).join(', ')})`, where);
-    }
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`shape ${brief(shape)} is not a list of non-negative integers`, where);
-    }
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-      offsets[0] > offsets[1]
-    ) {
-      throw fail(`data_offsets ${brief(offsets)} are not [begin, end] with 0 <= begin <= end`, where);
-    }
-    const [begin, end] = offsets as number[];
-    if (end > dataSize) {
-      throw fail(
-        `data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes after the header; truncated file?)`,
-        where,
-      );
-    }
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    const expected = count * DTYPE_SIZES[dtype];
-    if (end - begin !== expected) {
-      throw fail(
-        `shape ${shapeText(shape as number[])} of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
-        where,
-      );
-    }
-    tensors.push({ name, dtype, shape: shape as number[], begin, end });
+type Fail = (problem: string, location?: string) => ModelFormatError;
+
+/** The "__metadata__" entry: an object of strings. */
+function readMetadata(fail: Fail, value: unknown, metadata: Record<string, string>): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('"__metadata__" is not an object');
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof v !== 'string') throw fail(`"__metadata__" value for "${shorten(k)}" is not a string`);
+    metadata[k] = v;
   }
+}
+
+/** The dtype, the shape and the offsets of one tensor entry, each checked on its own before they are compared. */
+function tensorFields(fail: Fail, value: unknown, where: string): { dtype: string; shape: number[]; begin: number; end: number } {
+  if (typeof value !== 'object' || value === null) throw fail('entry is not an object', where);
+  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) {
+    throw fail(`unknown dtype ${brief(dtype)} (expected one of ${Object.keys(DTYPE_SIZES).join(', ')})`, where);
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw fail(`shape ${brief(shape)} is not a list of non-negative integers`, where);
+  }
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
+    throw fail(`data_offsets ${brief(offsets)} are not [begin, end] with 0 <= begin <= end`, where);
+  }
+  const [begin, end] = offsets as number[];
+  return { dtype, shape: shape as number[], begin, end };
+}
+
+/** One tensor entry: well-formed fields, inside the data, and as many bytes as its shape and dtype need. */
+function checkTensor(fail: Fail, name: string, value: unknown, dataSize: number): TensorInfo {
+  const where = `tensor "${shorten(name)}"`;
+  const { dtype, shape, begin, end } = tensorFields(fail, value, where);
+  if (end > dataSize) {
+    throw fail(`data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes after the header; truncated file?)`, where);
+  }
+  const count = shape.reduce((a, b) => a * b, 1);
+  const expected = count * DTYPE_SIZES[dtype];
+  if (end - begin !== expected) {
+    throw fail(
+      `shape ${shapeText(shape)} of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      where,
+    );
+  }
+  return { name, dtype, shape, begin, end };
+}
+
+/** No two tensors share bytes: sorted by where they begin, each must start at or after the end of the one before. */
+function checkOverlaps(fail: Fail, tensors: TensorInfo[]): void {
   const byOffset = [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < byOffset.length; i++) {
     const prev = byOffset[i - 1];
@@ -194,6 +197,22 @@ function checkHeader(file: string, json: unknown, dataSize: number, headerLength
       );
     }
   }
+}
+
+/**
+ * Validates a parsed header against the data size; throws ModelFormatError naming the tensor. The
+ * entries are checked in the header's order (the first bad one is the one reported), overlaps last.
+ */
+function checkHeader(file: string, json: unknown, dataSize: number, headerLength: number): SafetensorsHeader {
+  const fail: Fail = (problem, location) => new ModelFormatError(file, LABEL, problem, location);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('header is not a JSON object');
+  const metadata: Record<string, string> = {};
+  const tensors: TensorInfo[] = [];
+  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
+    if (name === '__metadata__') readMetadata(fail, value, metadata);
+    else tensors.push(checkTensor(fail, name, value, dataSize));
+  }
+  checkOverlaps(fail, tensors);
   return { headerLength, metadata, tensors };
 }
 

@@ -11,7 +11,16 @@ import * as vscode from 'vscode';
 import type { JobResult } from '../../../../src/shared/jobs';
 import { screenshotIfAsked } from '../../harness/channel';
 import { suite, test } from '../../harness/runner';
-import { customEditorTab, describeTabs, repoRoot, waitFor, waitForWebviewText, workspaceUri } from '../../harness/util';
+import {
+  agreesWithReference,
+  customEditorTab,
+  describeTabs,
+  referenceTestAccuracy,
+  repoRoot,
+  waitFor,
+  waitForWebviewText,
+  workspaceUri,
+} from '../../harness/util';
 
 const EXTENSION_ID = 'prunescope.prunescope';
 
@@ -98,7 +107,8 @@ suite('installed .vsix', () => {
       );
       assert.ok(r, 'Evaluate Model failed (see the PruneScope log in the artifacts)');
       assert.equal(r.samples, 10_000);
-      assert.ok(r.accuracy !== null && r.accuracy > 0.9, `accuracy ${r.accuracy}`);
+      const expected = referenceTestAccuracy('models', 'mnist2x10.onnx');
+      assert.ok(agreesWithReference(r.accuracy, expected), `accuracy ${r.accuracy}, the encoder kit's forward pass says ${expected}`);
     },
     { timeoutMs: 120_000 },
   );

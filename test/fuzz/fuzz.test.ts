@@ -6,11 +6,13 @@ import { dirname, isAbsolute, join, relative } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { mutate } from './mutate';
 import { caseRng, planCase, prepareCase, runCase } from './cases';
-import { ModelFormatError } from '../errors';
+import { ModelFormatError } from '../../src/core/errors';
 import { formatClassTable, formatTable, runFuzz } from './harness';
 import { crc32, crc32Combine, deflateZeros, hostileMutationsFor, mutationKey, SENTINEL_MARKER } from './hostile';
-import { buildSeeds, FUZZ_FORMATS } from './seeds';
-import { seededRandom } from '../random';
+import { buildSeeds, FUZZ_FORMATS, listFiles, type Seed } from './seeds';
+import { seededRandom } from '../../src/core/random';
+import { readModel } from '../../src/core/formats/registry';
+import { compat, fixturesDir, fixturesPresent } from '../fixtures';
 
 /** Regular files under a folder, not following symbolic links. */
 function regularFiles(dir: string): string[] {
@@ -30,6 +32,50 @@ test('mutations are reproducible from the seed and change the bytes', () => {
   for (let s = 0; s < 50; s++)
     if (Buffer.compare(Buffer.from(mutate(seededRandom(s), bytes, 'binary').bytes), Buffer.from(bytes)) !== 0) changed++;
   assert.ok(changed >= 45, `only ${changed} of 50 mutations changed the bytes`);
+});
+
+const fromOf = (seeds: Seed[], origin: string): Seed[] => seeds.filter((s) => s.from?.startsWith(`${origin} `));
+
+test('the encoder kit builds the model seeds: the reader takes every supported one as it is', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'prunescope-fuzz-test-'));
+  try {
+    const manifest = await buildSeeds(join(root, 'seeds'));
+    // Twins of abalone-node, matmul-graph, rn59-graph, rn59-layers and keras-lenet-layers; of four
+    // ONNX MLPs and one CNN; of dfdx's MNIST MLP.
+    assert.deepEqual(
+      (['tfjs', 'onnx', 'safetensors'] as const).map((f) => fromOf(manifest[f], 'built').length),
+      [5, 5, 1],
+    );
+    for (const f of ['tfjs', 'onnx', 'safetensors'] as const) {
+      for (const s of fromOf(manifest[f], 'built')) {
+        const read = readModel(join(s.dir, s.entry));
+        if (s.supported === false) await assert.rejects(read, ModelFormatError, s.from);
+        else assert.ok((await read).layers.length > 0, s.from);
+      }
+    }
+    // Our writers' copies of the abalone twin (ONNX dense and sparse, safetensors).
+    assert.equal([...manifest.onnx, ...manifest.safetensors].filter((s) => s.from?.startsWith('our writer')).length, 3);
+    // Third-party seeds only when the files are here.
+    if (!fixturesPresent) for (const f of FUZZ_FORMATS) assert.deepEqual(fromOf(manifest[f], 'third-party'), [], f);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the third-party files join the corpus as extra seeds when present', compat(), async () => {
+  const root = mkdtempSync(join(tmpdir(), 'prunescope-fuzz-test-'));
+  try {
+    const manifest = await buildSeeds(join(root, 'seeds'));
+    const onnxFiles = listFiles(fixturesDir).filter((f) => f.endsWith('.onnx'));
+    // The five tfjs folders the kit has twins of and gru-layers; every .onnx; dfdx's safetensors.
+    assert.deepEqual(
+      (['tfjs', 'onnx', 'safetensors'] as const).map((f) => fromOf(manifest[f], 'third-party').length),
+      [6, onnxFiles.length, 1],
+    );
+    assert.ok(onnxFiles.length >= 5, `${onnxFiles.length} .onnx files in ${fixturesDir}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('a case is the same file every time it is prepared, and the seed copy stays intact', async () => {

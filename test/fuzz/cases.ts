@@ -5,12 +5,12 @@
 import { promises as fs } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gunzipSync, gzipSync, unzipSync, zipSync } from 'fflate';
-import { isPruneScopeError } from '../errors';
-import { readModel } from '../formats/registry';
-import { loadDataset } from '../data/load';
-import { readNpy } from '../io/npy';
-import { parseResults } from '../results/format';
-import { seededRandom } from '../random';
+import { isPruneScopeError } from '../../src/core/errors';
+import { readModel } from '../../src/core/formats/registry';
+import { loadDataset } from '../../src/core/data/load';
+import { readNpy } from '../../src/core/io/npy';
+import { parseResults } from '../../src/core/results/format';
+import { seededRandom } from '../../src/core/random';
 import { FIXED_TIME, type FuzzFormat, type Seed, type SeedManifest } from './seeds';
 import { mutate, randInt, type MutationName } from './mutate';
 import {
@@ -170,6 +170,70 @@ async function sentinelIntact(c: PreparedCase): Promise<boolean> {
   return now !== undefined && now.equals(s.bytes);
 }
 
+/** What a case's verdict adds to the case: the outcome and, for all but accepted cases, a message. */
+type Verdict = Pick<CaseResult, 'outcome' | 'message'>;
+
+/** What every result of a case says: which case, from which seed (and where that came from), what was changed. */
+function caseBase(c: PreparedCase, index: number): Omit<CaseResult, 'outcome' | 'message'> {
+  const h = c.hostile;
+  return {
+    index,
+    seed: relative(join(c.seed.dir, '..'), c.seed.dir) + '/' + (c.seed.entry || '.') + (c.seed.from ? ` (${c.seed.from})` : ''),
+    file: c.file,
+    ops: c.ops,
+    ...(h ? { hostile: `${h.cls}/${h.mutation}` } : {}),
+  };
+}
+
+/** A PruneScopeError must name the case folder; a hostile case's, the very file (mustName). */
+function judgeNamedError(err: Error, message: string, format: FuzzFormat, c: PreparedCase, caseDir: string): Verdict {
+  if (!c.hostile) return { outcome: err.message.includes(caseDir) ? 'error' : 'unnamed', message };
+  const name = mustName(format, c, caseDir);
+  return {
+    outcome: err.message.includes(name) ? 'error' : 'unnamed',
+    message: err.message.includes(name) ? message : `${message} [does not name ${name}]`,
+  };
+}
+
+/** The verdict on a reader that threw: an escape if the error shows the sentinel's bytes, else named, unnamed or a crash. */
+function judgeError(e: unknown, format: FuzzFormat, c: PreparedCase, caseDir: string): Verdict {
+  const h = c.hostile;
+  const err = e as Error;
+  const message = `${err?.name}: ${err?.message}`;
+  if (h?.sentinel && (holdsSentinel(message) || holdsSentinel(String(err?.stack ?? '')))) {
+    return {
+      outcome: 'escape',
+      message: `the error shows bytes of the sentinel file ${h.sentinel.path}: ${message.slice(0, 500)}`,
+    };
+  }
+  if (isPruneScopeError(e)) return judgeNamedError(err, message, format, c, caseDir);
+  return {
+    outcome: 'crash',
+    message: `${message}\n${String(err?.stack ?? '')
+      .split('\n')
+      .slice(1, 6)
+      .join('\n')}`,
+  };
+}
+
+/** The verdict on a reader that returned: accepted, unless a hostile case's sentinel leaked or its model should have been refused. */
+async function judgeResult(result: unknown, format: FuzzFormat, c: PreparedCase, caseDir: string): Promise<Verdict> {
+  const h = c.hostile;
+  if (h?.sentinel && (holdsSentinel(result) || !(await sentinelIntact(c)))) {
+    return {
+      outcome: 'escape',
+      message: `the result holds bytes of the sentinel file ${h.sentinel.path}, outside the case folder`,
+    };
+  }
+  if (h?.refuse) {
+    return {
+      outcome: 'escape',
+      message: `accepted a model whose weights are named ${h.ops.join('; ')}; expected a refusal naming ${mustName(format, c, caseDir)}`,
+    };
+  }
+  return { outcome: 'accepted' };
+}
+
 /**
  * Runs the reader and sorts the outcome: parsed, a PruneScopeError naming the case, or a crash.
  * Hostile cases are held to more: the error must name the model file (models) or the data file
@@ -177,7 +241,6 @@ async function sentinelIntact(c: PreparedCase): Promise<boolean> {
  * (the result, the message) may hold the bytes of the sentinel file outside the folder.
  * `onPrepared` is called between preparing the case and reading it.
  */
-// eslint-disable-next-line max-lines-per-function -- the hostile-case verdicts in one place; to be split when the fuzzer moves to test/ (noted)
 export async function runCase(
   manifest: SeedManifest,
   format: FuzzFormat,
@@ -189,59 +252,13 @@ export async function runCase(
   onPrepared?: (c: PreparedCase) => Promise<void>,
 ): Promise<CaseResult> {
   const c = await prepareCase(manifest, format, seed, index, caseDir, plan);
-  const h = c.hostile;
-  const base = {
-    index,
-    seed: relative(join(c.seed.dir, '..'), c.seed.dir) + '/' + (c.seed.entry || '.'),
-    file: c.file,
-    ops: c.ops,
-    ...(h ? { hostile: `${h.cls}/${h.mutation}` } : {}),
-  };
+  const base = caseBase(c, index);
   await onPrepared?.(c);
   let result: unknown;
   try {
     result = await reader(c.path);
   } catch (e) {
-    const err = e as Error;
-    const message = `${err?.name}: ${err?.message}`;
-    if (h?.sentinel && (holdsSentinel(message) || holdsSentinel(String(err?.stack ?? '')))) {
-      return {
-        ...base,
-        outcome: 'escape',
-        message: `the error shows bytes of the sentinel file ${h.sentinel.path}: ${message.slice(0, 500)}`,
-      };
-    }
-    if (isPruneScopeError(e)) {
-      if (!h) return { ...base, outcome: err.message.includes(caseDir) ? 'error' : 'unnamed', message };
-      const name = mustName(format, c, caseDir);
-      return {
-        ...base,
-        outcome: err.message.includes(name) ? 'error' : 'unnamed',
-        message: err.message.includes(name) ? message : `${message} [does not name ${name}]`,
-      };
-    }
-    return {
-      ...base,
-      outcome: 'crash',
-      message: `${message}\n${String(err?.stack ?? '')
-        .split('\n')
-        .slice(1, 6)
-        .join('\n')}`,
-    };
+    return { ...base, ...judgeError(e, format, c, caseDir) };
   }
-  if (h?.sentinel && (holdsSentinel(result) || !(await sentinelIntact(c)))) {
-    return {
-      ...base,
-      outcome: 'escape',
-      message: `the result holds bytes of the sentinel file ${h.sentinel.path}, outside the case folder`,
-    };
-  }
-  if (h?.refuse) {
-    return {
-      ...base,
-      outcome: 'escape',
-      message: `accepted a model whose weights are named ${h.ops.join('; ')}; expected a refusal naming ${mustName(format, c, caseDir)}`,
-    };
-  }
-  return { ...base, outcome: 'accepted' };
+  return { ...base, ...(await judgeResult(result, format, c, caseDir)) };
 }

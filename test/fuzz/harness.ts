@@ -9,10 +9,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, promises as fs, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { repoRoot } from '../fixtures';
 import { DEFAULT_HOSTILE, type CaseResult, type HostilePlan } from './cases';
 import type { ChildJob, ChildMessage } from './child';
-import { buildSeeds, fingerprint, FUZZ_FORMATS, listFiles, originalFiles, type FuzzFormat } from './seeds';
+import { buildSeeds, fingerprint, FUZZ_FORMATS, listFiles, originalFiles, thirdPartySeeds, type FuzzFormat } from './seeds';
 
 export interface FuzzOptions {
   cases: number;
@@ -92,11 +93,11 @@ export interface FuzzReport {
   hostile: HostilePlan;
   formats: FormatStats[];
   seedFilesChecked: number;
+  /** Whether the third-party files were extra seeds: 'used <folder>' or 'skipped: <reason>'. */
+  thirdPartySeeds: string;
   /** Originals and seed copies whose bytes changed or vanished during the run. */
   filesLostOrAltered: string[];
 }
-
-const repoRoot = resolve(__dirname, '..', '..', '..');
 
 function startChild(job: ChildJob, maxHeapMb: number): ChildProcess {
   const child = fork(join(__dirname, 'child.ts'), [], {
@@ -307,6 +308,12 @@ function record(stats: FormatStats, r: CaseResult, plan: string | undefined): vo
   }
 }
 
+/** The third-party seeds for the report: where they came from, or why there were none. */
+export function describeThirdParty(): string {
+  const t = thirdPartySeeds();
+  return t.state === 'used' ? `used ${t.dir}` : `skipped: ${t.reason}`;
+}
+
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const maxHeapMb = options.maxHeapMb ?? 1024;
   const opts = {
@@ -345,6 +352,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       hostile: opts.hostile,
       formats: results,
       seedFilesChecked: Object.keys(expected).length,
+      thirdPartySeeds: describeThirdParty(),
       filesLostOrAltered: altered,
     };
   } finally {

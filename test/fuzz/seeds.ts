@@ -1,16 +1,21 @@
 /**
- * The fuzzer's seed corpus: real files (the shared fixtures, cut-down MNIST IDX, a results file
- * written by `prunescope analyze`) and files written by our own writers, copied into a temp folder
- * so the originals are never touched. Every seed is a folder; one or more of its files get mutated.
+ * The fuzzer's seed corpus, copied into a temp folder so the originals are never touched: the
+ * models the test suite builds itself with the independent encoder kit (test/kits/encode, twins of
+ * the third-party files laid out as their exporters lay them out), the same MLP written by our own
+ * writers, cut-down MNIST IDX, a results file written by `prunescope analyze`, and, when
+ * ../shared/fixtures (or PRUNESCOPE_FIXTURES) is present, the third-party files themselves as
+ * extra seeds. Every seed is a folder; one or more of its files get mutated.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { gzipSync, zipSync } from 'fflate';
-import { mnistDir } from '../data/mnist';
-import { encodeIdx } from '../data/idx';
-import { encodeNpy, type NpyArray } from '../io/npy';
-import { readModel, writeModel } from '../formats/registry';
+import { mnistDir } from '../../src/core/data/mnist';
+import { encodeIdx } from '../../src/core/data/idx';
+import { encodeNpy, type NpyArray } from '../../src/core/io/npy';
+import { readModel, writeModel } from '../../src/core/formats/registry';
+import { COMPAT_SKIP_REASON, fixturesDir, fixturesPresent } from '../fixtures';
+import { built, builtRoot } from '../kits/encode/models';
 import type { MutationSet } from './mutate';
 
 export const FUZZ_FORMATS = ['tfjs', 'onnx', 'safetensors', 'idx', 'idx-gz', 'npy', 'npz', 'csv', 'read-npy', 'results'] as const;
@@ -32,17 +37,47 @@ export interface Seed {
   entry: string;
   /** False for fixtures the reader refuses as they are (not MLPs); hostile cases use the others. */
   supported?: boolean;
+  /** Where the seed came from: 'built <path>' (encoder kit), 'third-party <path>', or the writer that wrote it. */
+  from?: string;
 }
 
 export type SeedManifest = Record<FuzzFormat, Seed[]>;
 
-// Same place as test/fixtures.ts: ../shared/fixtures beside the clone, PRUNESCOPE_FIXTURES overrides.
-const FIXTURES = process.env.PRUNESCOPE_FIXTURES ?? resolve(__dirname, '..', '..', '..', '..', 'shared', 'fixtures');
 const RESULTS_SEED = join(__dirname, 'seeds', 'results.json');
+
+/** The tfjs model folders, by their path under ../shared/fixtures; the encoder kit builds a twin of each. */
+const TFJS_MODELS = ['tfjs/abalone-node', 'tfjs/matmul-graph', 'tfjs/rn59-graph', 'tfjs/rn59-layers', 'unsupported/keras-lenet-layers'];
+/** Third-party tfjs folders the kit has no twin of: seeds only when the fixtures are present. */
+const TFJS_THIRD_PARTY_ONLY = ['unsupported/gru-layers'];
+/** The ONNX files the kit builds twins of (the third-party seeds are every .onnx of the fixtures). */
+const ONNX_MODELS = [
+  'onnx/mnist2x10.onnx',
+  'onnx/mnist2x5_sigmoid.onnx',
+  'onnx/fc1.onnx',
+  'onnx/fc_2-2-3.onnx',
+  'unsupported/cnn_max_mninst2.onnx',
+];
+const SAFETENSORS_MODEL = 'safetensors/dfdx-mnist/mnist.safetensors';
+/** The model the writer seeds start from. */
+const WRITER_SOURCE = 'tfjs/abalone-node/model.json';
+
+/**
+ * Whether the third-party files join the corpus: 'used' with the folder they come from, or
+ * 'skipped' with the reason (the same one the compatibility suite gives).
+ */
+export function thirdPartySeeds(): { state: 'used'; dir: string } | { state: 'skipped'; reason: string } {
+  return fixturesPresent ? { state: 'used', dir: fixturesDir } : { state: 'skipped', reason: COMPAT_SKIP_REASON };
+}
+
+/** Builds the encoder kit's twins (once per process) and returns the files they are made of. */
+function builtModelFiles(): string[] {
+  for (const rel of [...TFJS_MODELS, ...ONNX_MODELS, SAFETENSORS_MODEL]) built(rel);
+  return listFiles(builtRoot());
+}
 
 /** Every original file the corpus is made from, for the unchanged-afterwards check. */
 export function originalFiles(): string[] {
-  const out: string[] = [RESULTS_SEED, ...listFiles(FIXTURES)];
+  const out: string[] = [RESULTS_SEED, ...builtModelFiles(), ...(fixturesPresent ? listFiles(fixturesDir) : [])];
   for (const n of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte']) {
     out.push(join(mnistDir(), n));
   }
@@ -130,64 +165,87 @@ interface MnistCuts {
   trainLabels: Uint8Array;
 }
 
+/** A model file or folder, by its path under ../shared/fixtures, from the kit or the third-party files. */
+interface ModelSource {
+  from: 'built' | 'third-party';
+  path: (rel: string) => string;
+}
+
+/** The kit's twins always; the third-party files too when they are present. */
+function modelSources(): ModelSource[] {
+  const kit: ModelSource = { from: 'built', path: (rel) => built(rel) };
+  if (!fixturesPresent) return [kit];
+  return [kit, { from: 'third-party', path: (rel) => join(fixturesDir, rel) }];
+}
+
+/** A seed of one model file, copied in as `name`. */
+async function modelFileSeed(folder: Folder, file: string, name: string, set: MutationSet, from: string, supported = true): Promise<Seed> {
+  const d = await folder();
+  await fs.copyFile(file, join(d, name));
+  // Fixtures are read-only; a writable copy lets case folders be overwritten and removed.
+  await fs.chmod(join(d, name), 0o644);
+  return { dir: d, entry: name, files: [{ name, set }], supported, from };
+}
+
 async function tfjsSeeds(m: SeedManifest, folder: Folder): Promise<void> {
-  // tfjs: every tfjs folder in the fixtures, supported or not.
-  const tfjsDirs = [
-    'tfjs/abalone-node',
-    'tfjs/matmul-graph',
-    'tfjs/rn59-graph',
-    'tfjs/rn59-layers',
-    'unsupported/gru-layers',
-    'unsupported/keras-lenet-layers',
-  ];
-  for (const rel of tfjsDirs) {
-    const d = await folder();
-    await copyFolder(join(FIXTURES, rel), d);
-    const names = listFiles(d).map((f) => relative(d, f));
-    const json = names.find((n) => n.endsWith('.json'))!;
-    m.tfjs.push({
-      dir: d,
-      entry: json,
-      files: names.map((n) => ({ name: n, set: n.endsWith('.json') ? 'json' : 'binary' })),
-      supported: !rel.startsWith('unsupported/'),
-    });
+  // tfjs: every tfjs model folder, supported or not.
+  for (const src of modelSources()) {
+    const rels = src.from === 'built' ? TFJS_MODELS : [...TFJS_MODELS, ...TFJS_THIRD_PARTY_ONLY];
+    for (const rel of rels) {
+      const d = await folder();
+      await copyFolder(src.path(rel), d);
+      const names = listFiles(d).map((f) => relative(d, f));
+      const json = names.find((n) => n.endsWith('.json'))!;
+      m.tfjs.push({
+        dir: d,
+        entry: json,
+        files: names.map((n) => ({ name: n, set: n.endsWith('.json') ? 'json' : 'binary' })),
+        supported: !rel.startsWith('unsupported/'),
+        from: `${src.from} ${rel}`,
+      });
+    }
   }
 }
 
-async function modelSeeds(m: SeedManifest, folder: Folder): Promise<void> {
-  // onnx: every .onnx fixture, plus the same MLP written by our own ONNX and safetensors writers.
-  const onnxFiles = listFiles(FIXTURES).filter((f) => f.endsWith('.onnx'));
-  for (const f of onnxFiles) {
-    const d = await folder();
-    await fs.copyFile(f, join(d, 'model.onnx'));
-    await fs.chmod(join(d, 'model.onnx'), 0o644);
-    m.onnx.push({
-      dir: d,
-      entry: 'model.onnx',
-      files: [{ name: 'model.onnx', set: 'protobuf' }],
-      supported: !relative(FIXTURES, f).startsWith('unsupported'),
-    });
+/** ONNX and safetensors files as they are: the kit's twins, and every third-party .onnx when present. */
+async function modelFileSeeds(m: SeedManifest, folder: Folder): Promise<void> {
+  for (const src of modelSources()) {
+    const rels =
+      src.from === 'built'
+        ? ONNX_MODELS
+        : listFiles(fixturesDir)
+            .filter((f) => f.endsWith('.onnx'))
+            .map((f) => relative(fixturesDir, f));
+    for (const rel of rels) {
+      const supported = !rel.startsWith('unsupported');
+      m.onnx.push(await modelFileSeed(folder, src.path(rel), 'model.onnx', 'protobuf', `${src.from} ${rel}`, supported));
+    }
+    const st = await modelFileSeed(
+      folder,
+      src.path(SAFETENSORS_MODEL),
+      'model.safetensors',
+      'safetensors',
+      `${src.from} ${SAFETENSORS_MODEL}`,
+    );
+    m.safetensors.push(st);
   }
-  const abalone = await readModel(join(FIXTURES, 'tfjs/abalone-node/model.json'));
-  {
-    const d = await folder();
-    await writeModel(abalone, join(d, 'model.onnx'));
-    m.onnx.push({ dir: d, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }] });
-    // Mostly-zero kernels, as after magnitude pruning: the writer stores them as sparse initializers.
-    const sparse = { ...abalone, layers: abalone.layers.map((l) => ({ ...l, weights: l.weights.map((w, k) => (k % 10 === 3 ? w : 0)) })) };
-    const d2 = await folder();
-    await writeModel(sparse, join(d2, 'model.onnx'));
-    m.onnx.push({ dir: d2, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }] });
-  }
-  {
-    const d = await folder();
-    await fs.copyFile(join(FIXTURES, 'safetensors/dfdx-mnist/mnist.safetensors'), join(d, 'model.safetensors'));
-    await fs.chmod(join(d, 'model.safetensors'), 0o644);
-    m.safetensors.push({ dir: d, entry: 'model.safetensors', files: [{ name: 'model.safetensors', set: 'safetensors' }] });
-    const d2 = await folder();
-    await writeModel(abalone, join(d2, 'model.safetensors'));
-    m.safetensors.push({ dir: d2, entry: 'model.safetensors', files: [{ name: 'model.safetensors', set: 'safetensors' }] });
-  }
+}
+
+/** The kit's abalone twin written by our own ONNX and safetensors writers, and as a mostly-zero (sparse) ONNX. */
+async function writerSeeds(m: SeedManifest, folder: Folder): Promise<void> {
+  const abalone = await readModel(built(WRITER_SOURCE));
+  const from = `our writer, from built ${WRITER_SOURCE}`;
+  const d = await folder();
+  await writeModel(abalone, join(d, 'model.onnx'));
+  m.onnx.push({ dir: d, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }], from });
+  // Mostly-zero kernels, as after magnitude pruning: the writer stores them as sparse initializers.
+  const sparse = { ...abalone, layers: abalone.layers.map((l) => ({ ...l, weights: l.weights.map((w, k) => (k % 10 === 3 ? w : 0)) })) };
+  const d2 = await folder();
+  await writeModel(sparse, join(d2, 'model.onnx'));
+  m.onnx.push({ dir: d2, entry: 'model.onnx', files: [{ name: 'model.onnx', set: 'protobuf' }], from: `${from}, sparse` });
+  const d3 = await folder();
+  await writeModel(abalone, join(d3, 'model.safetensors'));
+  m.safetensors.push({ dir: d3, entry: 'model.safetensors', files: [{ name: 'model.safetensors', set: 'safetensors' }], from });
 }
 
 async function idxSeeds(m: SeedManifest, folder: Folder, mn: MnistCuts): Promise<void> {
@@ -334,7 +392,8 @@ export async function buildSeeds(root: string): Promise<SeedManifest> {
     return d;
   };
   await tfjsSeeds(m, folder);
-  await modelSeeds(m, folder);
+  await modelFileSeeds(m, folder);
+  await writerSeeds(m, folder);
   const mn: MnistCuts = {
     images50: mnistCut('t10k-images-idx3-ubyte', 50, 3),
     labels50: mnistCut('t10k-labels-idx1-ubyte', 50, 1),

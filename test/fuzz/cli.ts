@@ -1,8 +1,9 @@
 /** Entry of scripts/fuzz.mjs: runs the fuzzer, prints the tables, writes bench-results/fuzz.json. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { repoRoot } from '../fixtures';
 import { DEFAULT_HOSTILE } from './cases';
-import { formatClassTable, formatTable, runFuzz } from './harness';
+import { formatClassTable, formatTable, runFuzz, type FuzzReport } from './harness';
 import { HOSTILE_CLASSES, type HostileClass } from './hostile';
 import { FUZZ_FORMATS, type FuzzFormat } from './seeds';
 
@@ -19,12 +20,18 @@ const USAGE =
   `  --timeout        per-case limit in ms (default 5000)\n` +
   `  --max-rss        worker resident-memory ceiling per case in MB (default 1536)`;
 
-// eslint-disable-next-line max-lines-per-function -- option parsing and the report table of the fuzz command; to be split when it moves to test/ (noted)
-async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(USAGE);
-    return;
-  }
+interface CliOptions {
+  cases: number;
+  seed: number;
+  formats: readonly FuzzFormat[];
+  share: number;
+  classes?: HostileClass[];
+  timeoutMs?: number;
+  maxRssMb?: number;
+}
+
+/** The options from the command line; prints the usage and exits 2 on any that is not valid. */
+function parseOptions(): CliOptions {
   const cases = Number(arg('cases') ?? 10000);
   const seed = Number(arg('seed') ?? 1);
   const only = arg('format');
@@ -48,24 +55,15 @@ async function main(): Promise<void> {
     console.error(USAGE);
     process.exit(2);
   }
-  const report = await runFuzz({
-    cases,
-    seed,
-    formats,
-    timeoutMs,
-    maxRssMb,
-    hostile: { share, classes },
-    onFormatDone: (s) =>
-      console.log(
-        `${s.format}: ${s.tried} tried, ${s.errors} errors, ${s.crashes} crashes (${s.memory} over memory), ${s.unnamed} unnamed, ${s.hangs} hangs, ${s.escapes} escapes (${s.seconds.toFixed(1)} s)`,
-      ),
-  });
-  const out = resolve(__dirname, '..', '..', '..', 'bench-results');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'fuzz.json'), JSON.stringify({ ...report, createdAt: new Date().toISOString() }, null, 2));
+  return { cases, seed, formats, share, classes, timeoutMs, maxRssMb };
+}
+
+/** The run's settings, the tables, the peaks and the first failures of each format. */
+function printReport(report: FuzzReport, o: CliOptions): void {
   console.log(
-    `\nseed ${seed}, ${cases} cases per format (hostile: every ${share > 0 ? Math.round(1 / share) : '-'}th case, classes ${(classes ?? HOSTILE_CLASSES).join(',')}), ` +
-      `${report.timeoutMs} ms per case limit, worker heap ${report.maxHeapMb} MB, resident-memory ceiling ${report.maxRssMb} MB\n`,
+    `\nseed ${o.seed}, ${o.cases} cases per format (hostile: every ${o.share > 0 ? Math.round(1 / o.share) : '-'}th case, classes ${(o.classes ?? HOSTILE_CLASSES).join(',')}), ` +
+      `${report.timeoutMs} ms per case limit, worker heap ${report.maxHeapMb} MB, resident-memory ceiling ${report.maxRssMb} MB\n` +
+      `third-party seeds: ${report.thirdPartySeeds}\n`,
   );
   console.log(formatTable(report));
   console.log(`\nby class:\n${formatClassTable(report)}`);
@@ -80,6 +78,30 @@ async function main(): Promise<void> {
   for (const s of report.formats)
     for (const f of s.failures.slice(0, 8))
       console.log(`  ${s.format} #${f.index} ${f.kind} ${f.seed ?? ''} ${f.file ?? ''} [${(f.ops ?? []).join(' ')}]\n    ${f.message}`);
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  const o = parseOptions();
+  const report = await runFuzz({
+    cases: o.cases,
+    seed: o.seed,
+    formats: o.formats,
+    timeoutMs: o.timeoutMs,
+    maxRssMb: o.maxRssMb,
+    hostile: { share: o.share, classes: o.classes },
+    onFormatDone: (s) =>
+      console.log(
+        `${s.format}: ${s.tried} tried, ${s.errors} errors, ${s.crashes} crashes (${s.memory} over memory), ${s.unnamed} unnamed, ${s.hangs} hangs, ${s.escapes} escapes (${s.seconds.toFixed(1)} s)`,
+      ),
+  });
+  const out = join(repoRoot, 'bench-results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'fuzz.json'), JSON.stringify({ ...report, createdAt: new Date().toISOString() }, null, 2));
+  printReport(report, o);
   const failed = report.formats.some((s) => s.crashes || s.hangs || s.unnamed || s.escapes) || report.filesLostOrAltered.length;
   process.exit(failed ? 1 : 0);
 }

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError } from '../errors';
+import { DataError } from '../../src/core/errors';
 import { planCase, runCase, type CaseResult, type HostilePlan } from './cases';
 import type { FuzzFormat, SeedManifest } from './seeds';
 
