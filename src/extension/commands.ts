@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { parseResults, type ComparisonResults, type Results } from '../core/results/format';
 import { modelFiles } from '../core/formats/model-files';
@@ -10,7 +10,16 @@ import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';
 import { prunedOutputPath, percentLabel, trainingOutputDir } from './naming';
 import { exportData, exportReportHtml, type ResultsPanels } from './results-panel';
-import { normalizationParam, overridesFromArgs, readSettings, resolveDatasetSpec, withOverrides, type Settings } from './settings';
+import { pruneNotification } from './prune-message';
+import {
+  normalizationParam,
+  overridesFromArgs,
+  pruningParams,
+  readSettings,
+  resolveDatasetSpec,
+  withOverrides,
+  type Settings,
+} from './settings';
 import { parseLayerSizes, targetsFromArgs } from './targets';
 import type { WorkerClient } from './worker-client';
 
@@ -171,6 +180,7 @@ export class Commands {
       finetuneEpochs: settings.finetuneEpochs,
       iterations: settings.iterations,
       samples: settings.samples,
+      ...pruningParams(settings),
     };
     const key = cacheKey({
       job: 'analyze',
@@ -201,7 +211,7 @@ export class Commands {
       {
         canPickMany: true,
         title: `Pruning analysis of ${basename(model)}`,
-        placeHolder: `Strategies to compare at sparsities ${settings.sparsities.map(percentLabel).join(', ')} % (prunescope.sparsities)`,
+        placeHolder: `Strategies to compare at sparsities ${settings.sparsities.map(percentLabel).join(', ')} % (prunescope.sparsities)${settings.compensate ? ', each plain and compensated (prunescope.compensate)' : ''}`,
       },
     );
     return picked?.map((p) => p.label);
@@ -213,7 +223,7 @@ export class Commands {
     const picked = await this.model(args, 'Model to prune');
     if (!picked) return undefined;
     const model = (await modelFiles(picked))[0];
-    // One click: strategy, sparsity and dataset come from the settings.
+    // One click: strategy, sparsity, dataset and compensation (on by default) come from the settings.
     const strategy = settings.pruneStrategy;
     const sparsity = settings.pruneSparsity;
     // A name nothing has now; a file that takes it before the job writes is left as it is and the
@@ -230,31 +240,16 @@ export class Commands {
       backend: settings.backend,
       finetuneEpochs: settings.finetuneEpochs,
       samples: settings.samples,
+      ...pruningParams(settings),
     });
     if (!result) return undefined;
-    const size = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MB`;
-    const accuracy =
-      result.before && result.after
-        ? `, test accuracy ${(result.before.accuracy * 100).toFixed(2)}% → ${(result.after.accuracy * 100).toFixed(2)}%`
-        : '';
     for (const note of result.notes) this.deps.output.info(`prune ${basename(model)}: ${note}`);
-    // Zeros stored densely keep the size: say so where the sizes are shown, with the way out.
-    const kept =
-      result.kind === 'unstructured' && result.bytesAfter >= 0.9 * result.bytesBefore
-        ? ` The file keeps its size because ${extname(result.out) === '.onnx' ? 'few weights are zero' : 'this format stores every zero'}; set prunescope.pruneFormat to "onnx" to store them sparsely, or use a structured strategy.`
-        : '';
     // Not awaited: the command is done when the file is written, whether or not anyone answers the notification.
-    void vscode.window
-      .showInformationMessage(
-        `PruneScope: wrote ${basename(result.out)} (${size(result.bytesBefore)} → ${size(result.bytesAfter)}${accuracy}).${kept}`,
-        'Open',
-        'Compare with Original',
-      )
-      .then(async (pick) => {
-        if (pick === 'Open')
-          await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
-        if (pick === 'Compare with Original') await this.runCompare(model, result.out);
-      });
+    void vscode.window.showInformationMessage(pruneNotification(result), 'Open', 'Compare with Original').then(async (pick) => {
+      if (pick === 'Open')
+        await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
+      if (pick === 'Compare with Original') await this.runCompare(model, result.out);
+    });
     return result;
   }
 

@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { normalizationParam, overridesFromArgs, readSettings, resolveDatasetSpec, withOverrides } from './settings';
+import { repoRoot } from '../../test/fixtures';
+import { REMOVED_UNITS } from '../core/prune/apply';
+import { PRUNE_STRATEGY_IDS } from '../core/prune/registry';
+import {
+  normalizationParam,
+  overridesFromArgs,
+  pruningParams,
+  readSettings,
+  resolveDatasetSpec,
+  SETTING_KEYS,
+  withOverrides,
+} from './settings';
 import { parseLayerSizes, parseSparsity, targetsFromArgs } from './targets';
 
 test('settings: defaults when nothing is set', () => {
@@ -12,6 +25,67 @@ test('settings: defaults when nothing is set', () => {
   assert.equal(settings.pruneStrategy, 'unit-l2');
   assert.equal(settings.pruneSparsity, 0.5);
   assert.equal(settings.sparsities.length, 9);
+  // Prune Model and the analysis compensate unless told not to.
+  assert.equal(settings.compensate, true);
+  assert.equal(settings.calibrationRows, 2048);
+  assert.equal(settings.removedUnits, 'constant');
+  assert.equal(settings.pattern, '');
+  assert.deepEqual(pruningParams(settings), { compensate: true, calibration: 2048, removedUnits: 'constant' });
+});
+
+interface ConfigProperty {
+  default: unknown;
+  enum?: string[];
+  items?: { enum?: string[] };
+  pattern?: string;
+}
+
+function configuration(): Record<string, ConfigProperty> {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    contributes: { configuration: { properties: Record<string, ConfigProperty> } };
+  };
+  return pkg.contributes.configuration.properties;
+}
+
+test('package.json declares every setting, with the defaults the extension falls back to, and every strategy', () => {
+  const declared = configuration();
+  assert.deepEqual(Object.keys(declared).sort(), SETTING_KEYS.map((k) => `prunescope.${k}`).sort());
+  const { settings } = readSettings(() => undefined);
+  for (const key of SETTING_KEYS) assert.deepEqual(declared[`prunescope.${key}`].default, settings[key], `prunescope.${key}`);
+  // Both strategy settings offer exactly the registry's strategies, in its order.
+  assert.deepEqual(declared['prunescope.strategies'].items?.enum, [...PRUNE_STRATEGY_IDS]);
+  assert.deepEqual(declared['prunescope.pruneStrategy'].enum, [...PRUNE_STRATEGY_IDS]);
+  assert.deepEqual(declared['prunescope.removedUnits'].enum, [...REMOVED_UNITS]);
+  // The settings editor's check of a pattern and the extension's agree on what is N:M.
+  const editorAccepts = new RegExp(declared['prunescope.pattern'].pattern!);
+  for (const text of ['', '2:4', ' 4 : 8 ', '2-4', '2:4:8', 'x']) {
+    const r = readSettings((k) => (k === 'pattern' ? text : undefined));
+    assert.equal(r.problems.length === 0, editorAccepts.test(text), `"${text}"`);
+  }
+});
+
+test('settings: compensation, calibration rows, removed units and an N:M pattern reach the jobs', () => {
+  const values: Record<string, unknown> = { compensate: false, calibrationRows: 500, removedUnits: 'silent', pattern: ' 2 : 4 ' };
+  const { settings, problems } = readSettings((k) => values[k]);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(pruningParams(settings), { compensate: false, calibration: 500, removedUnits: 'silent', pattern: '2:4' });
+  // N must be below M and above 0; a calibration of one row cannot be refit on.
+  const bad = readSettings((k) => ({ pattern: '4:2', calibrationRows: 1, removedUnits: 'gone' })[k]);
+  assert.deepEqual(
+    bad.problems.map((p) => p.split(':')[0]),
+    ['prunescope.calibrationRows', 'prunescope.removedUnits', 'prunescope.pattern'],
+  );
+  assert.match(bad.problems[2], /0 < N < M/);
+  assert.deepEqual(pruningParams(bad.settings), { compensate: true, calibration: 2048, removedUnits: 'constant' });
+  // A command's options may turn compensation off for one run.
+  const o = overridesFromArgs([{ compensate: false, pattern: '4:8' }]);
+  assert.deepEqual(pruningParams(withOverrides(settings, o)), {
+    compensate: false,
+    calibration: 500,
+    removedUnits: 'silent',
+    pattern: '4:8',
+  });
+  assert.throws(() => overridesFromArgs([{ pattern: '8:4' }]), /options are not valid: pattern/);
 });
 
 test('settings: a bad value falls back to its default and is reported', () => {

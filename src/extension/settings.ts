@@ -1,7 +1,13 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { backendPreferenceSchema } from '../shared/jobs';
+import { backendPreferenceSchema, nmPatternSchema, removedUnitsSchema } from '../shared/jobs';
 import { PRUNE_FORMATS } from './naming';
+
+/** "" (no pattern) or N:M; the schema that crosses to the worker (nmPatternSchema) says what N:M may be. */
+const patternSetting = z
+  .string()
+  .transform((s) => s.replace(/\s+/g, ''))
+  .pipe(z.union([z.literal(''), nmPatternSchema]));
 
 /** The prunescope.* settings (package.json "configuration" declares the same names and defaults). */
 const settingsShape = {
@@ -16,6 +22,10 @@ const settingsShape = {
   pruneStrategy: z.string().min(1).default('unit-l2'),
   pruneSparsity: z.number().min(0).max(1).default(0.5),
   pruneFormat: z.enum(PRUNE_FORMATS).default('same'),
+  compensate: z.boolean().default(true),
+  calibrationRows: z.number().int().min(2).default(2048),
+  removedUnits: removedUnitsSchema.default('constant'),
+  pattern: patternSetting.default(''),
 };
 
 type Shape = typeof settingsShape;
@@ -56,6 +66,21 @@ export function normalizationParam(n: Settings['normalization']): 'unit' | 'zsco
   return n === 'auto' ? undefined : n;
 }
 
+/** The pruning fields of the analyze and prune jobs (JobParams' pruningFields), from the settings. */
+export function pruningParams(s: Settings): {
+  compensate: boolean;
+  calibration: number;
+  removedUnits: Settings['removedUnits'];
+  pattern?: string;
+} {
+  return {
+    compensate: s.compensate,
+    calibration: s.calibrationRows,
+    removedUnits: s.removedUnits,
+    ...(s.pattern ? { pattern: s.pattern } : {}),
+  };
+}
+
 /**
  * Settings a command call may override for one run, for automation and tests:
  * `executeCommand('prunescope.analyze', uri, { strategies: ['magnitude'], sparsities: [0.5], samples: 200 })`.
@@ -71,6 +96,10 @@ const overridesSchema = z.object({
   pruneStrategy: z.string().min(1).optional(),
   pruneSparsity: z.number().min(0).max(0.99).optional(),
   pruneFormat: z.enum(PRUNE_FORMATS).optional(),
+  compensate: z.boolean().optional(),
+  calibrationRows: z.number().int().min(2).optional(),
+  removedUnits: removedUnitsSchema.optional(),
+  pattern: patternSetting.optional(),
 });
 export type SettingOverrides = z.output<typeof overridesSchema>;
 

@@ -15,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { repoRoot } from '../../test/fixtures';
 import { built } from '../../test/kits/encode/models';
 import { CancelledError } from '../core/errors';
+import { readModel } from '../core/formats/registry';
 import type { ErrorKind } from '../shared/worker-protocol';
 import { JobError, WorkerClient, type WorkerClientOptions } from './worker-client';
 
@@ -179,6 +180,68 @@ test('worker: a pruning analysis of a real model returns valid results', async (
   assert.equal(r.runs[0].points[0].sparsity, 0.5);
   assert.ok(r.baseline.accuracy > 0.5);
   assert.ok(fractions.length > 0 && fractions[fractions.length - 1] === 1);
+});
+
+test('worker: compensation, calibration rows and removed units of an analyze job reach the core', async () => {
+  const r = await client().run('analyze', {
+    model: built('onnx/mnist2x10.onnx'),
+    dataset: 'mnist',
+    backend: 'cpu',
+    strategies: ['magnitude', 'unit-l2'],
+    sparsities: [0.9],
+    finetuneEpochs: 0,
+    iterations: 1,
+    samples: 64,
+    compensate: true,
+    calibration: 100,
+    removedUnits: 'silent',
+  }).result;
+  // Every strategy twice, plain then compensated, told apart by the label.
+  assert.deepEqual(
+    r.runs.map((run) => [run.strategy, run.label ?? null, run.compensated ?? false, run.removedUnits ?? null]),
+    [
+      ['magnitude', null, false, null],
+      ['magnitude', 'magnitude + compensation', true, null],
+      ['unit-l2', null, false, 'silent'],
+      ['unit-l2', 'unit-l2 + compensation', true, 'silent'],
+    ],
+  );
+  assert.deepEqual(r.settings.compensation, { calibration: 100, damping: 0.01 });
+  assert.equal(r.settings.removedUnits, 'silent');
+  // The refit changes the model: the compensated point's layer similarity is not the plain one's.
+  assert.notDeepEqual(r.runs[1].points[0].similarityMatrix, r.runs[0].points[0].similarityMatrix);
+});
+
+test('worker: a prune job compensates when asked, reports accuracy before and after, and applies an N:M pattern', async () => {
+  const dir = tempDir('prunescope-compensate-');
+  const model = built('onnx/mnist2x10.onnx');
+  const base = { model, strategy: 'magnitude', sparsity: 0.5, dataset: 'mnist', backend: 'cpu' as const, finetuneEpochs: 0, samples: 64 };
+  const c = client();
+  const refit = await c.run('prune', { ...base, out: join(dir, 'refit.onnx'), compensate: true, calibration: 100 }).result;
+  assert.equal(refit.compensated, true);
+  assert.ok(refit.before && refit.after, 'evaluated before and after');
+  assert.equal(refit.before.samples, refit.after.samples);
+  const plain = await c.run('prune', { ...base, out: join(dir, 'plain.onnx'), pattern: '2:4' }).result;
+  assert.equal(plain.compensated, false);
+  // 2:4 keeps 2 of every 4 consecutive incoming weights of each unit: half of the 784 x 10 kernel;
+  // of the 10 inputs of the second layer (4 + 4 + 2), the short last group keeps its 2: 4 of 10 go.
+  assert.deepEqual(
+    plain.layers.map((l) => l.sparsity),
+    [0.5, 0.4, 0],
+  );
+  const pruned = await readModel(plain.out);
+  const [first] = pruned.layers;
+  for (let unit = 0; unit < first.units; unit++) {
+    for (let g = 0; g < first.inputSize / 4; g++) {
+      let zeros = 0;
+      for (let i = 4 * g; i < 4 * g + 4; i++) if (first.weights[i * first.units + unit] === 0) zeros++;
+      assert.equal(zeros, 2, `unit ${unit}, inputs ${4 * g}..${4 * g + 3}`);
+    }
+  }
+  // A pattern that is not N:M never reaches the core: the worker's validation names it.
+  const bad = await rejection(c.run('prune', { ...base, out: join(dir, 'bad.onnx'), pattern: '4:2' }).result);
+  assert.equal(bad.kind, 'input');
+  assert.match(bad.message, /pattern/);
 });
 
 test("worker: a comparison handed its earlier results (the panel's metric switch) reuses their geometry", async () => {

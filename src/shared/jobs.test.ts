@@ -43,3 +43,30 @@ test('job outputs: the jobs that write files name them', () => {
   assert.deepEqual(jobOutputs('analyze', { model: '/m.onnx', out: '/x' }), []);
   assert.deepEqual(jobOutputs('prune', null), []);
 });
+
+test('job parameters: the pruning fields of prune and analyze are checked before any work', () => {
+  const prune = { model: '/m.onnx', out: '/o.onnx', strategy: 'wanda', sparsity: 0.5, finetuneEpochs: 0, samples: 10 };
+  const ok = checkJobParams('prune', { ...prune, compensate: true, calibration: 512, removedUnits: 'silent', pattern: '2:4' });
+  assert.ok(ok.ok);
+  assert.deepEqual([ok.value.compensate, ok.value.calibration, ok.value.removedUnits, ok.value.pattern], [true, 512, 'silent', '2:4']);
+  const problem = (p: object) => {
+    const r = checkJobParams('prune', { ...prune, ...p });
+    return r.ok ? 'accepted' : r.problem;
+  };
+  assert.match(problem({ pattern: '0:4' }), /pattern: N:M needs 0 < N < M/);
+  assert.match(problem({ pattern: '4:4' }), /pattern/);
+  assert.match(problem({ pattern: '2/4' }), /pattern: not N:M/);
+  assert.match(problem({ calibration: 1 }), /calibration/);
+  assert.match(problem({ removedUnits: 'zero' }), /removedUnits/);
+  const analyze = {
+    model: '/m.onnx',
+    dataset: 'mnist',
+    strategies: ['magnitude'],
+    sparsities: [0.5],
+    finetuneEpochs: 0,
+    iterations: 1,
+    samples: 10,
+  };
+  assert.ok(checkJobParams('analyze', { ...analyze, compensate: true, calibration: 2048 }).ok);
+  assert.equal(checkJobParams('analyze', { ...analyze, pattern: '8:4' }).ok, false);
+});

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ACTIVATIONS } from '../core/model/mlp';
+import { REMOVED_UNITS } from '../core/prune/apply';
 import { analysisResultsSchema, comparisonResultsSchema } from '../core/results/format';
 import type { ModelSummary } from '../core/model/summary';
 import { checked, type Checked } from './parse';
@@ -33,6 +34,28 @@ const readFields = {
   outputActivation: activationSchema.optional(),
 };
 const computeFields = { backend: backendPreferenceSchema.default('auto') };
+
+export const removedUnitsSchema = z.enum(REMOVED_UNITS);
+/** "N:M" with 0 < N < M: keep N of every M consecutive weights of a unit. */
+export const nmPatternSchema = z
+  .string()
+  .regex(/^\d+:\d+$/, 'not N:M (e.g. 2:4)')
+  .refine((t) => {
+    const [n, m] = t.split(':').map(Number);
+    return n > 0 && n < m;
+  }, 'N:M needs 0 < N < M (e.g. 2:4)');
+
+/**
+ * How pruning is carried out beyond strategy and sparsity (core/experiments/pruning-options.ts):
+ * compensation, its calibration rows of the validation split, what removed units leave, an N:M
+ * pattern. Absent fields take the core's defaults (no compensation, 2048 rows, 'constant').
+ */
+const pruningFields = {
+  compensate: z.boolean().optional(),
+  calibration: z.number().int().min(2).optional(),
+  removedUnits: removedUnitsSchema.optional(),
+  pattern: nmPatternSchema.optional(),
+};
 
 const weightStatsSchema = z.object({ mean: finite, std: finite, min: finite, max: finite, meanAbs: finite });
 
@@ -159,6 +182,7 @@ export const analyzeParamsSchema = z.object({
   samples: z.number().int().positive(),
   metric: z.string().min(1).optional(),
   seed: count.optional(),
+  ...pruningFields,
 });
 
 export const pruneParamsSchema = z.object({
@@ -175,6 +199,7 @@ export const pruneParamsSchema = z.object({
   finetuneEpochs: count,
   samples: z.number().int().positive(),
   seed: count.optional(),
+  ...pruningFields,
   ...replaceField,
 });
 const evaluationSchema = z.object({ accuracy: finite, loss: finite, samples: count, agreement: finite.optional() });
@@ -186,8 +211,11 @@ export const pruneResultSchema = z.object({
   strategy: z.string(),
   kind: z.enum(['structured', 'unstructured']),
   sparsity: finite,
+  /** Whether the weights that stay were refit on calibration rows. */
+  compensated: z.boolean(),
   actualSparsity: finite,
   layers: z.array(z.object({ name: z.string(), unitsBefore: count, units: count, sparsity: finite })),
+  /** The original's and the pruned model's, on the evaluation (test) split, when data was given. */
   before: evaluationSchema.optional(),
   after: evaluationSchema.optional(),
   notes: z.array(z.string()),

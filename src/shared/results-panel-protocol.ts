@@ -11,15 +11,28 @@ import { readyMessageSchema, themeMessageSchema } from './webview-common-protoco
 export const RESULT_TABS = ['accuracy', 'similarity-heatmap', 'apoz', 'weights', 'layer-similarity', 'cost', 'compare'] as const;
 export type ResultTab = (typeof RESULT_TABS)[number];
 
+/**
+ * What the accuracy, loss and agreement charts put on their x axis: the share of prunable
+ * weights or units requested, or the share of the original's parameters or FLOPs removed (50% of
+ * the units removes about 75% of the weights between two hidden layers).
+ */
+export const X_AXES = ['requested', 'parameters', 'flops'] as const;
+export type XAxis = (typeof X_AXES)[number];
+
 /** What the person picked in the panel; kept across hide/show and reloads. */
 export const uiStateSchema = z.object({
   tab: z.enum(RESULT_TABS),
-  /** Strategy picked for the per-point tabs (heatmap, APoZ, weights, layer similarity). */
+  /**
+   * Series picked for the per-point tabs (heatmap, APoZ, weights, layer similarity): a run's
+   * `label ?? strategy`, so that a strategy's plain and compensated runs are two choices.
+   */
   strategy: z.string().optional(),
   /** Index into that strategy's points. */
   point: z.number().int().nonnegative().optional(),
   /** Compare tab: which matrix is shown large. */
   compareView: z.enum(['cross', 'a', 'b']).optional(),
+  /** Accuracy tab: the x axis of its charts (default 'requested'). */
+  xAxis: z.enum(X_AXES).optional(),
 });
 export type UiState = z.infer<typeof uiStateSchema>;
 

@@ -2,6 +2,7 @@
 import { initBackend } from '../core/backend';
 import { PruneScopeError } from '../core/errors';
 import { pruneModel, runAnalysis, runComparison, type AnalysisOptions, type JobHooks } from '../core/experiments';
+import { parsePattern, type PruningOptions } from '../core/experiments/pruning-options';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../core/metrics/similarity';
 import type { JobContext, JobTable } from './job-context';
 import type { JobParams } from '../shared/jobs';
@@ -25,6 +26,16 @@ function metricId(metric: string | undefined): SimilarityMetricId | undefined {
   return metric;
 }
 
+/** The pruning fields of an analyze or prune job as the core takes them (the pattern parsed from "N:M"). */
+export function pruningOptions(p: Pick<JobParams<'prune'>, 'compensate' | 'calibration' | 'removedUnits' | 'pattern'>): PruningOptions {
+  return {
+    compensate: p.compensate,
+    calibration: p.calibration,
+    removedUnits: p.removedUnits,
+    pattern: p.pattern === undefined ? undefined : parsePattern(p.pattern),
+  };
+}
+
 export function analysisOptions(p: JobParams<'analyze'>): AnalysisOptions {
   return {
     model: p.model,
@@ -38,6 +49,7 @@ export function analysisOptions(p: JobParams<'analyze'>): AnalysisOptions {
     iterations: p.iterations,
     metric: metricId(p.metric),
     seed: p.seed,
+    ...pruningOptions(p),
   };
 }
 
@@ -60,6 +72,7 @@ export const EXPERIMENT_JOBS: JobTable<'analyze' | 'prune' | 'compare'> = {
         finetuneEpochs: p.finetuneEpochs,
         seed: p.seed,
         readOptions: readOptions(p),
+        ...pruningOptions(p),
       },
       hooks(ctx),
     );

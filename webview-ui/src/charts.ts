@@ -17,7 +17,7 @@ import {
   type TooltipItem,
 } from 'chart.js';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
-import type { HeatCell, Series } from './data';
+import type { HeatCell, Series, XY } from './data';
 import { heatCells } from './data';
 import { el, button } from './dom';
 import { mix, readableOn, withAlpha, type ThemeColours } from './theme';
@@ -149,6 +149,30 @@ function isOneTwoFive(v: number): boolean {
   return [1, 2, 5, 10].some((d) => Math.abs(lead - d) < 1e-6 * d);
 }
 
+/** The 1-2-5 values next below and above v (v itself when it is one). */
+function oneTwoFiveAround(v: number): [number, number] {
+  const decade = 10 ** Math.floor(Math.log10(v));
+  const steps = [1, 2, 5, 10].map((d) => d * decade);
+  const below = [...steps].reverse().find((s) => s <= v * (1 + 1e-9)) ?? decade;
+  const above = steps.find((s) => s >= v * (1 - 1e-9)) ?? 10 * decade;
+  return [below, above];
+}
+
+/**
+ * The y range: the spec's, or for a log axis the data's range widened to 1-2-5 values, so at
+ * least two labelled ticks show even when every value sits inside one 1-2-5 step (latencies of a
+ * small model on a busy machine do).
+ */
+function yBounds(spec: LineSpec): { min?: number; max?: number } {
+  if (!spec.logY || spec.yMin !== undefined || spec.yMax !== undefined) return { min: spec.yMin, max: spec.yMax };
+  const ys = spec.series.flatMap((s) => s.points.map((p) => p.y)).filter((y): y is number => typeof y === 'number' && y > 0);
+  if (ys.length === 0) return {};
+  const min = oneTwoFiveAround(Math.min(...ys))[0];
+  let max = oneTwoFiveAround(Math.max(...ys))[1];
+  if (max <= min) max = oneTwoFiveAround(min * 1.01)[1];
+  return { min, max };
+}
+
 const percentTick = (v: number | string) => `${Math.round(Number(v) * 1000) / 10}%`;
 
 export interface LineSpec {
@@ -184,9 +208,14 @@ export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: 
         legend: { position: 'bottom', labels: { boxWidth: 24, boxHeight: 2, usePointStyle: false } },
         tooltip: {
           callbacks: {
+            // The x value as the axis shows it (Chart.js' default title is the raw number, e.g. 0.739).
+            ...(spec.xPercent
+              ? { title: (items: TooltipItem<'line'>[]) => (items.length ? percentTick((items[0].raw as XY).x) : '') }
+              : {}),
             label: (item: TooltipItem<'line'>) => {
-              const p = item.raw as { x: number; y: number };
-              return `${item.dataset.label}: ${fmtY(p.y)} at ${spec.xPercent ? percentTick(p.x) : p.x}`;
+              const p = item.raw as XY;
+              const requested = p.requested === undefined ? '' : ` (${percentTick(p.requested)} requested)`;
+              return `${item.dataset.label}: ${fmtY(p.y)} at ${spec.xPercent ? percentTick(p.x) : p.x}${requested}`;
             },
           },
         },
@@ -248,8 +277,7 @@ function lineScales(theme: ThemeColours, spec: LineSpec, fmtY: (v: number) => st
     y: {
       type: spec.logY ? 'logarithmic' : 'linear',
       title: { display: true, text: spec.yTitle },
-      min: spec.yMin,
-      max: spec.yMax,
+      ...yBounds(spec),
       // A log axis labels only 1, 2 and 5 of each decade; the others crowd it.
       ticks: { callback: (v) => (spec.logY && !isOneTwoFive(Number(v)) ? '' : fmtY(Number(v))) },
       grid: { color: theme.grid },

@@ -13,7 +13,9 @@ import {
   pickPoint,
   pointLabel,
   seriesBySparsity,
+  seriesName,
   sparsityRange,
+  xOf,
 } from './data';
 import { sampleAnalysis, sampleComparison } from './sample-results';
 
@@ -53,6 +55,72 @@ test('one series per strategy and round, sorted by sparsity', () => {
   assert.deepEqual(sparsityRange(r), [0, 0.9]);
 });
 
+test('x axes: share requested, or 1 - what is left / the original, each series sorted by its own x', () => {
+  const r = sampleAnalysis();
+  r.baseline.parameters = 1000;
+  r.baseline.flops = 2000;
+  r.runs = r.runs.slice(0, 2);
+  const [magnitude, unit] = r.runs;
+  magnitude.points = magnitude.points.filter((p) => p.iteration === 0 && (p.sparsity === 0.2 || p.sparsity === 0.5));
+  unit.points = unit.points.filter((p) => p.iteration === 0 && (p.sparsity === 0.2 || p.sparsity === 0.5));
+  // magnitude at 20% / 50%: 800 / 520 parameters left; unit-l2: 640 / 250, listed 50% first.
+  [magnitude.points[0].parameters, magnitude.points[1].parameters] = [800, 520];
+  [magnitude.points[0].flops, magnitude.points[1].flops] = [1600, 1000];
+  unit.points.reverse();
+  [unit.points[0].parameters, unit.points[1].parameters] = [250, 640];
+  [unit.points[0].flops, unit.points[1].flops] = [500, 1300];
+  const at = (axis: 'requested' | 'parameters' | 'flops') =>
+    seriesBySparsity(r, (p) => p.accuracy, axis).map((s) => s.points.map((p) => [p.x, p.requested]));
+  assert.deepEqual(at('requested'), [
+    [
+      [0.2, undefined],
+      [0.5, undefined],
+    ],
+    [
+      [0.2, undefined],
+      [0.5, undefined],
+    ],
+  ]);
+  const close = (got: (number | undefined)[][][], want: number[][][]) =>
+    got.forEach((s, i) =>
+      s.forEach(([x, requested], j) => {
+        assert.ok(Math.abs(x! - want[i][j][0]) < 1e-12, `series ${i} point ${j}: x ${x}, wanted ${want[i][j][0]}`);
+        assert.equal(requested, want[i][j][1]);
+      }),
+    );
+  close(at('parameters'), [
+    [
+      [0.2, 0.2],
+      [0.48, 0.5],
+    ],
+    [
+      [0.36, 0.2],
+      [0.75, 0.5],
+    ],
+  ]);
+  close(at('flops'), [
+    [
+      [0.2, 0.2],
+      [0.5, 0.5],
+    ],
+    [
+      [0.35, 0.2],
+      [0.75, 0.5],
+    ],
+  ]);
+  const [lo, hi] = sparsityRange(r, 'parameters');
+  assert.equal(lo, 0);
+  assert.ok(Math.abs(hi - 0.75) < 1e-12);
+  // An original with nothing to remove has no such axis: its points are left out.
+  r.baseline.flops = 0;
+  assert.equal(xOf(r, 'flops')(unit.points[0]), null);
+  assert.deepEqual(
+    seriesBySparsity(r, (p) => p.accuracy, 'flops').map((s) => s.points.length),
+    [0, 0],
+  );
+  assert.deepEqual(sparsityRange(r, 'flops'), [0, 1]);
+});
+
 test('layer similarity: one line per layer', () => {
   const r = sampleAnalysis();
   const run = r.runs[0];
@@ -77,6 +145,28 @@ test('picker defaults: the first round point nearest 50 %', () => {
   assert.equal(pointLabel(chosen.run, 12), '40% · round 1');
   // A stale choice (strategy gone, index out of range) falls back.
   assert.equal(pickPoint(r, 'gone', 99)?.run.strategy, 'magnitude');
+});
+
+test('a strategy run plain and compensated: two series, named by label, each with its colour, each pickable', () => {
+  const r = sampleAnalysis();
+  const [magnitude, unit] = r.runs;
+  const compensated = { ...magnitude, label: 'magnitude + compensation', compensated: true, points: magnitude.points.slice(0, 9) };
+  r.runs = [magnitude, compensated, unit];
+  r.runs.forEach((run) => (run.points = run.points.filter((p) => p.iteration === 0)));
+  assert.deepEqual(r.runs.map(seriesName), ['magnitude', 'magnitude + compensation', 'unit-l2']);
+  const series = seriesBySparsity(r, (p) => p.accuracy);
+  assert.deepEqual(
+    series.map((s) => [s.label, s.colour]),
+    [
+      ['magnitude', 0],
+      ['magnitude + compensation', 1],
+      ['unit-l2', 2],
+    ],
+  );
+  // Picked by series name: the compensated run, not the first run of the strategy both share.
+  assert.equal(pickPoint(r, 'magnitude + compensation', 3)?.run, compensated);
+  assert.equal(pickPoint(r, 'magnitude', 3)?.run, magnitude);
+  assert.equal(pickPoint(r, 'unit-l2')?.run, unit);
 });
 
 test('heatmap cells, bin labels and layer labels', () => {

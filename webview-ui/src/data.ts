@@ -2,19 +2,57 @@
  * Shapes results into chart series. Pure (no DOM, no Chart.js), so node tests can check it.
  */
 import type { AnalysisResults, Histogram, LayerGeometry, Point, StrategyRun } from '../../src/core/results/format';
+import type { XAxis } from '../../src/shared/results-panel-protocol';
 
 export interface XY {
   x: number;
   y: number;
+  /** The share requested, when x is another axis (tooltips say both). */
+  requested?: number;
+}
+
+/** How each x axis is named: in its picker, in chart names ("Accuracy vs ...") and as the axis title. */
+export const X_AXIS_TEXT: Record<XAxis, { label: string; short: string; title: string }> = {
+  requested: { label: 'share requested', short: 'sparsity', title: 'sparsity (share of prunable weights/units removed)' },
+  parameters: {
+    label: 'parameters removed',
+    short: 'parameters removed',
+    title: "parameters removed (share of the original's weights and biases, every layer)",
+  },
+  flops: { label: 'FLOPs removed', short: 'FLOPs removed', title: "FLOPs removed (share of the original's per sample)" },
+};
+
+/**
+ * Where a point sits on an x axis: the share requested, or 1 - what is left / the original's
+ * (parameters, FLOPs); null when the original has none to remove.
+ */
+export function xOf(results: AnalysisResults, axis: XAxis): (p: Point) => number | null {
+  const b = results.baseline;
+  switch (axis) {
+    case 'parameters':
+      return (p) => (b.parameters > 0 ? 1 - p.parameters / b.parameters : null);
+    case 'flops':
+      return (p) => (b.flops > 0 ? 1 - p.flops / b.flops : null);
+    default:
+      return (p) => p.sparsity;
+  }
 }
 
 export interface Series {
   label: string;
-  /** Index into the palette (one colour per strategy). */
+  /** Index into the palette (one colour per run: plain and compensated runs of a strategy differ). */
   colour: number;
   /** Dash pattern index (one per round of an iterative run). */
   dash: number;
   points: XY[];
+}
+
+/**
+ * A run's series name: its label ("wanda + compensation", "magnitude 2:4") or, without one, its
+ * strategy. Analyses with compensation hold two runs of one strategy, told apart only by this.
+ */
+export function seriesName(run: StrategyRun): string {
+  return run.label ?? run.strategy;
 }
 
 /** Rounds of a run, ascending. */
@@ -23,29 +61,33 @@ export function iterationsOf(run: StrategyRun): number[] {
 }
 
 /**
- * One series per strategy, and per round for runs with several rounds: `y(point)` against the
- * requested sparsity. Points where `y` gives null are left out.
+ * One series per run (named by seriesName), and per round for runs with several rounds: `y(point)` against the
+ * requested sparsity or another x axis (each series then has x values of its own), sorted by x.
+ * Points where `y` or x gives null are left out.
  */
-export function seriesBySparsity(results: AnalysisResults, y: (p: Point) => number | null): Series[] {
+export function seriesBySparsity(results: AnalysisResults, y: (p: Point) => number | null, axis: XAxis = 'requested'): Series[] {
   const out: Series[] = [];
+  const x = xOf(results, axis);
   results.runs.forEach((run, colour) => {
     const rounds = iterationsOf(run);
     rounds.forEach((round, dash) => {
       const points = run.points
         .filter((p) => p.iteration === round)
-        .map((p) => ({ x: p.sparsity, y: y(p) }))
-        .filter((p): p is XY => p.y !== null && Number.isFinite(p.y))
+        .map((p) => ({ x: x(p), y: y(p), ...(axis === 'requested' ? {} : { requested: p.sparsity }) }))
+        .filter((p): p is XY => p.x !== null && Number.isFinite(p.x) && p.y !== null && Number.isFinite(p.y))
         .sort((a, b) => a.x - b.x);
-      const label = rounds.length > 1 ? `${run.strategy} · round ${round}` : run.strategy;
+      const name = seriesName(run);
+      const label = rounds.length > 1 ? `${name} · round ${round}` : name;
       out.push({ label, colour, dash, points });
     });
   });
   return out;
 }
 
-/** The sparsity range every series spans (for reference lines); [0, 1] when there is none. */
-export function sparsityRange(results: AnalysisResults): [number, number] {
-  const xs = results.runs.flatMap((r) => r.points.map((p) => p.sparsity));
+/** The x range every series spans on an axis (for reference lines); [0, 1] when there is none. */
+export function sparsityRange(results: AnalysisResults, axis: XAxis = 'requested'): [number, number] {
+  const x = xOf(results, axis);
+  const xs = results.runs.flatMap((r) => r.points.map(x)).filter((v): v is number => v !== null && Number.isFinite(v));
   return xs.length ? [Math.min(0, ...xs), Math.max(...xs)] : [0, 1];
 }
 
@@ -98,9 +140,13 @@ export function pointLabel(run: StrategyRun, index: number): string {
   return several ? `${pct(p.sparsity)} · round ${p.iteration}` : pct(p.sparsity);
 }
 
-/** The run and point the pickers name, falling back to the first run and its point nearest 50 %. */
-export function pickPoint(results: AnalysisResults, strategy?: string, point?: number): { run: StrategyRun; index: number } | undefined {
-  const run = results.runs.find((r) => r.strategy === strategy) ?? results.runs.find((r) => r.points.length > 0);
+/**
+ * The run and point the pickers name (`series`: a run's series name, which for a run without a
+ * label is its strategy, so states saved before labels existed still pick), falling back to the
+ * first run and its point nearest 50 %.
+ */
+export function pickPoint(results: AnalysisResults, series?: string, point?: number): { run: StrategyRun; index: number } | undefined {
+  const run = results.runs.find((r) => seriesName(r) === series) ?? results.runs.find((r) => r.points.length > 0);
   if (!run || run.points.length === 0) return undefined;
   if (point !== undefined && point < run.points.length) return { run, index: point };
   // Default: the first round's point nearest 50 %.

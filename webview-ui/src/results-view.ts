@@ -4,7 +4,7 @@
  */
 import type { Chart } from 'chart.js';
 import type { AnalysisResults, ComparisonResults, ComparisonSide, LayerGeometry, Results } from '../../src/core/results/format';
-import type { ResultTab, UiState } from '../../src/shared/results-panel-protocol';
+import { X_AXES, type ResultTab, type UiState } from '../../src/shared/results-panel-protocol';
 import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineChart, type ChartSink } from './charts';
 import {
   binLabels,
@@ -16,7 +16,9 @@ import {
   pickPoint,
   pointLabel,
   seriesBySparsity,
+  seriesName,
   sparsityRange,
+  X_AXIS_TEXT,
 } from './data';
 import { button, el, select } from './dom';
 import type { ThemeColours } from './theme';
@@ -60,6 +62,18 @@ function metricLabel(metric: string): string {
     .replace(/\bcca\b/i, 'CCA');
 }
 
+/** What the analysis recorded of compensation, N:M patterns and removed units ("" in files from before them). */
+function pruningFacts(s: AnalysisResults['settings']): string {
+  const parts: string[] = [];
+  if (s.compensation)
+    parts.push(
+      `compensated runs refit on ${s.compensation.calibration.toLocaleString('en-US')} calibration rows (damping ${s.compensation.damping})`,
+    );
+  if (s.pattern) parts.push(`pattern ${s.pattern}`);
+  if (s.removedUnits) parts.push(`removed units ${s.removedUnits === 'silent' ? 'silent' : 'keep a constant output'}`);
+  return parts.map((p) => `, ${p}`).join('');
+}
+
 function headerFor(vm: ResultsViewModel, host: ResultsHost): HTMLElement {
   const r = vm.results;
   const created = new Date(r.createdAt);
@@ -80,9 +94,15 @@ function headerFor(vm: ResultsViewModel, host: ResultsHost): HTMLElement {
   ];
   if (r.kind === 'analysis') {
     const s = r.settings;
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    // The gradual schedule spreads its fine-tuning over its pruning steps; the others fine-tune after each round.
+    const rounds =
+      s.schedule === 'gradual'
+        ? `${plural(s.iterations, 'pruning step')}, fine-tuning ${plural(s.finetuneEpochs, 'epoch')} in all`
+        : `${plural(s.iterations, 'round')}, fine-tuning ${plural(s.finetuneEpochs, 'epoch')}`;
     facts.push([
       'settings',
-      `${s.schedule}, ${s.iterations} round${s.iterations === 1 ? '' : 's'}, fine-tuning ${s.finetuneEpochs} epoch${s.finetuneEpochs === 1 ? '' : 's'}, metric ${metricLabel(s.metric)}, seed ${s.seed}${s.includeOutput ? ', output layer pruned too' : ''}`,
+      `${s.schedule}, ${rounds}, metric ${metricLabel(s.metric)}, seed ${s.seed}${s.includeOutput ? ', output layer pruned too' : ''}${pruningFacts(s)}`,
     ]);
   }
   return el('header', { class: 'results-header' }, [
@@ -165,8 +185,8 @@ function pointPickers(parent: HTMLElement, r: AnalysisResults, ui: UiState, chan
   row.append(
     select(
       'Strategy',
-      r.runs.map((run) => ({ value: run.strategy, label: `${run.strategy} (${run.kind}, ${run.schedule})` })),
-      picked.run.strategy,
+      r.runs.map((run) => ({ value: seriesName(run), label: `${seriesName(run)} (${run.kind}, ${run.schedule})` })),
+      seriesName(picked.run),
       (strategy) => change({ strategy, point: undefined }),
     ),
   );
@@ -176,7 +196,7 @@ function pointPickers(parent: HTMLElement, r: AnalysisResults, ui: UiState, chan
         'Sparsity',
         picked.run.points.map((_, i) => ({ value: i, label: pointLabel(picked.run, i) })),
         picked.index,
-        (point) => change({ strategy: picked.run.strategy, point }),
+        (point) => change({ strategy: seriesName(picked.run), point }),
       ),
     );
   }
@@ -232,32 +252,53 @@ function drawAnalysisTab(body: HTMLElement, sink: ChartSink, r: AnalysisResults,
   }
 }
 
-/** Accuracy, loss and agreement with the original against sparsity. */
-function drawAccuracyTab({ body, grid, sink, theme, r, from, to }: AnalysisTab): void {
+/** The x-axis picker of the accuracy tab, with a note on what a non-default axis measures. */
+function xAxisPicker({ body, r, ui, change }: AnalysisTab): void {
+  const axis = ui.xAxis ?? 'requested';
+  const options = X_AXES.map((value) => ({ value, label: X_AXIS_TEXT[value].label }));
+  const row = el('div', { class: 'pickers' }, [select('X axis', options, axis, (xAxis) => change({ xAxis }))]);
+  const base = r.baseline;
+  const about: Record<typeof axis, string | null> = {
+    requested: null,
+    parameters: `1 − parameters left ÷ the original's ${base.parameters.toLocaleString('en-US')} (weights and biases of every layer); removing units also removes the next layer's weights from them`,
+    flops: `1 − FLOPs left ÷ the original's ${base.flops.toLocaleString('en-US')} per sample (2 per multiply-add, nonzero weights only)`,
+  };
+  const note = about[axis];
+  if (note) row.append(el('span', { class: 'muted note', text: note }));
+  body.append(row);
+}
+
+/** Accuracy, loss and agreement with the original against the picked x axis (by default the share requested). */
+function drawAccuracyTab(tab: AnalysisTab): void {
+  const { body, grid, sink, theme, r, ui } = tab;
+  const axis = ui.xAxis ?? 'requested';
+  const { short, title } = X_AXIS_TEXT[axis];
+  const [from, to] = sparsityRange(r, axis);
+  xAxisPicker(tab);
   body.append(grid);
-  chartCard(grid, sink, 'Accuracy vs sparsity', 'wide', (c) =>
+  chartCard(grid, sink, `Accuracy vs ${short}`, 'wide', (c) =>
     lineChart(c, theme, {
-      series: seriesBySparsity(r, (p) => p.accuracy),
-      xTitle: 'sparsity (share of prunable weights/units removed)',
+      series: seriesBySparsity(r, (p) => p.accuracy, axis),
+      xTitle: title,
       yTitle: 'test accuracy',
       xPercent: true,
       yPercent: true,
       references: [{ label: `original (${pct(r.baseline.accuracy)})`, y: r.baseline.accuracy, from, to }],
     }),
   );
-  chartCard(grid, sink, 'Loss vs sparsity', 'half', (c) =>
+  chartCard(grid, sink, `Loss vs ${short}`, 'half', (c) =>
     lineChart(c, theme, {
-      series: seriesBySparsity(r, (p) => p.loss),
-      xTitle: 'sparsity',
+      series: seriesBySparsity(r, (p) => p.loss, axis),
+      xTitle: short,
       yTitle: 'cross-entropy loss',
       xPercent: true,
       references: [{ label: `original (${r.baseline.loss.toFixed(3)})`, y: r.baseline.loss, from, to }],
     }),
   );
-  chartCard(grid, sink, 'Agreement with the original vs sparsity', 'half', (c) =>
+  chartCard(grid, sink, `Agreement with the original vs ${short}`, 'half', (c) =>
     lineChart(c, theme, {
-      series: seriesBySparsity(r, (p) => p.agreement),
-      xTitle: 'sparsity',
+      series: seriesBySparsity(r, (p) => p.agreement, axis),
+      xTitle: short,
       yTitle: 'same prediction as the original',
       xPercent: true,
       yPercent: true,
@@ -275,7 +316,7 @@ function drawSimilarityHeatmapTab({ body, grid, sink, theme, r, ui, change }: An
   chartCard(
     grid,
     sink,
-    `${metricLabel(r.settings.metric)}: original × ${picked.run.strategy} at ${pointLabel(picked.run, picked.index)}`,
+    `${metricLabel(r.settings.metric)}: original × ${seriesName(picked.run)} at ${pointLabel(picked.run, picked.index)}`,
     'square',
     (c) =>
       heatmapChart(c, theme, {
@@ -316,7 +357,7 @@ function drawApozTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab): v
     ];
     if (pruned?.histogram) {
       datasets.push({
-        label: `${picked.run.strategy} ${pointLabel(picked.run, picked.index)}${pruned.mean !== undefined ? ` (mean ${pct(pruned.mean)})` : ''}`,
+        label: `${seriesName(picked.run)} ${pointLabel(picked.run, picked.index)}${pruned.mean !== undefined ? ` (mean ${pct(pruned.mean)})` : ''}`,
         data: pruned.histogram.counts,
         colour: theme.palette[0],
       });
@@ -368,7 +409,7 @@ function drawLayerSimilarityTab({ body, grid, sink, theme, r, ui, change }: Anal
   const picked = pointPickers(body, r, ui, change, false);
   if (!picked) return;
   body.append(grid);
-  chartCard(grid, sink, `${metricLabel(r.settings.metric)} of each layer to the original: ${picked.run.strategy}`, 'wide', (c) =>
+  chartCard(grid, sink, `${metricLabel(r.settings.metric)} of each layer to the original: ${seriesName(picked.run)}`, 'wide', (c) =>
     lineChart(c, theme, {
       series: layerSimilaritySeries(picked.run),
       xTitle: 'sparsity',

@@ -32,9 +32,12 @@ export function readTheme(root: HTMLElement = document.body): ThemeColours {
         : 'dark';
   const dark = kind === 'dark' || kind === 'high-contrast';
   const foreground = v('--vscode-charts-foreground', v('--vscode-foreground', dark ? '#cccccc' : '#333333'));
-  // VS Code names six chart colours; an analysis of every strategy draws nine series, so three
-  // more (teal, magenta, brown) follow, chosen to read on this theme's background.
-  const extra = dark ? ['#4ec9b0', '#f472d0', '#c8a07a'] : ['#0f7b6c', '#b5179e', '#8a5a2b'];
+  // VS Code names six chart colours; an analysis of every registered strategy draws fifteen
+  // series, so nine more (teal, magenta, brown, lime, sky, salmon, indigo, sand, rose) follow,
+  // chosen to read on this theme's background. Past them, dashes tell series apart.
+  const extra = dark
+    ? ['#4ec9b0', '#f472d0', '#c8a07a', '#a6e22e', '#9cdcfe', '#ff9e80', '#8c8cff', '#e6c07b', '#d16d9e']
+    : ['#0f7b6c', '#b5179e', '#8a5a2b', '#5f8a00', '#0097a7', '#e8590c', '#283593', '#7a6a00', '#a0446b'];
   const palette = [
     ...['blue', 'red', 'yellow', 'green', 'purple', 'orange'].map((c, i) => v(`--vscode-charts-${c}`, FALLBACK_PALETTE[i])),
     ...extra,

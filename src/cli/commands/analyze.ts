@@ -9,7 +9,15 @@ import { choiceOption, intOption, parse, requireString } from '../args';
 import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../command';
 import { info, percent, printJson, table } from '../output';
 import { resultsPaths, writeResultsAndReport } from '../report';
-import { dataOptionsFrom, experimentOptions, progressPrinter, scheduleFrom } from './experiment-options';
+import {
+  dataOptionsFrom,
+  experimentOptions,
+  progressPrinter,
+  PRUNING_USAGE,
+  pruningFlags,
+  pruningOptionsFrom,
+  scheduleFrom,
+} from './experiment-options';
 import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
 
@@ -52,7 +60,7 @@ export function summaryTable(r: AnalysisResults): string {
     const last = Math.max(...run.points.map((p) => p.iteration));
     return [
       [
-        run.strategy,
+        run.label ?? run.strategy,
         ...sparsities.map((s) => {
           const p = run.points.find((q) => q.sparsity === s && q.iteration === last);
           return p ? percent(p.accuracy, 1) : '-';
@@ -66,14 +74,14 @@ export function summaryTable(r: AnalysisResults): string {
 export const analyzeCommand: Command = {
   name: 'analyze',
   summary: 'run pruning strategies at several sparsities, measure everything, write results.json and report.html',
-  usage:
-    'prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] [--metric linear-cka] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR',
+  usage: `prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] ${PRUNING_USAGE} [--metric linear-cka] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR`,
   async run(argv) {
     const { values, positionals } = parse(
       argv,
       {
         ...modelReadOptions,
         ...experimentOptions,
+        ...pruningFlags,
         ...geometryOptions,
         strategies: { type: 'string' },
         sparsities: { type: 'string' },
@@ -99,6 +107,7 @@ export const analyzeCommand: Command = {
       metric: metricOption(values.metric),
       seed: intOption(values.seed, 'seed', 1, 0),
       includeOutput: values['include-output'] === true,
+      ...pruningOptionsFrom(values),
       geometry: geometryFrom(values),
     };
     await startBackend(values);

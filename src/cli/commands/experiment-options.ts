@@ -1,7 +1,10 @@
 import type { DataOptions } from '../../core/experiments';
 import type { ScheduleName } from '../../core/results/format';
 import { SPLIT_NAMES, type SplitName } from '../../core/data/dataset';
-import { choiceOption, intOption } from '../args';
+import { UsageError } from '../../core/errors';
+import { DEFAULT_CALIBRATION, parsePattern, type PruningOptions } from '../../core/experiments/pruning-options';
+import { REMOVED_UNITS } from '../../core/prune/apply';
+import { choiceOption, intOption, numberOption } from '../args';
 import { info } from '../output';
 import { dataOptions, loadOptionsFrom } from './evaluate';
 
@@ -17,7 +20,19 @@ export const experimentOptions = {
   'include-output': { type: 'boolean' },
 } as const;
 
-const SCHEDULES: readonly ScheduleName[] = ['one-shot', 'iterative', 'imp-rewind', 'trimming'];
+/** Flags of prune and analyze only (compare prunes nothing). */
+export const pruningFlags = {
+  compensate: { type: 'boolean' },
+  calibration: { type: 'string' },
+  damping: { type: 'string' },
+  'removed-units': { type: 'string' },
+  pattern: { type: 'string' },
+} as const;
+
+/** The flags of `pruningOptionsFrom`, for usage lines. */
+export const PRUNING_USAGE = '[--compensate] [--calibration N] [--damping D] [--removed-units constant|silent] [--pattern N:M]';
+
+const SCHEDULES: readonly ScheduleName[] = ['one-shot', 'iterative', 'imp-rewind', 'trimming', 'gradual'];
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -30,6 +45,25 @@ export function dataOptionsFrom(values: Values): DataOptions {
     ...loadOptionsFrom(values),
     split: choiceOption<SplitName>(values.split, 'split', SPLIT_NAMES, 'test'),
     samples: values.samples === undefined ? undefined : intOption(values.samples, 'samples', 512, 2),
+  };
+}
+
+/** Compensation, calibration rows, removed units and N:M pattern, as prune and analyze take them. */
+export function pruningOptionsFrom(values: Values): PruningOptions {
+  let pattern: PruningOptions['pattern'];
+  if (values.pattern !== undefined) {
+    try {
+      pattern = parsePattern(String(values.pattern));
+    } catch (e) {
+      throw new UsageError(`--pattern: ${(e as Error).message}`);
+    }
+  }
+  return {
+    compensate: values.compensate === true,
+    calibration: values.calibration === undefined ? undefined : intOption(values.calibration, 'calibration', DEFAULT_CALIBRATION, 2),
+    damping: values.damping === undefined ? undefined : numberOption(values.damping, 'damping', 0.01, 1e-12, 1e6),
+    removedUnits: choiceOption(values['removed-units'], 'removed-units', REMOVED_UNITS, 'constant'),
+    pattern,
   };
 }
 

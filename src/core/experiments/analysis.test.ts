@@ -8,6 +8,10 @@ import { initBackend } from '../backend';
 import { loadDataset } from '../data/load';
 import { readModel, writeModel } from '../formats/registry';
 import { cloneMLP } from '../model/mlp';
+import { applyPlan } from '../prune/apply';
+import { compensate } from '../prune/compensate';
+import { magnitudeStrategy } from '../prune/registry';
+import { maxAbsDiff } from '../../../test/kits/prune';
 import { evaluate } from '../train/evaluate';
 import { runAnalysis, sameWeights } from './analysis';
 import { pruneModel } from './prune-model';
@@ -83,6 +87,71 @@ describe('runAnalysis', () => {
           `${run.strategy}: ${run.points[0].onnxBytes} of ${r.baseline.onnxBytes}`,
         );
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('compensation in analyze and prune', () => {
+  test('analyze records a compensated series beside each plain one, and it keeps more accuracy', async () => {
+    const path = built('onnx', 'mnist2x10.onnx');
+    const r = await runAnalysis({
+      model: path,
+      data: 'mnist',
+      strategies: ['magnitude', 'unit-l2'],
+      sparsities: [0.8],
+      compensate: true,
+      calibration: 500,
+      geometry: false,
+    });
+    assert.deepEqual(
+      r.runs.map((run) => [run.strategy, run.label ?? run.strategy, run.compensated ?? false]),
+      [
+        ['magnitude', 'magnitude', false],
+        ['magnitude', 'magnitude + compensation', true],
+        ['unit-l2', 'unit-l2', false],
+        ['unit-l2', 'unit-l2 + compensation', true],
+      ],
+    );
+    assert.deepEqual(r.settings.compensation, { calibration: 500, damping: 0.01 });
+    assert.equal(r.dataset.activationSplit, 'validation');
+    for (const [plain, compensated] of [
+      [r.runs[0], r.runs[1]],
+      [r.runs[2], r.runs[3]],
+    ]) {
+      const [p, c] = [plain.points[0], compensated.points[0]];
+      assert.equal(c.actualSparsity, p.actualSparsity, 'compensation keeps the same weights zero');
+      assert.ok(c.accuracy > p.accuracy, `${compensated.label}: ${c.accuracy} vs ${p.accuracy}`);
+    }
+  });
+
+  test('prune --compensate refits on the first calibration rows of the validation split, never on test rows', async () => {
+    const path = built('onnx', 'mnist2x10.onnx');
+    const dir = mkdtempSync(join(tmpdir(), 'prunescope-compensate-'));
+    try {
+      const out = join(dir, 'pruned.onnx');
+      const r = await pruneModel({
+        model: path,
+        data: 'mnist',
+        strategy: 'magnitude',
+        sparsity: 0.7,
+        compensate: true,
+        calibration: 300,
+        out,
+      });
+      assert.equal(r.compensated, true);
+      // The same refit, done here by hand on the validation split's first 300 rows, gives the same weights.
+      const original = await readModel(path);
+      const splits = await loadDataset('mnist');
+      const plan = magnitudeStrategy.plan(original, { sparsity: 0.7 });
+      const byHand = compensate(original, applyPlan(original, plan).mlp, splits.validation!.x, 300).mlp;
+      const written = await readModel(out);
+      written.layers.forEach((layer, l) => assert.ok(maxAbsDiff(layer.weights, byHand.layers[l].weights) < 1e-6, `layer ${l}`));
+      // On the test split's rows instead, the weights would differ.
+      const onTest = compensate(original, applyPlan(original, plan).mlp, splits.test!.x, 300).mlp;
+      assert.ok(maxAbsDiff(written.layers[0].weights, onTest.layers[0].weights) > 1e-4);
+      assert.ok(r.after!.accuracy > (await evaluate(applyPlan(original, plan).mlp, splits.test!)).accuracy);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

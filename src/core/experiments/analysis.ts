@@ -15,6 +15,7 @@ import { evaluate } from '../train/evaluate';
 import { denseLatencyMs, sparseLatencyMs } from './latency';
 import { modelInfo } from './model-info';
 import { CenteredGrams, gramFormFits, layerApoz, representations, similarityMatrix } from './representations';
+import { patternLabel, resolvePruning, scheduleExtras, type CalibrationSource, type PruningOptions } from './pruning-options';
 import { pruneWithSchedule, type Lineage, type ScheduleStep } from './schedules';
 import { TOOL_VERSION } from './version';
 
@@ -34,7 +35,11 @@ export interface DataOptions {
   samples?: number;
 }
 
-export interface AnalysisOptions extends DataOptions {
+/**
+ * With `compensate`, every strategy runs twice, plain and compensated, so that both series sit
+ * side by side (the compensated one labelled "<strategy> + compensation").
+ */
+export interface AnalysisOptions extends DataOptions, PruningOptions {
   model: string;
   readOptions?: ReadOptions;
   strategies: string[];
@@ -87,6 +92,11 @@ export async function prepareData(options: DataOptions, mlp: MLP, modelLabel: st
   const samples = Math.min(options.samples ?? DEFAULT_SAMPLES, activationSet.n);
   if (samples < 2) throw new PruneScopeError(`${activationSet.source}: at least 2 samples are needed for activations, got ${samples}`);
   return { splits, evalSet, activationSet, activationSplit, samples };
+}
+
+/** The rows compensation and calibrating criteria learn from, with the split results are evaluated on. */
+export function calibrationSource(data: PreparedData, options: DataOptions): CalibrationSource {
+  return { set: data.activationSet, split: data.activationSplit, evaluatedOn: options.split ?? 'test' };
 }
 
 /** |w| of the original weights split by whether they survived, on bins shared by both series. */
@@ -283,10 +293,13 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
   progress(0.02, 'measuring the original model');
   const { baseline, ctx } = await measureOriginal(original, data, settings, options.geometry, hooks.signal, progress);
   const { strategies, schedule, iterations, finetuneEpochs, metric, seed, includeOutput } = settings;
-  const count = { done: 0, total: strategies.length * options.sparsities.length * iterations };
+  const count = { done: 0, total: strategies.length * settings.variants.length * options.sparsities.length * iterations };
   const runs: StrategyRun[] = [];
   for (const strategy of strategies) {
-    runs.push(await runStrategy(strategy, options.sparsities, ctx, settings, hooks.signal, count, progress));
+    for (const compensated of settings.variants) {
+      const variant = { options, compensated };
+      runs.push(await runStrategy(strategy, variant, ctx, settings, hooks.signal, count, progress));
+    }
   }
 
   return {
@@ -303,6 +316,7 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
       metric,
       seed,
       includeOutput,
+      ...pruningSettings(options, data.activationSet.n),
     },
     baseline,
     runs,
@@ -322,6 +336,8 @@ interface AnalysisSettings {
   finetuneEpochs: number;
   seed: number;
   includeOutput: boolean;
+  /** [false], or [false, true] with compensation: each strategy runs plain, then compensated. */
+  variants: boolean[];
 }
 
 /** Checks the metric, strategies, sparsities and schedule before any model is read. */
@@ -344,7 +360,8 @@ function analysisSettings(options: AnalysisOptions): AnalysisSettings {
   }
   const seed = options.seed ?? 1;
   const includeOutput = options.includeOutput ?? false;
-  return { metric, strategies, schedule, iterations, finetuneEpochs, seed, includeOutput };
+  const variants = resolvePruning(options).compensate ? [false, true] : [false];
+  return { metric, strategies, schedule, iterations, finetuneEpochs, seed, includeOutput, variants };
 }
 
 /** The original's baseline (and geometry, unless turned off), and the context every pruned point is measured in. */
@@ -401,7 +418,7 @@ async function measureOriginal(
 /** One strategy at every sparsity, each point measured as its schedule reports it; `count` tracks the points done of all. */
 async function runStrategy(
   strategy: Strategy,
-  sparsities: number[],
+  variant: { options: AnalysisOptions; compensated: boolean },
   ctx: PointContext,
   settings: AnalysisSettings,
   signal: AbortSignal | undefined,
@@ -413,6 +430,9 @@ async function runStrategy(
   const started = performance.now();
   const notes: string[] = [];
   const points: Point[] = [];
+  const sparsities = variant.options.sparsities;
+  const extras = scheduleExtras(variant.options, calibrationSource(data, variant.options), variant.compensated);
+  const name = runLabel(strategy.id, variant.compensated, extras.pattern);
   for (const target of sparsities) {
     await pruneWithSchedule(
       ctx.original,
@@ -428,6 +448,7 @@ async function runStrategy(
         sampleCount: data.samples,
         splits: data.splits,
         signal,
+        ...extras,
       },
       async (step, lineage) => {
         checkCancelled(signal);
@@ -436,10 +457,38 @@ async function runStrategy(
         count.done++;
         progress(
           0.05 + (0.95 * count.done) / count.total,
-          `${strategy.id} at ${Math.round(target * 100)}%${iterations > 1 ? ` (round ${step.iteration}/${iterations})` : ''}: accuracy ${(points[points.length - 1].accuracy * 100).toFixed(2)}%`,
+          `${name} at ${Math.round(target * 100)}%${iterations > 1 ? ` (round ${step.iteration}/${iterations})` : ''}: accuracy ${(points[points.length - 1].accuracy * 100).toFixed(2)}%`,
         );
       },
     );
   }
-  return { strategy: strategy.id, kind: strategy.kind, schedule, points, seconds: (performance.now() - started) / 1000, notes };
+  return {
+    strategy: strategy.id,
+    ...(name !== strategy.id ? { label: name } : {}),
+    kind: strategy.kind,
+    schedule,
+    points,
+    seconds: (performance.now() - started) / 1000,
+    notes,
+    ...(variant.compensated ? { compensated: true } : {}),
+    ...(extras.pattern && strategy.kind === 'unstructured' ? { pattern: patternLabel(extras.pattern) } : {}),
+    ...(strategy.kind === 'structured' ? { removedUnits: extras.removedUnits } : {}),
+  };
+}
+
+/** A series' name: the strategy, its pattern, and whether it was compensated. */
+export function runLabel(strategy: string, compensated: boolean, pattern: { n: number; m: number } | undefined): string {
+  return `${strategy}${pattern ? ` ${patternLabel(pattern)}` : ''}${compensated ? ' + compensation' : ''}`;
+}
+
+/** The pruning settings a results file records. */
+function pruningSettings(options: PruningOptions, rows: number): Partial<AnalysisResults['settings']> {
+  const r = resolvePruning(options);
+  const calibration = Math.min(r.calibration, rows);
+  return {
+    calibration,
+    removedUnits: r.removedUnits,
+    ...(r.compensate ? { compensation: { calibration, damping: r.damping } } : {}),
+    ...(r.pattern ? { pattern: patternLabel(r.pattern) } : {}),
+  };
 }

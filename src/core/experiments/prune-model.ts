@@ -9,10 +9,19 @@ import type { MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
 import type { ScheduleName } from '../results/format';
 import { evaluate, type Evaluation } from '../train/evaluate';
-import { checkCancelled, prepareData, resolveSchedule, type DataOptions, type JobHooks, type PreparedData } from './analysis';
+import {
+  calibrationSource,
+  checkCancelled,
+  prepareData,
+  resolveSchedule,
+  type DataOptions,
+  type JobHooks,
+  type PreparedData,
+} from './analysis';
+import { resolvePruning, scheduleExtras, type PruningOptions } from './pruning-options';
 import { pruneWithSchedule, type Lineage } from './schedules';
 
-export interface PruneModelOptions extends Partial<DataOptions> {
+export interface PruneModelOptions extends Partial<DataOptions>, PruningOptions {
   model: string;
   readOptions?: ReadOptions;
   strategy: string;
@@ -35,6 +44,8 @@ export interface PruneModelResult {
   strategy: string;
   kind: 'structured' | 'unstructured';
   sparsity: number;
+  /** Whether the kept weights were refit on calibration rows. */
+  compensated: boolean;
   /** Share of the prunable weights that are gone or zero. */
   actualSparsity: number;
   layers: { name: string; unitsBefore: number; units: number; sparsity: number }[];
@@ -63,11 +74,11 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   progress(0, `reading ${options.model}`);
   const original = await readModel(options.model, options.readOptions);
   await checkOutput(options, original);
-  const needsData = strategy.needsSamples || finetuneEpochs > 0;
+  const compensate = resolvePruning(options).compensate;
+  const needsData = strategy.needsSamples || finetuneEpochs > 0 || compensate;
   if (needsData && !options.data) {
-    throw new PruneScopeError(
-      `strategy ${strategy.id}${finetuneEpochs > 0 ? ' with fine-tuning' : ''} needs a dataset (e.g. --data mnist)`,
-    );
+    const why = compensate ? ' with compensation' : finetuneEpochs > 0 ? ' with fine-tuning' : '';
+    throw new PruneScopeError(`strategy ${strategy.id}${why} needs a dataset (e.g. --data mnist)`);
   }
   const data = options.data ? await prepareData(options as DataOptions, original, options.model) : undefined;
   checkCancelled(hooks.signal);
@@ -96,6 +107,7 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
     strategy: strategy.id,
     kind: strategy.kind,
     sparsity: options.sparsity,
+    compensated: compensate,
     actualSparsity: total ? 1 - kept / total : 0,
     layers,
     before,
@@ -153,6 +165,7 @@ async function pruneOnce(
       sampleCount: data?.samples,
       splits: data?.splits,
       signal,
+      ...scheduleExtras(options, data && calibrationSource(data, options as DataOptions), resolvePruning(options).compensate),
     },
     // eslint-disable-next-line @typescript-eslint/require-await -- the schedule awaits each step callback
     async (step, lineage) => {

@@ -1,8 +1,9 @@
 import type { Dataset, DatasetSplits } from '../data/dataset';
 import { PruneScopeError } from '../errors';
 import type { MLP } from '../model/mlp';
-import { applyPlan } from '../prune/apply';
-import type { PrunePlan, PruneStrategy } from '../prune/strategy';
+import { applyPlan, type RemovedUnits } from '../prune/apply';
+import { compensate } from '../prune/compensate';
+import type { NMPattern, PrunePlan, PruneStrategy } from '../prune/strategy';
 import type { ScheduleName } from '../results/format';
 import { fitMLP } from '../train/fit';
 
@@ -17,6 +18,10 @@ import { fitMLP } from '../train/fit';
  *   learning rate means restarting it) instead of continuing at a decayed one.
  * - trimming: network trimming (Hu et al. 2016): alternate APoZ pruning and retraining from the
  *   kept weights, in `iterations` rounds.
+ * - gradual: Zhu & Gupta 2017's ramp (TF-MOT's PolynomialDecay with power 3, NNI's AGP):
+ *   s_t = s_f + (s_i - s_f)(1 - (t - t0)/(n dt))^3 from s_i = 0 to the target s_f in n =
+ *   `iterations` steps, the `finetuneEpochs` epochs spread evenly over them (fractions of an
+ *   epoch allowed, see gradualFinetune), the masks kept and only growing from step to step.
  * Every round's model is reported through `onStep`.
  */
 
@@ -34,6 +39,21 @@ export interface ScheduleOptions {
   splits?: DatasetSplits;
   signal?: AbortSignal;
   onEpoch?: (epoch: number, epochs: number) => void;
+  /** Rows of `samples` that calibrating criteria (wanda, sparsegpt, taylor, obd) use; `sampleCount` otherwise. */
+  calibration?: number;
+  /** N:M pattern, for strategies that score weights within a layer or unit. */
+  pattern?: NMPattern;
+  /** What removed units leave behind (structured strategies; default 'constant'). */
+  removedUnits?: RemovedUnits;
+  /** Refit the weights that stay after every pruning step, before any fine-tuning (compensate.ts). */
+  compensation?: CompensationSetup;
+}
+
+/** Calibration rows for compensation: the first `rows` of `samples` (a validation split, never the test split). */
+export interface CompensationSetup {
+  samples: Dataset;
+  rows: number;
+  damping?: number;
 }
 
 export interface ScheduleStep {
@@ -94,6 +114,11 @@ export class Lineage {
     return mask;
   }
 
+  /** Per layer, the original indices of the units still in the model. */
+  units(): number[][] {
+    return this.keptUnits.map((k) => [...k]);
+  }
+
   /** Masks for fine-tuning the current (unstructured) model, as 0/1 floats. */
   trainingMasks(): Float32Array[] | null {
     return this.kind === 'unstructured' ? this.masks.map((m) => Float32Array.from(m)) : null;
@@ -103,12 +128,38 @@ export class Lineage {
 /** The share each round asks the strategy for, and the rounds a schedule takes. */
 export function roundTargets(schedule: ScheduleName, target: number, iterations: number): number[] {
   if (schedule === 'one-shot' || target === 0) return [target];
+  if (schedule === 'gradual') return gradualTargets(target, iterations);
   let rounds = iterations;
   if (schedule === 'imp-rewind') {
     // 20% of the remaining weights per round (Renda et al.), as many rounds as the target needs.
     rounds = Math.max(1, Math.ceil(Math.log(1 - target) / Math.log(0.8) - 1e-9));
   }
   return Array.from({ length: rounds }, (_, r) => 1 - Math.pow(1 - target, (r + 1) / rounds));
+}
+
+/**
+ * The cubic ramp at the end of each of `steps` intervals: s_f (1 - (1 - k/n)^3), k = 1..n, the
+ * last exactly s_f. Step k prunes at the start of its interval to the ramp's value at its end
+ * (the ramp's t0 is one interval before fine-tuning starts, the trained original standing for
+ * the dense training before it), so the last interval fine-tunes with the final mask.
+ */
+export function gradualTargets(target: number, steps: number): number[] {
+  const n = Math.max(1, steps);
+  return Array.from({ length: n }, (_, i) => (i === n - 1 ? target : target * (1 - Math.pow(1 - (i + 1) / n, 3))));
+}
+
+/**
+ * How a gradual step fine-tunes: finetuneEpochs / steps epochs, as whole epochs and the share of
+ * its batches the last one trains. Pruning happens between fitMLP runs, not from a per-batch hook
+ * inside one: a structured step changes the layers' shapes (optimizer moments, batch buffers),
+ * and every step is reported and measured as a point; on MNIST (55,000 rows, batches of 512) an
+ * epoch is ~108 batches, about TF-MOT's default of pruning every 100 steps, so steps of an epoch
+ * or a fraction of one give the same granularity. Each run starts a fresh Adam.
+ */
+export function gradualFinetune(finetuneEpochs: number, steps: number): { epochs: number; lastEpochShare: number } {
+  const perStep = finetuneEpochs / Math.max(1, steps);
+  const epochs = Math.max(1, Math.ceil(perStep - 1e-9));
+  return { epochs, lastEpochShare: Math.min(1, perStep - (epochs - 1)) };
 }
 
 export async function pruneWithSchedule(
@@ -119,6 +170,11 @@ export async function pruneWithSchedule(
 ): Promise<void> {
   if (options.schedule === 'trimming' && strategy.id !== 'apoz') {
     throw new PruneScopeError(`the trimming schedule (network trimming) prunes with apoz, not ${strategy.id}`);
+  }
+  if (options.schedule === 'gradual' && !(options.finetuneEpochs > 0)) {
+    throw new PruneScopeError(
+      `the gradual schedule prunes during fine-tuning: give fine-tuning epochs to spread over its ${options.iterations} steps (e.g. --finetune-epochs ${Math.max(1, options.iterations)})`,
+    );
   }
   const lineage = new Lineage(original, strategy.kind);
   const targets = roundTargets(options.schedule, options.target, options.iterations);
@@ -137,30 +193,80 @@ export async function pruneWithSchedule(
       samples: options.samples,
       sampleCount: options.sampleCount,
       seed: options.seed + r,
+      pattern: options.pattern,
+      calibration: options.calibration,
     });
     if (plan.kind === 'unstructured') plan.masks = lineage.intersect(plan.masks);
     else lineage.removeUnits(plan.remove);
-    current = applyPlan(current, plan).mlp;
+    current = applyPlan(current, plan, { removedUnits: options.removedUnits }).mlp;
+    const notes = [...plan.notes];
+    if (options.compensation) current = compensateStep(original, current, lineage, options.compensation, options.signal, notes);
     if (options.finetuneEpochs > 0) {
-      if (!options.splits) throw new PruneScopeError('fine-tuning needs a dataset');
-      const fit = await fitMLP(current, options.splits, {
-        epochs: options.finetuneEpochs,
-        seed: options.seed + r,
-        masks: lineage.trainingMasks(),
-        signal: options.signal,
-      });
+      const fit = await finetune(current, lineage, options, targets.length, r);
       current = fit.mlp;
-      epochs += fit.history.epochs.length;
+      epochs += fit.epochs;
     }
     await onStep(
       {
         mlp: current,
         target: options.target,
         iteration: options.schedule === 'one-shot' ? 0 : r + 1,
-        finetuneEpochs: epochs,
-        notes: plan.notes,
+        // Whole epochs in the results; a gradual step may train a fraction of one.
+        finetuneEpochs: Math.round(epochs),
+        notes,
       },
       lineage,
     );
   }
+}
+
+/** Fine-tunes round r's model with the lineage's masks; returns it and the epochs it trained (fractional for gradual steps). */
+async function finetune(
+  current: MLP,
+  lineage: Lineage,
+  options: ScheduleOptions,
+  steps: number,
+  r: number,
+): Promise<{ mlp: MLP; epochs: number }> {
+  if (!options.splits) throw new PruneScopeError('fine-tuning needs a dataset');
+  const gradual = options.schedule === 'gradual' ? gradualFinetune(options.finetuneEpochs, steps) : undefined;
+  const fit = await fitMLP(current, options.splits, {
+    epochs: gradual?.epochs ?? options.finetuneEpochs,
+    lastEpochShare: gradual && gradual.lastEpochShare < 1 ? gradual.lastEpochShare : undefined,
+    seed: options.seed + r,
+    masks: lineage.trainingMasks(),
+    signal: options.signal,
+  });
+  const h = fit.history;
+  // Early stopping ends a run before its (partial) last epoch; otherwise that epoch counts for its share.
+  const epochs = gradual && !h.stoppedEarly ? h.epochs.length - 1 + gradual.lastEpochShare : h.epochs.length;
+  return { mlp: fit.mlp, epochs };
+}
+
+/** The pruned model refit against the original on the calibration rows; what it did goes into `notes`. */
+function compensateStep(
+  original: MLP,
+  pruned: MLP,
+  lineage: Lineage,
+  setup: CompensationSetup,
+  signal: AbortSignal | undefined,
+  notes: string[],
+): MLP {
+  const { samples, rows } = setup;
+  if (samples.features !== original.inputSize) {
+    throw new PruneScopeError(
+      `${samples.source}: calibration rows have ${samples.features} features but model ${original.name} takes ${original.inputSize}`,
+    );
+  }
+  const n = Math.min(rows, samples.n);
+  const keptUnits = lineage.kind === 'structured' ? lineage.units() : undefined;
+  const r = compensate(original, pruned, samples.x, n, { keptUnits, damping: setup.damping, signal });
+  const refit = r.layers.filter((l) => l.refit);
+  const errors = refit.map((l) => `${l.name} ${l.errorBefore.toPrecision(2)} -> ${l.errorAfter.toPrecision(2)}`).join(', ');
+  notes.push(
+    `compensated on ${n} rows of ${samples.source} (damping ${r.damping}): relative error of the pre-activations ${errors || 'unchanged'}`,
+  );
+  const extra = r.layers.reduce((a, l) => a + l.extraDamped, 0);
+  if (extra > 0) notes.push(`compensation: ${extra} units had nearly singular inputs and were solved with more damping`);
+  return r.mlp;
 }

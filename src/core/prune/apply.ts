@@ -5,7 +5,8 @@ import type { PrunePlan, StructuredPlan, UnstructuredPlan } from './strategy';
 /**
  * Turning a plan into a model.
  *
- * Unstructured plans zero the masked weights. Structured plans physically remove units: the
+ * Unstructured plans zero the masked weights (of the criterion's updated kernel when the plan
+ * carries one, `updated`: sparsegpt). Structured plans physically remove units: the
  * layer loses the units' weight columns and biases, the next layer the matching input rows.
  * The reference point is the masked network, where a removed unit's incoming weights are zero
  * and its bias stays (what CKA ablation does): such a unit still emits the constant
@@ -56,9 +57,20 @@ export interface PruneResult {
   notes: string[];
 }
 
+/**
+ * What a removed unit leaves behind. 'constant' (the default, the masked network of CKA ablation):
+ * the unit keeps emitting activation(bias), folded into the next layer's bias. 'silent' (what
+ * Torch-Pruning and NNI do): the unit goes with its bias and contributes nothing.
+ */
+export type RemovedUnits = 'constant' | 'silent';
+
+export const REMOVED_UNITS: readonly RemovedUnits[] = ['constant', 'silent'];
+
 export interface ApplyOptions {
   /** Histogram bins per layer (default 32). */
   bins?: number;
+  /** Structured plans: what removed units leave behind (default 'constant'). */
+  removedUnits?: RemovedUnits;
 }
 
 /** activation(b) for a unit whose weights are all zero, in float64. */
@@ -95,6 +107,12 @@ function checkPlan(mlp: MLP, plan: PrunePlan): void {
       if (m && m.length !== layer.weights.length) {
         throw new PruneScopeError(
           `pruning plan (${plan.strategy}): mask of layer ${layer.name} has ${m.length} entries, the layer ${layer.weights.length} weights`,
+        );
+      }
+      const w = plan.updated?.[l];
+      if (w && w.length !== layer.weights.length) {
+        throw new PruneScopeError(
+          `pruning plan (${plan.strategy}): updated kernel of layer ${layer.name} has ${w.length} weights, the layer ${layer.weights.length}`,
         );
       }
     } else {
@@ -140,6 +158,9 @@ export function maskedEquivalent(mlp: MLP, plan: PrunePlan): MLP {
   const out = cloneMLP(mlp);
   if (plan.kind === 'unstructured') {
     out.layers.forEach((layer, l) => {
+      // A criterion that updated the weights that stay (sparsegpt) hands its kernel in the plan.
+      const w = plan.updated?.[l];
+      if (w) layer.weights = new Float32Array(w);
       const m = plan.masks[l];
       if (m) for (let i = 0; i < m.length; i++) if (!m[i]) layer.weights[i] = 0;
     });
@@ -232,7 +253,7 @@ function applyUnstructured(mlp: MLP, plan: UnstructuredPlan, bins: number): Prun
   return result(mlp, out, plan, layers, []);
 }
 
-function applyStructured(mlp: MLP, plan: StructuredPlan, bins: number): PruneResult {
+function applyStructured(mlp: MLP, plan: StructuredPlan, bins: number, fold: boolean): PruneResult {
   const notes: string[] = [];
   const gone = removedUnits(mlp, plan, notes);
   const out = cloneMLP(mlp);
@@ -249,7 +270,7 @@ function applyStructured(mlp: MLP, plan: StructuredPlan, bins: number): PruneRes
     }
     // Constants of the previous layer's removed units, folded into this layer's bias (float64).
     let bias: Float32Array | null = layer.bias ? Float32Array.from(units, (j) => layer.bias![j]) : null;
-    if (keepIn) {
+    if (keepIn && fold) {
       const prev = mlp.layers[l - 1];
       const fold = new Float64Array(units.length);
       let any = false;
@@ -277,5 +298,11 @@ export function applyPlan(mlp: MLP, plan: PrunePlan, options: ApplyOptions = {})
   checkPlan(mlp, plan);
   const bins = options.bins ?? 32;
   if (!Number.isInteger(bins) || bins < 1) throw new PruneScopeError(`histogram bins ${bins} is not a positive integer`);
-  return plan.kind === 'unstructured' ? applyUnstructured(mlp, plan, bins) : applyStructured(mlp, plan, bins);
+  const removed = options.removedUnits ?? 'constant';
+  if (!REMOVED_UNITS.includes(removed))
+    throw new PruneScopeError(`removed units "${String(removed)}" is not one of ${REMOVED_UNITS.join(', ')}`);
+  if (plan.kind === 'unstructured') return applyUnstructured(mlp, plan, bins);
+  const r = applyStructured(mlp, plan, bins, removed === 'constant');
+  if (removed === 'silent') r.notes.push('removed units went with their biases (silent): nothing of them was folded into the next layer');
+  return r;
 }

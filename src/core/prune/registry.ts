@@ -3,12 +3,17 @@ import type { MLP } from '../model/mlp';
 import { apozCriterion } from './apoz';
 import { ckaOneShot } from './cka';
 import { ckaGreedy } from './cka-greedy';
+import { lampCriterion } from './lamp';
 import { weightMagnitude } from './magnitude';
+import { obdCriterion } from './obd';
 import { randomUnits } from './random';
 import { randomWeights } from './random-weights';
 import { selectPlan } from './select';
+import { sparseGpt } from './sparsegpt';
 import type { Criterion, PruneOptions, PruneScope, PruneStrategy, PruneStrategyId } from './strategy';
+import { taylorUnits, taylorWeights } from './taylor';
 import { unitNorm, type UnitNorm } from './unit-norm';
+import { wandaCriterion } from './wanda';
 
 /**
  * Every pruning strategy, spelt out: a user-visible id, label and description, the criterion
@@ -92,6 +97,46 @@ export const randomWeightsStrategy = strategy({
   description: 'zeroes randomly chosen weights of each layer (seeded baseline)',
   criterion: randomWeights,
 });
+export const taylorStrategy = strategy({
+  id: 'taylor',
+  label: 'Taylor (first order, weights)',
+  description: 'zeroes the weights of each layer with the smallest (w × loss gradient)², averaged over calibration mini-batches',
+  criterion: taylorWeights,
+});
+export const taylorUnitsStrategy = strategy({
+  id: 'taylor-units',
+  label: 'Taylor (first order, units)',
+  description: 'removes the neurons with the smallest (Σ w × loss gradient over incoming weights and bias)², averaged over mini-batches',
+  criterion: taylorUnits,
+});
+export const obdStrategy = strategy({
+  id: 'obd',
+  label: 'OBD (w² × Fisher diagonal)',
+  description: 'zeroes the weights of each layer with the smallest Optimal Brain Damage saliency, ½ w² × empirical Fisher diagonal',
+  criterion: obdCriterion,
+});
+export const wandaStrategy = strategy({
+  id: 'wanda',
+  label: 'Wanda (|w| x input norm)',
+  description: 'zeroes, in each neuron, the incoming weights with the smallest |w| times the norm of their input on calibration samples',
+  criterion: wandaCriterion,
+  scope: 'output',
+});
+export const lampStrategy = strategy({
+  id: 'lamp',
+  label: 'LAMP (layer-adaptive magnitude)',
+  description:
+    "zeroes the weights with the smallest LAMP score (w^2 over the squared mass of the layer's larger weights) across all prunable layers",
+  criterion: lampCriterion,
+  scope: 'global',
+});
+export const sparseGptStrategy = strategy({
+  id: 'sparsegpt',
+  label: 'SparseGPT (OBS update)',
+  description:
+    'zeroes, in blocks of 128 inputs, the weights whose removal costs least by the inverse Hessian of the layer inputs on calibration samples, and updates the weights that stay to make up for them (Optimal Brain Surgeon)',
+  criterion: sparseGpt,
+});
 
 /** In the order help texts and reports list them. */
 const BY_ID: { readonly [Id in PruneStrategyId]: PruneStrategy<Id> } = {
@@ -104,6 +149,12 @@ const BY_ID: { readonly [Id in PruneStrategyId]: PruneStrategy<Id> } = {
   'cka-greedy': ckaGreedyStrategy,
   random: randomStrategy,
   'random-weights': randomWeightsStrategy,
+  taylor: taylorStrategy,
+  'taylor-units': taylorUnitsStrategy,
+  obd: obdStrategy,
+  wanda: wandaStrategy,
+  lamp: lampStrategy,
+  sparsegpt: sparseGptStrategy,
 };
 
 export const PRUNE_STRATEGIES: readonly PruneStrategy[] = Object.values(BY_ID);

@@ -4,10 +4,13 @@ import { PruneScopeError } from '../errors';
 import type { MLP } from '../model/mlp';
 import { weightMagnitudes, weightMagnitude } from './magnitude';
 import { randomUnits } from './random';
+import { randomWeights } from './random-weights';
+import { rankForRemoval } from './rank';
+import { seededRandom } from './rng';
 import { selectPlan, type SelectionParts } from './select';
 import type { LayerOrder, LayerScores, OrderingCriterion, ScoringCriterion, StructuredPlan, UnstructuredPlan } from './strategy';
 import { unitNorm } from './unit-norm';
-import { handLayer, handMLP, zeroCount } from '../../../test/kits/prune';
+import { handLayer, handMLP, randomMLP, zeroCount } from '../../../test/kits/prune';
 
 /** h1: 6 inputs x 2 units (the N:M layer of rank.test.ts); h2: 2 x 4 (unit L1 norms 1, .3, 1, 1); out. */
 function model(): MLP {
@@ -126,6 +129,100 @@ describe('the selector', () => {
     assert.throws(
       () => selectPlan({ id: 'noisy', criterion: noisy, scope: 'layer' }, model(), { sparsity: 0.5 }),
       /tie tolerance .* unit scores, not weights/,
+    );
+  });
+});
+
+describe("the selector's 'output' scope", () => {
+  const perUnit: SelectionParts = { id: 'per-unit', criterion: weightMagnitude, scope: 'output' };
+
+  it("removes round(share * inputs) of each unit's incoming weights, lowest input index first among ties", () => {
+    const plan = selectPlan(perUnit, model(), { sparsity: 0.5 }) as UnstructuredPlan;
+    // h1 unit 0 |w| by input .9 .2 .5 .1 .3 .7 loses i3, i1, i4; unit 1 .1 .4 .4 .8 0 .2 loses i4, i0, i5.
+    assert.deepEqual([...plan.masks[0]!], [1, 0, 0, 1, 1, 1, 0, 1, 0, 0, 1, 0]);
+    // h2 units (.5, .5), (.1, .2), (.5, .5), (1, 0): the tied .5s lose input 0.
+    assert.deepEqual([...plan.masks[1]!], [0, 0, 0, 1, 1, 1, 1, 0]);
+    assert.equal(plan.masks[2], null);
+    assert.deepEqual(plan.notes, []);
+    // Ranked over the whole layer, h2 loses 0, .1, .2 and the first .5 instead: unit 1 loses both weights, unit 2 none.
+    const layerWise = selectPlan(magnitude, model(), { sparsity: 0.5 }) as UnstructuredPlan;
+    assert.deepEqual([...layerWise.masks[1]!], [0, 0, 1, 1, 1, 0, 1, 0]);
+    // Four of six inputs: unit 1 of h1 then meets the tied .4s of i1 and i2 and loses i1 (flat 3).
+    const four = selectPlan(perUnit, model(), { sparsity: [4 / 6, 0] }) as UnstructuredPlan;
+    assert.deepEqual([...four.masks[0]!], [1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0]);
+  });
+
+  it('tells the criterion units times the per-unit count, and notes shares further off than rounding', () => {
+    let counts: number[] = [];
+    const recording: ScoringCriterion = {
+      ...weightMagnitude,
+      score: (request) => {
+        counts = [...request.counts];
+        return weightMagnitude.score(request);
+      },
+    };
+    const parts: SelectionParts = { id: 'per-unit', criterion: recording, scope: 'output' };
+    // h1: round(1.2) = 1 of 6 per unit, 2 of 12 weights (2.4 asked: within rounding); h2: round(.5) = 1 of 2, 4 of 8 (2 asked).
+    const plan = selectPlan(parts, model(), { sparsity: [0.2, 0.25] }) as UnstructuredPlan;
+    assert.deepEqual(counts, [2, 4, 0]);
+    assert.deepEqual([zeroCount(plan.masks[0]), zeroCount(plan.masks[1])], [2, 4]);
+    assert.deepEqual(plan.notes, ['layer h2: 1 of 2 inputs per unit zeroes 50% of its weights (25% asked)']);
+    const low = selectPlan(parts, model(), { sparsity: 0.1 }) as UnstructuredPlan;
+    assert.deepEqual(counts, [2, 0, 0]);
+    assert.deepEqual([zeroCount(low.masks[0]), zeroCount(low.masks[1])], [2, 0]);
+    assert.deepEqual(low.notes, [
+      'layer h1: 1 of 6 inputs per unit zeroes 17% of its weights (10% asked)',
+      'layer h2: 0 of 2 inputs per unit zeroes 0% of its weights (10% asked)',
+    ]);
+    // 706 of 784 inputs per unit is 204.8 weights more than 90% of the layer, but still 90%: no note.
+    const wide = selectPlan(parts, randomMLP([784, 512, 2], 'relu', 1), { sparsity: 0.9 }) as UnstructuredPlan;
+    assert.deepEqual(counts, [706 * 512, 0]);
+    assert.deepEqual(wide.notes, []);
+  });
+
+  it("follows rank.ts's rule in each column: either direction, ties, -0 and +0, NaN last", () => {
+    const next = seededRandom(3);
+    const pool = [0.5, -0, 0, 0.25, Number.NaN, 1, 0.25, -2];
+    // Small columns, and long ones with few distinct values and random ones, for the selection.
+    for (const [inputs, distinct] of [
+      [9, true],
+      [257, true],
+      [257, false],
+    ] as const) {
+      const mlp = randomMLP([inputs, 7, 2], 'relu', 5);
+      const given = Float64Array.from({ length: inputs * 7 }, () => (distinct ? pool[Math.floor(next() * pool.length)] : next() - 0.5));
+      for (const removeFirst of ['lowest', 'highest'] as const) {
+        const fixed: ScoringCriterion = {
+          gives: 'scores',
+          target: 'weights',
+          removeFirst,
+          needsSamples: false,
+          score: ({ layers }) => new Map(layers.map((l): [number, LayerScores] => [l, { scores: given }])),
+        };
+        for (const share of [1 / 9, 4 / 9, 0.5, 8 / 9, 1]) {
+          const plan = selectPlan({ id: 'fixed', criterion: fixed, scope: 'output' }, mlp, { sparsity: [share] }) as UnstructuredPlan;
+          const expected = new Array<number>(inputs * 7).fill(1);
+          for (let j = 0; j < 7; j++) {
+            const column = Array.from({ length: inputs }, (_, i) => given[i * 7 + j]);
+            for (const i of rankForRemoval(column, Math.round(share * inputs), { removeFirst })) expected[i * 7 + j] = 0;
+          }
+          assert.deepEqual([...plan.masks[0]!], expected, `${inputs} inputs, ${removeFirst} first, share ${share}`);
+        }
+      }
+    }
+  });
+
+  it('takes N:M patterns (per unit already) and refuses what it cannot rank', () => {
+    const plan = selectPlan(perUnit, model(), { sparsity: [0.5, 0], pattern: { n: 2, m: 4 } }) as UnstructuredPlan;
+    assert.deepEqual([...plan.masks[0]!], [1, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1]);
+    assert.deepEqual(plan.notes, ['layer h1: the 2:4 pattern zeroes 33% of its weights (50% asked)']);
+    assert.throws(
+      () => selectPlan({ id: 'unit-l1', criterion: unitNorm(1), scope: 'output' }, model(), { sparsity: 0.5 }),
+      (e: Error) => e instanceof PruneScopeError && /unit-l1: ranking within each output unit needs scores of weights/.test(e.message),
+    );
+    assert.throws(
+      () => selectPlan({ id: 'random-weights', criterion: randomWeights, scope: 'output' }, model(), { sparsity: 0.5 }),
+      /random-weights: ranking within each output unit needs scores of weights/,
     );
   });
 });

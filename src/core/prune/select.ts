@@ -1,5 +1,5 @@
 import { PruneScopeError } from '../errors';
-import type { MLP } from '../model/mlp';
+import type { DenseLayer, MLP } from '../model/mlp';
 import { nmMask, nmRemovedCount, rankForRemoval, removalMasks, type RankRule } from './rank';
 import {
   prunableLayers,
@@ -10,6 +10,7 @@ import {
   type PruneOptions,
   type PrunePlan,
   type PruneScope,
+  type RemoveFirst,
   type ScoreRequest,
   type StructuredPlan,
   type UnstructuredPlan,
@@ -18,9 +19,9 @@ import {
 /**
  * The shared selector: from a criterion's scores (or order) to a plan. It owns everything a
  * criterion should not have to repeat: validating shares, rounding them to counts
- * (round(share * size), a unit kept in every layer), ranking per layer or globally with the tie
- * rule of rank.ts, N:M patterns, and the plan's shape. Criteria's notes come first in the plan,
- * then the selector's (which layer kept a unit, what a pattern did).
+ * (round(share * size), a unit kept in every layer), ranking per layer, per output unit or
+ * globally with the tie rule of rank.ts, N:M patterns, and the plan's shape. Criteria's notes
+ * come first in the plan, then the selector's (which layer kept a unit, what a pattern did).
  */
 
 /** What the selector needs of a strategy. */
@@ -50,6 +51,9 @@ function checkSelection({ id, criterion, scope }: SelectionParts, options: Prune
   if (scope === 'global' && criterion.gives === 'order') {
     throw new PruneScopeError(`${id} orders each layer itself, so it cannot be ranked globally`);
   }
+  if (scope === 'output' && (criterion.target !== 'weights' || criterion.gives !== 'scores')) {
+    throw new PruneScopeError(`${id}: ranking within each output unit needs scores of weights`);
+  }
   if (criterion.gives === 'scores' && (criterion.tieTolerance ?? 0) > 0 && criterion.target === 'weights') {
     throw new PruneScopeError(`${id}: a tie tolerance ranks by repeated scans, which is for unit scores, not weights`);
   }
@@ -59,9 +63,29 @@ function checkSelection({ id, criterion, scope }: SelectionParts, options: Prune
   if (!Number.isInteger(n) || !Number.isInteger(m) || n < 1 || n >= m) {
     throw new PruneScopeError(`N:M pattern ${n}:${m} needs whole numbers with 1 <= N < M`);
   }
-  if (criterion.target !== 'weights' || criterion.gives !== 'scores' || scope !== 'layer') {
+  // N:M groups lie within one unit's inputs, so per-unit ranking ('output') takes patterns too.
+  // An ordering criterion takes one only when it applies it itself (handlesPattern: sparsegpt).
+  const patterned = criterion.gives === 'scores' || criterion.handlesPattern === true;
+  if (criterion.target !== 'weights' || !patterned || scope === 'global') {
     throw new PruneScopeError(`${id} cannot take an N:M pattern: patterns select among the scored weights of one layer`);
   }
+}
+
+/**
+ * Weights a layer loses when each unit loses round(share * inputs) of its own: units times that.
+ * Notes when this is further from the asked share than rounding the whole layer would be and
+ * visibly so: a large layer is always a few weights off, which the note's whole percents hide.
+ */
+function perUnitCount(layer: DenseLayer, share: number, notes: string[]): number {
+  const perUnit = Math.round(share * layer.inputSize);
+  const count = perUnit * layer.units;
+  const realised = count / layer.weights.length;
+  if (Math.abs(count - share * layer.weights.length) > 0.5 + 1e-9 && percent(realised) !== percent(share)) {
+    notes.push(
+      `layer ${layer.name}: ${perUnit} of ${layer.inputSize} inputs per unit zeroes ${percent(realised)} of its weights (${percent(share)} asked)`,
+    );
+  }
+  return count;
 }
 
 /** Per model layer: how many units or weights go (0 where not pruned), with the selector's notes. */
@@ -78,6 +102,7 @@ function layerCounts(
     const layer = mlp.layers[l];
     if (parts.scope === 'global') counts[l] = parts.criterion.target === 'units' ? layer.units : layer.weights.length;
     else if (parts.criterion.target === 'units') counts[l] = unitsToRemove(layer.units, requested[l], layer.name, notes);
+    else if (!options.pattern && parts.scope === 'output') counts[l] = perUnitCount(layer, requested[l], notes);
     else if (!options.pattern) counts[l] = Math.round(requested[l] * layer.weights.length);
     else {
       const { n, m } = options.pattern;
@@ -145,6 +170,7 @@ function weightPlan(parts: SelectionParts, request: ScoreRequest): PlanBody<Unst
   const answers = answersOf(parts, request);
   const sized = layers.map((l) => answerFor(parts, answers, l, mlp.layers[l].weights.length, counts[l]));
   const masks: (Uint8Array | null)[] = mlp.layers.map(() => null);
+  const updated = updatedKernels(parts, request, sized);
   const { removeFirst } = rankRule(parts.criterion);
   const scores = sized.map((a) => ('order' in a ? null : a.scores));
   if (parts.scope === 'global') {
@@ -162,9 +188,89 @@ function weightPlan(parts: SelectionParts, request: ScoreRequest): PlanBody<Unst
       for (let t = 0; t < counts[l]; t++) mask[a.order[t]] = 0;
       masks[l] = mask;
     } else if (options.pattern) masks[l] = nmMask(a.scores, layer.inputSize, layer.units, options.pattern, removeFirst);
+    else if (parts.scope === 'output') masks[l] = perUnitMask(a.scores, layer.inputSize, layer.units, counts[l] / layer.units, removeFirst);
     else masks[l] = removalMasks([a.scores], counts[l], removeFirst)[0];
   });
-  return { kind: 'unstructured', masks };
+  return updated ? { kind: 'unstructured', masks, updated } : { kind: 'unstructured', masks };
+}
+
+/** Per model layer, the kernels an ordering criterion updated (sparsegpt), checked; null when none did. */
+function updatedKernels(parts: SelectionParts, request: ScoreRequest, sized: Answer[]): (Float32Array | null)[] | null {
+  const { mlp, layers } = request;
+  if (!sized.some((a) => 'order' in a && a.weights)) return null;
+  const updated: (Float32Array | null)[] = mlp.layers.map(() => null);
+  layers.forEach((l, i) => {
+    const a = sized[i];
+    if (!('order' in a) || !a.weights) return;
+    if (a.weights.length !== mlp.layers[l].weights.length) {
+      throw new PruneScopeError(`${parts.id}: layer ${l} got ${a.weights.length} updated weights for ${mlp.layers[l].weights.length}`);
+    }
+    updated[l] = a.weights;
+  });
+  return updated;
+}
+
+/**
+ * Mask of one layer's weight scores ([in, out] row-major, 0 = remove) where every unit (column)
+ * loses its `perUnit` first incoming weights by the tie rule (rank.ts): the scores below the
+ * column's perUnit-th, then the ones equal to it from the lowest input index. A selection finds
+ * that threshold in linear time; sorting every column was most of wanda's selection time.
+ */
+function perUnitMask(scores: Float64Array, inputSize: number, units: number, perUnit: number, removeFirst: RemoveFirst): Uint8Array {
+  const mask = new Uint8Array(inputSize * units).fill(1);
+  if (perUnit <= 0) return mask;
+  // Negated for 'highest', so ascending order is removal order either way; NaN stays NaN and goes last.
+  const sign = removeFirst === 'highest' ? -1 : 1;
+  const column = new Float64Array(inputSize);
+  const numbers = new Float64Array(inputSize);
+  for (let j = 0; j < units; j++) {
+    let count = 0;
+    for (let i = 0; i < inputSize; i++) {
+      column[i] = sign * scores[i * units + j];
+      if (!Number.isNaN(column[i])) numbers[count++] = column[i];
+    }
+    const k = Math.min(perUnit, inputSize);
+    const t = k <= count ? kthSmallest(numbers.subarray(0, count), k - 1) : Number.NaN;
+    const tNaN = Number.isNaN(t);
+    let removed = 0;
+    for (let i = 0; i < inputSize; i++) {
+      if (column[i] < t || (tNaN && !Number.isNaN(column[i]))) {
+        mask[i * units + j] = 0;
+        removed++;
+      }
+    }
+    for (let i = 0; i < inputSize && removed < k; i++) {
+      if (column[i] === t || (tNaN && Number.isNaN(column[i]))) {
+        mask[i * units + j] = 0;
+        removed++;
+      }
+    }
+  }
+  return mask;
+}
+
+/** The k-th smallest (0-based) of numbers without NaN, by quickselect; reorders `a`. */
+function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const x = a[i];
+        a[i++] = a[j];
+        a[j--] = x;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
 }
 
 /** Removal orders for structured strategies, per layer or globally, with what the criterion records. */

@@ -179,11 +179,22 @@ describe('random pruning', () => {
 describe('strategy registry', () => {
   it('lists every strategy once and explains unknown names', () => {
     const ids = PRUNE_STRATEGIES.map((s) => s.id);
-    assert.deepEqual(ids, ['magnitude', 'magnitude-global', 'unit-l1', 'unit-l2', 'apoz', 'cka', 'cka-greedy', 'random', 'random-weights']);
+    // prettier-ignore
+    assert.deepEqual(ids, [
+      'magnitude', 'magnitude-global', 'unit-l1', 'unit-l2', 'apoz', 'cka', 'cka-greedy', 'random', 'random-weights',
+      'taylor', 'taylor-units', 'obd', 'wanda', 'lamp', 'sparsegpt',
+    ]);
     assert.deepEqual(PRUNE_STRATEGY_IDS, ids);
     assert.equal(strategyById('cka-greedy').kind, 'structured');
     assert.ok(isPruneStrategyId('unit-l2') && !isPruneStrategyId('unit-l3') && !isPruneStrategyId('toString'));
-    assert.throws(() => strategyById('obd'), /unknown pruning strategy "obd" \(expected one of magnitude, magnitude-global/);
+    assert.ok(!isPruneStrategyId('hessian-free'));
+    assert.throws(
+      () => strategyById('hessian-free'),
+      (e: Error) =>
+        e instanceof PruneScopeError &&
+        e.message === `unknown pruning strategy "hessian-free" (expected one of ${ids.join(', ')})` &&
+        e.message.includes('wanda, lamp, sparsegpt)'),
+    );
   });
 
   it('keeps the user-visible labels, kinds and descriptions', () => {
@@ -233,6 +244,54 @@ describe('strategy registry', () => {
           false,
           'layer',
           'zeroes randomly chosen weights of each layer (seeded baseline)',
+        ],
+        [
+          'taylor',
+          'Taylor (first order, weights)',
+          'unstructured',
+          true,
+          'layer',
+          'zeroes the weights of each layer with the smallest (w × loss gradient)², averaged over calibration mini-batches',
+        ],
+        [
+          'taylor-units',
+          'Taylor (first order, units)',
+          'structured',
+          true,
+          'layer',
+          'removes the neurons with the smallest (Σ w × loss gradient over incoming weights and bias)², averaged over mini-batches',
+        ],
+        [
+          'obd',
+          'OBD (w² × Fisher diagonal)',
+          'unstructured',
+          true,
+          'layer',
+          'zeroes the weights of each layer with the smallest Optimal Brain Damage saliency, ½ w² × empirical Fisher diagonal',
+        ],
+        [
+          'wanda',
+          'Wanda (|w| x input norm)',
+          'unstructured',
+          true,
+          'output',
+          'zeroes, in each neuron, the incoming weights with the smallest |w| times the norm of their input on calibration samples',
+        ],
+        [
+          'lamp',
+          'LAMP (layer-adaptive magnitude)',
+          'unstructured',
+          false,
+          'global',
+          "zeroes the weights with the smallest LAMP score (w^2 over the squared mass of the layer's larger weights) across all prunable layers",
+        ],
+        [
+          'sparsegpt',
+          'SparseGPT (OBS update)',
+          'unstructured',
+          true,
+          'layer',
+          'zeroes, in blocks of 128 inputs, the weights whose removal costs least by the inverse Hessian of the layer inputs on calibration samples, and updates the weights that stay to make up for them (Optimal Brain Surgeon)',
         ],
       ],
     );

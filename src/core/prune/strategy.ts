@@ -31,15 +31,33 @@ import type { MLP } from '../model/mlp';
 
 /** Every strategy a user can name (command line, settings, results); registry.ts defines each one. */
 export type PruneStrategyId =
-  'magnitude' | 'magnitude-global' | 'unit-l1' | 'unit-l2' | 'apoz' | 'cka' | 'cka-greedy' | 'random' | 'random-weights';
+  | 'magnitude'
+  | 'magnitude-global'
+  | 'unit-l1'
+  | 'unit-l2'
+  | 'apoz'
+  | 'cka'
+  | 'cka-greedy'
+  | 'random'
+  | 'random-weights'
+  | 'taylor'
+  | 'taylor-units'
+  | 'obd'
+  | 'wanda'
+  | 'lamp'
+  | 'sparsegpt';
 
 export type PruneKind = 'structured' | 'unstructured';
 
 /** What a criterion scores: whole units (structured pruning) or single weights (unstructured). */
 export type PruneTarget = 'units' | 'weights';
 
-/** 'layer': each layer loses its own share; 'global': one share of all prunable layers, ranked together. */
-export type PruneScope = 'layer' | 'global';
+/**
+ * 'layer': each layer loses its own share; 'global': one share of all prunable layers, ranked
+ * together; 'output' (weights only): each output unit loses its own share of its incoming weights,
+ * round(share * inputs) of them, ranked among that unit's weights (Wanda's comparison group).
+ */
+export type PruneScope = 'layer' | 'global' | 'output';
 
 /** Which end of a criterion's scores goes first. */
 export type RemoveFirst = 'lowest' | 'highest';
@@ -59,6 +77,11 @@ export interface PruneOptions {
   samples?: Dataset;
   /** Rows of `samples` to use, from the first (cka default 512, apoz default all). */
   sampleCount?: number;
+  /**
+   * Rows of `samples` for criteria that calibrate on data to fit the pruned network (wanda,
+   * sparsegpt, taylor, obd; they read it through `calibrationRows`); cka and apoz use `sampleCount`.
+   */
+  calibration?: number;
   /** Seed for random strategies (default 1). */
   seed?: number;
   /** Rows per forward pass when activations are needed (default 1000). */
@@ -66,7 +89,8 @@ export interface PruneOptions {
   /**
    * N:M pattern for strategies that score weights per layer: every layer with a share above 0
    * gets the pattern, which then decides how many weights go (the plan's notes say when that
-   * differs from the share). Not for unit strategies, global ranking or ordering criteria.
+   * differs from the share). Not for unit strategies, global ranking or ordering criteria
+   * (except those that apply the pattern themselves: `handlesPattern`, sparsegpt).
    */
   pattern?: NMPattern;
 }
@@ -83,6 +107,11 @@ export interface UnstructuredPlan extends PlanBase {
   kind: 'unstructured';
   /** Per model layer: 0/1 over the [in, out] row-major weights (0 = prune), or null for an untouched layer. */
   masks: (Uint8Array | null)[];
+  /**
+   * Per model layer: the kernel to prune instead of the layer's own, when the criterion updated
+   * the weights that stay (sparsegpt's OBS update), else null; the mask applies on top.
+   */
+  updated?: (Float32Array | null)[];
 }
 
 export interface StructuredPlan extends PlanBase {
@@ -136,6 +165,11 @@ export interface LayerOrder {
   scores?: Float64Array;
   /** Per removal step, a number to record in the plan (cka-greedy: CKA after each step). */
   curve?: Float64Array;
+  /**
+   * Weights only: the layer's kernel ([in, out] row-major) after the criterion's own weight
+   * update, e.g. sparsegpt's OBS update; the selector's mask applies on top.
+   */
+  weights?: Float32Array;
 }
 
 interface CriterionBase {
@@ -166,6 +200,11 @@ export interface ScoringCriterion extends CriterionBase {
  */
 export interface OrderingCriterion extends CriterionBase {
   gives: 'order';
+  /**
+   * True when the criterion applies `options.pattern` (N:M) itself, per layer: its order then
+   * removes exactly the pattern's count (nmRemovedCount), which is what `counts` says.
+   */
+  handlesPattern?: boolean;
   /** One entry per layer of `request.layers`. */
   order(request: ScoreRequest): Map<number, LayerOrder>;
 }
@@ -239,4 +278,9 @@ export function requireSamples(strategy: string, mlp: MLP, options: PruneOptions
   if (ds.n < 2) throw new PruneScopeError(`${ds.source}: strategy ${strategy} needs at least 2 samples, got ${ds.n}`);
   const n = Math.min(want, ds.n);
   return { x: ds.x.subarray(0, n * ds.features), n };
+}
+
+/** The calibration rows of a criterion that fits the pruned network: `calibration` rows, else `sampleCount`, else `fallback`. */
+export function calibrationRows(strategy: string, mlp: MLP, options: PruneOptions, fallback: number): { x: Float32Array; n: number } {
+  return requireSamples(strategy, mlp, { ...options, sampleCount: options.calibration ?? options.sampleCount }, fallback);
 }

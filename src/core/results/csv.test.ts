@@ -35,6 +35,37 @@ test('CSV of an analysis: the original, then a row per point and per layer', () 
   assert.equal(Number(desc[0].units), g.units);
 });
 
+test('CSV: a strategy run plain and compensated gives two series under one strategy', () => {
+  const r = sampleAnalysis();
+  const plain = r.runs[0];
+  // The compensated run: magnitude again, its accuracy at every point 0.25 higher (capped).
+  const compensated = {
+    ...plain,
+    label: 'magnitude + compensation',
+    compensated: true,
+    points: plain.points.map((p) => ({ ...p, accuracy: Math.min(1, p.accuracy + 0.25) })),
+  };
+  r.runs = [plain, compensated];
+  const rows = parse(resultsToCsv(r), { columns: true }) as Record<string, string>[];
+  assert.deepEqual(Object.keys(rows[0]).slice(0, 6), ['strategy', 'kind', 'schedule', 'series', 'compensated', 'iteration']);
+  assert.deepEqual([rows[0].strategy, rows[0].series, rows[0].compensated], ['original', 'original', '']);
+  const models = rows.filter((x) => x.layer === '(model)' && x.strategy === 'magnitude');
+  assert.equal(models.length, 2 * plain.points.length);
+  const at = (series: string) =>
+    models
+      .filter((x) => x.series === series && x.iteration === '0' && x.sparsity === '0.5')
+      .map((x) => [x.compensated, Number(x.accuracy)]);
+  const p = plain.points.find((x) => x.iteration === 0 && x.sparsity === 0.5)!;
+  assert.deepEqual(at('magnitude'), [['false', p.accuracy]]);
+  assert.deepEqual(at('magnitude + compensation'), [['true', Math.min(1, p.accuracy + 0.25)]]);
+  // Layer rows carry the series too, so a filter on it keeps whole points.
+  const layerRows = rows.filter((x) => x.series === 'magnitude + compensation' && x.layer !== '(model)');
+  assert.equal(
+    layerRows.length,
+    plain.points.reduce((a, q) => a + q.layers.length, 0),
+  );
+});
+
 test('CSV quotes what a spreadsheet would split or run as a formula', () => {
   const r = sampleAnalysis();
   r.runs[0].strategy = '=HYPERLINK("x"),evil';

@@ -56,7 +56,7 @@ function comparisonCsv(results: Extract<Results, { kind: 'comparison' }>): strin
 
 // prettier-ignore
 const ANALYSIS_HEADER = [
-  'strategy', 'kind', 'schedule', 'iteration', 'sparsity', 'actual_sparsity', 'layer', 'units', 'accuracy', 'loss', 'agreement',
+  'strategy', 'kind', 'schedule', 'series', 'compensated', 'iteration', 'sparsity', 'actual_sparsity', 'layer', 'units', 'accuracy', 'loss', 'agreement',
   'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'similarity', 'apoz_mean', 'finetune_epochs',
   'geometry_order', 'units_kept', 'geometry_r2',
 ];
@@ -67,17 +67,53 @@ type AnalysisResults = Extract<Results, { kind: 'analysis' }>;
 function analysisCsv(results: AnalysisResults): string {
   const b = results.baseline;
   // prettier-ignore
-  const body: Cell[][] = [['original', '', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, null, null, 0]];
+  const body: Cell[][] = [['original', '', '', 'original', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, null, null, 0]];
   for (const run of results.runs) for (const p of run.points) body.push(...pointRows(run, p));
   for (const [layer, units, order, k, r2] of geometryPoints(b.geometry)) {
-    body.push(['original', '', '', 0, 0, 0, layer, units, null, null, null, null, null, null, null, null, null, null, 0, order, k, r2]);
+    body.push([
+      'original',
+      '',
+      '',
+      'original',
+      '',
+      0,
+      0,
+      0,
+      layer,
+      units,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      0,
+      order,
+      k,
+      r2,
+    ]);
   }
   return rows(ANALYSIS_HEADER, body);
 }
 
-/** A point's model-wide row, then one row per layer. */
+/**
+ * A point's model-wide row, then one row per layer. `series` is the run's label or, without one,
+ * its strategy: a strategy's plain and compensated runs share `strategy` and differ in `series`.
+ */
 function pointRows(run: AnalysisResults['runs'][number], p: AnalysisResults['runs'][number]['points'][number]): Cell[][] {
-  const common = [run.strategy, run.kind, run.schedule, p.iteration, p.sparsity];
+  const common = [
+    run.strategy,
+    run.kind,
+    run.schedule,
+    run.label ?? run.strategy,
+    run.compensated ? 'true' : 'false',
+    p.iteration,
+    p.sparsity,
+  ];
   // prettier-ignore
   const model: Cell[] = [...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.onnxBytes, p.latency.denseMsPer100, p.latency.sparseMsPer100, null, null, p.finetuneEpochs];
   // prettier-ignore

@@ -135,10 +135,21 @@ export const pointSchema = z.object({
   onnxBytes: z.number().int().nonnegative().optional(),
 });
 
-export const scheduleSchema = z.enum(['one-shot', 'iterative', 'imp-rewind', 'trimming']);
+export const scheduleSchema = z.enum(['one-shot', 'iterative', 'imp-rewind', 'trimming', 'gradual']);
 
 export const strategyRunSchema = z.object({
   strategy: z.string(),
+  /**
+   * The series' name where the strategy alone does not tell runs apart: "wanda + compensation",
+   * "magnitude 2:4". Readers show `label ?? strategy`. Absent in files written before it existed.
+   */
+  label: z.string().optional(),
+  /** True when compensation refit the weights that stay at every point (absent: false). */
+  compensated: z.boolean().optional(),
+  /** The N:M pattern the strategy applied, e.g. "2:4". */
+  pattern: z.string().optional(),
+  /** Structured runs: what removed units left behind ('constant': activation(bias) folded into the next bias; 'silent': nothing). */
+  removedUnits: z.enum(['constant', 'silent']).optional(),
   kind: z.enum(['structured', 'unstructured']),
   schedule: scheduleSchema,
   points: z.array(pointSchema),
@@ -171,6 +182,12 @@ export const analysisSettingsSchema = z.object({
   metric: z.string(),
   seed: z.number().int(),
   includeOutput: z.boolean(),
+  /** Rows of the activation split compensation (and calibrating criteria) used, and the ridge damping; absent without compensation. */
+  compensation: z.object({ calibration: z.number().int().positive(), damping: num.positive() }).optional(),
+  /** Rows of the activation split the calibrating criteria (wanda, sparsegpt, taylor, obd) scored on. */
+  calibration: z.number().int().positive().optional(),
+  removedUnits: z.enum(['constant', 'silent']).optional(),
+  pattern: z.string().optional(),
 });
 
 export const comparisonSideSchema = z.object({

@@ -74,7 +74,7 @@ export function explicitTransposes(): boolean {
 }
 
 /** a^T b */
-function matMulTA(a: tf.Tensor2D, b: tf.Tensor2D, explicit: boolean): tf.Tensor2D {
+export function matMulTA(a: tf.Tensor2D, b: tf.Tensor2D, explicit: boolean): tf.Tensor2D {
   return explicit ? tf.matMul(tf.transpose(a), b) : tf.matMul(a, b, true, false);
 }
 
@@ -145,9 +145,18 @@ export function batchMetrics(z: tf.Tensor2D, yOneHot: tf.Tensor2D, labels: tf.Te
 }
 
 /**
+ * What the backward pass saw at layer l: the input the layer multiplied ([batch, in]) and dz,
+ * d(mean CE)/d(pre-activation) ([batch, units]); row s of dz is sample s's own loss gradient
+ * divided by the batch size. Per-sample quantities (an empirical Fisher) need these, which the
+ * batch-mean gradients have already summed away. The tensors belong to the enclosing tf.tidy.
+ */
+export type LayerTrace = (layer: number, input: tf.Tensor2D, dz: tf.Tensor2D) => void;
+
+/**
  * One forward and backward pass. Returns gradients of the MEAN cross-entropy over the batch.
  * `dropoutMasks[l]` (or null) multiplies layer l's activation; entries are 0 or 1/(1-rate).
  * `explicit` chooses separate transposes (wasm) or transpose flags (other backends).
+ * `trace`, when given, is called for every layer from the last to the first (see LayerTrace).
  * Call inside tf.tidy.
  */
 export function lossAndGradients(
@@ -158,6 +167,7 @@ export function lossAndGradients(
   labels: tf.Tensor1D,
   dropoutMasks: (tf.Tensor2D | null)[],
   explicit = explicitTransposes(),
+  trace?: LayerTrace,
 ): BatchResult & { grads: Gradients } {
   const L = specs.length;
   const batch = x.shape[0];
@@ -182,6 +192,7 @@ export function lossAndGradients(
   // d(mean CE)/dz = (softmax - y) / batch
   let dz = tf.div<tf.Tensor2D>(tf.sub(tf.exp(logProbs), yOneHot), batch);
   for (let l = L - 1; l >= 0; l--) {
+    trace?.(l, inputs[l], dz);
     gradK[l] = matMulTA(inputs[l], dz, explicit);
     gradB[l] = params.biases[l] ? columnSums(dz, explicit) : null;
     if (l === 0) break;

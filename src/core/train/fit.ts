@@ -67,6 +67,11 @@ export interface FitOptions {
    * are zeroed at the start and after every update, so pruned weights stay exactly 0.
    */
   masks?: (Float32Array | null)[] | null;
+  /**
+   * Share in (0, 1] of its batches the last epoch trains (at least one batch); default 1. The
+   * gradual pruning schedule spreads fractional epochs of fine-tuning over its steps with it.
+   */
+  lastEpochShare?: number;
 }
 
 export interface TrainOptions extends FitOptions {
@@ -93,6 +98,8 @@ export interface ResolvedFitOptions {
   validationSplit: number;
   shuffle: boolean;
   masked: boolean;
+  /** Share of its batches the last epoch trained, when less than all (FitOptions.lastEpochShare). */
+  lastEpochShare?: number;
   hidden?: number[];
   dropout?: number[];
 }
@@ -157,6 +164,12 @@ function resolveOptions(o: FitOptions): ResolvedFitOptions {
     throw new PruneScopeError(`validation split must be in [0, 1) (got ${r.validationSplit})`);
   }
   if (!Number.isFinite(r.seed)) throw new PruneScopeError(`seed must be a number (got ${r.seed})`);
+  const share = o.lastEpochShare;
+  if (share !== undefined) {
+    if (!(share > 0 && share <= 1)) throw new PruneScopeError(`last epoch share must be in (0, 1] (got ${share})`);
+    // Recorded only when given, so history.json of ordinary runs is unchanged.
+    r.lastEpochShare = share;
+  }
   return r;
 }
 
@@ -447,20 +460,21 @@ class TrainingRun {
 
   /** Trains one epoch, validates, records its metrics and reports them; true when early stopping says to stop. */
   private async runEpoch(epoch: number, f: FlatParams): Promise<boolean> {
-    const { n, opts, data } = this;
+    const { opts, data } = this;
     const epochStart = performance.now();
-    const [lossSum, correct] = await this.trainBatches(epoch, f);
+    const { sums, rows } = await this.trainBatches(epoch, f);
+    const [lossSum, correct] = sums;
     const trainSeconds = (performance.now() - epochStart) / 1000;
     const val = validate(this.specs, toParams(f), data.validation, data.valY, this.classes, 1024);
     const metrics: EpochMetrics = {
       epoch,
       epochs: opts.epochs,
-      loss: lossSum / n,
-      accuracy: correct / n,
+      loss: lossSum / rows,
+      accuracy: correct / rows,
       valLoss: val.loss,
       valAccuracy: val.accuracy,
       seconds: (performance.now() - epochStart) / 1000,
-      samplesPerSecond: n / trainSeconds,
+      samplesPerSecond: rows / trainSeconds,
     };
     this.history.epochs.push(metrics);
     const stop = this.earlyStopping(epoch, val.loss, f);
@@ -482,15 +496,20 @@ class TrainingRun {
     return this.wait >= this.opts.patience;
   }
 
-  /** Every batch of the epoch, in shuffled order; returns the epoch's [loss sum, correct]. A cancel lands between batches. */
-  private async trainBatches(epoch: number, f: FlatParams): Promise<Float32Array | Int32Array | Uint8Array> {
+  /**
+   * Every batch of the epoch (the last epoch: its lastEpochShare of them), in shuffled order;
+   * returns the epoch's [loss sum, correct] and the rows trained. A cancel lands between batches.
+   */
+  private async trainBatches(epoch: number, f: FlatParams): Promise<{ sums: Float32Array | Int32Array | Uint8Array; rows: number }> {
     const { n, bs, order } = this;
+    const share = this.opts.lastEpochShare;
+    const limit = share !== undefined && epoch === this.opts.epochs ? Math.max(1, Math.round(share * Math.ceil(n / bs))) : Infinity;
     for (let i = 0; i < n; i++) order[i] = i;
     if (this.opts.shuffle) this.shuffleRng.shuffle(order);
     let totals: tf.Tensor = tf.zeros([2]);
     this.totals = totals;
     let batchNo = 0;
-    for (let start = 0; start < n; start += bs, batchNo++) {
+    for (let start = 0; start < n && batchNo < limit; start += bs, batchNo++) {
       await yieldToEventLoop();
       if (this.options.signal?.aborted) {
         throw new CancelledError(`training cancelled during epoch ${epoch} (before batch ${batchNo + 1})`);
@@ -508,7 +527,7 @@ class TrainingRun {
     const sums = totals.dataSync();
     totals.dispose();
     this.totals = null;
-    return sums;
+    return { sums, rows: Math.min(n, batchNo * bs) };
   }
 
   /** One Adam step on rows order[start, start + rows), inside tf.tidy: the updated parameters and the epoch's totals with this batch added. */
