@@ -245,7 +245,7 @@ export class Commands {
     if (!result) return undefined;
     for (const note of result.notes) this.deps.output.info(`prune ${basename(model)}: ${note}`);
     // Not awaited: the command is done when the file is written, whether or not anyone answers the notification.
-    void vscode.window.showInformationMessage(pruneNotification(result), 'Open', 'Compare with Original').then(async (pick) => {
+    void vscode.window.showInformationMessage(pruneNotification(result, strategy), 'Open', 'Compare with Original').then(async (pick) => {
       if (pick === 'Open')
         await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
       if (pick === 'Compare with Original') await this.runCompare(model, result.out);

@@ -34,6 +34,10 @@ test('Prune Model says the accuracy before and after, and that the weights were 
   );
   // No data, no accuracy.
   assert.equal(pruneNotification(result({ compensated: false })), 'PruneScope: wrote mnist.pruned-unit-l2-70.onnx (2.00 MB → 0.50 MB).');
+  assert.equal(
+    pruneNotification(result({}), 'auto'),
+    'PruneScope: wrote mnist.pruned-unit-l2-70.onnx (2.00 MB → 0.50 MB, compensated, auto picked unit-l2).',
+  );
 });
 
 test('Prune Model says why unstructured pruning left the file as large, and what to change', () => {

@@ -8,12 +8,14 @@ function pct(share: number): string {
 
 /**
  * What Prune Model's notification says: the file written, its size before and after, the test
- * accuracy before and after when the job had data ("accuracy 98.2% → 97.5%, compensated"), and,
+ * accuracy before and after when the job had data ("accuracy 98.2% → 97.5%, compensated"), the
+ * strategy `auto` chose, and,
  * when unstructured pruning left the file as large as before, why and what to change.
  */
-export function pruneNotification(result: JobResult<'prune'>): string {
+export function pruneNotification(result: JobResult<'prune'>, asked?: string): string {
   const size = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MB`;
-  const how = result.compensated ? ', compensated' : '';
+  const picked = asked === 'auto' ? `, auto picked ${result.strategy}` : '';
+  const how = (result.compensated ? ', compensated' : '') + picked;
   const accuracy = result.before && result.after ? `, accuracy ${pct(result.before.accuracy)} → ${pct(result.after.accuracy)}${how}` : how;
   // Zeros stored densely keep the size: say so where the sizes are shown, with the way out.
   const kept =

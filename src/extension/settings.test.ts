@@ -1,3 +1,4 @@
+import { AUTO_STRATEGY } from '../core/experiments/prune-model';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ test('settings: defaults when nothing is set', () => {
   assert.equal(settings.backend, 'auto');
   assert.equal(settings.dataset, 'mnist');
   assert.equal(settings.samples, 1000);
-  assert.equal(settings.pruneStrategy, 'unit-l2');
+  assert.equal(settings.pruneStrategy, 'auto');
   assert.equal(settings.pruneSparsity, 0.5);
   assert.equal(settings.sparsities.length, 9);
   // Prune Model and the analysis compensate unless told not to.
@@ -54,7 +55,7 @@ test('package.json declares every setting, with the defaults the extension falls
   for (const key of SETTING_KEYS) assert.deepEqual(declared[`prunescope.${key}`].default, settings[key], `prunescope.${key}`);
   // Both strategy settings offer exactly the registry's strategies, in its order.
   assert.deepEqual(declared['prunescope.strategies'].items?.enum, [...PRUNE_STRATEGY_IDS]);
-  assert.deepEqual(declared['prunescope.pruneStrategy'].enum, [...PRUNE_STRATEGY_IDS]);
+  assert.deepEqual(declared['prunescope.pruneStrategy'].enum, [AUTO_STRATEGY, ...PRUNE_STRATEGY_IDS]);
   assert.deepEqual(declared['prunescope.removedUnits'].enum, [...REMOVED_UNITS]);
   // The settings editor's check of a pattern and the extension's agree on what is N:M.
   const editorAccepts = new RegExp(declared['prunescope.pattern'].pattern!);

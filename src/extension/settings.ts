@@ -19,7 +19,7 @@ const settingsShape = {
   iterations: z.number().int().positive().default(1),
   dataset: z.string().min(1).default('mnist'),
   normalization: z.enum(['auto', 'unit', 'zscore', 'none']).default('auto'),
-  pruneStrategy: z.string().min(1).default('unit-l2'),
+  pruneStrategy: z.string().min(1).default('auto'),
   pruneSparsity: z.number().min(0).max(1).default(0.5),
   pruneFormat: z.enum(PRUNE_FORMATS).default('same'),
   compensate: z.boolean().default(true),

@@ -1,5 +1,6 @@
 import { outputFilesOf } from '../../core/formats/registry';
 import { pruneModel, type PruneModelResult } from '../../core/experiments';
+import { AUTO_STRATEGY } from '../../core/experiments/prune-model';
 import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
 import { choiceOption, intOption, numberOption, parse, requireString } from '../args';
 import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../command';
@@ -18,7 +19,7 @@ import { modelReadOptions, readOptionsFrom } from './inspect';
 export const pruneCommand: Command = {
   name: 'prune',
   summary: 'prune a model with one strategy and write the smaller model (format from the output extension)',
-  usage: `prunescope prune MODEL --strategy NAME --sparsity S [--data mnist|PATH] [--normalize ...] [--samples N] [--finetune-epochs E] [--iterations J] [--schedule one-shot|iterative|imp-rewind|trimming|gradual] [--include-output] ${PRUNING_USAGE} [--force] [--dense] --out FILE`,
+  usage: `prunescope prune MODEL --strategy NAME|auto --sparsity S [--data mnist|PATH] [--normalize ...] [--samples N] [--finetune-epochs E] [--iterations J] [--schedule one-shot|iterative|imp-rewind|trimming|gradual] [--include-output] ${PRUNING_USAGE} [--force] [--dense] --out FILE`,
   async run(argv) {
     const { values, positionals } = parse(
       argv,
@@ -34,7 +35,12 @@ export const pruneCommand: Command = {
       },
       { min: 1, max: 1, names: 'MODEL' },
     );
-    const strategy = choiceOption(requireString(values.strategy, 'strategy'), 'strategy', PRUNE_STRATEGY_IDS, 'magnitude');
+    const strategy = choiceOption(
+      requireString(values.strategy, 'strategy'),
+      'strategy',
+      [AUTO_STRATEGY, ...PRUNE_STRATEGY_IDS],
+      'magnitude',
+    );
     const sparsity = numberOption(requireString(values.sparsity, 'sparsity'), 'sparsity', 0, 0, 0.999);
     const out = requireString(values.out, 'out');
     const finetuneEpochs = intOption(values['finetune-epochs'], 'finetune-epochs', 0, 0);

@@ -14,7 +14,7 @@ import { magnitudeStrategy } from '../prune/registry';
 import { maxAbsDiff } from '../../../test/kits/prune';
 import { evaluate } from '../train/evaluate';
 import { runAnalysis, sameWeights } from './analysis';
-import { pruneModel } from './prune-model';
+import { AUTO_CANDIDATES, pruneModel } from './prune-model';
 
 before(async () => {
   await initBackend();
@@ -152,6 +152,45 @@ describe('compensation in analyze and prune', () => {
       const onTest = compensate(original, applyPlan(original, plan).mlp, splits.test!.x, 300).mlp;
       assert.ok(maxAbsDiff(written.layers[0].weights, onTest.layers[0].weights) > 1e-4);
       assert.ok(r.after!.accuracy > (await evaluate(applyPlan(original, plan).mlp, splits.test!)).accuracy);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('prune --strategy auto', () => {
+  test('tries each candidate and keeps the one most accurate on the validation split', async () => {
+    const path = built('onnx', 'mnist2x10.onnx');
+    const dir = mkdtempSync(join(tmpdir(), 'prunescope-auto-'));
+    try {
+      const r = await pruneModel({
+        model: path,
+        data: 'mnist',
+        strategy: 'auto',
+        sparsity: 0.5,
+        compensate: true,
+        out: join(dir, 'auto.onnx'),
+      });
+      const note = r.notes.find((n) => n.startsWith('auto: picked'));
+      assert.ok(note, r.notes.join('\n'));
+      const scores = [...note.matchAll(/([a-z0-9-]+) (\d+\.\d+)%/g)].map((m) => [m[1], Number(m[2])] as const);
+      assert.deepEqual(
+        scores.map(([id]) => id),
+        [...AUTO_CANDIDATES],
+      );
+      const best = scores.reduce((a, b) => (b[1] > a[1] ? b : a));
+      assert.equal(r.strategy, best[0]);
+      assert.ok(note.includes(`picked ${r.strategy},`));
+      // The chosen candidate run alone gives the same model.
+      const alone = await pruneModel({
+        model: path,
+        data: 'mnist',
+        strategy: r.strategy,
+        sparsity: 0.5,
+        compensate: true,
+        out: join(dir, 'alone.onnx'),
+      });
+      assert.equal(alone.after!.accuracy, r.after!.accuracy);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -7,6 +7,7 @@ import { assertMayWriteAll } from '../io/scope';
 import { assertFolderPossible, assertNotSource, makeFolderFor } from '../io/atomic';
 import type { MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
+import type { PruneStrategyId } from '../prune/strategy';
 import type { ScheduleName } from '../results/format';
 import { evaluate, type Evaluation } from '../train/evaluate';
 import {
@@ -64,7 +65,8 @@ async function totalBytes(files: string[]): Promise<number> {
 /** Prunes one model with one strategy and writes the result in the format the output's extension names. */
 export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {}): Promise<PruneModelResult> {
   await initBackend();
-  const strategy = strategyById(options.strategy);
+  const auto = options.strategy === AUTO_STRATEGY;
+  const strategy = strategyById(auto ? AUTO_CANDIDATES[0] : options.strategy);
   if (!(options.sparsity >= 0 && options.sparsity < 1)) {
     throw new PruneScopeError(`sparsity ${options.sparsity} is not a share from 0 up to (not including) 1`);
   }
@@ -75,15 +77,17 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
   const original = await readModel(options.model, options.readOptions);
   await checkOutput(options, original);
   const compensate = resolvePruning(options).compensate;
-  const needsData = strategy.needsSamples || finetuneEpochs > 0 || compensate;
+  const needsData = auto || strategy.needsSamples || finetuneEpochs > 0 || compensate;
   if (needsData && !options.data) {
     const why = compensate ? ' with compensation' : finetuneEpochs > 0 ? ' with fine-tuning' : '';
-    throw new PruneScopeError(`strategy ${strategy.id}${why} needs a dataset (e.g. --data mnist)`);
+    throw new PruneScopeError(`strategy ${options.strategy}${why} needs a dataset (e.g. --data mnist)`);
   }
   const data = options.data ? await prepareData(options as DataOptions, original, options.model) : undefined;
   checkCancelled(hooks.signal);
 
-  const pruned = await pruneOnce(original, strategy, options, data, hooks.signal, progress);
+  const { pruned, strategy: chosen } = auto
+    ? await pruneBest(original, options, data!, hooks.signal, progress)
+    : { pruned: await pruneOnce(original, strategy, options, data, hooks.signal, progress), strategy };
   checkCancelled(hooks.signal);
   const { layers, kept, total } = layerSummaries(original, pruned, options.includeOutput);
 
@@ -95,17 +99,17 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
     after = await evaluate(pruned.mlp, data.evalSet, { reference: original });
   }
   progress(0.95, `writing ${options.out}`);
-  const named = { ...pruned.mlp, name: `${original.name}-${strategy.id}-${Math.round(options.sparsity * 100)}` };
+  const named = { ...pruned.mlp, name: `${original.name}-${chosen.id}-${Math.round(options.sparsity * 100)}` };
   const written = await writePruned(named, options);
   const notes = [...pruned.notes];
-  if (strategy.kind === 'unstructured') notes.push(unstructuredNote(options));
+  if (chosen.kind === 'unstructured') notes.push(unstructuredNote(options));
   return {
     out: options.out,
     files: written.files,
     bytesBefore: await totalBytes(original.source?.files ?? [options.model]),
     bytesAfter: written.bytes,
-    strategy: strategy.id,
-    kind: strategy.kind,
+    strategy: chosen.id,
+    kind: chosen.kind,
     sparsity: options.sparsity,
     compensated: compensate,
     actualSparsity: total ? 1 - kept / total : 0,
@@ -117,6 +121,37 @@ export async function pruneModel(options: PruneModelOptions, hooks: JobHooks = {
 }
 
 type Progress = (fraction: number, message: string) => void;
+
+/** `--strategy auto`: each candidate prunes to the asked share and the best on the validation split is kept. */
+export const AUTO_STRATEGY = 'auto';
+
+/**
+ * Structured candidates (the file shrinks in every format). Compensated, these three kept the most
+ * accuracy on the demo model at 70-90% of the units removed, each best somewhere (docs/pruning-challenge.md).
+ */
+export const AUTO_CANDIDATES: readonly PruneStrategyId[] = ['unit-l2', 'cka-greedy', 'taylor-units'];
+
+/** Prunes with every candidate and keeps the one most accurate on the validation split (never the test split). */
+async function pruneBest(
+  original: MLP,
+  options: PruneModelOptions,
+  data: PreparedData,
+  signal: AbortSignal | undefined,
+  progress: Progress,
+): Promise<{ pruned: Pruned; strategy: ReturnType<typeof strategyById> }> {
+  const judge = data.splits.validation ?? data.activationSet;
+  const tried: { strategy: ReturnType<typeof strategyById>; pruned: Pruned; accuracy: number }[] = [];
+  for (const id of AUTO_CANDIDATES) {
+    const strategy = strategyById(id);
+    const pruned = await pruneOnce(original, strategy, options, data, signal, progress);
+    tried.push({ strategy, pruned, accuracy: (await evaluate(pruned.mlp, judge)).accuracy });
+    checkCancelled(signal);
+  }
+  const best = tried.reduce((a, b) => (b.accuracy > a.accuracy ? b : a));
+  const scores = tried.map((t) => `${t.strategy.id} ${(t.accuracy * 100).toFixed(2)}%`).join(', ');
+  best.pruned.notes.unshift(`auto: picked ${best.strategy.id}, the most accurate on ${judge.source} of ${scores}`);
+  return best;
+}
 
 /** The pruned model of the last round, with which weights survived and the schedule's notes. */
 interface Pruned {

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../backend';
-import { canonicalCorrelations, meanCCA, pwcca, pwccaFromMoments, svcca } from './cca';
+import { loadDataset } from '../data/load';
+import { readModel } from '../formats/registry';
+import { layerActivations } from '../model/activations';
+import { canonicalCorrelations, meanCCA, pwcca, pwccaPaper, pwccaPaperFromMoments, referencePWCCA, svcca } from './cca';
 import { type Matrix, SimilarityError } from './matrix';
 import { CrossMoments } from './moments';
 import {
@@ -18,6 +23,7 @@ import {
   scaled,
   m64,
 } from '../../../test/kits/metrics';
+import { built } from '../../../test/kits/encode/models';
 
 /** I + 0.4 G: invertible and reasonably conditioned. */
 function invertible(p: number, seed: number): Matrix {
@@ -34,7 +40,8 @@ describe('CCA: values worked out by hand', () => {
     const r = canonicalCorrelations(x, y);
     assert.equal(r.correlations.length, 1);
     close(r.correlations[0], 1, 1e-14, 'rho');
-    close(pwcca(x, y), 1, 1e-14, 'PWCCA');
+    close(pwcca(x, y, { epsilon: 0 }), 1, 1e-14, 'PWCCA');
+    close(pwccaPaper(x, y), 1, 1e-14, 'PWCCA (paper)');
   });
 
   it('two features, two canonical correlations by hand', () => {
@@ -63,7 +70,7 @@ describe('CCA agrees with SVD-of-data implementations in NumPy (testdata/referen
       close(meanCCA(c.x, c.y), c.meanCCA as number, tol, 'mean CCA');
       close(svcca(c.x, c.y), c.svcca as number, tol, 'SVCCA 0.99');
       close(svcca(c.x, c.y, { varianceKept: 0.9 }), c.svcca90 as number, tol, 'SVCCA 0.9');
-      close(pwcca(c.x, c.y), c.pwcca as number, tol, 'PWCCA');
+      close(pwccaPaper(c.x, c.y), c.pwcca as number, tol, "PWCCA, the paper's formula");
     });
   }
 });
@@ -79,8 +86,12 @@ describe('CCA properties on random and real activations', () => {
     for (const x of [...real.layers, gaussianMatrix(200, 12, 3)]) {
       close(meanCCA(x, x), 1, 1e-9, `mean CCA ${x.cols}`);
       close(svcca(x, x), 1, 1e-9, `SVCCA ${x.cols}`);
-      close(pwcca(x, x), 1, 1e-9, `PWCCA ${x.cols}`);
+      close(pwccaPaper(x, x), 1, 1e-9, `PWCCA (paper) ${x.cols}`);
     }
+    // The reference's ridge (epsilon) gives a collinear direction a correlation near 0, so its
+    // PWCCA(X, X) is 1 only for X of full rank: not for the logits (10 units of rank 9).
+    for (const x of [...real.layers.slice(0, 2), gaussianMatrix(200, 12, 3)]) close(pwcca(x, x), 1, 1e-8, `PWCCA ${x.cols}`);
+    assert.ok(pwcca(real.layers[2], real.layers[2]) < 0.999);
   });
 
   it('canonical correlations are invariant to invertible linear maps of either side', () => {
@@ -95,13 +106,17 @@ describe('CCA properties on random and real activations', () => {
     base.forEach((v, i) => close(mapped[i], v, 1e-7, `rho ${i}`));
   });
 
-  it('SVCCA is invariant to orthogonal transforms and isotropic scaling; PWCCA to scaling and unit order', () => {
+  it('SVCCA is invariant to orthogonal transforms and isotropic scaling; PWCCA to scaling, the paper formula also to unit order', () => {
     const [h1, h2] = real.layers;
     const xt = scaled(multiply(h1, orthogonal(10, 3)), 0.01);
     close(svcca(xt, h2), svcca(h1, h2), 1e-9, 'SVCCA');
     close(meanCCA(xt, h2), meanCCA(h1, h2), 1e-9, 'mean CCA');
-    const permuted = scaled(columns(h1, [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]), 250);
-    close(pwcca(permuted, h2), pwcca(h1, h2), 1e-9, 'PWCCA');
+    const order = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7];
+    close(pwcca(scaled(h1, 250), h2), pwcca(h1, h2), 1e-9, 'PWCCA');
+    close(pwccaPaper(scaled(columns(h1, order), 250), h2), pwccaPaper(h1, h2), 1e-9, 'PWCCA (paper)');
+    // google/svcca adds unit i's mean to canonical direction i before orthonormalising, so its
+    // PWCCA depends on the order of the units; ours follows it.
+    assert.ok(Math.abs(pwcca(columns(h1, order), h2) - pwcca(h1, h2)) > 1e-4);
   });
 
   it('rank-deficient input: duplicated and dead units give the same correlations as the clean layer', () => {
@@ -123,11 +138,11 @@ describe('CCA properties on random and real activations', () => {
     for (const v of [meanCCA(x, y), svcca(x, y), pwcca(x, y)]) assert.ok(v >= 0 && v <= 1, `${v}`);
   });
 
-  it('PWCCA weights are the normalised projections of X on its canonical variates', () => {
+  it('PWCCA (paper) weights are the normalised projections of X on its canonical variates', () => {
     const [h1, h2] = real.layers;
     const m = new CrossMoments([10], [10], { engine: 'float64' });
     m.add([h1], [h2]);
-    const r = pwccaFromMoments(m);
+    const r = pwccaPaperFromMoments(m);
     let total = 0;
     for (const w of r.weights) {
       assert.ok(w >= 0);
@@ -147,5 +162,68 @@ describe('CCA properties on random and real activations', () => {
     }
     assert.throws(() => svcca(y, y, { varianceKept: 0 }), /varianceKept must be in \(0, 1\]/);
     assert.throws(() => meanCCA(y, y, { rankTolerance: -1 }), /rankTolerance/);
+  });
+});
+
+describe('PWCCA and mean CCA agree with google/svcca on MNIST activations (testdata/pwcca-reference.json)', () => {
+  interface RefCase {
+    x: string;
+    y: string;
+    epsilon: number;
+    pwcca: number;
+    side: 'x' | 'y';
+    keptX: number;
+    keptY: number;
+    meanAll: number;
+    ccaCoreMean: number;
+  }
+  const ref = JSON.parse(readFileSync(join(__dirname, 'testdata', 'pwcca-reference.json'), 'utf8')) as { cases: RefCase[] };
+  const acts = new Map<string, Matrix>();
+  before(async () => {
+    await initBackend();
+    const val = (await loadDataset('mnist')).validation!;
+    const n = 500;
+    const x = val.x.subarray(0, n * val.features);
+    const a = await readModel(built('onnx', 'mnist2x10.onnx'));
+    const b = await readModel(built('onnx', 'mnist2x10.onnx'));
+    // The "pruned variant": each layer's weights below its median magnitude set to zero.
+    for (const l of b.layers) {
+      const cut = Float32Array.from(l.weights, Math.abs).sort()[Math.floor(l.weights.length / 2)];
+      l.weights.forEach((w, i) => Math.abs(w) < cut && (l.weights[i] = 0));
+    }
+    const c = await readModel(built('onnx', 'mnist2x5_sigmoid.onnx'));
+    for (const [k, mlp] of [
+      ['a', a],
+      ['b', b],
+      ['c', c],
+    ] as const) {
+      layerActivations(mlp, x, n).forEach((h, i) => acts.set(`${k}${i}`, { rows: n, cols: h.units, data: h.post! }));
+    }
+  });
+
+  for (const c of ref.cases) {
+    it(`${c.x} vs ${c.y}, epsilon ${c.epsilon}`, () => {
+      const r = referencePWCCA(acts.get(c.x)!, acts.get(c.y)!, { epsilon: c.epsilon });
+      assert.equal(r.side, c.side);
+      assert.equal(r.rankX, c.keptX);
+      assert.equal(r.rankY, c.keptY);
+      close(r.value, c.pwcca, 1e-3, 'PWCCA');
+      close(r.value, c.pwcca, 1e-6, 'PWCCA, to rounding');
+      // Our mean CCA keeps min(rank X, rank Y) pairs; cca_core's summary mean drops the smallest
+      // correlations past 98% of their sum, which on these layers drops none.
+      // epsilon is a ridge in the reference, not in mean CCA: 1e-6 moves the correlations by ~1e-5.
+      close(meanCCA(acts.get(c.x)!, acts.get(c.y)!), c.meanAll, c.epsilon > 1e-10 ? 1e-3 : 1e-6, 'mean CCA');
+      close(c.ccaCoreMean, c.meanAll, 1e-12, 'cca_core mean');
+    });
+  }
+
+  it('the paper formula differs from the reference code on the same layers', () => {
+    const [x, y] = [acts.get('a0')!, acts.get('a1')!];
+    assert.ok(Math.abs(pwccaPaper(x, y) - pwcca(x, y)) > 1e-3, `${pwccaPaper(x, y)} vs ${pwcca(x, y)}`);
+  });
+
+  it('epsilon out of range is refused', () => {
+    const x = acts.get('c0')!;
+    assert.throws(() => pwcca(x, x, { epsilon: -1 }), /epsilon must be in \[0, 1\)/);
   });
 });

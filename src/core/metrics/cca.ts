@@ -1,5 +1,6 @@
 import type { CrossProductEngine } from './engine';
-import { leftSVD, matmul, matmulAtB, singularValues, symmetricEigen, trace } from './linalg';
+import { choleskyInPlace } from './cholesky';
+import { leftSVD, matmul, matmulAtB, singularValues, symmetricEigen, trace, transpose } from './linalg';
 import { checkPair, type Matrix, type MatrixNames, SimilarityError } from './matrix';
 import { CrossMoments } from './moments';
 
@@ -183,17 +184,184 @@ export interface PWCCAResult extends CCAResult {
   value: number;
 }
 
+export interface PWCCAOptions extends CCAOptions {
+  /**
+   * google/svcca's `epsilon`, relative to the largest variance of each side: units whose variance
+   * is below it are dropped, and it is added to the diagonal of the scaled covariances. The
+   * reference's default, 0, turns a dead unit into NaN there; 1e-10 drops constant units and
+   * otherwise moves the value by far less than 1e-6.
+   */
+  epsilon?: number;
+}
+
+export const DEFAULT_PWCCA_EPSILON = 1e-10;
+
+export interface ReferencePWCCAResult extends PWCCAResult {
+  /** The side whose units weight the correlations: the one with fewer kept units (x on a tie). */
+  side: 'x' | 'y';
+}
+
+/** One side of the reference computation, restricted to the kept units, in the data's own units. */
+interface KeptSide {
+  keep: number[];
+  /** Covariance / its largest entry, plus epsilon on the diagonal (k x k). */
+  cov: Float64Array;
+  /** Centred X^T X of the kept units (k x k). */
+  scatter: Float64Array;
+  mean: Float64Array;
+  /** Largest entry of the scatter, to scale the cross-covariance the same way. */
+  max: number;
+}
+
+function columnMeans(x: Matrix): Float64Array {
+  const mean = new Float64Array(x.cols);
+  for (let r = 0; r < x.rows; r++) for (let c = 0; c < x.cols; c++) mean[c] += x.data[r * x.cols + c];
+  return mean.map((v) => v / x.rows);
+}
+
+function keptSide(m: CrossMoments, side: 'x' | 'y', x: Matrix, eps: number): KeptSide {
+  const p = m.cols(side, 0);
+  const f = 1 / m.scale(side, 0) ** 2;
+  const g = m.centeredGram(side, 0).map((v) => v * f);
+  let max = 0;
+  for (const v of g) max = Math.max(max, Math.abs(v));
+  if (!(max > 0)) {
+    throw new SimilarityError(
+      `PWCCA: ${m.name(side, 0)} has no variance (every feature is constant over the samples, e.g. a dead ReLU layer)`,
+    );
+  }
+  const keep: number[] = [];
+  for (let a = 0; a < p; a++) if (g[a * p + a] / max >= eps) keep.push(a);
+  const k = keep.length;
+  const cov = new Float64Array(k * k);
+  const scatter = new Float64Array(k * k);
+  keep.forEach((a, r) =>
+    keep.forEach((b, c) => {
+      scatter[r * k + c] = g[a * p + b];
+      cov[r * k + c] = g[a * p + b] / max + (r === c ? eps : 0);
+    }),
+  );
+  const means = columnMeans(x);
+  return { keep, cov, scatter, mean: Float64Array.from(keep, (a) => means[a]), max };
+}
+
+/** The symmetric square root of pinv(C), as cca_core takes it (pinv's default cutoff, 1e-15 of the largest). */
+function inverseSqrt(c: Float64Array, k: number): Float64Array {
+  const { values, vectors } = symmetricEigen(c, k);
+  const cut = values[0] * 1e-15;
+  const d = Float64Array.from(values, (v) => (v > cut ? 1 / Math.sqrt(v) : 0));
+  const out = new Float64Array(k * k);
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      let s = 0;
+      for (let l = 0; l < k; l++) s += vectors[a * k + l] * d[l] * vectors[b * k + l];
+      out[a * k + b] = s;
+    }
+  }
+  return out;
+}
+
 /**
- * PWCCA (Morcos, Raghu & Bengio 2018): sum_i a_i rho_i / sum_i a_i with
+ * Rows = the smaller side's singular vectors of Wx Cxy Wy (cca_core's coef_x = u^T or coef_y = v),
+ * each turned so that its largest-magnitude entry is positive: the reference depends on these signs.
+ */
+function canonicalCoefficients(arr: Float64Array, kx: number, ky: number, side: 'x' | 'y'): { coef: Float64Array; rho: Float64Array } {
+  const svd = side === 'x' ? leftSVD(arr, kx, ky) : leftSVD(transpose(arr, kx, ky), ky, kx);
+  const k = side === 'x' ? kx : ky;
+  const coef = new Float64Array(k * k);
+  for (let c = 0; c < k; c++) {
+    let big = 0;
+    for (let a = 0; a < k; a++) if (Math.abs(svd.left[a * k + c]) > Math.abs(big)) big = svd.left[a * k + c];
+    const sign = big < 0 ? -1 : 1;
+    for (let a = 0; a < k; a++) coef[c * k + a] = sign * svd.left[a * k + c];
+  }
+  return { coef, rho: Float64Array.from(svd.values, (v) => Math.min(1, Math.abs(v))) };
+}
+
+/**
+ * pwcca.py's weights without the n x k matrices: with D = C (A - mu) + mu 1^T the directions
+ * (k x n) and A the raw activations, numpy's qr(D^T) = P R gives P^T A^T = R^-T D A^T, where
+ * D D^T = C S C^T + n mu mu^T = R^T R (Cholesky, up to row signs, which |.| ignores) and
+ * D A^T = C S + n mu mu^T, S the centred scatter.
+ */
+function projectionWeights(coef: Float64Array, s: KeptSide, n: number, name: string): Float64Array {
+  const k = s.keep.length;
+  const cs = matmul(coef, k, k, s.scatter, k);
+  const g = matmul(cs, k, k, transpose(coef, k, k), k);
+  const mm = (a: number, b: number): number => n * s.mean[a] * s.mean[b];
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      g[a * k + b] += mm(a, b);
+      cs[a * k + b] += mm(a, b);
+    }
+  }
+  if (!choleskyInPlace(g, k)) {
+    throw new SimilarityError(
+      `PWCCA: the canonical directions of ${name} are linearly dependent (collinear units, or more units than samples); raise epsilon or drop those units`,
+    );
+  }
+  const weights = new Float64Array(k);
+  // Forward substitution L Z = D A^T, row by row; weight c is the l1 norm of row c of Z.
+  for (let c = 0; c < k; c++) {
+    for (let j = 0; j < k; j++) {
+      let v = cs[c * k + j];
+      for (let l = 0; l < c; l++) v -= g[c * k + l] * cs[l * k + j];
+      cs[c * k + j] = v / g[c * k + c];
+      weights[c] += Math.abs(cs[c * k + j]);
+    }
+  }
+  return weights;
+}
+
+/**
+ * PWCCA as google/svcca computes it (pwcca.compute_pwcca over cca_core.get_cca_similarity, the
+ * code of Morcos et al. 2018): see docs/similarity-metrics.md#pwcca for its quirks, which are kept
+ * here on purpose so that values agree with published ones.
+ */
+export function referencePWCCA(x: Matrix, y: Matrix, options: PWCCAOptions = {}): ReferencePWCCAResult {
+  const eps = options.epsilon ?? DEFAULT_PWCCA_EPSILON;
+  if (!(eps >= 0 && eps < 1)) throw new SimilarityError(`PWCCA: epsilon must be in [0, 1), got ${eps}`);
+  const m = momentsOf(x, y, { ...options, engine: 'float64' });
+  const sx = keptSide(m, 'x', x, eps);
+  const sy = keptSide(m, 'y', y, eps);
+  const kx = sx.keep.length;
+  const ky = sy.keep.length;
+  const fxy = 1 / (m.scale('x', 0) * m.scale('y', 0) * Math.sqrt(sx.max * sy.max));
+  const cross = m.centeredCross(0, 0);
+  const q = y.cols;
+  const sxy = new Float64Array(kx * ky);
+  sx.keep.forEach((a, r) => sy.keep.forEach((b, c) => (sxy[r * ky + c] = cross[a * q + b] * fxy)));
+  const arr = matmul(matmul(inverseSqrt(sx.cov, kx), kx, kx, sxy, ky), kx, ky, inverseSqrt(sy.cov, ky), ky);
+  const side = kx <= ky ? 'x' : 'y';
+  const { coef, rho } = canonicalCoefficients(arr, kx, ky, side);
+  const weights = projectionWeights(coef, side === 'x' ? sx : sy, x.rows, m.name(side, 0));
+  let total = 0;
+  for (const w of weights) total += w;
+  let value = 0;
+  weights.forEach((w, c) => {
+    weights[c] = w / total;
+    value += weights[c] * rho[c];
+  });
+  return { correlations: rho, rankX: kx, rankY: ky, weights, value: Math.min(1, Math.max(0, value)), side };
+}
+
+/** PWCCA, agreeing with google/svcca's compute_pwcca (see referencePWCCA). */
+export function pwcca(x: Matrix, y: Matrix, options: PWCCAOptions = {}): number {
+  return referencePWCCA(x, y, options).value;
+}
+
+/**
+ * PWCCA as the paper writes it (Morcos, Raghu & Bengio 2018, eq. in section 2.2, metric id
+ * 'pwcca-paper' where registered): sum_i a_i rho_i / sum_i a_i with
  * a_i = sum_j |<h_i, x_j>|, h_i the unit-norm canonical variates of X and x_j the activation
  * vectors of X's units. The variates are centred, so <h_i, x_j> = <h_i, xc_j>, and with
  * H = Xc W A (A: left singular vectors of W_x^T C_xy W_y), H^T Xc = A^T L_r^(1/2) V_r^T.
- * Weights come from X, the first argument, as in the paper (Google's code picks the side
- * with fewer units).
+ * Weights come from X, the first argument. Unlike the reference code (see `pwcca`) this is
+ * invariant to the order of the units and to the signs the SVD picks.
  */
-export function pwccaFromMoments(m: CrossMoments, i = 0, j = 0, options: CCAOptions = {}): PWCCAResult {
+export function pwccaPaperFromMoments(m: CrossMoments, i = 0, j = 0, options: CCAOptions = {}): PWCCAResult {
   const keep = rankKeep(checkTolerance(options.rankTolerance ?? DEFAULT_RANK_TOLERANCE));
-  const work = ccaCore(m, i, j, keep, keep, 'PWCCA', true);
+  const work = ccaCore(m, i, j, keep, keep, 'PWCCA (paper)', true);
   const { wx, left, correlations } = work;
   const p = m.cols('x', i);
   const r = wx.r;
@@ -221,6 +389,6 @@ export function pwccaFromMoments(m: CrossMoments, i = 0, j = 0, options: CCAOpti
   return { correlations, rankX: work.rankX, rankY: work.rankY, weights, value: Math.min(1, Math.max(0, value)) };
 }
 
-export function pwcca(x: Matrix, y: Matrix, options: CCAOptions = {}): number {
-  return pwccaFromMoments(momentsOf(x, y, options), 0, 0, options).value;
+export function pwccaPaper(x: Matrix, y: Matrix, options: CCAOptions = {}): number {
+  return pwccaPaperFromMoments(momentsOf(x, y, options), 0, 0, options).value;
 }

@@ -17,8 +17,7 @@ export function choleskyInPlace(A: Float64Array, p: number): boolean {
     const ri = i * p;
     for (let j = 0; j <= i; j++) {
       const rj = j * p;
-      let s = A[ri + j];
-      for (let k = 0; k < j; k++) s -= A[ri + k] * A[rj + k];
+      const s = A[ri + j] - rowDot(A, ri, rj, j);
       if (i === j) {
         if (!(s > 0)) return false;
         A[ri + i] = Math.sqrt(s);
@@ -28,6 +27,23 @@ export function choleskyInPlace(A: Float64Array, p: number): boolean {
     }
   }
   return true;
+}
+
+/** Sum over k < len of A[a + k] * A[b + k], with four partial sums (about twice as fast in V8 as one). */
+function rowDot(A: Float64Array, a: number, b: number, len: number): number {
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
+  let k = 0;
+  for (; k + 4 <= len; k += 4) {
+    s0 += A[a + k] * A[b + k];
+    s1 += A[a + k + 1] * A[b + k + 1];
+    s2 += A[a + k + 2] * A[b + k + 2];
+    s3 += A[a + k + 3] * A[b + k + 3];
+  }
+  for (; k < len; k++) s0 += A[a + k] * A[b + k];
+  return s0 + s1 + s2 + s3;
 }
 
 /**

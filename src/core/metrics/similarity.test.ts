@@ -20,6 +20,7 @@ describe('SIMILARITY_METRICS', () => {
       'minibatch-cka',
       'nbs',
       'pwcca',
+      'pwcca-paper',
       'rbf-cka',
       'svcca',
     ]);

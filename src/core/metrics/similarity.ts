@@ -1,11 +1,12 @@
-import { canonicalCorrelations, type CCAOptions, pwcca, svcca } from './cca';
+import { canonicalCorrelations, type CCAOptions, pwcca, pwccaPaper, svcca } from './cca';
 import { debiasedCKA, linearCKA, minibatchCKA, rbfCKA, type CKAForm } from './cka';
 import type { CrossProductEngine } from './engine';
 import type { Matrix, MatrixNames } from './matrix';
 import { normalizedBuresSimilarity } from './nbs';
 
 /** Every similarity metric under its command-line name. */
-export type SimilarityMetricId = 'linear-cka' | 'rbf-cka' | 'debiased-cka' | 'minibatch-cka' | 'mean-cca' | 'svcca' | 'pwcca' | 'nbs';
+export type SimilarityMetricId =
+  'linear-cka' | 'rbf-cka' | 'debiased-cka' | 'minibatch-cka' | 'mean-cca' | 'svcca' | 'pwcca' | 'pwcca-paper' | 'nbs';
 
 /** The union of every metric's options; each metric reads the ones it knows. */
 export interface SimilarityOptions {
@@ -88,9 +89,18 @@ export const SIMILARITY_METRICS: { readonly [Id in SimilarityMetricId]: Similari
   pwcca: {
     id: 'pwcca',
     label: 'PWCCA',
-    description: 'Canonical correlations weighted by how much of X each canonical variate accounts for (Morcos et al. 2018).',
+    description:
+      "Canonical correlations weighted by how much of the side with fewer kept units each canonical variate accounts for, as google/svcca's compute_pwcca computes it (Morcos et al. 2018; docs/similarity-metrics.md).",
     gram: false,
     compute: (x, y, o = {}) => pwcca(x, y, o),
+  },
+  'pwcca-paper': {
+    id: 'pwcca-paper',
+    label: 'PWCCA (paper)',
+    description:
+      "PWCCA by the paper's formula: weights from X's centred activations, invariant to the order of units (docs/similarity-metrics.md).",
+    gram: false,
+    compute: (x, y, o = {}) => pwccaPaper(x, y, o),
   },
   nbs: {
     id: 'nbs',

@@ -158,15 +158,15 @@ suite('jobs', () => {
       assert.ok(result, `Prune Model returned nothing; ${JSON.stringify((await status()).finished)}`);
       assert.equal(sha256(original), before, 'the original model changed');
       assert.equal(statSync(original).size, sizeBefore);
-      // The defaults: structured unit-l2 at 50 %.
+      // The defaults: auto (the best of unit-l2, cka-greedy and taylor-units on the validation split) at 50 %.
       assert.equal(path.dirname(result.out), path.dirname(original));
-      assert.equal(path.basename(result.out), 'mnist2x10.pruned-unit-l2-50.onnx');
+      assert.equal(path.basename(result.out), 'mnist2x10.pruned-auto-50.onnx');
       assert.ok(existsSync(result.out));
       assert.equal(statSync(result.out).size, result.bytesAfter);
       assert.ok(result.bytesAfter < result.bytesBefore, `pruned ${result.bytesAfter} B, original ${result.bytesBefore} B`);
       const written = await waitFor('the notification that the pruned model was written', async () => {
         const m = await notificationMessages();
-        return m.find((x) => x.includes('wrote mnist2x10.pruned-unit-l2-50.onnx'));
+        return m.find((x) => x.includes('wrote mnist2x10.pruned-auto-50.onnx'));
       });
       // Compensated by default (prunescope.compensate), with the test accuracy before and after.
       assert.equal(result.compensated, true);
