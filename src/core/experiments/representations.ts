@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import { resolveDenseEngine } from '../engine/resolve';
 import { apoz } from '../metrics/apoz';
 import { linearCKAMatrix } from '../metrics/cka';
 import { centerGram, gramDot } from '../metrics/gram';
@@ -39,19 +39,10 @@ export class CenteredGrams {
 
   private static centered(m: Matrix): Float64Array {
     const n = m.rows;
-    // X X^T in float32 on the backend (a plain matMul: the transposed-operand kernels are slow
-    // in wasm), then centred in float64: the products' rounding stays near 1e-7 relative.
-    // The tensor, not its data, leaves tidy: tidy walks every key of what it returns, and a
-    // typed array's 262,144 keys cost ~0.15 s per layer.
-    const product = tf.tidy(() => {
-      const x = tf.tensor2d(m.data instanceof Float32Array ? m.data : Float32Array.from(m.data), [n, m.cols]);
-      return tf.matMul(x, tf.transpose(x));
-    });
-    try {
-      return centerGram(Float64Array.from(product.dataSync() as Float32Array), n);
-    } finally {
-      product.dispose();
-    }
+    // X X^T in float32 on the dense engine (onnxruntime when it loads, else tfjs), then centred
+    // in float64: the products' rounding stays near 1e-7 relative.
+    const x = m.data instanceof Float32Array ? m.data : Float32Array.from(m.data);
+    return centerGram(Float64Array.from(resolveDenseEngine('auto').matMul(x, x, n, m.cols, n, { b: true })), n);
   }
 
   /** Linear CKA of each of these representations against each of `other`'s. */

@@ -1,4 +1,4 @@
-import type { CrossProductEngine } from './engine';
+import { type CrossProductEngine, engineThatRan, matrixEngine } from './engine';
 import {
   centerGram,
   centeredScaled,
@@ -114,16 +114,19 @@ export class LinearCKAAccumulator {
     });
   }
 
+  private ran: 'float64' | 'float32' | 'onnxruntime' | undefined;
+
   add(x: Matrix, y: Matrix): void {
     this.m.add([x], [y]);
+    this.ran = engineThatRan(this.m.engine);
   }
 
   get rows(): number {
     return this.m.rows;
   }
 
-  get engine(): 'float64' | 'float32' | undefined {
-    return this.m.engine;
+  get engine(): 'float64' | 'float32' | 'onnxruntime' | undefined {
+    return this.ran;
   }
 
   /** The moments, for NBS or CCA on the same data. */
@@ -141,7 +144,8 @@ export interface CKAMatrixResult {
   values: (number | null)[][];
   /** Why entries are null. */
   problems: string[];
-  engine: 'float64' | 'float32' | undefined;
+  /** float32 means tfjs multiplied the float32 blocks; onnxruntime, onnxruntime-node did. */
+  engine: 'float64' | 'float32' | 'onnxruntime' | undefined;
   rows: number;
 }
 
@@ -154,11 +158,17 @@ export class CKAMatrixAccumulator {
   private readonly m: CrossMoments;
 
   constructor(xCols: number[], yCols: number[], options: { engine?: CrossProductEngine; xNames?: string[]; yNames?: string[] } = {}) {
-    this.m = new CrossMoments(xCols, yCols, options);
+    const sum = (c: number[]) => c.reduce((a, b) => a + b, 0);
+    const work = sum(xCols) * sum(yCols) + sum([...xCols, ...yCols].map((c) => c * c));
+    this.m = new CrossMoments(xCols, yCols, { ...options, engine: matrixEngine(options.engine, work) });
   }
+
+  private ran: 'float64' | 'float32' | 'onnxruntime' | undefined;
 
   add(xs: Matrix[], ys: Matrix[]): void {
     this.m.add(xs, ys);
+    // Read right after the add: the multiplier is the one this add resolved (see engine.ts).
+    this.ran = engineThatRan(this.m.engine);
   }
 
   get moments(): CrossMoments {
@@ -181,7 +191,7 @@ export class CKAMatrixAccumulator {
       }
       values.push(row);
     }
-    return { values, problems, engine: this.m.engine, rows: this.m.rows };
+    return { values, problems, engine: this.ran, rows: this.m.rows };
   }
 }
 
