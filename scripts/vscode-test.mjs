@@ -11,7 +11,8 @@
 // --timeout      bound for the whole run, default 900 s (or PRUNESCOPE_VSCODE_TIMEOUT)
 // --keep         keep the temporary folders (user data, workspace, logs) and print where they are
 // --verbose      relay the server's and the workbench's log lines as they come
-// --vsix FILE    test the packaged extension instead (npm run package): FILE is installed into the
+// --vsix FILE    test the packaged extension instead (npm run package; this machine's platform-specific
+//                package, e.g. prunescope-linux-x64-VERSION.vsix): FILE is installed into the
 //                run's extensions folder with the server's --install-extension, and the window runs
 //                test/vscode/suite/installed/index.ts from a tiny test extension, so PruneScope is
 //                loaded only from its installed copy. Closes with `vsix: N passed, ...`.
@@ -57,7 +58,8 @@ const { values: opts } = parseArgs({
 const untrusted = opts.untrusted;
 if (untrusted && opts.vsix) fail('--untrusted and --vsix do not go together');
 const vsix = opts.vsix ? resolve(opts.vsix) : undefined;
-if (vsix && !existsSync(vsix)) fail(`--vsix ${vsix} does not exist (npm run package writes one)`);
+if (vsix && !existsSync(vsix))
+  fail(`--vsix ${vsix} does not exist (npm run package -- --target ${process.platform}-${process.arch} writes one)`);
 const timeoutMs = Number(opts.timeout) * 1000;
 if (!(timeoutMs > 0)) fail(`--timeout must be a positive number of seconds, not ${opts.timeout}`);
 

@@ -1,5 +1,12 @@
 import { dirname, resolve } from 'node:path';
-import { BACKEND_PREFERENCES, initBackend, type BackendPreference } from '../core/backend';
+import {
+  backendInfo,
+  BACKEND_PREFERENCES,
+  ENGINE_PREFERENCES,
+  initEngine,
+  type BackendPreference,
+  type EnginePreference,
+} from '../core/backend';
 import { allowReplacing, assertMayWriteAll, noteInputs } from '../core/io/scope';
 import { recoverPartialWrites } from '../core/io/atomic';
 import { choiceOption, type Options } from './args';
@@ -12,11 +19,17 @@ export interface Command {
   run(argv: string[]): Promise<void>;
 }
 
-/** Starts the compute backend a command asked for and, with --verbose, says which one runs. */
-export async function startBackend(values: { backend?: string | boolean; verbose?: boolean }): Promise<void> {
+/**
+ * Starts the engine and the compute backend a command asked for (once per process) and, with
+ * --verbose, says which ones run.
+ */
+export async function startBackend(values: { backend?: string | boolean; engine?: string | boolean; verbose?: boolean }): Promise<void> {
   const preference = choiceOption<BackendPreference>(values.backend, 'backend', BACKEND_PREFERENCES, 'auto');
-  const b = await initBackend(preference);
+  const engine = choiceOption<EnginePreference>(values.engine, 'engine', ENGINE_PREFERENCES, 'auto');
+  const e = await initEngine(engine, preference);
+  const b = backendInfo();
   if (values.verbose) {
+    info(`engine: ${e.name}`);
     info(
       `backend: ${b.name}${b.name === 'wasm' ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''} (TensorFlow.js ${b.tfjsVersion})`,
     );

@@ -39,6 +39,7 @@ function help(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'common options: --json (machine-readable output), --verbose (say which backend runs),',
+    '                --engine auto|onnxruntime|wasm|tfjs-node (auto: onnxruntime when it loads),',
     '                --backend auto|tensorflow|wasm|cpu, --help',
     "run 'prunescope <command> --help' for a command's options",
   ].join('\n');

@@ -1,9 +1,12 @@
-import { backendInfo } from '../core/backend';
+import { backendInfo, engineInfo } from '../core/backend';
 
-/** JSON on stdout, always carrying the backend that computed it. */
+/** JSON on stdout, always carrying the backend (and the engine, once one was chosen) that computed it. */
 export function printJson(value: object): void {
   const b = backendInfo();
-  process.stdout.write(`${JSON.stringify({ ...value, backend: b.name, tfjsVersion: b.tfjsVersion }, null, 2)}\n`);
+  const engine = engineInfo()?.name;
+  process.stdout.write(
+    `${JSON.stringify({ ...value, backend: b.name, tfjsVersion: b.tfjsVersion, ...(engine ? { engine } : {}) }, null, 2)}\n`,
+  );
 }
 
 /** Progress and diagnostics go to stderr so stdout stays parseable. */

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { engineInfo } from '../core/backend';
 import { makeFolderFor, recoverPartialWrites, writeFilesAtomically, writeGroup } from '../core/io/atomic';
 import { SIMILARITY_METRIC_IDS } from '../core/metrics/similarity';
 import type { Results } from '../core/results/format';
@@ -31,7 +32,9 @@ export function resultsPaths(out: string): { results: string; report: string } {
   return { results: join(out, 'results.json'), report: join(out, 'report.html') };
 }
 
-export async function writeResultsAndReport(results: Results, out: string): Promise<{ results: string; report: string }> {
+export async function writeResultsAndReport(given: Results, out: string): Promise<{ results: string; report: string }> {
+  const engine = engineInfo()?.name;
+  const results: Results = engine ? { ...given, backend: { ...given.backend, engine } } : given;
   await recoverPartialWrites(out, undefined, warn);
   const paths = resultsPaths(out);
   const created = (await makeFolderFor(paths.results)) !== undefined;

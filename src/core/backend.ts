@@ -1,6 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { cpus } from 'node:os';
+import type { DenseEngine } from './engine/dense';
+import { requireOnnxRuntimeEngine, resolveDenseEngine } from './engine/resolve';
+import { wasmEngine } from './engine/wasm-engine';
 import { PruneScopeError } from './errors';
+import type { MLP } from './model/mlp';
 import { initWasmThreads } from './wasm-threads';
 
 /**
@@ -99,4 +103,73 @@ export function availableBackends(): BackendName[] {
   if (!tryRequire('@tensorflow/tfjs-backend-wasm')) names.push('wasm');
   names.push('cpu');
   return names;
+}
+
+/**
+ * The compute engine a person chooses (`--engine`, the prunescope.engine setting). `onnxruntime`
+ * runs the dense work (forward passes of evaluate and predict, the CKA matrices' products) in
+ * onnxruntime-node; `wasm` and `tfjs-node` run it through TensorFlow.js on that backend. `auto`:
+ * onnxruntime when it loads, else the TensorFlow.js backend `--backend` picks, after one note.
+ */
+export type EnginePreference = 'auto' | 'onnxruntime' | 'wasm' | 'tfjs-node';
+export const ENGINE_PREFERENCES: readonly EnginePreference[] = ['auto', 'onnxruntime', 'wasm', 'tfjs-node'];
+
+export interface EngineInfo {
+  /** What ran the dense work: onnxruntime, or the TensorFlow.js backend (wasm, tfjs-node, tfjs-cpu). */
+  name: string;
+  /** The dense engine behind `name` (the tfjs code paths on the active backend unless onnxruntime). */
+  dense: DenseEngine;
+  /** Why the preferred engine was not used, when it was not. */
+  note?: string;
+}
+
+let activeEngine: { preference: EnginePreference; backend: BackendName; info: EngineInfo } | undefined;
+
+/** The name recorded for the tfjs code paths on a backend. */
+function tfjsEngineName(b: BackendName): string {
+  return b === 'tensorflow' ? 'tfjs-node' : b === 'wasm' ? 'wasm' : 'tfjs-cpu';
+}
+
+/** The TensorFlow.js backend an engine needs, or a PruneScopeError when --backend contradicts it. */
+function backendFor(engine: EnginePreference, backend: BackendPreference): BackendPreference {
+  const needs: BackendName | undefined = engine === 'wasm' ? 'wasm' : engine === 'tfjs-node' ? 'tensorflow' : undefined;
+  if (!needs || backend === 'auto') return needs ?? backend;
+  if (backend !== needs) throw new PruneScopeError(`engine ${engine} runs on the ${needs} backend, not ${backend}`);
+  return needs;
+}
+
+/**
+ * Picks the engine (and the TensorFlow.js backend beside it) once per process and preference;
+ * later calls with the same preference return it. An explicit `onnxruntime` that cannot load is
+ * a PruneScopeError naming why; `auto` falls back with the one-line note onnxruntime.ts writes.
+ */
+export async function initEngine(preference: EnginePreference = 'auto', backend: BackendPreference = 'auto'): Promise<EngineInfo> {
+  if (!ENGINE_PREFERENCES.includes(preference)) {
+    throw new PruneScopeError(`unknown engine "${preference}" (expected one of ${ENGINE_PREFERENCES.join(', ')})`);
+  }
+  const b = await initBackend(backendFor(preference, backend));
+  if (activeEngine?.preference === preference && activeEngine.backend === b.name) return activeEngine.info;
+  let info: EngineInfo;
+  if (preference === 'onnxruntime') info = { name: 'onnxruntime', dense: requireOnnxRuntimeEngine() };
+  else if (preference === 'auto') {
+    const dense = resolveDenseEngine('auto');
+    info = dense.name === 'onnxruntime' ? { name: 'onnxruntime', dense } : { name: tfjsEngineName(b.name), dense, note: dense.note };
+  } else info = { name: tfjsEngineName(b.name), dense: wasmEngine() };
+  activeEngine = { preference, backend: b.name, info };
+  return info;
+}
+
+/** The engine initEngine picked, or undefined before any (library callers that never chose one). */
+export function engineInfo(): EngineInfo | undefined {
+  return activeEngine?.info;
+}
+
+/**
+ * The network's outputs on n rows of x on the process's engine: onnxruntime when it was chosen
+ * (one session per model, reused), else the tfjs forward pass of model/forward.ts.
+ */
+export async function forwardOnEngine(mlp: MLP, x: Float32Array, n: number, batchSize = 1000): Promise<Float32Array> {
+  const dense = engineInfo()?.dense;
+  if (dense?.name === 'onnxruntime') return (await dense.forward(mlp, x, n, { batchSize })).outputs;
+  return (await wasmEngine().forward(mlp, x, n, { batchSize })).outputs;
 }

@@ -175,6 +175,7 @@ export class Commands {
       dataset,
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
+      engine: settings.engine,
       strategies,
       sparsities: settings.sparsities,
       finetuneEpochs: settings.finetuneEpochs,
@@ -238,6 +239,7 @@ export class Commands {
       dataset: this.dataset(settings, model),
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
+      engine: settings.engine,
       finetuneEpochs: settings.finetuneEpochs,
       samples: settings.samples,
       ...pruningParams(settings),
@@ -283,6 +285,7 @@ export class Commands {
       dataset,
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
+      engine: settings.engine,
       samples: settings.samples,
       metric,
     };
@@ -340,6 +343,7 @@ export class Commands {
       dataset: this.dataset(settings, out),
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
+      engine: settings.engine,
       hidden,
       dropout: 0.5,
       epochs: Number(epochsText),
@@ -371,6 +375,7 @@ export class Commands {
       dataset: this.dataset(settings, model),
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
+      engine: settings.engine,
       split: 'test',
     });
     if (!r) return undefined;

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../../test/fixtures';
+import { ENGINE_PREFERENCES } from '../core/backend';
 import { REMOVED_UNITS } from '../core/prune/apply';
+import { enginePreferenceSchema } from '../shared/jobs';
 import { PRUNE_STRATEGY_IDS } from '../core/prune/registry';
 import {
   normalizationParam,
@@ -21,6 +23,7 @@ test('settings: defaults when nothing is set', () => {
   const { settings, problems } = readSettings(() => undefined);
   assert.deepEqual(problems, []);
   assert.equal(settings.backend, 'auto');
+  assert.equal(settings.engine, 'auto');
   assert.equal(settings.dataset, 'mnist');
   assert.equal(settings.samples, 1000);
   assert.equal(settings.pruneStrategy, 'auto');
@@ -57,6 +60,9 @@ test('package.json declares every setting, with the defaults the extension falls
   assert.deepEqual(declared['prunescope.strategies'].items?.enum, [...PRUNE_STRATEGY_IDS]);
   assert.deepEqual(declared['prunescope.pruneStrategy'].enum, [AUTO_STRATEGY, ...PRUNE_STRATEGY_IDS]);
   assert.deepEqual(declared['prunescope.removedUnits'].enum, [...REMOVED_UNITS]);
+  // The setting, the worker's job parameter and the core's engine choice name the same engines.
+  assert.deepEqual(declared['prunescope.engine'].enum, [...ENGINE_PREFERENCES]);
+  assert.deepEqual(enginePreferenceSchema.options, [...ENGINE_PREFERENCES]);
   // The settings editor's check of a pattern and the extension's agree on what is N:M.
   const editorAccepts = new RegExp(declared['prunescope.pattern'].pattern!);
   for (const text of ['', '2:4', ' 4 : 8 ', '2-4', '2:4:8', 'x']) {
@@ -90,16 +96,18 @@ test('settings: compensation, calibration rows, removed units and an N:M pattern
 });
 
 test('settings: a bad value falls back to its default and is reported', () => {
-  const values: Record<string, unknown> = { backend: 'gpu', samples: -3, sparsities: [0.9, 0.1, 0.1], iterations: 2 };
+  const values: Record<string, unknown> = { backend: 'gpu', engine: 'cuda', samples: -3, sparsities: [0.9, 0.1, 0.1], iterations: 2 };
   const { settings, problems } = readSettings((k) => values[k]);
   assert.equal(settings.backend, 'auto');
+  assert.equal(settings.engine, 'auto');
   assert.equal(settings.samples, 1000);
   assert.equal(settings.iterations, 2);
   // Sorted and without duplicates.
   assert.deepEqual(settings.sparsities, [0.1, 0.9]);
-  assert.equal(problems.length, 2);
+  assert.equal(problems.length, 3);
   assert.match(problems[0], /prunescope\.backend/);
-  assert.match(problems[1], /prunescope\.samples/);
+  assert.match(problems[1], /^prunescope\.engine: .*"onnxruntime".*; using the default$/);
+  assert.match(problems[2], /prunescope\.samples/);
 });
 
 test('settings: dataset paths resolve against the workspace folder; mnist stays', () => {

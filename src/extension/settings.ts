@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { backendPreferenceSchema, nmPatternSchema, removedUnitsSchema } from '../shared/jobs';
+import { backendPreferenceSchema, enginePreferenceSchema, nmPatternSchema, removedUnitsSchema } from '../shared/jobs';
 import { PRUNE_FORMATS } from './naming';
 
 /** "" (no pattern) or N:M; the schema that crosses to the worker (nmPatternSchema) says what N:M may be. */
@@ -12,6 +12,7 @@ const patternSetting = z
 /** The prunescope.* settings (package.json "configuration" declares the same names and defaults). */
 const settingsShape = {
   backend: backendPreferenceSchema.default('auto'),
+  engine: enginePreferenceSchema.default('auto'),
   samples: z.number().int().positive().default(1000),
   strategies: z.array(z.string().min(1)).min(1).default(['magnitude', 'unit-l2', 'apoz', 'random']),
   sparsities: z.array(z.number().min(0).max(1)).min(1).default([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]),

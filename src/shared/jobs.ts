@@ -19,6 +19,8 @@ const share = finite.min(0).max(1);
 const count = z.number().int().nonnegative();
 
 export const backendPreferenceSchema = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
+/** core/backend.ts ENGINE_PREFERENCES: who runs the dense work (forward passes, CKA products). */
+export const enginePreferenceSchema = z.enum(['auto', 'onnxruntime', 'wasm', 'tfjs-node']);
 export const normalizationSchema = z.enum(['unit', 'zscore', 'none']);
 export const activationSchema = z.enum(ACTIVATIONS);
 export const splitSchema = z.enum(['train', 'validation', 'test']);
@@ -33,7 +35,7 @@ const readFields = {
   activation: activationSchema.optional(),
   outputActivation: activationSchema.optional(),
 };
-const computeFields = { backend: backendPreferenceSchema.default('auto') };
+const computeFields = { backend: backendPreferenceSchema.default('auto'), engine: enginePreferenceSchema.default('auto') };
 
 export const removedUnitsSchema = z.enum(REMOVED_UNITS);
 /** "N:M" with 0 < N < M: keep N of every M consecutive weights of a unit. */
@@ -141,6 +143,8 @@ export const evaluateResultSchema = z.object({
   loss: finite.nullable(),
   agreement: finite.nullable(),
   backend: z.string(),
+  /** The engine that ran the forward passes (onnxruntime, wasm, tfjs-node, tfjs-cpu). */
+  engine: z.string().optional(),
 });
 
 /**
@@ -219,6 +223,8 @@ export const pruneResultSchema = z.object({
   before: evaluationSchema.optional(),
   after: evaluationSchema.optional(),
   notes: z.array(z.string()),
+  /** The engine that ran the evaluations (onnxruntime, wasm, tfjs-node, tfjs-cpu). */
+  engine: z.string().optional(),
 });
 
 export const compareParamsSchema = z.object({

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { availableBackends, initBackend } from '../core/backend';
+import { availableBackends, backendInfo, initBackend, initEngine } from '../core/backend';
 import { SIMILARITY_METRICS } from '../core/metrics/similarity';
 import { PRUNE_STRATEGIES } from '../core/prune/registry';
 import { checkFits, getSplit, loadDataset } from '../core/data/load';
@@ -45,7 +45,8 @@ export const CORE_JOBS: JobTable<'describe' | 'inspect' | 'evaluate' | 'train'> 
   },
 
   async evaluate(p, ctx) {
-    const backend = await initBackend(p.backend);
+    const engine = await initEngine(p.engine, p.backend);
+    const backend = backendInfo();
     ctx.progress(0.05, 'reading the model');
     const read = { activation: p.activation, outputActivation: p.outputActivation };
     const mlp = await readModel(p.model, read);
@@ -65,6 +66,7 @@ export const CORE_JOBS: JobTable<'describe' | 'inspect' | 'evaluate' | 'train'> 
       loss: nullable(r.loss),
       agreement: nullable(r.agreement),
       backend: backend.name,
+      engine: engine.name,
     };
   },
 

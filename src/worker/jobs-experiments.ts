@@ -1,5 +1,5 @@
 /** The pruning experiments of src/core/experiments as worker jobs: analyze, prune, compare. */
-import { initBackend } from '../core/backend';
+import { initEngine } from '../core/backend';
 import { PruneScopeError } from '../core/errors';
 import { pruneModel, runAnalysis, runComparison, type AnalysisOptions, type JobHooks } from '../core/experiments';
 import { parsePattern, type PruningOptions } from '../core/experiments/pruning-options';
@@ -53,14 +53,19 @@ export function analysisOptions(p: JobParams<'analyze'>): AnalysisOptions {
   };
 }
 
+/** The results with the engine that ran them in their backend record. */
+function withEngine<T extends { backend: { name: string; tfjsVersion: string; engine?: string } }>(results: T, engine: string): T {
+  return { ...results, backend: { ...results.backend, engine } };
+}
+
 export const EXPERIMENT_JOBS: JobTable<'analyze' | 'prune' | 'compare'> = {
   async analyze(p, ctx) {
-    await initBackend(p.backend);
-    return runAnalysis(analysisOptions(p), hooks(ctx));
+    const engine = await initEngine(p.engine, p.backend);
+    return withEngine(await runAnalysis(analysisOptions(p), hooks(ctx)), engine.name);
   },
   async prune(p, ctx) {
-    await initBackend(p.backend);
-    return pruneModel(
+    const engine = await initEngine(p.engine, p.backend);
+    const result = await pruneModel(
       {
         model: p.model,
         out: p.out,
@@ -76,10 +81,11 @@ export const EXPERIMENT_JOBS: JobTable<'analyze' | 'prune' | 'compare'> = {
       },
       hooks(ctx),
     );
+    return { ...result, engine: engine.name };
   },
   async compare(p, ctx) {
-    await initBackend(p.backend);
-    return runComparison(
+    const engine = await initEngine(p.engine, p.backend);
+    const results = await runComparison(
       {
         modelA: p.a,
         modelB: p.b,
@@ -92,5 +98,6 @@ export const EXPERIMENT_JOBS: JobTable<'analyze' | 'prune' | 'compare'> = {
       },
       hooks(ctx),
     );
+    return withEngine(results, engine.name);
   },
 };

@@ -89,7 +89,7 @@ function headerFor(vm: ResultsViewModel, host: ResultsHost): HTMLElement {
     ],
     [
       'computed with',
-      `${r.backend.name} backend (TensorFlow.js ${r.backend.tfjsVersion}), PruneScope ${r.tool.version}, ${Number.isNaN(created.getTime()) ? r.createdAt : created.toLocaleString()}`,
+      `${r.backend.engine ? `${r.backend.engine} engine, ` : ''}${r.backend.name} backend (TensorFlow.js ${r.backend.tfjsVersion}), PruneScope ${r.tool.version}, ${Number.isNaN(created.getTime()) ? r.createdAt : created.toLocaleString()}`,
     ],
   ];
   if (r.kind === 'analysis') {

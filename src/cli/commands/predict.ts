@@ -2,7 +2,7 @@ import { readModel } from '../../core/formats/registry';
 import { readNpy, writeNpy } from '../../core/io/npy';
 import { assertNotSource } from '../../core/io/atomic';
 import { DataError } from '../../core/errors';
-import { predict } from '../../core/model/forward';
+import { forwardOnEngine } from '../../core/backend';
 import { outputSize } from '../../core/model/mlp';
 import { parse, requireString } from '../args';
 import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../command';
@@ -34,7 +34,7 @@ export const predictCommand: Command = {
         `rows have ${perRow} values (array shape [${x.shape.join(', ')}]) but the model takes ${mlp.inputSize} inputs ([${mlp.inputShape.join(', ')}])`,
       );
     }
-    const y = predict(mlp, Float32Array.from(x.data), rows);
+    const y = await forwardOnEngine(mlp, Float32Array.from(x.data), rows);
     await writeNpy(out, y, [rows, outputSize(mlp)]);
     if (values.json) printJson({ model: positionals[0], input, out, rows, outputs: outputSize(mlp) });
     else info(`wrote ${out}: [${rows}, ${outputSize(mlp)}] float32`);

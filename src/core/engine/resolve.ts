@@ -1,6 +1,6 @@
 import { PruneScopeError } from '../errors';
 import { DENSE_ENGINE_PREFERENCES, type DenseEngine, type DenseEnginePreference } from './dense';
-import { onnxRuntimeNote } from './onnxruntime';
+import { loadOnnxRuntime, onnxRuntimeNote } from './onnxruntime';
 import { onnxRuntimeEngine } from './ort-engine';
 import { wasmEngine } from './wasm-engine';
 
@@ -15,4 +15,18 @@ export function resolveDenseEngine(preference: DenseEnginePreference = 'auto'): 
   }
   if (preference === 'wasm') return wasmEngine();
   return onnxRuntimeEngine() ?? wasmEngine(onnxRuntimeNote());
+}
+
+/**
+ * The dense engine an explicit `--engine onnxruntime` asks for: onnxruntime when it loads, else a
+ * PruneScopeError with the reason (the person named it, so a silent fallback would mislead them).
+ */
+export function requireOnnxRuntimeEngine(): DenseEngine {
+  const loaded = loadOnnxRuntime();
+  const engine = typeof loaded === 'string' ? undefined : onnxRuntimeEngine();
+  if (!engine) {
+    const why = typeof loaded === 'string' ? loaded : (onnxRuntimeNote() ?? 'onnxruntime-node did not load');
+    throw new PruneScopeError(`engine onnxruntime is not available: ${why.replace(/^note: /, '')}`);
+  }
+  return engine;
 }

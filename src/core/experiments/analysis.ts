@@ -1,4 +1,4 @@
-import { backendInfo, initBackend } from '../backend';
+import { backendInfo, engineInfo, initBackend } from '../backend';
 import type { Dataset, DatasetSplits, Normalization } from '../data/dataset';
 import { checkFits, loadDataset } from '../data/load';
 import { CancelledError, PruneScopeError } from '../errors';
@@ -262,7 +262,7 @@ export function resultsHeader(
     version: RESULTS_VERSION,
     createdAt: new Date().toISOString(),
     tool: { name: 'prunescope', version: TOOL_VERSION },
-    backend: { name: b.name, tfjsVersion: b.tfjsVersion },
+    backend: { name: b.name, tfjsVersion: b.tfjsVersion, ...(engineInfo() ? { engine: engineInfo()!.name } : {}) },
     dataset: {
       name: data.splits.name,
       split: evaluated.split,

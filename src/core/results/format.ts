@@ -204,7 +204,8 @@ const base = {
   version: z.literal(RESULTS_VERSION),
   createdAt: z.string(),
   tool: z.object({ name: z.literal('prunescope'), version: z.string() }),
-  backend: z.object({ name: z.string(), tfjsVersion: z.string() }),
+  /** `engine`: what ran the dense work (onnxruntime, wasm, tfjs-node, tfjs-cpu); absent in files before it was recorded. */
+  backend: z.object({ name: z.string(), tfjsVersion: z.string(), engine: z.string().optional() }),
   dataset: datasetInfoSchema,
 };
 

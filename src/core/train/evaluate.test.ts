@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { initBackend } from '../backend';
+import { forwardOnEngine, initBackend, initEngine, type EnginePreference } from '../backend';
 import { makeDataset, sliceRows } from '../data/dataset';
 import { getSplit, loadDataset } from '../data/load';
-import { DataError } from '../errors';
+import { loadOnnxRuntime } from '../engine/onnxruntime';
+import { DataError, PruneScopeError } from '../errors';
+import { readModel } from '../formats/registry';
 import { predict } from '../model/forward';
 import { cloneMLP, type Activation, type MLP } from '../model/mlp';
-import { evaluate } from './evaluate';
+import { evaluate, type Evaluation } from './evaluate';
+import { built } from '../../../test/kits/encode/models';
+import { mnistRows } from '../../../test/kits/prune';
 import { initMLP } from './fit';
 
 before(async () => {
@@ -114,5 +118,79 @@ describe('evaluate', () => {
       evaluate(m, makeDataset('many', x, new Int32Array([0, 1, 2, 1]), [2])),
       (e: Error) => e instanceof DataError && /labels up to 2/.test(e.message),
     );
+  });
+});
+
+/** The engines that load here, each made the process's engine before its run. */
+function enginePreferences(): EnginePreference[] {
+  return typeof loadOnnxRuntime() === 'string' ? ['wasm'] : ['wasm', 'onnxruntime'];
+}
+
+describe('evaluate on every engine that loads', () => {
+  test('hand-worked loss and accuracy of the identity model on every engine', async () => {
+    const labels = new Int32Array([0, 1, 0, 1]);
+    // Every row's argmax is its label; the loss is the mean of -log softmax(row)[label].
+    const want = logitRows.reduce((s, r, i) => s - Math.log(softmaxRow(r)[labels[i]]), 0) / 4;
+    for (const preference of enginePreferences()) {
+      assert.equal((await initEngine(preference)).name, preference);
+      for (const activation of ['linear', 'softmax', 'log_softmax'] as Activation[]) {
+        const r = await evaluate(identityModel(activation), makeDataset('rows', x, labels, [2]), { keepPredictions: true });
+        assert.equal(r.accuracy, 1, `${preference} ${activation}`);
+        assert.deepEqual([...r.predictions!], [0, 1, 0, 1]);
+        assert.ok(Math.abs(r.loss - want) < 1e-6, `${preference} ${activation}: ${r.loss} vs ${want}`);
+      }
+    }
+  });
+
+  test('2000 MNIST test rows: the same predictions and accuracy, losses within float32 rounding', async () => {
+    const mlp = await readModel(built('onnx', 'mnist2x10.onnx'));
+    const data = await mnistRows(2000, 'test');
+    const runs: { name: string; r: Evaluation; outputs: Float32Array }[] = [];
+    for (const preference of enginePreferences()) {
+      const { name } = await initEngine(preference);
+      const r = await evaluate(mlp, data, { keepPredictions: true, reference: cloneMLP(mlp), batchSize: 700 });
+      runs.push({ name, r, outputs: await forwardOnEngine(mlp, data.x, data.n) });
+    }
+    // The tfjs forward pass, independently of both engines' evaluate: accuracy from its argmax.
+    const y = predict(mlp, data.x, data.n);
+    let correct = 0;
+    for (let i = 0; i < data.n; i++) {
+      const row = Array.from(y.subarray(i * 10, i * 10 + 10));
+      if (row.indexOf(Math.max(...row)) === data.y![i]) correct++;
+    }
+    for (const { name, r, outputs } of runs) {
+      assert.equal(r.samples, 2000);
+      assert.equal(r.accuracy, correct / 2000, name);
+      assert.equal(r.agreement, 1, `${name}: a copy of the model agrees everywhere`);
+      assert.deepEqual(r.predictions, runs[0].r.predictions, `${name} predictions`);
+      assert.ok(Math.abs(r.loss - runs[0].r.loss) < 1e-5 * runs[0].r.loss, `${name} loss ${r.loss} vs ${runs[0].r.loss}`);
+      let worst = 0;
+      for (let k = 0; k < y.length; k++) worst = Math.max(worst, Math.abs(outputs[k] - y[k]) / (1 + Math.abs(y[k])));
+      assert.ok(worst < 1e-4, `${name} outputs: ${worst}`);
+    }
+    assert.ok(correct / 2000 > 0.7, `the kit model (2 hidden units of 10) is trained: ${correct / 2000}`);
+  });
+
+  test('an explicit onnxruntime that cannot load is an error naming why; wasm is always there', async () => {
+    const saved = process.env.PRUNESCOPE_ONNXRUNTIME_MODULE;
+    process.env.PRUNESCOPE_ONNXRUNTIME_MODULE = 'onnxruntime-node-not-installed';
+    try {
+      // Another engine first: a preference resolved before is kept for the process.
+      assert.equal((await initEngine('wasm')).name, 'wasm');
+      await assert.rejects(
+        initEngine('onnxruntime'),
+        (e: Error) =>
+          e instanceof PruneScopeError &&
+          /^engine onnxruntime is not available: onnxruntime-node-not-installed did not load \(Cannot find module/.test(e.message),
+      );
+      await assert.rejects(initEngine('wasm', 'cpu'), /engine wasm runs on the wasm backend, not cpu/);
+      await assert.rejects(
+        initEngine('gpu' as EnginePreference),
+        /unknown engine "gpu" \(expected one of auto, onnxruntime, wasm, tfjs-node\)/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.PRUNESCOPE_ONNXRUNTIME_MODULE;
+      else process.env.PRUNESCOPE_ONNXRUNTIME_MODULE = saved;
+    }
   });
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend';
+import { engineInfo, initBackend } from '../backend';
+import type { DenseEngine } from '../engine/dense';
 import type { Dataset } from '../data/dataset';
 import { checkFits } from '../data/load';
 import { DataError, PruneScopeError } from '../errors';
@@ -49,7 +50,10 @@ export function probabilities(outputs: tf.Tensor2D, activation: MLP['layers'][nu
  */
 export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
   await initBackend();
-  const { batchSize, labels } = checkEvaluation(mlp, dataset, options);
+  const checked = checkEvaluation(mlp, dataset, options);
+  const dense = engineInfo()?.dense;
+  if (dense?.name === 'onnxruntime') return evaluateOnEngine(dense, mlp, dataset, options, checked);
+  const { batchSize, labels } = checked;
   const { reference, referencePredictions } = options;
 
   const lastActivation = mlp.layers[mlp.layers.length - 1].activation;
@@ -95,6 +99,69 @@ export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOpti
   const result: Evaluation = { accuracy: correct / n, loss: lossSum / n, samples: n };
   if (reference || referencePredictions) result.agreement = agree / n;
   if (predictions) result.predictions = predictions;
+  return result;
+}
+
+/** Argmax of each row of an [n, k] row-major array (the first of equal maxima, as tf.argMax). */
+function argmaxRows(y: Float32Array, k: number): Int32Array {
+  const out = new Int32Array(y.length / k);
+  for (let i = 0; i < out.length; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (y[i * k + j] > y[i * k + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** -log of the row's probability of `label`, clipped as in `evaluate`, from the model's outputs. */
+function rowLoss(y: Float32Array, o: number, k: number, label: number, activation: MLP['layers'][number]['activation']): number {
+  let p: number;
+  if (activation === 'softmax') p = y[o + label];
+  else if (activation === 'log_softmax') p = Math.exp(y[o + label]);
+  else {
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, y[o + j]);
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += Math.exp(y[o + j] - max);
+    p = Math.exp(y[o + label] - max) / sum;
+  }
+  return -Math.log(Math.min(1, Math.max(EPSILON, p)));
+}
+
+/**
+ * `evaluate` with the forward passes on a dense engine (onnxruntime, whose sessions are kept per
+ * model); the softmax, loss and argmax follow on the outputs in float64, as the tfjs path does in
+ * float32, so the two agree to float32 rounding.
+ */
+async function evaluateOnEngine(
+  dense: DenseEngine,
+  mlp: MLP,
+  dataset: Dataset,
+  options: EvaluateOptions,
+  { batchSize, labels }: { batchSize: number; labels: Int32Array },
+): Promise<Evaluation> {
+  const n = dataset.n;
+  const k = outputSize(mlp);
+  const y = (await dense.forward(mlp, dataset.x, n, { batchSize })).outputs;
+  const yhat = argmaxRows(y, k);
+  const activation = mlp.layers[mlp.layers.length - 1].activation;
+  let lossSum = 0;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    lossSum += rowLoss(y, i * k, k, labels[i], activation);
+    if (yhat[i] === labels[i]) correct++;
+  }
+  const result: Evaluation = { accuracy: correct / n, loss: lossSum / n, samples: n };
+  const { reference } = options;
+  let refPred = options.referencePredictions;
+  if (!refPred && reference)
+    refPred = argmaxRows((await dense.forward(reference, dataset.x, n, { batchSize })).outputs, outputSize(reference));
+  if (refPred) {
+    let agree = 0;
+    for (let i = 0; i < n; i++) if (refPred[i] === yhat[i]) agree++;
+    result.agreement = agree / n;
+  }
+  if (options.keepPredictions) result.predictions = yhat;
   return result;
 }
 

