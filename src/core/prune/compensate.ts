@@ -1,8 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, PruneScopeError } from '../errors';
+import { engineInfo } from '../backend';
+import { ROW_BLOCK, type DenseEngine } from '../engine/dense';
+import { resolveDenseEngine } from '../engine/resolve';
 import { choleskyInPlace, choleskySolveInPlace } from '../metrics/cholesky';
-import { applyActivation, denseLinear } from '../model/forward';
+import { applyActivation } from '../model/forward';
 import { cloneMLP, type DenseLayer, type MLP } from '../model/mlp';
+import { constantActivation } from './apply';
 
 /**
  * Compensation: after a strategy has chosen what goes, the weights that stay are refit so that
@@ -18,9 +22,10 @@ import { cloneMLP, type DenseLayer, type MLP } from '../model/mlp';
  *
  * Each unit's problem is a ridge regression on centred data (the bias is the intercept, not
  * damped): (Xs^T Xs + lambda I) w = Xs^T t, lambda = damping * mean diagonal of the layer's
- * centred Gram matrix, solved in float64 by Cholesky. The Gram and cross products run through
- * tfjs in float32 on blocks of rows whose results are summed in float64 (as the CKA engine
- * does), which keeps the products fast and their rounding far below the damping.
+ * centred Gram matrix, solved in float64 by Cholesky. The forward passes, Gram and cross products
+ * run on the dense engine (src/core/engine/: onnxruntime when it runs, else tfjs-wasm) in float32,
+ * on blocks of rows whose results are summed in float64 (as the CKA engine does), which keeps the
+ * products fast and their rounding far below the damping.
  */
 
 export interface CompensationOptions {
@@ -66,21 +71,19 @@ export function compensate(original: MLP, pruned: MLP, x: Float32Array, n: numbe
   checkInputs(original, pruned, x, n, options, damping);
   const out = cloneMLP(pruned);
   const layers: LayerCompensation[] = [];
-  const walk = new Walk(original, x, n);
-  try {
-    let inputsChanged = false;
-    out.layers.forEach((layer, l) => {
-      if (options.signal?.aborted) throw new CancelledError();
-      const keptIn = l === 0 ? null : (options.keptUnits?.[l - 1] ?? null);
-      const keptOut = options.keptUnits?.[l] ?? null;
-      const changed = weightsChanged(original.layers[l], layer, keptIn, keptOut);
-      const refit = inputsChanged || changed;
-      layers.push(walk.step(l, layer, keptOut, refit, { damping, blockRows: options.blockRows ?? 1024 }));
-      inputsChanged = refit || layer.units !== original.layers[l].units;
-    });
-  } finally {
-    walk.dispose();
-  }
+  const engine = engineInfo()?.dense ?? resolveDenseEngine();
+  const walk = new Walk(original, x, n, engine);
+  const settings = { damping, blockRows: options.blockRows ?? ROW_BLOCK, engine };
+  let inputsChanged = false;
+  out.layers.forEach((layer, l) => {
+    if (options.signal?.aborted) throw new CancelledError();
+    const keptIn = l === 0 ? null : (options.keptUnits?.[l - 1] ?? null);
+    const keptOut = options.keptUnits?.[l] ?? null;
+    const changed = weightsChanged(original.layers[l], layer, keptIn, keptOut);
+    const refit = inputsChanged || changed;
+    layers.push(walk.step(l, layer, keptOut, refit, settings));
+    inputsChanged = refit || layer.units !== original.layers[l].units;
+  });
   return { mlp: out, samples: n, damping, layers };
 }
 
@@ -118,20 +121,31 @@ function weightsChanged(o: DenseLayer, p: DenseLayer, keptIn: readonly number[] 
 interface RefitSettings {
   damping: number;
   blockRows: number;
+  engine: DenseEngine;
 }
 
-/** The two forward passes, original and pruned, one layer at a time on the calibration rows. */
+/** A row-major [rows, cols] float32 matrix: activations or pre-activations of the calibration rows. */
+interface Rows {
+  data: Float32Array;
+  cols: number;
+}
+
+/**
+ * The two forward passes, original and pruned, one layer at a time on the calibration rows, as
+ * plain arrays multiplied by the dense engine (onnxruntime when it runs, else tfjs-wasm).
+ */
 class Walk {
-  private original: tf.Tensor2D;
-  private pruned: tf.Tensor2D;
+  private original: Rows;
+  private pruned: Rows;
 
   constructor(
     private readonly mlp: MLP,
     x: Float32Array,
     readonly n: number,
+    private readonly engine: DenseEngine,
   ) {
-    this.original = tf.tensor2d(x.subarray(0, n * mlp.inputSize), [n, mlp.inputSize]);
-    this.pruned = tf.clone(this.original);
+    this.original = { data: x.subarray(0, n * mlp.inputSize), cols: mlp.inputSize };
+    this.pruned = this.original;
   }
 
   /** Refits `layer` in place when asked, then moves both passes past layer l. */
@@ -139,62 +153,73 @@ class Walk {
     const o = this.mlp.layers[l];
     // Each product is computed once: the original's pre-activations serve as target and as the next
     // layer's input; the pruned layer's, after the refit, as its error and its next input.
-    const zo = preActivation(this.original, o);
-    const target = keptOut ? tf.tidy(() => tf.gather(zo, Array.from(keptOut), 1)) : zo;
-    try {
-      const errorBefore = refit ? tf.tidy(() => relativeError(preActivation(this.pruned, layer), target)) : undefined;
-      const kept = refit ? { weights: layer.weights.slice(), bias: layer.bias?.slice() ?? null } : null;
-      const extraDamped = refit ? refitLayer(layer, this.pruned, target, settings) : 0;
-      let zp = preActivation(this.pruned, layer);
-      let errorAfter = relativeError(zp, target);
-      if (kept && errorBefore !== undefined && !(errorAfter <= errorBefore)) {
-        // The damping can cost more than the refit gains on a layer that already matched: keep what was there.
-        Object.assign(layer, kept);
-        zp.dispose();
-        zp = preActivation(this.pruned, layer);
-        errorAfter = errorBefore;
-      }
-      this.advance(o, zo, layer, zp);
-      return {
-        name: layer.name,
-        refit: refit && errorAfter < (errorBefore ?? Infinity),
-        errorBefore: errorBefore ?? errorAfter,
-        errorAfter,
-        extraDamped,
-      };
-    } finally {
-      if (target !== zo) target.dispose();
+    const zo = this.preActivation(this.original, o);
+    const target = keptOut ? gatherColumns(zo, this.n, keptOut) : zo;
+    const errorBefore = refit ? relativeError(this.preActivation(this.pruned, layer), target, this.n) : undefined;
+    const kept = refit ? { weights: layer.weights.slice(), bias: layer.bias?.slice() ?? null } : null;
+    const extraDamped = refit ? refitLayer(layer, this.pruned, target, this.n, settings) : 0;
+    let zp = this.preActivation(this.pruned, layer);
+    let errorAfter = relativeError(zp, target, this.n);
+    if (kept && errorBefore !== undefined && !(errorAfter <= errorBefore)) {
+      // The damping can cost more than the refit gains on a layer that already matched: keep what was there.
+      Object.assign(layer, kept);
+      zp = this.preActivation(this.pruned, layer);
+      errorAfter = errorBefore;
     }
+    if (l < this.mlp.layers.length - 1) {
+      this.original = activated(zo, this.n, o);
+      this.pruned = activated(zp, this.n, layer);
+    }
+    const improved = refit && errorAfter < (errorBefore ?? Infinity);
+    return { name: layer.name, refit: improved, errorBefore: errorBefore ?? errorAfter, errorAfter, extraDamped };
   }
 
-  /** Both passes past the layer; takes ownership of (and disposes) the two pre-activations. */
-  private advance(o: DenseLayer, zo: tf.Tensor2D, layer: DenseLayer, zp: tf.Tensor2D): void {
-    const nextOriginal = tf.tidy(() => applyActivation(zo, o.activation, o.alpha));
-    const nextPruned = tf.tidy(() => applyActivation(zp, layer.activation, layer.alpha));
-    for (const t of [zo, zp, this.original, this.pruned]) if (t !== nextOriginal && t !== nextPruned) t.dispose();
-    this.original = nextOriginal;
-    this.pruned = nextPruned;
-  }
-
-  dispose(): void {
-    this.original.dispose();
-    this.pruned.dispose();
+  private preActivation(x: Rows, layer: DenseLayer): Rows {
+    const z = this.engine.matMul(x.data, layer.weights, this.n, layer.inputSize, layer.units);
+    if (layer.bias) {
+      for (let r = 0; r < this.n; r++) {
+        const o = r * layer.units;
+        for (let j = 0; j < layer.units; j++) z[o + j] += layer.bias[j];
+      }
+    }
+    return { data: z, cols: layer.units };
   }
 }
 
-function preActivation(x: tf.Tensor2D, layer: DenseLayer): tf.Tensor2D {
-  return tf.tidy(() =>
-    denseLinear(x, tf.tensor2d(layer.weights, [layer.inputSize, layer.units]), layer.bias ? tf.tensor1d(layer.bias) : null),
-  );
+function gatherColumns(z: Rows, n: number, columns: readonly number[]): Rows {
+  const q = columns.length;
+  const out = new Float32Array(n * q);
+  for (let r = 0; r < n; r++) for (let c = 0; c < q; c++) out[r * q + c] = z.data[r * z.cols + columns[c]];
+  return { data: out, cols: q };
+}
+
+/** The layer's activation applied to its pre-activations (in place for elementwise ones). */
+function activated(z: Rows, n: number, layer: DenseLayer): Rows {
+  if (layer.activation === 'softmax' || layer.activation === 'log_softmax') {
+    const t = tf.tidy(() => applyActivation(tf.tensor2d(z.data, [n, z.cols]), layer.activation, layer.alpha));
+    try {
+      return { data: t.dataSync() as Float32Array, cols: z.cols };
+    } finally {
+      t.dispose();
+    }
+  }
+  if (layer.activation !== 'linear') for (let i = 0; i < z.data.length; i++) z.data[i] = constantActivation(layer, z.data[i]);
+  return z;
 }
 
 /** ||z - t||^2 / ||t - mean(t)||^2 over all units of the layer (the plain squared error when the target is constant). */
-function relativeError(z: tf.Tensor2D, target: tf.Tensor2D): number {
-  const [err, spread] = tf.tidy(() => {
-    const e = tf.sum(tf.square(tf.sub(z, target)));
-    const s = tf.sum(tf.square(tf.sub(target, tf.mean(target, 0))));
-    return [e.dataSync()[0], s.dataSync()[0]];
-  });
+function relativeError(z: Rows, t: Rows, n: number): number {
+  const q = t.cols;
+  const mean = columnMeans(t.data, n, q);
+  let err = 0;
+  let spread = 0;
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < q; j++) {
+      const v = t.data[r * q + j];
+      err += (z.data[r * q + j] - v) ** 2;
+      spread += (v - mean[j]) ** 2;
+    }
+  }
   return spread > 0 ? err / spread : err;
 }
 
@@ -208,51 +233,26 @@ interface Moments {
   outMean: Float64Array;
 }
 
-function moments(x: tf.Tensor2D, t: tf.Tensor2D, center: boolean, blockRows: number): Moments {
-  const [n, p] = x.shape;
-  const q = t.shape[1];
-  // Blocks are cut and centred in JS: tf.slice on the wasm backend costs more than the products.
-  const xs = x.dataSync() as Float32Array;
-  const ts = t.dataSync() as Float32Array;
-  const inMean = center ? columnMeans(xs, n, p) : new Float64Array(p);
-  const outMean = center ? columnMeans(ts, n, q) : new Float64Array(q);
+function moments(x: Rows, t: Rows, n: number, center: boolean, settings: RefitSettings): Moments {
+  const p = x.cols;
+  const q = t.cols;
+  const inMean = center ? columnMeans(x.data, n, p) : new Float64Array(p);
+  const outMean = center ? columnMeans(t.data, n, q) : new Float64Array(q);
   const gram = new Float64Array(p * p);
   const cross = new Float64Array(p * q);
-  for (let s = 0; s < n; s += blockRows) {
-    const rows = Math.min(blockRows, n - s);
-    const xt = centredTransposed(xs, s, rows, p, inMean);
-    const tb = centredTransposed(ts, s, rows, q, outMean);
-    addProducts(xt, tb, p, q, rows, gram, cross);
+  for (let s = 0; s < n; s += settings.blockRows) {
+    const rows = Math.min(settings.blockRows, n - s);
+    // Centred in float64 before the float32 products, so the products carry no cancellation.
+    const xb = centredBlock(x.data, s, rows, p, inMean);
+    const tb = centredBlock(t.data, s, rows, q, outMean);
+    addTo(gram, settings.engine.matMul(xb, xb, p, rows, p, { a: true }));
+    addTo(cross, settings.engine.matMul(xb, tb, p, rows, q, { a: true }));
   }
   return { p, q, gram, cross, inMean, outMean };
 }
 
-/**
- * gram += xt xt^T and cross += xt tb^T (xt: p x rows, tb: q x rows) through tfjs, summed in float64.
- * The results are read outside tf.tidy: tidy walks a returned typed array element by element.
- */
-function addProducts(
-  xt: Float32Array,
-  tb: Float32Array,
-  p: number,
-  q: number,
-  rows: number,
-  gram: Float64Array,
-  cross: Float64Array,
-): void {
-  const [g, c] = tf.tidy((): tf.Tensor2D[] => {
-    const left = tf.tensor2d(xt, [p, rows]);
-    return [tf.matMul(left, tf.transpose(left)), tf.matMul(left, tf.transpose(tf.tensor2d(tb, [q, rows])))];
-  });
-  try {
-    const gs = g.dataSync();
-    const cs = c.dataSync();
-    for (let i = 0; i < gs.length; i++) gram[i] += gs[i];
-    for (let i = 0; i < cs.length; i++) cross[i] += cs[i];
-  } finally {
-    g.dispose();
-    c.dispose();
-  }
+function addTo(sum: Float64Array, part: Float32Array): void {
+  for (let i = 0; i < sum.length; i++) sum[i] += part[i];
 }
 
 function columnMeans(a: Float32Array, n: number, p: number): Float64Array {
@@ -262,19 +262,19 @@ function columnMeans(a: Float32Array, n: number, p: number): Float64Array {
   return mean;
 }
 
-/** Rows s..s+rows of a row-major [n, p] matrix minus the column means, transposed to [p, rows]. */
-function centredTransposed(a: Float32Array, s: number, rows: number, p: number, mean: Float64Array): Float32Array {
-  const out = new Float32Array(p * rows);
+/** Rows s..s+rows of a row-major [n, p] matrix minus the column means, still row-major. */
+function centredBlock(a: Float32Array, s: number, rows: number, p: number, mean: Float64Array): Float32Array {
+  const out = new Float32Array(rows * p);
   for (let r = 0; r < rows; r++) {
     const o = (s + r) * p;
-    for (let j = 0; j < p; j++) out[j * rows + r] = a[o + j] - mean[j];
+    for (let j = 0; j < p; j++) out[r * p + j] = a[o + j] - mean[j];
   }
   return out;
 }
 
 /** Refits the layer's kept weights (and bias) in place; returns how many units needed extra damping. */
-function refitLayer(layer: DenseLayer, x: tf.Tensor2D, target: tf.Tensor2D, settings: RefitSettings): number {
-  const m = moments(x, target, layer.bias !== null, settings.blockRows);
+function refitLayer(layer: DenseLayer, x: Rows, target: Rows, n: number, settings: RefitSettings): number {
+  const m = moments(x, target, n, layer.bias !== null, settings);
   let diag = 0;
   for (let i = 0; i < m.p; i++) diag += m.gram[i * m.p + i];
   const lambda = (settings.damping * diag) / m.p;
