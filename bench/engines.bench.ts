@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../src/core/backend';
 import { loadDataset } from '../src/core/data/load';
@@ -44,10 +44,17 @@ function randomNetwork(seed: number): MLP {
   return { name: `random-${seed}`, inputShape: [784], inputSize: 784, layers };
 }
 
-async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; seconds: number }> {
+/**
+ * Wall time and this process's CPU time (all threads). On the shared, loaded machines the wall
+ * time swings with other people's jobs; the CPU time is the work done, so the ratio of CPU times
+ * is the steadier comparison of two engines.
+ */
+async function timed<T>(f: () => Promise<T> | T): Promise<{ value: T; seconds: number; cpuSeconds: number }> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const value = await f();
-  return { value, seconds: Math.round(performance.now() - t0) / 1000 };
+  const c = process.cpuUsage(c0);
+  return { value, seconds: Math.round(performance.now() - t0) / 1000, cpuSeconds: Math.round((c.user + c.system) / 1000) / 1000 };
 }
 
 async function representations(e: DenseEngine, mlp: MLP, x: Float32Array, n: number): Promise<Matrix[]> {
@@ -60,17 +67,21 @@ import sys, time, numpy as np
 d, n = sys.argv[1], int(sys.argv[2]); arch = [int(v) for v in sys.argv[3].split(',')]
 load = lambda s, k: np.fromfile(f'{d}/{s}{k}.f32', dtype=np.float32).reshape(n, arch[k])
 xs = [load('x', k) for k in range(6)]; ys = [load('y', k) for k in range(6)]
-t = time.perf_counter()
+t = time.perf_counter(); c = time.process_time()
 xc = [a - a.mean(0) for a in xs]; yc = [b - b.mean(0) for b in ys]
 nx = [np.linalg.norm(a.T @ a) for a in xc]; ny = [np.linalg.norm(b.T @ b) for b in yc]
 X = np.concatenate(xc, 1); C = X.T @ np.concatenate(yc, 1)
 o = np.cumsum([0] + arch)
 m = [[float(np.linalg.norm(C[o[i]:o[i+1], o[j]:o[j+1]]) ** 2 / (nx[i] * ny[j])) for j in range(6)] for i in range(6)]
-print('RESULT', time.perf_counter() - t, m)
+print('RESULT', time.perf_counter() - t, time.process_time() - c, m)
 `;
 
 /** The same matrix in NumPy (float32 matmuls, as a NumPy user writes it); undefined without numpy. */
-function numpyCKA(xs: Matrix[], ys: Matrix[], n: number): { seconds: number; values: number[][] } | { skipped: string } {
+function numpyCKA(
+  xs: Matrix[],
+  ys: Matrix[],
+  n: number,
+): { seconds: number; cpuSeconds: number; values: number[][] } | { skipped: string } {
   const probe = spawnSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' });
   if (probe.status !== 0) return { skipped: 'python3 with numpy not found' };
   const dir = mkdtempSync(join(tmpdir(), 'prunescope-engines-'));
@@ -80,8 +91,9 @@ function numpyCKA(xs: Matrix[], ys: Matrix[], n: number): { seconds: number; val
     const r = spawnSync('python3', ['-c', NUMPY, dir, String(n), ARCH.join(',')], { encoding: 'utf8', maxBuffer: 1 << 24 });
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (r.status !== 0 || !line) return { skipped: `numpy run failed: ${r.stderr.slice(-300)}` };
-    const [, secs, ...rest] = line.split(' ');
-    return { seconds: Math.round(Number(secs) * 1000) / 1000, values: JSON.parse(rest.join(' ')) as number[][] };
+    const [, secs, cpu, ...rest] = line.split(' ');
+    const r3 = (v: string) => Math.round(Number(v) * 1000) / 1000;
+    return { seconds: r3(secs), cpuSeconds: r3(cpu), values: JSON.parse(rest.join(' ')) as number[][] };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -118,13 +130,19 @@ async function main(): Promise<void> {
     },
     forwardSeconds: { wasm: fwdWasm.seconds, onnxruntime: fwdOrt?.seconds ?? null },
     ckaSeconds: { onnxruntime: ckaOrt?.seconds ?? null, wasm: ckaWasm.seconds, numpy: 'seconds' in numpy ? numpy.seconds : null },
+    ckaCpuSeconds: {
+      onnxruntime: ckaOrt?.cpuSeconds ?? null,
+      wasm: ckaWasm.cpuSeconds,
+      numpy: 'cpuSeconds' in numpy ? numpy.cpuSeconds : null,
+    },
+    loadAverage: loadavg()[0],
     maxAbsDiff: {
       onnxruntimeVsWasm: ckaOrt ? maxDiff(ckaOrt.value.values, ckaWasm.value.values) : null,
       numpyVsWasm: 'values' in numpy ? maxDiff(numpy.values, ckaWasm.value.values) : null,
     },
     numpy,
     target: TARGET,
-    summary: summary(ckaOrt?.seconds, ckaWasm.seconds, numpy, fwdOrt?.seconds, fwdWasm.seconds),
+    summary: summary(ckaOrt, ckaWasm, numpy, fwdOrt?.seconds, fwdWasm.seconds),
   };
   const out = join(root, 'bench-results', 'engines.json');
   await writeFilesAtomically([{ path: out, data: `${JSON.stringify(report, null, 1)}\n` }]);
@@ -136,14 +154,12 @@ async function main(): Promise<void> {
 
 type Row = { metric: string; value: number | string | null; unit?: string };
 
-function summary(
-  ort: number | undefined,
-  wasm: number,
-  numpy: { seconds: number } | { skipped: string },
-  fOrt: number | undefined,
-  fWasm: number,
-): Row[] {
+type Timing = { seconds: number; cpuSeconds: number };
+
+function summary(ortT: Timing | null, wasmT: Timing, numpy: Timing | { skipped: string }, fOrt: number | undefined, fWasm: number): Row[] {
   const r2 = (v: number) => Math.round(v * 100) / 100;
+  const ort = ortT?.seconds;
+  const wasm = wasmT.seconds;
   const rows: Row[] = [
     { metric: '6x6 linear CKA n=10000, onnxruntime', value: ort ?? 'not loaded', unit: 's' },
     { metric: '6x6 linear CKA n=10000, wasm', value: wasm, unit: 's' },
@@ -152,12 +168,16 @@ function summary(
       metric: `target met (<= ${TARGET.seconds} s, >= ${TARGET.ratioOverWasm}x wasm)`,
       value: String(!!ort && ort <= TARGET.seconds && wasm / ort >= TARGET.ratioOverWasm),
     },
+    { metric: 'CPU time wasm / onnxruntime', value: ortT ? r2(wasmT.cpuSeconds / ortT.cpuSeconds) : null, unit: 'x' },
     { metric: 'forward passes (2 networks, activations), onnxruntime', value: fOrt ?? null, unit: 's' },
     { metric: 'forward passes (2 networks, activations), wasm', value: fWasm, unit: 's' },
   ];
   if ('seconds' in numpy) {
     rows.push({ metric: '6x6 linear CKA n=10000, numpy', value: numpy.seconds, unit: 's' });
-    if (ort) rows.push({ metric: 'onnxruntime / numpy', value: r2(ort / numpy.seconds), unit: 'x' });
+    if (ortT) {
+      rows.push({ metric: 'onnxruntime / numpy', value: r2(ortT.seconds / numpy.seconds), unit: 'x' });
+      rows.push({ metric: 'CPU time onnxruntime / numpy', value: r2(ortT.cpuSeconds / numpy.cpuSeconds), unit: 'x' });
+    }
   } else rows.push({ metric: 'numpy', value: numpy.skipped });
   return rows;
 }

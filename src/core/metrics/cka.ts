@@ -57,16 +57,23 @@ function clampUnit(v: number): number {
  * columns. Each matrix is divided by its trace first so no square of a square can overflow.
  */
 export function linearCKAFromMoments(m: CrossMoments, i = 0, j = 0, metric = 'linear CKA'): number {
-  const gx = m.centeredGram('x', i);
-  const gy = m.centeredGram('y', j);
-  const tx = trace(gx, m.cols('x', i));
-  const ty = trace(gy, m.cols('y', j));
-  if (!(tx > 0)) throw zeroVariance(m.name('x', i), metric);
-  if (!(ty > 0)) throw zeroVariance(m.name('y', j), metric);
-  const c = m.centeredCross(i, j);
-  const num = frobeniusNormSquared(c) / (tx * ty);
-  const den = (frobeniusNorm(gx) / tx) * (frobeniusNorm(gy) / ty);
-  return clampUnit(num / den);
+  return ckaFromNorms(m, i, j, gramNorms(m, 'x', i), gramNorms(m, 'y', j), metric);
+}
+
+/** A representation's centred-Gram trace and Frobenius norm over that trace (or why it has none). */
+type GramNorms = { trace: number; normOverTrace: number } | { trace: 0; error?: SimilarityError };
+
+function gramNorms(m: CrossMoments, side: 'x' | 'y', i: number): GramNorms {
+  const g = m.centeredGram(side, i);
+  const t = trace(g, m.cols(side, i));
+  return t > 0 ? { trace: t, normOverTrace: frobeniusNorm(g) / t } : { trace: 0 };
+}
+
+function ckaFromNorms(m: CrossMoments, i: number, j: number, nx: GramNorms, ny: GramNorms, metric = 'linear CKA'): number {
+  if (!('normOverTrace' in nx)) throw nx.error ?? zeroVariance(m.name('x', i), metric);
+  if (!('normOverTrace' in ny)) throw ny.error ?? zeroVariance(m.name('y', j), metric);
+  const num = frobeniusNormSquared(m.centeredCross(i, j)) / (nx.trace * ny.trace);
+  return clampUnit(num / (nx.normOverTrace * ny.normOverTrace));
 }
 
 /** Linear CKA of two activation matrices over the same samples. */
@@ -175,14 +182,27 @@ export class CKAMatrixAccumulator {
     return this.m;
   }
 
+  /** gramNorms, or (e.g. fewer than 2 samples) the error each of its pairs reports. */
+  private norms(side: 'x' | 'y', i: number): GramNorms {
+    try {
+      return gramNorms(this.m, side, i);
+    } catch (e) {
+      if (!(e instanceof SimilarityError)) throw e;
+      return { trace: 0, error: e };
+    }
+  }
+
   result(): CKAMatrixResult {
     const problems: string[] = [];
     const values: (number | null)[][] = [];
+    // Each centred Gram once, not once per pair.
+    const nx = Array.from({ length: this.m.xCount }, (_, i) => this.norms('x', i));
+    const ny = Array.from({ length: this.m.yCount }, (_, j) => this.norms('y', j));
     for (let i = 0; i < this.m.xCount; i++) {
       const row: (number | null)[] = [];
       for (let j = 0; j < this.m.yCount; j++) {
         try {
-          row.push(linearCKAFromMoments(this.m, i, j));
+          row.push(ckaFromNorms(this.m, i, j, nx[i], ny[j]));
         } catch (e) {
           if (!(e instanceof SimilarityError)) throw e;
           row.push(null);

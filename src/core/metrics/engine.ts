@@ -7,9 +7,10 @@ import { tfjsMatMul } from '../engine/wasm-engine';
  * Where the large cross-products run. `float64`: the JS kernel in linalg.ts (float64 rounding
  * only, ~1.5 GMAC/s). `float32`: tfjs matMul on the active backend (XNNPACK under wasm, ~11
  * GMAC/s on one core), fed centred and power-of-two-scaled blocks of 1024 rows whose products are
- * summed in float64. `onnxruntime`: the same blocks, the same float64 sums, multiplied by
- * onnxruntime-node (MLAS with FMA; src/core/engine/onnxruntime.ts) instead of tfjs; when it does
- * not load, `float32` runs after a one-line note. Linear CKA from the float32 blocks differs from
+ * summed in float64. `onnxruntime`: onnxruntime-node (MLAS with FMA; src/core/engine/onnxruntime.ts)
+ * centres and multiplies blocks of 2048 rows, every product of a block in one session run
+ * (CrossMoments.addOrt), summed in float64 as well; when it does not load, `float32` runs after
+ * a one-line note. Linear CKA from the float32 blocks differs from
  * float64 by at most 2e-6 on the MNIST activations of cka.test.ts and 6e-8 on the random networks
  * of the benchmark, on either multiplier. `auto` picks float32 when initBackend() chose a native
  * or wasm backend and the product is large, else float64 (the CKA matrices prefer onnxruntime:

@@ -1,4 +1,5 @@
-import { type CrossProductEngine, Float32Left, resolveEngine } from './engine';
+import { type MomentInputs, ortBlockMoments, type Piece, symmetricPieces } from '../engine/onnxruntime';
+import { type CrossProductEngine, Float32Left, float32Multiplier, resolveEngine } from './engine';
 import { addABt, mirrorUpper } from './linalg';
 import { checkMatrix, type Matrix, powerOfTwoScale, SimilarityError } from './matrix';
 
@@ -34,6 +35,17 @@ interface Rep {
 
 const CHUNK_F64 = 256;
 const CHUNK_F32 = 1024;
+/**
+ * Rows per onnxruntime block. MLAS accumulates each block's products in float32; the float64
+ * sums over blocks cost a JS pass over P x Q per block, so larger blocks save that, while the
+ * graph's intermediates (centred copies, pieces, concatenations; ~170 MB a side at 2048 rows of
+ * the 3494-column benchmark) grow with the block, and the first run of a session page-faults
+ * them all in. On the engines benchmark 2048 used less CPU than 1024 or 4096 on a first call
+ * and 150 MB less peak memory than 4096. Accuracy does not depend on it here: at 1024, 2048 and
+ * 6000 rows the 3 x 3 CKA matrix of that benchmark's networks on 6000 images agreed with float64
+ * within 8e-9 alike.
+ */
+const CHUNK_ORT = 2048;
 
 function newRep(name: string, cols: number): Rep {
   return {
@@ -148,7 +160,8 @@ export class CrossMoments {
       const squares = reps.reduce((a, r) => a + r.cols * r.cols, 0);
       this.chosen = resolveEngine(this.options.engine, px * qy + squares);
     }
-    if (this.chosen === 'float32') this.addF32(xs, ys, rows);
+    if (this.chosen === 'float32' && float32Multiplier() === 'onnxruntime') this.addOrt(xs, ys, rows);
+    else if (this.chosen === 'float32') this.addF32(xs, ys, rows);
     else this.addF64(xs, ys, rows);
     this.n += rows;
   }
@@ -209,6 +222,58 @@ export class CrossMoments {
     }
   }
 
+  /**
+   * onnxruntime: per block of CHUNK_ORT rows one session run centres and scales every
+   * representation and returns all the products (see ortBlockMoments), summed here in float64.
+   * The rows go in as they are (float32 data is not copied). When ys are the very same matrices
+   * as xs (a model against itself), only X_cat^T X_cat is multiplied: its blocks are the cross
+   * products and its diagonal blocks the Grams.
+   */
+  private addOrt(xs: Matrix[], ys: Matrix[], rows: number): void {
+    const self = xs.length === ys.length && xs.every((m, i) => m.data === ys[i].data);
+    const side = (ms: Matrix[], reps: Rep[], r0: number, kc: number): MomentInputs => ({
+      rows: ms.map((m) => float32Rows(m, r0, kc)),
+      cols: reps.map((r) => r.cols),
+      shifts: reps.map((r) => Float32Array.from(r.shift)),
+      scales: reps.map((r) => r.scale),
+    });
+    for (let r0 = 0; r0 < rows; r0 += CHUNK_ORT) {
+      const kc = Math.min(CHUNK_ORT, rows - r0);
+      const out = ortBlockMoments(side(xs, this.xs, r0, kc), self ? undefined : side(ys, this.ys, r0, kc), kc);
+      if (!out) throw new Error('onnxruntime moments asked for after onnxruntime-node failed to load');
+      const reps = [...this.xs, ...this.ys];
+      reps.forEach((r, k) => addInto(r.sum, out.sums[self ? k % this.xs.length : k]));
+      if (self) this.addSelfBlocks(out.uppers[0]);
+      else {
+        reps.forEach((r, k) => addUpperGram(out.uppers[k], r));
+        addCrossBlocks(out.cross!, this.xs, this.ys, this.cross);
+      }
+    }
+  }
+
+  /**
+   * Adds the upper block rows of X_cat^T X_cat: blocks inside one representation make its Gram
+   * (and the cross product of it with its own copy on the y side); a block (i, j) between two
+   * adds to cross[i][j] and, transposed, to cross[j][i].
+   */
+  private addSelfBlocks(uppers: Float32Array[]): void {
+    const diag = this.xs.map((r) => new Float64Array(r.cols * r.cols));
+    forEachUpperBlock(uppers, symmetricPieces(this.xs.map((r) => r.cols)), (pa, pb, src, stride, col0) => {
+      const i = pa.rep;
+      const j = pb.rep;
+      const b = { src, stride, col0, h: pa.width, w: pb.width };
+      if (i === j) addBlock(diag[i], this.xs[i].cols, pa.start, pb.start, b);
+      else {
+        addBlock(this.cross[i][j], this.xs[j].cols, pa.start, pb.start, b);
+        addBlockTransposed(this.cross[j][i], this.xs[i].cols, pb.start, pa.start, b);
+      }
+    });
+    diag.forEach((d, i) => {
+      mirrorUpper(d, this.xs[i].cols);
+      for (const acc of [this.xs[i].gram, this.ys[i].gram, this.cross[i][i]]) for (let e = 0; e < d.length; e++) acc[e] += d[e];
+    });
+  }
+
   private check(side: 'x' | 'y', i: number): Rep {
     const reps = side === 'x' ? this.xs : this.ys;
     if (!Number.isInteger(i) || i < 0 || i >= reps.length) throw new SimilarityError(`no representation ${side}[${i}]`);
@@ -248,6 +313,89 @@ export class CrossMoments {
   scale(side: 'x' | 'y', i: number): number {
     return (side === 'x' ? this.xs : this.ys)[i].scale;
   }
+}
+
+/** Rows r0..r0+kc of m as float32: a view of float32 data, a rounded copy of float64 data. */
+function float32Rows(m: Matrix, r0: number, kc: number): Float32Array {
+  const rows = m.data.subarray(r0 * m.cols, (r0 + kc) * m.cols);
+  return rows instanceof Float32Array ? rows : Float32Array.from(rows);
+}
+
+function addInto(acc: Float64Array, add: Float32Array): void {
+  for (let e = 0; e < acc.length; e++) acc[e] += add[e];
+}
+
+/** A block of an upper block row: h x w values from column col0 of rows `stride` wide. */
+interface SrcBlock {
+  src: Float32Array;
+  stride: number;
+  col0: number;
+  h: number;
+  w: number;
+}
+
+/** Visits every block of upper block rows (BlockMoments.uppers): piece a by each piece b >= a. */
+function forEachUpperBlock(
+  rows: Float32Array[],
+  ps: Piece[],
+  visit: (pa: Piece, pb: Piece, src: Float32Array, stride: number, col0: number) => void,
+): void {
+  ps.forEach((pa, a) => {
+    let stride = 0;
+    for (let b = a; b < ps.length; b++) stride += ps[b].width;
+    let col0 = 0;
+    for (let b = a; b < ps.length; b++) {
+      visit(pa, ps[b], rows[a], stride, col0);
+      col0 += ps[b].width;
+    }
+  });
+}
+
+/** dst (row length ld) from (r0, c0) += the block. */
+function addBlock(dst: Float64Array, ld: number, r0: number, c0: number, b: SrcBlock): void {
+  for (let r = 0; r < b.h; r++) {
+    const d = (r0 + r) * ld + c0;
+    const s = r * b.stride + b.col0;
+    for (let c = 0; c < b.w; c++) dst[d + c] += b.src[s + c];
+  }
+}
+
+/** dst (row length ld) from (r0, c0) += the block transposed, in tiles of 16 source rows for the cache. */
+function addBlockTransposed(dst: Float64Array, ld: number, r0: number, c0: number, b: SrcBlock): void {
+  for (let t = 0; t < b.h; t += 16) {
+    const te = Math.min(b.h, t + 16);
+    for (let c = 0; c < b.w; c++) {
+      const d = (r0 + c) * ld + c0;
+      for (let r = t; r < te; r++) dst[d + r] += b.src[r * b.stride + b.col0 + c];
+    }
+  }
+}
+
+/** A Gram's upper block rows (its representation cut as symmetricPieces cuts it) into rep.gram's upper triangle. */
+function addUpperGram(uppers: Float32Array[], rep: Rep): void {
+  forEachUpperBlock(uppers, symmetricPieces([rep.cols]), (pa, pb, src, stride, col0) =>
+    addBlock(rep.gram, rep.cols, pa.start, pb.start, { src, stride, col0, h: pa.width, w: pb.width }),
+  );
+}
+
+/** cross[i][j] += the (i, j) block of c (P x Q row-major, representations side by side). */
+function addCrossBlocks(c: Float32Array, xs: Rep[], ys: Rep[], cross: Float64Array[][]): void {
+  const Q = ys.reduce((a, r) => a + r.cols, 0);
+  let ro = 0;
+  xs.forEach((rx, i) => {
+    let co = 0;
+    ys.forEach((ry, j) => {
+      const block = cross[i][j];
+      const q = ry.cols;
+      for (let a = 0; a < rx.cols; a++) {
+        const src = (ro + a) * Q + co;
+        const dst = a * q;
+        for (let b = 0; b < q; b++) block[dst + b] += c[src + b];
+      }
+      co += q;
+    });
+    ro += rx.cols;
+  });
 }
 
 /** Rows r0..r0+kc of m, shifted and scaled, transposed into out (cols x kc); also adds to the sums. */

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { onnxRuntime } from '../engine/onnxruntime';
+import { CKAMatrixAccumulator, linearCKAMatrix } from './cka';
+import type { Matrix } from './matrix';
+import { close, constantColumns, gaussianMatrix, hstack, m64, multiply } from '../../../test/kits/metrics';
+
+/**
+ * The onnxruntime path of CrossMoments: one session run per row block that centres, scales and
+ * multiplies every representation (separate Grams and one concatenated cross product, or a
+ * single X_cat^T X_cat when a list is compared with itself).
+ */
+
+/** m stacked `times` times: the same CKA as m (duplicating every row changes no CKA). */
+function repeatRows(m: Matrix, times: number): Matrix {
+  const data = new Float32Array(m.rows * times * m.cols);
+  for (let t = 0; t < times; t++) data.set(m.data, t * m.data.length);
+  return { rows: m.rows * times, cols: m.cols, data };
+}
+
+function asFloat32(m: Matrix): Matrix {
+  return { rows: m.rows, cols: m.cols, data: Float32Array.from(m.data) };
+}
+
+describe('CrossMoments on onnxruntime', () => {
+  const skip = !onnxRuntime() && 'onnxruntime-node does not load here';
+
+  it('hand-worked: x = [1,2,3,4], y = [1,2,3,5] over 5000 rows (two blocks) give 169/175', { skip }, () => {
+    // cka.test.ts works this pair out: CKA is the squared correlation 6.5^2 / (5 * 8.75) = 169/175.
+    // 1250 copies of the 4 rows make 5000 rows, several 2048-row blocks.
+    const x = repeatRows(m64(4, 1, [1, 2, 3, 4]), 1250);
+    const y = repeatRows(m64(4, 1, [1, 2, 3, 5]), 1250);
+    const r = linearCKAMatrix([x, y], [y, x], { engine: 'onnxruntime' });
+    assert.equal(r.engine, 'onnxruntime');
+    assert.equal(r.rows, 5000);
+    close(r.values[0][0]!, 169 / 175, 1e-6, 'x vs y');
+    close(r.values[0][1]!, 1, 1e-6, 'x vs x');
+    close(r.values[1][0]!, 1, 1e-6, 'y vs y');
+    close(r.values[1][1]!, 169 / 175, 1e-6, 'y vs x');
+  });
+
+  it('a constant column adds nothing and a constant representation is reported, not NaN', { skip }, () => {
+    const x = repeatRows(m64(4, 1, [1, 2, 3, 4]), 10);
+    const y = repeatRows(m64(4, 1, [1, 2, 3, 5]), 10);
+    const withDead = asFloat32(hstack(x, constantColumns(40, [7])));
+    const dead = asFloat32(constantColumns(40, [3, -2]));
+    const r = linearCKAMatrix([withDead, dead], [y], { engine: 'onnxruntime', xNames: ['live', 'dead'], yNames: ['y'] });
+    close(r.values[0][0]!, 169 / 175, 1e-6, 'x with a constant column vs y');
+    assert.equal(r.values[1][0], null);
+    assert.match(r.problems[0], /dead has no variance/);
+  });
+
+  it('two lists over several batches and blocks, float64 data: within 2e-6 of the float64 engine', { skip }, () => {
+    // y_j = x_i A + noise gives CKA values spread over (0, 1); 5000 rows in two batches of 2500
+    // and 2500 (each two blocks, the last partial) and widths that are not multiples of any kernel tile.
+    const n = 5000;
+    const x0 = gaussianMatrix(n, 37, 1);
+    const x1 = multiply(x0, gaussianMatrix(37, 90, 2));
+    const y0 = hstack(multiply(x0, gaussianMatrix(37, 20, 3)), gaussianMatrix(n, 30, 4));
+    const y1 = hstack(x1, gaussianMatrix(n, 5, 5));
+    const xs = [x0, x1];
+    const ys = [y0, y1];
+    const f64 = linearCKAMatrix(xs, ys, { engine: 'float64' });
+    const acc = new CKAMatrixAccumulator([37, 90], [50, 95], { engine: 'onnxruntime' });
+    const rows = (m: Matrix, a: number, b: number): Matrix => ({
+      rows: b - a,
+      cols: m.cols,
+      data: m.data.subarray(a * m.cols, b * m.cols),
+    });
+    acc.add(
+      xs.map((m) => rows(m, 0, 2500)),
+      ys.map((m) => rows(m, 0, 2500)),
+    );
+    acc.add(
+      xs.map((m) => rows(m, 2500, n)),
+      ys.map((m) => rows(m, 2500, n)),
+    );
+    const ort = acc.result();
+    assert.equal(ort.engine, 'onnxruntime');
+    assert.equal(ort.rows, n);
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 2; j++) close(ort.values[i][j]!, f64.values[i][j]!, 2e-6, `(${i}, ${j})`);
+    }
+    // Spread: these pairs are far from 0 and 1, so the comparison above tests real values.
+    assert.ok(f64.values[0][0]! > 0.05 && f64.values[0][0]! < 0.95, String(f64.values[0][0]));
+  });
+
+  it('a list against itself (one X_cat^T X_cat) equals the same list against a copy', { skip }, () => {
+    const n = 6000;
+    const x0 = asFloat32(gaussianMatrix(n, 33, 7));
+    const x1 = asFloat32(hstack(multiply(x0, gaussianMatrix(33, 12, 8)), gaussianMatrix(n, 9, 9)));
+    const xs = [x0, x1];
+    const copies = xs.map((m) => ({ ...m, data: Float32Array.from(m.data) }));
+    const self = linearCKAMatrix(xs, xs, { engine: 'onnxruntime' });
+    const apart = linearCKAMatrix(xs, copies, { engine: 'onnxruntime' });
+    const f64 = linearCKAMatrix(xs, copies, { engine: 'float64' });
+    for (let i = 0; i < 2; i++) {
+      close(self.values[i][i]!, 1, 1e-12, `self (${i}, ${i})`);
+      for (let j = 0; j < 2; j++) {
+        close(self.values[i][j]!, apart.values[i][j]!, 1e-6, `self vs copy (${i}, ${j})`);
+        close(self.values[i][j]!, f64.values[i][j]!, 2e-6, `self vs float64 (${i}, ${j})`);
+      }
+    }
+    close(self.values[0][1]!, self.values[1][0]!, 1e-12, 'symmetric');
+  });
+});
