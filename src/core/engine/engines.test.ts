@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { initBackend } from '../backend';
+import { initBackend, initEngine } from '../backend';
 import { readModel } from '../formats/registry';
 import { linearCKAMatrix } from '../metrics/cka';
 import type { Matrix } from '../metrics/matrix';
@@ -111,7 +111,7 @@ describe('dense engines agree with float64 on MNIST activations', () => {
     }
   });
 
-  it('linear CKA on onnxruntime equals float64 within 2e-6, and says it ran there', (t) => {
+  it('linear CKA on onnxruntime equals float64 within 2e-6, and says it ran there', async (t) => {
     if (!onnxRuntimeEngine()) return t.skip('onnxruntime-node does not load here');
     const reps: Matrix[] = [
       { rows: n, cols: mlp.inputSize, data: x },
@@ -130,6 +130,9 @@ describe('dense engines agree with float64 on MNIST activations', () => {
       }
     }
     assert.equal(linearCKAMatrix(reps, reps, { engine: 'auto' }).engine, 'onnxruntime');
+    // A process that chose wasm (--engine wasm) keeps its matrices there too.
+    await initEngine('wasm');
+    assert.notEqual(linearCKAMatrix(reps, reps, { engine: 'auto' }).engine, 'onnxruntime');
   });
 });
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { backendInfo } from '../backend';
+import { backendInfo, engineInfo } from '../backend';
 import { onnxRuntime, ortMatMul } from '../engine/onnxruntime';
 import { tfjsMatMul } from '../engine/wasm-engine';
 
@@ -63,7 +63,10 @@ export function resolveEngine(engine: CrossProductEngine | undefined, workPerRow
  * which onnxruntime's differently tiled kernels round to within ~3e-11 instead.
  */
 export function matrixEngine(engine: CrossProductEngine | undefined, workPerRow: number): CrossProductEngine | undefined {
-  return (engine ?? 'auto') === 'auto' && workPerRow >= AUTO_FLOAT32_WORK && onnxRuntime() ? 'onnxruntime' : engine;
+  // A process that chose its engine (--engine wasm, prunescope.engine) keeps the matrices on it too.
+  const chosen = engineInfo()?.name;
+  const allowed = chosen === undefined || chosen === 'onnxruntime';
+  return (engine ?? 'auto') === 'auto' && workPerRow >= AUTO_FLOAT32_WORK && allowed && onnxRuntime() ? 'onnxruntime' : engine;
 }
 
 /** The engine a resolved choice really ran: float64, float32 (tfjs) or onnxruntime. */
