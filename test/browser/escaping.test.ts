@@ -137,10 +137,10 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
     await page.getByLabel('Layer').selectOption({ index: 1 });
     await page.getByRole('heading', { name: `Representational geometry of ${LAYER_NAMES[1]}`, exact: true }).waitFor();
     await openTab(page, 'Weight magnitudes');
-    assert.deepEqual(
-      await page.locator('section.card h3').allTextContents(),
-      LAYER_NAMES.map((n) => `|w| of ${n}: pruned vs kept`),
-    );
+    assert.deepEqual(await page.locator('section.card h3').allTextContents(), [
+      'KS distance between pruned and kept |w|',
+      ...LAYER_NAMES.map((n) => `|w| of ${n}: pruned vs kept`),
+    ]);
     for (const tab of ['Similarity heatmap', 'Layer similarity', 'Accuracy & loss', 'Latency & size']) await openTab(page, tab);
     await saveScreenshot(page, 'escaping-results', 'browser');
     await assertNothingRan(page, fetchedX);
@@ -152,10 +152,10 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
     await page.locator('nav.tabs button').first().waitFor();
     assert.ok((await page.title()).includes(FILE_NAME), await page.title());
     await openTab(page, 'Weight magnitudes');
-    assert.deepEqual(
-      await page.locator('section.card h3').allTextContents(),
-      LAYER_NAMES.map((n) => `|w| of ${n}: pruned vs kept`),
-    );
+    assert.deepEqual(await page.locator('section.card h3').allTextContents(), [
+      'KS distance between pruned and kept |w|',
+      ...LAYER_NAMES.map((n) => `|w| of ${n}: pruned vs kept`),
+    ]);
     await assertNothingRan(page, fetchedX);
     await page.context().close();
   });

@@ -216,10 +216,19 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
             assert.deepEqual(infos[infos.length - 1].legend, [GEOMETRY_ASCENDING, GEOMETRY_DESCENDING]);
             break;
           }
-          case 'Weight magnitudes':
-            assert.equal(infos.length, layers);
-            for (const info of infos) assert.match(info.legend.join(' | '), /^kept \| pruned \(\d[\d,]*\)$/);
+          case 'Weight magnitudes': {
+            // The KS distance between pruned and kept |w| (issue 18's theorem 1), one series per run,
+            // then one histogram per layer.
+            assert.match(names[0], /^KS distance between pruned and kept \|w\|/);
+            assert.deepEqual(
+              infos[0].legend,
+              analysis.runs.map((r) => r.label ?? r.strategy),
+            );
+            const histograms = infos.slice(1);
+            assert.equal(histograms.length, layers);
+            for (const info of histograms) assert.match(info.legend.join(' | '), /^kept \| pruned \(\d[\d,]*\)$/);
             break;
+          }
           case 'Layer similarity':
             assert.equal(infos.length, 1);
             assert.equal(infos[0].legend.length, layers);

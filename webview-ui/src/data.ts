@@ -91,6 +91,15 @@ export function sparsityRange(results: AnalysisResults, axis: XAxis = 'requested
   return xs.length ? [Math.min(0, ...xs), Math.max(...xs)] : [0, 1];
 }
 
+/**
+ * A point's magnitude KS (pruned against kept |w|) averaged over the layers that have one; null
+ * when none has (nothing pruned, or a file written before it was recorded).
+ */
+export function meanMagnitudeKS(p: Point): number | null {
+  const ks = p.layers.map((l) => l.magnitudeKS).filter((v): v is number => v !== null && v !== undefined);
+  return ks.length ? ks.reduce((a, b) => a + b, 0) / ks.length : null;
+}
+
 /** One series per layer: the layer's similarity to the original's against sparsity, for one run. */
 export function layerSimilaritySeries(run: StrategyRun): Series[] {
   const names: string[] = [];

@@ -14,6 +14,7 @@ import {
   layerSimilaritySeries,
   pct,
   pickPoint,
+  meanMagnitudeKS,
   pointLabel,
   seriesBySparsity,
   seriesName,
@@ -380,6 +381,7 @@ function drawWeightsTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab)
   if (!picked) return;
   const p = picked.run.points[picked.index];
   body.append(grid);
+  magnitudeKSCard(grid, sink, theme, r);
   for (const layer of p.layers) {
     const h = layer.magnitudes;
     const prunedCount = h.pruned.counts.reduce((a, b) => a + b, 0);
@@ -402,6 +404,20 @@ function drawWeightsTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab)
       `layer sparsity ${pct(layer.sparsity)}, ${layer.units} units left`,
     );
   }
+}
+
+/** Per run, how far pruning is from ignoring magnitude: KS of pruned vs kept |w|, averaged over the layers (the tab has no layer picker). */
+function magnitudeKSCard(grid: HTMLElement, sink: ChartSink, theme: AnalysisTab['theme'], r: AnalysisTab['r']): void {
+  const series = seriesBySparsity(r, meanMagnitudeKS);
+  if (!series.some((s) => s.points.length > 0)) return;
+  chartCard(
+    grid,
+    sink,
+    'KS distance between pruned and kept |w|',
+    'half',
+    (c) => lineChart(c, theme, { series, xTitle: 'sparsity', yTitle: 'KS statistic, mean over layers', xPercent: true, yMin: 0, yMax: 1 }),
+    '1: every pruned weight smaller than every kept one (magnitude pruning); near 0: the mask ignores magnitude',
+  );
 }
 
 /** Each layer's similarity to its original layer against sparsity, for the picked strategy. */

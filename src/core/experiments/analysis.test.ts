@@ -195,4 +195,36 @@ describe('prune --strategy auto', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('magnitude KS: 1 for magnitude pruning, unit pruning nearer random-weights than magnitude', async () => {
+    const r = await runAnalysis({
+      model: built('onnx', 'mnist2x10.onnx'),
+      data: 'mnist',
+      strategies: ['magnitude', 'unit-l2', 'random-weights'],
+      sparsities: [0.5],
+      geometry: false,
+    });
+    const layers = (id: string) => r.runs.find((run) => run.strategy === id)!.points.find((p) => p.sparsity === 0.5)!.layers;
+    const magnitude = layers('magnitude');
+    const unit = layers('unit-l2');
+    const random = layers('random-weights');
+    // Magnitude pruning drops exactly the smallest |w|: pruned and kept do not overlap. The output
+    // layer is not pruned (no pruned side): null.
+    for (const l of magnitude) assert.equal(l.magnitudeKS, l.sparsity > 0 ? 1 : null, l.name);
+    assert.ok(magnitude.some((l) => l.sparsity > 0));
+    // Measured on this model: unit-l2 0.348 and 0.467 on the two hidden layers, random-weights 0.013
+    // and 0.100 (784 x 10 and 10 x 10 weights). Whole units of small L2 norm hold smaller |w| on
+    // average, so unit pruning sits above random (by 0.34 and 0.37, more than the 0.3 first
+    // guessed), yet far nearer to it than to magnitude pruning's 1.
+    magnitude.forEach((m, i) => {
+      if (m.magnitudeKS === null || m.magnitudeKS === undefined) return;
+      const u = unit[i].magnitudeKS!;
+      const w = random[i].magnitudeKS!;
+      assert.ok(u < m.magnitudeKS, `${m.name}: unit-l2 ${u}`);
+      assert.ok(Math.abs(u - w) < 0.4, `${m.name}: unit-l2 ${u}, random-weights ${w}`);
+      assert.ok(Math.abs(u - w) < m.magnitudeKS - u, `${m.name}: unit-l2 ${u} nearer random-weights ${w} than magnitude`);
+      // A mask blind to |w|: below the 5% critical value of KS even for the 10 x 10 layer (about 0.27 for 50 vs 50).
+      assert.ok(w < 0.27, `${m.name}: random-weights ${w}`);
+    });
+  });
 });

@@ -6,6 +6,7 @@ import { readModel } from '../formats/registry';
 import type { ReadOptions } from '../formats/format';
 import { onnxWeightBytes } from '../formats/onnx/write';
 import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
+import { keepMaskMagnitudeKS } from '../metrics/ks';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
 import { outputSize, type MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
@@ -244,6 +245,7 @@ function layerPoints(
       parameters: weightParams + (layer.bias ? layer.bias.length : 0),
       flops: 2 * weightParams,
       magnitudes: magnitudeHistograms(orig.weights, keep),
+      magnitudeKS: keepMaskMagnitudeKS(orig.weights, keep),
       similarity: similarity[i]?.[i] ?? null,
       apoz: apoz[i],
     };

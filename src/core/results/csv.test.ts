@@ -35,6 +35,27 @@ test('CSV of an analysis: the original, then a row per point and per layer', () 
   assert.equal(Number(desc[0].units), g.units);
 });
 
+test('CSV: each layer row carries its magnitude KS, empty where none was recorded', () => {
+  const r = sampleAnalysis();
+  const p = r.runs[1].points[4];
+  p.layers[0].magnitudeKS = 0.625;
+  p.layers[1].magnitudeKS = null;
+  p.finetuneEpochs = 3;
+  const rows = parse(resultsToCsv(r), { columns: true }) as Record<string, string>[];
+  const at = (layer: string) =>
+    rows.find(
+      (x) => x.strategy === 'unit-l2' && x.layer === layer && Number(x.sparsity) === p.sparsity && Number(x.iteration) === p.iteration,
+    );
+  assert.equal(at(p.layers[0].name)?.magnitude_ks, '0.625');
+  assert.equal(at(p.layers[1].name)?.magnitude_ks, '');
+  // The columns after it stay in place.
+  assert.equal(at(p.layers[0].name)?.finetune_epochs, '3');
+  assert.equal(at('(model)')?.magnitude_ks, '');
+  assert.equal(at('(model)')?.finetune_epochs, '3');
+  assert.equal(rows[0].magnitude_ks, '');
+  assert.equal(rows[0].finetune_epochs, '0');
+});
+
 test('CSV: a strategy run plain and compensated gives two series under one strategy', () => {
   const r = sampleAnalysis();
   const plain = r.runs[0];

@@ -102,6 +102,12 @@ export const layerPointSchema = z.object({
   flops: z.number().nonnegative(),
   /** |w| of the original layer's weights, pruned and kept, on shared bins. */
   magnitudes: z.object({ pruned: histogramSchema, kept: histogramSchema }),
+  /**
+   * Two-sample Kolmogorov-Smirnov statistic between |w| of the original weights pruned and kept:
+   * 1 when every pruned weight is smaller than every kept one (magnitude pruning), low when the
+   * mask ignores magnitude. Null when nothing (or everything) was pruned; absent in older files.
+   */
+  magnitudeKS: num.nullable().optional(),
   /** Similarity of this layer's output to the original layer's output (settings.metric). */
   similarity: num.nullable(),
   apoz: layerApozSchema,

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { keepMaskMagnitudeKS, ksStatistic } from './ks';
+
+test('KS: disjoint samples are 1 apart, identical ones 0', () => {
+  assert.equal(ksStatistic([1, 2, 3], [4, 5]), 1);
+  assert.equal(ksStatistic([5, 4], [3, 1, 2]), 1);
+  assert.equal(ksStatistic([2, 1, 3], [3, 2, 1]), 0);
+});
+
+test('KS: hand-worked interleaved samples', () => {
+  // a = {1, 3, 5}, b = {2, 4}: after 1: 1/3 - 0; after 2: 1/3 - 1/2; after 3: 2/3 - 1/2;
+  // after 4: 2/3 - 1; after 5: 1 - 1. Largest |gap| = 1/3.
+  assert.ok(Math.abs(ksStatistic([1, 3, 5], [2, 4])! - 1 / 3) < 1e-12);
+  // a = {1, 2, 3, 4}, b = {3.5}: after 3, F_a = 3/4 and F_b = 0.
+  assert.ok(Math.abs(ksStatistic([4, 3, 2, 1], [3.5])! - 0.75) < 1e-12);
+});
+
+test('KS: ties step both CDFs together', () => {
+  // a = {1, 1}, b = {1, 2}: at 1 both jump (F_a = 1, F_b = 1/2), gap 1/2. Stepping one side
+  // alone would read F_a = 1/2 or 1 against F_b = 0 and report 1.
+  assert.ok(Math.abs(ksStatistic([1, 1], [1, 2])! - 0.5) < 1e-12);
+  // All equal on both sides: the CDFs coincide everywhere.
+  assert.equal(ksStatistic([0, 0, 0], [0, 0]), 0);
+  // a = {0, 0, 1}, b = {0, 1, 1}: at 0: 2/3 - 1/3; at 1: 1 - 1. Largest gap 1/3.
+  assert.ok(Math.abs(ksStatistic([0, 1, 0], [1, 0, 1])! - 1 / 3) < 1e-12);
+});
+
+test('KS: an empty side gives null', () => {
+  assert.equal(ksStatistic([], [1, 2]), null);
+  assert.equal(ksStatistic([1], []), null);
+  assert.equal(ksStatistic([], []), null);
+});
+
+test('KS of a keep mask: |w| of pruned against kept', () => {
+  // Pruned |w| = {0.1, 0.2}, kept |w| = {0.3, 0.5}: the smallest pruned, as magnitude pruning does.
+  assert.equal(keepMaskMagnitudeKS(Float32Array.from([-0.1, 0.5, 0.2, -0.3]), Uint8Array.from([0, 1, 0, 1])), 1);
+  // Pruned {0.5, 0.1}, kept {0.2, 0.3}: after 0.1: 1/2 - 0; after 0.3: 1/2 - 1. Largest gap 1/2.
+  assert.equal(keepMaskMagnitudeKS([-0.1, 0.3, 0.5, -0.2], [0, 1, 0, 1]), 0.5);
+  // Nothing pruned: null.
+  assert.equal(keepMaskMagnitudeKS([1, 2], [1, 1]), null);
+});
