@@ -1,4 +1,5 @@
 import { PruneScopeError } from '../errors';
+import { selectKth } from '../metrics/gram';
 import type { DenseLayer, MLP } from '../model/mlp';
 import { nmMask, nmRemovedCount, rankForRemoval, removalMasks, type RankRule } from './rank';
 import {
@@ -230,7 +231,7 @@ function perUnitMask(scores: Float64Array, inputSize: number, units: number, per
       if (!Number.isNaN(column[i])) numbers[count++] = column[i];
     }
     const k = Math.min(perUnit, inputSize);
-    const t = k <= count ? kthSmallest(numbers.subarray(0, count), k - 1) : Number.NaN;
+    const t = k <= count ? selectKth(numbers, count, k - 1) : Number.NaN;
     const tNaN = Number.isNaN(t);
     let removed = 0;
     for (let i = 0; i < inputSize; i++) {
@@ -247,30 +248,6 @@ function perUnitMask(scores: Float64Array, inputSize: number, units: number, per
     }
   }
   return mask;
-}
-
-/** The k-th smallest (0-based) of numbers without NaN, by quickselect; reorders `a`. */
-function kthSmallest(a: Float64Array, k: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1];
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const x = a[i];
-        a[i++] = a[j];
-        a[j--] = x;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k];
-  }
-  return a[k];
 }
 
 /** Removal orders for structured strategies, per layer or globally, with what the criterion records. */
