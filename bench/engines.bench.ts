@@ -23,26 +23,12 @@ import type { DenseEngine } from '../src/core/engine/dense';
 import { writeFilesAtomically } from '../src/core/io/atomic';
 import { linearCKAMatrix } from '../src/core/metrics/cka';
 import type { Matrix } from '../src/core/metrics/matrix';
-import type { DenseLayer, MLP } from '../src/core/model/mlp';
-import { seededRandom } from '../src/core/random';
+import type { MLP } from '../src/core/model/mlp';
+import { CHALLENGE_ARCH, randomNetwork } from './networks';
 
-const ARCH = [784, 1000, 1000, 500, 200, 10];
+const ARCH = CHALLENGE_ARCH;
 const root = resolve(__dirname, '..');
 const TARGET = { seconds: 3, ratioOverWasm: 5 };
-
-function randomNetwork(seed: number): MLP {
-  const u = seededRandom(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  const layers: DenseLayer[] = [];
-  for (let l = 1; l < ARCH.length; l++) {
-    const std = Math.sqrt(2 / ARCH[l - 1]);
-    const weights = new Float32Array(ARCH[l - 1] * ARCH[l]).map(() => gauss() * std);
-    const bias = new Float32Array(ARCH[l]).map(() => 0.01 * gauss());
-    const activation = l === ARCH.length - 1 ? 'linear' : 'relu';
-    layers.push({ name: `dense${l}`, inputSize: ARCH[l - 1], units: ARCH[l], weights, bias, activation });
-  }
-  return { name: `random-${seed}`, inputShape: [784], inputSize: 784, layers };
-}
 
 /**
  * Wall time and this process's CPU time (all threads). On the shared, loaded machines the wall

@@ -24,42 +24,15 @@ import { CKAMatrixAccumulator, linearCKAMatrix } from '../src/core/metrics/cka';
 import { centeredScaled } from '../src/core/metrics/gram';
 import type { Matrix } from '../src/core/metrics/matrix';
 import { applyActivation, denseLinear, mlpTensors, type MLPTensors } from '../src/core/model/forward';
-import type { DenseLayer, MLP } from '../src/core/model/mlp';
-import { seededRandom } from '../src/core/random';
+import type { MLP } from '../src/core/model/mlp';
+import { CHALLENGE_ARCH, randomNetwork as challengeNetwork } from './networks';
 
-const ARCH = [784, 1000, 1000, 500, 200, 10];
+const ARCH = CHALLENGE_ARCH;
 const NAMES = ['input', 'dense1', 'dense2', 'dense3', 'dense4', 'logits'];
+const randomNetwork = (seed: number): MLP => challengeNetwork(seed, NAMES);
 const TARGET = { seconds: 2, bytes: 1e9 };
 const root = resolve(__dirname, '..');
 const THREADS = Number(process.env.PRUNESCOPE_BENCH_THREADS ?? cpus().length);
-
-// ---- deterministic random networks -------------------------------------------------------
-
-const mulberry32 = seededRandom;
-
-/** He-initialised ReLU network (no trained checkpoint of this shape ships with the project). */
-function randomNetwork(seed: number): MLP {
-  const u = mulberry32(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  const layers: DenseLayer[] = [];
-  for (let l = 1; l < ARCH.length; l++) {
-    const fanIn = ARCH[l - 1];
-    const std = Math.sqrt(2 / fanIn);
-    const weights = new Float32Array(fanIn * ARCH[l]);
-    for (let i = 0; i < weights.length; i++) weights[i] = gauss() * std;
-    const bias = new Float32Array(ARCH[l]);
-    for (let i = 0; i < bias.length; i++) bias[i] = 0.01 * gauss();
-    layers.push({
-      name: NAMES[l],
-      inputSize: fanIn,
-      units: ARCH[l],
-      weights,
-      bias,
-      activation: l === ARCH.length - 1 ? 'linear' : 'relu',
-    });
-  }
-  return { name: `random-${seed}`, inputShape: [784], inputSize: 784, layers };
-}
 
 /** Input plus every layer's output for one batch of rows. */
 function representations(mlp: MLP, t: MLPTensors, x: Float32Array, rows: number): Matrix[] {

@@ -17,7 +17,8 @@ import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/core/backend';
+import { initBackend, initEngine } from '../src/core/backend';
+import { onnxRuntime, onnxRuntimeNote } from '../src/core/engine/onnxruntime';
 import { sliceRows, type DatasetSplits } from '../src/core/data/dataset';
 import { getSplit, loadDataset } from '../src/core/data/load';
 import { writeFilesAtomically } from '../src/core/io/atomic';
@@ -94,11 +95,16 @@ async function timeBaseline(model: tf.LayersModel, x: tf.Tensor2D, y: tf.Tensor2
   return { samplesPerSecond: x.shape[0] / seconds, loss: h.history.loss[0] as number };
 }
 
-async function timeOurs(mlp: MLP, data: DatasetSplits): Promise<{ samplesPerSecond: number; loss: number; mlp: MLP }> {
-  const t = performance.now();
+/**
+ * fitMLP for one epoch on an engine: wasm (TensorFlow.js) or onnxruntime (one session run per
+ * step, src/core/train/ort-step.ts). The rate is the epoch's training phase, as history.json
+ * reports it: building the onnxruntime session (once per run) is outside it.
+ */
+async function timeOurs(mlp: MLP, data: DatasetSplits, engine: 'wasm' | 'onnxruntime' = 'wasm') {
+  await initEngine(engine);
   const r = await fitMLP(mlp, data, { epochs: 1, batchSize: BATCH, shuffle: false, seed: 1 });
-  const seconds = (performance.now() - t) / 1000;
-  return { samplesPerSecond: data.train!.n / seconds, loss: r.history.epochs[0].loss, mlp: r.mlp };
+  await initEngine('wasm');
+  return { samplesPerSecond: r.history.epochs[0].samplesPerSecond, loss: r.history.epochs[0].loss, mlp: r.mlp, engine: r.history.engine };
 }
 
 /** Kernel times of one of our training steps, by kernel name (tf.profile). */
@@ -187,18 +193,26 @@ async function alternateRepeats(model: tf.LayersModel, mx: tf.Tensor2D, my: tf.T
   let mlp = start;
   const base: number[] = [];
   const ours: number[] = [];
-  const losses = { baseline: [] as number[], ours: [] as number[] };
+  const ort: number[] = [];
+  const losses = { baseline: [] as number[], ours: [] as number[], onnxruntime: [] as number[] };
   for (let r = 0; r < REPEATS; r++) {
     const b = await timeBaseline(model, mx, my);
     const o = await timeOurs(mlp, data);
+    // The same weights and batches on onnxruntime: its loss must match ours on wasm.
+    const x = onnxRuntime() ? await timeOurs(mlp, data, 'onnxruntime') : undefined;
     mlp = o.mlp;
     base.push(b.samplesPerSecond);
     ours.push(o.samplesPerSecond);
     losses.baseline.push(b.loss);
     losses.ours.push(o.loss);
-    console.log(`repeat ${r + 1}: baseline ${b.samplesPerSecond.toFixed(0)} samples/s, ours ${o.samplesPerSecond.toFixed(0)} samples/s`);
+    if (x) {
+      ort.push(x.samplesPerSecond);
+      losses.onnxruntime.push(x.loss);
+    }
+    const line = `baseline ${b.samplesPerSecond.toFixed(0)}, ours ${o.samplesPerSecond.toFixed(0)}`;
+    console.log(`repeat ${r + 1}: ${line}${x ? `, ours on onnxruntime ${x.samplesPerSecond.toFixed(0)}` : ''} samples/s`);
   }
-  return { base, ours, losses, mlp };
+  return { base, ours, ort, losses, mlp };
 }
 
 /** Writes bench-results/training.json and prints the summary. */
@@ -212,9 +226,10 @@ async function writeReport(m: {
   profile: Awaited<ReturnType<typeof profileStep>>;
 }): Promise<void> {
   const { backend, threads, bound, profile } = m;
-  const { base, ours, losses } = m.runs;
+  const { base, ours, ort, losses } = m.runs;
   const b = stats(base);
   const o = stats(ours);
+  const x = ort.length ? stats(ort) : undefined;
   const boundSamples = (bound.gflops * 1e9) / (3 * forwardFlops);
   const ourGflops = (o.best * ourTrainingFlops) / 1e9;
   const report = {
@@ -238,6 +253,9 @@ async function writeReport(m: {
     bound: { matmulGflops: bound.gflops, samplesPerSecond: boundSamples, perLayer: bound.perLayer },
     baseline: { what: 'tf.layers Sequential model.fit, batch 512, tf.train.adam', ...b, losses: losses.baseline },
     ours: { what: 'fitMLP, batch 512', ...o, gflops: ourGflops, losses: losses.ours },
+    onnxruntime: x
+      ? { what: 'fitMLP on onnxruntime, batch 512', ...x, gflops: (x.best * ourTrainingFlops) / 1e9, losses: losses.onnxruntime }
+      : { skipped: onnxRuntimeNote() ?? 'onnxruntime-node did not load' },
     ratios: {
       oursOverBaseline: o.best / b.best,
       oursOverBound: o.best / boundSamples,
@@ -247,6 +265,9 @@ async function writeReport(m: {
     summary: [
       { metric: 'baseline model.fit', value: b.best, unit: 'samples/s' },
       { metric: 'ours fitMLP', value: o.best, unit: 'samples/s' },
+      { metric: 'ours fitMLP on onnxruntime', value: x?.best ?? 'not loaded', unit: x ? 'samples/s' : '' },
+      { metric: 'onnxruntime / wasm (same process)', value: x ? x.best / o.best : null, unit: 'x' },
+      { metric: 'onnxruntime target (>= 4000 samples/s) met', value: String(!!x && x.best >= 4000) },
       { metric: 'bound (matmul, 3x forward flops)', value: boundSamples, unit: 'samples/s' },
       { metric: 'plain matMul', value: bound.gflops, unit: 'GFLOP/s' },
       { metric: 'ours effective', value: ourGflops, unit: 'GFLOP/s' },

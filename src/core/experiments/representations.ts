@@ -1,3 +1,5 @@
+import { engineInfo } from '../backend';
+import { ortActivations } from '../engine/ort-engine';
 import { resolveDenseEngine } from '../engine/resolve';
 import { apoz } from '../metrics/apoz';
 import { linearCKAMatrix } from '../metrics/cka';
@@ -10,6 +12,9 @@ import type { LayerApoz } from '../results/format';
 
 /** Every layer's output after its activation for the first n rows of x, one matrix per layer. */
 export function representations(mlp: MLP, x: Float32Array, n: number): Matrix[] {
+  // On onnxruntime when the process chose it: the forward passes of compare and of every
+  // analysis point, ~2x the wasm engine's here.
+  if (engineInfo()?.dense.name === 'onnxruntime') return ortActivations(mlp, x, n).map((a, l) => matrix(a, n, mlp.layers[l].units));
   return layerActivations(mlp, x, n, { post: true }).map((a) => matrix(a.post!, n, a.units));
 }
 

@@ -10,6 +10,11 @@ export interface AdamConfig {
 /** Keras' defaults except the learning rate, which Keras also defaults to 1e-3. */
 export const KERAS_ADAM: AdamConfig = { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
+/** Keras' Adam step size at step t (1-based), both bias corrections folded in. */
+export function adamAlpha(config: AdamConfig, t: number): number {
+  return (config.learningRate * Math.sqrt(1 - config.beta2 ** t)) / (1 - config.beta1 ** t);
+}
+
 /**
  * Adam exactly as Keras applies it (keras.optimizers.Adam, amsgrad off):
  *   m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
@@ -37,10 +42,9 @@ export class Adam {
    * `masks[i]` (or null) is multiplied into parameter i after the step so pruned weights stay 0.
    */
   update(params: tf.Tensor[], grads: tf.Tensor[], masks: (tf.Tensor | null)[] = []): tf.Tensor[] {
-    const { learningRate, beta1, beta2, epsilon } = this.config;
+    const { beta1, beta2, epsilon } = this.config;
     this.step++;
-    const t = this.step;
-    const alpha = (learningRate * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+    const alpha = adamAlpha(this.config, this.step);
     return params.map((p, i) => {
       const g = grads[i];
       const m = tf.keep(tf.add(this.m[i], tf.mul(tf.sub(g, this.m[i]), 1 - beta1)));

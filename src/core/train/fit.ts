@@ -1,13 +1,15 @@
-import * as tf from '@tensorflow/tfjs';
-import { backendInfo, initBackend, type BackendInfo } from '../backend';
+import { backendInfo, engineInfo, initBackend, type BackendInfo } from '../backend';
 import type { Dataset, DatasetSplits } from '../data/dataset';
 import { sliceRows } from '../data/dataset';
 import { checkFits } from '../data/load';
 import { CancelledError, DataError, PruneScopeError } from '../errors';
 import type { DenseLayer, MLP } from '../model/mlp';
 import { outputSize, validateMLP } from '../model/mlp';
-import { Adam, KERAS_ADAM } from './adam';
-import { batchMetrics, checkTrainable, lossAndGradients, logits, type Gradients, type LayerSpec, type Params } from './backprop';
+import { KERAS_ADAM } from './adam';
+import { checkTrainable, type LayerSpec } from './backprop';
+import { OrtStepper } from './ort-step';
+import { flatLayout, type Stepper, type StepperSetup } from './stepper';
+import { TfjsStepper } from './tfjs-step';
 import { glorotUniform, Rng } from './rng';
 
 export interface EpochMetrics {
@@ -106,6 +108,8 @@ export interface ResolvedFitOptions {
 
 export interface TrainingHistory {
   backend: BackendInfo;
+  /** What ran the arithmetic: onnxruntime, or the TensorFlow.js backend's engine (wasm, tfjs-node, tfjs-cpu). */
+  engine?: string;
   seed: number;
   options: ResolvedFitOptions;
   /** Model name and layer sizes, input first. */
@@ -223,50 +227,12 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Flat list: kernel of layer 0, its bias (if any), kernel of layer 1, ... */
-interface FlatParams {
-  tensors: tf.Tensor[];
-  kernelIndex: number[];
-  biasIndex: (number | null)[];
-}
-
-function toParams(flat: FlatParams): Params {
-  return {
-    kernels: flat.kernelIndex.map((i) => flat.tensors[i] as tf.Tensor2D),
-    biases: flat.biasIndex.map((i) => (i === null ? null : (flat.tensors[i] as tf.Tensor1D))),
-  };
-}
-
-function uploadParams(mlp: MLP, masks: (Float32Array | null)[]): FlatParams {
-  const tensors: tf.Tensor[] = [];
-  const kernelIndex: number[] = [];
-  const biasIndex: (number | null)[] = [];
-  mlp.layers.forEach((l, i) => {
-    let w = l.weights;
-    const m = masks[i];
-    if (m) {
-      w = new Float32Array(w);
-      for (let j = 0; j < w.length; j++) w[j] *= m[j];
-    }
-    kernelIndex.push(tensors.length);
-    tensors.push(tf.tensor2d(w, [l.inputSize, l.units]));
-    if (l.bias) {
-      biasIndex.push(tensors.length);
-      tensors.push(tf.tensor1d(l.bias));
-    } else biasIndex.push(null);
-  });
-  return { tensors, kernelIndex, biasIndex };
-}
-
-function downloadParams(flat: FlatParams): Float32Array[] {
-  return flat.tensors.map((t) => t.dataSync() as Float32Array).map((a) => new Float32Array(a));
-}
-
-function buildMLP(mlp: MLP, flat: FlatParams, values: Float32Array[], masks: (Float32Array | null)[]): MLP {
+function buildMLP(mlp: MLP, values: Float32Array[], masks: (Float32Array | null)[]): MLP {
+  const layout = flatLayout(mlp);
   // w * 0 is -0 for negative w; pruned weights are written as +0
   masks.forEach((m, i) => {
     if (!m) return;
-    const w = values[flat.kernelIndex[i]];
+    const w = values[layout.kernelIndex[i]];
     for (let j = 0; j < w.length; j++) if (m[j] === 0) w[j] = 0;
   });
   return {
@@ -274,43 +240,20 @@ function buildMLP(mlp: MLP, flat: FlatParams, values: Float32Array[], masks: (Fl
     inputShape: [...mlp.inputShape],
     layers: mlp.layers.map((l, i): DenseLayer => ({
       ...l,
-      weights: values[flat.kernelIndex[i]],
-      bias: flat.biasIndex[i] === null ? null : values[flat.biasIndex[i]],
+      weights: values[layout.kernelIndex[i]],
+      bias: layout.biasIndex[i] === null ? null : values[layout.biasIndex[i]],
     })),
   };
 }
 
-/** float32 one-hot rows (the wasm OneHot kernel ignores a float32 dtype and writes int32 bits). */
-function oneHot(labels: tf.Tensor1D, classes: number): tf.Tensor2D {
-  return tf.cast(tf.oneHot(labels, classes), 'float32') as tf.Tensor2D;
-}
-
-/** Mean cross-entropy and accuracy of the logits, in batches; one download at the end. */
-function validate(
-  specs: LayerSpec[],
-  params: Params,
-  data: Dataset,
-  y: Int32Array,
-  classes: number,
-  batchSize: number,
-): { loss: number; accuracy: number } {
-  const n = data.n;
-  const f = data.features;
-  let acc = tf.zeros([2]);
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const next = tf.tidy(() => {
-      const xb = tf.tensor2d(data.x.subarray(start * f, end * f), [end - start, f]);
-      const lb = tf.tensor1d(y.subarray(start, end), 'int32');
-      const { lossSum, correct } = batchMetrics(logits(specs, params, xb), oneHot(lb, classes), lb);
-      return tf.add(acc, tf.stack([lossSum, correct]));
-    });
-    acc.dispose();
-    acc = next;
-  }
-  const [lossSum, correct] = acc.dataSync();
-  acc.dispose();
-  return { loss: lossSum / n, accuracy: correct / n };
+/**
+ * The engine a run steps on: onnxruntime when the process chose it (initEngine), else
+ * TensorFlow.js on the active backend.
+ */
+function makeStepper(setup: StepperSetup): Stepper {
+  const engine = engineInfo();
+  if (engine?.name === 'onnxruntime') return new OrtStepper(setup);
+  return new TfjsStepper(setup, engine?.name ?? backendInfo().name);
 }
 
 /**
@@ -344,27 +287,19 @@ interface TrainingData {
 }
 
 /**
- * One run of fitMLP: epochs of shuffled mini-batches, validation and early stopping after each.
- * Holds the tensors it owns (parameters, masks, Adam's moments, the epoch's running totals)
- * until fit() ends, however it ends.
+ * One run of fitMLP: epochs of shuffled mini-batches, validation and early stopping after each,
+ * the arithmetic done by a Stepper (tfjs or onnxruntime), disposed when fit() ends however it ends.
  */
 class TrainingRun {
-  private readonly classes: number;
   private readonly n: number;
   private readonly bs: number;
   private readonly shuffleRng: Rng;
   private readonly dropoutRng: Rng;
   private readonly dropoutBuffers: (Float32Array | null)[];
   private readonly history: TrainingHistory;
-  private readonly owned: tf.Tensor[] = [];
-  private flat: FlatParams | null = null;
-  private adam: Adam | null = null;
-  /** running [loss sum, correct] of the current epoch */
-  private totals: tf.Tensor | null = null;
-  private flatMasks: (tf.Tensor | null)[] = [];
-  private xBatch = new Float32Array(0);
-  private yBatch = new Int32Array(0);
-  private order = new Int32Array(0);
+  private readonly xBatch: Float32Array;
+  private readonly yBatch: Int32Array;
+  private readonly order: Int32Array;
   /** The parameters of the epoch with the lowest validation loss so far. */
   private best: Float32Array[] | null = null;
   /** Epochs since the validation loss last went down. */
@@ -381,7 +316,6 @@ class TrainingRun {
     const L = mlp.layers.length;
     const n = data.train.n;
     const bs = opts.batchSize;
-    this.classes = mlp.layers[L - 1].units;
     this.n = n;
     this.bs = bs;
     this.shuffleRng = new Rng(opts.seed, 2);
@@ -389,6 +323,11 @@ class TrainingRun {
     this.dropoutBuffers = specs.map((s, l) =>
       l < L - 1 && s.dropout > 0 ? new Float32Array(Math.min(bs, n) * mlp.layers[l].units) : null,
     );
+    // Batches are assembled in JS and uploaded: a memcpy per row plus one upload (~1 ms for
+    // 512x784) beats tf.gather from a resident copy, which takes ~20 ms on wasm.
+    this.xBatch = new Float32Array(Math.min(bs, n) * data.train.features);
+    this.yBatch = new Int32Array(Math.min(bs, n));
+    this.order = new Int32Array(n);
     this.history = {
       backend: backendInfo(),
       seed: opts.seed,
@@ -408,10 +347,18 @@ class TrainingRun {
   async fit(): Promise<FitResult> {
     const { opts, history } = this;
     const t0 = performance.now();
+    const stepper = makeStepper({
+      mlp: this.mlp,
+      specs: this.specs,
+      masks: this.maskArrays,
+      adam: { learningRate: opts.learningRate, beta1: opts.beta1, beta2: opts.beta2, epsilon: opts.epsilon },
+      l1: opts.l1,
+      l2: opts.l2,
+    });
+    history.engine = stepper.engine;
     try {
-      const f = this.setUp();
       for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-        const stop = await this.runEpoch(epoch, f);
+        const stop = await this.runEpoch(epoch, stepper);
         if (stop && epoch < opts.epochs) {
           history.stoppedEarly = true;
           break;
@@ -419,53 +366,24 @@ class TrainingRun {
       }
       if (!this.best) {
         // validation loss never finite: return the last weights
-        this.best = downloadParams(f);
+        this.best = stepper.params();
         history.bestEpoch = history.epochs.length;
       }
       history.totalSeconds = (performance.now() - t0) / 1000;
-      return { mlp: buildMLP(this.mlp, f, this.best, this.maskArrays), history };
+      return { mlp: buildMLP(this.mlp, this.best, this.maskArrays), history };
     } finally {
-      if (this.flat) tf.dispose(this.flat.tensors);
-      this.totals?.dispose();
-      this.adam?.dispose();
-      tf.dispose(this.owned);
+      stepper.dispose();
     }
   }
 
-  /** Batch buffers, the parameters and weight masks on the backend, and the optimizer. */
-  private setUp(): FlatParams {
-    const { mlp, opts, n, bs } = this;
-    // Batches are assembled in JS and uploaded: a memcpy per row plus one upload (~1 ms for
-    // 512x784) beats tf.gather from a resident copy, which takes ~20 ms on wasm.
-    this.xBatch = new Float32Array(Math.min(bs, n) * this.data.train.features);
-    this.yBatch = new Int32Array(Math.min(bs, n));
-    this.flat = uploadParams(mlp, this.maskArrays);
-    const f = this.flat;
-    this.flatMasks = f.tensors.map(() => null);
-    this.maskArrays.forEach((m, i) => {
-      if (m) this.flatMasks[f.kernelIndex[i]] = this.keep(tf.tensor2d(m, [mlp.layers[i].inputSize, mlp.layers[i].units]));
-    });
-    this.adam = new Adam(
-      { learningRate: opts.learningRate, beta1: opts.beta1, beta2: opts.beta2, epsilon: opts.epsilon },
-      f.tensors.map((t) => t.shape),
-    );
-    this.order = new Int32Array(n);
-    return f;
-  }
-
-  private keep<T extends tf.Tensor>(t: T): T {
-    this.owned.push(t);
-    return t;
-  }
-
   /** Trains one epoch, validates, records its metrics and reports them; true when early stopping says to stop. */
-  private async runEpoch(epoch: number, f: FlatParams): Promise<boolean> {
+  private async runEpoch(epoch: number, stepper: Stepper): Promise<boolean> {
     const { opts, data } = this;
     const epochStart = performance.now();
-    const { sums, rows } = await this.trainBatches(epoch, f);
-    const [lossSum, correct] = sums;
+    const rows = await this.trainBatches(epoch, stepper);
+    const [lossSum, correct] = stepper.takeTotals();
     const trainSeconds = (performance.now() - epochStart) / 1000;
-    const val = validate(this.specs, toParams(f), data.validation, data.valY, this.classes, 1024);
+    const val = stepper.validate(data.validation, data.valY);
     const metrics: EpochMetrics = {
       epoch,
       epochs: opts.epochs,
@@ -477,18 +395,18 @@ class TrainingRun {
       samplesPerSecond: rows / trainSeconds,
     };
     this.history.epochs.push(metrics);
-    const stop = this.earlyStopping(epoch, val.loss, f);
+    const stop = this.earlyStopping(epoch, val.loss, stepper);
     if (this.options.onEpoch) await this.options.onEpoch(metrics);
     return stop;
   }
 
   /** Keras EarlyStopping(monitor='val_loss', patience, restore_best_weights=True), min_delta 0: keeps the best weights; true once patience runs out. */
-  private earlyStopping(epoch: number, valLoss: number, f: FlatParams): boolean {
+  private earlyStopping(epoch: number, valLoss: number, stepper: Stepper): boolean {
     const history = this.history;
     if (valLoss < history.bestValLoss) {
       history.bestValLoss = valLoss;
       history.bestEpoch = epoch;
-      this.best = downloadParams(f);
+      this.best = stepper.params();
       this.wait = 0;
       return false;
     }
@@ -498,78 +416,45 @@ class TrainingRun {
 
   /**
    * Every batch of the epoch (the last epoch: its lastEpochShare of them), in shuffled order;
-   * returns the epoch's [loss sum, correct] and the rows trained. A cancel lands between batches.
+   * returns the rows trained. A cancel lands between batches.
    */
-  private async trainBatches(epoch: number, f: FlatParams): Promise<{ sums: Float32Array | Int32Array | Uint8Array; rows: number }> {
+  private async trainBatches(epoch: number, stepper: Stepper): Promise<number> {
     const { n, bs, order } = this;
     const share = this.opts.lastEpochShare;
     const limit = share !== undefined && epoch === this.opts.epochs ? Math.max(1, Math.round(share * Math.ceil(n / bs))) : Infinity;
     for (let i = 0; i < n; i++) order[i] = i;
     if (this.opts.shuffle) this.shuffleRng.shuffle(order);
-    let totals: tf.Tensor = tf.zeros([2]);
-    this.totals = totals;
     let batchNo = 0;
     for (let start = 0; start < n && batchNo < limit; start += bs, batchNo++) {
       await yieldToEventLoop();
       if (this.options.signal?.aborted) {
         throw new CancelledError(`training cancelled during epoch ${epoch} (before batch ${batchNo + 1})`);
       }
-      const end = Math.min(n, start + bs);
-      const rows = end - start;
-      const sofar = totals;
-      const next = tf.tidy(() => this.trainBatch(f, start, rows, sofar));
-      tf.dispose(f.tensors);
-      f.tensors = next.updated;
-      totals.dispose();
-      totals = next.totals;
-      this.totals = totals;
+      const rows = Math.min(n, start + bs) - start;
+      this.gatherBatch(start, rows);
+      stepper.step(this.xBatch, this.yBatch, rows, this.dropoutMasks(rows));
     }
-    const sums = totals.dataSync();
-    totals.dispose();
-    this.totals = null;
-    return { sums, rows: Math.min(n, batchNo * bs) };
+    return Math.min(n, batchNo * bs);
   }
 
-  /** One Adam step on rows order[start, start + rows), inside tf.tidy: the updated parameters and the epoch's totals with this batch added. */
-  private trainBatch(f: FlatParams, start: number, rows: number, totals: tf.Tensor): { updated: tf.Tensor[]; totals: tf.Tensor } {
-    const { mlp, specs, xBatch, yBatch, order } = this;
+  /** Rows order[start, start + rows) of the training data into the batch buffers. */
+  private gatherBatch(start: number, rows: number): void {
     const { train, trainY } = this.data;
     const features = train.features;
     for (let i = 0; i < rows; i++) {
-      const r = order[start + i];
-      xBatch.set(train.x.subarray(r * features, (r + 1) * features), i * features);
-      yBatch[i] = trainY[r];
+      const r = this.order[start + i];
+      this.xBatch.set(train.x.subarray(r * features, (r + 1) * features), i * features);
+      this.yBatch[i] = trainY[r];
     }
-    const xb = tf.tensor2d(xBatch.subarray(0, rows * features), [rows, features]);
-    const lb = tf.tensor1d(yBatch.subarray(0, rows), 'int32');
-    const yb = oneHot(lb, this.classes);
-    const masks = specs.map((s, l) => {
-      const buf = this.dropoutBuffers[l];
-      if (!buf) return null;
-      const m = buf.subarray(0, rows * mlp.layers[l].units);
-      return tf.tensor2d(this.dropoutRng.dropoutMask(m, s.dropout), [rows, mlp.layers[l].units]);
-    });
-    const r = lossAndGradients(specs, toParams(f), xb, yb, lb, masks);
-    const grads = this.penalizedGradients(f, r.grads);
-    const updated = this.adam!.update(f.tensors, grads, this.flatMasks);
-    return { updated, totals: tf.add(totals, tf.stack([r.lossSum, r.correct])) };
   }
 
-  /** The gradients in the order of f.tensors, each kernel's with its L2 and L1 penalty added. */
-  private penalizedGradients(f: FlatParams, g: Gradients): tf.Tensor[] {
-    const grads = new Array<tf.Tensor>(f.tensors.length);
-    const { l1, l2 } = this.opts;
-    g.kernels.forEach((k, l) => {
-      const w = f.tensors[f.kernelIndex[l]];
-      let total: tf.Tensor = k;
-      if (l2 > 0) total = tf.add(total, tf.mul(w, 2 * l2));
-      if (l1 > 0) total = tf.add(total, tf.mul(tf.sign(w), l1));
-      grads[f.kernelIndex[l]] = total;
+  /** This batch's dropout masks (entries 0 or 1/(1-rate)), drawn in layer order. */
+  private dropoutMasks(rows: number): (Float32Array | null)[] {
+    return this.specs.map((s, l) => {
+      const buf = this.dropoutBuffers[l];
+      if (!buf) return null;
+      return this.dropoutRng.dropoutMask(buf.subarray(0, rows * this.mlp.layers[l].units), s.dropout);
     });
-    g.biases.forEach((b, l) => {
-      if (b) grads[f.biasIndex[l] as number] = b;
-    });
-    return grads;
   }
 }
 
