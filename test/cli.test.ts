@@ -389,6 +389,40 @@ describe('prunescope CLI', () => {
     assert.equal(none.b.geometry, undefined);
   });
 
+  it('compare measures the split it is given, says when --samples asks for more rows than it has, and refuses options it has no use for', () => {
+    const model = built('onnx', 'mnist2x10.onnx');
+    const out = join(dir, 'compare-split');
+    const r = cli(
+      'compare',
+      model,
+      model,
+      '--data',
+      'mnist',
+      '--split',
+      'test',
+      '--samples',
+      '20000',
+      '--geometry-samples',
+      '0',
+      '--out',
+      out,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /note: --samples 20000, but the test split has 10000 rows: all 10000 were used/);
+    const results = parseResults(readFileSync(join(out, 'results.json'), 'utf8'), 'results.json');
+    assert.equal(results.dataset.activationSplit, 'test');
+    assert.equal(results.dataset.activationSamples, 10000);
+    // Without --split: the validation rows, as before.
+    const v = cli('compare', model, model, '--data', 'mnist', '--samples', '300', '--geometry-samples', '0', '--force', '--out', out);
+    assert.equal(v.code, 0, v.stderr);
+    assert.doesNotMatch(v.stderr, /note: --samples/);
+    const vr = parseResults(readFileSync(join(out, 'results.json'), 'utf8'), 'results.json');
+    assert.deepEqual([vr.dataset.activationSplit, vr.dataset.activationSamples], ['validation', 300]);
+    const bad = cli('compare', model, model, '--data', 'mnist', '--finetune-epochs', '2', '--out', join(dir, 'never'));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /finetune-epochs/);
+  });
+
   it('npx prunescope runs the installed bin', () => {
     const r = spawnSync('npx', ['--no-install', 'prunescope', '--help'], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);

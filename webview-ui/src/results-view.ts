@@ -24,11 +24,20 @@ import {
 import { button, el, select } from './dom';
 import type { ThemeColours } from './theme';
 
+/** Where the Compare tab's request for another metric stands (results end it by replacing the view). */
+export interface CompareStatus {
+  metric: string;
+  state: 'computing' | 'failed' | 'cancelled';
+  message?: string;
+}
+
 export interface ResultsViewModel {
   title: string;
   results: Results;
   metrics: string[];
   ui: UiState;
+  /** A metric asked for on the Compare tab and not shown yet. */
+  compare?: CompareStatus;
 }
 
 export interface ResultsHost {
@@ -36,12 +45,15 @@ export interface ResultsHost {
   onUi(ui: UiState): void;
   exportPng(name: string, dataUrl: string): void;
   exportData(format: 'csv' | 'json'): void;
+  /** The person picked a metric on the Compare tab (the one on screen too: that ends any "computing"). */
   compareMetric(metric: string): void;
 }
 
 export interface RenderedView {
   /** Charts on screen, for "export all". */
   charts(): { name: string; chart: Chart }[];
+  /** Shows where a requested metric stands on the Compare tab (kept across tab switches). */
+  showCompareStatus(status: CompareStatus | undefined): void;
   dispose(): void;
 }
 
@@ -136,6 +148,8 @@ export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: Th
   const destroyCharts = () => {
     for (const c of sink.charts.splice(0)) c.chart.destroy();
   };
+  let compareStatus = vm.compare;
+  let showCompareStatus: ((s: CompareStatus | undefined) => void) | undefined;
 
   const setUi = (next: UiState) => {
     host.onUi(next);
@@ -151,8 +165,9 @@ export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: Th
       b.classList.toggle('active', on);
     }
     const change = (patch: Partial<UiState>) => setUi({ ...next, ...patch });
+    showCompareStatus = undefined;
     if (r.kind === 'analysis') drawAnalysisTab(body, sink, r, next, change);
-    else drawCompareTab(body, sink, r, vm.metrics, next, change, host);
+    else showCompareStatus = drawCompareTab(body, sink, r, { metrics: vm.metrics, status: compareStatus }, next, change, host);
   };
   // Pickers' choices live in the UiState, so switching tabs keeps them.
   let current = ui;
@@ -166,6 +181,10 @@ export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: Th
   draw(ui);
   return {
     charts: () => [...sink.charts],
+    showCompareStatus: (status) => {
+      compareStatus = status;
+      showCompareStatus?.(status);
+    },
     dispose: () => {
       destroyCharts();
       root.replaceChildren();
@@ -445,9 +464,12 @@ function drawCostTab(tab: AnalysisTab): void {
   const sparse = seriesBySparsity(r, (p) => p.latency.sparseMsPer100)
     .filter((s) => s.points.length > 0)
     .map((s) => ({ ...s, label: `${s.label} (sparse CSR)`, dash: s.dash + 1 }));
+  const ort = seriesBySparsity(r, (p) => p.latency.onnxruntimeMsPer100 ?? null)
+    .filter((s) => s.points.length > 0)
+    .map((s) => ({ ...s, label: `${s.label} (onnxruntime, written .onnx)`, dash: s.dash + 2 }));
   chartCard(grid, sink, 'Latency vs sparsity', 'half', (c) =>
     lineChart(c, theme, {
-      series: [...dense, ...sparse],
+      series: [...dense, ...sparse, ...ort],
       xTitle: 'sparsity',
       yTitle: 'ms per 100 samples (log)',
       xPercent: true,
@@ -522,22 +544,37 @@ function sideSummary(name: string, side: ComparisonSide): HTMLElement {
   ]);
 }
 
+/** The status line of the metric picker: what happened to the metric asked for. */
+function compareStatusText(status: CompareStatus | undefined): string {
+  if (!status) return '';
+  const label = metricLabel(status.metric);
+  if (status.state === 'computing') return `computing ${label}…`;
+  if (status.state === 'cancelled') return `${label}: cancelled`;
+  return `${label} failed${status.message ? `: ${status.message}` : ''}`;
+}
+
+/** Draws the Compare tab; returns how to update its metric status without redrawing. */
 function drawCompareTab(
   body: HTMLElement,
   sink: ChartSink,
   r: ComparisonResults,
-  metrics: string[],
+  compare: { metrics: string[]; status: CompareStatus | undefined },
   ui: UiState,
   change: (p: Partial<UiState>) => void,
   host: ResultsHost,
-): void {
+): (status: CompareStatus | undefined) => void {
   const theme = sink.theme;
-  const options = [...new Set([r.metric, ...metrics])].map((m) => ({ value: m, label: metricLabel(m) }));
-  const status = el('span', { class: 'muted' });
-  const picker = select('Metric', options, r.metric, (metric) => {
-    status.textContent = `computing ${metricLabel(metric)}…`;
-    host.compareMetric(metric);
-  });
+  const options = [...new Set([r.metric, ...compare.metrics])].map((m) => ({ value: m, label: metricLabel(m) }));
+  const status = el('span', { class: 'muted compare-status', attrs: { role: 'status' } });
+  const picker = select('Metric', options, r.metric, (metric) => host.compareMetric(metric));
+  const showStatus = (s: CompareStatus | undefined) => {
+    status.textContent = compareStatusText(s);
+    // The picker names what is being computed, else what is on screen (its option values are indices).
+    const shown = options.findIndex((o) => o.value === (s?.state === 'computing' ? s.metric : r.metric));
+    const input = picker.querySelector('select');
+    if (input && shown >= 0) input.value = String(shown);
+  };
+  showStatus(compare.status);
   const views: { value: 'cross' | 'a' | 'b'; label: string }[] = [
     { value: 'cross', label: 'A × B (cross)' },
     { value: 'a', label: 'A × A' },
@@ -576,6 +613,7 @@ function drawCompareTab(
     { name: 'A', geometry: r.a.geometry },
     { name: 'B', geometry: r.b.geometry },
   ]);
+  return showStatus;
 }
 
 // ---- representational geometry ----

@@ -12,6 +12,7 @@ import { resultsPaths, writeResultsAndReport } from '../report';
 import {
   dataOptionsFrom,
   experimentOptions,
+  noteSamples,
   progressPrinter,
   PRUNING_USAGE,
   pruningFlags,
@@ -112,6 +113,7 @@ export const analyzeCommand: Command = {
     };
     await startBackend(values);
     const results = await runAnalysis(options, { onProgress: progressPrinter() });
+    noteSamples(values, results.dataset);
     const { results: resultsPath, report: reportPath } = await writeResultsAndReport(results, out);
     if (values.json) {
       printJson({ results: resultsPath, report: reportPath });

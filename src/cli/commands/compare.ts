@@ -5,7 +5,7 @@ import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../comma
 import { info, printJson, table } from '../output';
 import { resultsPaths, writeResultsAndReport } from '../report';
 import { metricOption } from './analyze';
-import { dataOptionsFrom, experimentOptions, progressPrinter } from './experiment-options';
+import { dataOptionsFrom, noteSamples, progressPrinter, sampleOptions } from './experiment-options';
 import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
 
@@ -20,13 +20,13 @@ export const compareCommand: Command = {
   name: 'compare',
   summary: "layer-by-layer similarity of two checkpoints (and of each with itself), plus both models' APoZ and representational geometry",
   usage:
-    'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--samples N] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR',
+    'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--split validation|test|train] [--samples N] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR',
   async run(argv) {
     const { values, positionals } = parse(
       argv,
       {
         ...modelReadOptions,
-        ...experimentOptions,
+        ...sampleOptions,
         ...geometryOptions,
         metric: { type: 'string' },
         out: { type: 'string' },
@@ -47,11 +47,14 @@ export const compareCommand: Command = {
         modelB: positionals[1],
         readOptions: readOptionsFrom(values),
         ...dataOptionsFrom(values),
+        // Compared on the rows of the split named; without --split, the validation rows.
+        activationSplit: values.split === undefined ? undefined : dataOptionsFrom(values).split,
         metric,
         geometry,
       },
       { onProgress: values.json ? undefined : progressPrinter() },
     );
+    noteSamples(values, results.dataset);
     const { results: resultsPath, report: reportPath } = await writeResultsAndReport(results, out);
     if (values.json) {
       printJson({

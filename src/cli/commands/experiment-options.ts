@@ -8,11 +8,16 @@ import { choiceOption, intOption, numberOption } from '../args';
 import { info } from '../output';
 import { dataOptions, loadOptionsFrom } from './evaluate';
 
-/** Options shared by prune, analyze and compare. */
-export const experimentOptions = {
+/** Which rows a command measures: the data, its split and how many samples (compare takes only these). */
+export const sampleOptions = {
   ...dataOptions,
   split: { type: 'string' },
   samples: { type: 'string' },
+} as const;
+
+/** Options shared by prune and analyze. */
+export const experimentOptions = {
+  ...sampleOptions,
   'finetune-epochs': { type: 'string' },
   iterations: { type: 'string' },
   schedule: { type: 'string' },
@@ -46,6 +51,20 @@ export function dataOptionsFrom(values: Values): DataOptions {
     split: choiceOption<SplitName>(values.split, 'split', SPLIT_NAMES, 'test'),
     samples: values.samples === undefined ? undefined : intOption(values.samples, 'samples', 512, 2),
   };
+}
+
+/**
+ * Says when --samples asked for more rows than the split holds: the run used them all, and the
+ * results record how many, but a number the user typed is not cut down silently.
+ */
+export function noteSamples(values: Values, dataset: { activationSplit?: string; activationSamples?: number }): void {
+  if (values.samples === undefined || dataset.activationSamples === undefined) return;
+  const asked = Number(values.samples);
+  if (asked > dataset.activationSamples) {
+    info(
+      `note: --samples ${asked}, but the ${dataset.activationSplit} split has ${dataset.activationSamples} rows: all ${dataset.activationSamples} were used`,
+    );
+  }
 }
 
 /** Compensation, calibration rows, removed units and N:M pattern, as prune and analyze take them. */

@@ -13,7 +13,7 @@ import { strategyById } from '../prune/registry';
 import type { Baseline, Histogram, LayerPoint, Point, ScheduleName, StrategyRun, AnalysisResults } from '../results/format';
 import { RESULTS_FORMAT, RESULTS_VERSION } from '../results/format';
 import { evaluate } from '../train/evaluate';
-import { denseLatencyMs, sparseLatencyMs } from './latency';
+import { denseLatencyMs, onnxRuntimeLatencyMs, sparseLatencyMs } from './latency';
 import { modelInfo } from './model-info';
 import { CenteredGrams, gramFormFits, layerApoz, representations, similarityMatrix } from './representations';
 import { patternLabel, resolvePruning, scheduleExtras, type CalibrationSource, type PruningOptions } from './pruning-options';
@@ -34,6 +34,11 @@ export interface DataOptions {
   split?: 'train' | 'validation' | 'test';
   /** Rows of the validation split whose activations drive cka/apoz and the similarity measures (default 512). */
   samples?: number;
+  /**
+   * The split whose rows give the activations (default: validation, else train, else the
+   * evaluated split). compare sets it to the split the user named.
+   */
+  activationSplit?: 'train' | 'validation' | 'test';
 }
 
 /**
@@ -88,8 +93,9 @@ export async function prepareData(options: DataOptions, mlp: MLP, modelLabel: st
   checkFits(evalSet, mlp.inputSize, outputSize(mlp), modelLabel, mlp.inputShape);
   // Activations come from the validation split so that pruning decisions never see the test set;
   // data without one falls back to the training split, then to the evaluation split, and says so.
-  const activationSplit = splits.validation ? 'validation' : splits.train ? 'train' : splitName;
-  const activationSet = splits[activationSplit]!;
+  const activationSplit = options.activationSplit ?? (splits.validation ? 'validation' : splits.train ? 'train' : splitName);
+  const activationSet = splits[activationSplit];
+  if (!activationSet) throw new PruneScopeError(`${splits.name}: has no ${activationSplit} split to take activations from`);
   const samples = Math.min(options.samples ?? DEFAULT_SAMPLES, activationSet.n);
   if (samples < 2) throw new PruneScopeError(`${activationSet.source}: at least 2 samples are needed for activations, got ${samples}`);
   return { splits, evalSet, activationSet, activationSplit, samples };
@@ -209,7 +215,7 @@ export async function measurePoint(ctx: PointContext, step: ScheduleStep, lineag
     agreement: ev.agreement ?? 1,
     parameters: layers.reduce((a, l) => a + l.parameters, 0),
     flops: layers.reduce((a, l) => a + l.flops, 0),
-    latency: { denseMsPer100, sparseMsPer100 },
+    latency: { denseMsPer100, sparseMsPer100, onnxruntimeMsPer100: onnxRuntimeLatencyMs(model, x, data.samples) },
     layers,
     similarityMatrix: sim.values,
     finetuneEpochs: step.finetuneEpochs,
@@ -395,7 +401,10 @@ async function measureOriginal(
     loss: baseEval.loss,
     parameters: baseParams,
     flops: original.layers.reduce((a, l) => a + 2 * l.weights.length, 0),
-    latency: { denseMsPer100: denseLatencyMs(original, data.activationSet.x, data.samples) },
+    latency: {
+      denseMsPer100: denseLatencyMs(original, data.activationSet.x, data.samples),
+      onnxruntimeMsPer100: onnxRuntimeLatencyMs(original, data.activationSet.x, data.samples),
+    },
     onnxBytes: originalBytes,
     apoz: layerApoz(original, originalReps),
     similarityMatrix: selfSim.values,

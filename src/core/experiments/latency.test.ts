@@ -4,7 +4,8 @@ import { initBackend } from '../backend';
 import { predict } from '../model/forward';
 import type { MLP } from '../model/mlp';
 import { seededRandom } from '../prune/rng';
-import { csrForward, denseLatencyMs, sparseLatencyMs, toCsr } from './latency';
+import { onnxRuntime } from '../engine/onnxruntime';
+import { csrForward, denseLatencyMs, onnxRuntimeLatencyMs, sparseLatencyMs, toCsr } from './latency';
 
 function sparseMlp(): MLP {
   const next = seededRandom(3);
@@ -55,5 +56,13 @@ describe('latency', () => {
     const x = new Float32Array(3 * 12).fill(0.5);
     assert.ok(denseLatencyMs(mlp, x, 3, 2) > 0);
     assert.ok(sparseLatencyMs(mlp, x, 3) > 0);
+  });
+
+  it('times the written .onnx on onnxruntime when it loads, and says null when it does not', () => {
+    const mlp = sparseMlp();
+    const x = new Float32Array(3 * 12).fill(0.5);
+    const ms = onnxRuntimeLatencyMs(mlp, x, 3, 2);
+    if (onnxRuntime()) assert.ok(ms !== null && ms > 0 && Number.isFinite(ms), `got ${ms}`);
+    else assert.equal(ms, null);
   });
 });

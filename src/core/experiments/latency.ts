@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { onnxRuntime, OrtSession } from '../engine/onnxruntime';
+import { buildOnnxModel, encodeOnnxModel } from '../formats/onnx/write';
 import { forward, mlpTensors } from '../model/forward';
 import type { Activation, MLP } from '../model/mlp';
 
@@ -42,6 +44,29 @@ export function denseLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7
   } finally {
     input.dispose();
     t.dispose();
+  }
+}
+
+/**
+ * The same batch through onnxruntime running the model as PruneScope writes it to .onnx (sparse
+ * initializers for mostly-zero kernels, which onnxruntime densifies when it loads them): what a
+ * deployment on onnxruntime sees. Null when onnxruntime-node does not load here.
+ */
+export function onnxRuntimeLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7): number | null {
+  const ort = onnxRuntime();
+  if (!ort) return null;
+  const session = new OrtSession(ort, encodeOnnxModel(buildOnnxModel(mlp, 'latency')), ['output']);
+  try {
+    const input = { input: { data: sampleBatch(x, n, mlp.inputSize), dims: [BATCH, ...mlp.inputShape] } };
+    const times: number[] = [];
+    for (let i = 0; i <= repeats; i++) {
+      const start = performance.now();
+      session.run(input);
+      if (i > 0) times.push(performance.now() - start);
+    }
+    return median(times);
+  } finally {
+    session.dispose();
   }
 }
 

@@ -40,3 +40,22 @@ test('KS of a keep mask: |w| of pruned against kept', () => {
   // Nothing pruned: null.
   assert.equal(keepMaskMagnitudeKS([1, 2], [1, 1]), null);
 });
+
+test('KS of keep masks over one cached order equals the direct statistic, ties included', () => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  // Values on a coarse grid so that many |w| tie, with both signs of each.
+  const weights = Float32Array.from({ length: 5000 }, () => Math.round((rand() - 0.5) * 40) / 16);
+  for (let trial = 0; trial < 4; trial++) {
+    const keep = Uint8Array.from(weights, (w) => (rand() < 0.3 + 0.1 * trial + 0.2 * Math.abs(w) ? 1 : 0));
+    const pruned = Array.from(weights)
+      .filter((_, i) => !keep[i])
+      .map(Math.abs);
+    const kept = Array.from(weights)
+      .filter((_, i) => keep[i])
+      .map(Math.abs);
+    const want = ksStatistic(pruned, kept)!;
+    assert.ok(want > 0.05, `the masks differ from random: ${want}`);
+    assert.ok(Math.abs(keepMaskMagnitudeKS(weights, keep)! - want) < 1e-12, `trial ${trial}`);
+  }
+});

@@ -57,7 +57,7 @@ function comparisonCsv(results: Extract<Results, { kind: 'comparison' }>): strin
 // prettier-ignore
 const ANALYSIS_HEADER = [
   'strategy', 'kind', 'schedule', 'series', 'compensated', 'iteration', 'sparsity', 'actual_sparsity', 'layer', 'units', 'accuracy', 'loss', 'agreement',
-  'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'similarity', 'apoz_mean', 'magnitude_ks', 'finetune_epochs',
+  'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'onnxruntime_ms_per_100', 'similarity', 'apoz_mean', 'magnitude_ks', 'finetune_epochs',
   'geometry_order', 'units_kept', 'geometry_r2',
 ];
 
@@ -67,7 +67,7 @@ type AnalysisResults = Extract<Results, { kind: 'analysis' }>;
 function analysisCsv(results: AnalysisResults): string {
   const b = results.baseline;
   // prettier-ignore
-  const body: Cell[][] = [['original', '', '', 'original', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, null, null, null, 0]];
+  const body: Cell[][] = [['original', '', '', 'original', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, b.latency.onnxruntimeMsPer100 ?? null, null, null, null, 0]];
   for (const run of results.runs) for (const p of run.points) body.push(...pointRows(run, p));
   for (const [layer, units, order, k, r2] of geometryPoints(b.geometry)) {
     body.push([
@@ -81,6 +81,7 @@ function analysisCsv(results: AnalysisResults): string {
       0,
       layer,
       units,
+      null,
       null,
       null,
       null,
@@ -116,9 +117,9 @@ function pointRows(run: AnalysisResults['runs'][number], p: AnalysisResults['run
     p.sparsity,
   ];
   // prettier-ignore
-  const model: Cell[] = [...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.onnxBytes, p.latency.denseMsPer100, p.latency.sparseMsPer100, null, null, null, p.finetuneEpochs];
+  const model: Cell[] = [...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.onnxBytes, p.latency.denseMsPer100, p.latency.sparseMsPer100, p.latency.onnxruntimeMsPer100 ?? null, null, null, null, p.finetuneEpochs];
   // prettier-ignore
-  const layers = p.layers.map((l): Cell[] => [...common, l.sparsity, l.name, l.units, null, null, null, l.parameters, l.flops, null, null, null, l.similarity, l.apoz.mean, l.magnitudeKS, p.finetuneEpochs]);
+  const layers = p.layers.map((l): Cell[] => [...common, l.sparsity, l.name, l.units, null, null, null, l.parameters, l.flops, null, null, null, null, l.similarity, l.apoz.mean, l.magnitudeKS, p.finetuneEpochs]);
   return [model, ...layers];
 }
 

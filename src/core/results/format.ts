@@ -131,6 +131,8 @@ export const pointSchema = z.object({
     denseMsPer100: num,
     /** The same through a CSR sparse matrix product (unstructured sparsity only). */
     sparseMsPer100: num.nullable(),
+    /** The same batch through onnxruntime running the model's written ONNX file; null without onnxruntime, absent in older files. */
+    onnxruntimeMsPer100: num.nullable().optional(),
   }),
   layers: z.array(layerPointSchema),
   /** Rows: layers of the original; columns: layers of the pruned model. */
@@ -168,7 +170,7 @@ export const baselineSchema = z.object({
   loss: num,
   parameters: z.number().int().nonnegative(),
   flops: z.number().nonnegative(),
-  latency: z.object({ denseMsPer100: num }),
+  latency: z.object({ denseMsPer100: num, onnxruntimeMsPer100: num.nullable().optional() }),
   /** As a point's onnxBytes, for the original. */
   onnxBytes: z.number().int().nonnegative().optional(),
   apoz: z.array(layerApozSchema),
