@@ -26,6 +26,16 @@ const entries = [
     target: 'node20',
     external: nodeExternal,
   },
+  // Reads HDF5 (Keras .h5) off the main thread so a damaged file that makes HDF5 loop can be stopped
+  // (src/core/formats/keras/h5-run.ts looks for it beside the bundle that runs).
+  {
+    entryPoints: ['src/core/formats/keras/h5-worker.ts'],
+    outfile: 'dist/h5-worker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: nodeExternal,
+  },
   {
     entryPoints: ['src/extension/extension.ts'],
     outfile: 'dist/extension.js',

@@ -15,6 +15,7 @@ import {
   normalizationParam,
   overridesFromArgs,
   pruningParams,
+  readParams,
   readSettings,
   resolveDatasetSpec,
   withOverrides,
@@ -36,7 +37,20 @@ export interface CommandDeps {
   extensionPath: string;
 }
 
-const MODEL_FILTERS = { 'Models (ONNX, safetensors, tfjs model.json)': ['onnx', 'safetensors', 'json'] };
+const MODEL_FILTERS = {
+  'Models (ONNX, safetensors, PyTorch, Keras, tfjs model.json)': [
+    'onnx',
+    'safetensors',
+    'pt',
+    'pth',
+    'bin',
+    'ckpt',
+    'pkl',
+    'keras',
+    'h5',
+    'json',
+  ],
+};
 
 type Describe = JobResult<'describe'>;
 
@@ -176,6 +190,7 @@ export class Commands {
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
       engine: settings.engine,
+      ...readParams(settings),
       strategies,
       sparsities: settings.sparsities,
       finetuneEpochs: settings.finetuneEpochs,
@@ -240,6 +255,7 @@ export class Commands {
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
       engine: settings.engine,
+      ...readParams(settings),
       finetuneEpochs: settings.finetuneEpochs,
       samples: settings.samples,
       ...pruningParams(settings),
@@ -286,6 +302,7 @@ export class Commands {
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
       engine: settings.engine,
+      ...readParams(settings),
       samples: settings.samples,
       metric,
     };
@@ -344,6 +361,7 @@ export class Commands {
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
       engine: settings.engine,
+      ...readParams(settings),
       hidden,
       dropout: 0.5,
       epochs: Number(epochsText),
@@ -376,6 +394,7 @@ export class Commands {
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
       engine: settings.engine,
+      ...readParams(settings),
       split: 'test',
     });
     if (!r) return undefined;

@@ -28,6 +28,17 @@ test('a chosen format changes the extension and so the writer; its companions mu
   assert.equal(prunedOutputPath(model, 'magnitude', 0.9, { format: 'tfjs' }), join(dir, 'net.pruned-magnitude-90-1.json'));
 });
 
+test('PyTorch and Keras sources keep their format; names no writer takes get the one that writes it', () => {
+  const dir = tempDir();
+  assert.equal(prunedOutputPath(join(dir, 'net.pth'), 'unit-l2', 0.5), join(dir, 'net.pruned-unit-l2-50.pth'));
+  assert.equal(prunedOutputPath(join(dir, 'pytorch_model.bin'), 'unit-l2', 0.5), join(dir, 'pytorch_model.pruned-unit-l2-50.pt'));
+  assert.equal(prunedOutputPath(join(dir, 'last.ckpt'), 'unit-l2', 0.5), join(dir, 'last.pruned-unit-l2-50.pt'));
+  assert.equal(prunedOutputPath(join(dir, 'mlp.h5'), 'unit-l2', 0.5), join(dir, 'mlp.pruned-unit-l2-50.keras'));
+  assert.equal(prunedOutputPath(join(dir, 'mlp.keras'), 'unit-l2', 0.5), join(dir, 'mlp.pruned-unit-l2-50.keras'));
+  assert.equal(prunedOutputPath(join(dir, 'mlp.onnx'), 'unit-l2', 0.5, { format: 'pytorch' }), join(dir, 'mlp.pruned-unit-l2-50.pt'));
+  assert.equal(prunedOutputPath(join(dir, 'mlp.onnx'), 'unit-l2', 0.5, { format: 'keras' }), join(dir, 'mlp.pruned-unit-l2-50.keras'));
+});
+
 test('existing files are never overwritten: -1, -2, ... are added', () => {
   const dir = tempDir();
   const model = join(dir, 'model.onnx');

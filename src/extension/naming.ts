@@ -27,10 +27,22 @@ function stemAndExt(file: string): [string, string] {
 }
 
 /** What Prune Model writes: the source's format, or a chosen one. */
-export const PRUNE_FORMATS = ['same', 'onnx', 'tfjs', 'safetensors'] as const;
+export const PRUNE_FORMATS = ['same', 'onnx', 'tfjs', 'safetensors', 'pytorch', 'keras'] as const;
 export type PruneFormat = (typeof PRUNE_FORMATS)[number];
 
-const FORMAT_EXTENSIONS: Record<Exclude<PruneFormat, 'same'>, string> = { onnx: '.onnx', tfjs: '.json', safetensors: '.safetensors' };
+const FORMAT_EXTENSIONS: Record<Exclude<PruneFormat, 'same'>, string> = {
+  onnx: '.onnx',
+  tfjs: '.json',
+  safetensors: '.safetensors',
+  pytorch: '.pt',
+  keras: '.keras',
+};
+
+/**
+ * Source extensions no writer takes, and the one that writes the same format: torch.save files
+ * under other names become .pt state dicts, Keras 2 .h5 files Keras 3 .keras files.
+ */
+const SAME_FORMAT_AS: Record<string, string> = { '.bin': '.pt', '.ckpt': '.pt', '.pkl': '.pt', '.h5': '.keras', '.hdf5': '.keras' };
 
 /**
  * A name beside `model` that says what was done and that no existing file has: for
@@ -47,7 +59,7 @@ export function prunedOutputPath(
   const exists = options.exists ?? nameTaken;
   const [stem, sourceExt] = stemAndExt(model);
   const format = options.format ?? 'same';
-  const ext = format === 'same' ? sourceExt : FORMAT_EXTENSIONS[format];
+  const ext = format === 'same' ? (SAME_FORMAT_AS[sourceExt.toLowerCase()] ?? sourceExt) : FORMAT_EXTENSIONS[format];
   const safeStrategy = strategy.replace(/[^A-Za-z0-9_-]+/g, '_');
   return freePath(dirname(model), `${stem}.pruned-${safeStrategy}-${percentLabel(sparsity)}`, ext, exists);
 }

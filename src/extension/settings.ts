@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { backendPreferenceSchema, enginePreferenceSchema, nmPatternSchema, removedUnitsSchema } from '../shared/jobs';
+import { activationSchema, backendPreferenceSchema, enginePreferenceSchema, nmPatternSchema, removedUnitsSchema } from '../shared/jobs';
 import { PRUNE_FORMATS } from './naming';
 
 /** "" (no pattern) or N:M; the schema that crosses to the worker (nmPatternSchema) says what N:M may be. */
@@ -27,6 +27,9 @@ const settingsShape = {
   calibrationRows: z.number().int().min(2).default(2048),
   removedUnits: removedUnitsSchema.default('constant'),
   pattern: patternSetting.default(''),
+  /** Activations of formats that store none (safetensors, PyTorch state dicts). */
+  stateDictActivation: activationSchema.default('relu'),
+  stateDictOutputActivation: activationSchema.default('linear'),
 };
 
 type Shape = typeof settingsShape;
@@ -54,6 +57,14 @@ export function readSettings(get: (key: string) => unknown): { settings: Setting
   const settings = out as Settings;
   settings.sparsities = [...new Set(settings.sparsities)].sort((a, b) => a - b);
   return { settings, problems };
+}
+
+/** The activations a state dict is read with (other formats store their own and ignore these). */
+export function readParams(s: Settings): {
+  activation: Settings['stateDictActivation'];
+  outputActivation: Settings['stateDictOutputActivation'];
+} {
+  return { activation: s.stateDictActivation, outputActivation: s.stateDictOutputActivation };
 }
 
 /** "mnist" stays; a relative path is taken from the workspace folder (`base`). */

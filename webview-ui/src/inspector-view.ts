@@ -132,7 +132,7 @@ export function renderInspectorError(root: HTMLElement, file: string, message: s
       el('p', { class: 'muted', text: file }),
       el('pre', { class: 'message', text: message }),
       el('p', {
-        text: 'PruneScope reads multi-layer perceptrons (dense layers with element-wise activations) from TensorFlow.js LayersModel/GraphModel, ONNX and safetensors files.',
+        text: 'PruneScope reads multi-layer perceptrons (dense layers with element-wise activations) from TensorFlow.js LayersModel/GraphModel, ONNX, safetensors, PyTorch (torch.save state dicts) and Keras (.keras, .h5) files.',
       }),
     ]),
   );

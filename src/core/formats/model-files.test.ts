@@ -19,6 +19,7 @@ test('model files: the same list as the readers give, for every format', async (
     built('tfjs', 'rn59-graph', 'model.json'),
     built('onnx', 'mnist2x10.onnx'),
     built('safetensors', 'dfdx-mnist', 'mnist.safetensors'),
+    join(__dirname, 'pytorch', 'testdata', 'lightning.ckpt'),
   ]) {
     assert.deepEqual(await modelFiles(path), await readersFiles(path), path);
   }

@@ -3,7 +3,9 @@ import { extname, join, resolve } from 'node:path';
 import { ModelFormatError, PruneScopeError } from '../errors';
 import type { MLP } from '../model/mlp';
 import type { ModelFormat, ReadOptions, WriteOptions, WriteResult } from './format';
+import { kerasFormat } from './keras/keras';
 import { onnxFormat } from './onnx/onnx';
+import { pytorchFormat } from './pytorch/pytorch';
 import { safetensorsFormat } from './safetensors/safetensors';
 import { tfjsGraphFormat } from './tfjs/graph';
 import { tfjsLayersFormat } from './tfjs/layers';
@@ -11,7 +13,14 @@ import { assertNotSource } from '../io/atomic';
 import { noteInputs } from '../io/scope';
 
 /** Every model format, in detection order. A new format is one file plus one line here. */
-export const MODEL_FORMATS: readonly ModelFormat[] = [tfjsLayersFormat, tfjsGraphFormat, onnxFormat, safetensorsFormat];
+export const MODEL_FORMATS: readonly ModelFormat[] = [
+  tfjsLayersFormat,
+  tfjsGraphFormat,
+  kerasFormat,
+  onnxFormat,
+  pytorchFormat,
+  safetensorsFormat,
+];
 
 const HEAD_BYTES = 64 * 1024;
 

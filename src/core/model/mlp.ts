@@ -22,7 +22,7 @@ export interface DenseLayer {
   dropout?: number;
 }
 
-export type ModelFormatId = 'tfjs-layers' | 'tfjs-graph' | 'onnx' | 'safetensors';
+export type ModelFormatId = 'tfjs-layers' | 'tfjs-graph' | 'onnx' | 'safetensors' | 'pytorch' | 'keras';
 
 export interface ModelSource {
   format: ModelFormatId;

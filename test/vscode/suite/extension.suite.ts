@@ -66,14 +66,14 @@ suite('extension', () => {
     assert.deepEqual(missing, [], `contributed but not registered: ${missing.join(', ')}`);
   });
 
-  test('contributes the inspector custom editors for .onnx, .safetensors and model.json', () => {
+  test('contributes the inspector custom editors for .onnx, .safetensors, PyTorch, Keras and model.json', () => {
     const editors = contributes().customEditors ?? [];
     const patternsOf = (viewType: string) => {
       const editor = editors.find((e) => e.viewType === viewType);
       assert.ok(editor, `package.json contributes no custom editor ${viewType}`);
       return (editor.selector ?? []).map((s) => s.filenamePattern);
     };
-    assert.deepEqual(patternsOf(INSPECTOR_VIEW_TYPE).sort(), ['*.onnx', '*.safetensors']);
+    assert.deepEqual(patternsOf(INSPECTOR_VIEW_TYPE).sort(), ['*.ckpt', '*.h5', '*.keras', '*.onnx', '*.pt', '*.pth', '*.safetensors']);
     assert.deepEqual(patternsOf(INSPECTOR_JSON_VIEW_TYPE), ['**/model.json']);
   });
 });

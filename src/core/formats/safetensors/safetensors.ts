@@ -6,6 +6,7 @@ import { ContainmentError, readRange, type ContainedFile } from '../../io/contai
 import { float16ToNumber } from '../../io/float16';
 import { ACTIVATIONS, type Activation, type DenseLayer, type MLP, validateMLP } from '../../model/mlp';
 import type { ModelFormat, ReadOptions, WriteResult } from '../format';
+import { chainOrders, chains } from '../chain-order';
 
 /**
  * safetensors (https://github.com/huggingface/safetensors): 8-byte little-endian header length,
@@ -455,32 +456,6 @@ function groupLinear(file: string, tensors: TensorInfo[]): LinearGroup[] {
   }
   layers.sort((a, b) => naturalCompare(a.prefix, b.prefix));
   return layers;
-}
-
-const chains = (layers: LinearGroup[]) => layers.every((l, i) => i === 0 || l.inputSize === layers[i - 1].units);
-
-/** All orders in which the layers' shapes chain, stopping at two (enough to tell unique). */
-function chainOrders(layers: LinearGroup[]): LinearGroup[][] {
-  const found: LinearGroup[][] = [];
-  const used = new Array<boolean>(layers.length).fill(false);
-  const path: LinearGroup[] = [];
-  const walk = () => {
-    if (found.length >= 2) return;
-    if (path.length === layers.length) {
-      found.push([...path]);
-      return;
-    }
-    layers.forEach((l, i) => {
-      if (used[i] || (path.length > 0 && path[path.length - 1].units !== l.inputSize)) return;
-      used[i] = true;
-      path.push(l);
-      walk();
-      path.pop();
-      used[i] = false;
-    });
-  };
-  walk();
-  return found;
 }
 
 function orderLayers(file: string, layers: LinearGroup[], notes: string[]): LinearGroup[] {
