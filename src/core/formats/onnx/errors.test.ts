@@ -8,6 +8,7 @@ import { onnx } from 'onnx-proto';
 import { ModelFormatError } from '../../errors';
 import type { MLP } from '../../model/mlp';
 import { built } from '../../../../test/kits/encode/models';
+import { predict } from '../../model/forward';
 import { readOnnx } from './onnx';
 import { buildModel, fTensor, node, rand32, rawFloat32, tempDir, valueInfo, writeTemp, type ModelSpec } from '../../../../test/kits/onnx';
 
@@ -231,10 +232,41 @@ describe('graphs that are not a single chain', () => {
       buildModel(mlpSpec([node('Gemm', ['x', 'W', 'b'], ['h'], {}, 'fc'), node('Softmax', ['h'], ['y'], { axis: 0 }, 'sm')])),
       /'sm' \(Softmax\): normalises along axis 0/,
     );
+    // A declared batch of 3 would be flattened into one row: refused.
     await refuses(
-      buildModel(mlpSpec([node('Flatten', ['x'], ['f'], { axis: 0 }, 'fl'), node('Gemm', ['f', 'W', 'b'], ['y'], {}, 'fc')])),
+      buildModel(
+        mlpSpec([node('Flatten', ['x'], ['f'], { axis: 0 }, 'fl'), node('Gemm', ['f', 'W', 'b'], ['y'], {}, 'fc')], {
+          inputs: [valueInfo('x', [3, 4])],
+        }),
+      ),
       /'fl' \(Flatten\): flattens at axis 0/,
     );
+  });
+
+  test('Flatten at axis 0 on a batch-1 input (PyTorch 1.3 exports) reads as a per-sample MLP, with a note', async () => {
+    const w = rand32(12 * 3, 5);
+    const bias = rand32(3, 6);
+    const spec = mlpSpec([node('Flatten', ['x'], ['f'], { axis: 0 }, 'fl'), node('Gemm', ['f', 'W', 'b'], ['y'], {}, 'fc')], {
+      inputs: [valueInfo('x', [1, 3, 4])],
+      outputs: [valueInfo('y', [1, 3])],
+      initializers: [fTensor('W', [12, 3], w), fTensor('b', [3], bias)],
+    });
+    const mlp = await read(buildModel(spec));
+    assert.deepEqual([mlp.inputShape, mlp.inputSize, mlp.layers.map((l) => l.units)], [[3, 4], 12, [3]]);
+    assert.ok(
+      mlp.source?.notes?.some((n) => /axis 0.*batch 1.*per-sample MLP/.test(n)),
+      JSON.stringify(mlp.source?.notes),
+    );
+    // Two samples at once give each sample's own x W + b (the graph itself would take one).
+    const x = rand32(24, 7);
+    const got = predict(mlp, x, 2);
+    for (let r = 0; r < 2; r++) {
+      for (let o = 0; o < 3; o++) {
+        let want = bias[o];
+        for (let k = 0; k < 12; k++) want += x[r * 12 + k] * w[k * 3 + o];
+        assert.ok(Math.abs(got[r * 3 + o] - want) < 1e-5, `row ${r} output ${o}: ${got[r * 3 + o]} vs ${want}`);
+      }
+    }
   });
 
   test('a Reshape that fixes the batch size and an input without a batch dimension are refused', async () => {

@@ -866,8 +866,24 @@ export class OnnxGraphReader extends OnnxGraphBase {
     let axis = this.attrInt(i, 'axis', 1);
     if (axis < 0) axis += s.rank;
     if (s.layout !== 'rows') this.fail('flattens data laid out [features, batch]', i);
+    if (axis === 0 && this.flattensOneSample(i, s)) axis = 1;
     if (axis !== 1) this.fail(`flattens at axis ${axis}, which mixes the batch into the features (only axis 1 keeps samples apart)`, i);
     s.rank = 2;
+  }
+
+  /**
+   * Flatten at axis 0 straight on the input turns [1, ...] into one row: what PyTorch 1.3 exported
+   * for `x.view(-1)` models, which run at batch 1 only. With a batch of 1 (or one left open) it is
+   * the per-sample flatten, so the model is read as a per-sample MLP; a declared larger batch
+   * would mix samples and is refused.
+   */
+  private flattensOneSample(i: number, s: State): boolean {
+    const batch = this.inputBatch();
+    if (s.value !== this.input.name || (batch !== undefined && batch !== 1)) return false;
+    this.notes.push(
+      `Flatten ${this.where(i)} flattens at axis 0, so the exported graph runs one sample at a time (batch 1); read as a per-sample MLP (PruneScope runs it on any batch)`,
+    );
+    return true;
   }
 
   private reshape(i: number, s: State): void {
