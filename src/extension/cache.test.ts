@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -124,4 +124,25 @@ test('dataset hash: mnist is its package version; a folder hashes names and byte
   const h2 = await hashDataset(dir, '1.2.6');
   assert.notEqual(h1, h2);
   assert.equal(await hashDataset(dir, '1.2.6'), h2);
+});
+
+test('cache: recent() lists the newest entries first with readable titles, and skips corrupt ones', async () => {
+  const dir = tempDir();
+  const cache = new ResultsCache(join(dir, 'cache'));
+  assert.deepEqual(await cache.recent(), []);
+  const older = sampleAnalysis();
+  const newer = { ...sampleAnalysis(), runs: sampleAnalysis().runs.slice(0, 1) };
+  const [k1, k2, k3] = ['1', '2', '3'].map((c) => c.repeat(64));
+  await cache.put(k1, older);
+  await cache.put(k2, newer);
+  writeFileSync(join(dir, 'cache', `${k3}.json`), '{"not": "results"}');
+  utimesSync(join(dir, 'cache', `${k1}.json`), new Date(2026, 0, 1), new Date(2026, 0, 1));
+  const recent = await cache.recent();
+  assert.deepEqual(
+    recent.map((r) => r.key),
+    [k2, k1],
+  );
+  assert.equal(recent[0].title, `analysis of <sample> model.json (${newer.runs[0].label ?? newer.runs[0].strategy}) on mnist`);
+  assert.deepEqual(recent[1].results, older);
+  assert.equal((await cache.recent(1)).length, 1);
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { writeFilesAtomically } from '../core/io/atomic';
 import { parseResults, type Results } from '../core/results/format';
 import { modelFiles } from '../core/formats/model-files';
@@ -117,7 +117,44 @@ export class ResultsCache {
     await writeFilesAtomically([{ path: this.file(key), data: JSON.stringify(results) }]);
   }
 
+  /**
+   * The newest `limit` entries, newest first, each with a one-line title: what Open Results...
+   * lists, so the analyses and comparisons of this workspace reopen without a file dialog.
+   */
+  async recent(limit = 20): Promise<RecentResults[]> {
+    let names: string[];
+    try {
+      names = (await fs.readdir(this.dir)).filter((n) => /^[0-9a-f]{64}\.json$/.test(n));
+    } catch {
+      return [];
+    }
+    const dated = await Promise.all(
+      names.map(async (n) => ({ key: n.slice(0, 64), mtime: (await fs.stat(join(this.dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })),
+    );
+    const out: RecentResults[] = [];
+    for (const { key, mtime } of dated.sort((a, b) => b.mtime - a.mtime).slice(0, limit)) {
+      const results = await this.get(key);
+      if (results) out.push({ key, savedAt: new Date(mtime), title: resultsTitle(results), results });
+    }
+    return out;
+  }
+
   async clear(): Promise<void> {
     await fs.rm(this.dir, { recursive: true, force: true });
   }
+}
+
+export interface RecentResults {
+  key: string;
+  savedAt: Date;
+  title: string;
+  results: Results;
+}
+
+/** "analysis of model.onnx (magnitude, unit-l2) on mnist" or "linear-cka: a.onnx against b.onnx on mnist". */
+export function resultsTitle(r: Results): string {
+  const data = `on ${r.dataset.name === 'mnist' ? 'mnist' : basename(r.dataset.name)}`;
+  if (r.kind === 'comparison') return `${r.metric}: ${basename(r.a.model.path)} against ${basename(r.b.model.path)} ${data}`;
+  const strategies = [...new Set(r.runs.map((run) => run.label ?? run.strategy))];
+  return `analysis of ${basename(r.model.path)} (${strategies.join(', ')}) ${data}`;
 }

@@ -5,7 +5,7 @@ import { parseResults, type ComparisonResults, type Results } from '../core/resu
 import { modelFiles } from '../core/formats/model-files';
 import { COMMAND_NAMES, commandId, type CommandName } from '../shared/commands';
 import type { JobResult } from '../shared/jobs';
-import { cacheKey, hashDataset, hashModel, type ResultsCache } from './cache';
+import { cacheKey, hashDataset, hashModel, type RecentResults, type ResultsCache } from './cache';
 import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';
 import { prunedOutputPath, percentLabel, trainingOutputDir } from './naming';
@@ -412,6 +412,9 @@ export class Commands {
   async openResults(args: unknown[]): Promise<void> {
     let file: string | undefined = targetsFromArgs(args)[0];
     if (!file) {
+      const recent = await this.pickRecent();
+      if (recent === 'cancelled') return;
+      if (recent) return this.deps.panels.show(`Results: ${recent.title}`, recent.results);
       const picked = await vscode.window.showOpenDialog({ title: 'Open PruneScope results', filters: { 'PruneScope results': ['json'] } });
       file = picked?.[0]?.fsPath;
     }
@@ -424,6 +427,19 @@ export class Commands {
       return;
     }
     this.deps.panels.show(`Results: ${basename(file)}`, results);
+  }
+
+  /** The workspace's recent analyses and comparisons (the results cache), newest first; undefined: browse for a file. */
+  private async pickRecent(): Promise<RecentResults | undefined | 'cancelled'> {
+    const recent = await this.deps.cache.recent();
+    if (recent.length === 0) return undefined;
+    const browse = { label: '$(folder-opened) Open a results file...', description: '', entry: undefined };
+    const items = recent.map((r) => ({ label: r.title, description: r.savedAt.toLocaleString(), entry: r }));
+    const pick = await vscode.window.showQuickPick([...items, browse], {
+      title: 'Open PruneScope results',
+      placeHolder: 'recent analyses and comparisons of this workspace',
+    });
+    return pick ? pick.entry : 'cancelled';
   }
 
   async exportReport(): Promise<void> {
