@@ -4,6 +4,7 @@ import {
   BarElement,
   CategoryScale,
   Chart,
+  Interaction,
   Legend,
   LinearScale,
   LineController,
@@ -13,12 +14,15 @@ import {
   Tooltip,
   type ChartDataset,
   type ChartOptions,
+  type InteractionItem,
+  type InteractionModeFunction,
   type Plugin,
   type TooltipItem,
 } from 'chart.js';
+import { getRelativePosition } from 'chart.js/helpers';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
 import type { HeatCell, Series, XY } from './data';
-import { heatCells } from './data';
+import { coincidenceText, finiteRange, heatCells, rangePosition, rangeText } from './data';
 import { el, button } from './dom';
 import { mix, readableOn, withAlpha, type ThemeColours } from './theme';
 
@@ -36,6 +40,40 @@ Chart.register(
   MatrixController,
   MatrixElement,
 );
+
+declare module 'chart.js' {
+  interface InteractionModeMap {
+    prunescopeSameX: InteractionModeFunction;
+  }
+}
+
+/** Reference lines (the original's value) are named by their label; the hover skips them. */
+const referenceDatasets = new WeakSet<object>();
+
+/**
+ * Every series' point at the x nearest the pointer (within 1e-9): a tooltip lists each strategy's
+ * value at the hovered sparsity. 'index' would pair points by position, wrong for series with
+ * points of their own; 'x' only finds points within a few pixels of the pointer.
+ */
+Interaction.modes.prunescopeSameX = (chart, e) => {
+  const pointer = getRelativePosition(e, chart);
+  const candidates: (InteractionItem & { x: number })[] = [];
+  let best: { distance: number; x: number } | undefined;
+  chart.data.datasets.forEach((dataset, datasetIndex) => {
+    if (!chart.isDatasetVisible(datasetIndex) || referenceDatasets.has(dataset)) return;
+    const meta = chart.getDatasetMeta(datasetIndex);
+    meta.data.forEach((element, index) => {
+      const raw = meta._parsed[index] as XY | undefined;
+      if (!raw) return;
+      candidates.push({ element, datasetIndex, index, x: raw.x });
+      const distance = Math.abs(element.x - pointer.x);
+      if (!best || distance < best.distance) best = { distance, x: raw.x };
+    });
+  });
+  const at = best?.x;
+  if (at === undefined) return [];
+  return candidates.filter((c) => Math.abs(c.x - at) <= 1e-9).map(({ element, datasetIndex, index }) => ({ element, datasetIndex, index }));
+};
 
 const DASHES = [[], [6, 3], [2, 3], [10, 3, 2, 3]];
 
@@ -55,7 +93,11 @@ const backgroundPlugin: Plugin = {
 /** Writes each heatmap cell's value in it when the cell is large enough to read it. */
 const cellValuesPlugin: Plugin<'matrix'> = {
   id: 'prunescopeCellValues',
-  afterDatasetsDraw(chart, _args, options: { fg?: string; bg?: string; low?: string; high?: string; enabled?: boolean }) {
+  afterDatasetsDraw(
+    chart,
+    _args,
+    options: { fg?: string; bg?: string; low?: string; high?: string; enabled?: boolean; range?: HeatRange },
+  ) {
     if (!options.enabled) return;
     const meta = chart.getDatasetMeta(0);
     const data = chart.data.datasets[0]?.data as unknown as HeatPoint[] | undefined;
@@ -76,7 +118,8 @@ const cellValuesPlugin: Plugin<'matrix'> = {
       const fg = options.fg ?? '#fff';
       const bg = options.bg ?? '#000';
       // The text colour that contrasts most with this cell's colour (as the dataset paints it).
-      ctx.fillStyle = v === null || v === undefined ? fg : readableOn(heatColour(options.low ?? bg, options.high ?? fg, v), fg, bg);
+      ctx.fillStyle =
+        v === null || v === undefined ? fg : readableOn(heatColour(options.low ?? bg, options.high ?? fg, v, options.range), fg, bg);
       ctx.font = `${Math.min(12, height / 2)}px ${Chart.defaults.font.family}`;
       ctx.fillText(v === null || v === undefined ? '–' : v.toFixed(2), x + width / 2, y + height / 2);
     });
@@ -84,9 +127,17 @@ const cellValuesPlugin: Plugin<'matrix'> = {
   },
 };
 
-/** A heatmap cell's colour for value v in [0, 1] (the legend bar uses the same scale). */
-function heatColour(low: string, high: string, v: number): string {
-  return mix(low, high, 0.08 + 0.92 * v);
+export interface HeatRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * A heatmap cell's colour for value v, placed in `range` (the legend bar uses the same scale):
+ * similarities often lie in 0.66-1.00, where a 0-1 scale paints every cell alike.
+ */
+function heatColour(low: string, high: string, v: number, range: HeatRange = { min: 0, max: 1 }): string {
+  return mix(low, high, 0.08 + 0.92 * rangePosition(v, range));
 }
 
 interface HeatPoint {
@@ -142,6 +193,16 @@ export function chartCard(
   sink.charts.push({ name: title, chart });
 }
 
+/**
+ * A chart card of a line chart, with a line under the chart naming the series that have the same
+ * points (otherwise the last one drawn hides the others without a word).
+ */
+export function lineCard(parent: HTMLElement, sink: ChartSink, title: string, size: CardSize, spec: LineSpec, note?: string): void {
+  chartCard(parent, sink, title, size, (c) => lineChart(c, sink.theme, spec), note);
+  const text = coincidenceText(spec.series);
+  if (text) parent.lastElementChild?.append(el('p', { class: 'muted note coincide', text }));
+}
+
 /** 1, 2 or 5 times a power of ten. */
 function isOneTwoFive(v: number): boolean {
   if (!(v > 0)) return false;
@@ -187,6 +248,8 @@ export interface LineSpec {
   logY?: boolean;
   /** Point size (default 3); smaller for long series. */
   pointRadius?: number;
+  /** How y values read on ticks and in the tooltip (default: a percentage or 4 significant digits). */
+  yFormat?: (v: number) => string;
   /** Horizontal reference lines, e.g. the original model's accuracy. */
   references?: { label: string; y: number; from: number; to: number }[];
 }
@@ -194,8 +257,9 @@ export interface LineSpec {
 export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: LineSpec): Chart {
   const datasets = lineDatasets(theme, spec);
   const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 });
-  const fmtY = (v: number) =>
-    spec.yPercent ? percentTick(v) : Math.abs(v) >= 10_000 ? compact.format(v) : Number(v.toPrecision(4)).toString();
+  const fmtY =
+    spec.yFormat ??
+    ((v: number) => (spec.yPercent ? percentTick(v) : Math.abs(v) >= 10_000 ? compact.format(v) : Number(v.toPrecision(4)).toString()));
   return new Chart<'line', { x: number; y: number }[]>(canvas, {
     type: 'line',
     data: { datasets },
@@ -203,7 +267,7 @@ export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: 
       responsive: true,
       maintainAspectRatio: false,
       parsing: false,
-      interaction: { mode: 'nearest', intersect: false },
+      interaction: { mode: 'prunescopeSameX', intersect: false },
       plugins: {
         legend: { position: 'bottom', labels: { boxWidth: 24, boxHeight: 2, usePointStyle: false } },
         tooltip: {
@@ -246,7 +310,7 @@ function lineDatasets(theme: ThemeColours, spec: LineSpec): ChartDataset<'line',
     };
   });
   for (const r of spec.references ?? []) {
-    datasets.push({
+    const reference: ChartDataset<'line', { x: number; y: number }[]> = {
       label: r.label,
       data: [
         { x: r.from, y: r.y },
@@ -258,7 +322,9 @@ function lineDatasets(theme: ThemeColours, spec: LineSpec): ChartDataset<'line',
       borderWidth: 1.5,
       pointRadius: 0,
       pointHoverRadius: 0,
-    });
+    };
+    referenceDatasets.add(reference);
+    datasets.push(reference);
   }
   return datasets;
 }
@@ -340,6 +406,8 @@ export interface HeatmapSpec {
   rowTitle: string;
   colTitle: string;
   metric: string;
+  /** What the colour scale spans (default: the finite values of `matrix`); shared by heatmaps under one legend. */
+  range?: HeatRange;
 }
 
 export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: HeatmapSpec): Chart {
@@ -351,6 +419,7 @@ export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spe
   }));
   const cols = Math.max(1, spec.colLabels.length);
   const rows = Math.max(1, spec.rowLabels.length);
+  const range = spec.range ?? finiteRange([spec.matrix]);
   return new Chart<'matrix', HeatPoint[]>(canvas, {
     type: 'matrix',
     data: {
@@ -360,7 +429,7 @@ export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spe
           data,
           backgroundColor: (ctx) => {
             const v = (ctx.raw as HeatPoint | undefined)?.v;
-            return v === null || v === undefined ? withAlpha(theme.heatNull, 0.35) : heatColour(theme.heatLow, theme.heatHigh, v);
+            return v === null || v === undefined ? withAlpha(theme.heatNull, 0.35) : heatColour(theme.heatLow, theme.heatHigh, v, range);
           },
           borderColor: theme.grid,
           borderWidth: 1,
@@ -384,7 +453,14 @@ export function heatmapChart(canvas: HTMLCanvasElement, theme: ThemeColours, spe
           },
         },
         prunescopeBackground: { colour: theme.background },
-        prunescopeCellValues: { enabled: true, fg: theme.foreground, bg: theme.background, low: theme.heatLow, high: theme.heatHigh },
+        prunescopeCellValues: {
+          enabled: true,
+          fg: theme.foreground,
+          bg: theme.background,
+          low: theme.heatLow,
+          high: theme.heatHigh,
+          range,
+        },
       } as Record<string, unknown>,
       scales: heatmapScales(spec),
     },
@@ -416,18 +492,26 @@ function heatmapScales(spec: HeatmapSpec): ChartOptions<'matrix'>['scales'] {
   };
 }
 
-/** A colour bar for heatmaps: value 0 to 1. */
-export function heatLegend(theme: ThemeColours, metric: string): HTMLElement {
+/** A colour bar for heatmaps from the range's minimum to its maximum, with the range in words. */
+export function heatLegend(theme: ThemeColours, metric: string, range: HeatRange | undefined): HTMLElement {
+  const scale = rangeText(range);
   const canvas = el('canvas', {
     class: 'heat-legend',
-    attrs: { width: '240', height: '12', role: 'img', 'aria-label': `${metric} colour scale from 0 to 1` },
+    attrs: { width: '240', height: '12', role: 'img', 'aria-label': `${metric} ${scale}` },
   });
   const ctx = canvas.getContext('2d');
   if (ctx) {
     for (let i = 0; i < 240; i++) {
-      ctx.fillStyle = heatColour(theme.heatLow, theme.heatHigh, i / 239);
+      // Position i/239 of the bar in the range's own terms, so the bar matches the cells.
+      const r = range ?? { min: 0, max: 1 };
+      ctx.fillStyle = heatColour(theme.heatLow, theme.heatHigh, r.min + ((r.max - r.min) * i) / 239, r);
       ctx.fillRect(i, 0, 1, 12);
     }
   }
-  return el('div', { class: 'legend-row' }, [el('span', { text: '0' }), canvas, el('span', { text: `1  (${metric})` })]);
+  return el('div', { class: 'legend-row' }, [
+    el('span', { text: range ? range.min.toFixed(2) : '' }),
+    canvas,
+    el('span', { text: range ? range.max.toFixed(2) : '' }),
+    el('span', { class: 'heat-range', text: `${scale} (${metric})` }),
+  ]);
 }

@@ -199,3 +199,106 @@ export function geometryLayers(sides: { name: string; geometry?: LayerGeometry[]
   const first = Array.from({ length: n }, (_, i) => i).find((i) => sides.some((s) => s.geometry?.[i]?.applies)) ?? 0;
   return { labels, first };
 }
+
+/** Accuracy drop in percentage points: the original's accuracy minus each point's. */
+export function accuracyDropPoints(results: AnalysisResults): (p: Point) => number {
+  return (p) => (results.baseline.accuracy - p.accuracy) * 100;
+}
+
+export interface SmallestWithin {
+  series: string;
+  sparsity: number;
+  parameters: number;
+  accuracy: number;
+}
+
+/**
+ * The point with the fewest parameters whose accuracy is at most `points` percentage points below
+ * the original's (ties: the more accurate, then the earlier run); undefined when none is.
+ */
+export function smallestWithin(results: AnalysisResults, points = 1): SmallestWithin | undefined {
+  let best: SmallestWithin | undefined;
+  for (const run of results.runs) {
+    const several = iterationsOf(run).length > 1;
+    for (const p of run.points) {
+      // The tolerance keeps a drop of exactly `points` (0.975 - 0.965 is 0.01000000000000001) inside.
+      if (!Number.isFinite(p.accuracy) || results.baseline.accuracy - p.accuracy > points / 100 + 1e-12) continue;
+      if (best && (p.parameters > best.parameters || (p.parameters === best.parameters && p.accuracy <= best.accuracy))) continue;
+      const series = several ? `${seriesName(run)} · round ${p.iteration}` : seriesName(run);
+      best = { series, sparsity: p.sparsity, parameters: p.parameters, accuracy: p.accuracy };
+    }
+  }
+  return best;
+}
+
+/** The summary line above the accuracy chart. */
+export function smallestWithinText(results: AnalysisResults, points = 1): string {
+  const head = `smallest model within ${points} point${points === 1 ? '' : 's'} of the original: `;
+  const s = smallestWithin(results, points);
+  if (!s) return `${head}none within ${points} point${points === 1 ? '' : 's'}`;
+  return `${head}${s.series} at ${pct(s.sparsity)} (${s.parameters.toLocaleString('en-US')} parameters, accuracy ${pct(s.accuracy)})`;
+}
+
+function sameSeries(a: XY[], b: XY[], tolerance: number): boolean {
+  return a.length === b.length && a.every((p, i) => Math.abs(p.x - b[i].x) <= tolerance && Math.abs(p.y - b[i].y) <= tolerance);
+}
+
+/** Labels of series with identical points (x and y within `tolerance`), in groups of two or more; empty series never coincide. */
+export function coincidentGroups(series: Series[], tolerance = 1e-12): string[][] {
+  const groups: Series[][] = [];
+  for (const s of series) {
+    if (s.points.length === 0) continue;
+    const group = groups.find((g) => sameSeries(g[0].points, s.points, tolerance));
+    if (group) group.push(s);
+    else groups.push([s]);
+  }
+  return groups.filter((g) => g.length > 1).map((g) => g.map((s) => s.label));
+}
+
+/** "a and b", "a, b and c". */
+function listText(items: string[]): string {
+  return items.length < 2 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/** The line under a chart naming the series drawn on top of each other; "" when none are. */
+export function coincidenceText(series: Series[]): string {
+  const groups = coincidentGroups(series);
+  return groups.map((g) => `${listText(g)} coincide on this chart`).join('; ');
+}
+
+/** The smallest and largest finite value of some matrices (what a heatmap's colour scale spans); undefined when there is none. */
+export function finiteRange(matrices: (number | null)[][][]): { min: number; max: number } | undefined {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const m of matrices)
+    for (const row of m)
+      for (const v of row) {
+        if (v === null || !Number.isFinite(v)) continue;
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+      }
+  return min <= max ? { min, max } : undefined;
+}
+
+/** Where v sits in the range, 0 to 1 (0.5 when the range is one value). */
+export function rangePosition(v: number, range: { min: number; max: number }): number {
+  const span = range.max - range.min;
+  return span > 0 ? Math.min(1, Math.max(0, (v - range.min) / span)) : 0.5;
+}
+
+/** "colour scale 0.66–1.00". */
+export function rangeText(range: { min: number; max: number } | undefined): string {
+  return range ? `colour scale ${range.min.toFixed(2)}–${range.max.toFixed(2)}` : 'colour scale: no defined values';
+}
+
+/**
+ * The y range of the accuracy-drop view: from 0 (or the largest gain) to the largest drop, rounded
+ * out to whole points and capped at `cap` points; `clipped` counts the points above the cap.
+ */
+export function dropAxis(series: Series[], cap = 10): { min: number; max: number; clipped: number; largest: number } {
+  const ys = series.flatMap((s) => s.points.map((p) => p.y));
+  const largest = ys.length ? Math.max(...ys) : 0;
+  const min = Math.min(0, Math.floor(Math.min(0, ...ys)));
+  const max = Math.min(cap, Math.max(1, Math.ceil(largest)));
+  return { min, max, clipped: ys.filter((y) => y > cap).length, largest };
+}

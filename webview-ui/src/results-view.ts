@@ -5,9 +5,12 @@
 import type { Chart } from 'chart.js';
 import type { AnalysisResults, ComparisonResults, ComparisonSide, LayerGeometry, Results } from '../../src/core/results/format';
 import { X_AXES, type ResultTab, type UiState } from '../../src/shared/results-panel-protocol';
-import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineChart, type ChartSink } from './charts';
+import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineCard, type ChartSink } from './charts';
 import {
+  accuracyDropPoints,
   binLabels,
+  dropAxis,
+  finiteRange,
   geometryLayers,
   geometrySeries,
   layerLabels,
@@ -18,10 +21,12 @@ import {
   pointLabel,
   seriesBySparsity,
   seriesName,
+  smallestWithinText,
   sparsityRange,
   X_AXIS_TEXT,
 } from './data';
 import { button, el, select } from './dom';
+import { metricNote } from './metric-notes';
 import type { ThemeColours } from './theme';
 
 /** Where the Compare tab's request for another metric stands (results end it by replacing the view). */
@@ -288,43 +293,98 @@ function xAxisPicker({ body, r, ui, change }: AnalysisTab): void {
   body.append(row);
 }
 
+/** Whether the accuracy chart shows the drop below the original, per results: kept across re-renders. */
+const dropView = new WeakMap<Results, boolean>();
+
+/** The accuracy/accuracy-drop toggle, beside the x-axis picker; it redraws the tab. */
+function dropToggle({ body, r, change }: AnalysisTab): void {
+  const box = el('input', { attrs: { type: 'checkbox' } });
+  box.checked = dropView.get(r) ?? false;
+  box.addEventListener('change', () => {
+    dropView.set(r, box.checked);
+    change({});
+  });
+  const label = el(
+    'label',
+    { class: 'picker drop-toggle', title: "Plot the original's accuracy minus each point's, in percentage points" },
+    [box, el('span', { text: 'accuracy drop (points below the original)' })],
+  );
+  (body.querySelector('.pickers') ?? body).append(label);
+}
+
 /** Accuracy, loss and agreement with the original against the picked x axis (by default the share requested). */
 function drawAccuracyTab(tab: AnalysisTab): void {
-  const { body, grid, sink, theme, r, ui } = tab;
+  const { body, grid, sink, r, ui } = tab;
   const axis = ui.xAxis ?? 'requested';
-  const { short, title } = X_AXIS_TEXT[axis];
+  const { short } = X_AXIS_TEXT[axis];
   const [from, to] = sparsityRange(r, axis);
   xAxisPicker(tab);
-  body.append(grid);
-  chartCard(grid, sink, `Accuracy vs ${short}`, 'wide', (c) =>
-    lineChart(c, theme, {
+  dropToggle(tab);
+  body.append(el('p', { class: 'summary accuracy-summary', text: smallestWithinText(r) }), grid);
+  if (dropView.get(r)) accuracyDropCard(tab);
+  else
+    lineCard(grid, sink, `Accuracy vs ${short}`, 'wide', {
       series: seriesBySparsity(r, (p) => p.accuracy, axis),
-      xTitle: title,
+      xTitle: X_AXIS_TEXT[axis].title,
       yTitle: 'test accuracy',
       xPercent: true,
       yPercent: true,
       references: [{ label: `original (${pct(r.baseline.accuracy)})`, y: r.baseline.accuracy, from, to }],
-    }),
-  );
-  chartCard(grid, sink, `Loss vs ${short}`, 'half', (c) =>
-    lineChart(c, theme, {
-      series: seriesBySparsity(r, (p) => p.loss, axis),
-      xTitle: short,
-      yTitle: 'cross-entropy loss',
+    });
+  lineCard(grid, sink, `Loss vs ${short}`, 'half', {
+    series: seriesBySparsity(r, (p) => p.loss, axis),
+    xTitle: short,
+    yTitle: 'cross-entropy loss',
+    xPercent: true,
+    references: [{ label: `original (${r.baseline.loss.toFixed(3)})`, y: r.baseline.loss, from, to }],
+  });
+  lineCard(grid, sink, `Agreement with the original vs ${short}`, 'half', {
+    series: seriesBySparsity(r, (p) => p.agreement, axis),
+    xTitle: short,
+    yTitle: 'same prediction as the original',
+    xPercent: true,
+    yPercent: true,
+    yMax: 1,
+  });
+}
+
+/** Original accuracy minus each point's, in points, on a y axis fitted to the points (capped at 10, with a note). */
+function accuracyDropCard({ grid, sink, r, ui }: AnalysisTab): void {
+  const axis = ui.xAxis ?? 'requested';
+  const { short, title } = X_AXIS_TEXT[axis];
+  const [from, to] = sparsityRange(r, axis);
+  const series = seriesBySparsity(r, accuracyDropPoints(r), axis);
+  const y = dropAxis(series);
+  const points = (v: number) => `${Number(v.toFixed(2))} pt`;
+  const clipped = y.clipped
+    ? `; ${y.clipped} point${y.clipped === 1 ? '' : 's'} dropping more than ${y.max} points (up to ${points(y.largest)}) lie above the chart`
+    : '';
+  lineCard(
+    grid,
+    sink,
+    `Accuracy drop vs ${short}`,
+    'wide',
+    {
+      series,
+      xTitle: title,
+      yTitle: "points below the original's accuracy",
       xPercent: true,
-      references: [{ label: `original (${r.baseline.loss.toFixed(3)})`, y: r.baseline.loss, from, to }],
-    }),
+      yFormat: points,
+      yMin: y.min,
+      yMax: y.max,
+      references: [
+        { label: `original (${pct(r.baseline.accuracy)})`, y: 0, from, to },
+        { label: '1 point below the original', y: 1, from, to },
+      ],
+    },
+    `y axis ${y.min} to ${y.max} points, fitted to the points${clipped}`,
   );
-  chartCard(grid, sink, `Agreement with the original vs ${short}`, 'half', (c) =>
-    lineChart(c, theme, {
-      series: seriesBySparsity(r, (p) => p.agreement, axis),
-      xTitle: short,
-      yTitle: 'same prediction as the original',
-      xPercent: true,
-      yPercent: true,
-      yMax: 1,
-    }),
-  );
+}
+
+/** What a similarity metric measures and how to read its heatmap, as the geometry section says of its chart. */
+function metricAbout(metric: string): HTMLElement[] {
+  const note = metricNote(metric);
+  return note ? [el('p', { class: 'muted metric-about', text: note })] : [];
 }
 
 /** The similarity of every original layer to every layer of the picked point. */
@@ -332,7 +392,8 @@ function drawSimilarityHeatmapTab({ body, grid, sink, theme, r, ui, change }: An
   const picked = pointPickers(body, r, ui, change);
   if (!picked) return;
   const p = picked.run.points[picked.index];
-  body.append(heatLegend(theme, metricLabel(r.settings.metric)), grid);
+  const range = finiteRange([p.similarityMatrix]);
+  body.append(heatLegend(theme, metricLabel(r.settings.metric), range), ...metricAbout(r.settings.metric), grid);
   chartCard(
     grid,
     sink,
@@ -346,6 +407,7 @@ function drawSimilarityHeatmapTab({ body, grid, sink, theme, r, ui, change }: An
         rowTitle: 'original',
         colTitle: 'pruned',
         metric: metricLabel(r.settings.metric),
+        range,
       }),
     `accuracy ${pct(p.accuracy)} (original ${pct(r.baseline.accuracy)}), actual sparsity ${pct(p.actualSparsity)}`,
   );
@@ -400,7 +462,7 @@ function drawWeightsTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab)
   if (!picked) return;
   const p = picked.run.points[picked.index];
   body.append(grid);
-  magnitudeKSCard(grid, sink, theme, r);
+  magnitudeKSCard(grid, sink, r);
   for (const layer of p.layers) {
     const h = layer.magnitudes;
     const prunedCount = h.pruned.counts.reduce((a, b) => a + b, 0);
@@ -426,39 +488,37 @@ function drawWeightsTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab)
 }
 
 /** Per run, how far pruning is from ignoring magnitude: KS of pruned vs kept |w|, averaged over the layers (the tab has no layer picker). */
-function magnitudeKSCard(grid: HTMLElement, sink: ChartSink, theme: AnalysisTab['theme'], r: AnalysisTab['r']): void {
+function magnitudeKSCard(grid: HTMLElement, sink: ChartSink, r: AnalysisTab['r']): void {
   const series = seriesBySparsity(r, meanMagnitudeKS);
   if (!series.some((s) => s.points.length > 0)) return;
-  chartCard(
+  lineCard(
     grid,
     sink,
     'KS distance between pruned and kept |w|',
     'half',
-    (c) => lineChart(c, theme, { series, xTitle: 'sparsity', yTitle: 'KS statistic, mean over layers', xPercent: true, yMin: 0, yMax: 1 }),
+    { series, xTitle: 'sparsity', yTitle: 'KS statistic, mean over layers', xPercent: true, yMin: 0, yMax: 1 },
     '1: every pruned weight smaller than every kept one (magnitude pruning); near 0: the mask ignores magnitude',
   );
 }
 
 /** Each layer's similarity to its original layer against sparsity, for the picked strategy. */
-function drawLayerSimilarityTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab): void {
+function drawLayerSimilarityTab({ body, grid, sink, r, ui, change }: AnalysisTab): void {
   const picked = pointPickers(body, r, ui, change, false);
   if (!picked) return;
   body.append(grid);
-  chartCard(grid, sink, `${metricLabel(r.settings.metric)} of each layer to the original: ${seriesName(picked.run)}`, 'wide', (c) =>
-    lineChart(c, theme, {
-      series: layerSimilaritySeries(picked.run),
-      xTitle: 'sparsity',
-      yTitle: `${metricLabel(r.settings.metric)} to the original layer`,
-      xPercent: true,
-      yMin: 0,
-      yMax: 1,
-    }),
-  );
+  lineCard(grid, sink, `${metricLabel(r.settings.metric)} of each layer to the original: ${seriesName(picked.run)}`, 'wide', {
+    series: layerSimilaritySeries(picked.run),
+    xTitle: 'sparsity',
+    yTitle: `${metricLabel(r.settings.metric)} to the original layer`,
+    xPercent: true,
+    yMin: 0,
+    yMax: 1,
+  });
 }
 
 /** Latency, parameters, stored size and FLOPs against sparsity. */
 function drawCostTab(tab: AnalysisTab): void {
-  const { body, grid, sink, theme, r, from, to } = tab;
+  const { body, grid, sink, r, from, to } = tab;
   body.append(grid);
   const dense = seriesBySparsity(r, (p) => p.latency.denseMsPer100).map((s) => ({ ...s, label: `${s.label} (dense)` }));
   const sparse = seriesBySparsity(r, (p) => p.latency.sparseMsPer100)
@@ -467,66 +527,57 @@ function drawCostTab(tab: AnalysisTab): void {
   const ort = seriesBySparsity(r, (p) => p.latency.onnxruntimeMsPer100 ?? null)
     .filter((s) => s.points.length > 0)
     .map((s) => ({ ...s, label: `${s.label} (onnxruntime, written .onnx)`, dash: s.dash + 2 }));
-  chartCard(grid, sink, 'Latency vs sparsity', 'half', (c) =>
-    lineChart(c, theme, {
-      series: [...dense, ...sparse, ...ort],
-      xTitle: 'sparsity',
-      yTitle: 'ms per 100 samples (log)',
-      xPercent: true,
-      // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
-      logY: true,
-      references: [
-        { label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to },
-      ],
-    }),
-  );
-  chartCard(grid, sink, 'Parameters vs sparsity', 'half', (c) =>
-    lineChart(c, theme, {
-      series: seriesBySparsity(r, (p) => p.parameters),
-      xTitle: 'sparsity',
-      yTitle: 'parameters (nonzero)',
-      xPercent: true,
-      yMin: 0,
-      references: [{ label: `original (${r.baseline.parameters.toLocaleString('en-US')})`, y: r.baseline.parameters, from, to }],
-    }),
-  );
+  lineCard(grid, sink, 'Latency vs sparsity', 'half', {
+    series: [...dense, ...sparse, ...ort],
+    xTitle: 'sparsity',
+    yTitle: 'ms per 100 samples (log)',
+    xPercent: true,
+    // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
+    logY: true,
+    references: [{ label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to }],
+  });
+  lineCard(grid, sink, 'Parameters vs sparsity', 'half', {
+    series: seriesBySparsity(r, (p) => p.parameters),
+    xTitle: 'sparsity',
+    yTitle: 'parameters (nonzero)',
+    xPercent: true,
+    yMin: 0,
+    references: [{ label: `original (${r.baseline.parameters.toLocaleString('en-US')})`, y: r.baseline.parameters, from, to }],
+  });
   storedSizeChart(tab);
-  chartCard(grid, sink, 'FLOPs vs sparsity', 'half', (c) =>
-    lineChart(c, theme, {
-      series: seriesBySparsity(r, (p) => p.flops),
-      xTitle: 'sparsity',
-      yTitle: 'FLOPs per sample',
-      xPercent: true,
-      yMin: 0,
-      references: [{ label: 'original', y: r.baseline.flops, from, to }],
-    }),
-  );
+  lineCard(grid, sink, 'FLOPs vs sparsity', 'half', {
+    series: seriesBySparsity(r, (p) => p.flops),
+    xTitle: 'sparsity',
+    yTitle: 'FLOPs per sample',
+    xPercent: true,
+    yMin: 0,
+    references: [{ label: 'original', y: r.baseline.flops, from, to }],
+  });
 }
 
 /** The size written as ONNX against sparsity, when the results record it. */
-function storedSizeChart({ grid, sink, theme, r, from, to }: AnalysisTab): void {
+function storedSizeChart({ grid, sink, r, from, to }: AnalysisTab): void {
   const baseBytes = r.baseline.onnxBytes;
   // MB for models like the demo's, kB for small ones, so the axis reads in whole numbers.
   const [unit, scale] = (baseBytes ?? 0) >= 1e6 ? ['MB', 1e6] : ['kB', 1e3];
   const stored = seriesBySparsity(r, (p) => (p.onnxBytes === undefined ? null : p.onnxBytes / scale)).filter((x) => x.points.length > 0);
   if (stored.length === 0) return;
-  chartCard(
+  lineCard(
     grid,
     sink,
     'Stored size vs sparsity',
     'half',
-    (c) =>
-      lineChart(c, theme, {
-        series: stored,
-        xTitle: 'sparsity',
-        yTitle: `${unit} as ONNX`,
-        xPercent: true,
-        yMin: 0,
-        references:
-          baseBytes === undefined
-            ? []
-            : [{ label: `original (${(baseBytes / scale).toFixed(unit === 'MB' ? 2 : 1)} ${unit})`, y: baseBytes / scale, from, to }],
-      }),
+    {
+      series: stored,
+      xTitle: 'sparsity',
+      yTitle: `${unit} as ONNX`,
+      xPercent: true,
+      yMin: 0,
+      references:
+        baseBytes === undefined
+          ? []
+          : [{ label: `original (${(baseBytes / scale).toFixed(unit === 'MB' ? 2 : 1)} ${unit})`, y: baseBytes / scale, from, to }],
+    },
     'weights, biases and the positions of sparse weights, as written to ONNX',
   );
 }
@@ -553,6 +604,36 @@ function compareStatusText(status: CompareStatus | undefined): string {
   return `${label} failed${status.message ? `: ${status.message}` : ''}`;
 }
 
+/** The Compare tab's three heatmaps, the focused one large, under one colour scale fitted to all three. */
+function compareHeatmaps(body: HTMLElement, sink: ChartSink, r: ComparisonResults, focus: 'cross' | 'a' | 'b'): void {
+  const theme = sink.theme;
+  const range = finiteRange([r.cross, r.a.selfSimilarity, r.b.selfSimilarity]);
+  const grid = el('div', { class: 'grid' });
+  body.append(heatLegend(theme, metricLabel(r.metric), range), ...metricAbout(r.metric), grid);
+  const a = layerLabels(r.a.model.layerNames);
+  const b = layerLabels(r.b.model.layerNames);
+  const specs = {
+    cross: { title: `${metricLabel(r.metric)}: A × B`, matrix: r.cross, rows: a, cols: b, rowTitle: 'A', colTitle: 'B' },
+    a: { title: `${metricLabel(r.metric)}: A × A`, matrix: r.a.selfSimilarity, rows: a, cols: a, rowTitle: 'A', colTitle: 'A' },
+    b: { title: `${metricLabel(r.metric)}: B × B`, matrix: r.b.selfSimilarity, rows: b, cols: b, rowTitle: 'B', colTitle: 'B' },
+  };
+  const order = [focus, ...(['cross', 'a', 'b'] as const).filter((k) => k !== focus)];
+  order.forEach((k, i) => {
+    const s = specs[k];
+    chartCard(grid, sink, s.title, i === 0 ? 'square' : 'half', (c) =>
+      heatmapChart(c, theme, {
+        matrix: s.matrix,
+        rowLabels: s.rows,
+        colLabels: s.cols,
+        rowTitle: s.rowTitle,
+        colTitle: s.colTitle,
+        metric: metricLabel(r.metric),
+        range,
+      }),
+    );
+  });
+}
+
 /** Draws the Compare tab; returns how to update its metric status without redrawing. */
 function drawCompareTab(
   body: HTMLElement,
@@ -563,7 +644,6 @@ function drawCompareTab(
   change: (p: Partial<UiState>) => void,
   host: ResultsHost,
 ): (status: CompareStatus | undefined) => void {
-  const theme = sink.theme;
   const options = [...new Set([r.metric, ...compare.metrics])].map((m) => ({ value: m, label: metricLabel(m) }));
   const status = el('span', { class: 'muted compare-status', attrs: { role: 'status' } });
   const picker = select('Metric', options, r.metric, (metric) => host.compareMetric(metric));
@@ -584,31 +664,8 @@ function drawCompareTab(
   body.append(
     el('div', { class: 'pickers' }, [picker, select('Large', views, focus, (compareView) => change({ compareView })), status]),
     el('div', { class: 'grid' }, [sideSummary('A', r.a), sideSummary('B', r.b)]),
-    heatLegend(theme, metricLabel(r.metric)),
   );
-  const grid = el('div', { class: 'grid' });
-  body.append(grid);
-  const a = layerLabels(r.a.model.layerNames);
-  const b = layerLabels(r.b.model.layerNames);
-  const specs = {
-    cross: { title: `${metricLabel(r.metric)}: A × B`, matrix: r.cross, rows: a, cols: b, rowTitle: 'A', colTitle: 'B' },
-    a: { title: `${metricLabel(r.metric)}: A × A`, matrix: r.a.selfSimilarity, rows: a, cols: a, rowTitle: 'A', colTitle: 'A' },
-    b: { title: `${metricLabel(r.metric)}: B × B`, matrix: r.b.selfSimilarity, rows: b, cols: b, rowTitle: 'B', colTitle: 'B' },
-  };
-  const order = [focus, ...(['cross', 'a', 'b'] as const).filter((k) => k !== focus)];
-  order.forEach((k, i) => {
-    const s = specs[k];
-    chartCard(grid, sink, s.title, i === 0 ? 'square' : 'half', (c) =>
-      heatmapChart(c, theme, {
-        matrix: s.matrix,
-        rowLabels: s.rows,
-        colLabels: s.cols,
-        rowTitle: s.rowTitle,
-        colTitle: s.colTitle,
-        metric: metricLabel(r.metric),
-      }),
-    );
-  });
+  compareHeatmaps(body, sink, r, focus);
   geometrySection(body, sink, r, [
     { name: 'A', geometry: r.a.geometry },
     { name: 'B', geometry: r.b.geometry },
@@ -681,7 +738,6 @@ function geometryCard(
   index: number,
   named: boolean,
 ): void {
-  const theme = sink.theme;
   const g = side.geometry?.[index];
   const who = named ? `${side.name}: ` : '';
   const title = named ? `${side.name}: representational geometry of ${g?.layer}` : `Representational geometry of ${g?.layer}`;
@@ -703,20 +759,19 @@ function geometryCard(
     );
     return;
   }
-  chartCard(
+  lineCard(
     grid,
     sink,
     title,
     named ? 'half' : 'wide',
-    (c) =>
-      lineChart(c, theme, {
-        series: geometrySeries(g),
-        xTitle: `units kept (of ${g.units}, added in APoZ order)`,
-        yTitle: "R² with the full layer's RDM",
-        yMin: 0,
-        yMax: 1,
-        pointRadius: g.ascending.length > 40 ? 1.5 : 3,
-      }),
+    {
+      series: geometrySeries(g),
+      xTitle: `units kept (of ${g.units}, added in APoZ order)`,
+      yTitle: "R² with the full layer's RDM",
+      yMin: 0,
+      yMax: 1,
+      pointRadius: g.ascending.length > 40 ? 1.5 : 3,
+    },
     `${g.samples.toLocaleString('en-US')} samples, a point every ${g.step} unit${g.step === 1 ? '' : 's'}`,
   );
 }
