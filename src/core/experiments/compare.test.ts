@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { built } from '../../../test/kits/encode/models';
-import { initBackend } from '../backend';
+import { initBackend, initEngine } from '../backend';
+import { onnxRuntime } from '../engine/onnxruntime';
 import type { ComparisonResults } from '../results/format';
 import { runComparison } from './compare';
 
@@ -50,5 +51,34 @@ describe('runComparison', () => {
     const recomputed = await runComparison({ ...options, previous: otherFile });
     // Computed afresh, the curves are the first run's exactly: reuse changes no number.
     assert.deepEqual(recomputed.a.geometry, geometry);
+  });
+});
+
+describe('runComparison on onnxruntime', { skip: onnxRuntime() ? false : 'onnxruntime-node does not load here' }, () => {
+  test('linear CKA of A against B and of each against itself, from one self product, equals the three taken apart', async () => {
+    const options = {
+      modelA: built('onnx', 'mnist2x10.onnx'),
+      modelB: built('onnx', 'mnist2x5_sigmoid.onnx'),
+      data: 'mnist',
+      samples: 1500,
+      geometry: false as const,
+    };
+    await initEngine('wasm');
+    const apart = await runComparison(options);
+    await initEngine('onnxruntime');
+    const together = await runComparison(options);
+    await initEngine('wasm');
+    for (const [name, got, want] of [
+      ['cross', together.cross, apart.cross],
+      ['A', together.a.selfSimilarity, apart.a.selfSimilarity],
+      ['B', together.b.selfSimilarity, apart.b.selfSimilarity],
+    ] as const) {
+      assert.deepEqual([got.length, got[0].length], [want.length, want[0].length], name);
+      got.forEach((row, i) =>
+        row.forEach((v, j) => assert.ok(Math.abs(v! - want[i][j]!) < 1e-5, `${name}[${i}][${j}]: ${v} vs ${want[i][j]}`)),
+      );
+    }
+    // Not the same matrix three times: A against B differs from A against itself.
+    assert.ok(Math.abs(together.cross[0][0]! - together.a.selfSimilarity[0][0]!) > 1e-3);
   });
 });
