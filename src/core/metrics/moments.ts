@@ -61,29 +61,30 @@ function newRep(name: string, cols: number): Rep {
 /** Rows of the first batch that set the shift and scale; any shift near the mean does. */
 const SHIFT_ROWS = 4096;
 
-/** Shift: column means of the first rows, or the exact value of a column that is constant there. */
+/**
+ * Shift: column means of the first rows, or the exact value of a column that is constant there.
+ * One pass keeps each column's sum, least and greatest value: max |v - shift| is the larger of
+ * (greatest - shift) and (shift - least), exactly, since v - shift rounds monotonically in v.
+ */
 function initShift(rep: Rep, m: Matrix): void {
   const { cols, data } = m;
   const rows = Math.min(m.rows, SHIFT_ROWS);
   const shift = rep.shift;
-  const first = data.subarray(0, cols);
-  const constant = new Uint8Array(cols).fill(1);
+  const lo = new Float64Array(cols).fill(Infinity);
+  const hi = new Float64Array(cols).fill(-Infinity);
   for (let i = 0; i < rows; i++) {
     const o = i * cols;
     for (let j = 0; j < cols; j++) {
       const v = data[o + j];
       shift[j] += v;
-      if (v !== first[j]) constant[j] = 0;
+      if (v < lo[j]) lo[j] = v;
+      if (v > hi[j]) hi[j] = v;
     }
   }
   let max = 0;
-  for (let j = 0; j < cols; j++) shift[j] = constant[j] ? first[j] : shift[j] / rows;
-  for (let i = 0; i < rows; i++) {
-    const o = i * cols;
-    for (let j = 0; j < cols; j++) {
-      const v = Math.abs(data[o + j] - shift[j]);
-      if (v > max) max = v;
-    }
+  for (let j = 0; j < cols; j++) {
+    shift[j] = lo[j] === hi[j] ? lo[j] : shift[j] / rows;
+    max = Math.max(max, hi[j] - shift[j], shift[j] - lo[j]);
   }
   rep.scale = powerOfTwoScale(max);
 }
