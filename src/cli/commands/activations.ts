@@ -3,7 +3,7 @@ import { checkFits } from '../../core/data/load';
 import { readModel } from '../../core/formats/registry';
 import { assertNotSource } from '../../core/io/atomic';
 import { writeNpy } from '../../core/io/npy';
-import { layerActivations } from '../../core/model/activations';
+import { layerOutput } from '../../core/experiments/representations';
 import { UsageError } from '../../core/errors';
 import { SPLIT_NAMES, type SplitName } from '../../core/data/dataset';
 import { choiceOption, intOption, parse, requireString } from '../args';
@@ -46,8 +46,10 @@ export const activationsCommand: Command = {
     checkFits(data, mlp.inputSize, undefined, positionals[0], mlp.inputShape);
     const n = Math.min(intOption(values.samples, 'samples', data.n), data.n);
     const pre = values.pre === true;
-    const [a] = layerActivations(mlp, data.x, n, { layers: [layer], pre, post: !pre });
-    await writeNpy(out, pre ? a.pre! : a.post!, [n, a.units]);
+    if (values.samples !== undefined && Number(values.samples) > n)
+      info(`note: --samples ${values.samples}, but ${data.source} has ${n} rows: all ${n} were used`);
+    const a = { ...layerOutput(mlp, data.x, n, layer, pre), units: mlp.layers[layer].units };
+    await writeNpy(out, a.data as Float32Array, [n, a.units]);
     if (values.json) printJson({ model: positionals[0], layer, name: mlp.layers[layer].name, pre, rows: n, units: a.units, out });
     else
       info(

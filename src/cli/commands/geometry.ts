@@ -4,8 +4,7 @@ import { PruneScopeError, UsageError } from '../../core/errors';
 import { readModel } from '../../core/formats/registry';
 import { DEFAULT_GEOMETRY_SAMPLES } from '../../core/metrics/geometry';
 import { layerGeometry } from '../../core/metrics/geometry-layers';
-import { matrix } from '../../core/metrics/matrix';
-import { layerActivations } from '../../core/model/activations';
+import { layerOutput } from '../../core/experiments/representations';
 import type { LayerGeometry } from '../../core/results/format';
 import { choiceOption, intOption, parse, requireString } from '../args';
 import { startBackend, type Command } from '../command';
@@ -72,8 +71,7 @@ export const geometryCommand: Command = {
     checkFits(data, mlp.inputSize, undefined, file, mlp.inputShape);
     const n = Math.min(samples, data.n);
     const { name, activation } = mlp.layers[layer];
-    const [a] = layerActivations(mlp, data.x, n, { layers: [layer], post: true });
-    const g = layerGeometry(name, activation, matrix(a.post!, n, a.units), { samples: n, step });
+    const g = layerGeometry(name, activation, layerOutput(mlp, data.x, n, layer), { samples: n, step });
     if (!g.applies) throw new PruneScopeError(`${file}: layer ${layer} (${name}): representational geometry does not apply: ${g.reason}`);
     if (values.json) {
       printJson({ model: file, data: data.source, split, index: layer, activation, ...g });

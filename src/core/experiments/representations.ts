@@ -18,6 +18,18 @@ export function representations(mlp: MLP, x: Float32Array, n: number): Matrix[] 
   return layerActivations(mlp, x, n, { post: true }).map((a) => matrix(a.post!, n, a.units));
 }
 
+/**
+ * One layer's output for the first n rows of x, after its activation or (`pre`) before it: on
+ * onnxruntime when the process chose it, as `representations` (so `prunescope geometry` and
+ * `activations` see the very numbers an analysis or comparison sees), else on TensorFlow.js.
+ */
+export function layerOutput(mlp: MLP, x: Float32Array, n: number, layer: number, pre = false): Matrix {
+  const units = mlp.layers[layer].units;
+  if (!pre && engineInfo()?.dense.name === 'onnxruntime') return matrix(ortActivations(mlp, x, n)[layer], n, units);
+  const [a] = layerActivations(mlp, x, n, { layers: [layer], pre, post: !pre });
+  return matrix(pre ? a.pre! : a.post!, n, units);
+}
+
 /** Up to this many samples, linear CKA matrices go through n x n Gram matrices. */
 const GRAM_MAX_ROWS = 1024;
 
