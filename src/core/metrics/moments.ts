@@ -244,7 +244,7 @@ export class CrossMoments {
       if (!out) throw new Error('onnxruntime moments asked for after onnxruntime-node failed to load');
       const reps = [...this.xs, ...this.ys];
       reps.forEach((r, k) => addInto(r.sum, out.sums[self ? k % this.xs.length : k]));
-      if (self) this.addSelfBlocks(out.uppers[0]);
+      if (self) this.addPendingUpper(out.uppers[0]);
       else {
         reps.forEach((r, k) => addUpperGram(out.uppers[k], r));
         addCrossBlocks(out.cross!, this.xs, this.ys, this.cross);
@@ -253,11 +253,29 @@ export class CrossMoments {
   }
 
   /**
+   * The self product's upper block rows summed over row blocks in float64, spread into the Grams
+   * and cross products once, when first read (flush): spreading them every block, half of it as
+   * strided transposed writes, cost more than the products' own sums here.
+   */
+  private pendingUpper: Float64Array[] | undefined;
+
+  private addPendingUpper(uppers: Float32Array[]): void {
+    this.pendingUpper ??= uppers.map((u) => new Float64Array(u.length));
+    this.pendingUpper.forEach((acc, k) => addInto(acc, uppers[k]));
+  }
+
+  private flush(): void {
+    if (!this.pendingUpper) return;
+    this.addSelfBlocks(this.pendingUpper);
+    this.pendingUpper = undefined;
+  }
+
+  /**
    * Adds the upper block rows of X_cat^T X_cat: blocks inside one representation make its Gram
    * (and the cross product of it with its own copy on the y side); a block (i, j) between two
    * adds to cross[i][j] and, transposed, to cross[j][i].
    */
-  private addSelfBlocks(uppers: Float32Array[]): void {
+  private addSelfBlocks(uppers: (Float32Array | Float64Array)[]): void {
     const diag = this.xs.map((r) => new Float64Array(r.cols * r.cols));
     forEachUpperBlock(uppers, symmetricPieces(this.xs.map((r) => r.cols)), (pa, pb, src, stride, col0) => {
       const i = pa.rep;
@@ -276,6 +294,7 @@ export class CrossMoments {
   }
 
   private check(side: 'x' | 'y', i: number): Rep {
+    this.flush();
     const reps = side === 'x' ? this.xs : this.ys;
     if (!Number.isInteger(i) || i < 0 || i >= reps.length) throw new SimilarityError(`no representation ${side}[${i}]`);
     if (this.n < 2) throw new SimilarityError(`${reps[i].name}: ${this.n} samples accumulated; at least 2 are needed`);
@@ -328,7 +347,7 @@ function addInto(acc: Float64Array, add: Float32Array): void {
 
 /** A block of an upper block row: h x w values from column col0 of rows `stride` wide. */
 interface SrcBlock {
-  src: Float32Array;
+  src: Float32Array | Float64Array;
   stride: number;
   col0: number;
   h: number;
@@ -337,9 +356,9 @@ interface SrcBlock {
 
 /** Visits every block of upper block rows (BlockMoments.uppers): piece a by each piece b >= a. */
 function forEachUpperBlock(
-  rows: Float32Array[],
+  rows: (Float32Array | Float64Array)[],
   ps: Piece[],
-  visit: (pa: Piece, pb: Piece, src: Float32Array, stride: number, col0: number) => void,
+  visit: (pa: Piece, pb: Piece, src: Float32Array | Float64Array, stride: number, col0: number) => void,
 ): void {
   ps.forEach((pa, a) => {
     let stride = 0;
