@@ -9,7 +9,7 @@ import { cacheKey, hashDataset, hashModel, type RecentResults, type ResultsCache
 import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';
 import { prunedOutputPath, percentLabel, trainingOutputDir } from './naming';
-import { exportData, exportReportHtml, type ResultsPanels } from './results-panel';
+import { exportData, exportReportHtml, type CompareOutcome, type ResultsPanels } from './results-panel';
 import { pruneNotification } from './prune-message';
 import {
   normalizationParam,
@@ -319,8 +319,16 @@ export class Commands {
     );
   }
 
-  rerunComparison(results: ComparisonResults, metric: string): void {
-    void this.runCompare(results.a.model.path, results.b.model.path, metric, [], results);
+  /** The comparison again with another metric (the panel's metric picker); how it ended, for the panel to say. */
+  async rerunComparison(results: ComparisonResults, metric: string): Promise<CompareOutcome> {
+    const [a, b] = [results.a.model.path, results.b.model.path];
+    const shown = await this.runCompare(a, b, metric, [], results).catch((e: Error) => {
+      this.deps.output.error(`Compare with ${metric}: ${e.message}`);
+      return undefined;
+    });
+    if (shown) return { outcome: 'done' };
+    const ended = this.deps.jobs.lastEnded(`Comparing ${basename(a)} with ${basename(b)}`);
+    return ended?.outcome === 'cancelled' ? { outcome: 'cancelled' } : { outcome: 'failed', message: ended?.message };
   }
 
   async train(): Promise<void> {

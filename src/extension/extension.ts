@@ -44,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
     extensionUri: context.extensionUri,
     output,
     metrics: [],
-    rerunComparison: (results, metric) => commands?.rerunComparison(results, metric),
+    rerunComparison: (results, metric) => commands?.rerunComparison(results, metric) ?? Promise.resolve({ outcome: 'failed' as const }),
   });
   context.subscriptions.push(panels, vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, panels));
 

@@ -33,6 +33,7 @@ export class JobController implements vscode.Disposable {
     { title: string; handle: JobHandle<JobKind>; progress?: { fraction: number | null; message: string } }
   >();
   private readonly finished: FinishedJob[] = [];
+  private disposed = false;
 
   constructor(
     private readonly client: WorkerClient,
@@ -107,6 +108,12 @@ export class JobController implements vscode.Disposable {
     };
   }
 
+  /** How the last job with this title ended (e.g. for a panel that asked for it), if one did. */
+  lastEnded(title: string): FinishedJob | undefined {
+    for (let i = this.finished.length - 1; i >= 0; i--) if (this.finished[i].title === title) return this.finished[i];
+    return undefined;
+  }
+
   private remember(f: FinishedJob): void {
     this.finished.push(f);
     if (this.finished.length > HISTORY) this.finished.shift();
@@ -129,6 +136,8 @@ export class JobController implements vscode.Disposable {
   private report(title: string, e: unknown): void {
     if (e instanceof CancelledError) {
       this.output.info(`${title}: cancelled`);
+      // The person asked for it (Cancel Job, the notification's Cancel): say it happened; not while PruneScope shuts down.
+      if (!this.disposed) void vscode.window.showInformationMessage(`PruneScope: ${title} cancelled`);
       return;
     }
     if (!(e instanceof JobError)) {
@@ -148,6 +157,7 @@ export class JobController implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.cancelAll();
     this.status.dispose();
   }

@@ -26,8 +26,14 @@ export interface ResultsPanelHost {
   output: vscode.LogOutputChannel;
   /** Metrics the Compare tab offers (filled in once the worker has said which it has). */
   metrics: string[];
-  /** The Compare tab asked for another metric. */
-  rerunComparison(results: ComparisonResults, metric: string): void;
+  /** The Compare tab asked for another metric: runs it (its results come back through show). */
+  rerunComparison(results: ComparisonResults, metric: string): Promise<CompareOutcome>;
+}
+
+/** How a comparison the Compare tab asked for ended. */
+export interface CompareOutcome {
+  outcome: 'done' | 'failed' | 'cancelled';
+  message?: string;
 }
 
 function defaultTab(results: Results): UiState['tab'] {
@@ -102,7 +108,11 @@ class ResultsPanel implements vscode.Disposable {
     exportData: (msg) => void exportData(this.state.results, msg.format),
     compareMetric: (msg) => {
       const results = this.state.results;
-      if (results.kind === 'comparison' && results.metric !== msg.metric) this.host.rerunComparison(results, msg.metric);
+      if (results.kind !== 'comparison' || results.metric === msg.metric) return;
+      // Results replace the view; anything else must end the tab's "computing" too.
+      void this.host.rerunComparison(results, msg.metric).then(({ outcome, message }) => {
+        if (outcome !== 'done') this.post({ type: 'compareEnded', metric: msg.metric, outcome, message });
+      });
     },
   };
 

@@ -48,6 +48,16 @@ export const toResultsPanelSchema = z.discriminatedUnion('type', [
   themeMessageSchema,
   /** Export Report asks for the PNGs of the charts on screen. */
   z.object({ type: z.literal('exportCharts') }),
+  /**
+   * The comparison a compareMetric asked for ended without results (they come as showResults):
+   * the Compare tab stops saying "computing".
+   */
+  z.object({
+    type: z.literal('compareEnded'),
+    metric: z.string().min(1).max(100),
+    outcome: z.enum(['failed', 'cancelled']),
+    message: z.string().max(2000).optional(),
+  }),
 ]);
 export type ToResultsPanelMessage = z.infer<typeof toResultsPanelSchema>;
 

@@ -16,7 +16,7 @@ import {
 } from '../../src/shared/results-panel-protocol';
 import type { WebviewView } from '../../src/shared/webview-common-protocol';
 import { startInspector } from './inspector-view';
-import { renderResults, type RenderedView, type ResultsViewModel } from './results-view';
+import { renderResults, type CompareStatus, type RenderedView, type ResultsViewModel } from './results-view';
 import { readTheme } from './theme';
 import { receive, vscodeApi, type VsCodeApi } from './vscode-api';
 
@@ -49,9 +49,27 @@ class ResultsPage {
       },
       exportPng: (name, dataUrl) => this.api.postMessage({ type: 'exportPng', name, dataUrl }),
       exportData: (format) => this.api.postMessage({ type: 'exportData', format }),
-      compareMetric: (metric) => this.api.postMessage({ type: 'compareMetric', metric }),
+      compareMetric: (metric) => this.askMetric(metric),
     });
     this.persist();
+  }
+
+  /** The metric on screen needs nothing computed (and ends any "computing"); another is asked of the extension. */
+  private askMetric(metric: string): void {
+    const results = this.model?.results;
+    if (results?.kind !== 'comparison') return;
+    if (metric === results.metric) {
+      this.setCompareStatus(undefined);
+      return;
+    }
+    this.setCompareStatus({ metric, state: 'computing' });
+    this.api.postMessage({ type: 'compareMetric', metric });
+  }
+
+  private setCompareStatus(status: CompareStatus | undefined): void {
+    if (!this.model) return;
+    this.model = { ...this.model, compare: status };
+    this.rendered?.showCompareStatus(status);
   }
 
   /** Theme changes arrive as a class change and a message; draw once for both. */
@@ -71,6 +89,13 @@ class ResultsPage {
       exportCharts: () => {
         for (const c of this.charts())
           this.api.postMessage({ type: 'exportPng', name: c.name, dataUrl: c.chart.toBase64Image('image/png', 1) });
+      },
+      // Only the request still waited for: a later one (another metric picked meanwhile) keeps its "computing".
+      compareEnded: (msg) => {
+        const waiting = this.model?.compare;
+        if (waiting?.state === 'computing' && waiting.metric === msg.metric) {
+          this.setCompareStatus({ metric: msg.metric, state: msg.outcome, message: msg.message });
+        }
       },
     });
   }

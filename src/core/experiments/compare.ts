@@ -71,14 +71,29 @@ function threeMatrices(
     const [a, b] = [repsA.length, repsB.length];
     return { cross: block(0, a, a, b), selfA: block(0, 0, a, a), selfB: block(a, a, b, b) };
   }
-  progress(0.3, `${metric}: A against B`);
-  const cross = similarityMatrix(repsA, repsB, metric, { xNames: namesA, yNames: namesB });
-  checkCancelled(signal);
-  progress(0.6, `${metric}: A against itself`);
-  const selfA = similarityMatrix(repsA, repsA, metric, { xNames: namesA, yNames: namesA });
-  checkCancelled(signal);
-  progress(0.8, `${metric}: B against itself`);
-  const selfB = similarityMatrix(repsB, repsB, metric, { xNames: namesB, yNames: namesB });
+  // Progress after every layer pair, and a chance to stop: on wide layers a pair can take seconds.
+  const pairs = (from: number, to: number, label: string) => {
+    progress(from, label);
+    return (done: number, total: number) => {
+      progress(from + ((to - from) * done) / total, `${label} (${done}/${total} layer pairs)`);
+      checkCancelled(signal);
+    };
+  };
+  const cross = similarityMatrix(repsA, repsB, metric, {
+    xNames: namesA,
+    yNames: namesB,
+    onPair: pairs(0.3, 0.6, `${metric}: A against B`),
+  });
+  const selfA = similarityMatrix(repsA, repsA, metric, {
+    xNames: namesA,
+    yNames: namesA,
+    onPair: pairs(0.6, 0.8, `${metric}: A against itself`),
+  });
+  const selfB = similarityMatrix(repsB, repsB, metric, {
+    xNames: namesB,
+    yNames: namesB,
+    onPair: pairs(0.8, 0.9, `${metric}: B against itself`),
+  });
   return { cross, selfA, selfB };
 }
 

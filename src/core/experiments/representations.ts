@@ -88,21 +88,25 @@ export function gramFormFits(reps: Matrix[]): boolean {
 
 /**
  * values[i][j] = metric(xs[i], ys[j]); null where the metric is undefined (e.g. a layer whose
- * outputs are constant over the samples), with the reasons collected in `problems`.
+ * outputs are constant over the samples), with the reasons collected in `problems`. `onPair` hears
+ * after each pair (once for linear CKA, whose matrix is one pass); what it throws ends the matrix.
  */
 export function similarityMatrix(
   xs: Matrix[],
   ys: Matrix[],
   metric: SimilarityMetricId,
-  options: SimilarityOptions & { xNames?: string[]; yNames?: string[] } = {},
+  options: SimilarityOptions & { xNames?: string[]; yNames?: string[]; onPair?: (done: number, total: number) => void } = {},
 ): { values: (number | null)[][]; problems: string[] } {
+  const total = xs.length * ys.length;
   if (metric === 'linear-cka') {
     // One pass over the samples for every pair instead of one per pair.
     const r = linearCKAMatrix(xs, ys, { xNames: options.xNames, yNames: options.yNames });
+    options.onPair?.(total, total);
     return { values: r.values, problems: r.problems };
   }
   const m = SIMILARITY_METRICS[metric];
   const problems: string[] = [];
+  let done = 0;
   const values = xs.map((x, i) =>
     ys.map((y, j) => {
       try {
@@ -111,6 +115,8 @@ export function similarityMatrix(
         if (!(e instanceof SimilarityError)) throw e;
         if (!problems.includes(e.message)) problems.push(e.message);
         return null;
+      } finally {
+        options.onPair?.(++done, total);
       }
     }),
   );

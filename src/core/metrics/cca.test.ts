@@ -6,10 +6,21 @@ import { initBackend } from '../backend';
 import { loadDataset } from '../data/load';
 import { readModel } from '../formats/registry';
 import { layerActivations } from '../model/activations';
-import { canonicalCorrelations, meanCCA, pwcca, pwccaPaper, pwccaPaperFromMoments, referencePWCCA, svcca } from './cca';
+import {
+  canonicalCorrelations,
+  ccaFromMoments,
+  meanCCA,
+  pwcca,
+  pwccaPaper,
+  pwccaPaperFromMoments,
+  referencePWCCA,
+  svcca,
+  svccaFromMoments,
+} from './cca';
 import { type Matrix, SimilarityError } from './matrix';
 import { CrossMoments } from './moments';
 import {
+  centralPixels,
   close,
   columns,
   constantColumns,
@@ -225,5 +236,122 @@ describe('PWCCA and mean CCA agree with google/svcca on MNIST activations (testd
   it('epsilon out of range is refused', () => {
     const x = acts.get('c0')!;
     assert.throws(() => pwcca(x, x, { epsilon: -1 }), /epsilon must be in \[0, 1\)/);
+  });
+});
+
+/** Moments of x and y in float64: the covariance route the matrix functions are checked against. */
+function momentsOf(x: Matrix, y: Matrix): CrossMoments {
+  const m = new CrossMoments([x.cols], [y.cols], { engine: 'float64' });
+  m.add([x], [y]);
+  return m;
+}
+
+/** max(0, x) of a Gaussian matrix with `dead` columns set to a constant: a ReLU layer with dead units. */
+function reluLayer(rows: number, cols: number, dead: number, seed: number): Matrix {
+  const g = gaussianMatrix(rows, cols, seed);
+  return { ...g, data: g.data.map((v, i) => (i % cols < dead ? 0.25 : Math.max(0, v))) };
+}
+
+describe('CCA on prepared matrices agrees with the covariance route (the *FromMoments functions)', () => {
+  let real: MnistActivations;
+  before(async () => {
+    await initBackend();
+    real = await mnistActivations(1000);
+  });
+
+  const agree = (x: Matrix, y: Matrix, what: string, paper = true) => {
+    const m = momentsOf(x, y);
+    const fast = canonicalCorrelations(x, y);
+    const slow = ccaFromMoments(m);
+    assert.equal(fast.rankX, slow.rankX, `${what}: rank X`);
+    assert.equal(fast.rankY, slow.rankY, `${what}: rank Y`);
+    slow.correlations.forEach((v, i) => close(fast.correlations[i], v, 1e-8, `${what}: rho ${i}`));
+    const mean = (v: Float64Array) => v.reduce((a, b) => a + b, 0) / v.length;
+    close(svcca(x, y), mean(svccaFromMoments(m).correlations), 1e-9, `${what}: SVCCA`);
+    close(
+      svcca(x, y, { varianceKept: 0.9 }),
+      mean(svccaFromMoments(m, 0, 0, { varianceKept: 0.9 }).correlations),
+      1e-9,
+      `${what}: SVCCA 0.9`,
+    );
+    if (paper) close(pwccaPaper(x, y), pwccaPaperFromMoments(m).value, 1e-8, `${what}: PWCCA (paper)`);
+  };
+
+  it('on real layers (features fewer than samples: the spectrum of Xc^T Xc)', () => {
+    const [h1, h2, h3] = real.layers;
+    agree(h1, h2, 'h1, h2');
+    agree(h2, h3, 'h2, h3');
+    agree(centralPixels(real.input), h1, 'pixels, h1');
+    agree(hstack(h1, columns(h1, [0, 3])), h2, 'duplicated units, h2');
+  });
+
+  it('on layers at least as wide as the samples (the spectrum of Xc Xc^T, and the complement of a wide side)', () => {
+    // 80 units, 30 of them dead, on 60 samples: rank 50 of the 59 centred dimensions, so the
+    // correlations come from the 9 directions it leaves out; the other side has 12 or 70 units.
+    const wide = reluLayer(60, 80, 30, 1);
+    const full = reluLayer(60, 70, 0, 2);
+    const narrow = gaussianMatrix(60, 12, 3);
+    const r = canonicalCorrelations(wide, narrow);
+    assert.equal(r.rankX, 50);
+    assert.ok(r.correlations[r.correlations.length - 1] < 0.99, 'some correlations are not 1');
+    // Where the two sides' ranks add up to more than the 59 centred dimensions, some correlations
+    // are 1 together, and the paper's weights split among them as the decomposition happens to
+    // turn them: its value is compared where the ranks leave room.
+    agree(wide, narrow, 'wide, narrow', false);
+    agree(narrow, wide, 'narrow, wide', false);
+    agree(full, narrow, 'spanning, narrow', false);
+    agree(reluLayer(60, 60, 5, 4), gaussianMatrix(60, 30, 5), 'as many units as samples, 30', false);
+    agree(reluLayer(60, 80, 60, 6), narrow, 'wide with 20 live units, narrow');
+    close(meanCCA(full, narrow), 1, 1e-15, 'a side spanning every centred direction has only correlations of 1');
+  });
+
+  it('a matrix changed in place is prepared again', () => {
+    const [h1, h2] = real.layers;
+    const x: Matrix = { ...h1, data: h1.data.slice() };
+    const before = meanCCA(x, h2);
+    for (let r = 0; r < x.rows; r++) x.data[r * x.cols + 4] = h2.data[r * h2.cols + 1];
+    const changed = meanCCA(x, h2);
+    assert.ok(Math.abs(changed - before) > 1e-3, `${before} -> ${changed}`);
+    close(changed, meanCCA({ ...x, data: x.data.slice() }, h2), 1e-12, 'the same as a fresh copy');
+  });
+
+  it('PWCCA of a layer with itself, from its own decomposition, equals the general computation', () => {
+    const [h1, h2] = real.layers;
+    for (const x of [h1, h2, centralPixels(real.input)]) {
+      const self = referencePWCCA(x, x, { epsilon: 1e-4 });
+      const copy = referencePWCCA(x, { ...x, data: x.data.slice() }, { epsilon: 1e-4 });
+      self.correlations.forEach((v, i) => close(v, copy.correlations[i], 1e-9, `rho ${i}`));
+      close(self.value, copy.value, 1e-7, `PWCCA of ${x.cols} units with itself`);
+    }
+  });
+
+  it("a pair in the other order reuses the first order's work and gives what a fresh computation gives", () => {
+    const [h1, h2, h3] = real.layers;
+    const fresh = (m: Matrix): Matrix => ({ ...m, data: m.data.slice() });
+    // h2 and h3 both have rank 9 (the paper's two orders then decompose different Gram matrices)
+    // but keep 9 and 10 units in the reference; the other pairs differ in both.
+    for (const [x, y] of [
+      [h2, h3],
+      [h3, h1],
+      [centralPixels(real.input), h2],
+    ]) {
+      const first = pwccaPaper(x, y);
+      close(pwccaPaper(y, x), pwccaPaper(fresh(y), fresh(x)), 1e-10, 'PWCCA (paper), other order');
+      close(first, pwccaPaper(fresh(x), fresh(y)), 1e-10, 'PWCCA (paper), first order');
+      const ref = referencePWCCA(x, y);
+      const back = referencePWCCA(y, x);
+      const again = referencePWCCA(fresh(y), fresh(x));
+      close(back.value, again.value, 1e-10, 'PWCCA, other order');
+      assert.deepEqual([back.rankX, back.rankY, back.side], [again.rankX, again.rankY, again.side]);
+      if (ref.rankX !== ref.rankY) close(back.value, ref.value, 1e-10, 'PWCCA is symmetric when the kept units differ in number');
+    }
+  });
+
+  it('PWCCA weighted by more kept units than samples is refused at once', () => {
+    const x = gaussianMatrix(20, 30, 6);
+    assert.throws(
+      () => pwcca(x, gaussianMatrix(20, 40, 7), { names: { x: 'layer A', y: 'layer B' } }),
+      (e: unknown) => e instanceof SimilarityError && /canonical directions of layer A are linearly dependent/.test(e.message),
+    );
   });
 });

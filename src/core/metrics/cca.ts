@@ -1,6 +1,8 @@
+import { forwardSubstitute, SymmetricEigen } from './cca-linalg';
+import { correlationsOf, keepForReverse, paperPWCCAOf, prepared, takeReverse, type PreparedMatrix } from './cca-sides';
 import type { CrossProductEngine } from './engine';
 import { choleskyInPlace } from './cholesky';
-import { leftSVD, matmul, matmulAtB, singularValues, symmetricEigen, trace, transpose } from './linalg';
+import { addABt, leftSVD, matmul, matmulAtB, mirrorUpper, singularValues, symmetricEigen, trace, transpose } from './linalg';
 import { checkPair, type Matrix, type MatrixNames, SimilarityError } from './matrix';
 import { CrossMoments } from './moments';
 
@@ -15,6 +17,12 @@ import { CrossMoments } from './moments';
  * singular values of W_x^T C_xy W_y. Because the whitened data Xc W has orthonormal columns,
  * this is the same as the QR/SVD formulation (singular values of Q_x^T Q_y) restricted to the
  * numerical ranges of X and Y, and it needs only p x p, q x q and p x q matrices.
+ *
+ * The functions on matrices (canonicalCorrelations, meanCCA, svcca, pwccaPaper, pwcca) prepare
+ * each matrix once (cca-sides.ts: centring, spectrum, basis U with U^T U = I) and keep it while the
+ * matrix lives, so the pairs of a similarity matrix reuse it; a pair is then U_x^T U_y and the
+ * eigenvalues of its smaller Gram matrix. The *FromMoments functions take accumulated moments
+ * instead (and serve the float32 engine, when it is asked for).
  */
 
 export interface CCAOptions {
@@ -146,9 +154,45 @@ export function ccaFromMoments(m: CrossMoments, i = 0, j = 0, options: CCAOption
   return { correlations, rankX, rankY };
 }
 
+/** The float32 engine works on moments; everything else on prepared matrices. */
+function usesMoments(options: CCAOptions): boolean {
+  return options.engine === 'float32' || options.engine === 'onnxruntime';
+}
+
+function noVariance(metric: string, name: string): SimilarityError {
+  return new SimilarityError(
+    `${metric}: ${name} has no variance (every feature is constant over the samples, e.g. a dead ReLU layer), so there are no canonical directions`,
+  );
+}
+
+/** Both matrices checked and prepared (or found prepared), each with variance. */
+function preparedPair(x: Matrix, y: Matrix, names: MatrixNames | undefined, metric: string): [PreparedMatrix, PreparedMatrix] {
+  checkPair(x, y, names);
+  const px = prepared(x);
+  const py = prepared(y);
+  if (!(px.total > 0)) throw noVariance(metric, names?.x ?? 'X');
+  if (!(py.total > 0)) throw noVariance(metric, names?.y ?? 'Y');
+  return [px, py];
+}
+
+function preparedCCA(
+  x: Matrix,
+  y: Matrix,
+  keep: (values: Float64Array) => number,
+  names: MatrixNames | undefined,
+  metric: string,
+): CCAResult {
+  const [px, py] = preparedPair(x, y, names, metric);
+  const rankX = keep(px.values());
+  const rankY = keep(py.values());
+  return { correlations: correlationsOf(px, rankX, py, rankY), rankX, rankY };
+}
+
 /** Canonical correlations of X and Y. */
 export function canonicalCorrelations(x: Matrix, y: Matrix, options: CCAOptions = {}): CCAResult {
-  return ccaFromMoments(momentsOf(x, y, options), 0, 0, options);
+  if (usesMoments(options)) return ccaFromMoments(momentsOf(x, y, options), 0, 0, options);
+  const keep = rankKeep(checkTolerance(options.rankTolerance ?? DEFAULT_RANK_TOLERANCE));
+  return preparedCCA(x, y, keep, options.names, 'CCA');
 }
 
 function mean(v: Float64Array): number {
@@ -163,11 +207,15 @@ export function meanCCA(x: Matrix, y: Matrix, options: CCAOptions = {}): number 
 }
 
 export function svccaFromMoments(m: CrossMoments, i = 0, j = 0, options: SVCCAOptions = {}): CCAResult {
-  const share = options.varianceKept ?? DEFAULT_VARIANCE_KEPT;
-  if (!(share > 0 && share <= 1)) throw new SimilarityError(`SVCCA: varianceKept must be in (0, 1], got ${share}`);
-  const keep = varianceKeep(share, checkTolerance(options.rankTolerance ?? DEFAULT_RANK_TOLERANCE));
+  const keep = svccaKeep(options);
   const { correlations, rankX, rankY } = ccaCore(m, i, j, keep, keep, 'SVCCA', false);
   return { correlations, rankX, rankY };
+}
+
+function svccaKeep(options: SVCCAOptions): (values: Float64Array) => number {
+  const share = options.varianceKept ?? DEFAULT_VARIANCE_KEPT;
+  if (!(share > 0 && share <= 1)) throw new SimilarityError(`SVCCA: varianceKept must be in (0, 1], got ${share}`);
+  return varianceKeep(share, checkTolerance(options.rankTolerance ?? DEFAULT_RANK_TOLERANCE));
 }
 
 /**
@@ -175,7 +223,8 @@ export function svccaFromMoments(m: CrossMoments, i = 0, j = 0, options: SVCCAOp
  * variance (CCA on the projections Xc V_k, whose covariance is diagonal), then mean CCA.
  */
 export function svcca(x: Matrix, y: Matrix, options: SVCCAOptions = {}): number {
-  return mean(svccaFromMoments(momentsOf(x, y, options), 0, 0, options).correlations);
+  if (usesMoments(options)) return mean(svccaFromMoments(momentsOf(x, y, options), 0, 0, options).correlations);
+  return mean(preparedCCA(x, y, svccaKeep(options), options.names, 'SVCCA').correlations);
 }
 
 export interface PWCCAResult extends CCAResult {
@@ -204,32 +253,22 @@ export interface ReferencePWCCAResult extends PWCCAResult {
 /** One side of the reference computation, restricted to the kept units, in the data's own units. */
 interface KeptSide {
   keep: number[];
-  /** Covariance / its largest entry, plus epsilon on the diagonal (k x k). */
-  cov: Float64Array;
+  /** Eigen-decomposition of the covariance / its largest entry, plus epsilon on the diagonal (k x k). */
+  eig: SymmetricEigen;
   /** Centred X^T X of the kept units (k x k). */
   scatter: Float64Array;
   mean: Float64Array;
   /** Largest entry of the scatter, to scale the cross-covariance the same way. */
   max: number;
+  /** cov^(-1/2) Xk^T / sqrt(max) (k x n), Xk the kept centred units: Wx Cxy Wy = Fx Fy^T. */
+  whitened: Float64Array;
 }
 
-function columnMeans(x: Matrix): Float64Array {
-  const mean = new Float64Array(x.cols);
-  for (let r = 0; r < x.rows; r++) for (let c = 0; c < x.cols; c++) mean[c] += x.data[r * x.cols + c];
-  return mean.map((v) => v / x.rows);
-}
-
-function keptSide(m: CrossMoments, side: 'x' | 'y', x: Matrix, eps: number): KeptSide {
-  const p = m.cols(side, 0);
-  const f = 1 / m.scale(side, 0) ** 2;
-  const g = m.centeredGram(side, 0).map((v) => v * f);
+function makeKeptSide(pm: PreparedMatrix, eps: number): KeptSide {
+  const p = pm.p;
+  const g = pm.scatter();
   let max = 0;
   for (const v of g) max = Math.max(max, Math.abs(v));
-  if (!(max > 0)) {
-    throw new SimilarityError(
-      `PWCCA: ${m.name(side, 0)} has no variance (every feature is constant over the samples, e.g. a dead ReLU layer)`,
-    );
-  }
   const keep: number[] = [];
   for (let a = 0; a < p; a++) if (g[a * p + a] / max >= eps) keep.push(a);
   const k = keep.length;
@@ -241,41 +280,93 @@ function keptSide(m: CrossMoments, side: 'x' | 'y', x: Matrix, eps: number): Kep
       cov[r * k + c] = g[a * p + b] / max + (r === c ? eps : 0);
     }),
   );
-  const means = columnMeans(x);
-  return { keep, cov, scatter, mean: Float64Array.from(keep, (a) => means[a]), max };
+  const eig = new SymmetricEigen(cov, k);
+  const inv = inverseSqrt(eig);
+  const t = pm.transposed();
+  const rows = new Float64Array(k * pm.n);
+  keep.forEach((a, r) => rows.set(t.subarray(a * pm.n, (a + 1) * pm.n), r * pm.n));
+  const whitened = matmul(inv, k, k, rows, pm.n);
+  const f = 1 / Math.sqrt(max);
+  for (let i = 0; i < whitened.length; i++) whitened[i] *= f;
+  return { keep, eig, scatter, mean: Float64Array.from(keep, (a) => pm.mean[a]), max, whitened };
 }
 
-/** The symmetric square root of pinv(C), as cca_core takes it (pinv's default cutoff, 1e-15 of the largest). */
-function inverseSqrt(c: Float64Array, k: number): Float64Array {
-  const { values, vectors } = symmetricEigen(c, k);
-  const cut = values[0] * 1e-15;
-  const d = Float64Array.from(values, (v) => (v > cut ? 1 / Math.sqrt(v) : 0));
-  const out = new Float64Array(k * k);
-  for (let a = 0; a < k; a++) {
-    for (let b = 0; b < k; b++) {
-      let s = 0;
-      for (let l = 0; l < k; l++) s += vectors[a * k + l] * d[l] * vectors[b * k + l];
-      out[a * k + b] = s;
-    }
+function keptSide(pm: PreparedMatrix, eps: number, name: string): KeptSide {
+  if (!(pm.total > 0)) {
+    throw new SimilarityError(`PWCCA: ${name} has no variance (every feature is constant over the samples, e.g. a dead ReLU layer)`);
   }
+  return pm.memo(`pwcca ${eps}`, () => makeKeptSide(pm, eps));
+}
+
+/** V D V^T with D = the inverse square roots of the eigenvalues above pinv's default cutoff (1e-15 of the largest), else 0. */
+function inverseSqrt(eig: SymmetricEigen): Float64Array {
+  const { values, n: k } = eig;
+  const cut = values[0] * 1e-15;
+  const vectors = eig.vectors();
+  // F = D^(1/2) V^T (rows scaled); the result is F^T F.
+  const ft = new Float64Array(k * k);
+  for (let l = 0; l < k; l++) {
+    const f = values[l] > cut ? values[l] ** -0.25 : 0;
+    for (let a = 0; a < k; a++) ft[a * k + l] = f * vectors[l * k + a];
+  }
+  const out = new Float64Array(k * k);
+  addABt(ft, k, ft, k, k, out, true);
+  mirrorUpper(out, k);
   return out;
+}
+
+/** Turns each row so that its largest-magnitude entry is positive: the reference depends on these signs. */
+function flipRows(rows: Float64Array, k: number, order: ArrayLike<number>): Float64Array {
+  const coef = new Float64Array(k * k);
+  for (let c = 0; c < k; c++) {
+    const src = order[c] * k;
+    let big = 0;
+    for (let a = 0; a < k; a++) if (Math.abs(rows[src + a]) > Math.abs(big)) big = rows[src + a];
+    const sign = big < 0 ? -1 : 1;
+    for (let a = 0; a < k; a++) coef[c * k + a] = sign * rows[src + a];
+  }
+  return coef;
 }
 
 /**
  * Rows = the smaller side's singular vectors of Wx Cxy Wy (cca_core's coef_x = u^T or coef_y = v),
- * each turned so that its largest-magnitude entry is positive: the reference depends on these signs.
+ * from the eigenvectors of that side's Gram matrix of it, signs flipped as the reference needs.
  */
-function canonicalCoefficients(arr: Float64Array, kx: number, ky: number, side: 'x' | 'y'): { coef: Float64Array; rho: Float64Array } {
-  const svd = side === 'x' ? leftSVD(arr, kx, ky) : leftSVD(transpose(arr, kx, ky), ky, kx);
-  const k = side === 'x' ? kx : ky;
-  const coef = new Float64Array(k * k);
-  for (let c = 0; c < k; c++) {
-    let big = 0;
-    for (let a = 0; a < k; a++) if (Math.abs(svd.left[a * k + c]) > Math.abs(big)) big = svd.left[a * k + c];
-    const sign = big < 0 ? -1 : 1;
-    for (let a = 0; a < k; a++) coef[c * k + a] = sign * svd.left[a * k + c];
+function canonicalCoefficients(sx: KeptSide, sy: KeptSide, n: number): { coef: Float64Array; rho: Float64Array } {
+  const kx = sx.keep.length;
+  const ky = sy.keep.length;
+  const arr = new Float64Array(kx * ky);
+  addABt(sx.whitened, kx, sy.whitened, ky, n, arr);
+  // The side with fewer kept units (x on a tie) is the smaller dimension of arr.
+  const k = Math.min(kx, ky);
+  const g = new Float64Array(k * k);
+  if (kx <= ky) addABt(arr, kx, arr, kx, ky, g, true);
+  else {
+    const t = transpose(arr, kx, ky);
+    addABt(t, ky, t, ky, kx, g, true);
   }
-  return { coef, rho: Float64Array.from(svd.values, (v) => Math.min(1, Math.abs(v))) };
+  mirrorUpper(g, k);
+  const eig = new SymmetricEigen(g, k);
+  const rho = Float64Array.from(eig.values, (v) => Math.min(1, Math.sqrt(Math.max(0, v))));
+  return { coef: flipRows(eig.vectors(), k, Array.from(rho.keys())), rho };
+}
+
+/**
+ * A side against itself: Wx Cxx Wx = V diag(d^2 (mu - eps)) V^T from the decomposition of
+ * cov = V diag(mu) V^T already made, so its singular vectors are V's columns (no new decomposition).
+ */
+function selfCoefficients(s: KeptSide, eps: number): { coef: Float64Array; rho: Float64Array } {
+  const { values, n: k } = s.eig;
+  const cut = values[0] * 1e-15;
+  const delta = Float64Array.from(values, (mu) => (mu > cut ? Math.abs((mu - eps) / mu) : 0));
+  const order = Array.from(delta.keys()).sort((i, j) => delta[j] - delta[i] || i - j);
+  return { coef: flipRows(s.eig.vectors(), k, order), rho: Float64Array.from(order, (i) => Math.min(1, delta[i])) };
+}
+
+function dependentDirections(name: string): SimilarityError {
+  return new SimilarityError(
+    `PWCCA: the canonical directions of ${name} are linearly dependent (collinear units, or more units than samples); raise epsilon or drop those units`,
+  );
 }
 
 /**
@@ -288,27 +379,20 @@ function projectionWeights(coef: Float64Array, s: KeptSide, n: number, name: str
   const k = s.keep.length;
   const cs = matmul(coef, k, k, s.scatter, k);
   const g = matmul(cs, k, k, transpose(coef, k, k), k);
-  const mm = (a: number, b: number): number => n * s.mean[a] * s.mean[b];
   for (let a = 0; a < k; a++) {
     for (let b = 0; b < k; b++) {
-      g[a * k + b] += mm(a, b);
-      cs[a * k + b] += mm(a, b);
+      const mm = n * s.mean[a] * s.mean[b];
+      g[a * k + b] += mm;
+      cs[a * k + b] += mm;
     }
   }
-  if (!choleskyInPlace(g, k)) {
-    throw new SimilarityError(
-      `PWCCA: the canonical directions of ${name} are linearly dependent (collinear units, or more units than samples); raise epsilon or drop those units`,
-    );
-  }
+  if (!choleskyInPlace(g, k)) throw dependentDirections(name);
+  forwardSubstitute(g, k, cs);
   const weights = new Float64Array(k);
-  // Forward substitution L Z = D A^T, row by row; weight c is the l1 norm of row c of Z.
   for (let c = 0; c < k; c++) {
-    for (let j = 0; j < k; j++) {
-      let v = cs[c * k + j];
-      for (let l = 0; l < c; l++) v -= g[c * k + l] * cs[l * k + j];
-      cs[c * k + j] = v / g[c * k + c];
-      weights[c] += Math.abs(cs[c * k + j]);
-    }
+    let w = 0;
+    for (let j = 0; j < k; j++) w += Math.abs(cs[c * k + j]);
+    weights[c] = w;
   }
   return weights;
 }
@@ -321,20 +405,21 @@ function projectionWeights(coef: Float64Array, s: KeptSide, n: number, name: str
 export function referencePWCCA(x: Matrix, y: Matrix, options: PWCCAOptions = {}): ReferencePWCCAResult {
   const eps = options.epsilon ?? DEFAULT_PWCCA_EPSILON;
   if (!(eps >= 0 && eps < 1)) throw new SimilarityError(`PWCCA: epsilon must be in [0, 1), got ${eps}`);
-  const m = momentsOf(x, y, { ...options, engine: 'float64' });
-  const sx = keptSide(m, 'x', x, eps);
-  const sy = keptSide(m, 'y', y, eps);
-  const kx = sx.keep.length;
-  const ky = sy.keep.length;
-  const fxy = 1 / (m.scale('x', 0) * m.scale('y', 0) * Math.sqrt(sx.max * sy.max));
-  const cross = m.centeredCross(0, 0);
-  const q = y.cols;
-  const sxy = new Float64Array(kx * ky);
-  sx.keep.forEach((a, r) => sy.keep.forEach((b, c) => (sxy[r * ky + c] = cross[a * q + b] * fxy)));
-  const arr = matmul(matmul(inverseSqrt(sx.cov, kx), kx, kx, sxy, ky), kx, ky, inverseSqrt(sy.cov, ky), ky);
+  checkPair(x, y, options.names);
+  const px = prepared(x);
+  const py = prepared(y);
+  const names = { x: options.names?.x ?? 'X', y: options.names?.y ?? 'Y' };
+  const sx = keptSide(px, eps, names.x);
+  const sy = keptSide(py, eps, names.y);
+  const [kx, ky] = [sx.keep.length, sy.keep.length];
+  // With kx != ky the side with fewer kept units, and so everything, is the same in both orders.
+  const reverse = kx !== ky ? takeReverse<ReferencePWCCAResult>(px, py, `pwcca ${eps}`) : undefined;
+  if (reverse) return { ...reverse, rankX: kx, rankY: ky, side: reverse.side === 'x' ? 'y' : 'x' };
   const side = kx <= ky ? 'x' : 'y';
-  const { coef, rho } = canonicalCoefficients(arr, kx, ky, side);
-  const weights = projectionWeights(coef, side === 'x' ? sx : sy, x.rows, m.name(side, 0));
+  // D (k x n) has rank <= n, so D D^T cannot be factored: say so before the k^3 work that would find out.
+  if ((side === 'x' ? kx : ky) > x.rows) throw dependentDirections(names[side]);
+  const { coef, rho } = px === py ? selfCoefficients(sx, eps) : canonicalCoefficients(sx, sy, x.rows);
+  const weights = projectionWeights(coef, side === 'x' ? sx : sy, x.rows, names[side]);
   let total = 0;
   for (const w of weights) total += w;
   let value = 0;
@@ -342,7 +427,9 @@ export function referencePWCCA(x: Matrix, y: Matrix, options: PWCCAOptions = {})
     weights[c] = w / total;
     value += weights[c] * rho[c];
   });
-  return { correlations: rho, rankX: kx, rankY: ky, weights, value: Math.min(1, Math.max(0, value)), side };
+  const result: ReferencePWCCAResult = { correlations: rho, rankX: kx, rankY: ky, weights, value: Math.min(1, Math.max(0, value)), side };
+  if (kx !== ky) keepForReverse(px, py, `pwcca ${eps}`, { ...result, correlations: rho.slice(), weights: weights.slice() });
+  return result;
 }
 
 /** PWCCA, agreeing with google/svcca's compute_pwcca (see referencePWCCA). */
@@ -390,5 +477,8 @@ export function pwccaPaperFromMoments(m: CrossMoments, i = 0, j = 0, options: CC
 }
 
 export function pwccaPaper(x: Matrix, y: Matrix, options: CCAOptions = {}): number {
-  return pwccaPaperFromMoments(momentsOf(x, y, options), 0, 0, options).value;
+  if (usesMoments(options)) return pwccaPaperFromMoments(momentsOf(x, y, options), 0, 0, options).value;
+  const keep = rankKeep(checkTolerance(options.rankTolerance ?? DEFAULT_RANK_TOLERANCE));
+  const [px, py] = preparedPair(x, y, options.names, 'PWCCA (paper)');
+  return paperPWCCAOf(px, keep(px.values()), py, keep(py.values())).value;
 }

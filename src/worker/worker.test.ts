@@ -1,0 +1,138 @@
+/**
+ * The worker process (dist/worker.js, built by `node scripts/build.mjs`) spoken to over its IPC
+ * channel as the extension speaks to it: while a job sits in a long synchronous step (a PWCCA
+ * similarity matrix of 1200-unit layers), heartbeats keep coming, and a cancel ends the job with
+ * a "cancelled" error, after which the same process runs the next job.
+ */
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { repoRoot } from '../../test/fixtures';
+import { writeModel } from '../core/formats/registry';
+import type { MLP } from '../core/model/mlp';
+import { seededRandom } from '../core/random';
+import { parseFromWorker, type FromWorkerMessage, type ToWorkerMessage } from '../shared/worker-protocol';
+
+const workerPath = join(repoRoot, 'dist', 'worker.js');
+let dir = '';
+const children: ChildProcess[] = [];
+
+/** A ReLU MLP 784-w-w-10 with uniform random weights (scaled by 1/sqrt(inputs)). */
+function wideMLP(width: number, seed: number): MLP {
+  const rand = seededRandom(seed);
+  const sizes = [784, width, width, 10];
+  const layers = sizes.slice(1).map((units, i) => {
+    const inputSize = sizes[i];
+    const limit = 1.5 / Math.sqrt(inputSize);
+    return {
+      name: `dense_${i + 1}`,
+      inputSize,
+      units,
+      weights: Float32Array.from({ length: inputSize * units }, () => (2 * rand() - 1) * limit),
+      bias: Float32Array.from({ length: units }, () => (rand() - 0.5) * 0.2),
+      activation: i + 2 < sizes.length ? ('relu' as const) : ('softmax' as const),
+    };
+  });
+  return { name: `wide-${seed}`, inputShape: [784], inputSize: 784, layers };
+}
+
+interface Heard {
+  at: number;
+  msg: FromWorkerMessage;
+}
+
+/** The real worker process with everything it said, timestamped. */
+class WorkerProcess {
+  readonly heard: Heard[] = [];
+  private readonly waiters: { match: (m: FromWorkerMessage) => boolean; resolve: (m: FromWorkerMessage) => void }[] = [];
+  readonly child: ChildProcess;
+
+  constructor(env: Record<string, string>) {
+    this.child = fork(workerPath, [], { env: { ...process.env, ...env }, silent: true, serialization: 'json' });
+    children.push(this.child);
+    this.child.on('message', (raw) => {
+      const msg = parseFromWorker(raw);
+      assert.ok(msg, `the worker sent a message outside the protocol: ${JSON.stringify(raw)}`);
+      this.heard.push({ at: Date.now(), msg });
+      for (const w of [...this.waiters]) {
+        if (w.match(msg)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(msg);
+        }
+      }
+    });
+  }
+
+  send(msg: ToWorkerMessage): void {
+    this.child.send(msg);
+  }
+
+  /** The first message from now on that matches. */
+  next(match: (m: FromWorkerMessage) => boolean): Promise<FromWorkerMessage> {
+    return new Promise((resolve) => this.waiters.push({ match, resolve }));
+  }
+
+  about(id: number): Heard[] {
+    return this.heard.filter((h) => 'id' in h.msg && h.msg.id === id);
+  }
+
+  heartbeats(from: number, to: number): number[] {
+    return this.heard.filter((h) => h.msg.type === 'heartbeat' && h.at >= from && h.at <= to).map((h) => h.at);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+before(async () => {
+  if (!existsSync(workerPath)) throw new Error(`${workerPath} is missing: run node scripts/build.mjs first`);
+  dir = mkdtempSync(join(tmpdir(), 'prunescope-worker-thread-'));
+  await writeModel(wideMLP(1200, 1), join(dir, 'a.onnx'));
+  await writeModel(wideMLP(1200, 2), join(dir, 'b.onnx'));
+});
+
+after(() => {
+  for (const c of children) c.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('a long synchronous step neither stops the heartbeats nor a cancel; the process runs the next job', { timeout: 600_000 }, async () => {
+  const w = new WorkerProcess({ PRUNESCOPE_HEARTBEAT_MS: '100' });
+  const ready = await w.next((m) => m.type === 'ready');
+  assert.equal(ready.type === 'ready' && ready.pid, w.child.pid);
+  const params = { a: join(dir, 'a.onnx'), b: join(dir, 'b.onnx'), dataset: 'mnist', samples: 1000, metric: 'pwcca', backend: 'cpu' };
+  w.send({ type: 'run', id: 1, job: 'compare', params });
+  // The similarity matrices are one synchronous call each; this one takes many seconds on 1200-unit layers.
+  await w.next((m) => m.type === 'progress' && m.id === 1 && m.message === 'pwcca: A against B');
+  const stepStart = Date.now();
+  await sleep(2000);
+  const during = w.heartbeats(stepStart, Date.now());
+  assert.ok(during.length >= 5, `${during.length} heartbeats in the 2 s after the step began (one every 100 ms is asked for)`);
+  assert.ok(!w.about(1).some((h) => h.msg.type === 'result' || h.msg.type === 'error'), 'the job is still running when it is cancelled');
+
+  const cancelledAt = Date.now();
+  w.send({ type: 'cancel', id: 1 });
+  const end = await w.next((m) => (m.type === 'result' || m.type === 'error') && m.id === 1);
+  const took = Date.now() - cancelledAt;
+  console.log(`cancel answered in ${took} ms; ${during.length} heartbeats in the 2 s of the step before it`);
+  assert.equal(end.type, 'error');
+  assert.equal(end.type === 'error' && end.error.kind, 'cancelled');
+  // The worker ends a job that does not stop by itself within 300 ms; the bound leaves room for a loaded machine.
+  assert.ok(took < 5000, `the cancel took ${took} ms`);
+
+  // The same process, not a restarted one, runs the next job; nothing more is said about job 1.
+  w.send({ type: 'run', id: 2, job: 'inspect', params: { model: params.a } });
+  const next = await w.next((m) => (m.type === 'result' || m.type === 'error') && m.id === 2);
+  assert.equal(next.type, 'result', JSON.stringify(next));
+  assert.equal(w.child.exitCode, null);
+  const job1 = w.about(1).map((h) => h.msg.type);
+  assert.deepEqual(job1.slice(0, 1), ['started']);
+  assert.equal(job1.at(-1), 'error');
+  assert.equal(job1.filter((t) => t === 'error' || t === 'result').length, 1);
+  // Heartbeats came throughout: from the start of the job to the end of the next one, no silence near the 120 s timeout.
+  const beats = w.heartbeats(w.about(1)[0].at, Date.now());
+  const gaps = beats.slice(1).map((t, i) => t - beats[i]);
+  assert.ok(Math.max(...gaps) < 5000, `longest silence between heartbeats: ${Math.max(...gaps)} ms`);
+});

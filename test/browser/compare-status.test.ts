@@ -1,0 +1,112 @@
+/**
+ * The Compare tab's metric picker in Chromium (the real webview bundle on the test page): asking
+ * for another metric says "computing" until the extension answers, and every answer ends that
+ * state: results replace the view, a failure or a cancel (compareEnded) says so and puts the
+ * picker back on the metric on screen, and picking the metric already on screen asks for nothing.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { ComparisonResults } from '../../src/core/results/format';
+import { sampleComparison } from '../../webview-ui/src/sample-results';
+import { closeBrowser, launchBrowser, newPage, serveFolder, type StaticServer } from './browser';
+import { addProbes, buildBundles, posted, showResultsMessage, writeTestPage } from './webview-page';
+
+describe('Compare tab: the metric status always ends', { timeout: 180_000 }, () => {
+  let work: string;
+  let site: StaticServer;
+  let browser: Browser;
+  let comparison: ComparisonResults;
+
+  before(async () => {
+    buildBundles();
+    work = mkdtempSync(join(tmpdir(), 'prunescope-compare-status-'));
+    comparison = sampleComparison();
+    assert.equal(comparison.metric, 'linear-cka');
+    writeTestPage(join(work, 'site'), 'comparison', 'results', showResultsMessage('Compare: a.onnx ↔ b.onnx', comparison));
+    site = await serveFolder(join(work, 'site'));
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    if (browser) await closeBrowser(browser);
+    await site?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function open(): Promise<{ page: Page; messages: string[] }> {
+    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
+    await addProbes(page);
+    await page.goto(`${site.url}comparison.html`);
+    await page.locator('nav.tabs button.active').waitFor();
+    assert.equal(await page.locator('nav.tabs button.active').textContent(), 'Compare');
+    return { page, messages };
+  }
+
+  const statusOf = (page: Page) => page.locator('.compare-status').textContent();
+  const pickedMetric = async (page: Page) => (await page.getByLabel('Metric').locator('option:checked').textContent()) ?? '';
+  const asked = async (page: Page) => (await posted(page)).filter((m) => m.type === 'compareMetric').map((m) => m.metric);
+  const fromExtension = (page: Page, message: unknown) => page.evaluate(`window.postMessage(${JSON.stringify(message)}, '*')`);
+  const statusBecomes = (page: Page, text: string) =>
+    page.waitForFunction(`document.querySelector('.compare-status')?.textContent === ${JSON.stringify(text)}`);
+
+  test('a cancel or a failure ends "computing", and so does picking the metric on screen', async () => {
+    const { page, messages } = await open();
+    assert.equal(await statusOf(page), '');
+
+    await page.getByLabel('Metric').selectOption({ label: 'pwcca' });
+    assert.equal(await statusOf(page), 'computing pwcca…');
+    assert.deepEqual(await asked(page), ['pwcca']);
+    // Switching the large view redraws the tab; the request is still pending.
+    await page.getByLabel('Large').selectOption({ label: 'B × B' });
+    await page.waitForFunction(`window.prunescopeCharts()[0].name.endsWith('B × B')`);
+    assert.equal(await statusOf(page), 'computing pwcca…');
+
+    // The answer for another metric is not this one's; then this one is cancelled.
+    await fromExtension(page, { type: 'compareEnded', metric: 'svcca', outcome: 'cancelled' });
+    await fromExtension(page, { type: 'compareEnded', metric: 'pwcca', outcome: 'cancelled' });
+    await statusBecomes(page, 'pwcca: cancelled');
+    assert.equal(await pickedMetric(page), 'linear CKA', 'the picker is back on the metric on screen');
+
+    await page.getByLabel('Metric').selectOption({ label: 'svcca' });
+    assert.equal(await statusOf(page), 'computing svcca…');
+    await fromExtension(page, { type: 'compareEnded', metric: 'svcca', outcome: 'failed', message: 'the worker stopped answering' });
+    await statusBecomes(page, 'svcca failed: the worker stopped answering');
+
+    // Back to the metric on screen while another is computing: shown as it is, nothing asked.
+    await page.getByLabel('Metric').selectOption({ label: 'pwcca' });
+    assert.equal(await statusOf(page), 'computing pwcca…');
+    await page.getByLabel('Metric').selectOption({ label: 'linear CKA' });
+    assert.equal(await statusOf(page), '');
+    assert.deepEqual(await asked(page), ['pwcca', 'svcca', 'pwcca']);
+    const titles = (await page.evaluate('window.prunescopeCharts().map((c) => c.name)')) as string[];
+    assert.ok(
+      titles.some((t) => t === 'linear CKA: A × B'),
+      titles.join(' | '),
+    );
+    assert.deepEqual(
+      messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]')),
+      [],
+    );
+    await page.context().close();
+  });
+
+  test('results for the metric asked for replace the view and end "computing"', async () => {
+    const { page } = await open();
+    await page.getByLabel('Metric').selectOption({ label: 'pwcca' });
+    assert.equal(await statusOf(page), 'computing pwcca…');
+    const pwcca: ComparisonResults = { ...comparison, metric: 'pwcca', createdAt: '2025-01-01T12:05:00.000Z' };
+    await fromExtension(page, showResultsMessage('Compare: a.onnx ↔ b.onnx', pwcca));
+    await page.waitForFunction(`window.prunescopeCharts().some((c) => c.name === 'pwcca: A × B')`);
+    assert.equal(await statusOf(page), '');
+    assert.equal(await pickedMetric(page), 'pwcca');
+    // A late "ended" for a request already answered changes nothing.
+    await fromExtension(page, { type: 'compareEnded', metric: 'pwcca', outcome: 'failed', message: 'late' });
+    await page.waitForTimeout(200);
+    assert.equal(await statusOf(page), '');
+    await page.context().close();
+  });
+});
