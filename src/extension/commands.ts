@@ -9,6 +9,7 @@ import { cacheKey, hashDataset, hashModel, type RecentResults, type ResultsCache
 import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';
 import { prunedOutputPath, percentLabel, trainingOutputDir } from './naming';
+import { ACTIVATIONS } from '../core/model/mlp';
 import { exportData, exportReportHtml, type CompareOutcome, type ResultsPanels } from './results-panel';
 import { pruneNotification } from './prune-message';
 import {
@@ -71,6 +72,7 @@ export class Commands {
       cancel: () => this.cancel(),
       openResults: (...a) => this.openResults(a),
       exportReport: () => this.exportReport(),
+      chooseActivations: () => this.chooseActivations(),
     };
     return COMMAND_NAMES.map((name) =>
       vscode.commands.registerCommand(commandId(name), async (...args: unknown[]) => {
@@ -448,6 +450,30 @@ export class Commands {
       placeHolder: 'recent analyses and comparisons of this workspace',
     });
     return pick ? pick.entry : 'cancelled';
+  }
+
+  /**
+   * Picks the activations safetensors and PyTorch state dicts are read with (they store none) and
+   * keeps them in the workspace's prunescope.stateDict* settings, which every later job uses.
+   */
+  async chooseActivations(): Promise<void> {
+    const settings = this.settings();
+    const pick = async (title: string, current: string) =>
+      (
+        await vscode.window.showQuickPick(
+          ACTIVATIONS.map((a) => ({ label: a, description: a === current ? 'current' : undefined })),
+          { title, placeHolder: `now ${current}` },
+        )
+      )?.label;
+    const hidden = await pick('Activation after each hidden layer of a state dict (1/2)', settings.stateDictActivation);
+    if (!hidden) return;
+    const output = await pick('Activation after the output layer (2/2; linear: logits)', settings.stateDictOutputActivation);
+    if (!output) return;
+    const config = vscode.workspace.getConfiguration('prunescope');
+    const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    await config.update('stateDictActivation', hidden, target);
+    await config.update('stateDictOutputActivation', output, target);
+    this.deps.output.info(`state dicts are read with ${hidden} hidden layers and a ${output} output layer`);
   }
 
   async exportReport(): Promise<void> {

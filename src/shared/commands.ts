@@ -13,6 +13,7 @@ export const COMMAND_NAMES = [
   'cancel',
   'openResults',
   'exportReport',
+  'chooseActivations',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 

@@ -20,6 +20,7 @@ export const EXPECTED_COMMANDS = [
   'prunescope.cancel',
   'prunescope.openResults',
   'prunescope.exportReport',
+  'prunescope.chooseActivations',
 ];
 
 interface Contributes {
