@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { SIMILARITY_METRIC_IDS } from '../../src/core/metrics/similarity';
 import type { AnalysisResults, StrategyRun } from '../../src/core/results/format';
+import { LATENCY_NOTE } from '../../webview-ui/src/metric-notes';
 import { sampleAnalysis, sampleComparison } from '../../webview-ui/src/sample-results';
 import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
 import { addProbes, buildBundles, chartInfos, hover, openTab, showResultsMessage, writeTestPage } from './webview-page';
@@ -167,6 +168,16 @@ describe('charts that read: tooltips, accuracy drop, coincidence, fitted heatmap
       (await chartInfos(page)).map((c) => c.name),
       ['Accuracy vs sparsity', 'Loss vs sparsity', 'Agreement with the original vs sparsity'],
     );
+    assert.deepEqual(errors(), []);
+    await page.context().close();
+  });
+
+  test('the latency chart says how its numbers were taken and why CSR trails dense', async () => {
+    const { page, errors } = await open('sample');
+    await openTab(page, 'Latency & size');
+    const card = page.locator('section.card', { has: page.getByRole('heading', { name: 'Latency vs sparsity', exact: true }) });
+    assert.equal(await card.locator('p.note').first().textContent(), LATENCY_NOTE);
+    assert.match(LATENCY_NOTE, /Medians of 7 timed runs/);
     assert.deepEqual(errors(), []);
     await page.context().close();
   });

@@ -26,7 +26,7 @@ import {
   X_AXIS_TEXT,
 } from './data';
 import { button, el, select } from './dom';
-import { metricNote } from './metric-notes';
+import { LATENCY_NOTE, metricNote } from './metric-notes';
 import type { ThemeColours } from './theme';
 
 /** Where the Compare tab's request for another metric stands (results end it by replacing the view). */
@@ -527,15 +527,24 @@ function drawCostTab(tab: AnalysisTab): void {
   const ort = seriesBySparsity(r, (p) => p.latency.onnxruntimeMsPer100 ?? null)
     .filter((s) => s.points.length > 0)
     .map((s) => ({ ...s, label: `${s.label} (onnxruntime, written .onnx)`, dash: s.dash + 2 }));
-  lineCard(grid, sink, 'Latency vs sparsity', 'half', {
-    series: [...dense, ...sparse, ...ort],
-    xTitle: 'sparsity',
-    yTitle: 'ms per 100 samples (log)',
-    xPercent: true,
-    // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
-    logY: true,
-    references: [{ label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to }],
-  });
+  lineCard(
+    grid,
+    sink,
+    'Latency vs sparsity',
+    'half',
+    {
+      series: [...dense, ...sparse, ...ort],
+      xTitle: 'sparsity',
+      yTitle: 'ms per 100 samples (log)',
+      xPercent: true,
+      // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
+      logY: true,
+      references: [
+        { label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to },
+      ],
+    },
+    LATENCY_NOTE,
+  );
   lineCard(grid, sink, 'Parameters vs sparsity', 'half', {
     series: seriesBySparsity(r, (p) => p.parameters),
     xTitle: 'sparsity',
