@@ -17,6 +17,8 @@ export interface JobsSnapshot {
   active: { title: string; job: JobKind; progress?: { fraction: number | null; message: string } }[];
   /** The last jobs that ended, oldest first. */
   finished: FinishedJob[];
+  /** The status bar item as shown (hidden: undefined). */
+  statusItem?: { text: string; command: string | undefined };
 }
 
 const HISTORY = 20;
@@ -92,7 +94,7 @@ export class JobController implements vscode.Disposable {
           sub.dispose();
           this.active.delete(handle.id);
           if (this.active.size === 0) {
-            this.status.hide();
+            this.showIdle();
             void vscode.commands.executeCommand('setContext', 'prunescope.jobRunning', false);
           }
         }
@@ -105,6 +107,7 @@ export class JobController implements vscode.Disposable {
     return {
       active: [...this.active.values()].map((a) => ({ title: a.title, job: a.handle.job, progress: a.progress })),
       finished: [...this.finished],
+      statusItem: this.statusShown ? { text: this.status.text, command: this.status.command as string | undefined } : undefined,
     };
   }
 
@@ -126,11 +129,33 @@ export class JobController implements vscode.Disposable {
     return true;
   }
 
+  /**
+   * Idle: once an analysis or comparison has finished, the item stays as a one-click way back to
+   * the recent results (Open Results... lists them newest first); before that, nothing is shown.
+   */
+  private showIdle(): void {
+    if (!this.finished.some((f) => f.outcome === 'done' && (f.job === 'analyze' || f.job === 'compare'))) {
+      this.status.hide();
+      this.statusShown = false;
+      return;
+    }
+    this.status.text = '$(history) PruneScope';
+    this.status.tooltip = 'Open recent PruneScope results';
+    this.status.command = commandId('openResults');
+    this.status.show();
+    this.statusShown = true;
+  }
+
+  /** Whether the status item is on screen (StatusBarItem does not say). */
+  private statusShown = false;
+
   private showStatus(title: string, fraction: number | null | undefined): void {
+    this.status.command = commandId('cancel');
     const pct = fraction === null || fraction === undefined ? '' : ` ${Math.round(fraction * 100)}%`;
     this.status.text = `$(sync~spin) PruneScope: ${title}${pct}`;
     this.status.tooltip = `${title} — click to cancel`;
     this.status.show();
+    this.statusShown = true;
   }
 
   private report(title: string, e: unknown): void {

@@ -123,6 +123,8 @@ suite('jobs', () => {
       );
       assert.ok(results.settings.compensation, 'the results record the compensation settings');
       assert.equal((await status()).finished.at(-1)?.outcome, 'done');
+      // Idle after an analysis: the status bar item stays, one click from the recent results.
+      assert.deepEqual((await status()).statusItem, { text: '$(history) PruneScope', command: 'prunescope.openResults' });
 
       const text = await waitForWebviewText(
         'the results panel with the analysis',
