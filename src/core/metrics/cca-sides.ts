@@ -265,7 +265,7 @@ function core(x: PreparedMatrix, kx: number, y: PreparedMatrix, ky: number): Flo
 }
 
 /** C C^T (r x r) when r <= c, else C^T C (c x c), of an r x c matrix. */
-function smallerGram(c: Float64Array, r: number, cols: number): { g: Float64Array; s: number } {
+export function smallerGram(c: Float64Array, r: number, cols: number): { g: Float64Array; s: number } {
   const s = Math.min(r, cols);
   const g = new Float64Array(s * s);
   if (r <= cols) addABt(c, r, c, r, cols, g, true);

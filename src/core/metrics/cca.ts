@@ -1,5 +1,5 @@
 import { forwardSubstitute, SymmetricEigen } from './cca-linalg';
-import { correlationsOf, keepForReverse, paperPWCCAOf, prepared, takeReverse, type PreparedMatrix } from './cca-sides';
+import { correlationsOf, keepForReverse, paperPWCCAOf, prepared, smallerGram, takeReverse, type PreparedMatrix } from './cca-sides';
 import type { CrossProductEngine } from './engine';
 import { choleskyInPlace } from './cholesky';
 import { addABt, leftSVD, matmul, matmulAtB, mirrorUpper, singularValues, symmetricEigen, trace, transpose } from './linalg';
@@ -338,14 +338,7 @@ function canonicalCoefficients(sx: KeptSide, sy: KeptSide, n: number): { coef: F
   const arr = new Float64Array(kx * ky);
   addABt(sx.whitened, kx, sy.whitened, ky, n, arr);
   // The side with fewer kept units (x on a tie) is the smaller dimension of arr.
-  const k = Math.min(kx, ky);
-  const g = new Float64Array(k * k);
-  if (kx <= ky) addABt(arr, kx, arr, kx, ky, g, true);
-  else {
-    const t = transpose(arr, kx, ky);
-    addABt(t, ky, t, ky, kx, g, true);
-  }
-  mirrorUpper(g, k);
+  const { g, s: k } = smallerGram(arr, kx, ky);
   const eig = new SymmetricEigen(g, k);
   const rho = Float64Array.from(eig.values, (v) => Math.min(1, Math.sqrt(Math.max(0, v))));
   return { coef: flipRows(eig.vectors(), k, Array.from(rho.keys())), rho };
