@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { largePageEnv } from './large-pages.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const benchDir = join(root, 'bench');
@@ -31,7 +32,7 @@ for (const name of names) {
   const before = existsSync(out) ? statSync(out).mtimeMs : 0;
   console.log(`\n=== ${name} (${file.slice(root.length)}) ===`);
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: 'inherit', env: process.env });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, stdio: 'inherit', env: largePageEnv() });
   const seconds = (Date.now() - t0) / 1000;
   const fresh = existsSync(out) && statSync(out).mtimeMs > before;
   outcomes.push({ name, status: r.status ?? 1, seconds, out, fresh });

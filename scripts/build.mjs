@@ -18,6 +18,8 @@ const common = {
 
 const entries = [
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', external: nodeExternal },
+  // bin/prunescope.js decides on relaunching (src/cli/relaunch.ts) before loading the 7 MB CLI bundle.
+  { entryPoints: ['src/cli/relaunch.ts'], outfile: 'dist/launch.js', platform: 'node', format: 'cjs', target: 'node20' },
   {
     entryPoints: ['src/worker/worker.ts'],
     outfile: 'dist/worker.js',

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { largePageEnv } from './large-pages.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -59,7 +60,7 @@ function unitTests() {
       `--test-reporter-destination=${tapFile}`,
       ...files,
     ],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, PRUNESCOPE_TEST: '1' } },
+    { cwd: root, stdio: 'inherit', env: { ...largePageEnv(), PRUNESCOPE_TEST: '1' } },
   );
   const counts = { passed: 0, failed: 0, skipped: 0, ok: result.status === 0 };
   try {

@@ -6,6 +6,7 @@
  * the one cancellation error of the engine, the worker and the extension.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { withLargePages } from '../shared/large-pages';
 import { CancelledError } from '../core/errors';
 import { cleanUpOutputs, recordOutputs, type OutputRecord } from '../core/io/atomic';
 import { dispatch, type MessageHandlers } from '../shared/dispatch';
@@ -233,7 +234,7 @@ export class WorkerClient {
     this.stderrMemory = undefined;
     this.stopReason = undefined;
     const env: NodeJS.ProcessEnv = {
-      ...(this.options.env ?? process.env),
+      ...withLargePages(this.options.env ?? process.env),
       // Inside VS Code process.execPath is Electron: make it behave as Node.
       ELECTRON_RUN_AS_NODE: '1',
     };
