@@ -6,7 +6,7 @@ import { initBackend, initEngine } from '../backend';
 import { readModel } from '../formats/registry';
 import { linearCKAMatrix } from '../metrics/cka';
 import type { Matrix } from '../metrics/matrix';
-import type { MLP } from '../model/mlp';
+import { cloneMLP, type MLP } from '../model/mlp';
 import type { DenseEngine, DenseEngineName } from './dense';
 import { loadOnnxRuntime } from './onnxruntime';
 import { onnxRuntimeEngine } from './ort-engine';
@@ -109,6 +109,23 @@ describe('dense engines agree with float64 on MNIST activations', () => {
       });
       assert.deepEqual(plain.outputs, r.outputs, `${e.name}: outputs with and without activations`);
     }
+  });
+
+  it('models of one architecture each run on their own weights, also after a change in place', async (t) => {
+    const ort = onnxRuntimeEngine();
+    if (!ort) return t.skip('onnxruntime-node does not load here');
+    const copy = cloneMLP(mlp);
+    for (const l of copy.layers) for (let i = 0; i < l.weights.length; i += 3) l.weights[i] = 0;
+    const rows = 200;
+    const [a, b] = [await ort.forward(mlp, x, rows), await ort.forward(copy, x, rows)];
+    const [wa, wb] = [await wasmEngine().forward(mlp, x, rows), await wasmEngine().forward(copy, x, rows)];
+    const worst = (p: Float32Array, q: Float32Array) => p.reduce((m, v, k) => Math.max(m, Math.abs(v - q[k])), 0);
+    assert.ok(worst(a.outputs, wa.outputs) < 1e-4 && worst(b.outputs, wb.outputs) < 1e-4);
+    assert.ok(worst(a.outputs, b.outputs) > 1e-3, 'the zeroed copy computes something else');
+    // The same object changed in place: the next pass sees the new weights.
+    copy.layers[0].weights.fill(0);
+    const c = await ort.forward(copy, x, rows);
+    assert.ok(worst(c.outputs, (await wasmEngine().forward(copy, x, rows)).outputs) < 1e-4);
   });
 
   it('linear CKA on onnxruntime equals float64 within 2e-6, and says it ran there', async (t) => {

@@ -4,15 +4,34 @@ import type { MLP } from '../model/mlp';
 import { blockCross, type DenseEngine, type ForwardOptions, type ForwardOutput, yieldToLoop } from './dense';
 import { floatValueInfo, onnxRuntime, ortMatMul, OrtSession } from './onnxruntime';
 
+/** A forward session of one architecture, and the names its weights and biases are fed under. */
+interface ShapeSession {
+  session: OrtSession;
+  /** Per layer, the graph inputs of its kernel and (when it has one) its bias. */
+  params: { weight: string; bias?: string }[];
+}
+
 /**
- * The model's own graph (as PruneScope writes it, weights stored dense) with, when asked, every
- * layer's post-activation tensor as an extra output. A layer starts at its Gemm node; its output
- * is the last node output before the next Gemm.
+ * The model's own graph (as PruneScope writes it, weights stored dense) with its kernels and
+ * biases turned into graph inputs, and, when asked, every layer's post-activation tensor as an
+ * extra output. A layer starts at its Gemm node; its output is the last node output before the
+ * next Gemm.
  */
-function forwardModel(mlp: MLP, activations: boolean): { bytes: Uint8Array; outputs: string[] } {
+function forwardModel(mlp: MLP, activations: boolean): { bytes: Uint8Array; outputs: string[]; params: ShapeSession['params'] } {
   const model = buildOnnxModel(mlp, 'dense-engine', { dense: true });
   const graph = model.graph as onnx.GraphProto;
-  if (!activations) return { bytes: encodeOnnxModel(model), outputs: ['output'] };
+  const gemms = graph.node.filter((n) => n.opType === 'Gemm');
+  const params = gemms.map((n) => {
+    const [, weight, bias] = n.input ?? [];
+    return { weight, ...(bias ? { bias } : {}) };
+  });
+  const fed = new Set(params.flatMap((p) => (p.bias ? [p.weight, p.bias] : [p.weight])));
+  graph.initializer = graph.initializer.filter((t) => !fed.has(t.name ?? ''));
+  mlp.layers.forEach((l, i) => {
+    graph.input.push(floatValueInfo(params[i].weight, [l.inputSize, l.units]));
+    if (params[i].bias) graph.input.push(floatValueInfo(params[i].bias, [l.units]));
+  });
+  if (!activations) return { bytes: encodeOnnxModel(model), outputs: ['output'], params };
   const layerOutputs: string[] = [];
   for (const node of graph.node) {
     const out = node.output?.[0];
@@ -21,45 +40,62 @@ function forwardModel(mlp: MLP, activations: boolean): { bytes: Uint8Array; outp
     else if (layerOutputs.length > 0 && node.opType !== 'Flatten') layerOutputs[layerOutputs.length - 1] = out;
   }
   for (const name of layerOutputs.slice(0, -1)) graph.output.push(floatValueInfo(name, ['batch', 'units']));
-  return { bytes: encodeOnnxModel(model), outputs: layerOutputs };
+  return { bytes: encodeOnnxModel(model), outputs: layerOutputs, params };
 }
-
-/** Sessions per model, made on first use and reused for every later forward pass of it. */
-const forwardSessions = new WeakMap<MLP, { checksum: number; byKind: Map<boolean, OrtSession> }>();
 
 /**
- * A checksum of every weight and bias bit: a session holds a copy of the weights, so a model
- * changed in place (a pruning step, a refit) must not run on the stale copy. ~5 ms for the
- * 2.4 M parameters of the challenge network, against ~100 ms for its forward pass.
+ * Everything the graph of forwardModel depends on except the weights' values: models of one
+ * architecture share a session (every point of a sweep, a model and its unit-free copies).
  */
-function weightsChecksum(mlp: MLP): number {
-  let h = 0x811c9dc5;
-  for (const l of mlp.layers) {
-    for (const a of l.bias ? [l.weights, l.bias] : [l.weights]) {
-      const bits = new Int32Array(a.buffer, a.byteOffset, a.length);
-      for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 0x01000193);
-    }
-    h = Math.imul(h ^ l.units, 0x01000193);
-    for (const ch of `${l.activation}:${l.alpha ?? ''}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
-  }
-  return h;
+function architectureKey(mlp: MLP, activations: boolean): string {
+  const layers = mlp.layers.map((l) => [l.inputSize, l.units, l.activation, l.alpha ?? '', l.dropout ?? 0, l.bias ? 1 : 0].join(','));
+  return `${activations ? 'acts' : 'out'}|${mlp.inputShape.join('x')}|${layers.join(';')}`;
 }
 
-function forwardSession(mlp: MLP, activations: boolean): OrtSession {
-  const checksum = weightsChecksum(mlp);
-  let cached = forwardSessions.get(mlp);
-  if (!cached || cached.checksum !== checksum) {
-    cached?.byKind.forEach((s) => s.dispose());
-    cached = { checksum, byKind: new Map() };
-    forwardSessions.set(mlp, cached);
+/**
+ * Sessions per architecture, made on first use. The weights go in with every run instead of
+ * into the session: a pruning sweep runs 40 models of one shape, and a session per model (an
+ * encoded 10 MB graph, parsed and copied by onnxruntime, twice per point) cost more than the
+ * runs of the 512-sample representations it served. It also means a model changed in place can
+ * never run on a stale copy. Re-packing a kernel per run costs one pass over it, small against
+ * the products of a batch.
+ */
+const shapeSessions = new Map<string, ShapeSession>();
+
+/**
+ * Sessions kept at most: structured pruning makes a new architecture per point, and each session
+ * keeps its arena (tens of MB at 2048-row batches), so the least recently used ones go.
+ */
+const MAX_SESSIONS = 8;
+
+function forwardSession(mlp: MLP, activations: boolean): ShapeSession {
+  const key = architectureKey(mlp, activations);
+  let s = shapeSessions.get(key);
+  if (s) shapeSessions.delete(key);
+  else {
+    const { bytes, outputs, params } = forwardModel(mlp, activations);
+    s = { session: new OrtSession(onnxRuntime()!, bytes, outputs), params };
   }
-  let s = cached.byKind.get(activations);
-  if (!s) {
-    const { bytes, outputs } = forwardModel(mlp, activations);
-    s = new OrtSession(onnxRuntime()!, bytes, outputs);
-    cached.byKind.set(activations, s);
+  shapeSessions.set(key, s);
+  for (const [k, old] of shapeSessions) {
+    if (shapeSessions.size <= MAX_SESSIONS) break;
+    old.session.dispose();
+    shapeSessions.delete(k);
   }
   return s;
+}
+
+/** The feeds of one run: rows r0..r0+rows of x, and the model's weights and biases. */
+function forwardFeeds(mlp: MLP, s: ShapeSession, x: Float32Array, r0: number, rows: number) {
+  const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
+    input: { data: x.subarray(r0 * mlp.inputSize, (r0 + rows) * mlp.inputSize), dims: [rows, ...mlp.inputShape] },
+  };
+  mlp.layers.forEach((l, i) => {
+    const p = s.params[i];
+    feeds[p.weight] = { data: l.weights, dims: [l.inputSize, l.units] };
+    if (p.bias && l.bias) feeds[p.bias] = { data: l.bias, dims: [l.units] };
+  });
+  return feeds;
 }
 
 /**
@@ -69,8 +105,8 @@ function forwardSession(mlp: MLP, activations: boolean): OrtSession {
 export function ortLayerOutputs(mlp: MLP, x: Float32Array, r0: number, rows: number): Float32Array[] {
   if (!onnxRuntime()) throw new Error('onnxruntime engine used after onnxruntime-node failed to load');
   const s = forwardSession(mlp, true);
-  const out = s.run({ input: { data: x.subarray(r0 * mlp.inputSize, (r0 + rows) * mlp.inputSize), dims: [rows, ...mlp.inputShape] } });
-  return s.outputs.map((o) => out[o].data);
+  const out = s.session.run(forwardFeeds(mlp, s, x, r0, rows));
+  return s.session.outputs.map((o) => out[o].data);
 }
 
 /** Every layer's output after its activation on n rows of x, as whole [n, units] matrices. */
@@ -91,8 +127,8 @@ async function ortForward(mlp: MLP, x: Float32Array, n: number, options: Forward
   for (let r0 = 0; r0 < n; r0 += batch) {
     await yieldToLoop();
     const rows = Math.min(batch, n - r0);
-    const out = s.run({ input: { data: x.subarray(r0 * mlp.inputSize, (r0 + rows) * mlp.inputSize), dims: [rows, ...mlp.inputShape] } });
-    wanted.forEach((l, k) => results[l].set(out[s.outputs[k]].data, r0 * mlp.layers[l].units));
+    const out = s.session.run(forwardFeeds(mlp, s, x, r0, rows));
+    wanted.forEach((l, k) => results[l].set(out[s.session.outputs[k]].data, r0 * mlp.layers[l].units));
   }
   const outputs = results[results.length - 1];
   return options.activations ? { outputs, activations: results } : { outputs };
