@@ -198,7 +198,7 @@ export async function pruneWithSchedule(
     });
     if (plan.kind === 'unstructured') plan.masks = lineage.intersect(plan.masks);
     else lineage.removeUnits(plan.remove);
-    current = applyPlan(current, plan, { removedUnits: options.removedUnits }).mlp;
+    current = applyPlan(current, plan, { removedUnits: options.removedUnits, histograms: false }).mlp;
     const notes = [...plan.notes];
     if (options.compensation) current = compensateStep(original, current, lineage, options.compensation, options.signal, notes);
     if (options.finetuneEpochs > 0) {

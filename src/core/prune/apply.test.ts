@@ -60,14 +60,19 @@ describe('applying a plan', () => {
     assert.equal(s0.unitsAfter, 64);
     assert.equal(res.totals.flops, 2 * (784 * 16 + 32 * 64 * 0.5 + 320));
     // Histogram: shared bins, counts add up, pruned weights sit in the low bins.
-    assert.equal(s0.histogram.edges.length, 33);
+    assert.equal(s0.histogram!.edges.length, 33);
     const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
-    assert.equal(sum(s0.histogram.pruned), 784 * 64 * 0.75);
-    assert.equal(sum(s0.histogram.kept), 784 * 64 * 0.25);
-    const lastPrunedBin = s0.histogram.pruned.reduce((last, c, b) => (c > 0 ? b : last), -1);
-    const firstKeptBin = s0.histogram.kept.findIndex((c) => c > 0);
+    assert.equal(sum(s0.histogram!.pruned), 784 * 64 * 0.75);
+    assert.equal(sum(s0.histogram!.kept), 784 * 64 * 0.25);
+    const lastPrunedBin = s0.histogram!.pruned.reduce((last, c, b) => (c > 0 ? b : last), -1);
+    const firstKeptBin = s0.histogram!.kept.findIndex((c) => c > 0);
     assert.ok(lastPrunedBin <= firstKeptBin);
-    assert.equal(sum(s2.histogram.pruned), 0);
+    assert.equal(sum(s2.histogram!.pruned), 0);
+    // Asked for none: the same model and counts, no histograms.
+    const bare = applyPlan(mlp, plan, { histograms: false });
+    assert.ok(bare.layers.every((l) => l.histogram === null));
+    assert.deepEqual(bare.mlp.layers[0].weights, res.mlp.layers[0].weights);
+    assert.equal(bare.totals.flops, res.totals.flops);
   });
 
   it("structured: removes units, their bias and the next layer's rows", () => {
@@ -105,11 +110,11 @@ describe('applying a plan', () => {
     assert.equal(s[1].params, 8 * 6 + 6);
     assert.ok(Math.abs(s[1].sparsity - (1 - 48 / 128)) < 1e-12);
     assert.equal(
-      s[1].histogram.pruned.reduce((a, b) => a + b, 0),
+      s[1].histogram!.pruned.reduce((a, b) => a + b, 0),
       128 - 48,
     );
     assert.equal(
-      s[2].histogram.pruned.reduce((a, b) => a + b, 0),
+      s[2].histogram!.pruned.reduce((a, b) => a + b, 0),
       20,
     );
     assert.equal(res.totals.params, 784 * 8 + 8 + 8 * 6 + 6 + 6 * 10 + 10);

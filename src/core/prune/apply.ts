@@ -1,6 +1,7 @@
 import { PruneScopeError } from '../errors';
 import { cloneMLP, type DenseLayer, type MLP } from '../model/mlp';
 import type { PrunePlan, StructuredPlan, UnstructuredPlan } from './strategy';
+import { magnitudeBins } from './magnitude-bins';
 
 /**
  * Turning a plan into a model.
@@ -44,7 +45,8 @@ export interface LayerPruneStats {
    */
   flopsBefore: number;
   flops: number;
-  histogram: WeightHistogram;
+  /** Null when ApplyOptions.histograms is false. */
+  histogram: WeightHistogram | null;
 }
 
 export interface PruneResult {
@@ -69,6 +71,8 @@ export const REMOVED_UNITS: readonly RemovedUnits[] = ['constant', 'silent'];
 export interface ApplyOptions {
   /** Histogram bins per layer (default 32). */
   bins?: number;
+  /** Whether to draw each layer's |w| histogram (default true); schedules, which keep only the model, skip it. */
+  histograms?: boolean;
   /** Structured plans: what removed units leave behind (default 'constant'). */
   removedUnits?: RemovedUnits;
 }
@@ -176,17 +180,11 @@ export function maskedEquivalent(mlp: MLP, plan: PrunePlan): MLP {
 }
 
 function histogram(weights: Float32Array, pruned: (i: number) => boolean, bins: number): WeightHistogram {
-  let max = 0;
-  for (const w of weights) max = Math.max(max, Math.abs(w));
-  const top = max > 0 ? max : 1;
-  const edges = Array.from({ length: bins + 1 }, (_, b) => (top * b) / bins);
+  // Not cached: the model being pruned may be one whose weights later change in place.
+  const { edges, bin } = magnitudeBins(weights, bins, false);
   const p = new Array<number>(bins).fill(0);
   const k = new Array<number>(bins).fill(0);
-  for (let i = 0; i < weights.length; i++) {
-    const bin = Math.min(bins - 1, Math.floor((Math.abs(weights[i]) / top) * bins));
-    if (pruned(i)) p[bin]++;
-    else k[bin]++;
-  }
+  for (let i = 0; i < bin.length; i++) (pruned(i) ? p : k)[bin[i]]++;
   return { edges, pruned: p, kept: k };
 }
 
@@ -202,7 +200,7 @@ function layerStats(
   after: DenseLayer,
   pruned: (i: number) => boolean,
   structured: boolean,
-  bins: number,
+  bins: number | null,
 ): LayerPruneStats {
   const nnzW = countNonzero(after.weights);
   return {
@@ -218,7 +216,7 @@ function layerStats(
     nonzeroParams: nnzW + countNonzero(after.bias),
     flopsBefore: structured ? 2 * before.weights.length : 2 * countNonzero(before.weights),
     flops: structured ? 2 * after.weights.length : 2 * nnzW,
-    histogram: histogram(before.weights, pruned, bins),
+    histogram: bins === null ? null : histogram(before.weights, pruned, bins),
   };
 }
 
@@ -244,7 +242,7 @@ function result(mlp: MLP, out: MLP, plan: PrunePlan, layers: LayerPruneStats[], 
   };
 }
 
-function applyUnstructured(mlp: MLP, plan: UnstructuredPlan, bins: number): PruneResult {
+function applyUnstructured(mlp: MLP, plan: UnstructuredPlan, bins: number | null): PruneResult {
   const out = maskedEquivalent(mlp, plan);
   const layers = mlp.layers.map((layer, l) => {
     const m = plan.masks[l];
@@ -253,7 +251,7 @@ function applyUnstructured(mlp: MLP, plan: UnstructuredPlan, bins: number): Prun
   return result(mlp, out, plan, layers, []);
 }
 
-function applyStructured(mlp: MLP, plan: StructuredPlan, bins: number, fold: boolean): PruneResult {
+function applyStructured(mlp: MLP, plan: StructuredPlan, bins: number | null, fold: boolean): PruneResult {
   const notes: string[] = [];
   const gone = removedUnits(mlp, plan, notes);
   const out = cloneMLP(mlp);
@@ -296,8 +294,8 @@ function applyStructured(mlp: MLP, plan: StructuredPlan, bins: number, fold: boo
 /** Applies a plan to a copy of the model and reports what changed per layer. */
 export function applyPlan(mlp: MLP, plan: PrunePlan, options: ApplyOptions = {}): PruneResult {
   checkPlan(mlp, plan);
-  const bins = options.bins ?? 32;
-  if (!Number.isInteger(bins) || bins < 1) throw new PruneScopeError(`histogram bins ${bins} is not a positive integer`);
+  const bins = options.histograms === false ? null : (options.bins ?? 32);
+  if (bins !== null && (!Number.isInteger(bins) || bins < 1)) throw new PruneScopeError(`histogram bins ${bins} is not a positive integer`);
   const removed = options.removedUnits ?? 'constant';
   if (!REMOVED_UNITS.includes(removed))
     throw new PruneScopeError(`removed units "${String(removed)}" is not one of ${REMOVED_UNITS.join(', ')}`);
