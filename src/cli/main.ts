@@ -1,6 +1,7 @@
 import { withWriteScope } from '../core/io/scope';
 import { isPruneScopeError, UsageError } from '../core/errors';
 import type { Command } from './command';
+import { relaunch, relaunchEnv } from './relaunch';
 import { activationsCommand } from './commands/activations';
 import { analyzeCommand } from './commands/analyze';
 import { compareCommand } from './commands/compare';
@@ -10,6 +11,7 @@ import { inspectCommand } from './commands/inspect';
 import { predictCommand } from './commands/predict';
 import { pruneCommand } from './commands/prune';
 import { similarityCommand } from './commands/similarity';
+import { studyCommand } from './commands/study';
 import { trainCommand } from './commands/train';
 
 /** Every CLI command. A new command is one file plus one line here. */
@@ -21,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   pruneCommand,
   analyzeCommand,
   compareCommand,
+  studyCommand,
   similarityCommand,
   activationsCommand,
   geometryCommand,
@@ -81,8 +84,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Runs the CLI on this process's arguments and sets its exit code. */
+/** Runs the CLI on this process's arguments and sets its exit code (relaunching first, see relaunch.ts). */
 export function runCli(): void {
+  const env = relaunchEnv(process.env);
+  if (env) {
+    relaunch(env);
+    return;
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

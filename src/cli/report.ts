@@ -8,7 +8,7 @@ import { warn } from './output';
 import { reportHtml } from '../report/html';
 
 /** dist/ and media/ beside this bundle (dist/cli.js), or beside the sources when run with tsx. */
-async function readAssets(): Promise<{ script: string; style: string }> {
+export async function readAssets(): Promise<{ script: string; style: string }> {
   const root = join(__dirname, __filename.endsWith('.ts') ? '../..' : '..');
   const [script, style] = await Promise.all([
     fs.readFile(join(root, 'dist', 'webview.js'), 'utf8'),

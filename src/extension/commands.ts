@@ -1,15 +1,19 @@
 import { promises as fs } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { parseResults, type ComparisonResults, type Results } from '../core/results/format';
-import { modelFiles } from '../core/formats/model-files';
+import { modelFiles, outputFiles } from '../core/formats/model-files';
 import { COMMAND_NAMES, commandId, type CommandName } from '../shared/commands';
 import type { JobResult } from '../shared/jobs';
 import { cacheKey, hashDataset, hashModel, type RecentResults, type ResultsCache } from './cache';
 import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';
-import { prunedOutputPath, percentLabel, trainingOutputDir } from './naming';
+import { nameTaken, prunedOutputPath, percentLabel, samePrunedPath, trainingOutputDir } from './naming';
+import { askFlow, askOne, dialogState, typeIntoDialog } from './prune-dialogs';
+import { answersGiven, datasetRows, defaultChoices, ifExistsOption, type FlowChoices, type FlowKind, type Workload } from './prune-flow';
+import { repruneChoices, replaceEarlier, WrittenModels, type RepruneAction } from './written-models';
 import { ACTIVATIONS } from '../core/model/mlp';
+import { pickSecondModel } from './compare-dialog';
 import { exportData, exportReportHtml, type CompareOutcome, type ResultsPanels } from './results-panel';
 import { pruneNotification } from './prune-message';
 import {
@@ -55,6 +59,9 @@ const MODEL_FILTERS = {
 
 type Describe = JobResult<'describe'>;
 
+/** Registered under the real-editor test harness only; returns the open question (DialogState) or undefined. */
+export const DIALOG_TEST_COMMAND = 'prunescope.test.dialog';
+
 /** The command handlers. Thin: they pick files and settings, then hand work to the worker. */
 export class Commands {
   private describeCache: Promise<Describe | undefined> | undefined;
@@ -74,7 +81,7 @@ export class Commands {
       exportReport: () => this.exportReport(),
       chooseActivations: () => this.chooseActivations(),
     };
-    return COMMAND_NAMES.map((name) =>
+    const registered = COMMAND_NAMES.map((name) =>
       vscode.commands.registerCommand(commandId(name), async (...args: unknown[]) => {
         try {
           // What a job command computed (undefined when it failed or was cancelled), for callers of executeCommand.
@@ -86,6 +93,17 @@ export class Commands {
         }
       }),
     );
+    // Only under the real-editor test harness: the open question of Prune Model or Run Pruning
+    // Analysis, and typing into it, which the workbench's own commands cannot do from a test.
+    if (process.env.PRUNESCOPE_VSCODE_HARNESS) {
+      registered.push(
+        vscode.commands.registerCommand(DIALOG_TEST_COMMAND, (typed?: unknown) => {
+          if (typeof typed === 'string') typeIntoDialog(typed);
+          return dialogState();
+        }),
+      );
+    }
+    return registered;
   }
 
   // ---- shared steps ----
@@ -183,9 +201,9 @@ export class Commands {
     const settings = this.settings(args);
     const model = await this.model(args, 'Model to analyse');
     if (!model) return undefined;
-    const strategies = overridesFromArgs(args).strategies ?? (await this.pickStrategies(model, settings));
-    if (!strategies || strategies.length === 0) return undefined;
     const dataset = this.dataset(settings, model);
+    const choices = await this.choices('analyze', args, settings, model, dataset);
+    if (!choices) return undefined;
     const params = {
       model,
       dataset,
@@ -193,12 +211,13 @@ export class Commands {
       backend: settings.backend,
       engine: settings.engine,
       ...readParams(settings),
-      strategies,
-      sparsities: settings.sparsities,
-      finetuneEpochs: settings.finetuneEpochs,
-      iterations: settings.iterations,
+      strategies: choices.strategies,
+      sparsities: choices.sparsities,
+      finetuneEpochs: choices.finetuneEpochs,
+      iterations: choices.iterations,
       samples: settings.samples,
       ...pruningParams(settings),
+      compensate: choices.compensate,
     };
     const key = cacheKey({
       job: 'analyze',
@@ -212,27 +231,44 @@ export class Commands {
     );
   }
 
-  private async pickStrategies(model: string, settings: Settings): Promise<string[] | undefined> {
+  /**
+   * Strategy, sparsity, compensation, fine-tuning and schedule: from the settings and the
+   * command's options when it was given any (automation, tests, { useDefaults: true }), else asked.
+   */
+  private async choices(
+    kind: FlowKind,
+    args: unknown[],
+    settings: Settings,
+    model: string,
+    dataset: string,
+  ): Promise<FlowChoices | undefined> {
+    const initial = defaultChoices(kind, settings);
+    if (answersGiven(args, overridesFromArgs(args))) return initial;
+    // Both load while the first questions are answered: the strategies now, the estimate's sizes by the last step.
     const describe = await this.describe();
-    const known = describe?.strategies ?? [];
-    const ids = [...new Set([...known.map((s) => s.id), ...settings.strategies])];
-    const picked = await vscode.window.showQuickPick(
-      ids.map((id) => {
-        const s = known.find((k) => k.id === id);
-        return {
-          label: id,
-          description: s ? `${s.kind}${s.needsSamples ? ', uses data' : ''}` : undefined,
-          detail: s?.description,
-          picked: settings.strategies.includes(id),
-        };
-      }),
-      {
-        canPickMany: true,
-        title: `Pruning analysis of ${basename(model)}`,
-        placeHolder: `Strategies to compare at sparsities ${settings.sparsities.map(percentLabel).join(', ')} % (prunescope.sparsities)${settings.compensate ? ', each plain and compensated (prunescope.compensate)' : ''}`,
-      },
-    );
-    return picked?.map((p) => p.label);
+    const workload = this.workload(model, dataset, settings);
+    const strategies = describe?.strategies ?? [];
+    return askFlow(kind, { modelName: basename(model), strategies }, initial, workload);
+  }
+
+  /** The model's layers and the dataset's rows, for the estimate; undefined when the model cannot be read. */
+  private async workload(model: string, dataset: string, settings: Settings): Promise<Workload | undefined> {
+    try {
+      const { summary } = await this.deps.inspectClient.run('inspect', { model, ...readParams(settings) }).result;
+      const bytes = dataset === 'mnist' ? undefined : await datasetBytes(dataset);
+      const rows = datasetRows(dataset, bytes, summary.inputSize);
+      return {
+        layers: summary.layers.map((l) => ({ inputSize: l.inputSize, units: l.units })),
+        trainRows: rows.train,
+        evalRows: rows.test,
+        validationRows: rows.validation,
+        samples: Math.min(settings.samples, rows.validation),
+        calibrationRows: settings.calibrationRows,
+      };
+    } catch (e) {
+      this.deps.output.warn(`no estimate for ${basename(model)}: ${(e as Error).message}`);
+      return undefined;
+    }
   }
 
   async prune(args: unknown[]): Promise<JobResult<'prune'> | undefined> {
@@ -241,36 +277,103 @@ export class Commands {
     const picked = await this.model(args, 'Model to prune');
     if (!picked) return undefined;
     const model = (await modelFiles(picked))[0];
-    // One click: strategy, sparsity, dataset and compensation (on by default) come from the settings.
-    const strategy = settings.pruneStrategy;
-    const sparsity = settings.pruneSparsity;
-    // A name nothing has now; a file that takes it before the job writes is left as it is and the
-    // job fails naming it (replace: false), since nobody gave that file up.
-    const out = prunedOutputPath(model, strategy, sparsity, { format: settings.pruneFormat });
-    const result = await this.deps.jobs.run(`Pruning ${basename(model)} (${strategy}, ${percentLabel(sparsity)}%)`, 'prune', {
+    const dataset = this.dataset(settings, model);
+    const choices = await this.choices('prune', args, settings, model, dataset);
+    if (!choices) return undefined;
+    const [strategy, sparsity] = [choices.strategies[0], choices.sparsities[0]];
+    const params = {
       model,
-      out,
-      replace: false,
       strategy,
       sparsity,
-      dataset: this.dataset(settings, model),
+      dataset,
       normalization: normalizationParam(settings.normalization),
       backend: settings.backend,
       engine: settings.engine,
       ...readParams(settings),
-      finetuneEpochs: settings.finetuneEpochs,
+      finetuneEpochs: choices.finetuneEpochs,
+      iterations: choices.iterations,
       samples: settings.samples,
       ...pruningParams(settings),
-    });
+      compensate: choices.compensate,
+    };
+    // What the ledger keeps, to say which settings an earlier result at the same name was made with.
+    const recorded = Object.fromEntries(Object.entries(params).filter(([k, v]) => k !== 'model' && v !== undefined));
+    const same = samePrunedPath(model, strategy, sparsity, { format: settings.pruneFormat });
+    const where = await this.pruneTarget(args, same, recorded, model);
+    if (!where) return undefined;
+    const out = where.action === 'keep' ? prunedOutputPath(model, strategy, sparsity, { format: settings.pruneFormat }) : same;
+    // The name is free when the job starts (Replace moved the earlier result aside); a file that
+    // takes it before the job writes is left as it is and the job fails naming it (replace: false),
+    // since nobody gave that file up.
+    const run = () =>
+      this.deps.jobs.run(`Pruning ${basename(model)} (${strategy}, ${percentLabel(sparsity)}%)`, 'prune', {
+        ...params,
+        out,
+        replace: false,
+      });
+    const result = where.action === 'replace' ? await replaceEarlier(where.files, run, (m) => this.deps.output.warn(m)) : await run();
     if (!result) return undefined;
+    await this.written()
+      .record(result.out, result.files, recorded)
+      .catch((e: Error) => this.deps.output.warn(`could not remember ${result.out} as written by PruneScope: ${e.message}`));
     for (const note of result.notes) this.deps.output.info(`prune ${basename(model)}: ${note}`);
     // Not awaited: the command is done when the file is written, whether or not anyone answers the notification.
     void vscode.window.showInformationMessage(pruneNotification(result, strategy), 'Open', 'Compare with Original').then(async (pick) => {
-      if (pick === 'Open')
-        await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(result.out), inspectorViewType(result.out));
+      if (pick === 'Open') await this.openModel(result.out);
       if (pick === 'Compare with Original') await this.runCompare(model, result.out);
     });
     return result;
+  }
+
+  /** The pruned models PruneScope wrote (what Replace may replace), beside the results cache. */
+  private written(): WrittenModels {
+    return new WrittenModels(join(dirname(this.deps.cache.dir), 'written-models.json'));
+  }
+
+  private async openModel(file: string): Promise<void> {
+    await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), inspectorViewType(file));
+  }
+
+  /**
+   * Where the pruned model goes when `same` (this pruning's name) is taken: asked (Open earlier
+   * result / Replace it / Keep both) or, for a call with options, its ifExists (default: keep both).
+   * Replace is offered, and done, only for a model PruneScope wrote there and nobody changed since.
+   * undefined: nothing to write (opened, cancelled).
+   */
+  private async pruneTarget(
+    args: unknown[],
+    same: string,
+    recorded: Record<string, unknown>,
+    model: string,
+  ): Promise<{ action: 'new' | 'keep' } | { action: 'replace'; files: string[] } | undefined> {
+    if (![same, ...outputFiles(same)].some(nameTaken)) return { action: 'new' };
+    const written = this.written();
+    const earlier = await written.ownership(same, recorded);
+    const given = answersGiven(args, overridesFromArgs(args)) ? (ifExistsOption(args) ?? 'keep') : ifExistsOption(args);
+    let action: RepruneAction | undefined = given;
+    if (!action) {
+      const { placeholder, items } = repruneChoices(earlier, basename(same));
+      const title = `Prune ${basename(model)}: ${basename(same)} exists`;
+      action = await askOne(
+        title,
+        placeholder,
+        items.map((i) => ({ label: i.label, detail: i.detail, pick: i.action })),
+      );
+    }
+    if (action === undefined) return undefined;
+    if (action === 'open') {
+      await this.openModel(same);
+      return undefined;
+    }
+    if (action === 'keep') return { action: 'keep' };
+    // Checked again now: the file may have changed while the question was open.
+    const now = await written.ownership(same, recorded);
+    if (now.owner !== 'prunescope') {
+      throw new Error(
+        `${same} is not replaced: ${now.owner === 'changed' ? 'it changed since PruneScope wrote it' : 'PruneScope did not write it'}`,
+      );
+    }
+    return { action: 'replace', files: await written.filesOf(same) };
   }
 
   async compare(args: unknown[]): Promise<ComparisonResults | undefined> {
@@ -283,7 +386,8 @@ export class Commands {
       if (!both || both.length === 0) return undefined;
       [a, b] = [both[0].fsPath, both[1]?.fsPath];
     }
-    b ??= await this.pickModelFile(`Checkpoint to compare with ${basename(a)}`);
+    // Next to A, its pruned copies first: what a person most likely compares it with.
+    b ??= await pickSecondModel(a, MODEL_FILTERS);
     if (!b) return undefined;
     return this.runCompare(a, b, undefined, args);
   }
@@ -497,5 +601,18 @@ export class Commands {
     if (pick.format === 'png') panel.requestCharts();
     else if (pick.format === 'html') await exportReportHtml(panel.results, this.deps.extensionPath, await this.metricIds());
     else await exportData(panel.results, pick.format);
+  }
+}
+
+/** A dataset's size on disk (a file, or the files directly in a folder), for the estimate; undefined when unreadable. */
+async function datasetBytes(spec: string): Promise<number | undefined> {
+  try {
+    const s = await fs.stat(spec);
+    if (!s.isDirectory()) return s.size;
+    let sum = 0;
+    for (const e of await fs.readdir(spec, { withFileTypes: true })) if (e.isFile()) sum += (await fs.stat(join(spec, e.name))).size;
+    return sum;
+  } catch {
+    return undefined;
   }
 }

@@ -65,7 +65,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const inspector = new InspectorProvider({
     extensionUri: context.extensionUri,
     output,
-    inspect: (file) => inspectClient.run('inspect', { model: file }).result,
+    inspect: (file, read) => inspectClient.run('inspect', { model: file, ...read }).result,
     runCommand,
   });
   for (const viewType of [INSPECTOR_VIEW_TYPE, INSPECTOR_JSON_VIEW_TYPE]) {

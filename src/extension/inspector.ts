@@ -1,4 +1,8 @@
+import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { writeFilesAtomically } from '../core/io/atomic';
+import { noteInputs, withWriteScope } from '../core/io/scope';
+import { safeFileName } from '../core/results/csv';
 import type { MessageHandlers } from '../shared/dispatch';
 import {
   parseFromInspector,
@@ -7,6 +11,9 @@ import {
   type ToInspectorMessage,
 } from '../shared/inspector-protocol';
 import type { JobResult } from '../shared/jobs';
+import { readTrainingHistory } from '../core/train/history-file';
+import { activationsView, historyView, type ReadActivations } from './inspector-data';
+import { readParams, readSettings } from './settings';
 import { JobError } from './worker-client';
 import { poster, receive, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
 
@@ -22,7 +29,8 @@ export function inspectorViewType(path: string): string {
 export interface InspectorHost {
   extensionUri: vscode.Uri;
   output: vscode.LogOutputChannel;
-  inspect(file: string): Promise<JobResult<'inspect'>>;
+  /** Reads the model in the inspect worker; `read`: the activations of a state dict, which stores none. */
+  inspect(file: string, read: ReadActivations): Promise<JobResult<'inspect'>>;
   runCommand(command: InspectorCommand, uri: vscode.Uri): void;
 }
 
@@ -41,6 +49,8 @@ class InspectorEditor {
   private readonly file: string;
   /** Bumped by every read, so that only the latest read's answer is shown. */
   private generation = 0;
+  /** The files of the model last read: a chart export may not replace one of them. */
+  private modelFiles: string[] = [];
 
   constructor(
     private readonly document: ModelDocument,
@@ -57,6 +67,12 @@ class InspectorEditor {
     this.disposables.push(
       receive(webview, parseFromInspector, this.fromWebview, invalid),
       vscode.window.onDidChangeActiveColorTheme((t) => this.post({ type: 'theme', kind: themeKind(t.kind) })),
+      // Choose State-Dict Activations (from this inspector or the palette) changes how the model reads.
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('prunescope.stateDictActivation') || e.affectsConfiguration('prunescope.stateDictOutputActivation')) {
+          void this.load();
+        }
+      }),
       panel.onDidDispose(() => this.dispose()),
     );
   }
@@ -68,15 +84,56 @@ class InspectorEditor {
       void this.load();
     },
     command: (msg) => this.host.runCommand(msg.command, this.document.uri),
+    exportPng: (msg) => void this.savePng(msg.name, Buffer.from(msg.dataUrl.split(',')[1], 'base64')),
   };
+
+  /** Saves a chart where the person says (beside the model by default), never over one of the model's files. */
+  private async savePng(name: string, data: Uint8Array): Promise<void> {
+    const fileName = `${safeFileName(name)}.png`;
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: this.document.uri.scheme === 'file' ? vscode.Uri.file(join(dirname(this.file), fileName)) : undefined,
+      saveLabel: 'Export PNG image',
+      filters: { 'PNG image': ['png'] },
+    });
+    if (!target) return;
+    try {
+      if (target.scheme === 'file') {
+        const inputs = [this.file, ...this.modelFiles];
+        await withWriteScope({ replace: true }, async () => {
+          await noteInputs(inputs);
+          await writeFilesAtomically([{ path: target.fsPath, data }]);
+        });
+      } else await vscode.workspace.fs.writeFile(target, data);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`PruneScope: could not export the PNG image: ${(e as Error).message}`);
+      return;
+    }
+    void vscode.window.showInformationMessage(`PruneScope: exported ${target.scheme === 'file' ? target.fsPath : target.toString()}`);
+  }
 
   private async load(): Promise<void> {
     const mine = ++this.generation;
     const file = this.file;
     this.post({ type: 'loading', message: `Reading ${file}…` });
+    const config = vscode.workspace.getConfiguration('prunescope');
+    const { settings, problems } = readSettings((key) => config.get(key));
+    for (const p of problems) this.host.output.warn(p);
+    const read = readParams(settings);
     try {
-      const model = await this.host.inspect(file);
-      if (mine === this.generation) this.post({ type: 'showModel', file, model });
+      // history.json is only looked for beside a file on disk; reading it never throws.
+      const [model, history] = await Promise.all([
+        this.host.inspect(file, read),
+        this.document.uri.scheme === 'file' ? readTrainingHistory(file) : Promise.resolve({ state: 'none' as const }),
+      ]);
+      if (mine !== this.generation) return;
+      this.modelFiles = model.files;
+      this.post({
+        type: 'showModel',
+        file,
+        model,
+        history: historyView(history, model.summary),
+        activations: activationsView(model.summary, read),
+      });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (e instanceof JobError && e.kind === 'crash') this.host.output.error(`inspect ${file}: ${message}`);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { outputFiles } from '../core/formats/model-files';
-import { percentLabel, prunedOutputPath, trainingOutputDir } from './naming';
+import { percentLabel, prunedOutputPath, samePrunedPath, trainingOutputDir } from './naming';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'prunescope-naming-'));
@@ -76,4 +76,18 @@ test('percent labels and training folders', () => {
     trainingOutputDir('/w/models', [100, 50], (p) => taken.has(p)),
     '/w/models/mlp-100-50-1',
   );
+});
+
+test('pruning with the same strategy and sparsity names the same file, taken or not', () => {
+  const dir = tempDir();
+  const model = join(dir, 'model.onnx');
+  writeFileSync(model, 'x');
+  const same = join(dir, 'model.pruned-unit-l2-50.onnx');
+  assert.equal(samePrunedPath(model, 'unit-l2', 0.5), same);
+  // Taken, it is still the name: that is how the earlier result is found; a new free one gets -1.
+  writeFileSync(same, 'earlier');
+  assert.equal(samePrunedPath(model, 'unit-l2', 0.5), same);
+  assert.equal(prunedOutputPath(model, 'unit-l2', 0.5), join(dir, 'model.pruned-unit-l2-50-1.onnx'));
+  assert.equal(samePrunedPath(model, 'magnitude', 0.9, { format: 'tfjs' }), join(dir, 'model.pruned-magnitude-90.json'));
+  assert.equal(samePrunedPath(join(dir, 'last.ckpt'), 'unit-l2', 0.5), join(dir, 'last.pruned-unit-l2-50.pt'));
 });

@@ -44,24 +44,39 @@ const FORMAT_EXTENSIONS: Record<Exclude<PruneFormat, 'same'>, string> = {
  */
 const SAME_FORMAT_AS: Record<string, string> = { '.bin': '.pt', '.ckpt': '.pt', '.pkl': '.pt', '.h5': '.keras', '.hdf5': '.keras' };
 
+interface PruneNameOptions {
+  format?: PruneFormat;
+  exists?: (path: string) => boolean;
+}
+
+/** The folder, name and extension of a pruned model before any "-1": what the same pruning always produces. */
+function prunedName(model: string, strategy: string, sparsity: number, options: PruneNameOptions): [string, string, string] {
+  const [stem, sourceExt] = stemAndExt(model);
+  const format = options.format ?? 'same';
+  const ext = format === 'same' ? (SAME_FORMAT_AS[sourceExt.toLowerCase()] ?? sourceExt) : FORMAT_EXTENSIONS[format];
+  const safeStrategy = strategy.replace(/[^A-Za-z0-9_-]+/g, '_');
+  return [dirname(model), `${stem}.pruned-${safeStrategy}-${percentLabel(sparsity)}`, ext];
+}
+
+/**
+ * The name pruning `model` with this strategy and sparsity has, taken or not:
+ * `model.pruned-unit-l2-50.onnx`. Pruning it so again meets its earlier result there, and Prune
+ * Model asks what to do (written-models.ts says whether the earlier one was made the same way).
+ */
+export function samePrunedPath(model: string, strategy: string, sparsity: number, options: Omit<PruneNameOptions, 'exists'> = {}): string {
+  const [dir, base, ext] = prunedName(model, strategy, sparsity, options);
+  return join(dir, `${base}${ext}`);
+}
+
 /**
  * A name beside `model` that says what was done and that no existing file has: for
  * `model.onnx` pruned by unit-l2 to 50 %, `model.pruned-unit-l2-50.onnx`, then
  * `model.pruned-unit-l2-50-1.onnx`, ... The writer's companion files must be free too.
  * `format` other than 'same' changes the extension, which picks the writer.
  */
-export function prunedOutputPath(
-  model: string,
-  strategy: string,
-  sparsity: number,
-  options: { format?: PruneFormat; exists?: (path: string) => boolean } = {},
-): string {
-  const exists = options.exists ?? nameTaken;
-  const [stem, sourceExt] = stemAndExt(model);
-  const format = options.format ?? 'same';
-  const ext = format === 'same' ? (SAME_FORMAT_AS[sourceExt.toLowerCase()] ?? sourceExt) : FORMAT_EXTENSIONS[format];
-  const safeStrategy = strategy.replace(/[^A-Za-z0-9_-]+/g, '_');
-  return freePath(dirname(model), `${stem}.pruned-${safeStrategy}-${percentLabel(sparsity)}`, ext, exists);
+export function prunedOutputPath(model: string, strategy: string, sparsity: number, options: PruneNameOptions = {}): string {
+  const [dir, base, ext] = prunedName(model, strategy, sparsity, options);
+  return freePath(dir, base, ext, options.exists ?? nameTaken);
 }
 
 /**

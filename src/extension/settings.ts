@@ -96,8 +96,9 @@ export function pruningParams(s: Settings): {
 /**
  * Settings a command call may override for one run, for automation and tests:
  * `executeCommand('prunescope.analyze', uri, { strategies: ['magnitude'], sparsities: [0.5], samples: 200 })`.
- * Given strategies, Run Pruning Analysis asks no question. The object is any argument that is a
- * plain object; other keys are ignored (editor title menus pass their own context object).
+ * Given any override (or `{ useDefaults: true }`, see prune-flow.ts), Run Pruning Analysis and
+ * Prune Model ask no question. The object is any argument that is a plain object; other keys are
+ * ignored (editor title menus pass their own context object).
  */
 const overridesSchema = z.object({
   strategies: z.array(z.string().min(1)).min(1).optional(),

@@ -242,6 +242,15 @@ test('worker: a prune job compensates when asked, reports accuracy before and af
   const bad = await rejection(c.run('prune', { ...base, out: join(dir, 'bad.onnx'), pattern: '4:2' }).result);
   assert.equal(bad.kind, 'input');
   assert.match(bad.message, /pattern/);
+  // Rounds of prune-then-fine-tune (Prune Model's iterative schedule) reach the core's schedule.
+  const said: string[] = [];
+  const rounds = await c.run(
+    'prune',
+    { ...base, strategy: 'unit-l2', out: join(dir, 'rounds.onnx'), finetuneEpochs: 1, iterations: 2 },
+    { onProgress: (p) => said.push(p.message ?? '') },
+  ).result;
+  assert.ok(said.includes('round 1 done') && said.includes('round 2 done'), said.join(' | '));
+  assert.equal(rounds.layers[0].units, 5);
 });
 
 test("worker: a comparison handed its earlier results (the panel's metric switch) reuses their geometry", async () => {

@@ -23,12 +23,33 @@ function vars(v: Record<string, string>): string {
 }
 
 /** Text that is safe inside a <script> or <style> element. */
-function inert(text: string): string {
+export function inert(text: string): string {
   return text.replace(/<\/(script|style)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/**
+ * A self-contained page's document start through </head>: a CSP that allows only inline code and
+ * data images, the title, the panel's stylesheet and both themes (the reader's light/dark
+ * preference stands in for VS Code's). Shared by every report page.
+ */
+export function pageHead(title: string, assets: ReportAssets): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>${escapeHtml(title)}</title>
+<style>
+${inert(assets.style)}
+body { ${vars(THEMES.light.vars)} }
+@media (prefers-color-scheme: dark) { body { ${vars(THEMES.dark.vars)} } }
+</style>
+</head>`;
 }
 
 export function reportTitle(results: Results): string {
@@ -44,20 +65,7 @@ export function reportHtml(results: Results, assets: ReportAssets, metrics: stri
   const payload = { message, csv: resultsToCsv(results) };
   // JSON inside <script type="application/json">: only "<" needs escaping to stay inert.
   const json = JSON.stringify(payload).replace(/</g, '\\u003c');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${escapeHtml(title)}</title>
-<style>
-${inert(assets.style)}
-/* The reader's light/dark preference stands in for VS Code's theme. */
-body { ${vars(THEMES.light.vars)} }
-@media (prefers-color-scheme: dark) { body { ${vars(THEMES.dark.vars)} } }
-</style>
-</head>
+  return `${pageHead(title, assets)}
 <body class="vscode-light" data-view="results">
 <div id="root" class="root"><p class="muted">Loading…</p></div>
 <script id="prunescope-report" type="application/json">${json}</script>

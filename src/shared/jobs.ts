@@ -10,6 +10,7 @@ import { ACTIVATIONS } from '../core/model/mlp';
 import { REMOVED_UNITS } from '../core/prune/apply';
 import { analysisResultsSchema, comparisonResultsSchema } from '../core/results/format';
 import type { ModelSummary } from '../core/model/summary';
+import type { LayerWeightHistogram } from '../core/model/weight-histogram';
 import { checked, type Checked } from './parse';
 
 // ---- shared pieces ----
@@ -120,12 +121,27 @@ export const describeResultSchema = z.object({
   backends: z.array(z.string()),
 });
 
+const histogramSchema = z.object({ edges: z.array(finite), counts: z.array(count) });
+export const weightHistogramSchema = z.object({
+  layer: z.string(),
+  weights: count,
+  zeros: count,
+  nonFinite: count,
+  linear: histogramSchema,
+  log: histogramSchema.nullable(),
+});
+// Fails to compile when weight-histogram.ts changes shape without this schema following.
+const _histogramMatches: z.ZodType<LayerWeightHistogram> = weightHistogramSchema;
+void _histogramMatches;
+
 export const inspectParamsSchema = z.object({ model: z.string().min(1), ...readFields });
 export const inspectResultSchema = z.object({
   summary: modelSummarySchema,
   /** Every file the model consists of (model.json and its weight shards, ...). */
   files: z.array(z.string()),
   bytes: count,
+  /** Per layer, how |w| is spread (core/model/weight-histogram.ts); the inspector draws it. */
+  histograms: z.array(weightHistogramSchema).optional(),
 });
 
 export const evaluateParamsSchema = z.object({
@@ -201,6 +217,8 @@ export const pruneParamsSchema = z.object({
   dataset: z.string().min(1).optional(),
   normalization: normalizationSchema.optional(),
   finetuneEpochs: count,
+  /** Rounds of prune-then-fine-tune (iterative schedule); 1 or absent: one-shot. */
+  iterations: z.number().int().positive().optional(),
   samples: z.number().int().positive(),
   seed: count.optional(),
   ...pruningFields,

@@ -6,6 +6,7 @@ import { checkFits, getSplit, loadDataset } from '../core/data/load';
 import { readModel } from '../core/formats/registry';
 import { outputSize, type MLP } from '../core/model/mlp';
 import { summarizeModel } from '../core/model/summary';
+import { weightHistograms } from '../core/model/weight-histogram';
 import { evaluate } from '../core/train/evaluate';
 import { trainMLP } from '../core/train/fit';
 import { saveTraining, trainingFiles } from '../core/train/save';
@@ -41,7 +42,7 @@ export const CORE_JOBS: JobTable<'describe' | 'inspect' | 'evaluate' | 'train'> 
   async inspect(p) {
     const mlp = await readModel(p.model, { activation: p.activation, outputActivation: p.outputActivation });
     const files = sourceFiles(mlp, p.model);
-    return { summary: summarizeModel(mlp), files, bytes: await totalBytes(files) };
+    return { summary: summarizeModel(mlp), files, bytes: await totalBytes(files), histograms: weightHistograms(mlp) };
   },
 
   async evaluate(p, ctx) {

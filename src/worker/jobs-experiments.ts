@@ -75,6 +75,7 @@ export const EXPERIMENT_JOBS: JobTable<'analyze' | 'prune' | 'compare'> = {
         normalize: p.normalization,
         samples: p.samples,
         finetuneEpochs: p.finetuneEpochs,
+        ...((p.iterations ?? 1) > 1 ? { schedule: 'iterative' as const, iterations: p.iterations } : {}),
         seed: p.seed,
         readOptions: readOptions(p),
         ...pruningOptions(p),

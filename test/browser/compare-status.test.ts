@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { ComparisonResults } from '../../src/core/results/format';
+import { similarityTitle } from '../../webview-ui/src/compare-names';
 import { sampleComparison } from '../../webview-ui/src/sample-results';
 import { closeBrowser, launchBrowser, newPage, serveFolder, type StaticServer } from './browser';
 import { addProbes, buildBundles, posted, showResultsMessage, writeTestPage } from './webview-page';
@@ -62,7 +63,7 @@ describe('Compare tab: the metric status always ends', { timeout: 180_000 }, () 
     assert.deepEqual(await asked(page), ['pwcca']);
     // Switching the large view redraws the tab; the request is still pending.
     await page.getByLabel('Large').selectOption({ label: 'B × B' });
-    await page.waitForFunction(`window.prunescopeCharts()[0].name.endsWith('B × B')`);
+    await page.waitForFunction(`window.prunescopeCharts()[0].name.startsWith('Layer similarity within B')`);
     assert.equal(await statusOf(page), 'computing pwcca…');
 
     // The answer for another metric is not this one's; then this one is cancelled.
@@ -84,7 +85,7 @@ describe('Compare tab: the metric status always ends', { timeout: 180_000 }, () 
     assert.deepEqual(await asked(page), ['pwcca', 'svcca', 'pwcca']);
     const titles = (await page.evaluate('window.prunescopeCharts().map((c) => c.name)')) as string[];
     assert.ok(
-      titles.some((t) => t === 'linear CKA: A × B'),
+      titles.some((t) => t === similarityTitle('cross', 'linear CKA')),
       titles.join(' | '),
     );
     assert.deepEqual(
@@ -100,7 +101,7 @@ describe('Compare tab: the metric status always ends', { timeout: 180_000 }, () 
     assert.equal(await statusOf(page), 'computing pwcca…');
     const pwcca: ComparisonResults = { ...comparison, metric: 'pwcca', createdAt: '2025-01-01T12:05:00.000Z' };
     await fromExtension(page, showResultsMessage('Compare: a.onnx ↔ b.onnx', pwcca));
-    await page.waitForFunction(`window.prunescopeCharts().some((c) => c.name === 'pwcca: A × B')`);
+    await page.waitForFunction(`window.prunescopeCharts().some((c) => c.name === ${JSON.stringify(similarityTitle('cross', 'pwcca'))})`);
     assert.equal(await statusOf(page), '');
     assert.equal(await pickedMetric(page), 'pwcca');
     // A late "ended" for a request already answered changes nothing.

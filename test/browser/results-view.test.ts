@@ -15,6 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { PRUNE_STRATEGY_IDS } from '../../src/core/prune/registry';
 import type { AnalysisResults, ComparisonResults } from '../../src/core/results/format';
 import { resultsToCsv } from '../../src/core/results/csv';
+import { similarityTitle } from '../../webview-ui/src/compare-names';
 import { GEOMETRY_ASCENDING, GEOMETRY_DESCENDING } from '../../webview-ui/src/data';
 import { built } from '../kits/encode/models';
 import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
@@ -449,11 +450,11 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       });
       assert.match(await bCard.innerText(), /Geometry does not apply: .*sigmoid/);
       assert.deepEqual(
-        infos.map((i) => [i.name.replace(/^.*: /, ''), i.elements]),
+        infos.map((i) => [i.name, i.elements]),
         [
-          ['A × B', a * b],
-          ['A × A', a * a],
-          ['B × B', b * b],
+          [similarityTitle('cross', 'linear CKA'), a * b],
+          [similarityTitle('a', 'linear CKA'), a * a],
+          [similarityTitle('b', 'linear CKA'), b * b],
         ],
       );
       for (const info of all) {
@@ -474,7 +475,7 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       await page.getByLabel('Metric').selectOption({ label: 'rbf CKA' });
       assert.ok((await posted(page)).some((m) => m.type === 'compareMetric' && m.metric === 'rbf-cka'));
       await page.getByLabel('Large').selectOption({ label: 'B × B' });
-      await page.waitForFunction(`window.prunescopeCharts()[0].name.endsWith('B × B')`);
+      await page.waitForFunction(`window.prunescopeCharts()[0].name.startsWith('Layer similarity within B')`);
       assert.deepEqual(errorsOf(messages), []);
       await page.context().close();
     });

@@ -21,8 +21,10 @@ import {
 } from 'chart.js';
 import { getRelativePosition } from 'chart.js/helpers';
 import { MatrixController, MatrixElement } from 'chartjs-chart-matrix';
+import type { AnalysisResults, LatencySpread, Point } from '../../src/core/results/format';
 import type { HeatCell, Series, XY } from './data';
-import { coincidenceText, finiteRange, heatCells, rangePosition, rangeText } from './data';
+import { coincidenceText, finiteRange, heatCells, rangePosition, rangeText, seriesBySparsity } from './data';
+import { addTableToggle, setTableFormat, type TablePoint } from './chart-table';
 import { el, button } from './dom';
 import { mix, readableOn, withAlpha, type ThemeColours } from './theme';
 
@@ -89,6 +91,69 @@ const backgroundPlugin: Plugin = {
     ctx.restore();
   },
 };
+
+/**
+ * A vertical bar with caps from each point's `low` to its `high` (the fastest and slowest of the
+ * runs behind a latency median), in the series' colour: how far the machine's load moved the runs.
+ */
+const spreadBarsPlugin: Plugin<'line'> = {
+  id: 'prunescopeSpreadBars',
+  afterDatasetsDraw(chart) {
+    const { ctx, chartArea } = chart;
+    const y = chart.scales.y;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(chartArea.left, chartArea.top, chartArea.right - chartArea.left, chartArea.bottom - chartArea.top);
+    ctx.clip();
+    chart.data.datasets.forEach((dataset, i) => {
+      if (!chart.isDatasetVisible(i)) return;
+      const points = dataset.data as unknown as TablePoint[];
+      // lineDatasets gives every line a colour string.
+      ctx.strokeStyle = typeof dataset.borderColor === 'string' ? withAlpha(dataset.borderColor, 0.7) : 'gray';
+      ctx.lineWidth = 1.5;
+      chart.getDatasetMeta(i).data.forEach((element, j) => {
+        const p = points[j];
+        if (p?.low === undefined || p.high === undefined) return;
+        const [top, bottom] = [y.getPixelForValue(p.high), y.getPixelForValue(p.low)];
+        ctx.beginPath();
+        ctx.moveTo(element.x, top);
+        ctx.lineTo(element.x, bottom);
+        for (const at of [top, bottom]) {
+          ctx.moveTo(element.x - 4, at);
+          ctx.lineTo(element.x + 4, at);
+        }
+        ctx.stroke();
+      });
+    });
+    ctx.restore();
+  },
+};
+
+/**
+ * Series of `median` with each point's spread (`low`, `high`, `runs` from `spread`) where the
+ * results record one: the error bars of the latency chart. Points without one stay plain.
+ */
+export function spreadSeries(
+  results: AnalysisResults,
+  median: (p: Point) => number | null,
+  spread: (p: Point) => LatencySpread | null | undefined,
+): Series[] {
+  const part = (f: (s: LatencySpread) => number) =>
+    seriesBySparsity(results, (p) => {
+      const s = spread(p);
+      return s ? f(s) : null;
+    });
+  const [lows, highs, runs] = [part((s) => s.minMs), part((s) => s.maxMs), part((s) => s.runs)];
+  return seriesBySparsity(results, median).map((s, i) => ({
+    ...s,
+    points: s.points.map((pt): XY => {
+      // Each series has one point per x: the same x finds the same results point.
+      const at = (of: Series[]) => of[i]?.points.find((q) => q.x === pt.x)?.y;
+      const [low, high] = [at(lows), at(highs)];
+      return low === undefined || high === undefined ? pt : ({ ...pt, low, high, runs: at(runs) } as TablePoint);
+    }),
+  }));
+}
 
 /** Writes each heatmap cell's value in it when the cell is large enough to read it. */
 const cellValuesPlugin: Plugin<'matrix'> = {
@@ -183,14 +248,16 @@ export function chartCard(
     class: 'icon-button',
     title: `Save "${title}" as a PNG image`,
   });
+  const actions = el('div', { class: 'card-actions' }, [png]);
   const card = el('section', { class: `card card-${size}` }, [
-    el('header', { class: 'card-header' }, [el('h3', { text: title }), png]),
+    el('header', { class: 'card-header' }, [el('h3', { text: title }), actions]),
     note ? el('p', { class: 'muted note', text: note }) : null,
     box,
   ]);
   parent.append(card);
   chart = make(canvas);
   sink.charts.push({ name: title, chart });
+  addTableToggle(actions, box, canvas, title, chart);
 }
 
 /**
@@ -226,7 +293,10 @@ function oneTwoFiveAround(v: number): [number, number] {
  */
 function yBounds(spec: LineSpec): { min?: number; max?: number } {
   if (!spec.logY || spec.yMin !== undefined || spec.yMax !== undefined) return { min: spec.yMin, max: spec.yMax };
-  const ys = spec.series.flatMap((s) => s.points.map((p) => p.y)).filter((y): y is number => typeof y === 'number' && y > 0);
+  // Spreads too, so their bars stay inside the axis.
+  const ys = spec.series
+    .flatMap((s) => (s.points as TablePoint[]).flatMap((p) => [p.y, p.low, p.high]))
+    .filter((y): y is number => typeof y === 'number' && y > 0);
   if (ys.length === 0) return {};
   const min = oneTwoFiveAround(Math.min(...ys))[0];
   let max = oneTwoFiveAround(Math.max(...ys))[1];
@@ -260,7 +330,7 @@ export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: 
   const fmtY =
     spec.yFormat ??
     ((v: number) => (spec.yPercent ? percentTick(v) : Math.abs(v) >= 10_000 ? compact.format(v) : Number(v.toPrecision(4)).toString()));
-  return new Chart<'line', { x: number; y: number }[]>(canvas, {
+  const chart = new Chart<'line', { x: number; y: number }[]>(canvas, {
     type: 'line',
     data: { datasets },
     options: {
@@ -279,7 +349,9 @@ export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: 
             label: (item: TooltipItem<'line'>) => {
               const p = item.raw as XY;
               const requested = p.requested === undefined ? '' : ` (${percentTick(p.requested)} requested)`;
-              return `${item.dataset.label}: ${fmtY(p.y)} at ${spec.xPercent ? percentTick(p.x) : p.x}${requested}`;
+              const s = p as TablePoint;
+              const spread = s.low === undefined || s.high === undefined ? '' : `, runs ${fmtY(s.low)}–${fmtY(s.high)} (${s.runs ?? '?'})`;
+              return `${item.dataset.label}: ${fmtY(p.y)} at ${spec.xPercent ? percentTick(p.x) : p.x}${requested}${spread}`;
             },
           },
         },
@@ -287,8 +359,12 @@ export function lineChart(canvas: HTMLCanvasElement, theme: ThemeColours, spec: 
       } as Record<string, unknown>,
       scales: lineScales(theme, spec, fmtY),
     },
-    plugins: [backgroundPlugin],
+    plugins: [backgroundPlugin, spreadBarsPlugin],
   });
+  // The table gives exact numbers where the axis abbreviates (75.56K) and shares to 0.01%.
+  const yTable = spec.yFormat ?? (spec.yPercent ? (v: number) => `${Number((v * 100).toFixed(2))}%` : undefined);
+  setTableFormat(chart, { x: spec.xPercent ? percentTick : undefined, y: yTable, series: spec.series.length });
+  return chart;
 }
 
 /** One line per series (colour from the palette, then a dash past it), then the dashed reference lines. */

@@ -1,25 +1,69 @@
-/** The inspector: a model's summary as tables, with buttons for the commands. Strings go in as text. */
-import { parseToInspector, type FromInspectorMessage, type InspectorCommand } from '../../src/shared/inspector-protocol';
+/**
+ * The inspector: a model's summary as tables, its weight-magnitude histograms, the training curves
+ * of a history.json beside it, with buttons for the commands. Strings go in as text.
+ */
+import type { Chart } from 'chart.js';
+import {
+  parseToInspector,
+  type FromInspectorMessage,
+  type InspectorActivations,
+  type InspectorCommand,
+  type ToInspectorMessage,
+} from '../../src/shared/inspector-protocol';
 import type { JobResult } from '../../src/shared/jobs';
+import { applyTheme, type ChartSink } from './charts';
 import { button, el } from './dom';
 import { pct } from './data';
+import { histogramSection, historySection, type HistogramView } from './inspector-charts';
+import { readTheme } from './theme';
 import { receive, type VsCodeApi } from './vscode-api';
 
 type InspectResult = JobResult<'inspect'>;
+type ShowModel = Extract<ToInspectorMessage, { type: 'showModel' }>;
 
 export interface InspectorHost {
   command(c: InspectorCommand): void;
+  exportPng(name: string, dataUrl: string): void;
 }
 
 /** Runs the inspector page: shows what the extension sends, asks it to run the buttons' commands. */
 export function startInspector(root: HTMLElement, api: VsCodeApi<FromInspectorMessage>): void {
-  const host: InspectorHost = { command: (command) => api.postMessage({ type: 'command', command }) };
+  const host: InspectorHost = {
+    command: (command) => api.postMessage({ type: 'command', command }),
+    exportPng: (name, dataUrl) => api.postMessage({ type: 'exportPng', name, dataUrl }),
+  };
+  let shown: ShowModel | undefined;
+  let view: HistogramView = { bins: 'linear', logCounts: false };
+  let charts: ChartSink['charts'] = [];
+  const destroy = () => {
+    for (const c of charts.splice(0)) c.chart.destroy();
+  };
+  const draw = () => {
+    destroy();
+    if (!shown) return;
+    charts = renderInspector(root, shown, host, view, (next) => {
+      view = next;
+      draw();
+    });
+  };
+  // Browser tests (test/browser) read the Chart.js instances on screen, as for the results panel.
+  (window as Window & { prunescopeCharts?: () => { name: string; chart: Chart }[] }).prunescopeCharts = () => [...charts];
   receive(parseToInspector, {
-    showModel: (msg) => renderInspector(root, msg.file, msg.model, host),
-    modelError: (msg) => renderInspectorError(root, msg.file, msg.message),
-    loading: (msg) => renderLoading(root, msg.message),
-    // The page is styled by VS Code's CSS variables, which follow the theme by themselves.
-    theme: () => undefined,
+    showModel: (msg) => {
+      shown = msg;
+      draw();
+    },
+    modelError: (msg) => {
+      shown = undefined;
+      destroy();
+      renderInspectorError(root, msg.file, msg.message);
+    },
+    loading: (msg) => {
+      // A reload keeps the model on screen until the new one arrives.
+      if (!shown) renderLoading(root, msg.message);
+    },
+    // CSS follows VS Code's variables by itself; the charts read their colours once, so they are drawn again.
+    theme: () => draw(),
   });
   api.postMessage({ type: 'ready' });
 }
@@ -106,9 +150,40 @@ function listSection(title: string, cls: string, items: string[], min = 1): HTML
   ];
 }
 
-export function renderInspector(root: HTMLElement, file: string, model: InspectResult, host: InspectorHost): void {
+function activationsSection(a: InspectorActivations, host: InspectorHost): HTMLElement[] {
+  const text =
+    a.source === 'settings'
+      ? `A ${a.format} file stores no activations: this one is read with ${a.hidden} after each hidden layer and ${a.output} after the output layer (settings prunescope.stateDictActivation and prunescope.stateDictOutputActivation).`
+      : `This ${a.format} file records its activations (PruneScope wrote them into it), so they are read from the file; the settings (${a.hidden} hidden, ${a.output} output) apply to state dicts without them.`;
+  return [
+    el('h2', { text: 'Activations' }),
+    el('div', { class: 'activations' }, [
+      el('p', { class: 'note', text }),
+      button('Choose Activations…', () => host.command('chooseActivations'), {
+        title: 'Pick the activations state dicts are read with (kept in the workspace settings)',
+      }),
+    ]),
+  ];
+}
+
+/**
+ * Draws the model, its histograms and its training curves; returns the charts drawn (the caller
+ * destroys them before drawing again). `changeView` redraws the histograms another way.
+ */
+export function renderInspector(
+  root: HTMLElement,
+  msg: ShowModel,
+  host: InspectorHost,
+  view: HistogramView,
+  changeView: (next: HistogramView) => void,
+): ChartSink['charts'] {
+  const { file, model } = msg;
   const s = model.summary;
   const facts = modelFacts(file, model);
+  const theme = readTheme();
+  applyTheme(theme);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- exportPng is a plain function of the host object, not a method using this
+  const sink: ChartSink = { theme, charts: [], exportPng: host.exportPng };
   root.replaceChildren(
     el('header', { class: 'results-header' }, [
       el('div', { class: 'title-row' }, [el('h1', { text: s.name || file }), commandBar(host)]),
@@ -118,11 +193,14 @@ export function renderInspector(root: HTMLElement, file: string, model: InspectR
         facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]),
       ),
     ]),
+    ...(msg.activations ? activationsSection(msg.activations, host) : []),
     el('h2', { text: 'Layers' }),
     layerTable(s),
-    ...listSection('Notes', 'notes', s.notes),
-    ...listSection('Files', 'files', model.files, 2),
   );
+  if (model.histograms?.length) histogramSection(root, sink, s, model.histograms, view, changeView);
+  if (msg.history) historySection(root, sink, msg.history);
+  root.append(...listSection('Notes', 'notes', s.notes), ...listSection('Files', 'files', model.files, 2));
+  return sink.charts;
 }
 
 export function renderInspectorError(root: HTMLElement, file: string, message: string): void {

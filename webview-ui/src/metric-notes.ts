@@ -33,3 +33,30 @@ export const LATENCY_NOTE =
   'other work on the machine moves single points, so compare trends, not neighbours. The CSR product runs in plain ' +
   'JavaScript on one thread without SIMD, while the dense kernels are multithreaded SIMD, so CSR is slower until ' +
   'nearly every weight is zero.';
+
+/** The spreads a point's latency may record (src/core/results/format.ts). */
+interface RunsOf {
+  denseSpread?: { runs: number } | null;
+  sparseSpread?: { runs: number } | null;
+  onnxruntimeSpread?: { runs: number } | null;
+}
+
+/**
+ * What the latency chart's bars are and how many runs each median is of ("7", or "1–5" when the
+ * CSR budget let points run a different number of times); "" when no point records its runs
+ * (files written before they were).
+ */
+export function latencyRunsNote(points: RunsOf[]): string {
+  const kinds: [string, keyof RunsOf][] = [
+    ['dense', 'denseSpread'],
+    ['CSR', 'sparseSpread'],
+    ['onnxruntime', 'onnxruntimeSpread'],
+  ];
+  const parts = kinds.flatMap(([name, key]) => {
+    const runs = points.map((p) => p[key]?.runs).filter((n): n is number => n !== undefined);
+    if (runs.length === 0) return [];
+    const [lo, hi] = [Math.min(...runs), Math.max(...runs)];
+    return [`${name} ${lo === hi ? lo : `${lo}–${hi}`} run${hi === 1 ? '' : 's'}`];
+  });
+  return parts.length ? `Bars: the fastest to the slowest run behind each median (${parts.join(', ')} per point).` : '';
+}

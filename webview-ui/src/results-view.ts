@@ -5,7 +5,7 @@
 import type { Chart } from 'chart.js';
 import type { AnalysisResults, ComparisonResults, ComparisonSide, LayerGeometry, Results } from '../../src/core/results/format';
 import { X_AXES, type ResultTab, type UiState } from '../../src/shared/results-panel-protocol';
-import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineCard, type ChartSink } from './charts';
+import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineCard, spreadSeries, type ChartSink } from './charts';
 import {
   accuracyDropPoints,
   binLabels,
@@ -25,9 +25,13 @@ import {
   sparsityRange,
   X_AXIS_TEXT,
 } from './data';
+import { compareSummarySection, similarityTitle } from './compare-summary';
 import { button, el, select } from './dom';
-import { LATENCY_NOTE, metricNote } from './metric-notes';
+import { LATENCY_NOTE, latencyRunsNote, metricNote } from './metric-notes';
+// The Study view draws itself on a study report page (body[data-view="study"]).
+import './study-view';
 import type { ThemeColours } from './theme';
+import { weightMapsSection } from './weight-maps';
 
 /** Where the Compare tab's request for another metric stands (results end it by replacing the view). */
 export interface CompareStatus {
@@ -139,6 +143,50 @@ function headerFor(vm: ResultsViewModel, host: ResultsHost): HTMLElement {
   ]);
 }
 
+const TAB_KEYS: Record<string, (at: number, n: number) => number> = {
+  ArrowRight: (at, n) => (at + 1) % n,
+  ArrowLeft: (at, n) => (at - 1 + n) % n,
+  Home: () => 0,
+  End: (_, n) => n - 1,
+};
+
+/**
+ * The tab bar as WAI-ARIA tabs (automatic activation): Left/Right (wrapping), Home and End move
+ * the focus and select; only the selected tab is in the Tab order (roving tabindex), so Tab goes
+ * from it straight into the panel. Each tab controls the one panel; the selected one labels it.
+ */
+function tabList(
+  tabs: { id: ResultTab; label: string }[],
+  panel: HTMLElement,
+  pick: (tab: ResultTab) => void,
+): { bar: HTMLElement; mark: (tab: ResultTab) => void } {
+  const buttons = tabs.map((t) => {
+    const b = button(t.label, () => pick(t.id), { attrs: { role: 'tab', id: `results-tab-${t.id}`, 'aria-controls': panel.id } });
+    b.dataset.tab = t.id;
+    return b;
+  });
+  const bar = el('nav', { class: 'tabs', attrs: { role: 'tablist', 'aria-label': 'Results views' } }, buttons);
+  bar.addEventListener('keydown', (e) => {
+    const at = buttons.indexOf(e.target as HTMLButtonElement);
+    const move = TAB_KEYS[e.key];
+    if (at < 0 || !move || e.altKey || e.ctrlKey || e.metaKey) return;
+    e.preventDefault();
+    const to = move(at, buttons.length);
+    buttons[to].focus();
+    if (to !== at) pick(tabs[to].id);
+  });
+  const mark = (tab: ResultTab) => {
+    for (const b of buttons) {
+      const on = b.dataset.tab === tab;
+      b.setAttribute('aria-selected', String(on));
+      b.tabIndex = on ? 0 : -1;
+      b.classList.toggle('active', on);
+      if (on) panel.setAttribute('aria-labelledby', b.id);
+    }
+  };
+  return { bar, mark };
+}
+
 export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: ThemeColours, host: ResultsHost): RenderedView {
   applyTheme(theme);
   // eslint-disable-next-line @typescript-eslint/unbound-method -- exportPng is a plain function of the host object, not a method using this
@@ -147,8 +195,8 @@ export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: Th
   const tabs = r.kind === 'analysis' ? ANALYSIS_TABS : COMPARE_TABS;
   const ui: UiState = tabs.some((t) => t.id === vm.ui.tab) ? vm.ui : { ...vm.ui, tab: tabs[0].id };
 
-  const body = el('div', { class: 'tab-body', attrs: { role: 'tabpanel' } });
-  const tabBar = el('nav', { class: 'tabs', attrs: { role: 'tablist' } });
+  const body = el('div', { class: 'tab-body', attrs: { role: 'tabpanel', id: 'results-tabpanel', tabindex: '0' } });
+  const { bar: tabBar, mark } = tabList(tabs, body, (tab) => setUi({ ...current, tab }));
 
   const destroyCharts = () => {
     for (const c of sink.charts.splice(0)) c.chart.destroy();
@@ -164,11 +212,7 @@ export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: Th
     current = next;
     destroyCharts();
     body.replaceChildren();
-    for (const b of tabBar.querySelectorAll('button')) {
-      const on = b.dataset.tab === next.tab;
-      b.setAttribute('aria-selected', String(on));
-      b.classList.toggle('active', on);
-    }
+    mark(next.tab);
     const change = (patch: Partial<UiState>) => setUi({ ...next, ...patch });
     showCompareStatus = undefined;
     if (r.kind === 'analysis') drawAnalysisTab(body, sink, r, next, change);
@@ -176,11 +220,6 @@ export function renderResults(root: HTMLElement, vm: ResultsViewModel, theme: Th
   };
   // Pickers' choices live in the UiState, so switching tabs keeps them.
   let current = ui;
-  for (const t of tabs) {
-    const b = button(t.label, () => setUi({ ...current, tab: t.id }), { attrs: { role: 'tab' } });
-    b.dataset.tab = t.id;
-    tabBar.append(b);
-  }
 
   root.replaceChildren(headerFor(vm, host), tabBar, body);
   draw(ui);
@@ -485,6 +524,7 @@ function drawWeightsTab({ body, grid, sink, theme, r, ui, change }: AnalysisTab)
       `layer sparsity ${pct(layer.sparsity)}, ${layer.units} units left`,
     );
   }
+  weightMapsSection(body, r, picked);
 }
 
 /** Per run, how far pruning is from ignoring magnitude: KS of pruned vs kept |w|, averaged over the layers (the tab has no layer picker). */
@@ -516,17 +556,32 @@ function drawLayerSimilarityTab({ body, grid, sink, r, ui, change }: AnalysisTab
   });
 }
 
-/** Latency, parameters, stored size and FLOPs against sparsity. */
-function drawCostTab(tab: AnalysisTab): void {
-  const { body, grid, sink, r, from, to } = tab;
-  body.append(grid);
-  const dense = seriesBySparsity(r, (p) => p.latency.denseMsPer100).map((s) => ({ ...s, label: `${s.label} (dense)` }));
-  const sparse = seriesBySparsity(r, (p) => p.latency.sparseMsPer100)
+/**
+ * Latency medians against sparsity, each with a bar from the fastest to the slowest of its runs
+ * where the results record them, and a line under the note saying how many runs there were.
+ */
+function latencyCard({ grid, sink, r, from, to }: AnalysisTab): void {
+  const dense = spreadSeries(
+    r,
+    (p) => p.latency.denseMsPer100,
+    (p) => p.latency.denseSpread,
+  ).map((s) => ({ ...s, label: `${s.label} (dense)` }));
+  const sparse = spreadSeries(
+    r,
+    (p) => p.latency.sparseMsPer100,
+    (p) => p.latency.sparseSpread,
+  )
     .filter((s) => s.points.length > 0)
     .map((s) => ({ ...s, label: `${s.label} (sparse CSR)`, dash: s.dash + 1 }));
-  const ort = seriesBySparsity(r, (p) => p.latency.onnxruntimeMsPer100 ?? null)
+  const ort = spreadSeries(
+    r,
+    (p) => p.latency.onnxruntimeMsPer100 ?? null,
+    (p) => p.latency.onnxruntimeSpread,
+  )
     .filter((s) => s.points.length > 0)
     .map((s) => ({ ...s, label: `${s.label} (onnxruntime, written .onnx)`, dash: s.dash + 2 }));
+  const base = r.baseline.latency;
+  const baseRuns = base.denseSpread ? `, runs ${base.denseSpread.minMs.toFixed(2)}–${base.denseSpread.maxMs.toFixed(2)}` : '';
   lineCard(
     grid,
     sink,
@@ -539,12 +594,19 @@ function drawCostTab(tab: AnalysisTab): void {
       xPercent: true,
       // Dense and CSR times differ by up to 100x: a linear axis flattens the dense lines.
       logY: true,
-      references: [
-        { label: `original (${r.baseline.latency.denseMsPer100.toFixed(2)} ms)`, y: r.baseline.latency.denseMsPer100, from, to },
-      ],
+      references: [{ label: `original (${base.denseMsPer100.toFixed(2)} ms${baseRuns})`, y: base.denseMsPer100, from, to }],
     },
     LATENCY_NOTE,
   );
+  const runs = latencyRunsNote(r.runs.flatMap((run) => run.points.map((p) => p.latency)));
+  if (runs) grid.lastElementChild?.append(el('p', { class: 'muted note latency-runs', text: runs }));
+}
+
+/** Latency, parameters, stored size and FLOPs against sparsity. */
+function drawCostTab(tab: AnalysisTab): void {
+  const { body, grid, sink, r, from, to } = tab;
+  body.append(grid);
+  latencyCard(tab);
   lineCard(grid, sink, 'Parameters vs sparsity', 'half', {
     series: seriesBySparsity(r, (p) => p.parameters),
     xTitle: 'sparsity',
@@ -622,9 +684,9 @@ function compareHeatmaps(body: HTMLElement, sink: ChartSink, r: ComparisonResult
   const a = layerLabels(r.a.model.layerNames);
   const b = layerLabels(r.b.model.layerNames);
   const specs = {
-    cross: { title: `${metricLabel(r.metric)}: A × B`, matrix: r.cross, rows: a, cols: b, rowTitle: 'A', colTitle: 'B' },
-    a: { title: `${metricLabel(r.metric)}: A × A`, matrix: r.a.selfSimilarity, rows: a, cols: a, rowTitle: 'A', colTitle: 'A' },
-    b: { title: `${metricLabel(r.metric)}: B × B`, matrix: r.b.selfSimilarity, rows: b, cols: b, rowTitle: 'B', colTitle: 'B' },
+    cross: { title: similarityTitle('cross', metricLabel(r.metric)), matrix: r.cross, rows: a, cols: b, rowTitle: 'A', colTitle: 'B' },
+    a: { title: similarityTitle('a', metricLabel(r.metric)), matrix: r.a.selfSimilarity, rows: a, cols: a, rowTitle: 'A', colTitle: 'A' },
+    b: { title: similarityTitle('b', metricLabel(r.metric)), matrix: r.b.selfSimilarity, rows: b, cols: b, rowTitle: 'B', colTitle: 'B' },
   };
   const order = [focus, ...(['cross', 'a', 'b'] as const).filter((k) => k !== focus)];
   order.forEach((k, i) => {
@@ -671,6 +733,7 @@ function drawCompareTab(
   ];
   const focus = ui.compareView ?? 'cross';
   body.append(
+    compareSummarySection(r),
     el('div', { class: 'pickers' }, [picker, select('Large', views, focus, (compareView) => change({ compareView })), status]),
     el('div', { class: 'grid' }, [sideSummary('A', r.a), sideSummary('B', r.b)]),
   );

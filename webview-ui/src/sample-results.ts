@@ -84,12 +84,24 @@ function point(strategy: number, s: number, iteration: number, structured: boole
     agreement: Math.max(0.1, 1 - drop * 1.1),
     parameters,
     flops: 2 * parameters,
-    latency: { denseMsPer100: 1.2 * (structured ? 1 - s * 0.8 : 1), sparseMsPer100: structured ? null : 1.8 * (1 - s) + 0.2 },
+    latency: samplePointLatency(structured, s),
     layers,
     similarityMatrix: matrix(3, 3, s * 0.5),
     finetuneEpochs: 0,
     // Dense kernels for removed neurons; sparse ones cost a value and a ~3-byte index per weight kept.
     onnxBytes: Math.round(structured ? 4 * parameters : Math.min(4 * 84060, 7 * parameters)),
+  };
+}
+
+/** Medians with the runs behind them: 7 dense runs within -10%/+30%, CSR runs fewer as the product slows. */
+function samplePointLatency(structured: boolean, s: number): Point['latency'] {
+  const dense = 1.2 * (structured ? 1 - s * 0.8 : 1);
+  const sparse = 1.8 * (1 - s) + 0.2;
+  return {
+    denseMsPer100: dense,
+    sparseMsPer100: structured ? null : sparse,
+    denseSpread: { runs: 7, minMs: dense * 0.9, maxMs: dense * 1.3 },
+    sparseSpread: structured ? null : { runs: s < 0.5 ? 3 : 5, minMs: sparse * 0.8, maxMs: sparse * 1.5 },
   };
 }
 
@@ -132,7 +144,7 @@ export function sampleAnalysis(): AnalysisResults {
       loss: 0.08,
       parameters: 84060,
       flops: 168120,
-      latency: { denseMsPer100: 1.2 },
+      latency: { denseMsPer100: 1.2, denseSpread: { runs: 7, minMs: 1.1, maxMs: 1.5 } },
       onnxBytes: 4 * 84060,
       apoz: names.map((n, i) => apoz(n, 0, sizes[i], i < 2)),
       similarityMatrix: matrix(3, 3, 0),

@@ -5,6 +5,7 @@ import { claimOutputs, FORCE_OPTION, startBackend, type Command } from '../comma
 import { info, printJson, table } from '../output';
 import { resultsPaths, writeResultsAndReport } from '../report';
 import { metricOption } from './analyze';
+import { compareSummary, crossHeading } from './compare-summary';
 import { dataOptionsFrom, noteSamples, progressPrinter, sampleOptions } from './experiment-options';
 import { geometryFrom, geometryOptions, geometrySummary } from './geometry';
 import { modelReadOptions, readOptionsFrom } from './inspect';
@@ -18,7 +19,8 @@ function formatMatrix(rows: string[], cols: string[], values: (number | null)[][
 
 export const compareCommand: Command = {
   name: 'compare',
-  summary: "layer-by-layer similarity of two checkpoints (and of each with itself), plus both models' APoZ and representational geometry",
+  summary:
+    "two checkpoints on the same samples: accuracy, loss, agreement and size of each, then layer-by-layer similarity (and of each with itself), both models' APoZ and representational geometry",
   usage:
     'prunescope compare MODEL_A MODEL_B --data mnist|PATH [--metric linear-cka|rbf-cka|debiased-cka|minibatch-cka|mean-cca|svcca|pwcca|nbs] [--split validation|test|train] [--samples N] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR',
   async run(argv) {
@@ -61,13 +63,17 @@ export const compareCommand: Command = {
         results: resultsPath,
         report: reportPath,
         metric,
+        agreement: results.agreement ?? null,
+        a: { evaluation: results.a.evaluation ?? null, size: results.a.size ?? null },
+        b: { evaluation: results.b.evaluation ?? null, size: results.b.size ?? null },
         cross: results.cross,
         selfA: results.a.selfSimilarity,
         selfB: results.b.selfSimilarity,
       });
       return;
     }
-    info(`${metric} of A (rows) against B (columns) on ${results.dataset.samples} ${results.dataset.split} samples:\n`);
+    info(`${compareSummary(results)}\n`);
+    info(`${crossHeading(results)}\n`);
     info(formatMatrix(results.a.model.layerNames, results.b.model.layerNames, results.cross));
     for (const [side, s] of [
       ['A', results.a],

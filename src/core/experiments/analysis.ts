@@ -7,13 +7,15 @@ import type { ReadOptions } from '../formats/format';
 import { onnxWeightBytes } from '../formats/onnx/write';
 import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
 import { keepMaskMagnitudeKS } from '../metrics/ks';
+import { keptAndPrunedCounts } from '../prune/magnitude-bins';
+import { DEFAULT_WEIGHT_MAP_UNITS, localitySetup, pointLocality, resolveImageShape, type LocalitySetup } from '../metrics/locality';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
 import { outputSize, type MLP } from '../model/mlp';
 import { strategyById } from '../prune/registry';
 import type { Baseline, Histogram, LayerPoint, Point, ScheduleName, StrategyRun, AnalysisResults } from '../results/format';
 import { RESULTS_FORMAT, RESULTS_VERSION } from '../results/format';
 import { evaluate } from '../train/evaluate';
-import { denseLatencyMs, onnxRuntimeLatencyMs, sparseLatencyMs } from './latency';
+import { denseLatency, type LatencyRuns, onnxRuntimeLatency, sparseLatency, spreadOf } from './latency';
 import { modelInfo } from './model-info';
 import { CenteredGrams, gramFormFits, layerApoz, representations, similarityMatrix } from './representations';
 import { patternLabel, resolvePruning, scheduleExtras, type CalibrationSource, type PruningOptions } from './pruning-options';
@@ -63,6 +65,10 @@ export interface AnalysisOptions extends DataOptions, PruningOptions {
    * min(samples, geometry.samples) activation rows (default 500); false skips it.
    */
   geometry?: LayerGeometryOptions | false;
+  /** The image the inputs are, when neither the model nor the dataset says: [height, width] or with channels. */
+  imageShape?: number[];
+  /** First-layer units whose weight maps every point stores (default 64; 0: none). */
+  weightMapUnits?: number;
 }
 
 export const DEFAULT_SAMPLES = 512;
@@ -108,16 +114,7 @@ export function calibrationSource(data: PreparedData, options: DataOptions): Cal
 
 /** |w| of the original weights split by whether they survived, on bins shared by both series. */
 function magnitudeHistograms(original: Float32Array, keep: Uint8Array): { pruned: Histogram; kept: Histogram } {
-  let max = 0;
-  for (const w of original) max = Math.max(max, Math.abs(w));
-  const top = max > 0 ? max : 1;
-  const edges = Array.from({ length: HISTOGRAM_BINS + 1 }, (_, b) => (top * b) / HISTOGRAM_BINS);
-  const pruned = new Array<number>(HISTOGRAM_BINS).fill(0);
-  const kept = new Array<number>(HISTOGRAM_BINS).fill(0);
-  for (let i = 0; i < original.length; i++) {
-    const bin = Math.min(HISTOGRAM_BINS - 1, Math.floor((Math.abs(original[i]) / top) * HISTOGRAM_BINS));
-    (keep[i] ? kept : pruned)[bin]++;
-  }
+  const { edges, kept, pruned } = keptAndPrunedCounts(original, keep, HISTOGRAM_BINS);
   return { pruned: { edges, counts: pruned }, kept: { edges, counts: kept } };
 }
 
@@ -131,10 +128,10 @@ function nonzero(a: Float32Array): number {
 export interface OriginalMeasures {
   evaluation: { accuracy: number; loss: number; agreement: number };
   similarity: { values: (number | null)[][]; problems: string[] };
-  denseMsPer100: number;
+  dense: LatencyRuns;
   onnxBytes: number;
   /** Measured on first use: only unstructured runs need it. */
-  sparseMsPer100?: number;
+  sparse?: LatencyRuns;
 }
 
 /** Same layer shapes, activations and bitwise-equal weights and biases. */
@@ -180,6 +177,8 @@ export interface PointContext {
   data: PreparedData;
   metric: SimilarityMetricId;
   prunable: Set<number>;
+  /** The first layer read as an image, when it is one: locality and weight maps per point. */
+  locality?: LocalitySetup;
 }
 
 /** Everything a point records about one pruned model. */
@@ -200,11 +199,11 @@ export async function measurePoint(ctx: PointContext, step: ScheduleStep, lineag
       : similarityMatrix(ctx.originalReps, reps, ctx.metric, names));
   const apoz = layerApoz(model, reps);
   const { layers, keptWeights, prunableWeights } = layerPoints(ctx, model, lineage, sim.values, apoz);
-  const denseMsPer100 = same?.denseMsPer100 ?? denseLatencyMs(model, x, data.samples);
-  let sparseMsPer100: number | null = null;
+  const dense = same?.dense ?? denseLatency(model, x, data.samples);
+  let sparse: LatencyRuns | null = null;
   if (lineage.kind === 'unstructured') {
-    if (same) sparseMsPer100 = same.sparseMsPer100 ??= sparseLatencyMs(model, x, data.samples);
-    else sparseMsPer100 = sparseLatencyMs(model, x, data.samples);
+    if (same) sparse = same.sparse ??= sparseLatency(model, x, data.samples);
+    else sparse = sparseLatency(model, x, data.samples);
   }
   return {
     sparsity: step.target,
@@ -215,12 +214,65 @@ export async function measurePoint(ctx: PointContext, step: ScheduleStep, lineag
     agreement: ev.agreement ?? 1,
     parameters: layers.reduce((a, l) => a + l.parameters, 0),
     flops: layers.reduce((a, l) => a + l.flops, 0),
-    latency: { denseMsPer100, sparseMsPer100, onnxruntimeMsPer100: onnxRuntimeLatencyMs(model, x, data.samples) },
+    latency: latencyOf(dense, sparse, onnxRuntimeLatency(model, x, data.samples)),
     layers,
     similarityMatrix: sim.values,
     finetuneEpochs: step.finetuneEpochs,
     onnxBytes: same?.onnxBytes ?? onnxWeightBytes(model.layers),
+    ...(ctx.locality ? localityOf(ctx.locality, model, lineage) : {}),
   };
+}
+
+/** A point's latency: each median with the spread of the runs behind it. */
+function latencyOf(dense: LatencyRuns, sparse: LatencyRuns | null, ort: LatencyRuns | null): Point['latency'] {
+  return {
+    denseMsPer100: dense.medianMs,
+    sparseMsPer100: sparse?.medianMs ?? null,
+    onnxruntimeMsPer100: ort?.medianMs ?? null,
+    denseSpread: spreadOf(dense),
+    sparseSpread: spreadOf(sparse),
+    onnxruntimeSpread: spreadOf(ort),
+  };
+}
+
+function baselineLatency(dense: LatencyRuns, ort: LatencyRuns | null): Baseline['latency'] {
+  return {
+    denseMsPer100: dense.medianMs,
+    onnxruntimeMsPer100: ort?.medianMs ?? null,
+    denseSpread: spreadOf(dense),
+    onnxruntimeSpread: spreadOf(ort),
+  };
+}
+
+/** The first layer's locality under the point's mask, and its weight maps. */
+function localityOf(setup: LocalitySetup, model: MLP, lineage: Lineage): Pick<Point, 'locality' | 'weightMaps'> {
+  const units = lineage.kind === 'structured' ? lineage.units()[0] : null;
+  return pointLocality(setup, lineage.keepMask(0), model.layers[0], units);
+}
+
+/**
+ * When the inputs are an image (the model's shape, else the dataset's, else `imageShape`): the
+ * original's locality and maps in the baseline, and the setup every point is measured with.
+ */
+function originalLocality(
+  baseline: Baseline,
+  original: MLP,
+  data: PreparedData,
+  options: AnalysisOptions,
+  seed: number,
+): LocalitySetup | undefined {
+  const first = original.layers[0];
+  const candidates = { model: original.inputShape, dataset: data.evalSet.sampleShape, option: options.imageShape };
+  const resolved = resolveImageShape(first.inputSize, candidates);
+  if (!resolved) return undefined;
+  const setup = localitySetup(first, { ...resolved.image, source: resolved.source }, options.weightMapUnits ?? DEFAULT_WEIGHT_MAP_UNITS, {
+    seed,
+  });
+  const { locality, weightMaps } = pointLocality(setup, null, first, null);
+  baseline.locality = locality;
+  if (weightMaps)
+    baseline.weightMaps = { layer: first.name, height: setup.image.height, width: setup.image.width, units: setup.mapUnits, ...weightMaps };
+  return setup;
 }
 
 /** Per layer of the pruned model: what survived of the original, its size and cost, and its similarity to the original layer; with the weights kept out of the prunable ones. */
@@ -300,6 +352,7 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
 
   progress(0.02, 'measuring the original model');
   const { baseline, ctx } = await measureOriginal(original, data, settings, options.geometry, hooks.signal, progress);
+  ctx.locality = originalLocality(baseline, original, data, options, settings.seed);
   const { strategies, schedule, iterations, finetuneEpochs, metric, seed, includeOutput } = settings;
   const count = { done: 0, total: strategies.length * settings.variants.length * options.sparsities.length * iterations };
   const runs: StrategyRun[] = [];
@@ -396,15 +449,13 @@ async function measureOriginal(
   const prunable = new Set(original.layers.map((_, i) => i).filter((i) => i < last || includeOutput));
   const baseParams = original.layers.reduce((a, l) => a + l.weights.length + (l.bias ? l.bias.length : 0), 0);
   const originalBytes = onnxWeightBytes(original.layers);
+  const baseDense = denseLatency(original, data.activationSet.x, data.samples);
   const baseline: Baseline = {
     accuracy: baseEval.accuracy,
     loss: baseEval.loss,
     parameters: baseParams,
     flops: original.layers.reduce((a, l) => a + 2 * l.weights.length, 0),
-    latency: {
-      denseMsPer100: denseLatencyMs(original, data.activationSet.x, data.samples),
-      onnxruntimeMsPer100: onnxRuntimeLatencyMs(original, data.activationSet.x, data.samples),
-    },
+    latency: baselineLatency(baseDense, onnxRuntimeLatency(original, data.activationSet.x, data.samples)),
     onnxBytes: originalBytes,
     apoz: layerApoz(original, originalReps),
     similarityMatrix: selfSim.values,
@@ -418,7 +469,7 @@ async function measureOriginal(
   const originalMeasures: OriginalMeasures = {
     evaluation: { accuracy: baseEval.accuracy, loss: baseEval.loss, agreement: 1 },
     similarity: selfSim,
-    denseMsPer100: baseline.latency.denseMsPer100,
+    dense: baseDense,
     onnxBytes: originalBytes,
   };
   const originalPredictions = baseEval.predictions!;

@@ -1,13 +1,17 @@
 import { engineInfo, initBackend } from '../backend';
+import { sliceRows, type Dataset } from '../data/dataset';
 import { checkFits } from '../data/load';
 import { PruneScopeError } from '../errors';
 import type { ReadOptions } from '../formats/format';
+import { onnxWeightBytes } from '../formats/onnx/write';
 import { readModel } from '../formats/registry';
 import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
 import { linearCKAMatrix } from '../metrics/cka';
 import type { Matrix } from '../metrics/matrix';
+import { outputSize, type MLP } from '../model/mlp';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
-import type { ComparisonResults, LayerGeometry, ModelInfo } from '../results/format';
+import type { ComparisonResults, ComparisonSide, LayerGeometry, ModelInfo } from '../results/format';
+import { evaluate } from '../train/evaluate';
 import { checkCancelled, prepareData, resultsHeader, type DataOptions, type JobHooks } from './analysis';
 import { modelInfo } from './model-info';
 import { layerApoz, representations, similarityMatrix } from './representations';
@@ -44,6 +48,48 @@ function sameInputs(
 }
 
 type Values = { values: (number | null)[][] };
+
+/** Parameters (all, and those a sparse kernel keeps), FLOPs and ONNX bytes, counted as an analysis counts its points. */
+export function modelSize(mlp: MLP): NonNullable<ComparisonSide['size']> {
+  let weights = 0;
+  let nonzeroWeights = 0;
+  let biases = 0;
+  for (const l of mlp.layers) {
+    weights += l.weights.length;
+    for (const w of l.weights) if (w !== 0) nonzeroWeights++;
+    biases += l.bias?.length ?? 0;
+  }
+  return {
+    parameters: weights + biases,
+    nonzeroParameters: nonzeroWeights + biases,
+    flops: 2 * nonzeroWeights,
+    onnxBytes: onnxWeightBytes(mlp.layers),
+  };
+}
+
+interface PairEvaluation {
+  a?: ComparisonSide['evaluation'];
+  b?: ComparisonSide['evaluation'];
+  agreement?: number;
+}
+
+/**
+ * Accuracy and loss of A and B, and how often B predicts what A predicts, on the very rows the
+ * similarity is measured on. Unlabelled rows give nothing; a model with too few outputs for the
+ * labels gets no accuracy (and the pair no agreement) instead of failing the whole comparison.
+ */
+export async function evaluatePair(a: MLP, b: MLP, rows: Dataset): Promise<PairEvaluation> {
+  if (!rows.y) return {};
+  const fits = (m: MLP) => rows.classes <= outputSize(m);
+  const evA = fits(a) ? await evaluate(a, rows, { keepPredictions: true }) : undefined;
+  const evB = fits(b) ? await evaluate(b, rows, evA?.predictions ? { referencePredictions: evA.predictions } : {}) : undefined;
+  const pick = (e: typeof evA) => e && { accuracy: e.accuracy, loss: e.loss };
+  return {
+    a: pick(evA),
+    b: pick(evB),
+    ...(evB?.agreement !== undefined && outputSize(a) === outputSize(b) ? { agreement: evB.agreement } : {}),
+  };
+}
 
 /**
  * A against B, A against itself and B against itself. Linear CKA on onnxruntime takes all three
@@ -97,9 +143,28 @@ function threeMatrices(
   return { cross, selfA, selfB };
 }
 
+function side(
+  model: ModelInfo,
+  mlp: MLP,
+  reps: Matrix[],
+  self: Values,
+  evaluation: ComparisonSide['evaluation'],
+  geometry: LayerGeometry[] | undefined,
+): ComparisonSide {
+  return {
+    model,
+    ...(evaluation && { evaluation }),
+    size: modelSize(mlp),
+    apoz: layerApoz(mlp, reps),
+    selfSimilarity: self.values,
+    ...(geometry && { geometry }),
+  };
+}
+
 /**
  * Two checkpoints side by side: every layer of A against every layer of B (and each against
- * itself) on the same samples, plus both models' APoZ and representational geometry.
+ * itself) on the same samples, both models' accuracy, loss, agreement and size on those samples,
+ * and their APoZ and representational geometry.
  */
 export async function runComparison(options: ComparisonOptions, hooks: JobHooks = {}): Promise<ComparisonResults> {
   await initBackend();
@@ -122,8 +187,11 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
   checkCancelled(hooks.signal);
   const namesA = a.layers.map((l) => `A ${l.name}`);
   const namesB = b.layers.map((l) => `B ${l.name}`);
+  progress(0.2, 'accuracy, loss and agreement of A and B');
+  const evaluation = await evaluatePair(a, b, sliceRows(data.activationSet, 0, data.samples));
+  checkCancelled(hooks.signal);
   const { cross, selfA, selfB } = threeMatrices(repsA, repsB, metric, { namesA, namesB }, (f, m) => progress(f, m), hooks.signal);
-  // Both models are compared on the activation samples; nothing is evaluated on labels.
+  // Both models are compared, and evaluated, on the activation samples.
   const header = resultsHeader(data, { split: data.activationSplit, samples: data.samples });
   const infoA = await modelInfo(a);
   const infoB = await modelInfo(b);
@@ -152,8 +220,9 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
     ...header,
     kind: 'comparison',
     metric,
-    a: { model: infoA, apoz: layerApoz(a, repsA), selfSimilarity: selfA.values, ...(geometryA && { geometry: geometryA }) },
-    b: { model: infoB, apoz: layerApoz(b, repsB), selfSimilarity: selfB.values, ...(geometryB && { geometry: geometryB }) },
+    ...(evaluation.agreement !== undefined && { agreement: evaluation.agreement }),
+    a: side(infoA, a, repsA, selfA, evaluation.a, geometryA),
+    b: side(infoB, b, repsB, selfB, evaluation.b, geometryB),
     cross: cross.values,
   };
 }

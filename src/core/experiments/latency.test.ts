@@ -5,7 +5,19 @@ import { predict } from '../model/forward';
 import type { MLP } from '../model/mlp';
 import { seededRandom } from '../prune/rng';
 import { onnxRuntime } from '../engine/onnxruntime';
-import { csrForward, denseLatencyMs, onnxRuntimeLatencyMs, sparseLatencyMs, toCsr } from './latency';
+import { baselineSchema, latencySpreadSchema, pointSchema } from '../results/format';
+import {
+  csrForward,
+  denseLatency,
+  denseLatencyMs,
+  onnxRuntimeLatency,
+  onnxRuntimeLatencyMs,
+  sparseLatency,
+  sparseLatencyMs,
+  spreadOf,
+  summarizeRuns,
+  toCsr,
+} from './latency';
 
 function sparseMlp(): MLP {
   const next = seededRandom(3);
@@ -64,5 +76,53 @@ describe('latency', () => {
     const ms = onnxRuntimeLatencyMs(mlp, x, 3, 2);
     if (onnxRuntime()) assert.ok(ms !== null && ms > 0 && Number.isFinite(ms), `got ${ms}`);
     else assert.equal(ms, null);
+  });
+  it('summarizes runs as median, count, fastest and slowest (odd and even counts, any order)', () => {
+    // By hand: sorted 1, 2, 3, 9, 60 -> median 3; sorted 2, 4, 10, 30 -> median (4 + 10) / 2 = 7.
+    assert.deepEqual(summarizeRuns([9, 1, 60, 3, 2]), { medianMs: 3, runs: 5, minMs: 1, maxMs: 60 });
+    assert.deepEqual(summarizeRuns([30, 4, 2, 10]), { medianMs: 7, runs: 4, minMs: 2, maxMs: 30 });
+    assert.deepEqual(summarizeRuns([17.6]), { medianMs: 17.6, runs: 1, minMs: 17.6, maxMs: 17.6 });
+    assert.throws(() => summarizeRuns([]), /no runs/);
+    assert.deepEqual(spreadOf(summarizeRuns([9, 1, 60])), { runs: 3, minMs: 1, maxMs: 60 });
+    assert.equal(spreadOf(null), null);
+  });
+
+  it('each timing records its runs: dense repeats, CSR within its budget, onnxruntime when it loads; min <= median <= max', () => {
+    const mlp = sparseMlp();
+    const x = new Float32Array(3 * 12).fill(0.5);
+    const check = (t: { medianMs: number; runs: number; minMs: number; maxMs: number }, runs: number | [number, number], what: string) => {
+      assert.ok(
+        t.minMs >= 0 && t.minMs <= t.medianMs && t.medianMs <= t.maxMs && Number.isFinite(t.maxMs),
+        `${what}: ${JSON.stringify(t)}`,
+      );
+      if (typeof runs === 'number') assert.equal(t.runs, runs, what);
+      else assert.ok(t.runs >= runs[0] && t.runs <= runs[1], `${what}: ${t.runs} runs`);
+      // What the results file records parses as such.
+      assert.deepEqual(latencySpreadSchema.parse(spreadOf(t)), { runs: t.runs, minMs: t.minMs, maxMs: t.maxMs });
+    };
+    check(denseLatency(mlp, x, 3, 5), 5, 'dense');
+    // A tiny model takes far less than the 250 ms budget: every one of maxRuns runs happens.
+    check(sparseLatency(mlp, x, 3, 250, 4), 4, 'sparse');
+    // A budget of 0 stops after the one run that is always made.
+    check(sparseLatency(mlp, x, 3, 0, 5), 1, 'sparse, no budget');
+    const ort = onnxRuntimeLatency(mlp, x, 3, 3);
+    if (onnxRuntime()) check(ort!, 3, 'onnxruntime');
+    else assert.equal(ort, null);
+  });
+
+  it('a spread whose minimum exceeds its maximum, or with no runs, is refused; files without spreads still parse', () => {
+    assert.equal(latencySpreadSchema.safeParse({ runs: 3, minMs: 2, maxMs: 1 }).success, false);
+    assert.equal(latencySpreadSchema.safeParse({ runs: 0, minMs: 1, maxMs: 2 }).success, false);
+    assert.equal(latencySpreadSchema.safeParse({ runs: 2.5, minMs: 1, maxMs: 2 }).success, false);
+    // Files written before spreads were recorded still read: the spreads are optional.
+    assert.deepEqual(pointSchema.shape.latency.parse({ denseMsPer100: 3, sparseMsPer100: null }), {
+      denseMsPer100: 3,
+      sparseMsPer100: null,
+    });
+    assert.deepEqual(baselineSchema.shape.latency.parse({ denseMsPer100: 3 }), { denseMsPer100: 3 });
+    assert.equal(
+      pointSchema.shape.latency.safeParse({ denseMsPer100: 3, sparseMsPer100: null, denseSpread: { runs: 7, minMs: 4, maxMs: 2 } }).success,
+      false,
+    );
   });
 });

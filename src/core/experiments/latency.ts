@@ -3,20 +3,40 @@ import { onnxRuntime, OrtSession } from '../engine/onnxruntime';
 import { buildOnnxModel, encodeOnnxModel } from '../formats/onnx/write';
 import { forward, mlpTensors } from '../model/forward';
 import type { Activation, MLP } from '../model/mlp';
+import type { LatencySpread } from '../results/format';
 
 /**
  * Forward latency per batch of 100 samples, as the pruning-challenge write-up timed it: the dense
  * (shrunk) model through the compute backend, and for unstructured sparsity a CSR sparse matrix
  * product that skips the zeros. Median of `repeats` runs after a warm-up, so one slow run on a
- * shared machine does not decide the number.
+ * shared machine does not decide the number; the fastest and slowest run are kept beside it, so a
+ * reader sees how far that machine's load moved the runs (issue 17: a point read 60 ms against
+ * 17.6 ms for the same shapes).
  */
 
 const BATCH = 100;
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
+/** The timed runs of one measurement, summarised: median, count, fastest and slowest (ms per 100 samples). */
+export interface LatencyRuns {
+  medianMs: number;
+  runs: number;
+  minMs: number;
+  maxMs: number;
+}
+
+/** Median, count, minimum and maximum of the run times; throws on no runs (a caller's bug, not a user's). */
+export function summarizeRuns(times: number[]): LatencyRuns {
+  if (times.length === 0) throw new Error('summarizeRuns: no runs');
+  const s = [...times].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return { medianMs: s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2, runs: s.length, minMs: s[0], maxMs: s[s.length - 1] };
+}
+
+/** What the results file records beside a median (src/core/results/format.ts `latencySpreadSchema`). */
+export function spreadOf(t: LatencyRuns): LatencySpread;
+export function spreadOf(t: LatencyRuns | null): LatencySpread | null;
+export function spreadOf(t: LatencyRuns | null): LatencySpread | null {
+  return t ? { runs: t.runs, minMs: t.minMs, maxMs: t.maxMs } : null;
 }
 
 function sampleBatch(x: Float32Array, n: number, inputSize: number): Float32Array {
@@ -28,7 +48,7 @@ function sampleBatch(x: Float32Array, n: number, inputSize: number): Float32Arra
   return out;
 }
 
-export function denseLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7): number {
+export function denseLatency(mlp: MLP, x: Float32Array, n: number, repeats = 7): LatencyRuns {
   const t = mlpTensors(mlp);
   const input = tf.tensor2d(sampleBatch(x, n, mlp.inputSize), [BATCH, mlp.inputSize]);
   try {
@@ -40,11 +60,16 @@ export function denseLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7
       y.dispose();
       if (i > 0) times.push(performance.now() - start);
     }
-    return median(times);
+    return summarizeRuns(times);
   } finally {
     input.dispose();
     t.dispose();
   }
+}
+
+/** The median of `denseLatency`. */
+export function denseLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7): number {
+  return denseLatency(mlp, x, n, repeats).medianMs;
 }
 
 /**
@@ -52,7 +77,7 @@ export function denseLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7
  * initializers for mostly-zero kernels, which onnxruntime densifies when it loads them): what a
  * deployment on onnxruntime sees. Null when onnxruntime-node does not load here.
  */
-export function onnxRuntimeLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7): number | null {
+export function onnxRuntimeLatency(mlp: MLP, x: Float32Array, n: number, repeats = 7): LatencyRuns | null {
   const ort = onnxRuntime();
   if (!ort) return null;
   const session = new OrtSession(ort, encodeOnnxModel(buildOnnxModel(mlp, 'latency')), ['output']);
@@ -64,10 +89,15 @@ export function onnxRuntimeLatencyMs(mlp: MLP, x: Float32Array, n: number, repea
       session.run(input);
       if (i > 0) times.push(performance.now() - start);
     }
-    return median(times);
+    return summarizeRuns(times);
   } finally {
     session.dispose();
   }
+}
+
+/** The median of `onnxRuntimeLatency`, null when onnxruntime-node does not load here. */
+export function onnxRuntimeLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7): number | null {
+  return onnxRuntimeLatency(mlp, x, n, repeats)?.medianMs ?? null;
 }
 
 /** A layer's weights in compressed sparse row form over the transposed kernel: row j = unit j's inputs. */
@@ -184,11 +214,11 @@ export function csrForward(layers: CsrLayer[], x: Float32Array, rows: number): F
 }
 
 /**
- * Median over runs until `budgetMs` is spent (at least one, at most `maxRuns`): the product is
- * slow in JS on dense weights (~0.5 s a run at k = 0 on the 784-1000-1000-500-200-10 MLP) and
- * fast when sparse, and a sweep measures it at every point.
+ * Runs until `budgetMs` is spent (at least one, at most `maxRuns`): the product is slow in JS on
+ * dense weights (~0.5 s a run at k = 0 on the 784-1000-1000-500-200-10 MLP) and fast when sparse,
+ * and a sweep measures it at every point, so the run count varies and is recorded.
  */
-export function sparseLatencyMs(mlp: MLP, x: Float32Array, n: number, budgetMs = 250, maxRuns = 5): number {
+export function sparseLatency(mlp: MLP, x: Float32Array, n: number, budgetMs = 250, maxRuns = 5): LatencyRuns {
   const layers = toCsr(mlp);
   const input = sampleBatch(x, n, mlp.inputSize);
   const times: number[] = [];
@@ -201,5 +231,10 @@ export function sparseLatencyMs(mlp: MLP, x: Float32Array, n: number, budgetMs =
     times.push(t);
     spent += t;
   }
-  return median(times);
+  return summarizeRuns(times);
+}
+
+/** The median of `sparseLatency`. */
+export function sparseLatencyMs(mlp: MLP, x: Float32Array, n: number, budgetMs = 250, maxRuns = 5): number {
+  return sparseLatency(mlp, x, n, budgetMs, maxRuns).medianMs;
 }

@@ -142,3 +142,53 @@ test('webview HTML: strict CSP with a nonce, no inline or eval, escaped title', 
   assert.doesNotMatch(html, /<[^>]*\son[a-z]+=/);
   assert.equal(escapeHtml(`"'&`), '&quot;&#39;&amp;');
 });
+
+test('CSV: the runs behind each latency median, after the medians; empty where a file has none', () => {
+  const r = sampleAnalysis();
+  const header = resultsToCsv(r).split('\n')[0].split(',');
+  const at = header.indexOf('onnxruntime_ms_per_100');
+  assert.deepEqual(header.slice(at + 1, at + 10), [
+    'dense_runs',
+    'dense_min_ms',
+    'dense_max_ms',
+    'sparse_runs',
+    'sparse_min_ms',
+    'sparse_max_ms',
+    'onnxruntime_runs',
+    'onnxruntime_min_ms',
+    'onnxruntime_max_ms',
+  ]);
+  const p = r.runs[0].points[2];
+  p.latency = {
+    denseMsPer100: 17.6,
+    sparseMsPer100: 60,
+    onnxruntimeMsPer100: 5.5,
+    denseSpread: { runs: 7, minMs: 15.25, maxMs: 61 },
+    sparseSpread: { runs: 2, minMs: 58, maxMs: 62 },
+    onnxruntimeSpread: { runs: 7, minMs: 5, maxMs: 9.75 },
+  };
+  const q = r.runs[0].points[3];
+  q.latency = { denseMsPer100: 3, sparseMsPer100: null };
+  r.baseline.latency = {
+    denseMsPer100: 20,
+    onnxruntimeMsPer100: null,
+    denseSpread: { runs: 7, minMs: 19, maxMs: 25 },
+    onnxruntimeSpread: null,
+  };
+  const rows = parse(resultsToCsv(r), { columns: true }) as Record<string, string>[];
+  const model = (pt: typeof p) =>
+    rows.find(
+      (x) =>
+        x.strategy === 'magnitude' && x.layer === '(model)' && Number(x.sparsity) === pt.sparsity && Number(x.iteration) === pt.iteration,
+    )!;
+  const spread = (row: Record<string, string>) => header.slice(at - 2, at + 10).map((c) => row[c]);
+  assert.deepEqual(spread(model(p)), ['17.6', '60', '5.5', '7', '15.25', '61', '2', '58', '62', '7', '5', '9.75']);
+  // A point from a file without spreads (and no CSR or onnxruntime time): the medians only.
+  assert.deepEqual(spread(model(q)), ['3', '', '', '', '', '', '', '', '', '', '', '']);
+  assert.deepEqual(spread(rows[0]), ['20', '', '', '7', '19', '25', '', '', '', '', '', '']);
+  // Layer rows carry no latency; the columns after the new ones stay in place.
+  const layer = rows.find((x) => x.strategy === 'magnitude' && x.layer === p.layers[0].name && Number(x.sparsity) === p.sparsity)!;
+  assert.deepEqual(spread(layer), new Array<string>(12).fill(''));
+  assert.equal(Number(layer.similarity), p.layers[0].similarity);
+  assert.equal(Number(layer.finetune_epochs), p.finetuneEpochs);
+});

@@ -1,4 +1,4 @@
-import type { LayerGeometry, Results } from './format';
+import type { LatencySpread, LayerGeometry, Locality, Results } from './format';
 
 function cell(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '';
@@ -57,69 +57,106 @@ function comparisonCsv(results: Extract<Results, { kind: 'comparison' }>): strin
 // prettier-ignore
 const ANALYSIS_HEADER = [
   'strategy', 'kind', 'schedule', 'series', 'compensated', 'iteration', 'sparsity', 'actual_sparsity', 'layer', 'units', 'accuracy', 'loss', 'agreement',
-  'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'onnxruntime_ms_per_100', 'similarity', 'apoz_mean', 'magnitude_ks', 'finetune_epochs',
-  'geometry_order', 'units_kept', 'geometry_r2',
-];
+  'parameters', 'flops', 'onnx_bytes', 'dense_ms_per_100', 'sparse_ms_per_100', 'onnxruntime_ms_per_100',
+  'dense_runs', 'dense_min_ms', 'dense_max_ms', 'sparse_runs', 'sparse_min_ms', 'sparse_max_ms', 'onnxruntime_runs', 'onnxruntime_min_ms', 'onnxruntime_max_ms',
+  'similarity', 'apoz_mean', 'magnitude_ks', 'finetune_epochs', 'geometry_order', 'units_kept', 'geometry_r2',
+  'locality_median_ratio', 'locality_median_layer_ratio', 'locality_local_share', 'locality_median_spread_px',
+] as const;
 
+type Column = (typeof ANALYSIS_HEADER)[number];
 type Cell = string | number | null | undefined;
+type Row = Partial<Record<Column, Cell>>;
 type AnalysisResults = Extract<Results, { kind: 'analysis' }>;
+
+/** A record in header order; columns a row does not name stay empty. */
+const inOrder = (row: Row): Cell[] => ANALYSIS_HEADER.map((c) => row[c]);
+
+/** The first layer's locality (src/core/metrics/locality.ts) on a (model) row; empty when not recorded. */
+function localityCells(l: Locality | undefined): Row {
+  return {
+    locality_median_ratio: l?.medianRatio,
+    locality_median_layer_ratio: l?.medianLayerRatio,
+    locality_local_share: l?.localShare,
+    locality_median_spread_px: l?.medianSpread,
+  };
+}
+
+/** The runs behind one latency median as `<prefix>_runs`, `_min_ms`, `_max_ms` (empty without them: older files). */
+function spreadCells(prefix: 'dense' | 'sparse' | 'onnxruntime', s: LatencySpread | null | undefined): Row {
+  return { [`${prefix}_runs`]: s?.runs, [`${prefix}_min_ms`]: s?.minMs, [`${prefix}_max_ms`]: s?.maxMs };
+}
 
 function analysisCsv(results: AnalysisResults): string {
   const b = results.baseline;
-  // prettier-ignore
-  const body: Cell[][] = [['original', '', '', 'original', '', 0, 0, 0, '(model)', '', b.accuracy, b.loss, 1, b.parameters, b.flops, b.onnxBytes, b.latency.denseMsPer100, null, b.latency.onnxruntimeMsPer100 ?? null, null, null, null, 0]];
+  const original: Row = { strategy: 'original', series: 'original', iteration: 0, sparsity: 0, actual_sparsity: 0, finetune_epochs: 0 };
+  const body: Row[] = [
+    {
+      ...original,
+      layer: '(model)',
+      accuracy: b.accuracy,
+      loss: b.loss,
+      agreement: 1,
+      parameters: b.parameters,
+      flops: b.flops,
+      onnx_bytes: b.onnxBytes,
+      dense_ms_per_100: b.latency.denseMsPer100,
+      onnxruntime_ms_per_100: b.latency.onnxruntimeMsPer100,
+      ...spreadCells('dense', b.latency.denseSpread),
+      ...spreadCells('onnxruntime', b.latency.onnxruntimeSpread),
+      ...localityCells(b.locality),
+    },
+  ];
   for (const run of results.runs) for (const p of run.points) body.push(...pointRows(run, p));
   for (const [layer, units, order, k, r2] of geometryPoints(b.geometry)) {
-    body.push([
-      'original',
-      '',
-      '',
-      'original',
-      '',
-      0,
-      0,
-      0,
-      layer,
-      units,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      0,
-      order,
-      k,
-      r2,
-    ]);
+    body.push({ ...original, layer, units, geometry_order: order, units_kept: k, geometry_r2: r2 });
   }
-  return rows(ANALYSIS_HEADER, body);
+  return rows([...ANALYSIS_HEADER], body.map(inOrder));
 }
 
 /**
  * A point's model-wide row, then one row per layer. `series` is the run's label or, without one,
  * its strategy: a strategy's plain and compensated runs share `strategy` and differ in `series`.
  */
-function pointRows(run: AnalysisResults['runs'][number], p: AnalysisResults['runs'][number]['points'][number]): Cell[][] {
-  const common = [
-    run.strategy,
-    run.kind,
-    run.schedule,
-    run.label ?? run.strategy,
-    run.compensated ? 'true' : 'false',
-    p.iteration,
-    p.sparsity,
-  ];
-  // prettier-ignore
-  const model: Cell[] = [...common, p.actualSparsity, '(model)', '', p.accuracy, p.loss, p.agreement, p.parameters, p.flops, p.onnxBytes, p.latency.denseMsPer100, p.latency.sparseMsPer100, p.latency.onnxruntimeMsPer100 ?? null, null, null, null, p.finetuneEpochs];
-  // prettier-ignore
-  const layers = p.layers.map((l): Cell[] => [...common, l.sparsity, l.name, l.units, null, null, null, l.parameters, l.flops, null, null, null, null, l.similarity, l.apoz.mean, l.magnitudeKS, p.finetuneEpochs]);
+function pointRows(run: AnalysisResults['runs'][number], p: AnalysisResults['runs'][number]['points'][number]): Row[] {
+  const common: Row = {
+    strategy: run.strategy,
+    kind: run.kind,
+    schedule: run.schedule,
+    series: run.label ?? run.strategy,
+    compensated: run.compensated ? 'true' : 'false',
+    iteration: p.iteration,
+    sparsity: p.sparsity,
+    finetune_epochs: p.finetuneEpochs,
+  };
+  const model: Row = {
+    ...common,
+    actual_sparsity: p.actualSparsity,
+    layer: '(model)',
+    accuracy: p.accuracy,
+    loss: p.loss,
+    agreement: p.agreement,
+    parameters: p.parameters,
+    flops: p.flops,
+    onnx_bytes: p.onnxBytes,
+    dense_ms_per_100: p.latency.denseMsPer100,
+    sparse_ms_per_100: p.latency.sparseMsPer100,
+    onnxruntime_ms_per_100: p.latency.onnxruntimeMsPer100,
+    ...spreadCells('dense', p.latency.denseSpread),
+    ...spreadCells('sparse', p.latency.sparseSpread),
+    ...spreadCells('onnxruntime', p.latency.onnxruntimeSpread),
+    ...localityCells(p.locality),
+  };
+  const layers = p.layers.map((l): Row => ({
+    ...common,
+    actual_sparsity: l.sparsity,
+    layer: l.name,
+    units: l.units,
+    parameters: l.parameters,
+    flops: l.flops,
+    similarity: l.similarity,
+    apoz_mean: l.apoz.mean,
+    magnitude_ks: l.magnitudeKS,
+  }));
   return [model, ...layers];
 }
 

@@ -113,6 +113,61 @@ export const layerPointSchema = z.object({
   apoz: layerApozSchema,
 });
 
+/**
+ * How the timed runs behind a latency median spread: their count and the fastest and slowest, in
+ * the same unit (ms per 100 samples). Optional beside each median: files written before it lack it.
+ */
+export const latencySpreadSchema = z
+  .object({ runs: z.number().int().positive(), minMs: num, maxMs: num })
+  .refine((s) => s.minMs <= s.maxMs, { message: 'minMs must not exceed maxMs' });
+
+/**
+ * How local a first layer's kept weights are in its input image (src/core/metrics/locality.ts):
+ * per unit, the |w|-weighted RMS distance (pixels) of the kept weights' positions from their
+ * weighted centroid, over the mean of `draws` random masks keeping as many weights (ratio < 1:
+ * more local than chance). Medians over the `measured` units. Absent when the inputs are not an
+ * image, and in older files.
+ */
+export const localitySchema = z.object({
+  layer: z.string(),
+  /** How the inputs were read as an image, and whether the model, the dataset or the user said so. */
+  image: z.object({
+    height: z.number().int().positive(),
+    width: z.number().int().positive(),
+    channels: z.number().int().positive(),
+    layout: z.enum(['hwc', 'chw']),
+    source: z.enum(['model', 'dataset', 'option']),
+  }),
+  units: z.number().int().nonnegative(),
+  /** Units measured (evenly spaced by index, at most 200 by default); measured, empty and degenerate count among them. Absent: all. */
+  sampled: z.number().int().nonnegative().optional(),
+  measured: z.number().int().nonnegative(),
+  /** Units with no kept weights (removed units), left out of the medians. */
+  empty: z.number().int().nonnegative(),
+  /** Units whose ratio is undefined (a single kept weight, or no |w| mass), left out too. */
+  degenerate: z.number().int().nonnegative(),
+  medianSpread: num.nullable(),
+  medianRandomSpread: num.nullable(),
+  medianRatio: num.nullable(),
+  /** The same against masks drawn as often as the whole layer keeps each input: below 1 only when units are more local than the layer's shared preference (e.g. for the centre). */
+  medianLayerRatio: num.nullable(),
+  /** Share of the measured units with ratio below `threshold`. */
+  localShare: share.nullable(),
+  threshold: num,
+  draws: z.number().int().positive(),
+});
+
+/**
+ * A sample of the first layer's incoming weight maps: base64 of height x width int8 values per
+ * unit of the baseline's `units`, one map after the other, row-major. -128 marks a pruned weight;
+ * any other byte q is a kept weight of about q / 127 x `scale` (with several channels, the sum of
+ * the pixel's kept channels).
+ */
+export const weightMapsSchema = z.object({ scale: num.positive(), data: z.string() });
+
+/** The byte (as int8) of a pruned weight in a stored weight map. */
+export const WEIGHT_MAP_PRUNED = -128;
+
 export const pointSchema = z.object({
   /** Share asked for. */
   sparsity: share,
@@ -133,6 +188,10 @@ export const pointSchema = z.object({
     sparseMsPer100: num.nullable(),
     /** The same batch through onnxruntime running the model's written ONNX file; null without onnxruntime, absent in older files. */
     onnxruntimeMsPer100: num.nullable().optional(),
+    /** The runs behind each median; absent in older files, null where the median is. */
+    denseSpread: latencySpreadSchema.optional(),
+    sparseSpread: latencySpreadSchema.nullable().optional(),
+    onnxruntimeSpread: latencySpreadSchema.nullable().optional(),
   }),
   layers: z.array(layerPointSchema),
   /** Rows: layers of the original; columns: layers of the pruned model. */
@@ -141,6 +200,10 @@ export const pointSchema = z.object({
   finetuneEpochs: z.number().int().nonnegative(),
   /** Bytes of weights, biases and sparse indices the pruned model takes as ONNX; absent in older files. */
   onnxBytes: z.number().int().nonnegative().optional(),
+  /** The first layer's locality under this point's mask; absent when it does not apply and in older files. */
+  locality: localitySchema.optional(),
+  /** The maps of the baseline's weightMaps.units in this point's first layer; absent as there. */
+  weightMaps: weightMapsSchema.optional(),
 });
 
 export const scheduleSchema = z.enum(['one-shot', 'iterative', 'imp-rewind', 'trimming', 'gradual']);
@@ -170,7 +233,12 @@ export const baselineSchema = z.object({
   loss: num,
   parameters: z.number().int().nonnegative(),
   flops: z.number().nonnegative(),
-  latency: z.object({ denseMsPer100: num, onnxruntimeMsPer100: num.nullable().optional() }),
+  latency: z.object({
+    denseMsPer100: num,
+    onnxruntimeMsPer100: num.nullable().optional(),
+    denseSpread: latencySpreadSchema.optional(),
+    onnxruntimeSpread: latencySpreadSchema.nullable().optional(),
+  }),
   /** As a point's onnxBytes, for the original. */
   onnxBytes: z.number().int().nonnegative().optional(),
   apoz: z.array(layerApozSchema),
@@ -178,6 +246,17 @@ export const baselineSchema = z.object({
   similarityMatrix: matrix,
   /** One per hidden layer; absent in files written before it existed (or when skipped). */
   geometry: z.array(layerGeometrySchema).optional(),
+  /** The original's first-layer locality (every weight kept, so its ratio is 1; its spread is the reference). */
+  locality: localitySchema.optional(),
+  /** Which units' maps every point stores (original indices, heaviest first), the image, and the original's maps. */
+  weightMaps: weightMapsSchema
+    .extend({
+      layer: z.string(),
+      height: z.number().int().positive(),
+      width: z.number().int().positive(),
+      units: z.array(z.number().int().nonnegative()),
+    })
+    .optional(),
 });
 
 export const analysisSettingsSchema = z.object({
@@ -200,6 +279,25 @@ export const analysisSettingsSchema = z.object({
 
 export const comparisonSideSchema = z.object({
   model: modelInfoSchema,
+  /**
+   * Accuracy and mean cross-entropy on the compared rows (dataset.activationSplit, its first
+   * activationSamples); absent without labels, when the model has fewer outputs than the labels
+   * need, and in files written before it existed.
+   */
+  evaluation: z.object({ accuracy: share, loss: num }).optional(),
+  /**
+   * All parameters, those a sparse kernel keeps (non-zero weights and every bias), FLOPs per
+   * sample (2 x non-zero weights) and ONNX weight bytes, as an analysis counts its points; absent
+   * in older files.
+   */
+  size: z
+    .object({
+      parameters: z.number().int().nonnegative(),
+      nonzeroParameters: z.number().int().nonnegative(),
+      flops: z.number().nonnegative(),
+      onnxBytes: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
   apoz: z.array(layerApozSchema),
   /** The model's layers against themselves. */
   selfSimilarity: matrix,
@@ -230,6 +328,8 @@ export const comparisonResultsSchema = z.object({
   ...base,
   kind: z.literal('comparison'),
   metric: z.string(),
+  /** Share of the compared rows on which B predicts the class A predicts; absent as a side's evaluation is. */
+  agreement: share.optional(),
   a: comparisonSideSchema,
   b: comparisonSideSchema,
   /** Rows: layers of A; columns: layers of B. */
@@ -237,6 +337,82 @@ export const comparisonResultsSchema = z.object({
 });
 
 export const resultsSchema = z.discriminatedUnion('kind', [analysisResultsSchema, comparisonResultsSchema]);
+
+/** What `prunescope study` varies one at a time around its base model. */
+export const studyFactorSchema = z.enum(['dropout', 'width', 'depth']);
+
+/** The accuracy of the study's two strategies at one sparsity (their last round) and the gap, first minus second. */
+export const studyGapSchema = z.object({
+  sparsity: share,
+  /** Null when either strategy has no point there. */
+  gap: num.nullable(),
+  a: share.nullable(),
+  b: share.nullable(),
+});
+
+/**
+ * A study (`prunescope study`, src/core/experiments/study.ts): baselines trained one factor at a
+ * time around a base model, each pruned and retrained with two strategies, as an analysis. Not a
+ * member of `resultsSchema`: readers of analyses and comparisons refuse it by name; `parseAnyResults` reads it.
+ */
+export const studyResultsSchema = z.object({
+  ...base,
+  kind: z.literal('study'),
+  settings: z.object({
+    /** The gap is strategies[0]'s accuracy minus strategies[1]'s. */
+    strategies: z.tuple([z.string(), z.string()]),
+    base: z.object({ width: z.number().int().positive(), depth: z.number().int().positive(), dropout: share }),
+    factors: z.array(z.object({ factor: studyFactorSchema, values: z.array(num) })),
+    sparsities: z.array(share),
+    schedule: scheduleSchema,
+    iterations: z.number().int().positive(),
+    finetuneEpochs: z.number().int().nonnegative(),
+    /** Most training epochs of each baseline (early stopping may end it sooner). */
+    epochs: z.number().int().positive(),
+    trainSamples: z.number().int().positive(),
+    validationSamples: z.number().int().positive(),
+    seed: z.number().int(),
+    budgetSeconds: num.positive(),
+  }),
+  /** Seconds of one training epoch of the base model, measured first, and what the plan extrapolated from it. */
+  plan: z.object({ epochSeconds: num.nonnegative(), estimatedSeconds: num.nonnegative() }),
+  models: z.array(
+    z.object({
+      id: z.string(),
+      hidden: z.array(z.number().int().positive()),
+      dropout: share,
+      /** The factor values this model stands for (the base model for every factor's base value). */
+      factors: z.array(z.object({ factor: studyFactorSchema, value: num })),
+      training: z.object({
+        epochs: z.number().int().nonnegative(),
+        bestEpoch: z.number().int().nonnegative(),
+        validationAccuracy: share,
+        seconds: num.nonnegative(),
+      }),
+      estimatedSeconds: num.nonnegative(),
+      /** Training, pruning and measuring, in seconds. */
+      seconds: num.nonnegative(),
+      analysis: analysisResultsSchema,
+    }),
+  ),
+  /** Models of the grid left out, and why (the time budget). */
+  skipped: z.array(
+    z.object({
+      id: z.string(),
+      factors: z.array(z.object({ factor: studyFactorSchema, value: num })),
+      estimatedSeconds: num.nonnegative(),
+      reason: z.string(),
+    }),
+  ),
+  /** Per factor, per value that ran: the gap at every sparsity. */
+  summary: z.array(
+    z.object({
+      factor: studyFactorSchema,
+      values: z.array(z.object({ value: num, model: z.string(), gaps: z.array(studyGapSchema) })),
+    }),
+  ),
+  seconds: num.nonnegative(),
+});
 
 export type Histogram = z.infer<typeof histogramSchema>;
 export type LayerApoz = z.infer<typeof layerApozSchema>;
@@ -246,6 +422,9 @@ export type ModelInfo = z.infer<typeof modelInfoSchema>;
 export type DatasetInfo = z.infer<typeof datasetInfoSchema>;
 export type LayerPoint = z.infer<typeof layerPointSchema>;
 export type Point = z.infer<typeof pointSchema>;
+export type Locality = z.infer<typeof localitySchema>;
+export type WeightMaps = z.infer<typeof weightMapsSchema>;
+export type LatencySpread = z.infer<typeof latencySpreadSchema>;
 export type ScheduleName = z.infer<typeof scheduleSchema>;
 export type StrategyRun = z.infer<typeof strategyRunSchema>;
 export type Baseline = z.infer<typeof baselineSchema>;
@@ -254,6 +433,11 @@ export type ComparisonSide = z.infer<typeof comparisonSideSchema>;
 export type AnalysisResults = z.infer<typeof analysisResultsSchema>;
 export type ComparisonResults = z.infer<typeof comparisonResultsSchema>;
 export type Results = z.infer<typeof resultsSchema>;
+export type StudyFactor = z.infer<typeof studyFactorSchema>;
+export type StudyGap = z.infer<typeof studyGapSchema>;
+export type StudyResults = z.infer<typeof studyResultsSchema>;
+/** Everything a results file may hold. */
+export type AnyResults = Results | StudyResults;
 
 export class ResultsFormatError extends PruneScopeError {
   override name = 'ResultsFormatError';
@@ -264,6 +448,31 @@ export class ResultsFormatError extends PruneScopeError {
  * `source`, anything that is not this format, a version it cannot read, or a malformed field.
  */
 export function parseResults(text: string, source: string): Results {
+  const json = resultsJson(text, source);
+  if ((json as { kind?: unknown }).kind === 'study') {
+    throw new ResultsFormatError(`${source}: holds a study (prunescope study), not an analysis or a comparison`);
+  }
+  return validated(resultsSchema, json, source);
+}
+
+/** Any results file, a study included. */
+export function parseAnyResults(text: string, source: string): AnyResults {
+  const json = resultsJson(text, source);
+  if ((json as { kind?: unknown }).kind === 'study') return validated(studyResultsSchema, json, source);
+  return validated(resultsSchema, json, source);
+}
+
+function validated<T>(schema: z.ZodType<T>, json: unknown, source: string): T {
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ResultsFormatError(`${source}: malformed results at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** The JSON of a results file whose format and version this PruneScope reads. */
+function resultsJson(text: string, source: string): object {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -283,10 +492,5 @@ export function parseResults(text: string, source: string): Results {
     );
   }
   if (head.version < 1) throw new ResultsFormatError(`${source}: unknown results format version ${head.version}`);
-  const parsed = resultsSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ResultsFormatError(`${source}: malformed results at ${issue.path.join('.') || '(top)'}: ${issue.message}`);
-  }
-  return parsed.data;
+  return head;
 }

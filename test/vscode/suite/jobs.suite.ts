@@ -3,16 +3,19 @@
  * Run Pruning Analysis, Prune Model, Compare Checkpoints, Cancel Job, and a worker killed mid-job.
  * The commands take a Uri and an options object (overridesFromArgs in src/extension/settings.ts),
  * so no quick pick is asked; what the person sees is read from the webviews and notifications.
+ * Without options, Prune Model and Run Pruning Analysis ask their five questions: the tests answer
+ * them with the workbench's own Enter and Back (prunescope.test.dialog says which question is open).
  */
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as vscode from 'vscode';
 import type { ComparisonResults, Results } from '../../../src/core/results/format';
 import type { TestStatus } from '../../../src/extension/extension';
+import type { DialogState } from '../../../src/extension/prune-dialogs';
 import type { JobResult } from '../../../src/shared/jobs';
 import { notificationMessages, screenshotIfAsked, webviewCanvases } from '../harness/channel';
 import type { CanvasInfo } from '../harness/protocol';
@@ -86,6 +89,61 @@ async function startLongAnalysis(): Promise<{ done: Thenable<Results | undefined
   return { done, pid: running.jobWorkerPid! };
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The question Prune Model or Run Pruning Analysis shows now, as the person sees it. */
+async function dialog(typed?: string): Promise<DialogState | undefined> {
+  return vscode.commands.executeCommand<DialogState | undefined>('prunescope.test.dialog', typed);
+}
+
+/** Waits until the open question's title matches. */
+async function question(title: RegExp): Promise<DialogState> {
+  let last: DialogState | undefined;
+  return waitFor(
+    `the question ${title}`,
+    async () => {
+      last = await dialog();
+      return last && title.test(last.title) ? last : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, describeLast: () => `open: ${JSON.stringify(last)}` },
+  );
+}
+
+/**
+ * Presses Enter in the open question (the workbench's accept, which takes the active item), and
+ * waits until the question moves on; pressed again only when it did not arrive (the quick input
+ * not drawn yet).
+ */
+async function enter(on: DialogState): Promise<void> {
+  await waitFor(
+    `Enter on "${on.title}" to be taken`,
+    async () => {
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+      for (let i = 0; i < 10; i++) {
+        await sleep(150);
+        const now = await dialog();
+        if (now?.title !== on.title) return true;
+      }
+      return false;
+    },
+    { timeoutMs: 20_000, intervalMs: 0 },
+  );
+}
+
+/** Types into the open question and waits until what it means is the active item. */
+async function type(text: string, active: string): Promise<DialogState> {
+  await dialog(text);
+  let last: DialogState | undefined;
+  return waitFor(
+    `"${text}" to make "${active}" the active item`,
+    async () => {
+      last = await dialog();
+      return last?.active[0] === active ? last : undefined;
+    },
+    { timeoutMs: 10_000, describeLast: () => JSON.stringify(last) },
+  );
+}
+
 /** Resolves with the command's value, or fails naming `what` after `ms`. */
 async function settles<T>(what: string, p: Thenable<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -150,13 +208,42 @@ suite('jobs', () => {
   );
 
   test(
-    'Prune Model writes a smaller model beside the original and leaves the original unchanged',
+    'Prune Model writes a smaller model beside the original and leaves the original unchanged, after asking strategy, sparsity, compensation, fine-tuning and schedule (Enter takes the settings, Back goes back)',
     async () => {
       await extension().activate();
       const original = MODEL().fsPath;
       const before = sha256(original);
       const sizeBefore = statSync(original).size;
-      const result = await vscode.commands.executeCommand<JobResult<'prune'> | undefined>('prunescope.prune', MODEL());
+      const done = vscode.commands.executeCommand<JobResult<'prune'> | undefined>('prunescope.prune', MODEL());
+      const strategy = await question(/^Prune mnist2x10\.onnx: strategy \(1\/5\)$/);
+      assert.deepEqual(strategy.active, ['auto'], 'prunescope.pruneStrategy');
+      assert.ok(strategy.items.includes('unit-l2') && strategy.items.includes('magnitude'), strategy.items.join(', '));
+      await enter(strategy);
+      let sparsity = await question(/: sparsity \(2\/5\)$/);
+      assert.deepEqual(sparsity.active, ['50 %'], 'prunescope.pruneSparsity');
+      // A typed percentage is offered first; Back returns to the strategy without taking it, so forward again shows 50 %.
+      const typed = await type('12.5', '12.5 %');
+      assert.deepEqual(typed.descriptions[0], 'typed');
+      await screenshotIfAsked('prune dialog sparsity');
+      await vscode.commands.executeCommand('workbench.action.quickInputBack');
+      await enter(await question(/: strategy \(1\/5\)$/));
+      sparsity = await question(/: sparsity \(2\/5\)$/);
+      assert.deepEqual(sparsity.active, ['50 %']);
+      await enter(sparsity);
+      const compensation = await question(/: compensation \(3\/5\)$/);
+      assert.deepEqual(compensation.active, ['Compensate'], 'prunescope.compensate');
+      await enter(compensation);
+      const finetune = await question(/: fine-tuning \(4\/5\)$/);
+      assert.deepEqual(finetune.active, ['No fine-tuning'], 'prunescope.finetuneEpochs');
+      await enter(finetune);
+      const schedule = await question(/: schedule and estimate \(5\/5\)$/);
+      assert.deepEqual(schedule.items, ['One-shot']);
+      // The estimate, from the model's 8,070 parameters and MNIST's rows.
+      const estimate = await waitFor('the estimate', async () => (await dialog())?.descriptions.find((d) => /\(estimate\)$/.test(d)));
+      assert.match(estimate, /^about \d+ (s|min) \(estimate\)$/);
+      await screenshotIfAsked('prune dialog estimate');
+      await enter(schedule);
+      const result = await done;
       assert.ok(result, `Prune Model returned nothing; ${JSON.stringify((await status()).finished)}`);
       assert.equal(sha256(original), before, 'the original model changed');
       assert.equal(statSync(original).size, sizeBefore);
@@ -229,6 +316,111 @@ suite('jobs', () => {
   );
 
   test(
+    'Pruning the same way again offers Open earlier result / Replace it / Keep both, and replaces only the file PruneScope wrote',
+    async () => {
+      await extension().activate();
+      const dir = path.dirname(MODEL().fsPath);
+      const same = path.join(dir, 'mnist2x10.pruned-auto-50.onnx');
+      const kept = path.join(dir, 'mnist2x10.pruned-auto-50-1.onnx');
+      assert.ok(!existsSync(kept), `${kept} exists before the test`);
+      const prune = (options?: object) =>
+        vscode.commands.executeCommand<JobResult<'prune'> | undefined>('prunescope.prune', MODEL(), ...(options ? [options] : []));
+      if (!existsSync(same)) assert.ok(await prune({ useDefaults: true }), 'the first Prune Model failed');
+      const answerDefaults = async () => {
+        for (let n = 1; n <= 5; n++) await enter(await question(new RegExp(`^Prune mnist2x10\\.onnx: .* \\(${n}/5\\)$`)));
+      };
+      try {
+        // Replace: the same name, a new file (the earlier one moved aside, then deleted), no copy.
+        const inode = statSync(same).ino;
+        let done = prune();
+        await answerDefaults();
+        let asked = await question(/^Prune mnist2x10\.onnx: mnist2x10\.pruned-auto-50\.onnx exists$/);
+        assert.deepEqual(asked.items, ['Open earlier result', 'Replace it', 'Keep both']);
+        assert.equal(asked.placeholder, 'mnist2x10.pruned-auto-50.onnx is this model pruned earlier the same way.');
+        await screenshotIfAsked('re-prune question');
+        await type('Replace', 'Replace it');
+        await enter(asked);
+        let result = await done;
+        assert.ok(result, `Replace returned nothing; ${JSON.stringify((await status()).finished.at(-1))}`);
+        assert.equal(result.out, same);
+        assert.notEqual(statSync(same).ino, inode, 'the file was not written anew');
+        assert.ok(!existsSync(kept), 'Replace left a -1 copy');
+        assert.deepEqual(
+          readdirSync(dir).filter((n) => n.includes('prunescope-replaced')),
+          [],
+          'the earlier result was not deleted',
+        );
+
+        // The person changes the file: it is theirs now, so Replace is not offered; Keep both writes -1.
+        appendFileSync(same, 'edited');
+        const edited = sha256(same);
+        done = prune();
+        await answerDefaults();
+        asked = await question(/: mnist2x10\.pruned-auto-50\.onnx exists$/);
+        assert.deepEqual(asked.items, ['Open earlier result', 'Keep both']);
+        assert.match(asked.placeholder, /changed since PruneScope wrote it, so it is not replaced/);
+        await type('Keep', 'Keep both');
+        await enter(asked);
+        result = await done;
+        assert.ok(result, `Keep both returned nothing; ${JSON.stringify((await status()).finished.at(-1))}`);
+        assert.equal(result.out, kept);
+        assert.equal(sha256(same), edited, 'the edited file was touched');
+
+        // Automation asking to replace it is refused, says why and writes nothing; Open earlier result opens it.
+        const files = workspaceTree();
+        await vscode.commands.executeCommand('notifications.clearAll');
+        assert.equal(await prune({ useDefaults: true, ifExists: 'replace' }), undefined);
+        await waitFor('the refusal', async () =>
+          (await notificationMessages()).find((m) => m.includes('is not replaced: it changed since PruneScope wrote it')),
+        );
+        assert.equal(await prune({ useDefaults: true, ifExists: 'open' }), undefined);
+        await waitFor('the earlier result in the inspector', () => customEditorTab(vscode.Uri.file(same), INSPECTOR_VIEW_TYPE), {
+          describeLast: describeTabs,
+        });
+        assert.deepEqual(workspaceTree(), files, 'refusing or opening wrote files');
+        assert.equal(sha256(same), edited);
+      } finally {
+        rmSync(kept, { force: true });
+      }
+    },
+    { timeoutMs: 240_000 },
+  );
+
+  test(
+    'Run Pruning Analysis asks the same five questions: strategies checked from the settings, sparsities typed, compensation off',
+    async () => {
+      await extension().activate();
+      const done = vscode.commands.executeCommand<Results | undefined>('prunescope.analyze', MODEL());
+      const strategies = await question(/^Pruning analysis of mnist2x10\.onnx: strategies \(1\/5\)$/);
+      assert.deepEqual([...strategies.selected].sort(), ['apoz', 'magnitude', 'random', 'unit-l2'], 'prunescope.strategies');
+      await enter(strategies);
+      const sparsities = await question(/: sparsities \(2\/5\)$/);
+      assert.deepEqual(sparsities.active, ['10, 20, 30, 40, 50, 60, 70, 80, 90 %'], 'prunescope.sparsities');
+      await type('50, 90', '50, 90 %');
+      await enter(sparsities);
+      const compensation = await question(/: compensation \(3\/5\)$/);
+      await type('No', 'No compensation');
+      await enter(compensation);
+      await enter(await question(/: fine-tuning \(4\/5\)$/));
+      const schedule = await question(/: schedule and estimate \(5\/5\)$/);
+      // No fine-tuning: one-shot only, and the step says how to get iterative schedules.
+      assert.deepEqual(schedule.items, ['One-shot']);
+      await waitFor('the estimate', async () => (await dialog())?.descriptions.find((d) => /\(estimate\)$/.test(d)));
+      await enter(schedule);
+      const results = await done;
+      assert.ok(results, `the analysis returned nothing; ${JSON.stringify((await status()).finished.at(-1))}`);
+      assert.equal(results.kind, 'analysis');
+      assert.deepEqual(results.runs.map((r) => [r.label ?? r.strategy, r.points.map((p) => p.sparsity)]).sort(), [
+        ['apoz', [0.5, 0.9]],
+        ['magnitude', [0.5, 0.9]],
+        ['random', [0.5, 0.9]],
+        ['unit-l2', [0.5, 0.9]],
+      ]);
+    },
+    { timeoutMs: 180_000 },
+  );
+
+  test(
     'Compare Checkpoints shows the Compare tab with its heatmaps',
     async () => {
       await extension().activate();
@@ -244,7 +436,12 @@ suite('jobs', () => {
       for (const row of results.cross) assert.equal(row.length, 3, 'columns: the layers of B');
       const text = await waitForWebviewText('the Compare tab', (t) => t.includes('A × B (cross)') && t.includes('mnist2x5_sigmoid.onnx'));
       assert.match(text, /\bCompare\b/);
-      const [cross] = await waitForDrawnCanvases('the three heatmaps', [/: A × B$/, /: A × A$/, /: B × B$/, /colour scale/]);
+      const [cross] = await waitForDrawnCanvases('the three heatmaps', [
+        /^Layer similarity: A's layers \(rows\) vs B's layers \(columns\)/,
+        /^Layer similarity within A:/,
+        /^Layer similarity within B:/,
+        /colour scale/,
+      ]);
       assert.ok(cross.width > 200);
       await screenshotIfAsked('comparison results panel');
     },
