@@ -501,11 +501,11 @@ test('worker: a worker that runs out of JavaScript heap is reported as out of me
   const job = c.run('evaluate', { model: built('onnx/mnist2x10.onnx'), dataset: data, backend: 'cpu' });
   const e = await rejection(job.result);
   assert.equal(e.kind, 'crash');
-  assert.equal(
-    e.message,
-    `the background process ran out of memory (JavaScript heap limit of 64 MB reached) while running evaluate (loading ${data}); the worker was killed by SIGABRT`,
-  );
-  assert.match(e.detail ?? '', /JavaScript heap out of memory/);
+  // The job thread's heap or the whole process's may run out first (allocation timing decides):
+  // the thread's ends the job and the worker lives on; the process's kills the worker, and says so.
+  const said = `the background process ran out of memory (JavaScript heap limit of 64 MB reached) while running evaluate (loading ${data})`;
+  assert.ok(e.message === said || e.message === `${said}; the worker was killed by SIGABRT`, e.message);
+  assert.match(e.detail ?? '', /(JavaScript|JS) heap out of memory/);
   const r = await c.run('inspect', { model: built('onnx/mnist2x10.onnx') }).result;
   assert.equal(r.summary.format, 'onnx');
 });

@@ -140,6 +140,9 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
     assert.deepEqual(await page.locator('section.card h3').allTextContents(), [
       'KS distance between pruned and kept |w|',
       ...LAYER_NAMES.map((n) => `|w| of ${n}: pruned vs kept`),
+      // The first layer's weight maps (28 x 28 inputs), named by the layer and the point.
+      `Original: ${LAYER_NAMES[0]}`,
+      'magnitude at 50%',
     ]);
     for (const tab of ['Similarity heatmap', 'Layer similarity', 'Accuracy & loss', 'Latency & size']) await openTab(page, tab);
     await saveScreenshot(page, 'escaping-results', 'browser');
@@ -155,6 +158,9 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
     assert.deepEqual(await page.locator('section.card h3').allTextContents(), [
       'KS distance between pruned and kept |w|',
       ...LAYER_NAMES.map((n) => `|w| of ${n}: pruned vs kept`),
+      // The first layer's weight maps (28 x 28 inputs), named by the layer and the point.
+      `Original: ${LAYER_NAMES[0]}`,
+      'magnitude at 50%',
     ]);
     await assertNothingRan(page, fetchedX);
     await page.context().close();
