@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readNpy, writeNpy } from '../src/core/io/npy';
@@ -70,6 +70,13 @@ describe('prunescope CLI', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^backend: (tensorflow|wasm, \d+ threads?|cpu) \(TensorFlow\.js /m);
     assert.match(r.stdout, /dense_Dense1\s+8\s+50\s+sigmoid/);
+    // inspect leaves dense work to onnxruntime: TensorFlow.js then starts without a thread pool.
+    if (/^engine: onnxruntime$/m.test(r.stderr) && /^backend: wasm/m.test(r.stderr)) assert.match(r.stderr, /^backend: wasm, 1 thread /m);
+    // Asked for the wasm engine, the backend keeps every core.
+    const wasm = cli('inspect', built('tfjs', 'abalone-node', 'model.json'), '--verbose', '--engine', 'wasm');
+    assert.equal(wasm.code, 0, wasm.stderr);
+    const threads = Number(/^backend: wasm, (\d+) threads? /m.exec(wasm.stderr)?.[1]);
+    assert.equal(threads, Number(process.env.PRUNESCOPE_WASM_THREADS) || cpus().length, wasm.stderr);
   });
 
   it('refuses a model that is not an MLP with exit 1, naming the file and operator, without a stack trace', () => {

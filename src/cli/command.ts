@@ -5,6 +5,7 @@ import {
   ENGINE_PREFERENCES,
   initEngine,
   type BackendPreference,
+  type EngineOptions,
   type EnginePreference,
 } from '../core/backend';
 import { allowReplacing, assertMayWriteAll, noteInputs } from '../core/io/scope';
@@ -24,10 +25,13 @@ export interface Command {
  * Starts the engine and the compute backend a command asked for (once per process) and, with
  * --verbose, says which ones run.
  */
-export async function startBackend(values: { backend?: string | boolean; engine?: string | boolean; verbose?: boolean }): Promise<void> {
+export async function startBackend(
+  values: { backend?: string | boolean; engine?: string | boolean; verbose?: boolean },
+  options: EngineOptions = {},
+): Promise<void> {
   const preference = choiceOption<BackendPreference>(values.backend, 'backend', BACKEND_PREFERENCES, 'auto');
   const engine = choiceOption<EnginePreference>(values.engine, 'engine', ENGINE_PREFERENCES, 'auto');
-  const e = await initEngine(engine, preference);
+  const e = await initEngine(engine, preference, options);
   const b = backendInfo();
   if (values.verbose) {
     info(`engine: ${e.name}`);

@@ -38,14 +38,16 @@ function tryRequire(id: string): string | undefined {
 }
 
 /** Wasm pool size: PRUNESCOPE_WASM_THREADS, else one thread per core. */
-function wasmThreadCount(): number {
+/** PRUNESCOPE_WASM_THREADS, else what the caller asked for, else every core. */
+function wasmThreadCount(wanted?: number): number {
   const asked = Number(process.env.PRUNESCOPE_WASM_THREADS);
-  return Number.isInteger(asked) && asked >= 1 ? asked : cpus().length;
+  if (Number.isInteger(asked) && asked >= 1) return asked;
+  return wanted !== undefined && Number.isInteger(wanted) && wanted >= 1 ? wanted : cpus().length;
 }
 
 let wasmThreads = 1;
 
-async function activate(name: BackendName, fallbacks: string[]): Promise<boolean> {
+async function activate(name: BackendName, fallbacks: string[], threads?: number): Promise<boolean> {
   if (name === 'tensorflow') {
     const err = tryRequire('@tensorflow/tfjs-node');
     if (err) {
@@ -59,9 +61,9 @@ async function activate(name: BackendName, fallbacks: string[]): Promise<boolean
       return false;
     }
     // Both cores roughly double matmul throughput; on failure the single-threaded build runs.
-    const r = await initWasmThreads(wasmThreadCount());
+    const r = await initWasmThreads(wasmThreadCount(threads));
     wasmThreads = r.threads;
-    if (r.problem && wasmThreadCount() > 1) fallbacks.push(`wasm threads: ${r.problem}`);
+    if (r.problem && wasmThreadCount(threads) > 1) fallbacks.push(`wasm threads: ${r.problem}`);
   }
   try {
     const ok = await tf.setBackend(name);
@@ -74,7 +76,7 @@ async function activate(name: BackendName, fallbacks: string[]): Promise<boolean
 }
 
 /** Picks and initialises the backend once per process; later calls return the active one. */
-export async function initBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+export async function initBackend(preference: BackendPreference = 'auto', wasmThreadsWanted?: number): Promise<BackendInfo> {
   if (active && (preference === 'auto' || preference === active.name)) return active;
   if (!BACKEND_PREFERENCES.includes(preference)) {
     throw new PruneScopeError(`unknown backend "${preference}" (expected one of ${BACKEND_PREFERENCES.join(', ')})`);
@@ -82,7 +84,7 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
   const order: BackendName[] = preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference];
   const fallbacks: string[] = [];
   for (const name of order) {
-    if (await activate(name, fallbacks)) {
+    if (await activate(name, fallbacks, wasmThreadsWanted)) {
       await tf.ready();
       active = { name, tfjsVersion: tf.version.tfjs, threads: name === 'wasm' ? wasmThreads : 1, fallbacks };
       return active;
@@ -125,6 +127,17 @@ export interface EngineInfo {
 
 let activeEngine: { preference: EnginePreference; backend: BackendName; info: EngineInfo } | undefined;
 
+export interface EngineOptions {
+  /**
+   * The job leaves the dense work to onnxruntime and asks TensorFlow.js for small operations only:
+   * when onnxruntime runs, the wasm backend starts with one thread (unless
+   * PRUNESCOPE_WASM_THREADS says otherwise). Its thread pool is worker threads that each start a
+   * Node environment and instantiate the module: 0.6 s of a one-shot CLI command and 1.2 s of
+   * `prunescope compare` here. Jobs that time or train on TensorFlow.js keep every core.
+   */
+  lightTfjs?: boolean;
+}
+
 /** The name recorded for the tfjs code paths on a backend. */
 function tfjsEngineName(b: BackendName): string {
   return b === 'tensorflow' ? 'tfjs-node' : b === 'wasm' ? 'wasm' : 'tfjs-cpu';
@@ -143,11 +156,16 @@ function backendFor(engine: EnginePreference, backend: BackendPreference): Backe
  * later calls with the same preference return it. An explicit `onnxruntime` that cannot load is
  * a PruneScopeError naming why; `auto` falls back with the one-line note onnxruntime.ts writes.
  */
-export async function initEngine(preference: EnginePreference = 'auto', backend: BackendPreference = 'auto'): Promise<EngineInfo> {
+export async function initEngine(
+  preference: EnginePreference = 'auto',
+  backend: BackendPreference = 'auto',
+  options: EngineOptions = {},
+): Promise<EngineInfo> {
   if (!ENGINE_PREFERENCES.includes(preference)) {
     throw new PruneScopeError(`unknown engine "${preference}" (expected one of ${ENGINE_PREFERENCES.join(', ')})`);
   }
-  const b = await initBackend(backendFor(preference, backend));
+  const onOrt = preference === 'onnxruntime' || (preference === 'auto' && resolveDenseEngine('auto').name === 'onnxruntime');
+  const b = await initBackend(backendFor(preference, backend), options.lightTfjs && onOrt ? 1 : undefined);
   if (activeEngine?.preference === preference && activeEngine.backend === b.name) return activeEngine.info;
   let info: EngineInfo;
   if (preference === 'onnxruntime') info = { name: 'onnxruntime', dense: requireOnnxRuntimeEngine() };

@@ -34,7 +34,7 @@ export const activationsCommand: Command = {
     const out = requireString(values.out, 'out');
     const layer = intOption(requireString(values.layer, 'layer'), 'layer', 0, 0);
     assertNotSource(out, [positionals[0]]);
-    await startBackend(values);
+    await startBackend(values, { lightTfjs: true });
     const mlp = await readModel(positionals[0], readOptionsFrom(values));
     if (layer >= mlp.layers.length) {
       throw new UsageError(`--layer ${layer}: ${positionals[0]} has layers 0 to ${mlp.layers.length - 1}`);

@@ -42,7 +42,7 @@ export const compareCommand: Command = {
     await claimOutputs(values, Object.values(resultsPaths(out)), positionals);
     const metric = metricOption(values.metric);
     const geometry = geometryFrom(values);
-    await startBackend(values);
+    await startBackend(values, { lightTfjs: true });
     const results = await runComparison(
       {
         modelA: positionals[0],

@@ -41,7 +41,7 @@ export const evaluateCommand: Command = {
       { min: 1, max: 1, names: 'MODEL' },
     );
     const splitName = choiceOption<SplitName>(values.split, 'split', SPLIT_NAMES, 'test');
-    await startBackend(values);
+    await startBackend(values, { lightTfjs: true });
     const readOptions = readOptionsFrom(values);
     const mlp = await readModel(positionals[0], readOptions);
     const reference = typeof values.reference === 'string' ? await readModel(values.reference, readOptions) : undefined;

@@ -60,7 +60,7 @@ export const geometryCommand: Command = {
     const layer = intOption(requireString(values.layer, 'layer'), 'layer', 0, 0);
     const samples = intOption(values.samples, 'samples', DEFAULT_GEOMETRY_SAMPLES, 3);
     const step = values.step === undefined ? undefined : intOption(values.step, 'step', 1);
-    await startBackend(values);
+    await startBackend(values, { lightTfjs: true });
     const mlp = await readModel(file, readOptionsFrom(values));
     if (layer >= mlp.layers.length) throw new UsageError(`--layer ${layer}: ${file} has layers 0 to ${mlp.layers.length - 1}`);
     const splits = await loadDataFrom(values);

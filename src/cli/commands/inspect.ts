@@ -24,7 +24,7 @@ export const inspectCommand: Command = {
   usage: 'prunescope inspect MODEL [--json] [--activation relu] [--output-activation linear]',
   async run(argv) {
     const { values, positionals } = parse(argv, modelReadOptions, { min: 1, max: 1, names: 'MODEL' });
-    await startBackend(values);
+    await startBackend(values, { lightTfjs: true });
     const mlp = await readModel(positionals[0], readOptionsFrom(values));
     const s = summarizeModel(mlp);
     if (values.json) {

@@ -22,7 +22,7 @@ export const predictCommand: Command = {
     const input = requireString(values.input, 'input');
     const out = requireString(values.out, 'out');
     assertNotSource(out, [input, positionals[0]]);
-    await startBackend(values);
+    await startBackend(values, { lightTfjs: true });
     const mlp = await readModel(positionals[0], readOptionsFrom(values));
     const x = await readNpy(input);
     await claimOutputs(values, [out]);

@@ -28,7 +28,7 @@ export const similarityCommand: Command = {
     );
     const metric = metricOption(values.metric);
     const batch = values.batch === undefined ? undefined : intOption(values.batch, 'batch', 256, 1);
-    await startBackend(values);
+    await startBackend(values, { lightTfjs: true });
     const x = await readMatrix(positionals[0]);
     const y = await readMatrix(positionals[1]);
     const value = SIMILARITY_METRICS[metric].compute(x, y, { batch, names: { x: positionals[0], y: positionals[1] } });

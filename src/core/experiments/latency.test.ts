@@ -101,7 +101,7 @@ describe('latency', () => {
       assert.deepEqual(latencySpreadSchema.parse(spreadOf(t)), { runs: t.runs, minMs: t.minMs, maxMs: t.maxMs });
     };
     check(denseLatency(mlp, x, 3, 5), 5, 'dense');
-    // A tiny model takes far less than the 250 ms budget: every one of maxRuns runs happens.
+    // A tiny model takes far less than the 150 ms budget: every one of maxRuns runs happens.
     check(sparseLatency(mlp, x, 3, 250, 4), 4, 'sparse');
     // A budget of 0 stops after the one run that is always made.
     check(sparseLatency(mlp, x, 3, 0, 5), 1, 'sparse, no budget');

@@ -223,7 +223,8 @@ function layerStats(
 function result(mlp: MLP, out: MLP, plan: PrunePlan, layers: LayerPruneStats[], notes: string[]): PruneResult {
   const sum = (f: (s: LayerPruneStats) => number) => layers.reduce((a, s) => a + f(s), 0);
   const weightsBefore = mlp.layers.reduce((a, l) => a + l.weights.length, 0);
-  const nnz = out.layers.reduce((a, l) => a + countNonzero(l.weights), 0);
+  // Non-zero kernel weights from the layers' counts (biases are short): one pass fewer over 2.4 M weights.
+  const nnz = layers.reduce((a, s, l) => a + s.nonzeroParams - countNonzero(out.layers[l].bias), 0);
   if (out.source) out.source.notes.push(`pruned with ${plan.strategy} (${plan.kind})`);
   return {
     mlp: out,
