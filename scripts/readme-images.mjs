@@ -19,7 +19,7 @@ const IMAGES = [
   ['test/vscode/suite/jobs.suite.ts (--screenshots)', 'vscode/analysis-results-panel.png', 'analysis-panel.png'],
   ['test/vscode/suite/jobs.suite.ts (--screenshots)', 'vscode/comparison-results-panel.png', 'compare-panel.png'],
   ['test/browser/inspector.test.ts', 'browser/inspector-histograms.png', 'inspector.png'],
-  ['test/browser/weight-maps.test.ts', 'browser/weight-maps-real-panel.png', 'weight-maps.png'],
+  ['test/browser/weight-maps.test.ts', 'screenshots/weight-maps-real-panel.png', 'weight-maps.png'],
 ];
 
 mkdirSync(out, { recursive: true });
