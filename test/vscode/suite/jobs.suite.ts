@@ -449,6 +449,35 @@ suite('jobs', () => {
   );
 
   test(
+    'Compare Checkpoints with one model suggests its pruned copies first: Enter compares it with the newest',
+    async () => {
+      await extension().activate();
+      // A pruned copy newer than any other beside the model, as Prune Model names them.
+      const copy = workspaceUri('models', 'mnist2x10.pruned-newest-99.onnx');
+      copyFileSync(MODEL().fsPath, copy.fsPath);
+      try {
+        const running = vscode.commands.executeCommand<ComparisonResults | undefined>('prunescope.compare', MODEL(), { samples: 100 });
+        // The quick pick opens with the newest copy active: Enter takes it, as a person would.
+        let settled = false;
+        void running.then(() => (settled = true));
+        await waitFor('the pick of the second checkpoint to be taken', async () => {
+          await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+          await sleep(300);
+          return settled || (await status()).active.some((j) => j.job === 'compare');
+        });
+        const results = await running;
+        assert.ok(results, `the comparison returned nothing; ${JSON.stringify((await status()).finished.at(-1))}`);
+        assert.equal(results.a.model.path, MODEL().fsPath);
+        assert.equal(results.b.model.path, copy.fsPath, 'B is the newest pruned copy, offered first');
+        await screenshotIfAsked('compare picks a pruned copy');
+      } finally {
+        rmSync(copy.fsPath, { force: true });
+      }
+    },
+    { timeoutMs: 180_000 },
+  );
+
+  test(
     'Cancel Job stops a running analysis and the next job succeeds',
     async () => {
       await extension().activate();
