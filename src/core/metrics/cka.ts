@@ -1,5 +1,6 @@
 import { type CrossProductEngine, engineThatRan, matrixEngine } from './engine';
 import {
+  type BandwidthMedian,
   centerGram,
   centeredScaled,
   checkGramRows,
@@ -235,14 +236,17 @@ export interface RbfCKAOptions {
   threshold?: number;
   /** Use the unbiased HSIC estimator (Kornblith's `debiased=True`). */
   debiased?: boolean;
+  /** What the bandwidth's median is taken over (gram.ts `BandwidthMedian`); default `pairs`. */
+  bandwidthMedian?: BandwidthMedian;
   maxGramRows?: number;
   names?: MatrixNames;
 }
 
 /**
  * CKA with Gaussian kernels. The bandwidth follows Kornblith's reference code (sigma^2 =
- * threshold^2 x median squared distance) except that the median is over distinct sample pairs
- * with nonzero distance, not over the whole matrix including its zero diagonal.
+ * threshold^2 x median squared distance) except that, by default, the median is over distinct
+ * sample pairs with nonzero distance, not over the whole matrix including its zero diagonal;
+ * `bandwidthMedian: 'matrix'` gives the reference's own (docs/similarity-metrics.md).
  */
 export function rbfCKA(x: Matrix, y: Matrix, options: RbfCKAOptions = {}): number {
   checkPair(x, y, options.names, options.debiased ? 4 : 2);
@@ -255,8 +259,9 @@ export function rbfCKA(x: Matrix, y: Matrix, options: RbfCKAOptions = {}): numbe
   checkGramRows(n, 'rbf-cka', options.maxGramRows ?? DEFAULT_MAX_GRAM_ROWS, 2.5);
   const nx = options.names?.x ?? 'X';
   const ny = options.names?.y ?? 'Y';
-  const kx = rbfGramFromLinear(linearGram(centeredScaled(x), n, x.cols), n, threshold, nx);
-  const ky = rbfGramFromLinear(linearGram(centeredScaled(y), n, y.cols), n, threshold, ny);
+  const over = options.bandwidthMedian ?? 'pairs';
+  const kx = rbfGramFromLinear(linearGram(centeredScaled(x), n, x.cols), n, threshold, nx, over);
+  const ky = rbfGramFromLinear(linearGram(centeredScaled(y), n, y.cols), n, threshold, ny, over);
   if (options.debiased) return ckaUnbiasedGrams(kx, ky, n, options.names ?? {}, 'debiased RBF CKA');
   return ckaFromCenteredGrams(centerGram(kx, n), centerGram(ky, n), options.names ?? {}, 'RBF CKA');
 }

@@ -162,27 +162,65 @@ export function median(a: Float64Array, len: number): number {
 }
 
 /**
- * RBF Gram matrix exp(-d^2 / (2 sigma^2)) from the linear Gram matrix G of centred features,
- * with sigma^2 = threshold^2 * median of the nonzero pairwise squared distances. Overwrites
- * and returns G.
+ * Which squared distances the RBF bandwidth is the median of: `pairs`, the nonzero distances of
+ * distinct samples (PruneScope's default), or `matrix`, every entry of the n x n distance matrix
+ * with its zero diagonal and each pair twice, as np.median does in Kornblith et al.'s reference
+ * code (`gram_rbf`); the latter is a little smaller, more so for small n.
  */
-export function rbfGramFromLinear(g: Float64Array, n: number, threshold: number, name: string): Float64Array {
+export type BandwidthMedian = 'pairs' | 'matrix';
+
+/**
+ * The median of the n x n symmetric matrix's entries from its n(n-1)/2 upper ones (`upper`,
+ * reordered) and its n zeros on the diagonal: sorted, the matrix holds the n zeros, then each
+ * upper value twice, so its k-th value is 0 below n and otherwise upper's floor((k - n) / 2)-th.
+ */
+function matrixMedian(upper: Float64Array, count: number, n: number): number {
+  const total = n * n;
+  const at = (k: number) => (k < n ? -1 : Math.floor((k - n) / 2));
+  const [lo, hi] = total % 2 ? [at(total >> 1), at(total >> 1)] : [at(total / 2 - 1), at(total / 2)];
+  const high = hi < 0 ? 0 : selectKth(upper, count, hi);
+  if (lo === hi) return high;
+  // After selecting hi, everything left of it is <= it: the largest of those is the lo-th value.
+  let low = 0;
+  if (lo >= 0) {
+    low = -Infinity;
+    for (let i = 0; i < hi; i++) if (upper[i] > low) low = upper[i];
+  }
+  return (low + high) / 2;
+}
+
+/**
+ * RBF Gram matrix exp(-d^2 / (2 sigma^2)) from the linear Gram matrix G of centred features,
+ * with sigma^2 = threshold^2 * the median of the squared distances `over` says. Overwrites and
+ * returns G.
+ */
+export function rbfGramFromLinear(
+  g: Float64Array,
+  n: number,
+  threshold: number,
+  name: string,
+  over: BandwidthMedian = 'pairs',
+): Float64Array {
   const diag = new Float64Array(n);
   for (let i = 0; i < n; i++) diag[i] = g[i * n + i];
   const upper = new Float64Array((n * (n - 1)) / 2);
   let count = 0;
+  let nonzero = 0;
   for (let i = 0; i < n; i++) {
     const o = i * n;
     for (let j = 0; j < n; j++) {
       const d = Math.max(0, diag[i] + diag[j] - 2 * g[o + j]);
       g[o + j] = j === i ? 0 : d;
-      if (j > i && d > 0) upper[count++] = d;
+      if (j > i && d > 0) nonzero++;
+      if (j > i && (d > 0 || over === 'matrix')) upper[count++] = d;
     }
   }
-  if (count === 0) {
+  if (nonzero === 0) {
     throw new SimilarityError(`${name}: all samples are identical, so the RBF bandwidth (median distance) is undefined`);
   }
-  const sigma2 = threshold * threshold * median(upper, count);
+  const med = over === 'matrix' ? matrixMedian(upper, count, n) : median(upper, count);
+  if (!(med > 0)) throw new SimilarityError(`${name}: most samples are identical, so the RBF bandwidth (median distance) is 0`);
+  const sigma2 = threshold * threshold * med;
   const f = -1 / (2 * sigma2);
   for (let i = 0; i < g.length; i++) g[i] = Math.exp(g[i] * f);
   return g;
