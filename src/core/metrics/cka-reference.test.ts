@@ -6,6 +6,7 @@ import { initBackend } from '../backend';
 import { loadDataset } from '../data/load';
 import { readModel } from '../formats/registry';
 import { layerActivations } from '../model/activations';
+import { svcca } from './cca';
 import { debiasedCKA, linearCKA, linearCKAGram, rbfCKA } from './cka';
 import { rbfGramFromLinear } from './gram';
 import type { Matrix } from './matrix';
@@ -81,4 +82,20 @@ describe("CKA agrees with Kornblith et al.'s reference code on MNIST activations
     assert.ok(Math.abs(pairs[1] - Math.exp(-1 / 8)) < 1e-12, `pairs: ${pairs[1]}`);
     assert.ok(Math.abs(matrix[1] - Math.exp(-1 / 2)) < 1e-12, `matrix: ${matrix[1]}`);
   });
+});
+
+describe('SVCCA agrees with google/svcca on MNIST activations (testdata/svcca-reference.json)', () => {
+  const ref = JSON.parse(readFileSync(join(__dirname, 'testdata', 'svcca-reference.json'), 'utf8')) as {
+    cases: { x: string; y: string; keptX: number; keptY: number; svcca: number }[];
+  };
+  let acts: Map<string, Matrix>;
+  before(async () => {
+    acts = await activations();
+  });
+  for (const c of ref.cases) {
+    test(`${c.x} against ${c.y} (${c.keptX} and ${c.keptY} directions kept)`, () => {
+      const got = svcca(acts.get(c.x)!, acts.get(c.y)!);
+      assert.ok(Math.abs(got - c.svcca) <= 1e-6, `${got} vs reference ${c.svcca}`);
+    });
+  }
 });
