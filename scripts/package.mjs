@@ -117,7 +117,8 @@ function forbidden(entries, target) {
     const path = e.replace(/^extension\//, '');
     if (/\.map$/.test(path)) problems.push(`${path}: a source map`);
     else if (/\.ts$/.test(path) && !path.startsWith('node_modules/')) problems.push(`${path}: a TypeScript source`);
-    else if (/^(src|test|webview-ui|scripts|docs|bin|artifacts|\.ci)\//.test(path)) problems.push(`${path}: not run by the extension`);
+    else if (/^(src|test|webview-ui|scripts|docs|bin|artifacts|\.ci)\//.test(path) && !/^docs\/images\/[^/]+\.png$/.test(path))
+      problems.push(`${path}: not run by the extension`);
     else if (/(^|\/)[^/]+\.test\.[^/]+$/.test(path)) problems.push(`${path}: a test`);
     else if (path.startsWith(`${ORT_BIN}/`) && !path.startsWith(own)) problems.push(`${path}: another platform's binary`);
     else if (/providers_(cuda|tensorrt)/.test(path)) problems.push(`${path}: a CUDA/TensorRT provider`);
@@ -190,6 +191,9 @@ async function packTarget(target, ignoreDir) {
     dependencies: true,
     // The project has no public repository yet; vsce would otherwise stop and ask.
     allowMissingRepository: true,
+    // Without a repository vsce cannot make the README's links absolute; left relative, its
+    // screenshots (docs/images/, packaged) show on the extension's page in the editor.
+    rewriteRelativeLinks: false,
   });
   const { files, unpackedBytes } = contents(out);
   const bad = forbidden(files, target);
