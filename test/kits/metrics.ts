@@ -161,3 +161,31 @@ export function close(actual: number, expected: number, tol: number, what: strin
 
 /** A small float64 matrix from row-major values, for hand-worked cases. */
 export const m64 = (rows: number, cols: number, values: number[]): Matrix => matrix(Float64Array.from(values), rows, cols);
+
+/**
+ * The activations the reference-code tests share (testdata/README-pwcca.md, README-cka.md): the
+ * first 500 validation rows through mnist2x10.onnx (a), the same model with each layer's weights
+ * below its median |w| set to zero (b), and mnist2x5_sigmoid.onnx (c); `aN` is layer N after its
+ * activation.
+ */
+export async function referenceActivations(): Promise<Map<string, Matrix>> {
+  const val = (await loadDataset('mnist')).validation!;
+  const n = 500;
+  const x = val.x.subarray(0, n * val.features);
+  const a = await readModel(built('onnx', 'mnist2x10.onnx'));
+  const b = await readModel(built('onnx', 'mnist2x10.onnx'));
+  for (const l of b.layers) {
+    const cut = Float32Array.from(l.weights, Math.abs).sort()[Math.floor(l.weights.length / 2)];
+    l.weights.forEach((w, i) => Math.abs(w) < cut && (l.weights[i] = 0));
+  }
+  const c = await readModel(built('onnx', 'mnist2x5_sigmoid.onnx'));
+  const acts = new Map<string, Matrix>();
+  for (const [k, mlp] of [
+    ['a', a],
+    ['b', b],
+    ['c', c],
+  ] as const) {
+    layerActivations(mlp, x, n).forEach((h, i) => acts.set(`${k}${i}`, { rows: n, cols: h.units, data: h.post! }));
+  }
+  return acts;
+}

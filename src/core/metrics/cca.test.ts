@@ -3,9 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../backend';
-import { loadDataset } from '../data/load';
-import { readModel } from '../formats/registry';
-import { layerActivations } from '../model/activations';
 import {
   canonicalCorrelations,
   ccaFromMoments,
@@ -30,11 +27,11 @@ import {
   type MnistActivations,
   multiply,
   orthogonal,
+  referenceActivations,
   referenceCases,
   scaled,
   m64,
 } from '../../../test/kits/metrics';
-import { built } from '../../../test/kits/encode/models';
 
 /** I + 0.4 G: invertible and reasonably conditioned. */
 function invertible(p: number, seed: number): Matrix {
@@ -189,27 +186,10 @@ describe('PWCCA and mean CCA agree with google/svcca on MNIST activations (testd
     ccaCoreMean: number;
   }
   const ref = JSON.parse(readFileSync(join(__dirname, 'testdata', 'pwcca-reference.json'), 'utf8')) as { cases: RefCase[] };
-  const acts = new Map<string, Matrix>();
+  let acts: Map<string, Matrix>;
   before(async () => {
     await initBackend();
-    const val = (await loadDataset('mnist')).validation!;
-    const n = 500;
-    const x = val.x.subarray(0, n * val.features);
-    const a = await readModel(built('onnx', 'mnist2x10.onnx'));
-    const b = await readModel(built('onnx', 'mnist2x10.onnx'));
-    // The "pruned variant": each layer's weights below its median magnitude set to zero.
-    for (const l of b.layers) {
-      const cut = Float32Array.from(l.weights, Math.abs).sort()[Math.floor(l.weights.length / 2)];
-      l.weights.forEach((w, i) => Math.abs(w) < cut && (l.weights[i] = 0));
-    }
-    const c = await readModel(built('onnx', 'mnist2x5_sigmoid.onnx'));
-    for (const [k, mlp] of [
-      ['a', a],
-      ['b', b],
-      ['c', c],
-    ] as const) {
-      layerActivations(mlp, x, n).forEach((h, i) => acts.set(`${k}${i}`, { rows: n, cols: h.units, data: h.post! }));
-    }
+    acts = await referenceActivations();
   });
 
   for (const c of ref.cases) {

@@ -3,14 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { initBackend } from '../backend';
-import { loadDataset } from '../data/load';
-import { readModel } from '../formats/registry';
-import { layerActivations } from '../model/activations';
 import { svcca } from './cca';
 import { debiasedCKA, linearCKA, linearCKAGram, rbfCKA } from './cka';
 import { rbfGramFromLinear } from './gram';
 import type { Matrix } from './matrix';
-import { built } from '../../../test/kits/encode/models';
+import { referenceActivations } from '../../../test/kits/metrics';
 
 interface RefCase {
   x: string;
@@ -18,28 +15,10 @@ interface RefCase {
   [value: string]: string | number;
 }
 
-/** The activations README-cka.md describes: 500 validation rows through a, its half-pruned copy b, and c. */
+/** The activations README-cka.md describes, on the backend the tests use. */
 async function activations(): Promise<Map<string, Matrix>> {
   await initBackend();
-  const val = (await loadDataset('mnist')).validation!;
-  const n = 500;
-  const x = val.x.subarray(0, n * val.features);
-  const a = await readModel(built('onnx', 'mnist2x10.onnx'));
-  const b = await readModel(built('onnx', 'mnist2x10.onnx'));
-  for (const l of b.layers) {
-    const cut = Float32Array.from(l.weights, Math.abs).sort()[Math.floor(l.weights.length / 2)];
-    l.weights.forEach((w, i) => Math.abs(w) < cut && (l.weights[i] = 0));
-  }
-  const c = await readModel(built('onnx', 'mnist2x5_sigmoid.onnx'));
-  const acts = new Map<string, Matrix>();
-  for (const [k, mlp] of [
-    ['a', a],
-    ['b', b],
-    ['c', c],
-  ] as const) {
-    layerActivations(mlp, x, n).forEach((h, i) => acts.set(`${k}${i}`, { rows: n, cols: h.units, data: h.post! }));
-  }
-  return acts;
+  return referenceActivations();
 }
 
 describe("CKA agrees with Kornblith et al.'s reference code on MNIST activations (testdata/cka-reference.json)", () => {
