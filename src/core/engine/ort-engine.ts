@@ -99,37 +99,61 @@ function forwardFeeds(mlp: MLP, s: ShapeSession, x: Float32Array, r0: number, ro
 }
 
 /**
- * Every layer's output after its activation for rows r0..r0+rows of x, in one run of the model's
- * cached session; synchronous, for callers that are (experiments' representations).
+ * Rows per run of a forward pass unless the caller says. Up to ONE_RUN_ROWS the rows go in one
+ * run, whose outputs are the results as they are (copying 2 x 5000 rows of the challenge
+ * network's 2710 outputs into preallocated arrays took ~0.25 s of a compare); more go in runs of
+ * BATCH_ROWS so the session's arena stays bounded.
  */
-export function ortLayerOutputs(mlp: MLP, x: Float32Array, r0: number, rows: number): Float32Array[] {
-  if (!onnxRuntime()) throw new Error('onnxruntime engine used after onnxruntime-node failed to load');
-  const s = forwardSession(mlp, true);
-  const out = s.session.run(forwardFeeds(mlp, s, x, r0, rows));
-  return s.session.outputs.map((o) => out[o].data);
-}
+const ONE_RUN_ROWS = 8192;
+const BATCH_ROWS = 2048;
 
-/** Every layer's output after its activation on n rows of x, as whole [n, units] matrices. */
-export function ortActivations(mlp: MLP, x: Float32Array, n: number, batch = 2048): Float32Array[] {
-  const results = mlp.layers.map((l) => new Float32Array(n * l.units));
+/**
+ * The wanted layers' outputs on n rows of x, as whole [n, units] matrices, in runs of at most
+ * `batch` rows (default: see ONE_RUN_ROWS). A generator that pauses before each run, so a synchronous caller runs it through
+ * (`finish`) and an asynchronous one lets the event loop in between (`finishYielding`).
+ */
+function* forwardRuns(mlp: MLP, x: Float32Array, n: number, batchSize: number | undefined, all: boolean): Generator<void, Float32Array[]> {
+  const batch = batchSize ?? (n <= ONE_RUN_ROWS ? n : BATCH_ROWS);
+  const s = forwardSession(mlp, all);
+  const wanted = all ? mlp.layers.map((_, i) => i) : [mlp.layers.length - 1];
+  yield;
+  if (n <= batch) {
+    const out = s.session.run(forwardFeeds(mlp, s, x, 0, n));
+    return wanted.map((_, k) => out[s.session.outputs[k]].data);
+  }
+  const results = wanted.map((l) => new Float32Array(n * mlp.layers[l].units));
   for (let r0 = 0; r0 < n; r0 += batch) {
+    if (r0 > 0) yield;
     const rows = Math.min(batch, n - r0);
-    ortLayerOutputs(mlp, x, r0, rows).forEach((a, l) => results[l].set(a, r0 * mlp.layers[l].units));
+    const out = s.session.run(forwardFeeds(mlp, s, x, r0, rows));
+    wanted.forEach((l, k) => results[k].set(out[s.session.outputs[k]].data, r0 * mlp.layers[l].units));
   }
   return results;
 }
 
-async function ortForward(mlp: MLP, x: Float32Array, n: number, options: ForwardOptions): Promise<ForwardOutput> {
-  const s = forwardSession(mlp, !!options.activations);
-  const batch = options.batchSize ?? 2048;
-  const results = mlp.layers.map((l) => new Float32Array(n * l.units));
-  const wanted = options.activations ? mlp.layers.map((_, i) => i) : [mlp.layers.length - 1];
-  for (let r0 = 0; r0 < n; r0 += batch) {
-    await yieldToLoop();
-    const rows = Math.min(batch, n - r0);
-    const out = s.session.run(forwardFeeds(mlp, s, x, r0, rows));
-    wanted.forEach((l, k) => results[l].set(out[s.session.outputs[k]].data, r0 * mlp.layers[l].units));
+function finish<T>(g: Generator<void, T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
   }
+}
+
+async function finishYielding<T>(g: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+    await yieldToLoop();
+  }
+}
+
+/** Every layer's output after its activation on n rows of x, as whole [n, units] matrices. */
+export function ortActivations(mlp: MLP, x: Float32Array, n: number, batch?: number): Float32Array[] {
+  if (!onnxRuntime()) throw new Error('onnxruntime engine used after onnxruntime-node failed to load');
+  return finish(forwardRuns(mlp, x, n, batch, true));
+}
+
+async function ortForward(mlp: MLP, x: Float32Array, n: number, options: ForwardOptions): Promise<ForwardOutput> {
+  const results = await finishYielding(forwardRuns(mlp, x, n, options.batchSize, !!options.activations));
   const outputs = results[results.length - 1];
   return options.activations ? { outputs, activations: results } : { outputs };
 }

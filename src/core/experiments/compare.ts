@@ -78,11 +78,14 @@ interface PairEvaluation {
  * similarity is measured on. Unlabelled rows give nothing; a model with too few outputs for the
  * labels gets no accuracy (and the pair no agreement) instead of failing the whole comparison.
  */
-export async function evaluatePair(a: MLP, b: MLP, rows: Dataset): Promise<PairEvaluation> {
+export async function evaluatePair(a: MLP, b: MLP, rows: Dataset, outputs: { a?: Matrix; b?: Matrix } = {}): Promise<PairEvaluation> {
   if (!rows.y) return {};
   const fits = (m: MLP) => rows.classes <= outputSize(m);
-  const evA = fits(a) ? await evaluate(a, rows, { keepPredictions: true }) : undefined;
-  const evB = fits(b) ? await evaluate(b, rows, evA?.predictions ? { referencePredictions: evA.predictions } : {}) : undefined;
+  // float32 outputs of exactly these rows are the models' forward passes already done.
+  const given = (m?: Matrix) => (m && m.rows === rows.n && m.data instanceof Float32Array ? { outputs: m.data } : {});
+  const evA = fits(a) ? await evaluate(a, rows, { keepPredictions: true, ...given(outputs.a) }) : undefined;
+  const refB = evA?.predictions ? { referencePredictions: evA.predictions } : {};
+  const evB = fits(b) ? await evaluate(b, rows, { ...refB, ...given(outputs.b) }) : undefined;
   const pick = (e: typeof evA) => e && { accuracy: e.accuracy, loss: e.loss };
   return {
     a: pick(evA),
@@ -188,7 +191,7 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
   const namesA = a.layers.map((l) => `A ${l.name}`);
   const namesB = b.layers.map((l) => `B ${l.name}`);
   progress(0.2, 'accuracy, loss and agreement of A and B');
-  const evaluation = await evaluatePair(a, b, sliceRows(data.activationSet, 0, data.samples));
+  const evaluation = await evaluatePair(a, b, sliceRows(data.activationSet, 0, data.samples), { a: repsA.at(-1), b: repsB.at(-1) });
   checkCancelled(hooks.signal);
   const { cross, selfA, selfB } = threeMatrices(repsA, repsB, metric, { namesA, namesB }, (f, m) => progress(f, m), hooks.signal);
   // Both models are compared, and evaluated, on the activation samples.

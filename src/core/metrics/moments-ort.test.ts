@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { onnxRuntime } from '../engine/onnxruntime';
 import { CKAMatrixAccumulator, linearCKAMatrix } from './cka';
+import { CrossMoments } from './moments';
 import type { Matrix } from './matrix';
 import { close, constantColumns, gaussianMatrix, hstack, m64, multiply } from '../../../test/kits/metrics';
 
@@ -103,4 +104,52 @@ describe('CrossMoments on onnxruntime', () => {
     }
     close(self.values[0][1]!, self.values[1][0]!, 1e-12, 'symmetric');
   });
+  it(
+    'a list against itself: every cross block, with representations cut into several pieces, equals float64; a later batch of copies adds on',
+    { skip },
+    () => {
+      // 600 columns are cut into 2 pieces and 1100 into 4 (symmetricPieces), so blocks of one pair
+      // lie both above and below the diagonal of X_cat^T X_cat and are gathered both ways.
+      const n = 3000;
+      const x0 = asFloat32(gaussianMatrix(n, 600, 21));
+      const x1 = asFloat32(hstack(multiply(x0, gaussianMatrix(600, 1000, 22)), gaussianMatrix(n, 100, 23)));
+      const x2 = asFloat32(gaussianMatrix(n, 40, 24));
+      const xs = [x0, x1, x2];
+      const rows = (m: Matrix, r0: number, r1: number): Matrix => ({
+        rows: r1 - r0,
+        cols: m.cols,
+        data: m.data.slice(r0 * m.cols, r1 * m.cols),
+      });
+      const cols = xs.map((m) => m.cols);
+      const ort = new CrossMoments(cols, cols, { engine: 'onnxruntime' });
+      const first = xs.map((m) => rows(m, 0, 2200));
+      ort.add(first, first);
+      // Copies: not the same arrays, so this batch takes the cross-product path.
+      ort.add(
+        xs.map((m) => rows(m, 2200, n)),
+        xs.map((m) => rows(m, 2200, n)),
+      );
+      const f64 = new CrossMoments(cols, cols, { engine: 'float64' });
+      f64.add(
+        xs,
+        xs.map((m) => ({ ...m, data: Float32Array.from(m.data) })),
+      );
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          const a = ort.centeredCross(i, j);
+          const b = f64.centeredCross(i, j);
+          let scale = 0;
+          let diff = 0;
+          for (let e = 0; e < b.length; e++) {
+            scale = Math.max(scale, Math.abs(b[e]));
+            diff = Math.max(diff, Math.abs(a[e] - b[e]));
+          }
+          assert.ok(diff <= 2e-5 * scale, `(${i}, ${j}): max difference ${diff} of values up to ${scale}`);
+        }
+        const g = ort.centeredGram('y', i);
+        const h = f64.centeredGram('y', i);
+        close(g[g.length - 1], h[h.length - 1], 2e-5 * Math.abs(h[h.length - 1]), `Gram ${i}`);
+      }
+    },
+  );
 });

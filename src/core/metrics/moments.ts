@@ -93,8 +93,12 @@ export class CrossMoments {
   private n = 0;
   private readonly xs: Rep[];
   private readonly ys: Rep[];
-  /** cross[i][j]: xs[i].cols x ys[j].cols. */
-  private readonly cross: Float64Array[][];
+  /**
+   * cross[i][j]: xs[i].cols x ys[j].cols, allocated when a batch needs it: a model against itself
+   * keeps its cross products in `selfUpper` instead (for two 3494-column networks the full
+   * blocks would be 390 MB more, and spreading into them cost more than their products' sums).
+   */
+  private crossStore: Float64Array[][] | undefined;
   private chosen: 'float64' | 'float32' | undefined;
 
   constructor(
@@ -107,7 +111,11 @@ export class CrossMoments {
     }
     this.xs = xCols.map((c, i) => newRep(options.xNames?.[i] ?? (xCols.length > 1 ? `X[${i}]` : 'X'), c));
     this.ys = yCols.map((c, j) => newRep(options.yNames?.[j] ?? (yCols.length > 1 ? `Y[${j}]` : 'Y'), c));
-    this.cross = this.xs.map((x) => this.ys.map((y) => new Float64Array(x.cols * y.cols)));
+  }
+
+  private get cross(): Float64Array[][] {
+    this.crossStore ??= this.xs.map((x) => this.ys.map((y) => new Float64Array(x.cols * y.cols)));
+    return this.crossStore;
   }
 
   /** Samples accumulated so far. */
@@ -253,11 +261,13 @@ export class CrossMoments {
   }
 
   /**
-   * The self product's upper block rows summed over row blocks in float64, spread into the Grams
-   * and cross products once, when first read (flush): spreading them every block, half of it as
-   * strided transposed writes, cost more than the products' own sums here.
+   * The self product's upper block rows summed over row blocks in float64. Only the Grams are
+   * spread out of them (on the first read); cross products are gathered from them per pair
+   * read: spreading every block, half of it as strided transposed writes, cost more than the
+   * products' own sums here.
    */
   private pendingUpper: Float64Array[] | undefined;
+  private selfUpper: Float64Array[] | undefined;
 
   private addPendingUpper(uppers: Float32Array[]): void {
     this.pendingUpper ??= uppers.map((u) => new Float64Array(u.length));
@@ -265,32 +275,46 @@ export class CrossMoments {
   }
 
   private flush(): void {
-    if (!this.pendingUpper) return;
-    this.addSelfBlocks(this.pendingUpper);
+    const pending = this.pendingUpper;
+    if (!pending) return;
+    this.addSelfGrams(pending);
+    if (this.selfUpper) this.selfUpper.forEach((acc, k) => addInto(acc, pending[k]));
+    else this.selfUpper = pending;
     this.pendingUpper = undefined;
   }
 
-  /**
-   * Adds the upper block rows of X_cat^T X_cat: blocks inside one representation make its Gram
-   * (and the cross product of it with its own copy on the y side); a block (i, j) between two
-   * adds to cross[i][j] and, transposed, to cross[j][i].
-   */
-  private addSelfBlocks(uppers: (Float32Array | Float64Array)[]): void {
+  /** The blocks of X_cat^T X_cat inside one representation make its Gram, on the x and the y side. */
+  private addSelfGrams(uppers: Float64Array[]): void {
     const diag = this.xs.map((r) => new Float64Array(r.cols * r.cols));
-    forEachUpperBlock(uppers, symmetricPieces(this.xs.map((r) => r.cols)), (pa, pb, src, stride, col0) => {
-      const i = pa.rep;
-      const j = pb.rep;
-      const b = { src, stride, col0, h: pa.width, w: pb.width };
-      if (i === j) addBlock(diag[i], this.xs[i].cols, pa.start, pb.start, b);
-      else {
-        addBlock(this.cross[i][j], this.xs[j].cols, pa.start, pb.start, b);
-        addBlockTransposed(this.cross[j][i], this.xs[i].cols, pb.start, pa.start, b);
-      }
+    forEachUpperBlock(uppers, this.selfPieces(), (pa, pb, src, stride, col0) => {
+      if (pa.rep === pb.rep)
+        addBlock(diag[pa.rep], this.xs[pa.rep].cols, pa.start, pb.start, { src, stride, col0, h: pa.width, w: pb.width });
     });
     diag.forEach((d, i) => {
       mirrorUpper(d, this.xs[i].cols);
-      for (const acc of [this.xs[i].gram, this.ys[i].gram, this.cross[i][i]]) for (let e = 0; e < d.length; e++) acc[e] += d[e];
+      for (const acc of [this.xs[i].gram, this.ys[i].gram]) addInto(acc, d);
     });
+  }
+
+  private selfPieces(): Piece[] {
+    return symmetricPieces(this.xs.map((r) => r.cols));
+  }
+
+  /**
+   * X_i^T Y_j as accumulated (uncentred, scaled), a fresh array: the cross blocks of batches
+   * that had them plus, from the self product's upper block rows, block (i, j) where it lies
+   * above the diagonal and block (j, i) transposed where it lies below.
+   */
+  private rawCross(i: number, j: number): Float64Array {
+    const q = this.ys[j].cols;
+    const c = this.crossStore ? Float64Array.from(this.crossStore[i][j]) : new Float64Array(this.xs[i].cols * q);
+    if (!this.selfUpper) return c;
+    forEachUpperBlock(this.selfUpper, this.selfPieces(), (pa, pb, src, stride, col0) => {
+      const b = { src, stride, col0, h: pa.width, w: pb.width };
+      if (pa.rep === i && pb.rep === j) addBlock(c, q, pa.start, pb.start, b);
+      if (pa.rep === j && pb.rep === i && pa !== pb) addBlockTransposed(c, q, pb.start, pa.start, b);
+    });
+    return c;
   }
 
   private check(side: 'x' | 'y', i: number): Rep {
@@ -320,7 +344,7 @@ export class CrossMoments {
   centeredCross(i: number, j: number): Float64Array {
     const rx = this.check('x', i);
     const ry = this.check('y', j);
-    const c = Float64Array.from(this.cross[i][j]);
+    const c = this.rawCross(i, j);
     const n = this.n;
     for (let a = 0; a < rx.cols; a++) {
       const sa = rx.sum[a] / n;
@@ -341,7 +365,7 @@ function float32Rows(m: Matrix, r0: number, kc: number): Float32Array {
   return rows instanceof Float32Array ? rows : Float32Array.from(rows);
 }
 
-function addInto(acc: Float64Array, add: Float32Array): void {
+function addInto(acc: Float64Array, add: Float32Array | Float64Array): void {
   for (let e = 0; e < acc.length; e++) acc[e] += add[e];
 }
 

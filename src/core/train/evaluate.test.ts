@@ -93,6 +93,29 @@ describe('evaluate', () => {
     assert.ok(Math.abs(r.loss - -Math.log(1e-7)) < 1e-6, `${r.loss}`);
   });
 
+  test('outputs given by the caller: the same accuracy, loss and agreement as the forward passes, and they are what is scored', async () => {
+    const mnist = await loadDataset('mnist', { normalize: 'unit' });
+    const rows = sliceRows(getSplit(mnist, 'test'), 0, 300);
+    const m = initMLP({ inputShape: [28, 28], hidden: [20], classes: 10, seed: 4 });
+    const ref = initMLP({ inputShape: [28, 28], hidden: [20], classes: 10, seed: 5 });
+    const outputs = predict(m, rows.x, rows.n, 100);
+    const run = await evaluate(m, rows, { reference: ref, keepPredictions: true });
+    const given = await evaluate(m, rows, { reference: ref, keepPredictions: true, outputs });
+    assert.equal(given.accuracy, run.accuracy);
+    assert.ok(Math.abs(given.loss - run.loss) < 1e-5, `${given.loss} vs ${run.loss}`);
+    assert.equal(given.agreement, run.agreement);
+    assert.deepEqual(given.predictions, run.predictions);
+    // Outputs saying class 3 everywhere are scored as such: no forward pass replaced them.
+    const three = new Float32Array(rows.n * 10).map((_, i) => (i % 10 === 3 ? 1 : 0));
+    const labels = rows.y ?? new Int32Array(0);
+    const r = await evaluate(m, rows, { outputs: three });
+    assert.equal(r.accuracy, labels.filter((l) => l === 3).length / rows.n);
+  });
+
+  test('outputs of the wrong size are refused', async () => {
+    await assert.rejects(evaluate(identityModel('linear'), data, { outputs: new Float32Array(7) }), /outputs/);
+  });
+
   test('batches give the same result as one pass on real MNIST rows', async () => {
     const mnist = await loadDataset('mnist', { normalize: 'unit' });
     const test = sliceRows(getSplit(mnist, 'test'), 0, 777);

@@ -16,6 +16,11 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** Also return every row's argmax prediction (saves a second pass when they are needed too). */
   keepPredictions?: boolean;
+  /**
+   * The model's outputs (after its last activation) for every row, when the caller already has
+   * them, e.g. as the last layer of its representations: no forward pass is run then.
+   */
+  outputs?: Float32Array;
 }
 
 export interface Evaluation {
@@ -51,6 +56,7 @@ export function probabilities(outputs: tf.Tensor2D, activation: MLP['layers'][nu
 export async function evaluate(mlp: MLP, dataset: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
   await initBackend();
   const checked = checkEvaluation(mlp, dataset, options);
+  if (options.outputs) return evaluateOutputs(mlp, dataset, options.outputs, options, checked.labels);
   const dense = engineInfo()?.dense;
   if (dense?.name === 'onnxruntime') return evaluateOnEngine(dense, mlp, dataset, options, checked);
   const { batchSize, labels } = checked;
@@ -140,9 +146,20 @@ async function evaluateOnEngine(
   options: EvaluateOptions,
   { batchSize, labels }: { batchSize: number; labels: Int32Array },
 ): Promise<Evaluation> {
+  const y = (await dense.forward(mlp, dataset.x, dataset.n, { batchSize })).outputs;
+  return evaluateOutputs(mlp, dataset, y, options, labels);
+}
+
+/** Accuracy, loss (float64, as `evaluate` in float32) and agreement from the model's outputs for every row. */
+async function evaluateOutputs(
+  mlp: MLP,
+  dataset: Dataset,
+  y: Float32Array,
+  options: EvaluateOptions,
+  labels: Int32Array,
+): Promise<Evaluation> {
   const n = dataset.n;
   const k = outputSize(mlp);
-  const y = (await dense.forward(mlp, dataset.x, n, { batchSize })).outputs;
   const yhat = argmaxRows(y, k);
   const activation = mlp.layers[mlp.layers.length - 1].activation;
   let lossSum = 0;
@@ -154,8 +171,7 @@ async function evaluateOnEngine(
   const result: Evaluation = { accuracy: correct / n, loss: lossSum / n, samples: n };
   const { reference } = options;
   let refPred = options.referencePredictions;
-  if (!refPred && reference)
-    refPred = argmaxRows((await dense.forward(reference, dataset.x, n, { batchSize })).outputs, outputSize(reference));
+  if (!refPred && reference) refPred = await referenceArgmax(reference, dataset, options.batchSize ?? 1000);
   if (refPred) {
     let agree = 0;
     for (let i = 0; i < n; i++) if (refPred[i] === yhat[i]) agree++;
@@ -165,12 +181,40 @@ async function evaluateOnEngine(
   return result;
 }
 
+/** The reference model's argmax for every row, on the dense engine when there is one. */
+async function referenceArgmax(reference: MLP, dataset: Dataset, batchSize: number): Promise<Int32Array> {
+  const dense = engineInfo()?.dense;
+  if (dense?.name === 'onnxruntime') {
+    return argmaxRows((await dense.forward(reference, dataset.x, dataset.n, { batchSize })).outputs, outputSize(reference));
+  }
+  const t = mlpTensors(reference);
+  const out = new Int32Array(dataset.n);
+  const f = dataset.features;
+  try {
+    for (let start = 0; start < dataset.n; start += batchSize) {
+      const end = Math.min(dataset.n, start + batchSize);
+      const pred = tf.tidy(() =>
+        tf.argMax(forward(reference, t, tf.tensor2d(dataset.x.subarray(start * f, end * f), [end - start, f])), 1),
+      );
+      out.set(pred.dataSync(), start);
+      pred.dispose();
+    }
+  } finally {
+    t.dispose();
+  }
+  return out;
+}
+
 /** Checks the models, options and dataset before any forward pass; returns the batch size and the labels. */
 function checkEvaluation(mlp: MLP, dataset: Dataset, options: EvaluateOptions): { batchSize: number; labels: Int32Array } {
   validateMLP(mlp);
   const { reference, referencePredictions } = options;
   if (referencePredictions && referencePredictions.length !== dataset.n) {
     throw new PruneScopeError(`${referencePredictions.length} reference predictions for ${dataset.n} rows of ${dataset.source}`);
+  }
+  const k = outputSize(mlp);
+  if (options.outputs && options.outputs.length !== dataset.n * k) {
+    throw new PruneScopeError(`${options.outputs.length} outputs given for ${dataset.n} rows of ${k} classes of ${dataset.source}`);
   }
   const batchSize = options.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new PruneScopeError(`batch size must be a positive integer (got ${batchSize})`);
