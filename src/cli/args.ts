@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors';
+import { imageShapeOf } from '../core/metrics/locality';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -68,4 +69,28 @@ export function intListOption(value: string | boolean | undefined, flag: string,
     throw new UsageError(`--${flag} must be a comma-separated list of whole numbers, e.g. 1000,1000,500,200; got "${value}"`);
   }
   return nums;
+}
+
+/**
+ * An image shape written HxW, HxWxC (channels last) or CxHxW (channels first, told apart as the
+ * engine does: the end with at most 4 values holds the channels). Whether the product matches the
+ * model's inputs is checked where the model is known.
+ */
+export function imageShapeOption(value: string | boolean | undefined, flag: string): number[] | undefined {
+  if (value === undefined) return undefined;
+  const text = typeof value === 'string' ? value.trim() : '';
+  const parts = text.split(/x/i).map((s) => s.trim());
+  const dims = parts.map(Number);
+  if (!((parts.length === 2 || parts.length === 3) && parts.every((p) => /^\d+$/.test(p)) && dims.every((d) => d >= 1))) {
+    throw new UsageError(`--${flag} must be HxW or HxWxC in whole numbers, e.g. 28x28 or 32x32x3; got "${String(value)}"`);
+  }
+  if (
+    !imageShapeOf(
+      dims,
+      dims.reduce((a, b) => a * b, 1),
+    )
+  ) {
+    throw new UsageError(`--${flag} ${text}: not an image: height and width must be at least 2 and channels (first or last) at most 4`);
+  }
+  return dims;
 }

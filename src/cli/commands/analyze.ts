@@ -12,6 +12,7 @@ import { resultsPaths, writeResultsAndReport } from '../report';
 import {
   dataOptionsFrom,
   experimentOptions,
+  imageShapeFlag,
   noteSamples,
   progressPrinter,
   PRUNING_USAGE,
@@ -75,13 +76,14 @@ export function summaryTable(r: AnalysisResults): string {
 export const analyzeCommand: Command = {
   name: 'analyze',
   summary: 'run pruning strategies at several sparsities, measure everything, write results.json and report.html',
-  usage: `prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] ${PRUNING_USAGE} [--metric linear-cka] [--geometry-samples 500|0] [--geometry-step S] [--json] [--force] --out DIR`,
+  usage: `prunescope analyze MODEL --data mnist|PATH [--strategies a,b,...] [--sparsities 0,0.25,...] [--finetune-epochs E] [--iterations J] [--schedule ...] [--samples N] ${PRUNING_USAGE} [--metric linear-cka] [--geometry-samples 500|0] [--geometry-step S] [--image-shape HxW[xC]] [--json] [--force] --out DIR`,
   async run(argv) {
     const { values, positionals } = parse(
       argv,
       {
         ...modelReadOptions,
         ...experimentOptions,
+        ...imageShapeFlag,
         ...pruningFlags,
         ...geometryOptions,
         strategies: { type: 'string' },

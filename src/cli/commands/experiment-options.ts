@@ -4,7 +4,7 @@ import { SPLIT_NAMES, type SplitName } from '../../core/data/dataset';
 import { UsageError } from '../../core/errors';
 import { DEFAULT_CALIBRATION, parsePattern, type PruningOptions } from '../../core/experiments/pruning-options';
 import { REMOVED_UNITS } from '../../core/prune/apply';
-import { choiceOption, intOption, numberOption } from '../args';
+import { choiceOption, imageShapeOption, intOption, numberOption } from '../args';
 import { info } from '../output';
 import { dataOptions, loadOptionsFrom } from './evaluate';
 
@@ -24,6 +24,9 @@ export const experimentOptions = {
   seed: { type: 'string' },
   'include-output': { type: 'boolean' },
 } as const;
+
+/** analyze only: how flat samples lay out an image, for locality and weight maps (prune measures neither). */
+export const imageShapeFlag = { 'image-shape': { type: 'string' } } as const;
 
 /** Flags of prune and analyze only (compare prunes nothing). */
 export const pruningFlags = {
@@ -45,11 +48,17 @@ export function scheduleFrom(values: Values): ScheduleName | undefined {
   return values.schedule === undefined ? undefined : choiceOption(values.schedule, 'schedule', SCHEDULES, 'one-shot');
 }
 
-export function dataOptionsFrom(values: Values): DataOptions {
+/**
+ * The data options, and with --image-shape how its flat samples lay out an image (analyze's
+ * locality and weight maps use it when neither the model nor the dataset says).
+ */
+export function dataOptionsFrom(values: Values): DataOptions & { imageShape?: number[] } {
+  const imageShape = imageShapeOption(values['image-shape'], 'image-shape');
   return {
     ...loadOptionsFrom(values),
     split: choiceOption<SplitName>(values.split, 'split', SPLIT_NAMES, 'test'),
     samples: values.samples === undefined ? undefined : intOption(values.samples, 'samples', 512, 2),
+    ...(imageShape ? { imageShape } : {}),
   };
 }
 

@@ -348,6 +348,8 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
   progress(0, `reading ${options.model}`);
   const original = await readModel(options.model, options.readOptions);
   const data = await prepareData(options, original, options.model);
+  // A given image shape that does not fit is refused before the original is measured.
+  if (options.imageShape) resolveImageShape(original.layers[0].inputSize, { option: options.imageShape });
   checkCancelled(hooks.signal);
 
   progress(0.02, 'measuring the original model');

@@ -44,7 +44,7 @@ describe('image shapes', () => {
       () => resolveImageShape(12, { model: [12], option: [5, 5] }),
       (e: Error) => {
         assert.ok(e instanceof PruneScopeError);
-        assert.match(e.message, /\[5, 5\].*12 inputs/);
+        assert.match(e.message, /image shape 5x5 has 25 values but the model has 12 inputs/);
         return true;
       },
     );

@@ -81,9 +81,10 @@ export function resolveImageShape(
   if (!candidates.option) return null;
   const image = imageShapeOf(candidates.option, inputSize);
   if (!image) {
-    throw new PruneScopeError(
-      `image shape [${candidates.option.join(', ')}] does not lay out the model's ${inputSize} inputs as an image (give height, width and optionally channels whose product is ${inputSize})`,
-    );
+    const given = candidates.option.join('x');
+    const values = candidates.option.reduce((a, b) => a * b, 1);
+    const why = values === inputSize ? 'is not an image shape' : `has ${values} values but the model has ${inputSize} inputs`;
+    throw new PruneScopeError(`image shape ${given} ${why} (give height x width, optionally with channels, whose product is ${inputSize})`);
   }
   return { image, source: 'option' };
 }
