@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { built } from '../../test/kits/encode/models';
+import { kerasWeightsOnly } from '../core/formats/keras/testdata/kit';
+import { onnx } from 'onnx-proto';
+import { buildModel, fTensor, node, rand32, rawFloat32, valueInfo } from '../../test/kits/onnx';
 import { parseResults } from '../core/results/format';
 import { sampleAnalysis } from '../../webview-ui/src/sample-results';
 import { cacheKey, canonicalJson, hashDataset, hashModel, ResultsCache } from './cache';
@@ -83,6 +86,49 @@ test('cache: a tfjs model is hashed with its weights file', async () => {
   const manifest = JSON.parse(readFileSync(json, 'utf8')) as { weightsManifest: { paths: string[] }[] };
   appendFileSync(join(dir, 'm', manifest.weightsManifest[0].paths[0]), Buffer.from([1]));
   assert.notEqual(await hashModel(json), before);
+});
+
+test('cache: a weights-only Keras .h5 is hashed with the architecture file beside it', async () => {
+  const dir = tempDir();
+  const { h5, config } = await kerasWeightsOnly(dir);
+  const sidecar = join(dir, 'model.json');
+  writeFileSync(sidecar, JSON.stringify(config));
+  const key = await keyFor(h5);
+  assert.equal(await keyFor(h5), key);
+  // Only the architecture changes (the output layer's activation): the .h5 bytes are the same.
+  const before = readFileSync(h5);
+  writeFileSync(sidecar, JSON.stringify(config).replace('"linear"', '"softmax"'));
+  assert.notEqual(readFileSync(sidecar, 'utf8'), JSON.stringify(config));
+  assert.deepEqual(readFileSync(h5), before);
+  assert.notEqual(await keyFor(h5), key);
+  // Back as it was: the same key again.
+  writeFileSync(sidecar, JSON.stringify(config));
+  assert.equal(await keyFor(h5), key);
+});
+
+test('cache: an ONNX model is hashed with its external data', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'w.bin'), rawFloat32(rand32(12, 1)));
+  const external: onnx.ITensorProto = {
+    name: 'W',
+    dims: [4, 3],
+    dataType: onnx.TensorProto.DataType.FLOAT,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [{ key: 'location', value: 'w.bin' }],
+  };
+  const model = join(dir, 'net.onnx');
+  writeFileSync(
+    model,
+    buildModel({
+      nodes: [node('Gemm', ['x', 'W', 'b'], ['y'])],
+      initializers: [external, fTensor('b', [3], [0.5, -1, 2])],
+      inputs: [valueInfo('x', [1, 4])],
+      outputs: [valueInfo('y', [1, 3])],
+    }),
+  );
+  const key = await keyFor(model);
+  writeFileSync(join(dir, 'w.bin'), rawFloat32(rand32(12, 2)));
+  assert.notEqual(await keyFor(model), key);
 });
 
 test('cache: a corrupt entry is discarded and counts as a miss', async () => {

@@ -14,7 +14,10 @@ async function hashFileInto(hash: ReturnType<typeof createHash>, path: string): 
   });
 }
 
-/** sha256 of a model's bytes, all its files in order (model.json, then its weight shards). */
+/**
+ * sha256 of a model's bytes, all its files in order (model-files.ts): model.json then its weight
+ * shards, an ONNX file then its external data, a Keras .h5 then the architecture files beside it.
+ */
 export async function hashModel(path: string): Promise<string> {
   const hash = createHash('sha256');
   for (const file of await modelFiles(path)) await hashFileInto(hash, file);

@@ -2,6 +2,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
 import { Gunzip, Inflate } from 'fflate';
 import { DataError } from '../errors';
+import { crc32 } from './crc32';
 
 /**
  * Bounded decompression for data files (gzip, and the deflated or stored entries of zip/.npz
@@ -392,9 +393,8 @@ export function extractZipEntry(bytes: Uint8Array, entry: ZipEntry, file: string
   if (out.length !== entry.size) {
     throw new DataError(file, `zip entry declares ${entry.size} bytes but inflates to ${out.length} (truncated or damaged archive)`);
   }
-  const crc32 = (zlib as { crc32?: (d: Uint8Array) => number }).crc32;
-  if (typeof crc32 === 'function' && crc32(out) >>> 0 !== entry.crc >>> 0) {
-    throw new DataError(file, 'zip entry fails its CRC-32 check (damaged archive)');
+  if (crc32(out) !== entry.crc >>> 0) {
+    throw new DataError(file, `zip entry ${entry.name} fails its CRC-32 check (damaged archive)`);
   }
   return out;
 }

@@ -103,8 +103,26 @@ test('CSV of a comparison lists every cell of the three matrices', () => {
     (a, side) => a + (r[side].geometry ?? []).reduce((b, g) => b + (g.applies ? g.ascending.length + g.descending.length : 0), 0),
     0,
   );
-  assert.equal(rows.length, 27 + geometryRows);
-  assert.deepEqual(Object.keys(rows[0]), ['matrix', 'row_layer', 'column_layer', 'linear-cka', 'units_kept', 'geometry_r2']);
+  assert.equal(rows.length, 2 + 27 + geometryRows);
+  assert.deepEqual(Object.keys(rows[0]), [
+    'matrix',
+    'row_layer',
+    'column_layer',
+    'linear-cka',
+    'units_kept',
+    'geometry_r2',
+    'accuracy',
+    'loss',
+    'agreement',
+    'parameters',
+    'nonzero_parameters',
+    'flops',
+    'onnx_bytes',
+  ]);
+  assert.deepEqual(
+    rows.filter((x) => x.matrix === 'cross').map((x) => Number(x['linear-cka'] || NaN)),
+    r.cross.flat().map((v) => v ?? NaN),
+  );
   // B's second layer is not ReLU-like: no rows for it; A's both layers have theirs.
   assert.equal(rows.filter((x) => x.matrix === 'b_geometry_ascending' && x.row_layer === 'Gemm_4').length, 0);
   const aAsc = rows.filter((x) => x.matrix === 'a_geometry_ascending' && x.row_layer === 'Gemm_4');
@@ -117,6 +135,46 @@ test('CSV of a comparison lists every cell of the three matrices', () => {
   const undefinedCell = rows.find((x) => x.matrix === 'cross' && x.row_layer === 'Gemm_6' && x.column_layer === 'Gemm_6');
   assert.equal(undefinedCell?.['linear-cka'], '');
   assert.equal(safeFileName('APoZ of <dense_1>/x'), 'APoZ-of-dense_1-x');
+});
+
+test('CSV of a comparison: a row per model with its A-vs-B fields, empty where the file has none', () => {
+  const r = sampleComparison();
+  r.agreement = 0.8125;
+  r.a.evaluation = { accuracy: 0.9375, loss: 0.21 };
+  r.b.evaluation = { accuracy: 0.875, loss: 0.4 };
+  // B's values differ from A's in every column, so a swapped side would show; B has no ONNX size.
+  r.a.size = { parameters: 8070, nonzeroParameters: 8070, flops: 16000, onnxBytes: 33120 };
+  r.b.size = { parameters: 3985, nonzeroParameters: 2985, flops: 5910 };
+  const rows = parse(resultsToCsv(r), { columns: true }) as Record<string, string>[];
+  const fields = ['row_layer', 'linear-cka', 'accuracy', 'loss', 'agreement', 'parameters', 'nonzero_parameters', 'flops', 'onnx_bytes'];
+  const model = (side: string) => {
+    const found = rows.filter((x) => x.matrix === `${side}_model`);
+    assert.equal(found.length, 1, side);
+    return fields.map((f) => found[0][f]);
+  };
+  assert.deepEqual(
+    rows.slice(0, 2).map((x) => x.matrix),
+    ['a_model', 'b_model'],
+  );
+  assert.deepEqual(model('a'), ['', '', '0.9375', '0.21', '1', '8070', '8070', '16000', '33120']);
+  assert.deepEqual(model('b'), ['', '', '0.875', '0.4', '0.8125', '3985', '2985', '5910', '']);
+  // Matrix and geometry rows leave the model columns empty.
+  for (const x of rows.slice(2))
+    assert.deepEqual(
+      fields.slice(2).map((f) => x[f]),
+      new Array<string>(7).fill(''),
+      x.matrix,
+    );
+
+  // A file written before these fields existed: the model rows are there, their cells empty.
+  const old = parse(resultsToCsv(sampleComparison()), { columns: true }) as Record<string, string>[];
+  assert.deepEqual(
+    old.slice(0, 2).map((x) => [x.matrix, ...fields.map((f) => x[f])]),
+    [
+      ['a_model', ...new Array<string>(9).fill('')],
+      ['b_model', ...new Array<string>(9).fill('')],
+    ],
+  );
 });
 
 test('webview HTML: strict CSP with a nonce, no inline or eval, escaped title', () => {

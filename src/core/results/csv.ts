@@ -37,14 +37,55 @@ export function resultsToCsv(results: Results): string {
   return results.kind === 'comparison' ? comparisonCsv(results) : analysisCsv(results);
 }
 
-function comparisonCsv(results: Extract<Results, { kind: 'comparison' }>): string {
+/** The columns after the matrix value: geometry curves, then each model's A-vs-B fields (on its `a_model`/`b_model` row). */
+const COMPARISON_TAIL = [
+  'units_kept',
+  'geometry_r2',
+  'accuracy',
+  'loss',
+  'agreement',
+  'parameters',
+  'nonzero_parameters',
+  'flops',
+  'onnx_bytes',
+] as const;
+
+type ComparisonResults = Extract<Results, { kind: 'comparison' }>;
+
+/**
+ * One side's evaluation and size; empty cells where the file has none. A agrees with itself, so
+ * its agreement is 1 whenever B's was measured (as an analysis's original row has it).
+ */
+function modelRow(results: ComparisonResults, side: 'a' | 'b'): (string | number | null | undefined)[] {
+  const agreement = results.agreement === undefined ? undefined : side === 'a' ? 1 : results.agreement;
+  const { evaluation: e, size: z } = results[side];
+  return [
+    `${side}_model`,
+    null,
+    null,
+    null,
+    null,
+    null,
+    e?.accuracy,
+    e?.loss,
+    agreement,
+    z?.parameters,
+    z?.nonzeroParameters,
+    z?.flops,
+    z?.onnxBytes,
+  ];
+}
+
+function comparisonCsv(results: ComparisonResults): string {
   const a = results.a.model.layerNames;
   const b = results.b.model.layerNames;
   const geometry = (side: 'a' | 'b') =>
     geometryPoints(results[side].geometry).map(([layer, , order, k, r2]) => [`${side}_geometry_${order}`, layer, null, null, k, r2]);
   return rows(
-    ['matrix', 'row_layer', 'column_layer', results.metric, 'units_kept', 'geometry_r2'],
+    ['matrix', 'row_layer', 'column_layer', results.metric, ...COMPARISON_TAIL],
     [
+      modelRow(results, 'a'),
+      modelRow(results, 'b'),
       ...matrixRows('cross', a, b, results.cross),
       ...matrixRows('a_self', a, a, results.a.selfSimilarity),
       ...matrixRows('b_self', b, b, results.b.selfSimilarity),

@@ -13,24 +13,16 @@
  * Model, possibly under model_config) is used; files of those names that hold something else (a
  * tfjs model.json) are passed over.
  */
-import { basename, dirname, extname } from 'node:path';
+import { dirname } from 'node:path';
 import { ModelFormatError } from '../../errors';
 import { ContainmentError, readContained } from '../../io/contained';
 import { MiB } from '../../io/inflate';
+import { sidecarNames } from '../model-files';
 import { isModelConfig, parseConfigJson } from './config';
 import type { Src } from './topology';
 
 /** Larger than any model config; a bigger file is not one. */
 const MAX_SIDECAR_BYTES = 64 * MiB;
-
-/** The names looked at beside `file`, in order. */
-export function sidecarNames(file: string): string[] {
-  const stem = basename(file, extname(file));
-  const names = [`${stem}.json`];
-  if (stem.toLowerCase().endsWith('.weights') && stem.length > '.weights'.length) names.push(`${stem.slice(0, -'.weights'.length)}.json`);
-  names.push('config.json', 'model.json');
-  return [...new Set(names)];
-}
 
 export interface Sidecar {
   /** The JSON file's path. */

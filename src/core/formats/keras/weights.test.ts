@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { H5Reader } from './h5';
-import { sidecarNames } from './sidecar';
+import { sidecarNames } from '../model-files';
 import { chunkedStrings, containerPaths, detectLayout, stringList, toSnakeCase } from './weights';
 
 test('class names in snake case, as keras.src.utils.naming.to_snake_case writes them', () => {

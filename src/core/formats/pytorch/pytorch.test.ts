@@ -10,6 +10,8 @@ import { predict } from '../../model/forward';
 import type { Activation, MLP } from '../../model/mlp';
 import { readModel, writerFor } from '../registry';
 import { pytorchFormat } from './pytorch';
+import { zipSync } from 'fflate';
+import { listZip } from '../../io/inflate';
 import { zipStored } from './write';
 
 const TESTDATA = join(__dirname, 'testdata');
@@ -287,6 +289,63 @@ describe('containers', () => {
     const broken = join(dir, 'broken.pt');
     writeFileSync(broken, readFileSync(data('dtypes.pt')).subarray(0, 1500));
     await refused(broken, /cannot read the zip archive: no end-of-central-directory record/);
+  });
+});
+
+describe('zip CRC-32', () => {
+  /** checkpoint.pt's records, by name without the folder, as the archive holds them. */
+  const checkpoint = () => new Uint8Array(readFileSync(data('checkpoint.pt')));
+  const entry = (bytes: Uint8Array, name: string) => {
+    const e = listZip(bytes, 'checkpoint.pt').find((x) => x.name === `archive/${name}`);
+    assert.ok(e, name);
+    return e;
+  };
+
+  test('a flipped byte in a tensor record is refused naming the file and the record; the intact file loads', async () => {
+    const intact = join(dir, 'crc-intact.pt');
+    writeFileSync(intact, checkpoint());
+    const mlp = await pytorchFormat.read(intact);
+    assertOutputs(mlp, EXPECTED['checkpoint.pt'].inputs, EXPECTED['checkpoint.pt'].outputs, 'intact checkpoint.pt');
+    for (const at of ['first', 'last'] as const) {
+      const bytes = checkpoint();
+      const e = entry(bytes, 'data/0');
+      bytes[at === 'first' ? e.dataOffset : e.dataOffset + e.size - 1] ^= 0x01;
+      const p = join(dir, `crc-${at}.pt`);
+      writeFileSync(p, bytes);
+      const err = await refused(p, /^CRC mismatch \(corrupted file\?\)/, /^zip entry archive\/data\/0$/);
+      assert.equal(err.message.split('\n').length, 1);
+      assert.ok(err.message.startsWith(`${p}: PyTorch: zip entry archive/data/0: CRC mismatch (corrupted file?)`), err.message);
+    }
+  });
+
+  test('so is a changed data.pkl, and a deflated archive (zipped again by another tool) whose record differs from its CRC', async () => {
+    const bytes = checkpoint();
+    const pkl = entry(bytes, 'data.pkl');
+    // A byte of a pickled string (a key's letter) the unpickler would read without complaint.
+    const text = Buffer.from(bytes.subarray(pkl.dataOffset, pkl.dataOffset + pkl.size)).toString('latin1');
+    const at = text.indexOf('weight');
+    assert.ok(at > 0);
+    bytes[pkl.dataOffset + at] = 'W'.charCodeAt(0);
+    const p = join(dir, 'crc-pkl.pt');
+    writeFileSync(p, bytes);
+    await refused(p, /^CRC mismatch \(corrupted file\?\)/, /^zip entry archive\/data\.pkl$/);
+
+    // The same records deflated by fflate: the intact archive loads; with the CRC the central
+    // directory records for data/1 changed, it is refused the same way.
+    const records = listZip(checkpoint(), 'checkpoint.pt').map(
+      (e) => [e.name, checkpoint().subarray(e.dataOffset, e.dataOffset + e.size)] as const,
+    );
+    const deflated = Buffer.from(zipSync(Object.fromEntries(records.map(([n, d]) => [n, [d, { level: 6 }]]))));
+    assert.ok(listZip(deflated, 'deflated.pt').every((e) => e.method === 8 || e.size === 0));
+    const ok = join(dir, 'crc-deflated.pt');
+    writeFileSync(ok, deflated);
+    assertOutputs(await pytorchFormat.read(ok), EXPECTED['checkpoint.pt'].inputs, EXPECTED['checkpoint.pt'].outputs, 'deflated');
+    const central = deflated.lastIndexOf(Buffer.from('archive/data/1', 'latin1')) - 46;
+    assert.equal(deflated.readUInt32LE(central), 0x02014b50);
+    deflated.writeUInt32LE((deflated.readUInt32LE(central + 16) ^ 0x80) >>> 0, central + 16);
+    const bad = join(dir, 'crc-deflated-bad.pt');
+    writeFileSync(bad, deflated);
+    await refused(bad, /^CRC mismatch \(corrupted file\?\)/, /^zip entry archive\/data\/1$/);
   });
 });
 

@@ -2,6 +2,7 @@ import { basename, extname } from 'node:path';
 import { ModelFormatError } from '../../errors';
 import { assertNotSource, writeFilesAtomically } from '../../io/atomic';
 import { type MLP, validateMLP } from '../../model/mlp';
+import { crc32 } from '../../io/crc32';
 import type { WriteResult } from '../format';
 import { LABEL } from './container';
 
@@ -187,22 +188,6 @@ export function pickleStateDict(tensors: StateTensor[], metadata: [string, [stri
 }
 
 // ---- the zip archive ----
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 export interface ZipRecord {
   name: string;

@@ -1,5 +1,6 @@
 import { DataError, ModelFormatError } from '../../errors';
 import { checkZipEntry, dataLimit, extractZipEntry, listZip, type ZipEntry } from '../../io/inflate';
+import { crc32 } from '../../io/crc32';
 import { type Container, LABEL, runPickle } from './container';
 import { PyTuple, type PyValue, describe, printable } from './pickle';
 import { TorchGlobalError, TorchStorage, storageDtype } from './torch-globals';
@@ -51,16 +52,33 @@ class Records {
     return this.byName.has(name);
   }
 
+  /** A record's bytes, after checking them against the CRC-32 the archive records for them. */
   get(name: string): Uint8Array | undefined {
     const entry = this.byName.get(name);
     if (!entry) return undefined;
     const member = `${this.file} (${printable(`${this.folder}/${name}`)})`;
     try {
       checkZipEntry(entry, member, dataLimit(this.file, this.bytes.length));
-      return extractZipEntry(this.bytes, entry, member);
+      // Deflated (an archive zipped again by another tool): the shared inflater checks the CRC.
+      if (entry.method !== 0) return extractZipEntry(this.bytes, entry, member);
     } catch (e) {
+      if (e instanceof DataError && /CRC/.test(e.problem)) throw this.crcMismatch(name);
       throw zipProblem(this.file, e);
     }
+    // Stored, as torch.save writes every record: the bytes in place (checkZipEntry and listZip
+    // checked their extent).
+    const out = this.bytes.subarray(entry.dataOffset, entry.dataOffset + entry.size);
+    if (crc32(out) !== entry.crc >>> 0) throw this.crcMismatch(name);
+    return out;
+  }
+
+  private crcMismatch(name: string): ModelFormatError {
+    return new ModelFormatError(
+      this.file,
+      LABEL,
+      "CRC mismatch (corrupted file?): the record's bytes do not give the CRC-32 the archive records for them",
+      `zip entry ${printable(`${this.folder}/${name}`)}`,
+    );
   }
 
   text(name: string): string | undefined {

@@ -5,6 +5,7 @@
  */
 import { zipSync } from 'fflate';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Dataset, File as H5File, Group } from 'h5wasm' with { 'resolution-mode': 'import' };
 import type * as H5wasmNode from 'h5wasm/node' with { 'resolution-mode': 'import' };
 
@@ -167,4 +168,42 @@ export function values(n: number, seed: number): Float32Array {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 31 - 1;
   });
+}
+
+/**
+ * A Keras 3 weights-only file in `dir` (`model.weights.h5`: layers/<name>/vars/0, 1) of Dense
+ * 3 -> 4 (tanh) -> 2, and the model config that goes beside it (not written: callers choose the name).
+ */
+export async function kerasWeightsOnly(dir: string): Promise<{ h5: string; config: object }> {
+  const h5 = join(dir, 'model.weights.h5');
+  const arr = (shape: number[], seed: number): NonNullable<NodeSpec['data']> => ({
+    shape,
+    values: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(seed + i)),
+  });
+  const vars = (k: NodeSpec['data'], b: NodeSpec['data']): NodeSpec => ({ children: { vars: { children: { '0': { data: k }, '1': { data: b } } } } });
+  await writeH5(h5, {
+    children: {
+      layers: { children: { dense: vars(arr([3, 4], 1), arr([4], 2)), dense_1: vars(arr([4, 2], 3), arr([2], 4)) } },
+      vars: { children: {} },
+    },
+  });
+  const layer = (cls: string, config: object) => ({ module: 'keras.layers', class_name: cls, config, registered_name: null });
+  const denseLayer = (name: string, units: number, activation: string) =>
+    layer('Dense', { name, trainable: true, dtype: 'float32', units, activation, use_bias: true });
+  const config = {
+    module: 'keras',
+    class_name: 'Sequential',
+    config: {
+      name: 'k3w',
+      trainable: true,
+      dtype: 'float32',
+      layers: [
+        layer('InputLayer', { batch_shape: [null, 3], dtype: 'float32', sparse: false, name: 'input_layer' }),
+        denseLayer('dense', 4, 'tanh'),
+        denseLayer('dense_1', 2, 'linear'),
+      ],
+    },
+    registered_name: null,
+  };
+  return { h5, config };
 }
