@@ -1,21 +1,33 @@
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { parseResults, type ComparisonResults, type Results } from '../core/results/format';
+import { parseAnyResults, type AnyResults, type ComparisonResults, type Results } from '../core/results/format';
 import { modelFiles, outputFiles } from '../core/formats/model-files';
 import { COMMAND_NAMES, commandId, type CommandName } from '../shared/commands';
 import type { JobResult } from '../shared/jobs';
 import { cacheKey, hashDataset, hashModel, type RecentResults, type ResultsCache } from './cache';
 import type { JobController } from './job-controller';
 import { inspectorViewType } from './inspector';
-import { nameTaken, prunedOutputPath, percentLabel, samePrunedPath, trainingOutputDir } from './naming';
+import { freePath, nameTaken, prunedOutputPath, percentLabel, samePrunedPath, trainingOutputDir } from './naming';
 import { askFlow, askOne, dialogState, typeIntoDialog } from './prune-dialogs';
 import { answersGiven, datasetRows, defaultChoices, ifExistsOption, type FlowChoices, type FlowKind, type Workload } from './prune-flow';
 import { repruneChoices, replaceEarlier, WrittenModels, type RepruneAction } from './written-models';
 import { ACTIVATIONS } from '../core/model/mlp';
+import { DEFAULT_STUDY_STRATEGIES } from '../core/experiments/study';
 import { pickSecondModel } from './compare-dialog';
 import { exportData, exportReportHtml, type CompareOutcome, type ResultsPanels } from './results-panel';
 import { pruneNotification } from './prune-message';
+import { askStudy } from './study-dialog';
+import {
+  ASSUMED_SECONDS_PER_PARAMETER_ROW,
+  measuredRate,
+  minutesText,
+  readStudyRate,
+  studyCallFromArgs,
+  writeStudyRate,
+  type StudyCall,
+} from './study-flow';
+import { exportStudy, type ShownStudy, type StudyPanels } from './study-panel';
 import {
   normalizationParam,
   overridesFromArgs,
@@ -35,6 +47,8 @@ export interface CommandDeps {
   inspectClient: WorkerClient;
   cache: ResultsCache;
   panels: ResultsPanels;
+  /** The Study panels (studies run here or opened from a file). */
+  studies: StudyPanels;
   output: vscode.LogOutputChannel;
   toolVersion: string;
   mnistVersion: string;
@@ -76,6 +90,7 @@ export class Commands {
       compare: (...a) => this.compare(a),
       train: () => this.train(),
       evaluate: (...a) => this.evaluate(a),
+      study: (...a) => this.study(a),
       cancel: () => this.cancel(),
       openResults: (...a) => this.openResults(a),
       exportReport: () => this.exportReport(),
@@ -519,6 +534,64 @@ export class Commands {
     return r;
   }
 
+  /** Where the last study's timed epoch is kept, for the next estimate. */
+  private studyRateFile(): string {
+    return join(dirname(this.deps.cache.dir), 'study-timing.json');
+  }
+
+  /**
+   * Run Study: the grid and budget from the options argument (automation, tests: `{ useDefaults:
+   * true }`, `{ grid: 'quick', budgetMinutes: 5 }`, any study field, `out`), else asked. Its
+   * results.json and report.html go into a new folder under studies/; the Study panel shows them.
+   */
+  async study(args: unknown[]): Promise<JobResult<'study'> | undefined> {
+    if (!(await this.trusted('A study'))) return undefined;
+    const settings = this.settings();
+    const measured = await readStudyRate(this.studyRateFile());
+    const call = studyCallFromArgs(args) ?? (await askStudy(measured ?? ASSUMED_SECONDS_PER_PARAMETER_ROW, measured !== undefined));
+    if (!call) return undefined;
+    const out = call.out ?? (await this.studyFolder(call));
+    if (!out) return undefined;
+    const [a, b] = call.choice.strategies ?? DEFAULT_STUDY_STRATEGIES;
+    // The folder was free when named; results put there meanwhile are never replaced (replace: false).
+    const result = await this.deps.jobs.run(`Study of ${a} against ${b} on MNIST`, 'study', {
+      dataset: 'mnist',
+      backend: settings.backend,
+      engine: settings.engine,
+      ...call.choice,
+      budgetSeconds: call.budgetSeconds,
+      out,
+      replace: false,
+    });
+    if (!result) return undefined;
+    const r = result.results;
+    await writeStudyRate(this.studyRateFile(), measuredRate(r.settings, r.plan.epochSeconds)).catch((e: Error) =>
+      this.deps.output.warn(`could not keep the study's timing: ${e.message}`),
+    );
+    this.deps.studies.show(`Study: ${basename(out)}`, r, result.files[0]);
+    const skipped = r.skipped.length ? `, ${r.skipped.length} left out by the budget` : '';
+    const done = `PruneScope: study of ${r.models.length} models done in ${minutesText(r.seconds)}${skipped}; wrote ${out}.`;
+    // Not awaited: the command is done when the files are written, whether or not anyone answers.
+    void vscode.window.showInformationMessage(done, 'Open Report').then(async (pick) => {
+      if (pick) await vscode.env.openExternal(vscode.Uri.file(result.files[1]));
+    });
+    return result;
+  }
+
+  /** A folder no file takes yet, under the workspace's studies/ (else in one the person picks). */
+  private async studyFolder(call: StudyCall): Promise<string | undefined> {
+    const [a, b] = call.choice.strategies ?? DEFAULT_STUDY_STRATEGIES;
+    const name = `study-${a}-vs-${b}`.replace(/[^A-Za-z0-9_-]+/g, '_');
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    if (root) return freePath(join(root, 'studies'), name, '');
+    const parent = await vscode.window.showOpenDialog({
+      title: 'Folder to save the study in',
+      canSelectFolders: true,
+      canSelectFiles: false,
+    });
+    return parent?.[0] ? freePath(parent[0].fsPath, name, '') : undefined;
+  }
+
   cancel(): void {
     if (!this.deps.jobs.cancelAll()) void vscode.window.showInformationMessage('PruneScope: no job is running.');
   }
@@ -533,14 +606,16 @@ export class Commands {
       file = picked?.[0]?.fsPath;
     }
     if (!file) return;
-    let results: Results;
+    let results: AnyResults;
     try {
-      results = parseResults(await fs.readFile(file, 'utf8'), file);
+      results = parseAnyResults(await fs.readFile(file, 'utf8'), file);
     } catch (e) {
       void vscode.window.showErrorMessage(`PruneScope: ${(e as Error).message}`);
       return;
     }
-    this.deps.panels.show(`Results: ${basename(file)}`, results);
+    // A study's folder names it (its file is results.json, as every results file is).
+    if (results.kind === 'study') this.deps.studies.show(`Study: ${basename(dirname(file))}`, results, file);
+    else this.deps.panels.show(`Results: ${basename(file)}`, results);
   }
 
   /** The workspace's recent analyses and comparisons (the results cache), newest first; undefined: browse for a file. */
@@ -580,11 +655,29 @@ export class Commands {
     this.deps.output.info(`state dicts are read with ${hidden} hidden layers and a ${output} output layer`);
   }
 
+  private async exportStudyReport(study: ShownStudy): Promise<void> {
+    const pick = await vscode.window.showQuickPick(
+      [
+        { label: 'HTML report', description: 'self-contained page with every chart; opens offline', format: 'html' as const },
+        { label: 'JSON', description: 'the study results file (prunescope-results, kind "study")', format: 'json' as const },
+        { label: 'CSV', description: 'one row per factor, value and sparsity: both accuracies and the gap', format: 'csv' as const },
+        { label: 'PNG', description: 'the charts on screen, one image each', format: 'png' as const },
+      ],
+      { title: `Export ${study.title}` },
+    );
+    if (!pick) return;
+    if (pick.format === 'png') study.requestCharts();
+    else await exportStudy(study, pick.format, this.deps.extensionPath);
+  }
+
   async exportReport(): Promise<void> {
+    // The Study panel in front, or the last panel shown when no results panel is open.
+    const study = this.deps.studies.focused ?? (this.deps.panels.active ? undefined : this.deps.studies.active);
+    if (study) return this.exportStudyReport(study);
     const panel = this.deps.panels.active;
     if (!panel) {
       void vscode.window.showInformationMessage(
-        'PruneScope: open results first (Run Pruning Analysis, Compare Checkpoints or Open Results).',
+        'PruneScope: open results first (Run Pruning Analysis, Compare Checkpoints, Run Study or Open Results).',
       );
       return;
     }

@@ -6,6 +6,7 @@ import { Commands } from './commands';
 import { InspectorProvider, INSPECTOR_JSON_VIEW_TYPE, INSPECTOR_VIEW_TYPE } from './inspector';
 import { JobController, type JobsSnapshot } from './job-controller';
 import { RESULTS_VIEW_TYPE, ResultsPanels } from './results-panel';
+import { STUDY_VIEW_TYPE, StudyPanels } from './study-panel';
 import { commandId } from '../shared/commands';
 import type { InspectorCommand } from '../shared/inspector-protocol';
 import { WorkerClient } from './worker-client';
@@ -47,12 +48,15 @@ export function activate(context: vscode.ExtensionContext): void {
     rerunComparison: (results, metric) => commands?.rerunComparison(results, metric) ?? Promise.resolve({ outcome: 'failed' as const }),
   });
   context.subscriptions.push(panels, vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, panels));
+  const studies = new StudyPanels({ extensionUri: context.extensionUri, extensionPath: context.extensionPath, output });
+  context.subscriptions.push(studies, vscode.window.registerWebviewPanelSerializer(STUDY_VIEW_TYPE, studies));
 
   commands = new Commands({
     jobs,
     inspectClient,
     cache,
     panels,
+    studies,
     output,
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the version is a string in any package.json VS Code loads
     toolVersion: String((context.extension.packageJSON as { version?: unknown }).version ?? 'unknown'),

@@ -10,6 +10,7 @@ export const COMMAND_NAMES = [
   'compare',
   'train',
   'evaluate',
+  'study',
   'cancel',
   'openResults',
   'exportReport',

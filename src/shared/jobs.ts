@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { ACTIVATIONS } from '../core/model/mlp';
 import { REMOVED_UNITS } from '../core/prune/apply';
-import { analysisResultsSchema, comparisonResultsSchema } from '../core/results/format';
+import { analysisResultsSchema, comparisonResultsSchema, studyResultsSchema } from '../core/results/format';
 import type { ModelSummary } from '../core/model/summary';
 import type { LayerWeightHistogram } from '../core/model/weight-histogram';
 import { checked, type Checked } from './parse';
@@ -257,6 +257,44 @@ export const compareParamsSchema = z.object({
   previous: comparisonResultsSchema.optional(),
 });
 
+/**
+ * `prunescope study` (core/experiments/study.ts) as a job: fields left out take the core's
+ * defaults (the default grid around 784-512-512-10, cka against unit-l1). It writes results.json
+ * and report.html into `out`, a folder the extension named so that nothing is there yet.
+ */
+export const studyParamsSchema = z.object({
+  ...dataFields,
+  ...computeFields,
+  base: z.object({ width: z.number().int().positive(), depth: z.number().int().positive(), dropout: finite.min(0).max(0.99) }).optional(),
+  /** Values per varied factor; a factor left out is not varied. Absent: the default grid. */
+  factors: z
+    .strictObject({
+      dropout: z.array(finite.min(0).max(0.99)).min(1).optional(),
+      width: z.array(z.number().int().positive()).min(1).optional(),
+      depth: z.array(z.number().int().positive()).min(1).optional(),
+    })
+    .optional(),
+  epochs: z.number().int().positive().optional(),
+  trainSamples: z.number().int().positive().optional(),
+  validationSamples: z.number().int().min(2).optional(),
+  testSamples: z.number().int().positive().optional(),
+  samples: z.number().int().min(2).optional(),
+  sparsities: z.array(finite.min(0).max(0.99)).min(1).optional(),
+  finetuneEpochs: z.number().int().positive().optional(),
+  iterations: z.number().int().positive().optional(),
+  strategies: z.tuple([z.string().min(1), z.string().min(1)]).optional(),
+  seed: count.optional(),
+  budgetSeconds: finite.positive().optional(),
+  out: z.string().min(1),
+  ...replaceField,
+});
+export const studyResultSchema = z.object({
+  out: z.string(),
+  /** results.json, then report.html. */
+  files: z.array(z.string()),
+  results: studyResultsSchema,
+});
+
 /** Every job: its parameters and its result. Adding a job is one entry here and one handler in a table of src/worker/jobs.ts. */
 export const JOB_SCHEMAS = {
   describe: { params: describeParamsSchema, result: describeResultSchema },
@@ -266,6 +304,7 @@ export const JOB_SCHEMAS = {
   analyze: { params: analyzeParamsSchema, result: analysisResultsSchema },
   prune: { params: pruneParamsSchema, result: pruneResultSchema },
   compare: { params: compareParamsSchema, result: comparisonResultsSchema },
+  study: { params: studyParamsSchema, result: studyResultSchema },
 } as const;
 
 export type JobKind = keyof typeof JOB_SCHEMAS;
@@ -282,7 +321,7 @@ export type JobResult<K extends JobKind> = z.output<(typeof JOB_SCHEMAS)[K]['res
  * client cleans these locations after a worker that died midway.
  */
 export function jobOutputs(job: JobKind, params: unknown): string[] {
-  if (job !== 'prune' && job !== 'train') return [];
+  if (job !== 'prune' && job !== 'train' && job !== 'study') return [];
   const out = (params as { out?: unknown } | null)?.out;
   return typeof out === 'string' && out.length > 0 ? [out] : [];
 }

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 
 /** Which view a page shows (the body's data-view attribute). */
-export const WEBVIEW_VIEWS = ['results', 'inspector'] as const;
+export const WEBVIEW_VIEWS = ['results', 'inspector', 'study-panel'] as const;
 export type WebviewView = (typeof WEBVIEW_VIEWS)[number];
 
 export const THEME_KINDS = ['light', 'dark', 'high-contrast', 'high-contrast-light'] as const;

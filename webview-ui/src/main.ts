@@ -1,8 +1,8 @@
 /**
- * Webview entry for both views (body[data-view] = "results" | "inspector"); each speaks its own
- * protocol (src/shared/results-panel-protocol.ts, inspector-protocol.ts). Messages from the
- * extension are validated; unknown ones are ignored. State for the results view is kept with
- * setState so a hidden or reloaded panel comes back as it was.
+ * Webview entry for every view (body[data-view] = "results" | "inspector" | "study-panel"); each
+ * speaks its own protocol (src/shared/results-panel-protocol.ts, inspector-protocol.ts,
+ * study-panel-protocol.ts). Messages from the extension are validated; unknown ones are ignored.
+ * State for the results view is kept with setState so a hidden or reloaded panel comes back as it was.
  */
 import './zod-setup';
 import type { Chart } from 'chart.js';
@@ -16,6 +16,7 @@ import {
 } from '../../src/shared/results-panel-protocol';
 import type { WebviewView } from '../../src/shared/webview-common-protocol';
 import { startInspector } from './inspector-view';
+import { startStudyPanel } from './study-panel';
 import { renderResults, type CompareStatus, type RenderedView, type ResultsViewModel } from './results-view';
 import { readTheme } from './theme';
 import { receive, vscodeApi, type VsCodeApi } from './vscode-api';
@@ -145,6 +146,8 @@ function startResults(root: HTMLElement): void {
 }
 
 const root = document.getElementById('root') ?? document.body;
-const view: WebviewView = document.body.dataset.view === 'inspector' ? 'inspector' : 'results';
+const asked = document.body.dataset.view;
+const view: WebviewView = asked === 'inspector' || asked === 'study-panel' ? asked : 'results';
 if (view === 'inspector') startInspector(root, vscodeApi());
+else if (view === 'study-panel') startStudyPanel(root);
 else startResults(root);

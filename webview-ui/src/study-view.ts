@@ -1,8 +1,9 @@
 /**
  * The Study view: what `prunescope study` found, one chart per factor (the accuracy gap between
  * the two strategies against sparsity, a line per value of the factor) and the grid of models.
- * The study report (src/cli/report-study.ts) is a page with body[data-view="study"] holding the
- * results as JSON in #prunescope-study; this module draws it there, validated first.
+ * The study report (src/report/study-page.ts) is a page with body[data-view="study"] holding the
+ * results as JSON in #prunescope-study; this module draws it there, validated first. The editor's
+ * Study panel (study-panel.ts) draws with `renderStudy` from messages instead.
  */
 import type { Chart } from 'chart.js';
 import { studyResultsSchema, type StudyResults } from '../../src/core/results/format';

@@ -9,6 +9,7 @@ import './environment.suite';
 import './extension.suite';
 import './inspector.suite';
 import './jobs.suite';
+import './study.suite';
 import './writes.suite';
 
 export async function run(): Promise<void> {
