@@ -1,3 +1,4 @@
+import { countNonzero } from '../model/count';
 import { backendInfo, engineInfo, initBackend } from '../backend';
 import type { Dataset, DatasetSplits, Normalization } from '../data/dataset';
 import { checkFits, loadDataset } from '../data/load';
@@ -116,12 +117,6 @@ export function calibrationSource(data: PreparedData, options: DataOptions): Cal
 function magnitudeHistograms(original: Float32Array, keep: Uint8Array): { pruned: Histogram; kept: Histogram } {
   const { edges, kept, pruned } = keptAndPrunedCounts(original, keep, HISTOGRAM_BINS);
   return { pruned: { edges, counts: pruned }, kept: { edges, counts: kept } };
-}
-
-function nonzero(a: Float32Array): number {
-  let k = 0;
-  for (const v of a) if (v !== 0) k++;
-  return k;
 }
 
 /** The original's measurements, reused by points whose model is the original itself. */
@@ -288,14 +283,13 @@ function layerPoints(
   const layers: LayerPoint[] = model.layers.map((layer, i) => {
     const orig = ctx.original.layers[i];
     const keep = lineage.keepMask(i);
-    let kept = 0;
-    for (const k of keep) kept += k;
+    const kept = countNonzero(keep);
     if (ctx.prunable.has(i)) {
       keptWeights += kept;
       prunableWeights += orig.weights.length;
     }
     const structured = lineage.kind === 'structured';
-    const weightParams = structured ? layer.weights.length : nonzero(layer.weights);
+    const weightParams = structured ? layer.weights.length : countNonzero(layer.weights);
     return {
       name: layer.name,
       units: layer.units,

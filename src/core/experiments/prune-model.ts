@@ -1,3 +1,4 @@
+import { countNonzero } from '../model/count';
 import { promises as fs } from 'node:fs';
 import { initBackend } from '../backend';
 import { PruneScopeError } from '../errors';
@@ -222,8 +223,7 @@ function layerSummaries(
   let total = 0;
   const layers = original.layers.map((layer, i) => {
     const keep = pruned.lineage.keepMask(i);
-    let k = 0;
-    for (const v of keep) k += v;
+    const k = countNonzero(keep);
     if (i < last || includeOutput) {
       kept += k;
       total += layer.weights.length;

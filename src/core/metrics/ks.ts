@@ -1,3 +1,5 @@
+import { countNonzero } from '../model/count';
+
 /**
  * Exact two-sample Kolmogorov-Smirnov statistic: sup over x of |F1(x) - F2(x)|, the largest gap
  * between the two empirical CDFs, or null when either sample is empty (no CDF to compare).
@@ -67,21 +69,17 @@ function magnitudeOrder(weights: ArrayLike<number>): MagnitudeOrder {
  */
 export function keepMaskMagnitudeKS(weights: ArrayLike<number>, keep: ArrayLike<number>): number | null {
   const { abs, index } = magnitudeOrder(weights);
-  let kept = 0;
-  for (let i = 0; i < keep.length; i++) if (keep[i]) kept++;
+  const kept = countNonzero(keep);
   const pruned = keep.length - kept;
   if (kept === 0 || pruned === 0) return null;
   let seenKept = 0;
-  let seenPruned = 0;
   let d = 0;
   for (let k = 0; k < abs.length;) {
     const v = abs[k];
-    // Equal values step together (see ksStatistic).
-    for (; k < abs.length && abs[k] === v; k++) {
-      if (keep[index[k]]) seenKept++;
-      else seenPruned++;
-    }
-    d = Math.max(d, Math.abs(seenPruned / pruned - seenKept / kept));
+    // Equal values step together (see ksStatistic). No branch on the mask: unit pruning keeps
+    // weights at random with respect to their order here.
+    for (; k < abs.length && abs[k] === v; k++) seenKept += ((keep[index[k]] !== 0) as unknown as number) | 0;
+    d = Math.max(d, Math.abs((k - seenKept) / pruned - seenKept / kept));
   }
   return d;
 }

@@ -26,8 +26,8 @@ function linearHistogram(weights: Float32Array, max: number, bins: number): Hist
   // All zero: any span will do, and the zeros still land in the first bin.
   const top = max > 0 ? max : 1;
   const counts = new Array<number>(bins).fill(0);
-  for (const w of weights) {
-    const a = Math.abs(w);
+  for (let i = 0; i < weights.length; i++) {
+    const a = Math.abs(weights[i]);
     if (Number.isFinite(a)) counts[Math.min(bins - 1, Math.floor((a / top) * bins))]++;
   }
   return { edges: Array.from({ length: bins + 1 }, (_, b) => (top * b) / bins), counts };
@@ -39,8 +39,8 @@ function logHistogram(weights: Float32Array, min: number, max: number, bins: num
   // Every non-zero |w| equal: one bin says so better than forty empty ones around it.
   const n = span > 0 ? bins : 1;
   const counts = new Array<number>(n).fill(0);
-  for (const w of weights) {
-    const a = Math.abs(w);
+  for (let i = 0; i < weights.length; i++) {
+    const a = Math.abs(weights[i]);
     if (a === 0 || !Number.isFinite(a)) continue;
     const bin = span > 0 ? Math.floor(((Math.log10(a) - lo) / span) * n) : 0;
     counts[Math.min(n - 1, Math.max(0, bin))]++;
@@ -59,8 +59,8 @@ export function weightHistogram(layer: string, weights: Float32Array, bins = WEI
   let nonFinite = 0;
   let max = 0;
   let minNonZero = Infinity;
-  for (const w of weights) {
-    const a = Math.abs(w);
+  for (let i = 0; i < weights.length; i++) {
+    const a = Math.abs(weights[i]);
     if (!Number.isFinite(a)) nonFinite++;
     else if (a === 0) zeros++;
     else {

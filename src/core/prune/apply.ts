@@ -1,3 +1,4 @@
+import { countNonzero } from '../model/count';
 import { PruneScopeError } from '../errors';
 import { cloneMLP, type DenseLayer, type MLP } from '../model/mlp';
 import type { PrunePlan, StructuredPlan, UnstructuredPlan } from './strategy';
@@ -188,12 +189,6 @@ function histogram(weights: Float32Array, pruned: (i: number) => boolean, bins: 
   return { edges, pruned: p, kept: k };
 }
 
-function countNonzero(a: Float32Array | null): number {
-  let n = 0;
-  if (a) for (const v of a) if (v !== 0) n++;
-  return n;
-}
-
 function layerStats(
   index: number,
   before: DenseLayer,
@@ -213,7 +208,7 @@ function layerStats(
     sparsity: before.weights.length === 0 ? 0 : 1 - nnzW / before.weights.length,
     paramsBefore: before.weights.length + (before.bias?.length ?? 0),
     params: after.weights.length + (after.bias?.length ?? 0),
-    nonzeroParams: nnzW + countNonzero(after.bias),
+    nonzeroParams: nnzW + (after.bias ? countNonzero(after.bias) : 0),
     flopsBefore: structured ? 2 * before.weights.length : 2 * countNonzero(before.weights),
     flops: structured ? 2 * after.weights.length : 2 * nnzW,
     histogram: bins === null ? null : histogram(before.weights, pruned, bins),
@@ -224,7 +219,7 @@ function result(mlp: MLP, out: MLP, plan: PrunePlan, layers: LayerPruneStats[], 
   const sum = (f: (s: LayerPruneStats) => number) => layers.reduce((a, s) => a + f(s), 0);
   const weightsBefore = mlp.layers.reduce((a, l) => a + l.weights.length, 0);
   // Non-zero kernel weights from the layers' counts (biases are short): one pass fewer over 2.4 M weights.
-  const nnz = layers.reduce((a, s, l) => a + s.nonzeroParams - countNonzero(out.layers[l].bias), 0);
+  const nnz = layers.reduce((a, s, l) => a + s.nonzeroParams - (out.layers[l].bias ? countNonzero(out.layers[l].bias) : 0), 0);
   if (out.source) out.source.notes.push(`pruned with ${plan.strategy} (${plan.kind})`);
   return {
     mlp: out,

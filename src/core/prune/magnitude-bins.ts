@@ -33,9 +33,12 @@ export function magnitudeBins(weights: Float32Array, bins: number, useCache = tr
 /** Counts per bin of the weights a mask keeps (non-zero) and of those it drops (0). */
 export function keptAndPrunedCounts(weights: Float32Array, keep: ArrayLike<number> | null, bins: number) {
   const { edges, bin } = magnitudeBins(weights, bins);
-  const kept = new Array<number>(bins).fill(0);
-  const pruned = new Array<number>(bins).fill(0);
-  if (keep) for (let i = 0; i < bin.length; i++) (keep[i] ? kept : pruned)[bin[i]]++;
-  else for (let i = 0; i < bin.length; i++) kept[bin[i]]++;
+  const all = new Int32Array(bins);
+  const inKept = new Int32Array(bins);
+  // Without a branch on the mask: kept and pruned weights are interleaved at random.
+  if (keep) for (let i = 0; i < bin.length; i++) inKept[bin[i]] += ((keep[i] !== 0) as unknown as number) | 0;
+  for (let i = 0; i < bin.length; i++) all[bin[i]]++;
+  const kept = Array.from(keep ? inKept : all);
+  const pruned = Array.from(all, (c, b) => c - kept[b]);
   return { edges, kept, pruned };
 }
