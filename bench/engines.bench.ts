@@ -89,6 +89,9 @@ async function main(): Promise<void> {
   const fwdOrt = ort ? await timed(async () => [await representations(ort, a, test.x, n), await representations(ort, b, test.x, n)]) : null;
   const [xs, ys] = fwdWasm.value;
   const ckaOrt = ort ? await timed(() => linearCKAMatrix(xs, ys, { engine: 'onnxruntime' })) : null;
+  // Again in the same process, as the extension's worker runs a second comparison: the session
+  // and its arena exist, and freed memory is reused instead of faulted in afresh.
+  const ckaOrtAgain = ort ? await timed(() => linearCKAMatrix(xs, ys, { engine: 'onnxruntime' })) : null;
   const ckaWasm = await timed(() => linearCKAMatrix(xs, ys, { engine: 'float32' }));
   const train = (await loadDataset(join(mnistDir(), 'train-images-idx3-ubyte'))).test!;
   const big: Record<string, Timing & { values: (number | null)[][] }> = {};
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
       wasm: { backend: backend.name, threads: backend.threads },
     },
     forwardSeconds: { wasm: fwdWasm.seconds, onnxruntime: fwdOrt?.seconds ?? null },
-    ckaSeconds: { onnxruntime: ckaOrt?.seconds ?? null, wasm: ckaWasm.seconds },
+    ckaSeconds: { onnxruntime: ckaOrt?.seconds ?? null, onnxruntimeAgain: ckaOrtAgain?.seconds ?? null, wasm: ckaWasm.seconds },
     ckaCpuSeconds: { onnxruntime: ckaOrt?.cpuSeconds ?? null, wasm: ckaWasm.cpuSeconds },
     streamed60k: Object.fromEntries(Object.entries(big).map(([k, v]) => [k, { seconds: v.seconds, cpuSeconds: v.cpuSeconds }])),
     loadAverage: loadavg()[0],
@@ -117,7 +120,7 @@ async function main(): Promise<void> {
     },
     numpy: 'see bench-results/peers.json (npm run bench -- peers)',
     target: TARGET,
-    summary: summary(ckaOrt, ckaWasm, fwdOrt?.seconds, fwdWasm.seconds, big),
+    summary: summary(ckaOrt, ckaOrtAgain?.seconds, ckaWasm, fwdOrt?.seconds, fwdWasm.seconds, big),
   };
   const out = join(root, 'bench-results', 'engines.json');
   await writeFilesAtomically([{ path: out, data: `${JSON.stringify(report, null, 1)}\n` }]);
@@ -129,17 +132,25 @@ type Row = { metric: string; value: number | string | null; unit?: string };
 
 type Timing = { seconds: number; cpuSeconds: number };
 
-function summary(ortT: Timing | null, wasmT: Timing, fOrt: number | undefined, fWasm: number, big: Record<string, Timing>): Row[] {
+function summary(
+  ortT: Timing | null,
+  again: number | undefined,
+  wasmT: Timing,
+  fOrt: number | undefined,
+  fWasm: number,
+  big: Record<string, Timing>,
+): Row[] {
   const r2 = (v: number) => Math.round(v * 100) / 100;
   const ort = ortT?.seconds;
   const wasm = wasmT.seconds;
   const bigOrt = big.onnxruntime?.seconds;
   return [
     { metric: '6x6 linear CKA n=10000, onnxruntime', value: ort ?? 'not loaded', unit: 's' },
+    { metric: '6x6 linear CKA n=10000, onnxruntime, second call', value: again ?? 'not loaded', unit: 's' },
     { metric: '6x6 linear CKA n=10000, wasm', value: wasm, unit: 's' },
     { metric: 'wasm / onnxruntime (same process)', value: ort ? r2(wasm / ort) : null, unit: 'x' },
     {
-      metric: `target met (<= ${TARGET.seconds} s, >= ${TARGET.ratioOverWasm}x wasm)`,
+      metric: `target met (first call <= ${TARGET.seconds} s, >= ${TARGET.ratioOverWasm}x wasm)`,
       value: String(!!ort && ort <= TARGET.seconds && wasm / ort >= TARGET.ratioOverWasm),
     },
     { metric: 'CPU time wasm / onnxruntime', value: ortT ? r2(wasmT.cpuSeconds / ortT.cpuSeconds) : null, unit: 'x' },
