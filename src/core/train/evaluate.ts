@@ -12,7 +12,7 @@ export interface EvaluateOptions {
   reference?: MLP;
   /** The reference's argmax predictions for every row, when already known (saves its forward passes). */
   referencePredictions?: Int32Array;
-  /** Rows per forward pass (memory stays bounded by this). Default 1000. */
+  /** Rows per forward pass (memory stays bounded by this). Default 1000 on TensorFlow.js, the engine's own on a dense engine. */
   batchSize?: number;
   /** Also return every row's argmax prediction (saves a second pass when they are needed too). */
   keepPredictions?: boolean;
@@ -144,9 +144,11 @@ async function evaluateOnEngine(
   mlp: MLP,
   dataset: Dataset,
   options: EvaluateOptions,
-  { batchSize, labels }: { batchSize: number; labels: Int32Array },
+  { labels }: { labels: Int32Array },
 ): Promise<Evaluation> {
-  const y = (await dense.forward(mlp, dataset.x, dataset.n, { batchSize })).outputs;
+  // The engine's own batching unless one was asked for: onnxruntime feeds the weights on every
+  // run and packs them for each product, so fewer, larger runs save that work.
+  const y = (await dense.forward(mlp, dataset.x, dataset.n, { batchSize: options.batchSize })).outputs;
   return evaluateOutputs(mlp, dataset, y, options, labels);
 }
 
@@ -171,7 +173,7 @@ async function evaluateOutputs(
   const result: Evaluation = { accuracy: correct / n, loss: lossSum / n, samples: n };
   const { reference } = options;
   let refPred = options.referencePredictions;
-  if (!refPred && reference) refPred = await referenceArgmax(reference, dataset, options.batchSize ?? 1000);
+  if (!refPred && reference) refPred = await referenceArgmax(reference, dataset, options.batchSize);
   if (refPred) {
     let agree = 0;
     for (let i = 0; i < n; i++) if (refPred[i] === yhat[i]) agree++;
@@ -182,11 +184,12 @@ async function evaluateOutputs(
 }
 
 /** The reference model's argmax for every row, on the dense engine when there is one. */
-async function referenceArgmax(reference: MLP, dataset: Dataset, batchSize: number): Promise<Int32Array> {
+async function referenceArgmax(reference: MLP, dataset: Dataset, batch: number | undefined): Promise<Int32Array> {
   const dense = engineInfo()?.dense;
   if (dense?.name === 'onnxruntime') {
-    return argmaxRows((await dense.forward(reference, dataset.x, dataset.n, { batchSize })).outputs, outputSize(reference));
+    return argmaxRows((await dense.forward(reference, dataset.x, dataset.n, { batchSize: batch })).outputs, outputSize(reference));
   }
+  const batchSize = batch ?? 1000;
   const t = mlpTensors(reference);
   const out = new Int32Array(dataset.n);
   const f = dataset.features;
