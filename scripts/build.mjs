@@ -9,6 +9,18 @@ const watch = process.argv.includes('--watch');
 // must share one tfjs-core instance with the code that uses them.
 const nodeExternal = ['vscode', '@tensorflow/*', 'onnxruntime-node', 'onnxruntime-web'];
 
+/**
+ * h5wasm (the HDF5 library, 4-5 MB of JavaScript) goes into dist/h5wasm.js alone; the Node bundles
+ * require it from beside themselves when a Keras .h5 file is read, so their start-up does not
+ * compile it (src/core/formats/keras/h5wasm-lib.ts).
+ */
+const h5wasmOutside = {
+  name: 'h5wasm-outside',
+  setup(b) {
+    b.onResolve({ filter: /^h5wasm$/ }, () => ({ path: './h5wasm.js', external: true }));
+  },
+};
+
 const common = {
   bundle: true,
   sourcemap: !production,
@@ -17,8 +29,24 @@ const common = {
 };
 
 const entries = [
-  { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', external: nodeExternal },
-  // bin/prunescope.js decides on relaunching (src/cli/relaunch.ts) before loading the 7 MB CLI bundle.
+  {
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: nodeExternal,
+    plugins: [h5wasmOutside],
+  },
+  {
+    entryPoints: ['src/core/formats/keras/h5wasm-lib.ts'],
+    outfile: 'dist/h5wasm.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: nodeExternal,
+  },
+  // bin/prunescope.js decides on relaunching (src/cli/relaunch.ts) before loading the 2 MB CLI bundle.
   { entryPoints: ['src/cli/relaunch.ts'], outfile: 'dist/launch.js', platform: 'node', format: 'cjs', target: 'node20' },
   {
     entryPoints: ['src/worker/worker.ts'],
@@ -27,6 +55,7 @@ const entries = [
     format: 'cjs',
     target: 'node20',
     external: nodeExternal,
+    plugins: [h5wasmOutside],
   },
   // Reads HDF5 (Keras .h5) off the main thread so a damaged file that makes HDF5 loop can be stopped
   // (src/core/formats/keras/h5-run.ts looks for it beside the bundle that runs).
@@ -37,6 +66,7 @@ const entries = [
     format: 'cjs',
     target: 'node20',
     external: nodeExternal,
+    plugins: [h5wasmOutside],
   },
   {
     entryPoints: ['src/extension/extension.ts'],
@@ -45,6 +75,7 @@ const entries = [
     format: 'cjs',
     target: 'node20',
     external: nodeExternal,
+    plugins: [h5wasmOutside],
   },
   { entryPoints: ['webview-ui/src/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ].filter((e) => existsSync(e.entryPoints[0]));

@@ -140,6 +140,9 @@ function required(entries, target) {
     'dist/extension.js',
     'dist/worker.js',
     'dist/webview.js',
+    // Keras .h5 files: h5wasm and the thread that reads them with a time limit.
+    'dist/h5wasm.js',
+    'dist/h5-worker.js',
     'media/webview.css',
     'node_modules/@tensorflow/tfjs/dist/tf.node.js',
     'node_modules/@tensorflow/tfjs-core/dist/tf-core.node.js',
