@@ -12,7 +12,7 @@ const nodeExternal = ['vscode', '@tensorflow/*', 'onnxruntime-node', 'onnxruntim
 /**
  * h5wasm (the HDF5 library, 4-5 MB of JavaScript) goes into dist/h5wasm.js alone; the Node bundles
  * require it from beside themselves when a Keras .h5 file is read, so their start-up does not
- * compile it (src/core/formats/keras/h5wasm-lib.ts).
+ * compile it (scripts/h5wasm-entry.mjs).
  */
 const h5wasmOutside = {
   name: 'h5wasm-outside',
@@ -39,7 +39,7 @@ const entries = [
     plugins: [h5wasmOutside],
   },
   {
-    entryPoints: ['src/core/formats/keras/h5wasm-lib.ts'],
+    entryPoints: ['scripts/h5wasm-entry.mjs'],
     outfile: 'dist/h5wasm.js',
     platform: 'node',
     format: 'cjs',
