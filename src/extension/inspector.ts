@@ -15,7 +15,7 @@ import { readTrainingHistory } from '../core/train/history-file';
 import { activationsView, historyView, type ReadActivations } from './inspector-data';
 import { readParams, readSettings } from './settings';
 import { JobError } from './worker-client';
-import { poster, receive, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
+import { wireWebview } from './webview-common';
 
 export const INSPECTOR_VIEW_TYPE = 'prunescope.inspector';
 /** The same inspector for model.json, offered under "Open With" only (a .json is usually not a model). */
@@ -46,6 +46,7 @@ const RELOAD_DELAY_MS = 300;
 class InspectorEditor {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly post: (message: ToInspectorMessage) => void;
+  private readonly postTheme: () => void;
   private readonly file: string;
   /** Bumped by every read, so that only the latest read's answer is shown. */
   private generation = 0;
@@ -57,16 +58,19 @@ class InspectorEditor {
     panel: vscode.WebviewPanel,
     private readonly host: InspectorHost,
   ) {
-    const { webview } = panel;
     this.file = document.uri.fsPath;
-    this.post = poster<ToInspectorMessage>(webview);
-    webview.options = webviewOptions(host.extensionUri);
-    setWebviewHtml(webview, host.extensionUri, 'inspector', `PruneScope Inspector: ${this.file}`);
+    const wired = wireWebview<ToInspectorMessage, FromInspectorMessage>(panel.webview, host, {
+      view: 'inspector',
+      title: `PruneScope Inspector: ${this.file}`,
+      name: 'inspector',
+      parse: parseFromInspector,
+      handlers: () => this.fromWebview,
+    });
+    this.post = wired.post;
+    this.postTheme = wired.postTheme;
     if (document.uri.scheme === 'file') this.watchFolder();
-    const invalid = () => host.output.warn('inspector: ignored an unknown message from the webview');
     this.disposables.push(
-      receive(webview, parseFromInspector, this.fromWebview, invalid),
-      vscode.window.onDidChangeActiveColorTheme((t) => this.post({ type: 'theme', kind: themeKind(t.kind) })),
+      ...wired.subscriptions,
       // Choose State-Dict Activations (from this inspector or the palette) changes how the model reads.
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('prunescope.stateDictActivation') || e.affectsConfiguration('prunescope.stateDictOutputActivation')) {
@@ -80,7 +84,7 @@ class InspectorEditor {
   /** What the inspector's page may say; every message type has its handler here. */
   private readonly fromWebview: MessageHandlers<FromInspectorMessage> = {
     ready: () => {
-      this.post({ type: 'theme', kind: themeKind() });
+      this.postTheme();
       void this.load();
     },
     command: (msg) => this.host.runCommand(msg.command, this.document.uri),

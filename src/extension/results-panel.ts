@@ -7,7 +7,7 @@ import { noteInputs, withWriteScope } from '../core/io/scope';
 import { modelFiles, outputFiles } from '../core/formats/model-files';
 import type { ComparisonResults, Results } from '../core/results/format';
 import { resultsToCsv, safeFileName } from '../core/results/csv';
-import { reportHtml } from '../report/html';
+import { readBundleAssets, reportHtml } from '../report/html';
 import type { MessageHandlers } from '../shared/dispatch';
 import {
   parseFromResultsPanel,
@@ -17,7 +17,7 @@ import {
   type ToResultsPanelMessage,
   type UiState,
 } from '../shared/results-panel-protocol';
-import { poster, receive, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
+import { PanelBase, PanelSet } from './panel-base';
 
 export const RESULTS_VIEW_TYPE = 'prunescope.results';
 
@@ -41,63 +41,34 @@ function defaultTab(results: Results): UiState['tab'] {
 }
 
 /** One results panel: shows one Results and keeps its UI state for reloads. */
-class ResultsPanel implements vscode.Disposable {
-  private readonly disposables: vscode.Disposable[] = [];
-  private onDisposed: () => void = () => {};
-  private readonly post: (message: ToResultsPanelMessage) => void;
-
+class ResultsPanel extends PanelBase<ToResultsPanelMessage, FromResultsPanelMessage, ResultsPanelState> {
   constructor(
-    readonly panel: vscode.WebviewPanel,
-    private state: ResultsPanelState,
+    panel: vscode.WebviewPanel,
+    state: ResultsPanelState,
     private readonly host: ResultsPanelHost,
   ) {
-    this.post = poster<ToResultsPanelMessage>(panel.webview);
-    panel.webview.options = webviewOptions(host.extensionUri);
-    panel.iconPath = vscode.Uri.joinPath(host.extensionUri, 'media', 'icon.svg');
-    setWebviewHtml(panel.webview, host.extensionUri, 'results', state.title);
-    const invalid = () => host.output.warn('results panel: ignored an unknown message from the webview');
-    this.disposables.push(
-      receive(panel.webview, parseFromResultsPanel, this.fromWebview, invalid),
-      vscode.window.onDidChangeActiveColorTheme((t) => this.post({ type: 'theme', kind: themeKind(t.kind) })),
-      panel.onDidDispose(() => this.dispose()),
-    );
+    super(panel, state, host, { view: 'results', name: 'results panel', parse: parseFromResultsPanel });
   }
 
   get results(): Results {
     return this.state.results;
   }
 
-  get title(): string {
-    return this.state.title;
-  }
-
-  whenDisposed(fn: () => void): void {
-    this.onDisposed = fn;
-  }
-
-  onFocus(fn: () => void): void {
-    this.disposables.push(this.panel.onDidChangeViewState((e) => e.webviewPanel.active && fn()));
-  }
-
   show(title: string, results: Results): void {
-    this.state = { ...this.state, title, results, ui: { tab: defaultTab(results) } };
-    this.panel.title = title;
-    this.send();
-    this.panel.reveal();
+    this.replace({ ...this.state, title, results, ui: { tab: defaultTab(results) } });
   }
 
   requestCharts(): void {
     this.post({ type: 'exportCharts' });
   }
 
-  private send(): void {
+  protected send(): void {
     const s = this.state;
-    this.post({ type: 'theme', kind: themeKind() });
+    this.postTheme();
     this.post({ type: 'showResults', title: s.title, results: s.results, metrics: s.metrics, ui: s.ui });
   }
 
-  /** What the panel's page may say; every message type has its handler here. */
-  private readonly fromWebview: MessageHandlers<FromResultsPanelMessage> = {
+  protected readonly fromWebview: MessageHandlers<FromResultsPanelMessage> = {
     ready: () => this.send(),
     state: (msg) => {
       this.state = { ...this.state, ui: msg.ui };
@@ -115,12 +86,6 @@ class ResultsPanel implements vscode.Disposable {
       });
     },
   };
-
-  dispose(): void {
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.panel.dispose();
-    this.onDisposed();
-  }
 }
 
 function modelDir(results: Results): string | undefined {
@@ -211,20 +176,15 @@ export async function exportData(results: Results, format: 'csv' | 'json'): Prom
 
 /** The CLI's self-contained HTML report of these results (the panel's bundle inlined). */
 export async function exportReportHtml(results: Results, extensionPath: string, metrics: string[]): Promise<void> {
-  const [script, style] = await Promise.all([
-    fs.readFile(join(extensionPath, 'dist', 'webview.js'), 'utf8'),
-    fs.readFile(join(extensionPath, 'media', 'webview.css'), 'utf8'),
-  ]);
-  const html = reportHtml(results, { script, style }, metrics);
+  const html = reportHtml(results, await readBundleAssets(extensionPath), metrics);
   await saveExport(results, `${baseName(results)}.report.html`, Buffer.from(html, 'utf8'), 'HTML report');
 }
 
 /** Every open results panel; the serializer brings them back after a reload. */
-export class ResultsPanels implements vscode.Disposable, vscode.WebviewPanelSerializer {
-  private readonly panels = new Set<ResultsPanel>();
-  private lastActive: ResultsPanel | undefined;
-
-  constructor(private readonly host: ResultsPanelHost) {}
+export class ResultsPanels extends PanelSet<ResultsPanel, ResultsPanelState, ResultsPanelHost> {
+  constructor(host: ResultsPanelHost) {
+    super(host, RESULTS_VIEW_TYPE, 'a results panel');
+  }
 
   setMetrics(ids: string[]): void {
     this.host.metrics.splice(0, this.host.metrics.length, ...ids);
@@ -232,49 +192,34 @@ export class ResultsPanels implements vscode.Disposable, vscode.WebviewPanelSeri
 
   /** The focused results panel, else the last one focused. */
   get active(): { results: Results; title: string; requestCharts(): void } | undefined {
-    for (const p of this.panels) if (p.panel.active) return p;
-    return this.lastActive && this.panels.has(this.lastActive) ? this.lastActive : undefined;
+    return this.activePanel;
   }
 
   show(title: string, results: Results, beside = false): void {
     // One panel per model (or pair): a re-run replaces what it showed.
     const key = resultsKey(results);
-    for (const p of this.panels) {
-      if (resultsKey(p.results) === key) {
-        p.show(title, results);
-        return;
-      }
+    const same = this.find((p) => resultsKey(p.results) === key);
+    if (same) same.show(title, results);
+    else {
+      const state: ResultsPanelState = {
+        view: 'results',
+        title,
+        results,
+        metrics: [...this.host.metrics],
+        ui: { tab: defaultTab(results) },
+      };
+      this.open(title, beside ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active, state);
     }
-    const panel = vscode.window.createWebviewPanel(
-      RESULTS_VIEW_TYPE,
-      title,
-      { viewColumn: beside ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active, preserveFocus: false },
-      webviewOptions(this.host.extensionUri),
-    );
-    this.adopt(panel, { view: 'results', title, results, metrics: [...this.host.metrics], ui: { tab: defaultTab(results) } });
   }
 
-  // eslint-disable-next-line @typescript-eslint/require-await -- VS Code's WebviewPanelSerializer contract is async
-  async deserializeWebviewPanel(panel: vscode.WebviewPanel, raw: unknown): Promise<void> {
+  protected create(panel: vscode.WebviewPanel, state: ResultsPanelState): ResultsPanel {
+    return new ResultsPanel(panel, state, this.host);
+  }
+
+  /** The metrics the Compare tab offers are this session's, not the saved ones. */
+  protected restoredState(raw: unknown): ResultsPanelState | undefined {
     const state = parseResultsPanelState(raw);
-    if (!state) {
-      this.host.output.warn('a results panel could not be restored (its saved state is not valid); closed it');
-      panel.dispose();
-      return;
-    }
-    this.adopt(panel, { ...state, metrics: [...this.host.metrics] });
-  }
-
-  private adopt(panel: vscode.WebviewPanel, state: ResultsPanelState): void {
-    const p = new ResultsPanel(panel, state, this.host);
-    this.panels.add(p);
-    this.lastActive = p;
-    p.whenDisposed(() => this.panels.delete(p));
-    p.onFocus(() => (this.lastActive = p));
-  }
-
-  dispose(): void {
-    for (const p of [...this.panels]) p.dispose();
+    return state && { ...state, metrics: [...this.host.metrics] };
   }
 }
 

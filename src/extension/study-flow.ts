@@ -5,27 +5,35 @@
 import { promises as fs } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { planStudy, studyParameters, studySettings, type StudyPlan, type StudySettings } from '../core/experiments/study';
+import {
+  planStudy,
+  studyParameters,
+  studySettings,
+  type StudyOptions,
+  type StudyPlan,
+  type StudySettings,
+} from '../core/experiments/study';
 import { percentLabel } from './naming';
 
 /** MNIST's shape: the study runs on MNIST from the editor. */
 const MNIST = { inputs: 784, classes: 10 };
 
 /** A study's fields the person (or a caller's options) chooses; the rest are the worker's. */
-export interface StudyChoice {
-  base?: { width: number; depth: number; dropout: number };
-  factors?: { dropout?: number[]; width?: number[]; depth?: number[] };
-  epochs?: number;
-  trainSamples?: number;
-  validationSamples?: number;
-  testSamples?: number;
-  samples?: number;
-  sparsities?: number[];
-  finetuneEpochs?: number;
-  iterations?: number;
-  strategies?: [string, string];
-  seed?: number;
-}
+export type StudyChoice = Pick<
+  StudyOptions,
+  | 'base'
+  | 'factors'
+  | 'epochs'
+  | 'trainSamples'
+  | 'validationSamples'
+  | 'testSamples'
+  | 'samples'
+  | 'sparsities'
+  | 'finetuneEpochs'
+  | 'iterations'
+  | 'strategies'
+  | 'seed'
+>;
 
 export const STUDY_GRIDS = ['default', 'quick'] as const;
 export type StudyGrid = (typeof STUDY_GRIDS)[number];

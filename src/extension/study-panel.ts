@@ -14,7 +14,7 @@ import {
   type StudyPanelState,
   type ToStudyPanelMessage,
 } from '../shared/study-panel-protocol';
-import { poster, receive, setWebviewHtml, themeKind, webviewOptions } from './webview-common';
+import { PanelBase, PanelSet } from './panel-base';
 
 export const STUDY_VIEW_TYPE = 'prunescope.study';
 
@@ -36,26 +36,13 @@ export interface ShownStudy {
 export type StudyExportFormat = 'csv' | 'json' | 'html';
 
 /** One Study panel: shows one study and keeps it for reloads. */
-class StudyPanel implements vscode.Disposable, ShownStudy {
-  private readonly disposables: vscode.Disposable[] = [];
-  private onDisposed: () => void = () => {};
-  private readonly post: (message: ToStudyPanelMessage) => void;
-
+class StudyPanel extends PanelBase<ToStudyPanelMessage, FromStudyPanelMessage, StudyPanelState> implements ShownStudy {
   constructor(
-    readonly panel: vscode.WebviewPanel,
-    private state: StudyPanelState,
+    panel: vscode.WebviewPanel,
+    state: StudyPanelState,
     private readonly host: StudyPanelHost,
   ) {
-    this.post = poster<ToStudyPanelMessage>(panel.webview);
-    panel.webview.options = webviewOptions(host.extensionUri);
-    panel.iconPath = vscode.Uri.joinPath(host.extensionUri, 'media', 'icon.svg');
-    setWebviewHtml(panel.webview, host.extensionUri, 'study-panel', state.title);
-    const invalid = () => host.output.warn('study panel: ignored an unknown message from the webview');
-    this.disposables.push(
-      receive(panel.webview, parseFromStudyPanel, this.fromWebview, invalid),
-      vscode.window.onDidChangeActiveColorTheme((t) => this.post({ type: 'theme', kind: themeKind(t.kind) })),
-      panel.onDidDispose(() => this.dispose()),
-    );
+    super(panel, state, host, { view: 'study-panel', name: 'study panel', parse: parseFromStudyPanel });
   }
 
   get results(): StudyResults {
@@ -66,48 +53,26 @@ class StudyPanel implements vscode.Disposable, ShownStudy {
     return this.state.source;
   }
 
-  get title(): string {
-    return this.state.title;
-  }
-
-  whenDisposed(fn: () => void): void {
-    this.onDisposed = fn;
-  }
-
-  onFocus(fn: () => void): void {
-    this.disposables.push(this.panel.onDidChangeViewState((e) => e.webviewPanel.active && fn()));
-  }
-
   show(title: string, results: StudyResults, source: string | undefined): void {
-    this.state = { ...this.state, title, results, source };
-    this.panel.title = title;
-    this.send();
-    this.panel.reveal();
+    this.replace({ ...this.state, title, results, source });
   }
 
   requestCharts(): void {
     this.post({ type: 'exportCharts' });
   }
 
-  private send(): void {
+  protected send(): void {
     const { title, results, source } = this.state;
-    this.post({ type: 'theme', kind: themeKind() });
+    this.postTheme();
     this.post({ type: 'showStudy', title, results, source });
   }
 
-  /** What the panel's page may say; every message type has its handler here. */
-  private readonly fromWebview: MessageHandlers<FromStudyPanelMessage> = {
+  protected readonly fromWebview: MessageHandlers<FromStudyPanelMessage> = {
     ready: () => this.send(),
     exportPng: (msg) =>
       void saveStudyExport(this, `${safeFileName(msg.name)}.png`, Buffer.from(msg.dataUrl.split(',')[1], 'base64'), 'PNG image'),
     exportData: (msg) => void exportStudy(this, msg.format, this.host.extensionPath),
   };
-
-  dispose(): void {
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.panel.dispose();
-    this.onDisposed();
-  }
 }
 
 /** "study-cka-vs-unit-l1": the stem of a study's exports. */
@@ -157,62 +122,35 @@ export async function exportStudy(study: ShownStudy, format: StudyExportFormat, 
 }
 
 /** Every open Study panel; the serializer brings them back after a reload. */
-export class StudyPanels implements vscode.Disposable, vscode.WebviewPanelSerializer {
-  private readonly panels = new Set<StudyPanel>();
-  private lastActive: StudyPanel | undefined;
-
-  constructor(private readonly host: StudyPanelHost) {}
+export class StudyPanels extends PanelSet<StudyPanel, StudyPanelState, StudyPanelHost> {
+  constructor(host: StudyPanelHost) {
+    super(host, STUDY_VIEW_TYPE, 'a Study panel');
+  }
 
   /** The Study panel that has the focus, if one has. */
   get focused(): ShownStudy | undefined {
-    for (const p of this.panels) if (p.panel.active) return p;
-    return undefined;
+    return this.focusedPanel;
   }
 
   /** The focused Study panel, else the last one focused. */
   get active(): ShownStudy | undefined {
-    return this.focused ?? (this.lastActive && this.panels.has(this.lastActive) ? this.lastActive : undefined);
+    return this.activePanel;
   }
 
   /** Shows a study; the same file (or, without one, the same run) again reuses its panel. */
   show(title: string, results: StudyResults, source?: string): void {
     const key = studyKey(results, source);
-    for (const p of this.panels) {
-      if (studyKey(p.results, p.source) === key) {
-        p.show(title, results, source);
-        return;
-      }
-    }
-    const panel = vscode.window.createWebviewPanel(
-      STUDY_VIEW_TYPE,
-      title,
-      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
-      webviewOptions(this.host.extensionUri),
-    );
-    this.adopt(panel, { view: 'study-panel', title, results, source });
+    const same = this.find((p) => studyKey(p.results, p.source) === key);
+    if (same) same.show(title, results, source);
+    else this.open(title, vscode.ViewColumn.Active, { view: 'study-panel', title, results, source });
   }
 
-  // eslint-disable-next-line @typescript-eslint/require-await -- VS Code's WebviewPanelSerializer contract is async
-  async deserializeWebviewPanel(panel: vscode.WebviewPanel, raw: unknown): Promise<void> {
-    const state = parseStudyPanelState(raw);
-    if (!state) {
-      this.host.output.warn('a Study panel could not be restored (its saved state is not valid); closed it');
-      panel.dispose();
-      return;
-    }
-    this.adopt(panel, state);
+  protected create(panel: vscode.WebviewPanel, state: StudyPanelState): StudyPanel {
+    return new StudyPanel(panel, state, this.host);
   }
 
-  private adopt(panel: vscode.WebviewPanel, state: StudyPanelState): void {
-    const p = new StudyPanel(panel, state, this.host);
-    this.panels.add(p);
-    this.lastActive = p;
-    p.whenDisposed(() => this.panels.delete(p));
-    p.onFocus(() => (this.lastActive = p));
-  }
-
-  dispose(): void {
-    for (const p of [...this.panels]) p.dispose();
+  protected restoredState(raw: unknown): StudyPanelState | undefined {
+    return parseStudyPanelState(raw);
   }
 }
 

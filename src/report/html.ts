@@ -1,3 +1,5 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import type { Results } from '../core/results/format';
 import { resultsToCsv } from '../core/results/csv';
 import type { ToResultsPanelMessage } from '../shared/results-panel-protocol';
@@ -62,18 +64,11 @@ export function reportHtml(results: Results, assets: ReportAssets, metrics: stri
   const title = reportTitle(results);
   // The page's host script answers the panel's "ready" with this message, as the extension does.
   const message: ToResultsPanelMessage = { type: 'showResults', title, results, metrics };
-  const payload = { message, csv: resultsToCsv(results) };
-  // JSON inside <script type="application/json">: only "<" needs escaping to stay inert.
-  const json = JSON.stringify(payload).replace(/</g, '\\u003c');
-  return `${pageHead(title, assets)}
-<body class="vscode-light" data-view="results">
-<div id="root" class="root"><p class="muted">Loading…</p></div>
-<script id="prunescope-report" type="application/json">${json}</script>
-<script>
-(function () {
-  var payload = JSON.parse(document.getElementById('prunescope-report').textContent);
-  if (window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches) document.body.className = 'vscode-dark';
-  var state;
+  return reportPage(title, assets, {
+    view: 'results',
+    dataId: 'prunescope-report',
+    data: { message, csv: resultsToCsv(results) },
+    prelude: `  var payload = JSON.parse(document.getElementById('prunescope-report').textContent);
   function download(name, href) {
     var a = document.createElement('a');
     a.href = href;
@@ -82,16 +77,50 @@ export function reportHtml(results: Results, assets: ReportAssets, metrics: stri
     a.click();
     a.remove();
   }
-  function blobUrl(text, type) { return URL.createObjectURL(new Blob([text], { type: type })); }
-  window.acquireVsCodeApi = function () {
-    return {
-      postMessage: function (m) {
+  function blobUrl(text, type) { return URL.createObjectURL(new Blob([text], { type: type })); }`,
+    postMessage: `function (m) {
         if (!m || typeof m.type !== 'string') return;
         if (m.type === 'ready') window.postMessage(payload.message, '*');
         else if (m.type === 'exportPng') download(String(m.name).replace(/[^A-Za-z0-9._-]+/g, '_') + '.png', m.dataUrl);
         else if (m.type === 'exportData' && m.format === 'csv') download('results.csv', blobUrl(payload.csv, 'text/csv'));
         else if (m.type === 'exportData' && m.format === 'json') download('results.json', blobUrl(JSON.stringify(payload.message.results, null, 2), 'application/json'));
-      },
+      }`,
+  });
+}
+
+/** What one kind of report page embeds and how its stand-in for VS Code answers the bundle. */
+export interface ReportPage {
+  /** The body's data-view: which view of the bundle draws the page. */
+  view: 'results' | 'study';
+  /** The id of the JSON script element the view reads `data` from. */
+  dataId: string;
+  data: unknown;
+  /** Script run before the stand-in API is made (it may read the embedded data). */
+  prelude?: string;
+  /** The stand-in API's postMessage: a function expression. */
+  postMessage: string;
+}
+
+/**
+ * A self-contained report page: `data` embedded as JSON, a host script that gives the bundle the
+ * VS Code API it asks for (keeping its setState in memory) and follows the reader's light or dark
+ * preference, then the bundle itself.
+ */
+export function reportPage(title: string, assets: ReportAssets, page: ReportPage): string {
+  // JSON inside <script type="application/json">: only "<" needs escaping to stay inert.
+  const json = JSON.stringify(page.data).replace(/</g, '\\u003c');
+  return `${pageHead(title, assets)}
+<body class="vscode-light" data-view="${page.view}">
+<div id="root" class="root"><p class="muted">Loading…</p></div>
+<script id="${page.dataId}" type="application/json">${json}</script>
+<script>
+(function () {
+  if (window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches) document.body.className = 'vscode-dark';
+  var state;
+${page.prelude ?? ''}
+  window.acquireVsCodeApi = function () {
+    return {
+      postMessage: ${page.postMessage},
       getState: function () { return state; },
       setState: function (s) { state = s; },
     };
@@ -104,4 +133,16 @@ ${inert(assets.script)}
 </body>
 </html>
 `;
+}
+
+/**
+ * dist/webview.js and media/webview.css of this installation: beside the running bundle's dist/
+ * folder (dist/worker.js, dist/cli.js), or of the checkout when run from source.
+ */
+export async function readBundleAssets(root = join(__dirname, __filename.endsWith('.ts') ? '../..' : '..')): Promise<ReportAssets> {
+  const [script, style] = await Promise.all([
+    fs.readFile(join(root, 'dist', 'webview.js'), 'utf8'),
+    fs.readFile(join(root, 'media', 'webview.css'), 'utf8'),
+  ]);
+  return { script, style };
 }

@@ -5,82 +5,28 @@
  * folder it was given; a study cancelled while it trains ends "cancelled" and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { repoRoot } from '../../test/fixtures';
+import { tinyStudyGrid } from '../../test/kits/study';
+import { ended, killWorkers, requireBuiltWorker, WorkerProcess } from '../../test/kits/worker-process';
 import { runAccuracy } from '../core/experiments/study';
 import { parseAnyResults } from '../core/results/format';
 import { checkJobParams, checkJobResult, jobOutputs } from '../shared/jobs';
-import { parseFromWorker, type FromWorkerMessage, type ToWorkerMessage } from '../shared/worker-protocol';
 
-const workerPath = join(repoRoot, 'dist', 'worker.js');
 let dir = '';
-const children: ChildProcess[] = [];
 
-/** The real worker process and everything it said. */
-class WorkerProcess {
-  readonly heard: FromWorkerMessage[] = [];
-  private readonly waiters: { match: (m: FromWorkerMessage) => boolean; resolve: (m: FromWorkerMessage) => void }[] = [];
-  readonly child: ChildProcess;
-
-  constructor() {
-    this.child = fork(workerPath, [], { silent: true, serialization: 'json' });
-    children.push(this.child);
-    this.child.on('message', (raw) => {
-      const msg = parseFromWorker(raw);
-      assert.ok(msg, `the worker sent a message outside the protocol: ${JSON.stringify(raw)}`);
-      this.heard.push(msg);
-      for (const w of [...this.waiters]) {
-        if (w.match(msg)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(msg);
-        }
-      }
-    });
-  }
-
-  send(msg: ToWorkerMessage): void {
-    this.child.send(msg);
-  }
-
-  next(match: (m: FromWorkerMessage) => boolean): Promise<FromWorkerMessage> {
-    const seen = this.heard.find(match);
-    return seen ? Promise.resolve(seen) : new Promise((resolve) => this.waiters.push({ match, resolve }));
-  }
-
-  progress(id: number): { fraction: number | null; message: string }[] {
-    return this.heard.flatMap((m) => (m.type === 'progress' && m.id === id ? [{ fraction: m.fraction, message: m.message }] : []));
-  }
-}
-
-const ended = (id: number) => (m: FromWorkerMessage) => (m.type === 'result' || m.type === 'error') && m.id === id;
-
-/** A study small enough to run in seconds: 784-8-10 and 784-4-10, one epoch on 200 rows, one sparsity in one round. */
-const tiny = {
-  dataset: 'mnist',
-  backend: 'cpu',
-  base: { width: 8, depth: 1, dropout: 0 },
-  factors: { width: [8, 4] },
-  epochs: 1,
-  trainSamples: 200,
-  validationSamples: 50,
-  testSamples: 50,
-  samples: 32,
-  sparsities: [0.5],
-  iterations: 1,
-  budgetSeconds: 3600,
-};
+/** The tiny grid in the study job's parameters. */
+const tiny = { dataset: 'mnist', backend: 'cpu', ...tinyStudyGrid(), budgetSeconds: 3600 };
 
 before(() => {
-  if (!existsSync(workerPath)) throw new Error(`${workerPath} is missing: run node scripts/build.mjs first`);
+  requireBuiltWorker();
   dir = mkdtempSync(join(tmpdir(), 'prunescope-study-job-'));
 });
 
 after(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killWorkers();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

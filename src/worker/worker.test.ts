@@ -5,20 +5,16 @@
  * a "cancelled" error, after which the same process runs the next job.
  */
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { repoRoot } from '../../test/fixtures';
+import { killWorkers, requireBuiltWorker, WorkerProcess } from '../../test/kits/worker-process';
 import { writeModel } from '../core/formats/registry';
 import type { MLP } from '../core/model/mlp';
 import { seededRandom } from '../core/random';
-import { parseFromWorker, type FromWorkerMessage, type ToWorkerMessage } from '../shared/worker-protocol';
 
-const workerPath = join(repoRoot, 'dist', 'worker.js');
 let dir = '';
-const children: ChildProcess[] = [];
 
 /** A ReLU MLP 784-w-w-10 with uniform random weights (scaled by 1/sqrt(inputs)). */
 function wideMLP(width: number, seed: number): MLP {
@@ -39,62 +35,17 @@ function wideMLP(width: number, seed: number): MLP {
   return { name: `wide-${seed}`, inputShape: [784], inputSize: 784, layers };
 }
 
-interface Heard {
-  at: number;
-  msg: FromWorkerMessage;
-}
-
-/** The real worker process with everything it said, timestamped. */
-class WorkerProcess {
-  readonly heard: Heard[] = [];
-  private readonly waiters: { match: (m: FromWorkerMessage) => boolean; resolve: (m: FromWorkerMessage) => void }[] = [];
-  readonly child: ChildProcess;
-
-  constructor(env: Record<string, string>) {
-    this.child = fork(workerPath, [], { env: { ...process.env, ...env }, silent: true, serialization: 'json' });
-    children.push(this.child);
-    this.child.on('message', (raw) => {
-      const msg = parseFromWorker(raw);
-      assert.ok(msg, `the worker sent a message outside the protocol: ${JSON.stringify(raw)}`);
-      this.heard.push({ at: Date.now(), msg });
-      for (const w of [...this.waiters]) {
-        if (w.match(msg)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(msg);
-        }
-      }
-    });
-  }
-
-  send(msg: ToWorkerMessage): void {
-    this.child.send(msg);
-  }
-
-  /** The first message from now on that matches. */
-  next(match: (m: FromWorkerMessage) => boolean): Promise<FromWorkerMessage> {
-    return new Promise((resolve) => this.waiters.push({ match, resolve }));
-  }
-
-  about(id: number): Heard[] {
-    return this.heard.filter((h) => 'id' in h.msg && h.msg.id === id);
-  }
-
-  heartbeats(from: number, to: number): number[] {
-    return this.heard.filter((h) => h.msg.type === 'heartbeat' && h.at >= from && h.at <= to).map((h) => h.at);
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 before(async () => {
-  if (!existsSync(workerPath)) throw new Error(`${workerPath} is missing: run node scripts/build.mjs first`);
+  requireBuiltWorker();
   dir = mkdtempSync(join(tmpdir(), 'prunescope-worker-thread-'));
   await writeModel(wideMLP(1200, 1), join(dir, 'a.onnx'));
   await writeModel(wideMLP(1200, 2), join(dir, 'b.onnx'));
 });
 
 after(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killWorkers();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,15 +6,14 @@
  * spread of the runs behind each median and says how many runs there were.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import type { AnalysisResults } from '../../src/core/results/format';
 import { sampleAnalysis } from '../../webview-ui/src/sample-results';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, hover, openTab, posted, showResultsMessage, writeTestPage } from './webview-page';
+import { saveScreenshot, type StaticServer } from './browser';
+import { hover, openTab, posted, showResultsMessage, writeTestPage } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 const TABS = ['Accuracy & loss', 'Similarity heatmap', 'APoZ & geometry', 'Weight magnitudes', 'Layer similarity', 'Latency & size'];
 
@@ -91,34 +90,22 @@ const chartData = async (page: Page, title: string) =>
 const card = (page: Page, title: string) => page.locator('section.card', { has: page.getByRole('heading', { name: title, exact: true }) });
 
 describe('access: keyboard tabs, named charts with tables, latency spread', { timeout: 240_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('access');
   let site: StaticServer;
-  let browser: Browser;
   const analysis = sampleAnalysis();
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-access-'));
-    const dir = join(work, 'site');
+    const dir = join(suite.work, 'site');
     writeTestPage(dir, 'sample', 'results', showResultsMessage('Sample', analysis));
     writeTestPage(dir, 'old', 'results', showResultsMessage('Old', withoutSpreads(), 'cost'));
-    site = await serveFolder(dir);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    site = await suite.serve(dir);
   });
 
   async function open(name: string): Promise<{ page: Page; errors: () => string[] }> {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(`${site.url}${name}.html`);
+    const { page, messages } = await suite.open(`${site.url}${name}.html`, { viewport: { width: 1280, height: 900 } });
     await page.locator('nav.tabs button.active').waitFor();
     await page.waitForFunction('window.prunescopeCharts().length > 0');
-    return { page, errors: () => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]')) };
+    return { page, errors: () => pageErrors(messages) };
   }
 
   test('arrow keys, Home and End move between tabs and select them; only the selected tab is in the Tab order', async () => {

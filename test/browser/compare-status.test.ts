@@ -5,43 +5,30 @@
  * picker back on the metric on screen, and picking the metric already on screen asks for nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import type { ComparisonResults } from '../../src/core/results/format';
 import { similarityTitle } from '../../webview-ui/src/compare-names';
 import { sampleComparison } from '../../webview-ui/src/sample-results';
-import { closeBrowser, launchBrowser, newPage, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, posted, showResultsMessage, writeTestPage } from './webview-page';
+import { type StaticServer } from './browser';
+import { posted, showResultsMessage, writeTestPage } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 describe('Compare tab: the metric status always ends', { timeout: 180_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('compare-status');
   let site: StaticServer;
-  let browser: Browser;
   let comparison: ComparisonResults;
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-compare-status-'));
     comparison = sampleComparison();
     assert.equal(comparison.metric, 'linear-cka');
-    writeTestPage(join(work, 'site'), 'comparison', 'results', showResultsMessage('Compare: a.onnx ↔ b.onnx', comparison));
-    site = await serveFolder(join(work, 'site'));
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    writeTestPage(join(suite.work, 'site'), 'comparison', 'results', showResultsMessage('Compare: a.onnx ↔ b.onnx', comparison));
+    site = await suite.serve(join(suite.work, 'site'));
   });
 
   async function open(): Promise<{ page: Page; messages: string[] }> {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(`${site.url}comparison.html`);
+    const { page, messages } = await suite.open(`${site.url}comparison.html`, { viewport: { width: 1280, height: 900 } });
     await page.locator('nav.tabs button.active').waitFor();
     assert.equal(await page.locator('nav.tabs button.active').textContent(), 'Compare');
     return { page, messages };
@@ -88,10 +75,7 @@ describe('Compare tab: the metric status always ends', { timeout: 180_000 }, () 
       titles.some((t) => t === similarityTitle('cross', 'linear CKA')),
       titles.join(' | '),
     );
-    assert.deepEqual(
-      messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]')),
-      [],
-    );
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 

@@ -6,18 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import type { ComparisonResults } from '../../src/core/results/format';
 import { similarityTitle } from '../../webview-ui/src/compare-names';
 import { mnistRows } from '../kits/encode/mnist';
 import { built, builtNet } from '../kits/encode/models';
 import { accuracyAndLoss } from '../kits/encode/reference';
-import { closeBrowser, launchBrowser, newPage, repoRoot, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, readResults, showResultsMessage, writeTestPage } from './webview-page';
+import { repoRoot, saveScreenshot, type StaticServer } from './browser';
+import { readResults, showResultsMessage, writeTestPage } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 const SAMPLES = 400;
 const count = (n: number) => n.toLocaleString('en-US');
@@ -38,16 +37,13 @@ function expectedRows(r: ComparisonResults): string[][] {
 }
 
 describe('Compare: A vs B first, in the CLI, the panel and the report', { timeout: 300_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('compare-summary');
   let site: StaticServer;
   let reportSite: StaticServer;
-  let browser: Browser;
   let comparison: ComparisonResults;
   let printed: string;
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-compare-summary-'));
     const run = spawnSync(
       process.execPath,
       [
@@ -62,26 +58,23 @@ describe('Compare: A vs B first, in the CLI, the panel and the report', { timeou
         '--geometry-samples',
         '0',
         '--out',
-        join(work, 'comparison'),
+        join(suite.work, 'comparison'),
       ],
       { cwd: repoRoot, encoding: 'utf8', timeout: 180_000, env: { ...process.env, PRUNESCOPE_TEST: '1' } },
     );
     assert.equal(run.status, 0, run.stderr);
     printed = run.stderr;
-    const r = readResults(join(work, 'comparison'));
+    const r = readResults(join(suite.work, 'comparison'));
     assert.ok(r.kind === 'comparison');
     comparison = r;
-    writeTestPage(join(work, 'site'), 'comparison', 'results', showResultsMessage('Compare: mnist2x10.onnx ↔ mnist2x5_sigmoid.onnx', r));
-    site = await serveFolder(join(work, 'site'));
-    reportSite = await serveFolder(join(work, 'comparison'));
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    await reportSite?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    writeTestPage(
+      join(suite.work, 'site'),
+      'comparison',
+      'results',
+      showResultsMessage('Compare: mnist2x10.onnx ↔ mnist2x5_sigmoid.onnx', r),
+    );
+    site = await suite.serve(join(suite.work, 'site'));
+    reportSite = await suite.serve(join(suite.work, 'comparison'));
   });
 
   test("the results file holds each model's accuracy and loss on the compared rows, as the kit's reference computes them", () => {
@@ -148,9 +141,7 @@ describe('Compare: A vs B first, in the CLI, the panel and the report', { timeou
   }
 
   test('the panel shows the table first, with the right numbers, and names the heatmaps in words', async () => {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(`${site.url}comparison.html`);
+    const { page, messages } = await suite.open(`${site.url}comparison.html`, { viewport: { width: 1280, height: 900 } });
     const tab = await readTab(page);
     assertTable(tab);
     // B - A of accuracy, in points, worked out from the file.
@@ -163,17 +154,12 @@ describe('Compare: A vs B first, in the CLI, the panel and the report', { timeou
       similarityTitle('b', 'linear CKA'),
     ]);
     await saveScreenshot(page, 'compare-summary', 'browser');
-    assert.deepEqual(
-      messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]')),
-      [],
-    );
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 
   test("the CLI's report.html shows the same table first", async () => {
-    const { page } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(`${reportSite.url}report.html`);
+    const { page } = await suite.open(`${reportSite.url}report.html`, { viewport: { width: 1280, height: 900 } });
     assertTable(await readTab(page));
     await page.context().close();
   });

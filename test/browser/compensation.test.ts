@@ -5,27 +5,14 @@
  * colour, points) and be pickable on their own in the per-point tabs, the pick kept in the state.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import type { AnalysisResults, StrategyRun } from '../../src/core/results/format';
 import { built } from '../kits/encode/models';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import {
-  addProbes,
-  buildBundles,
-  chartInfos,
-  chartPixels,
-  cli,
-  hover,
-  openTab,
-  posted,
-  readResults,
-  showResultsMessage,
-  writeTestPage,
-} from './webview-page';
+import { saveScreenshot, type StaticServer } from './browser';
+import { chartInfos, chartPixels, cli, hover, openTab, posted, readResults, showResultsMessage, writeTestPage } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 const PLAIN = 'magnitude';
 const COMPENSATED = 'magnitude + compensation';
@@ -49,17 +36,14 @@ async function pickerOptions(page: Page, label: string): Promise<{ options: stri
 }
 
 describe('plain and compensated series of one strategy in Chromium, on real CLI results', { timeout: 300_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('compensation');
   let site: StaticServer;
   let reportSite: StaticServer;
-  let browser: Browser;
   let results: AnalysisResults;
   let plain: StrategyRun;
   let compensated: StrategyRun;
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-compensation-'));
     cli([
       'analyze',
       built('onnx', 'mnist2x10.onnx'),
@@ -77,39 +61,28 @@ describe('plain and compensated series of one strategy in Chromium, on real CLI 
       '--geometry-samples',
       '0',
       '--out',
-      join(work, 'analysis'),
+      join(suite.work, 'analysis'),
     ]);
-    const r = readResults(join(work, 'analysis'));
+    const r = readResults(join(suite.work, 'analysis'));
     assert.equal(r.kind, 'analysis');
     results = r;
     [plain, compensated] = results.runs;
-    writeTestPage(join(work, 'site'), 'default', 'results', showResultsMessage('compensation', results));
+    writeTestPage(join(suite.work, 'site'), 'default', 'results', showResultsMessage('compensation', results));
     // The extension hands back the state the panel last reported (results-panel.ts).
     const remembered = {
       ...(showResultsMessage('compensation', results) as object),
       ui: { tab: 'weights', strategy: COMPENSATED, point: 1 },
     };
-    writeTestPage(join(work, 'site'), 'remembered', 'results', remembered);
-    site = await serveFolder(join(work, 'site'));
-    reportSite = await serveFolder(work);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    await reportSite?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    writeTestPage(join(suite.work, 'site'), 'remembered', 'results', remembered);
+    site = await suite.serve(join(suite.work, 'site'));
+    reportSite = await suite.serve(suite.work);
   });
 
   async function open(url: string): Promise<{ page: Page; messages: string[] }> {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(url);
+    const { page, messages } = await suite.open(url, { viewport: { width: 1280, height: 900 } });
     await page.locator('nav.tabs button').first().waitFor();
     return { page, messages };
   }
-  const errorsOf = (messages: string[]) => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]'));
 
   test('the CLI recorded magnitude twice: plain, then compensated under its label', () => {
     assert.deepEqual(
@@ -145,7 +118,7 @@ describe('plain and compensated series of one strategy in Chromium, on real CLI 
     const lines = await hover(page, accuracy.name, 1, i);
     assert.ok(lines.includes(`${COMPENSATED}: ${pctText(drawn[1].points[i].y)} at 90%`), lines.join(' | '));
     await saveScreenshot(page, 'compensation-accuracy-dark', 'browser');
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 
@@ -199,7 +172,7 @@ describe('plain and compensated series of one strategy in Chromium, on real CLI 
     );
     assert.equal((await pickerOptions(page, 'Strategy')).checked, `${COMPENSATED} (unstructured, one-shot)`);
     await saveScreenshot(page, 'compensation-layer-similarity-dark', 'browser');
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 
@@ -217,7 +190,7 @@ describe('plain and compensated series of one strategy in Chromium, on real CLI 
     assert.deepEqual(accuracy.legend.slice(0, 2), [PLAIN, COMPENSATED]);
     const px = await chartPixels(page, accuracy.name);
     assert.ok(px.painted > 0.03 * px.width * px.height);
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 });

@@ -5,19 +5,18 @@
  * made from a name, and each name must appear literally.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { initBackend } from '../../src/core/backend';
 import { readModel, writeModel } from '../../src/core/formats/registry';
 import type { AnalysisResults } from '../../src/core/results/format';
 import { CORE_JOBS } from '../../src/worker/jobs-core';
 import { checkJobParams, type JobResult } from '../../src/shared/jobs';
 import { built } from '../kits/encode/models';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, cli, openTab, readResults, showResultsMessage, writeTestPage } from './webview-page';
+import { saveScreenshot, type StaticServer } from './browser';
+import { cli, openTab, readResults, showResultsMessage, writeTestPage } from './webview-page';
+import { webviewSuite } from './suite';
 
 /** Each would set window.__xss (or load /x) if it ever became markup. */
 const LAYER_NAMES = ['<img src=x onerror="window.__xss=1">', '</script><script>window.__xss=2</script>', '"><svg onload=window.__xss=3>'];
@@ -25,22 +24,19 @@ const MODEL_NAME = '<b id="bold">bold</b><img src=x onerror="window.__xss=4">';
 const FILE_NAME = '<img src=x onerror=window.__xss=5>.onnx';
 
 describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('escaping');
   let modelPath: string;
   let site: StaticServer;
   let reportSite: StaticServer;
-  let browser: Browser;
   let results: AnalysisResults;
   let inspected: JobResult<'inspect'>;
 
   before(async () => {
     await initBackend();
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-escaping-'));
     const mlp = await readModel(built('onnx', 'mnist2x10.onnx'));
     mlp.name = MODEL_NAME;
     mlp.layers.forEach((l, i) => (l.name = LAYER_NAMES[i]));
-    modelPath = join(work, FILE_NAME);
+    modelPath = join(suite.work, FILE_NAME);
     await writeModel(mlp, modelPath);
     // The names survive the round trip through the file, or this test would prove nothing.
     assert.deepEqual(
@@ -60,9 +56,9 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
       '--samples',
       '100',
       '--out',
-      join(work, 'analysis'),
+      join(suite.work, 'analysis'),
     ]);
-    const r = readResults(join(work, 'analysis'));
+    const r = readResults(join(suite.work, 'analysis'));
     assert.equal(r.kind, 'analysis');
     results = r;
     assert.deepEqual(results.model.layerNames, LAYER_NAMES);
@@ -75,24 +71,15 @@ describe('HTML in model names is shown as text', { timeout: 240_000 }, () => {
       log: () => undefined,
     });
 
-    writeTestPage(join(work, 'site'), 'results', 'results', showResultsMessage(`Pruning analysis: ${FILE_NAME}`, results));
-    writeTestPage(join(work, 'site'), 'inspector', 'inspector', { type: 'showModel', file: modelPath, model: inspected });
-    site = await serveFolder(join(work, 'site'));
-    reportSite = await serveFolder(join(work, 'analysis'));
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    await reportSite?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    writeTestPage(join(suite.work, 'site'), 'results', 'results', showResultsMessage(`Pruning analysis: ${FILE_NAME}`, results));
+    writeTestPage(join(suite.work, 'site'), 'inspector', 'inspector', { type: 'showModel', file: modelPath, model: inspected });
+    site = await suite.serve(join(suite.work, 'site'));
+    reportSite = await suite.serve(join(suite.work, 'analysis'));
   });
 
   /** Opens `url` and records requests for /x (what an injected <img src=x> would fetch). */
   async function open(url: string): Promise<{ page: Page; fetchedX: string[]; errors: string[] }> {
-    const { page, messages } = await newPage(browser);
-    await addProbes(page);
+    const { page, messages } = await suite.page();
     const fetchedX: string[] = [];
     page.on('request', (r) => {
       if (new URL(r.url()).pathname === '/x') fetchedX.push(r.url());

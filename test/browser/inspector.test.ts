@@ -5,11 +5,10 @@
  * dict read with chosen activations. Numbers are checked against the weights and the file.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { initBackend } from '../../src/core/backend';
 import { readModel, writeModel } from '../../src/core/formats/registry';
 import type { MLP } from '../../src/core/model/mlp';
@@ -19,8 +18,9 @@ import { activationsView, historyView } from '../../src/extension/inspector-data
 import { checkJobParams, type JobResult } from '../../src/shared/jobs';
 import { CORE_JOBS } from '../../src/worker/jobs-core';
 import { built } from '../kits/encode/models';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, chartInfos, posted, writeTestPage } from './webview-page';
+import { saveScreenshot, type StaticServer } from './browser';
+import { chartInfos, posted, writeTestPage } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 const ZEROED = 500;
 
@@ -89,34 +89,29 @@ async function chartData(page: Page): Promise<Record<string, { label: string; da
 const sum = (xs: unknown[]) => xs.reduce<number>((a, b) => a + (b as number), 0);
 
 describe('inspector: weight histograms, training curves, state-dict activations', { timeout: 300_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('inspector');
   let site: StaticServer;
-  let browser: Browser;
   let mlp: MLP;
   let modelPath: string;
 
   async function open(name: string): Promise<{ page: Page; errors: string[] }> {
-    const { page, messages } = await newPage(browser);
-    await addProbes(page);
-    await page.goto(`${site.url}${name}.html`);
+    const { page, messages } = await suite.open(`${site.url}${name}.html`);
     await page.locator('table.layers tbody tr').first().waitFor();
-    return { page, errors: messages.filter((m) => m.startsWith('[pageerror]') || m.startsWith('[error]')) };
+    return { page, errors: pageErrors(messages) };
   }
 
   before(async () => {
     await initBackend();
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-inspector-'));
     mlp = await readModel(built('onnx', 'mnist2x10.onnx'));
     mlp.layers[0].weights.fill(0, 0, ZEROED);
-    mkdirSync(join(work, 'trained'));
-    modelPath = join(work, 'trained', 'model.onnx');
+    mkdirSync(join(suite.work, 'trained'));
+    modelPath = join(suite.work, 'trained', 'model.onnx');
     await writeModel(mlp, modelPath);
-    writeFileSync(join(work, 'trained', 'history.json'), `${JSON.stringify(history([784, 10, 10, 10]), null, 2)}\n`);
+    writeFileSync(join(suite.work, 'trained', 'history.json'), `${JSON.stringify(history([784, 10, 10, 10]), null, 2)}\n`);
     const model = await inspect(modelPath);
     const read = await readTrainingHistory(modelPath);
     assert.equal(read.state, 'ok');
-    const siteDir = join(work, 'site');
+    const siteDir = join(suite.work, 'site');
     writeTestPage(siteDir, 'history', 'inspector', {
       type: 'showModel',
       file: modelPath,
@@ -124,10 +119,10 @@ describe('inspector: weight histograms, training curves, state-dict activations'
       history: historyView(read, model.summary),
     });
 
-    mkdirSync(join(work, 'malformed'));
-    const malformedModel = join(work, 'malformed', 'model.onnx');
+    mkdirSync(join(suite.work, 'malformed'));
+    const malformedModel = join(suite.work, 'malformed', 'model.onnx');
     await writeModel(mlp, malformedModel);
-    writeFileSync(join(work, 'malformed', 'history.json'), '{"epochs": [{"epoch": 1, "loss": "low"}]}');
+    writeFileSync(join(suite.work, 'malformed', 'history.json'), '{"epochs": [{"epoch": 1, "loss": "low"}]}');
     const bad = await readTrainingHistory(malformedModel);
     writeTestPage(siteDir, 'malformed', 'inspector', {
       type: 'showModel',
@@ -144,14 +139,7 @@ describe('inspector: weight histograms, training curves, state-dict activations'
       model: stModel,
       activations: activationsView(stModel.summary, { activation: 'tanh', outputActivation: 'sigmoid' }),
     });
-    site = await serveFolder(siteDir);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    site = await suite.serve(siteDir);
   });
 
   test('one histogram per layer whose bars hold every weight, with the sparsity beside it', async () => {
@@ -224,7 +212,7 @@ describe('inspector: weight histograms, training curves, state-dict activations'
       ],
     );
     const source = await page.locator('.history-source').textContent();
-    assert.equal(source, `from ${join(work, 'trained', 'history.json')}: 5 epochs; weights of epoch 5 kept (lowest validation loss)`);
+    assert.equal(source, `from ${join(suite.work, 'trained', 'history.json')}: 5 epochs; weights of epoch 5 kept (lowest validation loss)`);
     const infos = await chartInfos(page);
     const loss = infos.find((c) => c.name === 'Loss per epoch');
     assert.deepEqual(loss?.legend, ['train', 'validation']);
@@ -245,7 +233,7 @@ describe('inspector: weight histograms, training curves, state-dict activations'
     const note = page.locator('.history-error');
     assert.equal(
       await note.textContent(),
-      `${join(work, 'malformed', 'history.json')}: not a training history: epochs.0.loss: Invalid input: expected number, received string`,
+      `${join(suite.work, 'malformed', 'history.json')}: not a training history: epochs.0.loss: Invalid input: expected number, received string`,
     );
     const names = (await chartInfos(page)).map((c) => c.name);
     assert.equal(names.length, 3, names.join(', '));

@@ -7,17 +7,16 @@
  * the legend states; every similarity metric is explained.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { SIMILARITY_METRIC_IDS } from '../../src/core/metrics/similarity';
 import type { AnalysisResults, StrategyRun } from '../../src/core/results/format';
 import { LATENCY_NOTE } from '../../webview-ui/src/metric-notes';
 import { sampleAnalysis, sampleComparison } from '../../webview-ui/src/sample-results';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, chartInfos, hover, openTab, showResultsMessage, writeTestPage } from './webview-page';
+import { saveScreenshot, type StaticServer } from './browser';
+import { chartInfos, hover, openTab, showResultsMessage, writeTestPage } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 const pctText = (v: number) => `${Math.round(v * 1000) / 10}%`;
 
@@ -56,15 +55,12 @@ function narrowSimilarities(): AnalysisResults {
 }
 
 describe('charts that read: tooltips, accuracy drop, coincidence, fitted heatmap scales', { timeout: 240_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('readable');
   let site: StaticServer;
-  let browser: Browser;
   const analysis = sampleAnalysis();
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-readable-'));
-    const dir = join(work, 'site');
+    const dir = join(suite.work, 'site');
     writeTestPage(dir, 'sample', 'results', showResultsMessage('Sample', analysis));
     const unreachable = { ...analysis, baseline: { ...analysis.baseline, accuracy: 0.999 } };
     writeTestPage(dir, 'unreachable', 'results', showResultsMessage('Unreachable', unreachable));
@@ -72,23 +68,14 @@ describe('charts that read: tooltips, accuracy drop, coincidence, fitted heatmap
     writeTestPage(dir, 'nudged', 'results', showResultsMessage('Nudged', coincidingAnalysis(true)));
     writeTestPage(dir, 'narrow', 'results', showResultsMessage('Narrow', narrowSimilarities(), 'similarity-heatmap'));
     writeTestPage(dir, 'comparison', 'results', showResultsMessage('Compare', sampleComparison()));
-    site = await serveFolder(dir);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    site = await suite.serve(dir);
   });
 
   async function open(name: string): Promise<{ page: Page; errors: () => string[] }> {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(`${site.url}${name}.html`);
+    const { page, messages } = await suite.open(`${site.url}${name}.html`, { viewport: { width: 1280, height: 900 } });
     await page.locator('nav.tabs button.active').waitFor();
     await page.waitForFunction('window.prunescopeCharts().length > 0');
-    return { page, errors: () => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]')) };
+    return { page, errors: () => pageErrors(messages) };
   }
 
   /** The coincidence line of the card titled `title` ("" when it has none). */

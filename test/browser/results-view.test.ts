@@ -7,21 +7,18 @@
  * exports. Screenshots of every tab in both themes go to artifacts/browser/.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { PRUNE_STRATEGY_IDS } from '../../src/core/prune/registry';
 import type { AnalysisResults, ComparisonResults } from '../../src/core/results/format';
 import { resultsToCsv } from '../../src/core/results/csv';
 import { similarityTitle } from '../../webview-ui/src/compare-names';
 import { GEOMETRY_ASCENDING, GEOMETRY_DESCENDING } from '../../webview-ui/src/data';
 import { built } from '../kits/encode/models';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
+import { saveScreenshot, type StaticServer } from './browser';
 import {
-  addProbes,
-  buildBundles,
   chartInfos,
   chartPixels,
   cli,
@@ -37,6 +34,7 @@ import {
   type ChartInfo,
   type ThemeName,
 } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 const THEMES: ThemeName[] = ['dark', 'light'];
 /** Background and first series colour of each theme (src/report/themes.ts). */
@@ -67,17 +65,14 @@ function assertLabelled(info: ChartInfo): void {
 }
 
 describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('webview');
   let site: StaticServer;
   let reportSite: StaticServer;
-  let browser: Browser;
   let analysis: AnalysisResults;
   let comparison: ComparisonResults;
   const pages: Record<string, string> = {};
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-webview-'));
     const model = built('onnx', 'mnist2x10.onnx');
     cli([
       'analyze',
@@ -91,7 +86,7 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       '--samples',
       '200',
       '--out',
-      join(work, 'analysis'),
+      join(suite.work, 'analysis'),
     ]);
     cli([
       'compare',
@@ -102,17 +97,17 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       '--samples',
       '200',
       '--out',
-      join(work, 'comparison'),
+      join(suite.work, 'comparison'),
     ]);
-    const a = readResults(join(work, 'analysis'));
-    const c = readResults(join(work, 'comparison'));
+    const a = readResults(join(suite.work, 'analysis'));
+    const c = readResults(join(suite.work, 'comparison'));
     assert.equal(a.kind, 'analysis');
     assert.equal(c.kind, 'comparison');
     analysis = a;
     comparison = c;
     for (const theme of THEMES) {
       pages[`analysis-${theme}`] = writeTestPage(
-        join(work, 'site'),
+        join(suite.work, 'site'),
         `analysis-${theme}`,
         'results',
         showResultsMessage('Pruning analysis: mnist2x10.onnx', analysis),
@@ -121,41 +116,29 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       // One run per registered strategy (the same points under each name): nine series at once.
       const every = { ...analysis, runs: PRUNE_STRATEGY_IDS.map((strategy) => ({ ...analysis.runs[0], strategy })) };
       pages[`every-strategy-${theme}`] = writeTestPage(
-        join(work, 'site'),
+        join(suite.work, 'site'),
         `every-strategy-${theme}`,
         'results',
         showResultsMessage('Every strategy', every),
         theme,
       );
       pages[`comparison-${theme}`] = writeTestPage(
-        join(work, 'site'),
+        join(suite.work, 'site'),
         `comparison-${theme}`,
         'results',
         showResultsMessage('Compare: mnist2x10.onnx ↔ mnist2x5_sigmoid.onnx', comparison),
         theme,
       );
     }
-    site = await serveFolder(join(work, 'site'));
-    reportSite = await serveFolder(work);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    await reportSite?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    site = await suite.serve(join(suite.work, 'site'));
+    reportSite = await suite.serve(suite.work);
   });
 
   async function open(name: string): Promise<{ page: Page; messages: string[] }> {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(`${site.url}${pages[name]}`);
+    const { page, messages } = await suite.open(`${site.url}${pages[name]}`, { viewport: { width: 1280, height: 900 } });
     await page.locator('nav.tabs button').first().waitFor();
     return { page, messages };
   }
-
-  const errorsOf = (messages: string[]) => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]'));
 
   for (const theme of THEMES) {
     test(`every registered strategy gets its own colour (${theme} theme)`, async () => {
@@ -166,7 +149,7 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       assert.deepEqual(accuracy.legend.slice(0, PRUNE_STRATEGY_IDS.length), [...PRUNE_STRATEGY_IDS]);
       const colours = series.map((s) => s.split(' ')[0]);
       assert.equal(new Set(colours).size, PRUNE_STRATEGY_IDS.length, `colours: ${colours.join(', ')}`);
-      assert.deepEqual(errorsOf(messages), []);
+      assert.deepEqual(pageErrors(messages), []);
       await page.context().close();
     });
 
@@ -253,7 +236,7 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
         }
         await saveScreenshot(page, `analysis-${tab}-${theme}`, 'browser');
       }
-      assert.deepEqual(errorsOf(messages), []);
+      assert.deepEqual(pageErrors(messages), []);
       await page.context().close();
     });
   }
@@ -361,7 +344,7 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     const light = await chartPixels(page, second, [BLUE.light, RED.light, BLUE.dark, RED.dark]);
     assert.ok(light.counts[BLUE.light] > 50 && light.counts[RED.light] > 50, JSON.stringify(light.counts));
     assert.ok(light.counts[BLUE.dark] < light.counts[BLUE.light] / 10, JSON.stringify(light.counts));
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 
@@ -476,15 +459,13 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
       assert.ok((await posted(page)).some((m) => m.type === 'compareMetric' && m.metric === 'rbf-cka'));
       await page.getByLabel('Large').selectOption({ label: 'B × B' });
       await page.waitForFunction(`window.prunescopeCharts()[0].name.startsWith('Layer similarity within B')`);
-      assert.deepEqual(errorsOf(messages), []);
+      assert.deepEqual(pageErrors(messages), []);
       await page.context().close();
     });
   }
 
   test("the CLI's report.html draws its charts and downloads PNG and CSV", async () => {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(`${reportSite.url}analysis/report.html`);
+    const { page, messages } = await suite.open(`${reportSite.url}analysis/report.html`, { viewport: { width: 1280, height: 900 } });
     await page.locator('nav.tabs button').first().waitFor();
     for (const info of await chartInfos(page)) assertDrawn(info, await chartPixels(page, info.name));
     await saveScreenshot(page, 'report-html', 'browser');
@@ -508,7 +489,7 @@ describe('results view in Chromium, on real CLI results', { timeout: 300_000 }, 
     const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     assert.equal(csvDownload.suggestedFilename(), 'results.csv');
     assert.equal(readFileSync(await csvDownload.path(), 'utf8'), resultsToCsv(analysis));
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 });

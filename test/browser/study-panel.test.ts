@@ -6,17 +6,15 @@
  * ignores a message whose study does not validate.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
 import { runStudy } from '../../src/core/experiments/study';
+import { twoFactorStudyGrid } from '../kits/study';
 import type { StudyResults } from '../../src/core/results/format';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, chartInfos, chartPixels, posted, writeTestPage } from './webview-page';
-
-const errorsOf = (messages: string[]) => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]'));
+import { saveScreenshot, type StaticServer } from './browser';
+import { chartInfos, chartPixels, posted, writeTestPage } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 /** The test page of the results view, switched to the Study panel's view (the page itself is the same). */
 function writeStudyPage(dir: string, name: string, message: unknown): string {
@@ -27,46 +25,19 @@ function writeStudyPage(dir: string, name: string, message: unknown): string {
 }
 
 describe('Study panel page in Chromium, on a real tiny study', { timeout: 600_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('study-panel');
   let site: StaticServer;
-  let browser: Browser;
   let study: StudyResults;
   const show = (results: unknown) => ({ type: 'showStudy', title: 'Study: tiny', results, source: '/w/studies/tiny/results.json' });
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-study-panel-'));
-    study = await runStudy({
-      data: 'mnist',
-      base: { width: 16, depth: 1, dropout: 0 },
-      factors: { dropout: [0, 0.25], width: [16, 8] },
-      epochs: 1,
-      trainSamples: 300,
-      validationSamples: 100,
-      testSamples: 200,
-      samples: 64,
-      sparsities: [0.25, 0.5],
-      iterations: 1,
-      finetuneEpochs: 1,
-    });
-    writeStudyPage(work, 'study', show(study));
-    writeStudyPage(work, 'bad', show({ ...study, summary: [{ factor: 'height', values: [] }] }));
-    site = await serveFolder(work);
-    browser = await launchBrowser();
+    study = await runStudy({ data: 'mnist', ...twoFactorStudyGrid({ epochs: 1, iterations: 1 }) });
+    writeStudyPage(suite.work, 'study', show(study));
+    writeStudyPage(suite.work, 'bad', show({ ...study, summary: [{ factor: 'height', values: [] }] }));
+    site = await suite.serve(suite.work);
   });
 
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
-
-  async function open(name: string): Promise<{ page: Page; messages: string[] }> {
-    const opened = await newPage(browser, { viewport: { width: 1280, height: 1000 } });
-    await addProbes(opened.page);
-    await opened.page.goto(`${site.url}${name}.html`);
-    return opened;
-  }
+  const open = (name: string) => suite.open(`${site.url}${name}.html`, { viewport: { width: 1280, height: 1000 } });
 
   test('the study sent by message is drawn: a chart per factor with its gaps, the models, the source file', async () => {
     const { page, messages } = await open('study');
@@ -101,7 +72,7 @@ describe('Study panel page in Chromium, on a real tiny study', { timeout: 600_00
     assert.equal(state.view, 'study-panel');
     assert.equal(state.results.createdAt, study.createdAt);
     await saveScreenshot(page, 'study-panel', 'browser');
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 
@@ -133,7 +104,7 @@ describe('Study panel page in Chromium, on a real tiny study', { timeout: 600_00
     assert.deepEqual(await chartInfos(page), []);
     assert.equal(await page.locator('table.study-models').count(), 0);
     assert.equal(await page.evaluate('window.__prunescope.state'), undefined);
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 });

@@ -5,64 +5,38 @@
  * table of the models; a page whose study does not validate says so instead of drawing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { before, describe, test } from 'node:test';
 import { runStudy } from '../../src/core/experiments/study';
+import { twoFactorStudyGrid } from '../kits/study';
 import type { StudyResults } from '../../src/core/results/format';
 import { writeStudyResultsAndReport } from '../../src/cli/report-study';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, chartInfos, chartPixels } from './webview-page';
+import { saveScreenshot, type StaticServer } from './browser';
+import { chartInfos, chartPixels } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 interface DrawnSeries {
   name: string;
   series: { label: string; data: { x: number; y: number }[] }[];
 }
 
-const errorsOf = (messages: string[]) => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]'));
-
 describe('study report in Chromium, on a real tiny study', { timeout: 600_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('study-view');
   let site: StaticServer;
-  let browser: Browser;
   let study: StudyResults;
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-study-view-'));
-    study = await runStudy({
-      data: 'mnist',
-      base: { width: 16, depth: 1, dropout: 0 },
-      factors: { dropout: [0, 0.25], width: [16, 8] },
-      epochs: 2,
-      trainSamples: 300,
-      validationSamples: 100,
-      testSamples: 200,
-      samples: 64,
-      sparsities: [0.25, 0.5],
-      iterations: 2,
-      finetuneEpochs: 1,
-    });
-    await writeStudyResultsAndReport(study, join(work, 'study'));
+    study = await runStudy({ data: 'mnist', ...twoFactorStudyGrid({ epochs: 2, iterations: 2 }) });
+    await writeStudyResultsAndReport(study, join(suite.work, 'study'));
     // The same page with a factor no study has: it must refuse, not draw.
-    const html = readFileSync(join(work, 'study', 'report.html'), 'utf8');
-    writeFileSync(join(work, 'study', 'bad.html'), html.replace('"factor":"width"', '"factor":"height"'));
-    site = await serveFolder(work);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    const html = readFileSync(join(suite.work, 'study', 'report.html'), 'utf8');
+    writeFileSync(join(suite.work, 'study', 'bad.html'), html.replace('"factor":"width"', '"factor":"height"'));
+    site = await suite.serve(suite.work);
   });
 
   test('one chart per factor, a line per value at its gaps, labelled and drawn; the models in a table', async () => {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 1000 } });
-    await addProbes(page);
-    await page.goto(`${site.url}study/report.html`);
+    const { page, messages } = await suite.open(`${site.url}study/report.html`, { viewport: { width: 1280, height: 1000 } });
     await page.locator('table.study-models').waitFor();
     const infos = await chartInfos(page);
     assert.deepEqual(
@@ -101,14 +75,12 @@ describe('study report in Chromium, on a real tiny study', { timeout: 600_000 },
     assert.equal(rows.length, 3);
     assert.ok(rows[0].startsWith('w16-d1-p0784-16-10'), rows[0]);
     await saveScreenshot(page, 'study-report', 'browser');
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.context().close();
   });
 
   test('a study that does not validate is refused on the page, with no chart', async () => {
-    const { page } = await newPage(browser);
-    await addProbes(page);
-    await page.goto(`${site.url}study/bad.html`);
+    const { page } = await suite.open(`${site.url}study/bad.html`);
     await page.getByText('not a PruneScope study').waitFor();
     assert.deepEqual(await chartInfos(page), []);
     await page.context().close();

@@ -5,16 +5,15 @@
  * for a real model must be drawn as stored, in the panel and in the self-contained report.html.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { WEIGHT_MAP_PRUNED, type AnalysisResults, type Locality } from '../../src/core/results/format';
 import { sampleAnalysis } from '../../webview-ui/src/sample-results';
 import { built } from '../kits/encode/models';
-import { closeBrowser, launchBrowser, newPage, saveScreenshot, serveFolder, type StaticServer } from './browser';
-import { addProbes, buildBundles, chartInfos, cli, openTab, readResults, showResultsMessage, writeTestPage } from './webview-page';
+import { saveScreenshot, type StaticServer } from './browser';
+import { chartInfos, cli, openTab, readResults, showResultsMessage, writeTestPage } from './webview-page';
+import { pageErrors, webviewSuite } from './suite';
 
 const TAB = 'Weight magnitudes';
 const P = WEIGHT_MAP_PRUNED;
@@ -99,15 +98,12 @@ const spot = (m: number, row: number, col: number, width: number, height: number
 });
 
 describe('first-layer weight maps in Chromium', { timeout: 300_000 }, () => {
-  let work: string;
+  const suite = webviewSuite('weight-maps');
   let site: StaticServer;
   let reportSite: StaticServer;
-  let browser: Browser;
   let real: AnalysisResults;
 
   before(async () => {
-    buildBundles();
-    work = mkdtempSync(join(tmpdir(), 'prunescope-weight-maps-'));
     cli([
       'analyze',
       built('onnx', 'mnist2x10.onnx'),
@@ -122,35 +118,24 @@ describe('first-layer weight maps in Chromium', { timeout: 300_000 }, () => {
       '--geometry-samples',
       '0',
       '--out',
-      join(work, 'analysis'),
+      join(suite.work, 'analysis'),
     ]);
-    const r = readResults(join(work, 'analysis'));
+    const r = readResults(join(suite.work, 'analysis'));
     assert.equal(r.kind, 'analysis');
     real = r;
-    writeTestPage(join(work, 'site'), 'hand', 'results', showResultsMessage('maps', withMaps(), 'weights'));
-    writeTestPage(join(work, 'site'), 'real', 'results', showResultsMessage('real maps', real, 'weights'));
-    site = await serveFolder(join(work, 'site'));
-    reportSite = await serveFolder(work);
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    if (browser) await closeBrowser(browser);
-    await site?.close();
-    await reportSite?.close();
-    if (work) rmSync(work, { recursive: true, force: true });
+    writeTestPage(join(suite.work, 'site'), 'hand', 'results', showResultsMessage('maps', withMaps(), 'weights'));
+    writeTestPage(join(suite.work, 'site'), 'real', 'results', showResultsMessage('real maps', real, 'weights'));
+    site = await suite.serve(join(suite.work, 'site'));
+    reportSite = await suite.serve(suite.work);
   });
 
   async function open(url: string): Promise<{ page: Page; messages: string[] }> {
-    const { page, messages } = await newPage(browser, { viewport: { width: 1280, height: 900 } });
-    await addProbes(page);
-    await page.goto(url);
+    const { page, messages } = await suite.open(url, { viewport: { width: 1280, height: 900 } });
     await page.locator('nav.tabs button').first().waitFor();
     await openTab(page, TAB);
     await page.locator('canvas.weight-maps').first().waitFor();
     return { page, messages };
   }
-  const errorsOf = (messages: string[]) => messages.filter((m) => m.startsWith('[error]') || m.startsWith('[pageerror]'));
 
   test('hand-placed bytes come out pixel for pixel: sign by colour, |w| by opacity, pruned blank', async () => {
     const { page, messages } = await open(`${site.url}hand.html`);
@@ -197,7 +182,7 @@ describe('first-layer weight maps in Chromium', { timeout: 300_000 }, () => {
       names.join('; '),
     );
     await saveScreenshot(page, 'weight-maps-hand');
-    assert.deepEqual(errorsOf(messages), []);
+    assert.deepEqual(pageErrors(messages), []);
     await page.close();
   });
 
@@ -248,7 +233,7 @@ describe('first-layer weight maps in Chromium', { timeout: 300_000 }, () => {
         assert.equal(checked, maps.units.length * 784);
       }
       await saveScreenshot(page, `weight-maps-real-${where}`);
-      assert.deepEqual(errorsOf(messages), []);
+      assert.deepEqual(pageErrors(messages), []);
       await page.close();
     });
   }

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { tinyStudyGrid } from '../../../test/kits/study';
 import { parseAnyResults, parseResults, type StudyResults } from '../results/format';
 import { estimateSeconds, gridModels, planStudy, prepareStudy, runPreparedStudy, runStudy, studySettings } from './study';
 
@@ -173,19 +174,7 @@ describe('runStudy', () => {
   });
 
   test('at run time a model whose corrected estimate passes the budget is skipped, and so is every one after it', async () => {
-    const prepared = await prepareStudy({
-      data: 'mnist',
-      base: { width: 8, depth: 1, dropout: 0 },
-      factors: { width: [8, 4, 6] },
-      epochs: 1,
-      trainSamples: 200,
-      validationSamples: 50,
-      testSamples: 50,
-      samples: 32,
-      sparsities: [0.5],
-      iterations: 1,
-      budgetSeconds: 3600,
-    });
+    const prepared = await prepareStudy({ data: 'mnist', ...tinyStudyGrid(), factors: { width: [8, 4, 6] }, budgetSeconds: 3600 });
     try {
       assert.deepEqual(
         prepared.plan.models.map((m) => m.id),

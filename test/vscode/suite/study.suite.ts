@@ -8,6 +8,7 @@ import * as assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
+import { tinyStudyGrid } from '../../kits/study';
 import { webviewCanvases, screenshotIfAsked } from '../harness/channel';
 import { suite, test } from '../harness/runner';
 import { describeTabs, waitFor, waitForWebviewText, workspaceRoot } from '../harness/util';
@@ -27,15 +28,7 @@ suite('study', () => {
       const out = join(workspaceRoot(), 'studies', 'vscode-tiny');
       rmSync(out, { recursive: true, force: true });
       const result = await vscode.commands.executeCommand<StudyJobResult | undefined>('prunescope.study', {
-        base: { width: 8, depth: 1, dropout: 0 },
-        factors: { width: [8, 4] },
-        epochs: 1,
-        trainSamples: 200,
-        validationSamples: 50,
-        testSamples: 50,
-        samples: 32,
-        sparsities: [0.5],
-        iterations: 1,
+        ...tinyStudyGrid(),
         budgetMinutes: 30,
         out,
       });
