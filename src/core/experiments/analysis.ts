@@ -1,6 +1,6 @@
 import { countNonzero } from '../model/count';
 import { backendInfo, engineInfo, initBackend } from '../backend';
-import type { Dataset, DatasetSplits, Normalization } from '../data/dataset';
+import type { Dataset, DatasetSplits, Normalization, SplitName } from '../data/dataset';
 import { checkFits, loadDataset } from '../data/load';
 import { CancelledError, PruneScopeError } from '../errors';
 import { readModel } from '../formats/registry';
@@ -80,13 +80,17 @@ export function checkCancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError();
 }
 
-/** The evaluation split, and the rows that feed activations: the validation split's first rows. */
-export interface PreparedData {
+/** The rows that feed activations: the validation split's first rows. */
+export interface ActivationData {
   splits: DatasetSplits;
-  evalSet: Dataset;
   activationSet: Dataset;
   activationSplit: string;
   samples: number;
+}
+
+/** The evaluation split too, for jobs that measure accuracy on it. */
+export interface PreparedData extends ActivationData {
+  evalSet: Dataset;
 }
 
 export async function prepareData(options: DataOptions, mlp: MLP, modelLabel: string): Promise<PreparedData> {
@@ -98,14 +102,29 @@ export async function prepareData(options: DataOptions, mlp: MLP, modelLabel: st
     throw new PruneScopeError(`${splits.name}: has no ${splitName} split (it has ${has.join(', ') || 'none'})`);
   }
   checkFits(evalSet, mlp.inputSize, outputSize(mlp), modelLabel, mlp.inputShape);
-  // Activations come from the validation split so that pruning decisions never see the test set;
-  // data without one falls back to the training split, then to the evaluation split, and says so.
+  return { ...activationRows(splits, options, splitName), evalSet };
+}
+
+/**
+ * Only the activation rows, for jobs that measure nothing on the evaluation split (compare):
+ * that split is then never converted (MNIST's test images are 31 MB of fresh float32 memory).
+ */
+export async function prepareActivationData(options: DataOptions): Promise<ActivationData> {
+  const splits = await loadDataset(options.data, { normalize: options.normalize, labelColumn: options.labelColumn });
+  return activationRows(splits, options, options.split ?? 'test');
+}
+
+/**
+ * Activations come from the validation split so that pruning decisions never see the test set;
+ * data without one falls back to the training split, then to the evaluation split.
+ */
+function activationRows(splits: DatasetSplits, options: DataOptions, splitName: SplitName): ActivationData {
   const activationSplit = options.activationSplit ?? (splits.validation ? 'validation' : splits.train ? 'train' : splitName);
   const activationSet = splits[activationSplit];
   if (!activationSet) throw new PruneScopeError(`${splits.name}: has no ${activationSplit} split to take activations from`);
   const samples = Math.min(options.samples ?? DEFAULT_SAMPLES, activationSet.n);
   if (samples < 2) throw new PruneScopeError(`${activationSet.source}: at least 2 samples are needed for activations, got ${samples}`);
-  return { splits, evalSet, activationSet, activationSplit, samples };
+  return { splits, activationSet, activationSplit, samples };
 }
 
 /** The rows compensation and calibrating criteria learn from, with the split results are evaluated on. */
@@ -307,7 +326,7 @@ function layerPoints(
 
 /** What every results file starts with: format, version, tool, backend and the data used. */
 export function resultsHeader(
-  data: PreparedData,
+  data: ActivationData,
   evaluated: { split: string; samples: number },
 ): Pick<AnalysisResults, 'format' | 'version' | 'createdAt' | 'tool' | 'backend' | 'dataset'> {
   const b = backendInfo();

@@ -12,7 +12,7 @@ import { outputSize, type MLP } from '../model/mlp';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
 import type { ComparisonResults, ComparisonSide, LayerGeometry, ModelInfo } from '../results/format';
 import { evaluate } from '../train/evaluate';
-import { checkCancelled, prepareData, resultsHeader, type DataOptions, type JobHooks } from './analysis';
+import { checkCancelled, prepareActivationData, resultsHeader, type DataOptions, type JobHooks } from './analysis';
 import { modelInfo } from './model-info';
 import { layerApoz, representations, similarityMatrix } from './representations';
 
@@ -179,7 +179,8 @@ export async function runComparison(options: ComparisonOptions, hooks: JobHooks 
   progress(0, `reading ${options.modelA} and ${options.modelB}`);
   const a = await readModel(options.modelA, options.readOptions);
   const b = await readModel(options.modelB, options.readOptions);
-  const data = await prepareData(options, a, options.modelA);
+  const data = await prepareActivationData(options);
+  checkFits(data.activationSet, a.inputSize, undefined, options.modelA, a.inputShape);
   checkFits(data.activationSet, b.inputSize, undefined, options.modelB, b.inputShape);
   checkCancelled(hooks.signal);
 

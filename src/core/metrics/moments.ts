@@ -29,8 +29,16 @@ interface Rep {
   shift: Float64Array;
   scale: number;
   sum: Float64Array;
-  /** Upper triangle valid; the lower one is mirrored on read. */
-  gram: Float64Array;
+  /**
+   * Upper triangle valid; the lower one is mirrored on read. Allocated by the first batch that
+   * adds to it (gramOf): a model against itself keeps its Grams in CrossMoments.selfGrams.
+   */
+  gram?: Float64Array;
+}
+
+function gramOf(rep: Rep): Float64Array {
+  rep.gram ??= new Float64Array(rep.cols * rep.cols);
+  return rep.gram;
 }
 
 const CHUNK_F64 = 256;
@@ -54,7 +62,6 @@ function newRep(name: string, cols: number): Rep {
     shift: new Float64Array(cols),
     scale: 1,
     sum: new Float64Array(cols),
-    gram: new Float64Array(cols * cols),
   };
 }
 
@@ -182,8 +189,8 @@ export class CrossMoments {
       const kc = Math.min(CHUNK_F64, rows - r0);
       xs.forEach((m, i) => packT64(m, r0, kc, this.xs[i], bufX[i]));
       ys.forEach((m, j) => packT64(m, r0, kc, this.ys[j], bufY[j]));
-      this.xs.forEach((r, i) => addABt(bufX[i], r.cols, bufX[i], r.cols, kc, r.gram, true));
-      this.ys.forEach((r, j) => addABt(bufY[j], r.cols, bufY[j], r.cols, kc, r.gram, true));
+      this.xs.forEach((r, i) => addABt(bufX[i], r.cols, bufX[i], r.cols, kc, gramOf(r), true));
+      this.ys.forEach((r, j) => addABt(bufY[j], r.cols, bufY[j], r.cols, kc, gramOf(r), true));
       this.xs.forEach((rx, i) => this.ys.forEach((ry, j) => addABt(bufX[i], rx.cols, bufY[j], ry.cols, kc, this.cross[i][j])));
     }
   }
@@ -203,13 +210,13 @@ export class CrossMoments {
         const rep = this.xs[i];
         const t = xT.subarray(off * kc, (off + rep.cols) * kc);
         packF32(m, r0, kc, rep, t, xBlocks[i], null);
-        gramUpperF32(t, xBlocks[i], rep.cols, kc, rep.gram);
+        gramUpperF32(t, xBlocks[i], rep.cols, kc, gramOf(rep));
         off += rep.cols;
       });
       ys.forEach((m, j) => {
         const rep = this.ys[j];
         packF32(m, r0, kc, rep, yT[j], yBlocks[j], yRow[j]);
-        gramUpperF32(yT[j], yBlocks[j], rep.cols, kc, rep.gram);
+        gramUpperF32(yT[j], yBlocks[j], rep.cols, kc, gramOf(rep));
       });
       // Every x representation against one y representation per matmul: large products run
       // near peak, and the output (P x q_j) stays a fraction of the full P x Q.
@@ -283,17 +290,25 @@ export class CrossMoments {
     this.pendingUpper = undefined;
   }
 
-  /** The blocks of X_cat^T X_cat inside one representation make its Gram, on the x and the y side. */
+  /**
+   * The blocks of X_cat^T X_cat inside one representation: its Gram, which the x and the y side
+   * share (upper triangles; only the first flush allocates them).
+   */
+  private selfGrams: Float64Array[] | undefined;
+
   private addSelfGrams(uppers: Float64Array[]): void {
-    const diag = this.xs.map((r) => new Float64Array(r.cols * r.cols));
+    const grams = (this.selfGrams ??= this.xs.map((r) => new Float64Array(r.cols * r.cols)));
     forEachUpperBlock(uppers, this.selfPieces(), (pa, pb, src, stride, col0) => {
       if (pa.rep === pb.rep)
-        addBlock(diag[pa.rep], this.xs[pa.rep].cols, pa.start, pb.start, { src, stride, col0, h: pa.width, w: pb.width });
+        addBlock(grams[pa.rep], this.xs[pa.rep].cols, pa.start, pb.start, { src, stride, col0, h: pa.width, w: pb.width });
     });
-    diag.forEach((d, i) => {
-      mirrorUpper(d, this.xs[i].cols);
-      for (const acc of [this.xs[i].gram, this.ys[i].gram]) addInto(acc, d);
-    });
+  }
+
+  /** The accumulated Gram of a representation (upper triangle valid), a fresh array. */
+  private rawGram(rep: Rep, i: number): Float64Array {
+    const g = rep.gram ? Float64Array.from(rep.gram) : new Float64Array(rep.cols * rep.cols);
+    if (this.selfGrams) addInto(g, this.selfGrams[i]);
+    return g;
   }
 
   private selfPieces(): Piece[] {
@@ -329,7 +344,7 @@ export class CrossMoments {
   centeredGram(side: 'x' | 'y', i: number): Float64Array {
     const rep = this.check(side, i);
     const p = rep.cols;
-    const g = Float64Array.from(rep.gram);
+    const g = this.rawGram(rep, i);
     mirrorUpper(g, p);
     const s = rep.sum;
     const n = this.n;
@@ -418,7 +433,7 @@ function addBlockTransposed(dst: Float64Array, ld: number, r0: number, c0: numbe
 /** A Gram's upper block rows (its representation cut as symmetricPieces cuts it) into rep.gram's upper triangle. */
 function addUpperGram(uppers: Float32Array[], rep: Rep): void {
   forEachUpperBlock(uppers, symmetricPieces([rep.cols]), (pa, pb, src, stride, col0) =>
-    addBlock(rep.gram, rep.cols, pa.start, pb.start, { src, stride, col0, h: pa.width, w: pb.width }),
+    addBlock(gramOf(rep), rep.cols, pa.start, pb.start, { src, stride, col0, h: pa.width, w: pb.width }),
   );
 }
 
