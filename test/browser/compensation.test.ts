@@ -171,6 +171,13 @@ describe('plain and compensated series of one strategy in Chromium, on real CLI 
         .sort((a, b) => a.x - b.x),
     );
     assert.equal((await pickerOptions(page, 'Strategy')).checked, `${COMPENSATED} (unstructured, one-shot)`);
+    // Under the chart, every run's one-line trend, as the analysis recorded it.
+    const trends = await page.$$eval('.layer-trends li', (items) => items.map((li) => li.textContent));
+    assert.deepEqual(
+      trends,
+      results.runs.map((run) => `${run.label ?? run.strategy}: ${run.layerTrend!.summary}`),
+    );
+    assert.match(trends[0] ?? '', /^magnitude: at 90% the similarity to the original /);
     await saveScreenshot(page, 'compensation-layer-similarity-dark', 'browser');
     assert.deepEqual(pageErrors(messages), []);
     await page.context().close();

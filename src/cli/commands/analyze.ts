@@ -123,6 +123,11 @@ export const analyzeCommand: Command = {
     }
     info(`\nbaseline accuracy ${percent(results.baseline.accuracy)} on ${results.dataset.samples} ${results.dataset.split} samples\n`);
     info(summaryTable(results));
+    const trends = results.runs.filter((r) => r.layerTrend);
+    if (trends.length > 0) {
+      info(`\nlayer similarity (${results.settings.metric} of each layer to the original's):\n`);
+      for (const r of trends) info(`  ${r.label ?? r.strategy}: ${r.layerTrend!.summary}`);
+    }
     if (results.baseline.geometry?.length) {
       info(`\nrepresentational geometry of the original (R^2 of the RDM with about half the units, added by APoZ):\n`);
       info(geometrySummary(results.baseline.geometry));

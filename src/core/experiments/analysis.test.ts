@@ -1,3 +1,4 @@
+import { layerTrend } from './layer-trend';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,6 +124,14 @@ describe('compensation in analyze and prune', () => {
       const [p, c] = [plain.points[0], compensated.points[0]];
       assert.equal(c.actualSparsity, p.actualSparsity, 'compensation keeps the same weights zero');
       assert.ok(c.accuracy > p.accuracy, `${compensated.label}: ${c.accuracy} vs ${p.accuracy}`);
+    }
+    // Every run says how its layers' similarity fell, read off its own points.
+    for (const run of r.runs) {
+      assert.deepEqual(run.layerTrend, layerTrend(run.points), run.label);
+      assert.deepEqual(
+        run.layerTrend?.values,
+        run.points[0].layers.map((l) => l.similarity),
+      );
     }
   });
 

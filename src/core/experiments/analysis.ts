@@ -1,4 +1,5 @@
 import { countNonzero } from '../model/count';
+import { layerTrend } from './layer-trend';
 import { backendInfo, engineInfo, initBackend } from '../backend';
 import type { Dataset, DatasetSplits, Normalization, SplitName } from '../data/dataset';
 import { checkFits, loadDataset } from '../data/load';
@@ -550,7 +551,13 @@ async function runStrategy(
     ...(variant.compensated ? { compensated: true } : {}),
     ...(extras.pattern && strategy.kind === 'unstructured' ? { pattern: patternLabel(extras.pattern) } : {}),
     ...(strategy.kind === 'structured' ? { removedUnits: extras.removedUnits } : {}),
+    ...withLayerTrend(points),
   };
+}
+
+function withLayerTrend(points: Point[]): Pick<StrategyRun, 'layerTrend'> {
+  const trend = layerTrend(points);
+  return trend ? { layerTrend: trend } : {};
 }
 
 /** A series' name: the strategy, its pattern, and whether it was compensated. */

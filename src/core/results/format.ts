@@ -208,6 +208,25 @@ export const pointSchema = z.object({
 
 export const scheduleSchema = z.enum(['one-shot', 'iterative', 'imp-rewind', 'trimming', 'gradual']);
 
+/**
+ * How each layer's similarity to the original's same layer fell over a run, in one line
+ * (src/core/experiments/layer-trend.ts): read at the highest sparsity where every layer has one.
+ */
+export const layerTrendSchema = z.object({
+  /** The requested sparsity the values are read at. */
+  sparsity: share,
+  /** Per layer, first to last: its similarity to the original's layer there. */
+  values: z.array(num),
+  /** True when no layer is more similar than the one before it (0.005 of slack for noise). */
+  fallsWithDepth: z.boolean(),
+  /** The layer least similar there. */
+  lowest: z.string(),
+  /** As sparsity grows, the first layer whose similarity drops below `threshold` (the deeper one on a tie); null: none does. */
+  firstBelow: z.object({ layer: z.string(), sparsity: share }).nullable(),
+  threshold: num,
+  summary: z.string(),
+});
+
 export const strategyRunSchema = z.object({
   strategy: z.string(),
   /**
@@ -226,6 +245,8 @@ export const strategyRunSchema = z.object({
   points: z.array(pointSchema),
   seconds: num,
   notes: z.array(z.string()),
+  /** Absent when no point has every layer's similarity, and in files written before it existed. */
+  layerTrend: layerTrendSchema.optional(),
 });
 
 export const baselineSchema = z.object({
