@@ -560,7 +560,8 @@ function drawLayerSimilarityTab({ body, grid, sink, r, ui, change }: AnalysisTab
 /** One line per run saying how its layers' similarity fell (the layer-similarity study's finding), where the results hold it. */
 function layerTrendList(r: AnalysisResults): HTMLElement {
   const lines = r.runs.flatMap((run) => (run.layerTrend ? [el('li', { text: `${seriesName(run)}: ${run.layerTrend.summary}` })] : []));
-  if (lines.length === 0) return el('p', { class: 'muted layer-trends', text: 'These results predate the per-run summary of layer similarity.' });
+  if (lines.length === 0)
+    return el('p', { class: 'muted layer-trends', text: 'These results predate the per-run summary of layer similarity.' });
   return el('ul', { class: 'layer-trends' }, lines);
 }
 
