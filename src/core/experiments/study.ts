@@ -1,5 +1,5 @@
-import { mkdtempSync, promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { makeStudyDir, removeStudyDir, sweepStudyDirs } from './study-workdir';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../backend';
 import { sliceRows, type Dataset, type DatasetSplits, type Normalization } from '../data/dataset';
@@ -307,9 +307,10 @@ export async function prepareStudy(options: StudyOptions, hooks: JobHooks = {}):
   const settings = studySettings(options);
   await initBackend();
   const made = options.workDir === undefined;
-  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), 'prunescope-study-'));
+  if (made) await sweepStudyDirs();
+  const workDir = options.workDir ?? makeStudyDir();
   const cleanup = async () => {
-    if (made) await fs.rm(workDir, { recursive: true, force: true });
+    if (made) await removeStudyDir(workDir);
   };
   try {
     await fs.mkdir(workDir, { recursive: true });
