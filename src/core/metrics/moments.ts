@@ -31,7 +31,7 @@ interface Rep {
   sum: Float64Array;
   /**
    * Upper triangle valid; the lower one is mirrored on read. Allocated by the first batch that
-   * adds to it (gramOf): a model against itself keeps its Grams in CrossMoments.selfGrams.
+   * adds to it (gramOf): a model against itself keeps its Grams in CrossMoments.selfUpper.
    */
   gram?: Float64Array;
 }
@@ -259,7 +259,7 @@ export class CrossMoments {
       if (!out) throw new Error('onnxruntime moments asked for after onnxruntime-node failed to load');
       const reps = [...this.xs, ...this.ys];
       reps.forEach((r, k) => addInto(r.sum, out.sums[self ? k % this.xs.length : k]));
-      if (self) this.addPendingUpper(out.uppers[0]);
+      if (self) this.addSelfUpper(out.uppers[0]);
       else {
         reps.forEach((r, k) => addUpperGram(out.uppers[k], r));
         addCrossBlocks(out.cross!, this.xs, this.ys, this.cross);
@@ -268,46 +268,24 @@ export class CrossMoments {
   }
 
   /**
-   * The self product's upper block rows summed over row blocks in float64. Only the Grams are
-   * spread out of them (on the first read); cross products are gathered from them per pair
-   * read: spreading every block, half of it as strided transposed writes, cost more than the
-   * products' own sums here.
+   * The self product's upper block rows summed over row blocks in float64. Grams and cross
+   * products are gathered from them per read: spreading every block into full matrices, half of
+   * it as strided transposed writes, cost more than the products' own sums here.
    */
-  private pendingUpper: Float64Array[] | undefined;
   private selfUpper: Float64Array[] | undefined;
 
-  private addPendingUpper(uppers: Float32Array[]): void {
-    this.pendingUpper ??= uppers.map((u) => new Float64Array(u.length));
-    this.pendingUpper.forEach((acc, k) => addInto(acc, uppers[k]));
-  }
-
-  private flush(): void {
-    const pending = this.pendingUpper;
-    if (!pending) return;
-    this.addSelfGrams(pending);
-    if (this.selfUpper) this.selfUpper.forEach((acc, k) => addInto(acc, pending[k]));
-    else this.selfUpper = pending;
-    this.pendingUpper = undefined;
-  }
-
-  /**
-   * The blocks of X_cat^T X_cat inside one representation: its Gram, which the x and the y side
-   * share (upper triangles; only the first flush allocates them).
-   */
-  private selfGrams: Float64Array[] | undefined;
-
-  private addSelfGrams(uppers: Float64Array[]): void {
-    const grams = (this.selfGrams ??= this.xs.map((r) => new Float64Array(r.cols * r.cols)));
-    forEachUpperBlock(uppers, this.selfPieces(), (pa, pb, src, stride, col0) => {
-      if (pa.rep === pb.rep)
-        addBlock(grams[pa.rep], this.xs[pa.rep].cols, pa.start, pb.start, { src, stride, col0, h: pa.width, w: pb.width });
-    });
+  private addSelfUpper(uppers: Float32Array[]): void {
+    this.selfUpper ??= uppers.map((u) => new Float64Array(u.length));
+    this.selfUpper.forEach((acc, k) => addInto(acc, uppers[k]));
   }
 
   /** The accumulated Gram of a representation (upper triangle valid), a fresh array. */
   private rawGram(rep: Rep, i: number): Float64Array {
     const g = rep.gram ? Float64Array.from(rep.gram) : new Float64Array(rep.cols * rep.cols);
-    if (this.selfGrams) addInto(g, this.selfGrams[i]);
+    if (!this.selfUpper) return g;
+    forEachUpperBlock(this.selfUpper, this.selfPieces(), (pa, pb, src, stride, col0) => {
+      if (pa.rep === i && pb.rep === i) addBlock(g, rep.cols, pa.start, pb.start, { src, stride, col0, h: pa.width, w: pb.width });
+    });
     return g;
   }
 
@@ -333,7 +311,6 @@ export class CrossMoments {
   }
 
   private check(side: 'x' | 'y', i: number): Rep {
-    this.flush();
     const reps = side === 'x' ? this.xs : this.ys;
     if (!Number.isInteger(i) || i < 0 || i >= reps.length) throw new SimilarityError(`no representation ${side}[${i}]`);
     if (this.n < 2) throw new SimilarityError(`${reps[i].name}: ${this.n} samples accumulated; at least 2 are needed`);
@@ -380,7 +357,7 @@ function float32Rows(m: Matrix, r0: number, kc: number): Float32Array {
   return rows instanceof Float32Array ? rows : Float32Array.from(rows);
 }
 
-function addInto(acc: Float64Array, add: Float32Array | Float64Array): void {
+function addInto(acc: Float64Array, add: Float32Array): void {
   for (let e = 0; e < acc.length; e++) acc[e] += add[e];
 }
 
