@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { engineInfo, initBackend } from '../backend';
 import type { DenseEngine } from '../engine/dense';
+import { wasmEngine } from '../engine/wasm-engine';
 import type { Dataset } from '../data/dataset';
 import { checkFits } from '../data/load';
 import { DataError, PruneScopeError } from '../errors';
@@ -183,29 +184,10 @@ async function evaluateOutputs(
   return result;
 }
 
-/** The reference model's argmax for every row, on the dense engine when there is one. */
-async function referenceArgmax(reference: MLP, dataset: Dataset, batch: number | undefined): Promise<Int32Array> {
-  const dense = engineInfo()?.dense;
-  if (dense?.name === 'onnxruntime') {
-    return argmaxRows((await dense.forward(reference, dataset.x, dataset.n, { batchSize: batch })).outputs, outputSize(reference));
-  }
-  const batchSize = batch ?? 1000;
-  const t = mlpTensors(reference);
-  const out = new Int32Array(dataset.n);
-  const f = dataset.features;
-  try {
-    for (let start = 0; start < dataset.n; start += batchSize) {
-      const end = Math.min(dataset.n, start + batchSize);
-      const pred = tf.tidy(() =>
-        tf.argMax(forward(reference, t, tf.tensor2d(dataset.x.subarray(start * f, end * f), [end - start, f])), 1),
-      );
-      out.set(pred.dataSync(), start);
-      pred.dispose();
-    }
-  } finally {
-    t.dispose();
-  }
-  return out;
+/** The reference model's argmax for every row, on the process's dense engine (wasm unless another was chosen). */
+async function referenceArgmax(reference: MLP, dataset: Dataset, batchSize: number | undefined): Promise<Int32Array> {
+  const dense = engineInfo()?.dense ?? wasmEngine();
+  return argmaxRows((await dense.forward(reference, dataset.x, dataset.n, { batchSize })).outputs, outputSize(reference));
 }
 
 /** Checks the models, options and dataset before any forward pass; returns the batch size and the labels. */
