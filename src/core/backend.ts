@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tfjs';
 import { cpus } from 'node:os';
 import type { DenseEngine } from './engine/dense';
 import { requireOnnxRuntimeEngine, resolveDenseEngine } from './engine/resolve';
@@ -86,7 +86,7 @@ export async function initBackend(preference: BackendPreference = 'auto', wasmTh
   for (const name of order) {
     if (await activate(name, fallbacks, wasmThreadsWanted)) {
       await tf.ready();
-      active = { name, tfjsVersion: tf.version.tfjs, threads: name === 'wasm' ? wasmThreads : 1, fallbacks };
+      active = { name, tfjsVersion: tf.version_core, threads: name === 'wasm' ? wasmThreads : 1, fallbacks };
       return active;
     }
   }

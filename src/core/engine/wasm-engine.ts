@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs';
 import { layerActivations } from '../model/activations';
 import { predict } from '../model/forward';
 import type { MLP } from '../model/mlp';

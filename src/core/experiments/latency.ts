@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs';
 import { onnxRuntime, OrtSession } from '../engine/onnxruntime';
 import { buildOnnxModel, encodeOnnxModel } from '../formats/onnx/write';
 import { forward, mlpTensors } from '../model/forward';

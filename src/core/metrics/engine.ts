@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs';
 import { backendInfo, engineInfo } from '../backend';
 import { onnxRuntime, ortMatMul } from '../engine/onnxruntime';
 import { tfjsMatMul } from '../engine/wasm-engine';

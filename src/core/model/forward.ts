@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs';
 import type { Activation, DenseLayer, MLP } from './mlp';
 
 export function applyActivation(x: tf.Tensor2D, activation: Activation, alpha = 0.01): tf.Tensor2D {

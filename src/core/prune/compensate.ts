@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs';
 import { CancelledError, PruneScopeError } from '../errors';
 import { engineInfo } from '../backend';
 import { ROW_BLOCK, type DenseEngine } from '../engine/dense';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs';
 import { PruneScopeError } from '../errors';
 import { mlpTensors } from '../model/forward';
 import type { MLP } from '../model/mlp';

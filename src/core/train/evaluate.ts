@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs';
 import { engineInfo, initBackend } from '../backend';
 import type { DenseEngine } from '../engine/dense';
 import { wasmEngine } from '../engine/wasm-engine';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '../tfjs';
 import type { Dataset } from '../data/dataset';
 import { Adam } from './adam';
 import { batchMetrics, type Gradients, logits, lossAndGradients, type Params } from './backprop';

@@ -3,7 +3,6 @@
  * from Keras 2 / Keras 3 by the Python converter. Reads Sequential models and Functional models
  * that are a single chain; writes a Sequential of Dense layers that `tf.loadLayersModel` loads.
  */
-import * as tf from '@tensorflow/tfjs';
 import { resolve } from 'node:path';
 import { ModelFormatError, PruneScopeError } from '../../errors';
 import { tfjsLayersOutputFiles } from '../model-files';
@@ -196,6 +195,15 @@ function safeName(name: string, fallback: string, taken: Set<string>): string {
   return candidate;
 }
 
+/**
+ * The tfjs-layers version a written model names as its producer, read from the package's
+ * manifest: loading tfjs-layers itself only for its version string cost ~70 ms of every start.
+ */
+function tfjsLayersVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('@tensorflow/tfjs-layers/package.json') as { version: string }).version;
+}
+
 /** The model.json object and weight bytes of `mlp` as a tfjs Sequential LayersModel. */
 // eslint-disable-next-line max-lines-per-function -- mostly the model.json literal as Prettier lays it out
 export function toLayersModelArtifacts(mlp: MLP, weightsFileName: string): { json: Json; data: Uint8Array } {
@@ -267,7 +275,7 @@ export function toLayersModelArtifacts(mlp: MLP, weightsFileName: string): { jso
     modelTopology: {
       class_name: 'Sequential',
       config: { name: mlp.name, layers: layersJson },
-      keras_version: `tfjs-layers ${tf.version_layers}`,
+      keras_version: `tfjs-layers ${tfjsLayersVersion()}`,
       backend: 'tensor_flow.js',
     },
     weightsManifest: [group],
