@@ -8,6 +8,7 @@ import { readModel } from '../formats/registry';
 import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
 import { linearCKAMatrix } from '../metrics/cka';
 import type { Matrix } from '../metrics/matrix';
+import { countNonzero } from '../model/count';
 import { outputSize, type MLP } from '../model/mlp';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
 import type { ComparisonResults, ComparisonSide, LayerGeometry, ModelInfo } from '../results/format';
@@ -56,7 +57,7 @@ export function modelSize(mlp: MLP): NonNullable<ComparisonSide['size']> {
   let biases = 0;
   for (const l of mlp.layers) {
     weights += l.weights.length;
-    for (const w of l.weights) if (w !== 0) nonzeroWeights++;
+    nonzeroWeights += countNonzero(l.weights);
     biases += l.bias?.length ?? 0;
   }
   return {

@@ -1,3 +1,5 @@
+import { countNonzero } from './count';
+
 /**
  * The framework-neutral description every reader produces and every writer consumes.
  * Weights are kept in the Keras/tfjs kernel layout [inputSize, units], row-major, so that
@@ -51,10 +53,8 @@ export function parameterCount(layer: DenseLayer): number {
 
 /** Share of exactly-zero parameters (weights and bias) of a layer. */
 export function layerSparsity(layer: DenseLayer): number {
-  let zeros = 0;
-  for (const w of layer.weights) if (w === 0) zeros++;
-  if (layer.bias) for (const b of layer.bias) if (b === 0) zeros++;
   const n = parameterCount(layer);
+  const zeros = n - countNonzero(layer.weights) - (layer.bias ? countNonzero(layer.bias) : 0);
   return n === 0 ? 0 : zeros / n;
 }
 

@@ -1,3 +1,4 @@
+import { countNonzero } from './count';
 import { layerSparsity, parameterCount, type MLP } from './mlp';
 
 export interface WeightStats {
@@ -40,13 +41,15 @@ export interface ModelSummary {
 
 function stats(values: Float32Array): WeightStats {
   if (values.length === 0) return { mean: 0, std: 0, min: 0, max: 0, meanAbs: 0 };
-  // Float64 sums: a million float32 additions drift visibly otherwise.
+  // Float64 sums: a million float32 additions drift visibly otherwise. An indexed loop:
+  // `for...of` over a typed array ran 5x slower here (see count.ts).
   let sum = 0;
   let sumSq = 0;
   let sumAbs = 0;
   let min = Infinity;
   let max = -Infinity;
-  for (const v of values) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     sum += v;
     sumSq += v * v;
     sumAbs += Math.abs(v);
@@ -59,8 +62,7 @@ function stats(values: Float32Array): WeightStats {
 
 export function summarizeModel(mlp: MLP): ModelSummary {
   const layers = mlp.layers.map((l, index): LayerSummary => {
-    let zeroWeights = 0;
-    for (const w of l.weights) if (w === 0) zeroWeights++;
+    const zeroWeights = l.weights.length - countNonzero(l.weights);
     return {
       index,
       name: l.name,
