@@ -237,12 +237,12 @@ export function symmetricPieces(cols: number[]): Piece[] {
 
 /** The moments of one row block, float32, as `blockMomentsModel` lays them out. */
 export interface BlockMoments {
-  /** X_cat^T Y_cat (P x Q, row-major); absent for a self product. */
-  cross?: Float32Array;
+  /** X_i^T Y_j (p_i x q_j, row-major) at i * (y representations) + j; absent for a self product. */
+  cross?: Float32Array[];
   /**
-   * Upper block rows of symmetric products, one list per scope: per x then y representation
-   * (its Gram), or one scope of every x piece for a self product (X_cat^T X_cat). Row a of a
-   * scope is piece_a^T [piece_a .. last piece], width_a x (columns from piece a on).
+   * Upper blocks of symmetric products, one list per scope: per x then y representation (its
+   * Gram), or one scope of every x piece for a self product (X_cat^T X_cat). A scope lists
+   * piece_a^T piece_b (width_a x width_b, row-major) for a = 0, 1, ... and b = a, a + 1, ...
    */
   uppers: Float32Array[][];
   /** Column sums of the centred, scaled values, x representations then y (x only for self). */
@@ -257,19 +257,21 @@ function int64Init(name: string, values: number[]): onnx.ITensorProto {
 }
 
 /** Concatenates columns (axis 1) unless there is one input; returns the tensor's name. */
-function concatCols(nodes: Nodes, names: string[], out: string): string {
-  if (names.length === 1) return names[0];
-  nodes.push({ opType: 'Concat', input: names, output: [out], attribute: [{ name: 'axis', type: INT, i: 1 }] });
-  return out;
-}
-
-/** piece_a^T [piece_a .. last] for every piece a; returns the output names. */
-function upperRows(nodes: Nodes, pieces: string[], prefix: string): string[] {
-  return pieces.map((p, a) => {
-    const right = concatCols(nodes, pieces.slice(a), `${prefix}r${a}`);
-    nodes.push({ opType: 'Gemm', input: [p, right], output: [`${prefix}u${a}`], attribute: [{ name: 'transA', type: INT, i: 1 }] });
-    return `${prefix}u${a}`;
-  });
+/**
+ * piece_a^T piece_b for every pair of pieces a <= b, each its own Gemm and graph output; returns
+ * the output names. One Gemm per upper block row (piece_a^T times the concatenated pieces from
+ * a on) ran near the same speed, but each concatenation copied up to every column of the block
+ * afresh: ~490 MB of new memory per 2048-row block of two challenge networks side by side, which
+ * `prunescope compare` paid in page faults (about 0.3 s of system time, and 100 MB of peak memory).
+ */
+function upperBlocks(nodes: Nodes, pieces: string[], prefix: string): string[] {
+  return pieces.flatMap((p, a) =>
+    pieces.slice(a).map((q, k) => {
+      const out = `${prefix}u${a}b${a + k}`;
+      nodes.push({ opType: 'Gemm', input: [p, q], output: [out], attribute: [{ name: 'transA', type: INT, i: 1 }] });
+      return out;
+    }),
+  );
 }
 
 /** Builds the centring of one side; returns each representation's centred tensor and its pieces. */
@@ -301,9 +303,10 @@ function centreSide(side: string, cols: number[], g: { nodes: Nodes; inputs: onn
  * One graph for every product of a row block (issue 15): inputs x0.., y0.. (raw rows, [rows,
  * cols]) with per-representation shifts (`mx0`.., [cols]) and power-of-two scales (`sx0`.., [1]).
  * Each representation is centred and scaled once in the graph; out come its column sums, its
- * Gram as upper block rows (see BlockMoments) and X_cat^T Y_cat as one large Gemm near the
- * kernel's peak. `yCols` empty (a list against itself): the upper block rows of X_cat^T X_cat,
- * which hold the Grams and the cross products at about half the cost of both.
+ * Gram as upper blocks (see BlockMoments) and X_i^T Y_j for every pair, each its own Gemm and
+ * output: one Gemm of the side-by-side concatenations copied both sides' columns once more per
+ * block. `yCols` empty (a list against itself): the upper blocks of X_cat^T X_cat, which hold
+ * the Grams and the cross products at about half the cost of both.
  */
 export function blockMomentsModel(xCols: number[], yCols: number[]): { bytes: Uint8Array; outputs: string[] } {
   const g = { nodes: [] as Nodes, inputs: [] as onnx.IValueInfoProto[], inits: [int64Init('axis0', [0])] };
@@ -313,26 +316,25 @@ export function blockMomentsModel(xCols: number[], yCols: number[]): { bytes: Ui
   const outputs: string[] = [];
   if (self)
     outputs.push(
-      ...upperRows(
+      ...upperBlocks(
         g.nodes,
         xs.flatMap((r) => r.pieces),
         'self',
       ),
     );
   else {
-    const xcat = concatCols(
-      g.nodes,
-      xs.map((r) => r.centred),
-      'xcat',
+    xs.forEach((x, i) =>
+      ys.forEach((y, j) => {
+        g.nodes.push({
+          opType: 'Gemm',
+          input: [x.centred, y.centred],
+          output: [`cross${i}_${j}`],
+          attribute: [{ name: 'transA', type: INT, i: 1 }],
+        });
+        outputs.push(`cross${i}_${j}`);
+      }),
     );
-    const ycat = concatCols(
-      g.nodes,
-      ys.map((r) => r.centred),
-      'ycat',
-    );
-    g.nodes.push({ opType: 'Gemm', input: [xcat, ycat], output: ['cross'], attribute: [{ name: 'transA', type: INT, i: 1 }] });
-    outputs.push('cross');
-    [...xs, ...ys].forEach((r, k) => outputs.push(...upperRows(g.nodes, r.pieces, `g${k}`)));
+    [...xs, ...ys].forEach((r, k) => outputs.push(...upperBlocks(g.nodes, r.pieces, `g${k}`)));
   }
   outputs.push(...[...xCols.map((_, l) => `sumx${l}`), ...yCols.map((_, l) => `sumy${l}`)]);
   const model = onnx.ModelProto.create({
@@ -354,11 +356,10 @@ export function blockMomentsModel(xCols: number[], yCols: number[]): { bytes: Ui
 function momentOutputDims(xCols: number[], yCols: number[]): Map<string, number[]> {
   const dims = new Map<string, number[]>();
   const uppers = (prefix: string, ps: Piece[]) =>
-    ps.forEach((p, a) => dims.set(`${prefix}u${a}`, [p.width, ps.slice(a).reduce((t, q) => t + q.width, 0)]));
-  const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
+    ps.forEach((p, a) => ps.slice(a).forEach((q, k) => dims.set(`${prefix}u${a}b${a + k}`, [p.width, q.width])));
   if (yCols.length === 0) uppers('self', symmetricPieces(xCols));
   else {
-    dims.set('cross', [total(xCols), total(yCols)]);
+    xCols.forEach((p, i) => yCols.forEach((q, j) => dims.set(`cross${i}_${j}`, [p, q])));
     [...xCols, ...yCols].forEach((c, k) => uppers(`g${k}`, symmetricPieces([c])));
   }
   xCols.forEach((c, l) => dims.set(`sumx${l}`, [c]));
@@ -384,11 +385,12 @@ export interface MomentInputs {
 function collect(out: Record<string, OrtTensorLike>, names: string[], scopes: number): BlockMoments {
   const uppers: Float32Array[][] = Array.from({ length: scopes }, () => []);
   for (const o of names) {
-    const m = /^(self|g(\d+))u\d+$/.exec(o);
+    const m = /^(self|g(\d+))u\d+b\d+$/.exec(o);
     if (m) uppers[m[2] === undefined ? 0 : Number(m[2])].push(out[o].data);
   }
   const sums = names.filter((o) => o.startsWith('sum')).map((o) => out[o].data);
-  return { cross: out.cross?.data, uppers, sums };
+  const cross = names.filter((o) => o.startsWith('cross')).map((o) => out[o].data);
+  return { ...(cross.length ? { cross } : {}), uppers, sums };
 }
 
 /**

@@ -77,6 +77,12 @@ function ckaFromNorms(m: CrossMoments, i: number, j: number, nx: GramNorms, ny: 
   return clampUnit(num / (nx.normOverTrace * ny.normOverTrace));
 }
 
+/** CKA of a representation with itself: 1 wherever it is defined at all. */
+function selfCKA(m: CrossMoments, i: number, norms: GramNorms, metric = 'linear CKA'): number {
+  if (!('normOverTrace' in norms)) throw norms.error ?? zeroVariance(m.name('x', i), metric);
+  return 1;
+}
+
 /** Linear CKA of two activation matrices over the same samples. */
 export function linearCKA(x: Matrix, y: Matrix, options: CKAOptions = {}): number {
   checkPair(x, y, options.names);
@@ -196,14 +202,21 @@ export class CKAMatrixAccumulator {
   result(): CKAMatrixResult {
     const problems: string[] = [];
     const values: (number | null)[][] = [];
+    // A list against itself: its CKA matrix is symmetric with ones on the diagonal, so each
+    // pair below the diagonal is the one above it, and its Grams are those of the x side.
+    const self = this.m.selfProduct;
     // Each centred Gram once, not once per pair.
     const nx = Array.from({ length: this.m.xCount }, (_, i) => this.norms('x', i));
-    const ny = Array.from({ length: this.m.yCount }, (_, j) => this.norms('y', j));
+    const ny = self ? nx : Array.from({ length: this.m.yCount }, (_, j) => this.norms('y', j));
     for (let i = 0; i < this.m.xCount; i++) {
       const row: (number | null)[] = [];
       for (let j = 0; j < this.m.yCount; j++) {
+        if (self && j < i) {
+          row.push(values[j][i]);
+          continue;
+        }
         try {
-          row.push(ckaFromNorms(this.m, i, j, nx[i], ny[j]));
+          row.push(self && i === j ? selfCKA(this.m, i, nx[i]) : ckaFromNorms(this.m, i, j, nx[i], ny[j]));
         } catch (e) {
           if (!(e instanceof SimilarityError)) throw e;
           row.push(null);
