@@ -10,7 +10,7 @@ import {
   rbfGramFromLinear,
   unbiasedHsicGram,
 } from './gram';
-import { addABt, frobeniusNorm, frobeniusNormSquared, mirrorUpper, trace, transpose } from './linalg';
+import { addABt, frobeniusNormSquared, mirrorUpper, transpose } from './linalg';
 import { checkPair, columnMeans, type Matrix, type MatrixNames, powerOfTwoScale, SimilarityError } from './matrix';
 import { CrossMoments } from './moments';
 
@@ -65,15 +65,14 @@ export function linearCKAFromMoments(m: CrossMoments, i = 0, j = 0, metric = 'li
 type GramNorms = { trace: number; normOverTrace: number } | { trace: 0; error?: SimilarityError };
 
 function gramNorms(m: CrossMoments, side: 'x' | 'y', i: number): GramNorms {
-  const g = m.centeredGram(side, i);
-  const t = trace(g, m.cols(side, i));
-  return t > 0 ? { trace: t, normOverTrace: frobeniusNorm(g) / t } : { trace: 0 };
+  const { trace: t, normSquared } = m.centeredGramNorms(side, i);
+  return t > 0 ? { trace: t, normOverTrace: Math.sqrt(normSquared) / t } : { trace: 0 };
 }
 
 function ckaFromNorms(m: CrossMoments, i: number, j: number, nx: GramNorms, ny: GramNorms, metric = 'linear CKA'): number {
   if (!('normOverTrace' in nx)) throw nx.error ?? zeroVariance(m.name('x', i), metric);
   if (!('normOverTrace' in ny)) throw ny.error ?? zeroVariance(m.name('y', j), metric);
-  const num = frobeniusNormSquared(m.centeredCross(i, j)) / (nx.trace * ny.trace);
+  const num = m.centeredCrossNormSquared(i, j) / (nx.trace * ny.trace);
   return clampUnit(num / (nx.normOverTrace * ny.normOverTrace));
 }
 

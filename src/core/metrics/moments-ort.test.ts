@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { onnxRuntime } from '../engine/onnxruntime';
 import { CKAMatrixAccumulator, linearCKAMatrix } from './cka';
+import { frobeniusNormSquared, trace } from './linalg';
 import { CrossMoments } from './moments';
 import type { Matrix } from './matrix';
 import { close, constantColumns, gaussianMatrix, hstack, m64, multiply } from '../../../test/kits/metrics';
@@ -152,4 +153,47 @@ describe('CrossMoments on onnxruntime', () => {
       }
     },
   );
+
+  it('norms summed as the blocks are read equal those of the built matrices, on every path', { skip }, () => {
+    // Widths of several pieces (600: 2, 300: 1) and under one (37), so self products read blocks
+    // above the diagonal, transposed ones below it, and a representation's own blocks twice over.
+    const n = 3000;
+    const x0 = gaussianMatrix(n, 300, 11);
+    const xs = [x0, multiply(x0, gaussianMatrix(300, 37, 12)), hstack(gaussianMatrix(n, 300, 13), x0)].map(asFloat32);
+    const cols = xs.map((m) => m.cols);
+    const half = (m: Matrix, from: number, to: number) => ({
+      rows: to - from,
+      cols: m.cols,
+      data: m.data.subarray(from * m.cols, to * m.cols),
+    });
+    const self = new CrossMoments(cols, cols, { engine: 'onnxruntime' });
+    self.add(xs, xs);
+    const cross = new CrossMoments(cols, cols, { engine: 'onnxruntime' });
+    cross.add(xs, xs.map(asFloat32));
+    const f64 = new CrossMoments(cols, cols, { engine: 'float64' });
+    f64.add(xs, xs);
+    // A self batch and then a cross batch: both stores hold part of every product.
+    const mixed = new CrossMoments(cols, cols, { engine: 'onnxruntime' });
+    const first = xs.map((m) => half(m, 0, 1000));
+    mixed.add(first, first);
+    mixed.add(
+      xs.map((m) => half(m, 1000, n)),
+      xs.map((m) => asFloat32(half(m, 1000, n))),
+    );
+    for (const [name, m] of Object.entries({ self, cross, f64, mixed })) {
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          const want = frobeniusNormSquared(m.centeredCross(i, j));
+          close(m.centeredCrossNormSquared(i, j), want, 1e-12 * want, `${name} cross (${i}, ${j})`);
+        }
+        for (const side of ['x', 'y'] as const) {
+          const g = m.centeredGram(side, i);
+          const got = m.centeredGramNorms(side, i);
+          const norm = frobeniusNormSquared(g);
+          close(got.normSquared, norm, 1e-12 * norm, `${name} Gram ${side}${i} norm`);
+          close(got.trace, trace(g, cols[i]), 1e-12 * got.trace, `${name} Gram ${side}${i} trace`);
+        }
+      }
+    }
+  });
 });

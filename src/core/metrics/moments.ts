@@ -1,6 +1,6 @@
 import { type MomentInputs, ortBlockMoments, type Piece, symmetricPieces } from '../engine/onnxruntime';
 import { type CrossProductEngine, Float32Left, float32Multiplier, resolveEngine } from './engine';
-import { addABt, mirrorUpper } from './linalg';
+import { addABt, frobeniusNormSquared, mirrorUpper, trace } from './linalg';
 import { checkMatrix, type Matrix, powerOfTwoScale, SimilarityError } from './matrix';
 
 /**
@@ -364,10 +364,113 @@ export class CrossMoments {
     return c;
   }
 
+  /**
+   * ||centred X_i^T Y_j||_F^2, summed as the accumulated blocks are read: linear CKA needs only
+   * this, and building each p x q matrix first cost a fresh float64 copy per pair (98 MB for the
+   * 6 x 6 benchmark) and two more passes. Equal to frobeniusNormSquared(centeredCross(i, j)) up to
+   * the order of the sums; a sum that overflows or underflows is taken from that matrix instead.
+   */
+  centeredCrossNormSquared(i: number, j: number): number {
+    const rx = this.check('x', i);
+    const ry = this.check('y', j);
+    const u = this.meanOf(rx);
+    let sum = 0;
+    if (this.selfUpper && !this.crossStore) {
+      forEachUpperBlock(this.selfUpper, this.selfPieces(), (pa, pb, b) => {
+        // A block of a representation with itself off the diagonal also stands for its mirror image.
+        if (pa.rep === i && pb.rep === j) sum += (i === j && pa !== pb ? 2 : 1) * centredSumSq(b, u, pa.start, ry.sum, pb.start);
+        // Block (j, i) above the diagonal: the transpose of the one wanted, entries centred alike.
+        else if (pa.rep === j && pb.rep === i) sum += centredSumSq(b, ry.sum, pa.start, u, pb.start);
+      });
+    } else if (!this.selfUpper && this.crossStore) {
+      sum = centredSumSq({ src: this.crossStore[i][j], h: rx.cols, w: ry.cols }, u, 0, ry.sum, 0);
+    } else sum = NaN;
+    return plainSumUsable(sum) ? sum : frobeniusNormSquared(this.centeredCross(i, j));
+  }
+
+  /** Trace and squared Frobenius norm of centredGram(side, i), summed as they are read (see above). */
+  centeredGramNorms(side: 'x' | 'y', i: number): { trace: number; normSquared: number } {
+    const rep = this.check(side, i);
+    const u = this.meanOf(rep);
+    let norms = { trace: 0, normSquared: NaN };
+    if (this.selfUpper && !rep.gram) {
+      norms.normSquared = 0;
+      // In a self product representation i of either side is piece rep i of the x side.
+      forEachUpperBlock(this.selfUpper, this.selfPieces(), (pa, pb, b) => {
+        if (pa.rep === i && pb.rep === i) addGramBlockNorms(norms, b, u, rep.sum, pa.start, pb.start, pa === pb);
+      });
+    } else if (!this.selfUpper && rep.gram) norms = upperGramNorms(rep.gram, rep.cols, u, rep.sum);
+    if (plainSumUsable(norms.normSquared)) return norms;
+    const g = this.centeredGram(side, i);
+    return { trace: trace(g, rep.cols), normSquared: frobeniusNormSquared(g) };
+  }
+
+  /** Column means of the accumulated (shifted, scaled) values. */
+  private meanOf(rep: Rep): Float64Array {
+    const u = new Float64Array(rep.cols);
+    for (let a = 0; a < rep.cols; a++) u[a] = rep.sum[a] / this.n;
+    return u;
+  }
+
   /** The factor the representation was multiplied by before accumulation. */
   scale(side: 'x' | 'y', i: number): number {
     return (side === 'x' ? this.xs : this.ys)[i].scale;
   }
+}
+
+/**
+ * Whether a plain float64 sum of squares can stand: finite, and far from underflow (the shift and
+ * scale put entries near 1, so only degenerate data comes near; it gets the scaled sum instead).
+ */
+function plainSumUsable(x: number): boolean {
+  return Number.isFinite(x) && x > 1e-250;
+}
+
+/** Sum over an h x w block of (b[r][c] - u[r0 + r] * v[c0 + c])^2: its entries centred, squared. */
+function centredSumSq(b: SrcBlock, u: Float64Array, r0: number, v: Float64Array, c0: number): number {
+  let sum = 0;
+  for (let r = 0; r < b.h; r++) {
+    const ur = u[r0 + r];
+    const o = r * b.w;
+    for (let c = 0; c < b.w; c++) {
+      const d = b.src[o + c] - ur * v[c0 + c];
+      sum += d * d;
+    }
+  }
+  return sum;
+}
+
+/** Adds a Gram's upper block (rows from r0, columns from c0) to its centred trace and squared norm. */
+function addGramBlockNorms(
+  norms: { trace: number; normSquared: number },
+  b: SrcBlock,
+  u: Float64Array,
+  s: Float64Array,
+  r0: number,
+  c0: number,
+  diagonal: boolean,
+): void {
+  // A block off the diagonal stands for itself and its mirror image below.
+  norms.normSquared += (diagonal ? 1 : 2) * centredSumSq(b, u, r0, s, c0);
+  if (diagonal) for (let r = 0; r < b.h; r++) norms.trace += b.src[r * b.w + r] - u[r0 + r] * s[c0 + r];
+}
+
+/** Centred trace and squared norm of a p x p Gram whose upper triangle holds it. */
+function upperGramNorms(g: Float64Array, p: number, u: Float64Array, s: Float64Array): { trace: number; normSquared: number } {
+  let t = 0;
+  let off = 0;
+  let diag = 0;
+  for (let a = 0; a < p; a++) {
+    const ua = u[a];
+    const d = g[a * p + a] - ua * s[a];
+    t += d;
+    diag += d * d;
+    for (let b = a + 1; b < p; b++) {
+      const e = g[a * p + b] - ua * s[b];
+      off += e * e;
+    }
+  }
+  return { trace: t, normSquared: diag + 2 * off };
 }
 
 /** Whether ys are the very matrices of xs, in order (not merely equal values). */
