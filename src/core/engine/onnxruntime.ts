@@ -410,12 +410,15 @@ export function ortBlockMoments(x: MomentInputs, y: MomentInputs | undefined, ro
     for (const [name, dims] of momentOutputDims(x.cols, y?.cols ?? []))
       into[name] = { data: new Float32Array(dims[0] * (dims[1] ?? 1)), dims };
     // Without the memory pattern the first runs of a session (every call of a one-shot CLI job)
-    // took ~20% less time here: the arena grew once instead of per planned pattern. A self
-    // product (compare: a few runs of one large graph) goes without the arena as well: it kept
-    // ~200 MB more resident than the runs needed (it grows in powers of two), and on these VMs
-    // fresh memory costs more than reusing what malloc freed: compare took 2.7-3.2 s instead of
-    // 3.5-4.2 s. Cross products keep it: the 60,000-row stream (30 runs) took 15.7 s with it, 18.4 s without.
-    cached = { session: new OrtSession(ort, bytes, outputs, false, !!y), into };
+    // took ~20% less time here: the arena grew once instead of per planned pattern. Without the
+    // arena too: since no product needs a concatenated copy, every intermediate of a 2048-row
+    // block is at most one representation's rows (8 MB for 1000 columns), which malloc reuses
+    // from run to run, while the arena kept up to twice its need (it grows in powers of two)
+    // and faulted it all in on the first call. The 6x6 benchmark's first call took 2.2-3.0 s
+    // without it against 2.8-3.4 s with it (three runs each, in turn), the 60,000-row stream
+    // the same (medians 14.8 and 14.7 s of five), and compare's self product 2.7-3.2 s against
+    // 3.5-4.2 s when it still concatenated.
+    cached = { session: new OrtSession(ort, bytes, outputs, false, false), into };
     momentSessions.set(key, cached);
   }
   const s = cached.session;
