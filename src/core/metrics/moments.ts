@@ -49,9 +49,9 @@ const CHUNK_F32 = 1024;
  * graph's intermediates (centred copies and pieces; ~85 MB a side at 2048 rows of the
  * 3494-column benchmark) grow with the block, and the first run of a session page-faults them
  * all in. On the engines benchmark 2048 used less CPU than 1024 or 4096 on a first call and
- * 150 MB less peak memory than 4096 (measured when the products also concatenated copies). Accuracy does not depend on it here: at 1024, 2048 and
- * 6000 rows the 3 x 3 CKA matrix of that benchmark's networks on 6000 images agreed with float64
- * within 8e-9 alike.
+ * 150 MB less peak memory than 4096 (measured when the products also concatenated copies).
+ * Accuracy does not depend on it here: at 1024, 2048 and 6000 rows the 3 x 3 CKA matrix of that
+ * benchmark's networks on 6000 images agreed with float64 within 8e-9 alike.
  */
 const CHUNK_ORT = 2048;
 
