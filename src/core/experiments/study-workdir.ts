@@ -1,6 +1,7 @@
 import { mkdtempSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../io/process-alive';
 
 /**
  * The study's scratch folders (its data subset and baselines), named with the process id. A job
@@ -22,16 +23,6 @@ export async function removeStudyDir(dir: string): Promise<void> {
   inUse.delete(dir);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes left-over study folders under `root`; returns the paths removed. */
 export async function sweepStudyDirs(root = tmpdir()): Promise<string[]> {
   const removed: string[] = [];
@@ -40,7 +31,7 @@ export async function sweepStudyDirs(root = tmpdir()): Promise<string[]> {
     if (!m) continue;
     const dir = join(root, name);
     const pid = Number(m[1]);
-    if (pid === process.pid ? inUse.has(dir) : alive(pid)) continue;
+    if (pid === process.pid ? inUse.has(dir) : processAlive(pid)) continue;
     await fs.rm(dir, { recursive: true, force: true });
     removed.push(dir);
   }

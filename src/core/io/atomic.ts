@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PruneScopeError } from '../errors';
 import { assertMayWrite, replacing } from './scope';
+import { processAlive } from './process-alive';
 
 /**
  * Every temporary this module makes starts with this prefix and carries the writer's pid and a
@@ -352,15 +353,6 @@ export async function writeGroup<T>(fn: () => Promise<T>, options: WriteGroupOpt
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The entries of a journal found in `dir`, when it proves to be one this installation wrote for
  * that folder: its MAC checks, and every file it names is in `dir` (targets) or is a temporary of
@@ -391,7 +383,7 @@ async function trustedJournal(dir: string, name: string, pid: number): Promise<J
  */
 export async function recoverPartialWrites(
   dir: string,
-  owner: (pid: number) => boolean = (pid) => !isAlive(pid),
+  owner: (pid: number) => boolean = (pid) => !processAlive(pid),
   report: (message: string) => void = () => undefined,
 ): Promise<string[]> {
   const folder = resolve(dir);
