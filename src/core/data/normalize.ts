@@ -1,4 +1,5 @@
 import { DataError } from '../errors';
+import { allFinite } from '../model/count';
 import { type Dataset, type DatasetSplits, makeDataset, type Normalization, SPLIT_NAMES, type SplitName } from './dataset';
 
 /**
@@ -45,6 +46,7 @@ function toFloat32(values: NumericArray): Float32Array {
 function checkFinite(raw: RawDataset): void {
   if (raw.bytes || !(raw.values instanceof Float32Array || raw.values instanceof Float64Array)) return;
   const v = raw.values;
+  if (allFinite(v)) return;
   const f = raw.values.length / Math.max(1, raw.n);
   for (let i = 0; i < v.length; i++) {
     if (!Number.isFinite(v[i])) {

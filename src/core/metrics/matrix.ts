@@ -1,4 +1,5 @@
 import { PruneScopeError } from '../errors';
+import { allFinite } from '../model/count';
 
 /** A dense row-major matrix of activations: `rows` samples by `cols` features. */
 export interface Matrix {
@@ -44,27 +45,6 @@ export function checkMatrix(m: Matrix, name: string, minRows = 2): void {
       throw new SimilarityError(`${name} holds a non-finite value (${d[i]}) at sample ${r}, feature ${i - r * m.cols}`);
     }
   }
-}
-
-/**
- * Whether no value is NaN or infinite: x * 0 is 0 for finite x and NaN otherwise, summed in four
- * lanes without a branch: on 27 million float32 values it took 0.3-0.5 of the time of a loop
- * that tests and branches on each value (the four sums never wait on each other).
- */
-export function allFinite(d: ArrayLike<number>): boolean {
-  let a = 0;
-  let b = 0;
-  let c = 0;
-  let e = 0;
-  const end = d.length - (d.length % 4);
-  for (let i = 0; i < end; i += 4) {
-    a += d[i] * 0;
-    b += d[i + 1] * 0;
-    c += d[i + 2] * 0;
-    e += d[i + 3] * 0;
-  }
-  for (let i = end; i < d.length; i++) a += d[i] * 0;
-  return a + b + c + e === 0;
 }
 
 /** Throws unless x and y describe the same samples. */
