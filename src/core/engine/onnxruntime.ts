@@ -256,7 +256,11 @@ function int64Init(name: string, values: number[]): onnx.ITensorProto {
   return { name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, int64Data: values };
 }
 
-/** Concatenates columns (axis 1) unless there is one input; returns the tensor's name. */
+/** a^T b as one Gemm node writing `out`. */
+function gemmT(nodes: Nodes, a: string, b: string, out: string): void {
+  nodes.push({ opType: 'Gemm', input: [a, b], output: [out], attribute: [{ name: 'transA', type: INT, i: 1 }] });
+}
+
 /**
  * piece_a^T piece_b for every pair of pieces a <= b, each its own Gemm and graph output; returns
  * the output names. One Gemm per upper block row (piece_a^T times the concatenated pieces from
@@ -268,7 +272,7 @@ function upperBlocks(nodes: Nodes, pieces: string[], prefix: string): string[] {
   return pieces.flatMap((p, a) =>
     pieces.slice(a).map((q, k) => {
       const out = `${prefix}u${a}b${a + k}`;
-      nodes.push({ opType: 'Gemm', input: [p, q], output: [out], attribute: [{ name: 'transA', type: INT, i: 1 }] });
+      gemmT(nodes, p, q, out);
       return out;
     }),
   );
@@ -325,12 +329,7 @@ export function blockMomentsModel(xCols: number[], yCols: number[]): { bytes: Ui
   else {
     xs.forEach((x, i) =>
       ys.forEach((y, j) => {
-        g.nodes.push({
-          opType: 'Gemm',
-          input: [x.centred, y.centred],
-          output: [`cross${i}_${j}`],
-          attribute: [{ name: 'transA', type: INT, i: 1 }],
-        });
+        gemmT(g.nodes, x.centred, y.centred, `cross${i}_${j}`);
         outputs.push(`cross${i}_${j}`);
       }),
     );

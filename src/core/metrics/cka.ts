@@ -69,16 +69,22 @@ function gramNorms(m: CrossMoments, side: 'x' | 'y', i: number): GramNorms {
   return t > 0 ? { trace: t, normOverTrace: Math.sqrt(normSquared) / t } : { trace: 0 };
 }
 
+/** The norms of a representation that has them, or the error saying why it has none. */
+function defined(norms: GramNorms, name: string, metric: string): { trace: number; normOverTrace: number } {
+  if (!('normOverTrace' in norms)) throw norms.error ?? zeroVariance(name, metric);
+  return norms;
+}
+
 function ckaFromNorms(m: CrossMoments, i: number, j: number, nx: GramNorms, ny: GramNorms, metric = 'linear CKA'): number {
-  if (!('normOverTrace' in nx)) throw nx.error ?? zeroVariance(m.name('x', i), metric);
-  if (!('normOverTrace' in ny)) throw ny.error ?? zeroVariance(m.name('y', j), metric);
-  const num = m.centeredCrossNormSquared(i, j) / (nx.trace * ny.trace);
-  return clampUnit(num / (nx.normOverTrace * ny.normOverTrace));
+  const x = defined(nx, m.name('x', i), metric);
+  const y = defined(ny, m.name('y', j), metric);
+  const num = m.centeredCrossNormSquared(i, j) / (x.trace * y.trace);
+  return clampUnit(num / (x.normOverTrace * y.normOverTrace));
 }
 
 /** CKA of a representation with itself: 1 wherever it is defined at all. */
 function selfCKA(m: CrossMoments, i: number, norms: GramNorms, metric = 'linear CKA'): number {
-  if (!('normOverTrace' in norms)) throw norms.error ?? zeroVariance(m.name('x', i), metric);
+  defined(norms, m.name('x', i), metric);
   return 1;
 }
 
