@@ -108,9 +108,9 @@ const BATCH_ROWS = 2048;
 /**
  * The wanted layers' outputs on n rows of x, as whole [n, units] matrices, in runs of at most
  * `batch` rows (default: see ONE_RUN_ROWS). Each run writes its rows of every output straight
- * into the results: outputs onnxruntime allocated stayed in its arena after being copied out,
- * ~140 MB of compare's peak memory for two challenge networks at 5,000 rows, and copying them
- * took ~0.25 s. A generator that pauses before each run, so a synchronous caller runs it
+ * into the results: outputs onnxruntime allocated stayed in its arena after being handed over
+ * (compare's peak went from ~650 to ~600 MB for two challenge networks at 5,000 rows), and
+ * copying them out of multi-run passes cost a pass over every output. A generator that pauses before each run, so a synchronous caller runs it
  * through (`finish`) and an asynchronous one lets the event loop in between (`finishYielding`).
  */
 function* forwardRuns(mlp: MLP, x: Float32Array, n: number, batchSize: number | undefined, all: boolean): Generator<void, Float32Array[]> {
