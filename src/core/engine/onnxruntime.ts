@@ -278,16 +278,23 @@ function upperBlocks(nodes: Nodes, pieces: string[], prefix: string): string[] {
   );
 }
 
+/** Input `id` ([rows, c]) centred by its shift `m<id>` and scaled by `s<id>`: the nodes and inputs; returns the centred name. */
+function centreInput(id: string, c: number, nodes: Nodes, inputs: onnx.IValueInfoProto[]): string {
+  inputs.push(floatValueInfo(`m${id}`, [c]), floatValueInfo(`s${id}`, [1]));
+  nodes.push(
+    { opType: 'Sub', input: [id, `m${id}`], output: [`d${id}`] },
+    { opType: 'Mul', input: [`d${id}`, `s${id}`], output: [`c${id}`] },
+  );
+  return `c${id}`;
+}
+
 /** Builds the centring of one side; returns each representation's centred tensor and its pieces. */
 function centreSide(side: string, cols: number[], g: { nodes: Nodes; inputs: onnx.IValueInfoProto[]; inits: onnx.ITensorProto[] }) {
   const ps = symmetricPieces(cols);
   return cols.map((c, l) => {
     const id = `${side}${l}`;
-    g.inputs.push(floatValueInfo(id, ['rows', c]), floatValueInfo(`m${id}`, [c]), floatValueInfo(`s${id}`, [1]));
-    g.nodes.push(
-      { opType: 'Sub', input: [id, `m${id}`], output: [`d${id}`] },
-      { opType: 'Mul', input: [`d${id}`, `s${id}`], output: [`c${id}`] },
-    );
+    g.inputs.push(floatValueInfo(id, ['rows', c]));
+    centreInput(id, c, g.nodes, g.inputs);
     g.nodes.push({
       opType: 'ReduceSum',
       input: [`c${id}`, 'axis0'],
@@ -431,4 +438,121 @@ export function ortBlockMoments(x: MomentInputs, y: MomentInputs | undefined, ro
   feed('x', x);
   if (y) feed('y', y);
   return collect(s.run(feeds, cached.into), s.outputs, y ? x.cols.length + y.cols.length : 1);
+}
+
+/** One side of `ortRawProducts`: rows of each representation, some centred on the way in. */
+export interface RawSide {
+  rows: Float32Array[];
+  cols: number[];
+  /** Per representation: undefined to multiply its rows as they are, else its shift and scale. */
+  centring: ({ shift: Float32Array; scale: number } | undefined)[];
+}
+
+/**
+ * Products of rows as they are, in one session run (issue 15): no centring, so no copy of those
+ * rows; a representation marked in `centred` is centred and scaled first, as in
+ * blockMomentsModel. `yCols` empty (a list against itself): X_i^T X_j for i <= j, in that order.
+ * Else X_i^T Y_j for every pair, then each X_i^T X_i, then each Y_j^T Y_j, all full squares and
+ * rectangles. Whoever asks decides which rows are safe to multiply uncentred (CrossMoments
+ * does, from the first rows it sees).
+ */
+export function rawProductsModel(
+  xCols: number[],
+  yCols: number[],
+  centred: { x: boolean[]; y: boolean[] },
+): { bytes: Uint8Array; outputs: string[] } {
+  const nodes: Nodes = [];
+  const inputs: onnx.IValueInfoProto[] = [];
+  const operand = (side: 'x' | 'y', c: number, l: number) => {
+    const id = `${side}${l}`;
+    inputs.push(floatValueInfo(id, ['rows', c]));
+    return centred[side][l] ? centreInput(id, c, nodes, inputs) : id;
+  };
+  const xs = xCols.map((c, l) => operand('x', c, l));
+  const ys = yCols.map((c, l) => operand('y', c, l));
+  const outputs = rawProductPairs(xCols.length, yCols.length).map(([a, b]) => {
+    const out = `${a}_${b}`;
+    gemmT(nodes, (a[0] === 'x' ? xs : ys)[Number(a.slice(1))], (b[0] === 'x' ? xs : ys)[Number(b.slice(1))], out);
+    return out;
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'PruneScope',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: { name: 'raw-products', node: nodes, input: inputs, output: outputs.map((o) => floatValueInfo(o, ['a', 'b'])) },
+  });
+  return { bytes: onnx.ModelProto.encode(model).finish(), outputs };
+}
+
+/** The input pairs of rawProductsModel's outputs, in its order. */
+function rawProductPairs(nx: number, ny: number): [string, string][] {
+  const x = Array.from({ length: nx }, (_, i) => `x${i}`);
+  const y = Array.from({ length: ny }, (_, j) => `y${j}`);
+  if (ny === 0) return x.flatMap((a, i) => x.slice(i).map((b): [string, string] => [a, b]));
+  return [
+    ...x.flatMap((a) => y.map((b): [string, string] => [a, b])),
+    ...x.map((a): [string, string] => [a, a]),
+    ...y.map((b): [string, string] => [b, b]),
+  ];
+}
+
+type Buffers = Record<string, { data: Float32Array; dims: number[] }>;
+
+/** Per shape list: the session, its output dims, its own buffers, and sets handed back to reuse. */
+const rawSessions = new Map<string, { session: OrtSession; dims: number[][]; into?: Buffers; spare: Buffers[] }>();
+
+/** Products of ortRawProducts; `recycle` (fresh ones only) hands their arrays back for reuse. */
+export interface RawProducts {
+  products: Float32Array[];
+  recycle?: () => void;
+}
+
+/**
+ * rawProductsModel's products of `rows` rows (ys undefined: xs against themselves), float32, in
+ * its order. `fresh`: in arrays the caller keeps until it calls `recycle` (a set handed back
+ * earlier, else new ones: fresh memory is what a first call pays most for here); else in buffers
+ * the session keeps, which the next call with the same shapes overwrites. Undefined without
+ * onnxruntime.
+ */
+export function ortRawProducts(xs: RawSide, ys: RawSide | undefined, rows: number, fresh: boolean): RawProducts | undefined {
+  const ort = onnxRuntime();
+  if (!ort) return undefined;
+  const yCols = ys?.cols ?? [];
+  const flags = (side: RawSide | undefined) => side?.centring.map((c) => c !== undefined) ?? [];
+  const centred = { x: flags(xs), y: flags(ys) };
+  const key = [xs.cols, centred.x.map(Number), ys ? yCols : 'self', centred.y.map(Number)].join('|');
+  let cached = rawSessions.get(key);
+  if (!cached) {
+    const { bytes, outputs } = rawProductsModel(xs.cols, yCols, centred);
+    const width = (name: string) => (name[0] === 'x' ? xs.cols : yCols)[Number(name.slice(1))];
+    const dims = rawProductPairs(xs.cols.length, yCols.length).map(([a, b]) => [width(a), width(b)]);
+    // As the moment sessions: no arena, no memory pattern (see ortBlockMoments).
+    cached = { session: new OrtSession(ort, bytes, outputs, false, false), dims, spare: [] };
+    rawSessions.set(key, cached);
+  }
+  const { session, dims, spare } = cached;
+  const buffers = (): Buffers =>
+    Object.fromEntries(session.outputs.map((o, k) => [o, { data: new Float32Array(dims[k][0] * dims[k][1]), dims: dims[k] }]));
+  const into = fresh ? (spare.pop() ?? buffers()) : (cached.into ??= buffers());
+  const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
+  const feed = (side: 'x' | 'y', m: RawSide) =>
+    m.cols.forEach((c, l) => {
+      feeds[`${side}${l}`] = { data: m.rows[l].subarray(0, rows * c), dims: [rows, c] };
+      const centring = m.centring[l];
+      if (!centring) return;
+      feeds[`m${side}${l}`] = { data: centring.shift, dims: [c] };
+      feeds[`s${side}${l}`] = { data: Float32Array.of(centring.scale), dims: [1] };
+    });
+  feed('x', xs);
+  if (ys) feed('y', ys);
+  session.run(feeds, into);
+  const products = session.outputs.map((o) => into[o].data);
+  if (!fresh) return { products };
+  let kept = true;
+  // One set kept for the next caller: enough for calls one after another.
+  const recycle = () => {
+    if (kept && spare.length === 0) spare.push(into);
+    kept = false;
+  };
+  return { products, recycle };
 }

@@ -179,7 +179,8 @@ export class CKAMatrixAccumulator {
   constructor(xCols: number[], yCols: number[], options: { engine?: CrossProductEngine; xNames?: string[]; yNames?: string[] } = {}) {
     const sum = (c: number[]) => c.reduce((a, b) => a + b, 0);
     const work = sum(xCols) * sum(yCols) + sum([...xCols, ...yCols].map((c) => c * c));
-    this.m = new CrossMoments(xCols, yCols, { ...options, engine: matrixEngine(options.engine, work) });
+    // Only norms of the products are read, so onnxruntime may multiply safe rows uncentred.
+    this.m = new CrossMoments(xCols, yCols, { ...options, engine: matrixEngine(options.engine, work), rawProducts: true });
   }
 
   private ran: 'float64' | 'float32' | 'onnxruntime' | undefined;
@@ -192,6 +193,11 @@ export class CKAMatrixAccumulator {
 
   get moments(): CrossMoments {
     return this.m;
+  }
+
+  /** Done: its memory goes back for reuse (CrossMoments.release); no add or result after. */
+  release(): void {
+    this.m.release();
   }
 
   /** gramNorms, or (e.g. fewer than 2 samples) the error each of its pairs reports. */
@@ -245,8 +251,12 @@ export function linearCKAMatrix(
     ys.map((m) => m.cols),
     options,
   );
-  acc.add(xs, ys);
-  return acc.result();
+  try {
+    acc.add(xs, ys);
+    return acc.result();
+  } finally {
+    acc.release();
+  }
 }
 
 export interface RbfCKAOptions {

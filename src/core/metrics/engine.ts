@@ -9,8 +9,9 @@ import { tfjsMatMul } from '../engine/wasm-engine';
  * GMAC/s on one core), fed centred and power-of-two-scaled blocks of 1024 rows whose products are
  * summed in float64. `onnxruntime`: onnxruntime-node (MLAS with FMA; src/core/engine/onnxruntime.ts)
  * centres and multiplies blocks of 2048 rows, every product of a block in one session run
- * (CrossMoments.addOrt), summed in float64 as well; when it does not load, `float32` runs after
- * a one-line note. Linear CKA from the float32 blocks differs from
+ * (CrossMoments.addOrt), summed in float64 as well; for the linear-CKA matrices it multiplies
+ * representations that are near enough to centred as they are, up to 16,384 rows per run
+ * (CrossMoments.addRaw). When it does not load, `float32` runs after a one-line note. Linear CKA from the float32 blocks differs from
  * float64 by at most 2e-6 on the MNIST activations of cka.test.ts and 6e-8 on the random networks
  * of the benchmark, on either multiplier. `auto` picks float32 when initBackend() chose a native
  * or wasm backend and the product is large, else float64 (the CKA matrices prefer onnxruntime:

@@ -197,3 +197,94 @@ describe('CrossMoments on onnxruntime', () => {
     }
   });
 });
+
+describe('CrossMoments on onnxruntime, raw products', () => {
+  const skip = !onnxRuntime() && 'onnxruntime-node does not load here';
+  const rows = (m: Matrix, a: number, b: number): Matrix => ({ rows: b - a, cols: m.cols, data: m.data.subarray(a * m.cols, b * m.cols) });
+  /** m + offset in every entry. */
+  const offset = (m: Matrix, by: number): Matrix => ({ ...m, data: Float64Array.from(m.data, (v) => v + by) });
+
+  /** CKA matrices of xs vs ys on onnxruntime (added in batches cut at `cuts`) and in float64, entry by entry. */
+  function againstFloat64(xs: Matrix[], ys: Matrix[], cuts: number[], tol: number): CKAMatrixAccumulator {
+    const acc = new CKAMatrixAccumulator(
+      xs.map((m) => m.cols),
+      ys.map((m) => m.cols),
+      { engine: 'onnxruntime' },
+    );
+    const bounds = [0, ...cuts, xs[0].rows];
+    for (let k = 0; k + 1 < bounds.length; k++) {
+      const cut = (ms: Matrix[]) => ms.map((m) => rows(m, bounds[k], bounds[k + 1]));
+      // The very same matrices on both sides make a self product.
+      const x = cut(xs);
+      acc.add(x, ys === xs ? x : cut(ys));
+    }
+    const ort = acc.result();
+    const f64 = linearCKAMatrix(xs, ys, { engine: 'float64' });
+    assert.equal(ort.rows, xs[0].rows);
+    f64.values.forEach((row, i) => row.forEach((v, j) => close(ort.values[i][j]!, v!, tol, `(${i}, ${j})`)));
+    return acc;
+  }
+
+  it('centred-looking data is multiplied as it is: one run kept in float32, then runs and batches added in float64', { skip }, () => {
+    // 17,000 rows in the first batch are two runs of at most 16,384; a second batch adds a third.
+    const n = 20_000;
+    const x0 = gaussianMatrix(n, 37, 11);
+    const x1 = multiply(x0, gaussianMatrix(37, 90, 12));
+    const y0 = hstack(multiply(x0, gaussianMatrix(37, 20, 13)), gaussianMatrix(n, 30, 14));
+    const acc = againstFloat64([x0, x1], [y0, hstack(x1, gaussianMatrix(n, 5, 15))], [17_000], 2e-6);
+    assert.equal(acc.moments.rawProducts, true);
+    const one = againstFloat64([x0, x1], [y0], [], 2e-6);
+    assert.equal(one.moments.rawProducts, true);
+  });
+
+  it('a representation far from zero mean is centred on its way in while the rest go raw', { skip }, () => {
+    // Multiplied raw, 1000 + N(0, 1) would lose about 20 bits of its centred products in
+    // float32 and miss these values by far more than the tolerance.
+    const n = 6000;
+    const x0 = gaussianMatrix(n, 40, 21);
+    const shifted = offset(hstack(multiply(x0, gaussianMatrix(40, 6, 22)), gaussianMatrix(n, 2, 23)), 1000);
+    const y0 = hstack(multiply(x0, gaussianMatrix(40, 30, 24)), gaussianMatrix(n, 10, 25));
+    const acc = againstFloat64([x0, shifted], [y0, shifted], [2500], 2e-6);
+    assert.equal(acc.moments.rawProducts, true);
+    // Mostly far from zero mean: all of it stays on the centred path.
+    const most = againstFloat64([shifted, x0], [offset(y0, 1000)], [], 2e-6);
+    assert.equal(most.moments.rawProducts, false);
+  });
+
+  it('kept products are reused only once released: accumulators alive at once each keep their own', { skip }, () => {
+    const n = 3000;
+    const pair = (seed: number) => {
+      const x = gaussianMatrix(n, 30, seed);
+      return { xs: [x], ys: [hstack(multiply(x, gaussianMatrix(30, 8, seed + 1)), gaussianMatrix(n, 12, seed + 2))] };
+    };
+    const jobs = [pair(41), pair(44), pair(47)];
+    const expected = jobs.map((j) => linearCKAMatrix(j.xs, j.ys, { engine: 'float64' }).values[0][0]!);
+    const start = (k: number) => {
+      const acc = new CKAMatrixAccumulator([30], [20], { engine: 'onnxruntime' });
+      acc.add(jobs[k].xs, jobs[k].ys);
+      assert.equal(acc.moments.rawProducts, true);
+      return acc;
+    };
+    const [a, b] = [start(0), start(1)];
+    close(a.result().values[0][0]!, expected[0], 2e-6, 'first, while the second is alive');
+    a.release();
+    assert.throws(() => a.result(), /read after release/);
+    const c = start(2);
+    close(b.result().values[0][0]!, expected[1], 2e-6, 'second, after the third reused the first');
+    close(c.result().values[0][0]!, expected[2], 2e-6, 'third');
+  });
+
+  it('a list against itself, raw: whole representations as the pieces, a second batch widening them', { skip }, () => {
+    const n = 7000;
+    const x0 = asFloat32(gaussianMatrix(n, 33, 31));
+    // 409 columns: two pieces where the centred path cuts it (symmetricPieces), one piece here.
+    const x1 = asFloat32(hstack(multiply(x0, gaussianMatrix(33, 400, 32)), gaussianMatrix(n, 9, 33)));
+    const x2 = asFloat32(offset(hstack(multiply(x0, gaussianMatrix(33, 4, 34)), gaussianMatrix(n, 2, 35)), 500));
+    const xs = [x0, x1, x2];
+    const acc = againstFloat64(xs, xs, [3000], 2e-6);
+    assert.equal(acc.moments.rawProducts, true);
+    assert.equal(acc.moments.selfProduct, true);
+    const r = acc.result();
+    r.values.forEach((row, i) => close(row[i]!, 1, 1e-12, `diagonal (${i})`));
+  });
+});
