@@ -19,7 +19,7 @@ import { checkMatrix, type Matrix, powerOfTwoScale, SimilarityError } from './ma
  * are near enough to centred (rawSafe) are multiplied as they are instead: no shift, no scale,
  * so no centred copy of their rows, up to 16,384 rows per run, and the first run's float32
  * products are kept as the sums. That took the 6x6 benchmark matrix's first call from ~2.6 s to
- * ~1.85 s (~0.9 s of it had been page faults of fresh memory), within 3e-7 of float64.
+ * 1.8-2.3 s (~0.9 s of it had been page faults of fresh memory), within 3e-7 of float64.
  */
 
 export interface CrossMomentsOptions {
@@ -55,8 +55,9 @@ interface Rep {
 
 /** The Gram to add to, in float64 (a float32 one is widened first). */
 function gramOf(rep: Rep): Float64Array {
-  if (!(rep.gram instanceof Float64Array)) rep.gram = rep.gram ? Float64Array.from(rep.gram) : new Float64Array(rep.cols * rep.cols);
-  return rep.gram;
+  const gram = rep.gram ? widened(rep.gram) : new Float64Array(rep.cols * rep.cols);
+  rep.gram = gram;
+  return gram;
 }
 
 /** `a` in float64 to add to: itself, or a float32 array widened. */
@@ -109,6 +110,9 @@ const RAW_ROWS = 16_384;
  */
 const RAW_MOMENT_RATIO = 4;
 
+/** Share of the columns that must be safe to multiply raw for CrossMoments to take raw products. */
+const RAW_SHARE = 0.75;
+
 /**
  * Whether rows can be multiplied raw, from their first rows: summed over the columns, second
  * moments within RAW_MOMENT_RATIO of the spread; and magnitudes (maxAbs) where float32 products
@@ -143,9 +147,6 @@ function columnSums(a: Float32Array, rows: number, cols: number, centring: RawSi
   for (; i < rows; i++) for (let j = 0; j < cols; j++) sum[j] += a[i * cols + j];
   return sum;
 }
-
-/** Share of the columns that must be safe to multiply raw for CrossMoments to take raw products. */
-const RAW_SHARE = 0.75;
 
 function copyShift(from: Rep, to: Rep): void {
   to.shift.set(from.shift);
