@@ -468,11 +468,10 @@ export function rawProductsModel(
     inputs.push(floatValueInfo(id, ['rows', c]));
     return centred[side][l] ? centreInput(id, c, nodes, inputs) : id;
   };
-  const xs = xCols.map((c, l) => operand('x', c, l));
-  const ys = yCols.map((c, l) => operand('y', c, l));
+  const names = { x: xCols.map((c, l) => operand('x', c, l)), y: yCols.map((c, l) => operand('y', c, l)) };
   const outputs = rawProductPairs(xCols.length, yCols.length).map(([a, b]) => {
-    const out = `${a}_${b}`;
-    gemmT(nodes, (a[0] === 'x' ? xs : ys)[Number(a.slice(1))], (b[0] === 'x' ? xs : ys)[Number(b.slice(1))], out);
+    const out = `${a.side}${a.i}_${b.side}${b.i}`;
+    gemmT(nodes, names[a.side][a.i], names[b.side][b.i], out);
     return out;
   });
   const model = onnx.ModelProto.create({
@@ -484,16 +483,19 @@ export function rawProductsModel(
   return { bytes: onnx.ModelProto.encode(model).finish(), outputs };
 }
 
-/** The input pairs of rawProductsModel's outputs, in its order. */
-function rawProductPairs(nx: number, ny: number): [string, string][] {
-  const x = Array.from({ length: nx }, (_, i) => `x${i}`);
-  const y = Array.from({ length: ny }, (_, j) => `y${j}`);
-  if (ny === 0) return x.flatMap((a, i) => x.slice(i).map((b): [string, string] => [a, b]));
-  return [
-    ...x.flatMap((a) => y.map((b): [string, string] => [a, b])),
-    ...x.map((a): [string, string] => [a, a]),
-    ...y.map((b): [string, string] => [b, b]),
-  ];
+/** A representation of one side of rawProductsModel. */
+interface Operand {
+  side: 'x' | 'y';
+  i: number;
+}
+
+/** The operand pairs of rawProductsModel's outputs, in its order. */
+function rawProductPairs(nx: number, ny: number): [Operand, Operand][] {
+  const x = Array.from({ length: nx }, (_, i): Operand => ({ side: 'x', i }));
+  const y = Array.from({ length: ny }, (_, i): Operand => ({ side: 'y', i }));
+  const pair = (a: Operand, b: Operand): [Operand, Operand] => [a, b];
+  if (ny === 0) return x.flatMap((a, i) => x.slice(i).map((b) => pair(a, b)));
+  return [...x.flatMap((a) => y.map((b) => pair(a, b))), ...x.map((a) => pair(a, a)), ...y.map((b) => pair(b, b))];
 }
 
 type Buffers = Record<string, { data: Float32Array; dims: number[] }>;
@@ -524,8 +526,8 @@ export function ortRawProducts(xs: RawSide, ys: RawSide | undefined, rows: numbe
   let cached = rawSessions.get(key);
   if (!cached) {
     const { bytes, outputs } = rawProductsModel(xs.cols, yCols, centred);
-    const width = (name: string) => (name[0] === 'x' ? xs.cols : yCols)[Number(name.slice(1))];
-    const dims = rawProductPairs(xs.cols.length, yCols.length).map(([a, b]) => [width(a), width(b)]);
+    const cols = { x: xs.cols, y: yCols };
+    const dims = rawProductPairs(xs.cols.length, yCols.length).map(([a, b]) => [cols[a.side][a.i], cols[b.side][b.i]]);
     // As the moment sessions: no arena, no memory pattern (see ortBlockMoments).
     cached = { session: new OrtSession(ort, bytes, outputs, false, false), dims, spare: [] };
     rawSessions.set(key, cached);
