@@ -19,6 +19,9 @@ interface OrtTensorLike {
   dims: readonly number[];
 }
 
+/** A float input: float32, or float64 for the sums the norm graphs take (rawNormsModel). */
+type FloatFeed = { data: Float32Array | Float64Array; dims: number[] };
+
 interface NativeSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
   run(feeds: Record<string, unknown>, fetches: Record<string, unknown>, options: object): Record<string, OrtTensorLike>;
@@ -26,7 +29,7 @@ interface NativeSession {
 }
 
 interface OrtModules {
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+  Tensor: new (type: 'float32' | 'float64', data: Float32Array | Float64Array, dims: readonly number[]) => unknown;
   version: string;
   initOrt: () => void;
   InferenceSession: new () => NativeSession;
@@ -115,17 +118,27 @@ export class OrtSession {
   }
 
   /** Runs once; outputs named in `into` are written into those buffers instead of new ones. */
-  run(
-    feeds: Record<string, { data: Float32Array; dims: number[] }>,
-    into: Record<string, { data: Float32Array; dims: number[] }> = {},
-  ): Record<string, OrtTensorLike> {
+  run(feeds: Record<string, FloatFeed>, into: Record<string, { data: Float32Array; dims: number[] }> = {}): Record<string, OrtTensorLike> {
     const inputs: Record<string, unknown> = {};
-    for (const [name, t] of Object.entries(feeds)) inputs[name] = new this.ort.Tensor('float32', t.data, t.dims);
+    for (const [name, t] of Object.entries(feeds))
+      inputs[name] = new this.ort.Tensor(t.data instanceof Float64Array ? 'float64' : 'float32', t.data, t.dims);
     const fetches: Record<string, unknown> = {};
     for (const o of this.outputs) fetches[o] = into[o] ? new this.ort.Tensor('float32', into[o].data, into[o].dims) : null;
     const out = this.session.run(inputs, fetches, {});
     for (const o of Object.keys(into)) out[o] = into[o];
     return out;
+  }
+
+  /** Runs a graph whose outputs are all float64 (the norm graphs): each output's values. */
+  runFloat64(feeds: Record<string, FloatFeed>): Record<string, Float64Array> {
+    const out = this.run(feeds) as Record<string, { data: unknown }>;
+    return Object.fromEntries(
+      this.outputs.map((o) => {
+        const data = out[o].data;
+        if (!(data instanceof Float64Array)) throw new Error(`onnxruntime output ${o} is not float64`);
+        return [o, data];
+      }),
+    );
   }
 
   dispose(): void {
@@ -461,6 +474,25 @@ export function rawProductsModel(
   yCols: number[],
   centred: { x: boolean[]; y: boolean[] },
 ): { bytes: Uint8Array; outputs: string[] } {
+  const { nodes, inputs, names } = rawOperands(xCols, yCols, centred);
+  const outputs = rawProductPairs(xCols.length, yCols.length).map(([a, b]) => {
+    const out = `${a.side}${a.i}_${b.side}${b.i}`;
+    gemmT(nodes, names[a.side][a.i], names[b.side][b.i], out);
+    return out;
+  });
+  return {
+    bytes: rawGraph(
+      'raw-products',
+      nodes,
+      inputs,
+      outputs.map((o) => floatValueInfo(o, ['a', 'b'])),
+    ),
+    outputs,
+  };
+}
+
+/** The inputs x0.., y0.. of the raw graphs, those marked centred centred on the way in: names to multiply. */
+function rawOperands(xCols: number[], yCols: number[], centred: { x: boolean[]; y: boolean[] }) {
   const nodes: Nodes = [];
   const inputs: onnx.IValueInfoProto[] = [];
   const operand = (side: 'x' | 'y', c: number, l: number) => {
@@ -469,18 +501,74 @@ export function rawProductsModel(
     return centred[side][l] ? centreInput(id, c, nodes, inputs) : id;
   };
   const names = { x: xCols.map((c, l) => operand('x', c, l)), y: yCols.map((c, l) => operand('y', c, l)) };
-  const outputs = rawProductPairs(xCols.length, yCols.length).map(([a, b]) => {
-    const out = `${a.side}${a.i}_${b.side}${b.i}`;
-    gemmT(nodes, names[a.side][a.i], names[b.side][b.i], out);
-    return out;
-  });
+  return { nodes, inputs, names };
+}
+
+function rawGraph(
+  name: string,
+  nodes: Nodes,
+  inputs: onnx.IValueInfoProto[],
+  outputs: onnx.IValueInfoProto[],
+  initializer: onnx.ITensorProto[] = [],
+): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'PruneScope',
     opsetImport: [{ domain: '', version: 13 }],
-    graph: { name: 'raw-products', node: nodes, input: inputs, output: outputs.map((o) => floatValueInfo(o, ['a', 'b'])) },
+    graph: { name, node: nodes, input: inputs, output: outputs, initializer },
   });
-  return { bytes: onnx.ModelProto.encode(model).finish(), outputs };
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** A tensor's type as float64, with named (dynamic) dimensions. */
+function doubleValueInfo(name: string, dims: (string | number)[]): onnx.IValueInfoProto {
+  const info = floatValueInfo(name, dims);
+  info.type!.tensorType!.elemType = onnx.TensorProto.DataType.DOUBLE;
+  return info;
+}
+
+/**
+ * The products of rawProductsModel reduced in the graph to what the norms of their centred
+ * versions need (issue 15): per pair k, P_k = a^T b in float32 as there, then in float64 its
+ * squared Frobenius norm `n<k>` and `v<k>` = P_k u_b, where u_b (input `u<side><i>`, [cols, 1],
+ * float64) is b's column sums; for a Gram (a = b) also its trace `t<k>`. With s_a, s_b the column
+ * sums over n rows, ||P - s_a s_b^T / n||^2 = n_k - 2 s_a.v_k / n + |s_a|^2 |s_b|^2 / n^2. No
+ * product leaves the graph: each is freed when reduced, so its memory serves the next one,
+ * where returned products were ~72 MB of fresh memory for the 6x6 benchmark matrix.
+ */
+export function rawNormsModel(
+  xCols: number[],
+  yCols: number[],
+  centred: { x: boolean[]; y: boolean[] },
+): { bytes: Uint8Array; outputs: string[] } {
+  const { nodes, inputs, names } = rawOperands(xCols, yCols, centred);
+  const cols = { x: xCols, y: yCols };
+  for (const side of ['x', 'y'] as const) cols[side].forEach((c, l) => inputs.push(doubleValueInfo(`u${side}${l}`, [c, 1])));
+  const outputs: onnx.IValueInfoProto[] = [];
+  const DOUBLE = onnx.TensorProto.DataType.DOUBLE;
+  const keep0 = [{ name: 'keepdims', type: INT, i: 0 }];
+  const inits = [int64Init('flat', [-1]), int64Init('axis0', [0])];
+  rawProductPairs(xCols.length, yCols.length).forEach(([a, b], k) => {
+    gemmT(nodes, names[a.side][a.i], names[b.side][b.i], `P${k}`);
+    nodes.push(
+      { opType: 'Cast', input: [`P${k}`], output: [`D${k}`], attribute: [{ name: 'to', type: INT, i: DOUBLE }] },
+      { opType: 'ReduceSumSquare', input: [`D${k}`], output: [`n${k}`], attribute: keep0 },
+      { opType: 'MatMul', input: [`D${k}`, `u${b.side}${b.i}`], output: [`v${k}`] },
+    );
+    outputs.push(doubleValueInfo(`n${k}`, []), doubleValueInfo(`v${k}`, [cols[a.side][a.i], 1]));
+    if (a.side !== b.side || a.i !== b.i) return;
+    // The trace: every (p + 1)-th value of the flattened Gram, p values read (a Mul by EyeLike
+    // read and wrote all p^2, ~80 ms of the 6x6 benchmark's run).
+    const p = cols[a.side][a.i];
+    inits.push(int64Init(`diag${k}`, [0]), int64Init(`diag${k}e`, [p * p]), int64Init(`diag${k}s`, [p + 1]));
+    nodes.push(
+      { opType: 'Reshape', input: [`D${k}`, 'flat'], output: [`F${k}`] },
+      { opType: 'Slice', input: [`F${k}`, `diag${k}`, `diag${k}e`, 'axis0', `diag${k}s`], output: [`G${k}`] },
+      { opType: 'ReduceSum', input: [`G${k}`], output: [`t${k}`], attribute: keep0 },
+    );
+    outputs.push(doubleValueInfo(`t${k}`, []));
+  });
+  return { bytes: rawGraph('raw-norms', nodes, inputs, outputs, inits), outputs: outputs.map((o) => o.name!) };
 }
 
 /** A representation of one side of rawProductsModel. */
@@ -499,6 +587,33 @@ function rawProductPairs(nx: number, ny: number): [Operand, Operand][] {
 }
 
 type Buffers = Record<string, { data: Float32Array; dims: number[] }>;
+
+/** The inputs of the raw graphs: each side's rows, and the shift and scale of those centred. */
+function rawFeeds(xs: RawSide, ys: RawSide | undefined, rows: number): Record<string, FloatFeed> {
+  const feeds: Record<string, FloatFeed> = {};
+  const feed = (side: 'x' | 'y', m: RawSide) =>
+    m.cols.forEach((c, l) => {
+      feeds[`${side}${l}`] = { data: m.rows[l].subarray(0, rows * c), dims: [rows, c] };
+      const centring = m.centring[l];
+      if (!centring) return;
+      feeds[`m${side}${l}`] = { data: centring.shift, dims: [c] };
+      feeds[`s${side}${l}`] = { data: Float32Array.of(centring.scale), dims: [1] };
+    });
+  feed('x', xs);
+  if (ys) feed('y', ys);
+  return feeds;
+}
+
+/** The cache key of a raw graph: both sides' widths and which representations are centred. */
+function rawKey(xs: RawSide, ys: RawSide | undefined): string {
+  const flags = (side: RawSide | undefined) => side?.centring.map((c) => Number(c !== undefined)) ?? [];
+  return [xs.cols, flags(xs), ys ? ys.cols : 'self', flags(ys)].join('|');
+}
+
+function centredFlags(xs: RawSide, ys: RawSide | undefined): { x: boolean[]; y: boolean[] } {
+  const flags = (side: RawSide | undefined) => side?.centring.map((c) => c !== undefined) ?? [];
+  return { x: flags(xs), y: flags(ys) };
+}
 
 /** Per shape list: the session, its output dims, its own buffers, and sets handed back to reuse. */
 const rawSessions = new Map<string, { session: OrtSession; dims: number[][]; into?: Buffers; spare: Buffers[] }>();
@@ -520,12 +635,10 @@ export function ortRawProducts(xs: RawSide, ys: RawSide | undefined, rows: numbe
   const ort = onnxRuntime();
   if (!ort) return undefined;
   const yCols = ys?.cols ?? [];
-  const flags = (side: RawSide | undefined) => side?.centring.map((c) => c !== undefined) ?? [];
-  const centred = { x: flags(xs), y: flags(ys) };
-  const key = [xs.cols, centred.x.map(Number), ys ? yCols : 'self', centred.y.map(Number)].join('|');
+  const key = rawKey(xs, ys);
   let cached = rawSessions.get(key);
   if (!cached) {
-    const { bytes, outputs } = rawProductsModel(xs.cols, yCols, centred);
+    const { bytes, outputs } = rawProductsModel(xs.cols, yCols, centredFlags(xs, ys));
     const cols = { x: xs.cols, y: yCols };
     const dims = rawProductPairs(xs.cols.length, yCols.length).map(([a, b]) => [cols[a.side][a.i], cols[b.side][b.i]]);
     // As the moment sessions: no arena, no memory pattern (see ortBlockMoments).
@@ -536,18 +649,7 @@ export function ortRawProducts(xs: RawSide, ys: RawSide | undefined, rows: numbe
   const buffers = (): Buffers =>
     Object.fromEntries(session.outputs.map((o, k) => [o, { data: new Float32Array(dims[k][0] * dims[k][1]), dims: dims[k] }]));
   const into = fresh ? (spare.pop() ?? buffers()) : (cached.into ??= buffers());
-  const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
-  const feed = (side: 'x' | 'y', m: RawSide) =>
-    m.cols.forEach((c, l) => {
-      feeds[`${side}${l}`] = { data: m.rows[l].subarray(0, rows * c), dims: [rows, c] };
-      const centring = m.centring[l];
-      if (!centring) return;
-      feeds[`m${side}${l}`] = { data: centring.shift, dims: [c] };
-      feeds[`s${side}${l}`] = { data: Float32Array.of(centring.scale), dims: [1] };
-    });
-  feed('x', xs);
-  if (ys) feed('y', ys);
-  session.run(feeds, into);
+  session.run(rawFeeds(xs, ys, rows), into);
   const products = session.outputs.map((o) => into[o].data);
   if (!fresh) return { products };
   let kept = true;
@@ -557,4 +659,53 @@ export function ortRawProducts(xs: RawSide, ys: RawSide | undefined, rows: numbe
     kept = false;
   };
   return { products, recycle };
+}
+
+/** What rawNormsModel gives for one pair of representations, in float64. */
+export interface RawPairNorms {
+  /** Representation a of the pair a^T b, and b. */
+  a: { side: 'x' | 'y'; i: number };
+  b: { side: 'x' | 'y'; i: number };
+  /** ||a^T b||_F^2. */
+  normSquared: number;
+  /** (a^T b) u_b, for u_b the sums passed for b. */
+  v: Float64Array;
+  /** trace(a^T a), for a Gram (a = b). */
+  trace?: number;
+}
+
+const normSessions = new Map<string, OrtSession>();
+
+/**
+ * rawNormsModel on `rows` rows (ys undefined: xs against themselves, pairs i <= j), given each
+ * representation's column sums as multiplied (`sums.x`, `sums.y`); the pairs in its order.
+ * Undefined without onnxruntime.
+ */
+export function ortRawNorms(
+  xs: RawSide,
+  ys: RawSide | undefined,
+  rows: number,
+  sums: { x: Float64Array[]; y: Float64Array[] },
+): RawPairNorms[] | undefined {
+  const ort = onnxRuntime();
+  if (!ort) return undefined;
+  const key = rawKey(xs, ys);
+  let session = normSessions.get(key);
+  if (!session) {
+    const { bytes, outputs } = rawNormsModel(xs.cols, ys?.cols ?? [], centredFlags(xs, ys));
+    // As the moment sessions: no arena, no memory pattern (see ortBlockMoments).
+    session = new OrtSession(ort, bytes, outputs, false, false);
+    normSessions.set(key, session);
+  }
+  const feeds = rawFeeds(xs, ys, rows);
+  const sideSums = ys ? sums : { x: sums.x, y: [] };
+  for (const side of ['x', 'y'] as const) sideSums[side].forEach((u, l) => (feeds[`u${side}${l}`] = { data: u, dims: [u.length, 1] }));
+  const out = session.runFloat64(feeds);
+  return rawProductPairs(xs.cols.length, ys?.cols.length ?? 0).map(([a, b], k) => ({
+    a,
+    b,
+    normSquared: out[`n${k}`][0],
+    v: out[`v${k}`],
+    ...(out[`t${k}`] ? { trace: out[`t${k}`][0] } : {}),
+  }));
 }

@@ -176,7 +176,12 @@ export interface CKAMatrixResult {
 export class CKAMatrixAccumulator {
   private readonly m: CrossMoments;
 
-  constructor(xCols: number[], yCols: number[], options: { engine?: CrossProductEngine; xNames?: string[]; yNames?: string[] } = {}) {
+  /** `oneBatch`: every row comes in one add (see CrossMomentsOptions). */
+  constructor(
+    xCols: number[],
+    yCols: number[],
+    options: { engine?: CrossProductEngine; xNames?: string[]; yNames?: string[]; oneBatch?: boolean } = {},
+  ) {
     const sum = (c: number[]) => c.reduce((a, b) => a + b, 0);
     const work = sum(xCols) * sum(yCols) + sum([...xCols, ...yCols].map((c) => c * c));
     // Only norms of the products are read, so onnxruntime may multiply safe rows uncentred.
@@ -249,7 +254,7 @@ export function linearCKAMatrix(
   const acc = new CKAMatrixAccumulator(
     xs.map((m) => m.cols),
     ys.map((m) => m.cols),
-    options,
+    { ...options, oneBatch: true },
   );
   try {
     acc.add(xs, ys);

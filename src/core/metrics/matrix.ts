@@ -32,11 +32,21 @@ export interface MatrixNames {
 
 /** Throws unless m has at least `minRows` rows, at least one column and only finite values. */
 export function checkMatrix(m: Matrix, name: string, minRows = 2): void {
+  checkShape(m, name, minRows);
+  checkFinite(m, name);
+}
+
+/** Throws unless m's values fill its shape, with at least `minRows` rows and one column. */
+export function checkShape(m: Matrix, name: string, minRows = 2): void {
   if (m.data.length !== m.rows * m.cols) {
     throw new SimilarityError(`${name}: ${m.rows} x ${m.cols} matrix holds ${m.data.length} values`);
   }
   if (m.cols < 1) throw new SimilarityError(`${name} has no features (0 columns)`);
   if (m.rows < minRows) throw new SimilarityError(`${name} has ${m.rows} samples; at least ${minRows} are needed`);
+}
+
+/** Throws, naming the first one, if m holds a value that is not finite. */
+export function checkFinite(m: Matrix, name: string): void {
   if (allFinite(m.data)) return;
   const d = m.data;
   for (let i = 0; i < d.length; i++) {

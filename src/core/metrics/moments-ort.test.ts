@@ -288,3 +288,94 @@ describe('CrossMoments on onnxruntime, raw products', () => {
     r.values.forEach((row, i) => close(row[i]!, 1, 1e-12, `diagonal (${i})`));
   });
 });
+
+describe('CrossMoments on onnxruntime, one batch reduced to norms', () => {
+  const skip = !onnxRuntime() && 'onnxruntime-node does not load here';
+  const offset = (m: Matrix, by: number): Matrix => ({ ...m, data: Float32Array.from(m.data, (v) => v + by) });
+  const oneBatch = (xs: Matrix[], ys: Matrix[]): CrossMoments => {
+    const m = new CrossMoments(
+      xs.map((x) => x.cols),
+      ys.map((y) => y.cols),
+      { engine: 'onnxruntime', rawProducts: true, oneBatch: true },
+    );
+    m.add(xs, ys);
+    return m;
+  };
+  /** Every centred norm of `m` against those of the float64 engine on the same data, relative. */
+  function sameNorms(m: CrossMoments, xs: Matrix[], ys: Matrix[], tol: number): void {
+    const f64 = new CrossMoments(
+      xs.map((x) => x.cols),
+      ys.map((y) => y.cols),
+      { engine: 'float64' },
+    );
+    f64.add(xs, ys);
+    // Norms are in each side's scaled units (scale): compare them in the data's units.
+    const unit = (side: 'x' | 'y', i: number, k: number) => m.scale(side, i) ** k / f64.scale(side, i) ** k;
+    for (const side of ['x', 'y'] as const)
+      for (let i = 0; i < (side === 'x' ? xs : ys).length; i++) {
+        const [a, b] = [m.centeredGramNorms(side, i), f64.centeredGramNorms(side, i)];
+        close(a.trace / unit(side, i, 2), b.trace, tol * b.trace, `trace ${side}${i}`);
+        close(a.normSquared / unit(side, i, 4), b.normSquared, tol * b.normSquared, `gram ${side}${i}`);
+      }
+    xs.forEach((_, i) =>
+      ys.forEach((_, j) => {
+        const want = f64.centeredCrossNormSquared(i, j);
+        close(m.centeredCrossNormSquared(i, j) / (unit('x', i, 2) * unit('y', j, 2)), want, tol * want, `cross (${i}, ${j})`);
+      }),
+    );
+  }
+
+  it('raw and centred representations alike: every centred norm within 4e-6 of float64, and no product kept', { skip }, () => {
+    const n = 6000;
+    const x0 = gaussianMatrix(n, 37, 51);
+    const x1 = multiply(x0, gaussianMatrix(37, 90, 52));
+    // Far from zero mean: centred in the graph while the rest go raw.
+    const shifted = offset(hstack(multiply(x0, gaussianMatrix(37, 6, 53)), gaussianMatrix(n, 3, 54)), 1000);
+    // Means about one standard deviation from zero: still raw, but the centring matters.
+    const y0 = offset(hstack(multiply(x0, gaussianMatrix(37, 25, 55)), gaussianMatrix(n, 10, 56)), 3);
+    const xs = [offset(x0, 1), offset(x1, 6)];
+    const ys = [y0, shifted];
+    const m = oneBatch(xs, ys);
+    assert.equal(m.rawProducts, true);
+    assert.notEqual(m.scale('y', 1), 1, 'the shifted representation was scaled: it went centred');
+    sameNorms(m, xs, ys, 4e-6);
+    assert.throws(() => m.centeredCross(0, 0), /reduced to norms/);
+    assert.throws(() => m.centeredGram('x', 1), /reduced to norms/);
+    assert.throws(() => m.add(xs, ys), /second batch/);
+  });
+
+  it('a list against itself: norms of pairs below the diagonal are those above it', { skip }, () => {
+    const n = 5000;
+    const x0 = gaussianMatrix(n, 20, 61);
+    const xs = [asFloat32(x0), asFloat32(hstack(multiply(x0, gaussianMatrix(20, 50, 62)), gaussianMatrix(n, 7, 63)))];
+    const m = oneBatch(xs, xs);
+    assert.equal(m.selfProduct, true);
+    sameNorms(m, xs, xs, 4e-6);
+    const r = linearCKAMatrix(xs, xs, { engine: 'onnxruntime' });
+    const f64 = linearCKAMatrix(xs, xs, { engine: 'float64' });
+    r.values.forEach((row, i) => row.forEach((v, j) => close(v!, f64.values[i][j]!, 2e-6, `(${i}, ${j})`)));
+  });
+
+  it('a value that is not finite past the rows that set the shifts is named, from the column sums', { skip }, () => {
+    const n = 4000;
+    const x = asFloat32(gaussianMatrix(n, 12, 71));
+    const y = asFloat32(gaussianMatrix(n, 9, 72));
+    x.data[3500 * 12 + 5] = NaN;
+    assert.throws(() => oneBatch([x], [y]), /X holds a non-finite value \(NaN\) at sample 3500, feature 5/);
+    y.data[3999 * 9 + 8] = -Infinity;
+    x.data[3500 * 12 + 5] = 0;
+    assert.throws(
+      () => linearCKAMatrix([x], [y], { engine: 'onnxruntime', yNames: ['last'] }),
+      /last holds a non-finite value \(-Infinity\) at sample 3999, feature 8/,
+    );
+  });
+
+  it('more rows than one run takes stay on the products path, within 2e-6 of float64', { skip }, () => {
+    const n = 17_000;
+    const x = asFloat32(gaussianMatrix(n, 10, 81));
+    const y = asFloat32(hstack(multiply(x, gaussianMatrix(10, 6, 82)), gaussianMatrix(n, 4, 83)));
+    const m = oneBatch([x], [y]);
+    assert.equal(m.centeredCross(0, 0).length, 100, 'products kept: this batch was not reduced');
+    sameNorms(m, [x], [y], 2e-6);
+  });
+});

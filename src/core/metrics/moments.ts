@@ -1,7 +1,16 @@
-import { type MomentInputs, ortBlockMoments, ortRawProducts, type Piece, type RawSide, symmetricPieces } from '../engine/onnxruntime';
+import {
+  type MomentInputs,
+  ortBlockMoments,
+  ortRawNorms,
+  ortRawProducts,
+  type Piece,
+  type RawPairNorms,
+  type RawSide,
+  symmetricPieces,
+} from '../engine/onnxruntime';
 import { type CrossProductEngine, Float32Left, float32Multiplier, resolveEngine } from './engine';
 import { addABt, frobeniusNormSquared, mirrorUpper, trace } from './linalg';
-import { checkMatrix, type Matrix, powerOfTwoScale, SimilarityError } from './matrix';
+import { checkFinite, checkShape, type Matrix, powerOfTwoScale, SimilarityError } from './matrix';
 
 /**
  * Second moments of several representations of the same samples, accumulated over batches of
@@ -20,6 +29,8 @@ import { checkMatrix, type Matrix, powerOfTwoScale, SimilarityError } from './ma
  * so no centred copy of their rows, up to 16,384 rows per run, and the first run's float32
  * products are kept as the sums. That took the 6x6 benchmark matrix's first call from ~2.6 s to
  * 1.8-2.3 s (~0.9 s of it had been page faults of fresh memory), within 3e-7 of float64.
+ * With `oneBatch` (linearCKAMatrix: every row at once, at most one run's worth) the graph reduces
+ * each product to the norms CKA reads and keeps none (addRawNorms): 1.45-1.5 s.
  */
 
 export interface CrossMomentsOptions {
@@ -30,6 +41,13 @@ export interface CrossMomentsOptions {
    * float32. For norms of the products (linear CKA); CCA's whitening keeps the centred path.
    */
   rawProducts?: boolean;
+  /**
+   * The caller adds every row in one batch (linearCKAMatrix). With raw products taken in one
+   * run, the graph then reduces each product to the norms linear CKA reads (rawNormsModel) and
+   * keeps no product: only centeredCrossNormSquared and centeredGramNorms can be read after, and
+   * a second batch throws.
+   */
+  oneBatch?: boolean;
   /** Names for messages, one per representation. */
   xNames?: string[];
   yNames?: string[];
@@ -269,6 +287,30 @@ export class CrossMoments {
   /** Adds one batch: the same rows of every representation. */
   add(xs: Matrix[], ys: Matrix[]): void {
     if (this.released) throw new Error('CrossMoments added to after release()');
+    if (this.norms) throw new Error('CrossMoments given a second batch after one reduced to norms (oneBatch)');
+    const rows = this.checkBatch(xs, ys);
+    // A list against itself: the y side is the x side's very rows, checked and measured once.
+    const self = sameMatrices(xs, ys);
+    const checked = self ? xs : [...xs, ...ys];
+    const reps = [...this.xs, ...this.ys];
+    // A batch that may be reduced to norms (addRawNorms) finds non-finite values in its column
+    // sums: one pass over the rows less.
+    const mayReduce =
+      this.n === 0 && this.options.oneBatch === true && rows <= RAW_ROWS && checked.every((m) => m.data instanceof Float32Array);
+    if (!mayReduce) checked.forEach((m, k) => checkFinite(m, reps[k].name));
+    if (rows === 0) return;
+    this.allSelf &&= self;
+    if (this.n === 0) this.begin(checked, self);
+    if (mayReduce && this.raw) this.addRawNorms(xs, ys, rows);
+    else {
+      if (mayReduce) checked.forEach((m, k) => checkFinite(m, reps[k].name));
+      this.addBatch(xs, ys, rows);
+    }
+    this.n += rows;
+  }
+
+  /** The batch's row count, after checking that it fits these moments. */
+  private checkBatch(xs: Matrix[], ys: Matrix[]): number {
     if (xs.length !== this.xs.length || ys.length !== this.ys.length) {
       throw new SimilarityError(`batch has ${xs.length} + ${ys.length} representations, expected ${this.xs.length} + ${this.ys.length}`);
     }
@@ -283,25 +325,27 @@ export class CrossMoments {
         throw new SimilarityError(`${reps[k].name}: batch has ${m.rows} samples, ${reps[0].name} has ${rows}`);
       }
     });
-    // A list against itself: the y side is the x side's very rows, checked and measured once.
-    const self = sameMatrices(xs, ys);
-    (self ? xs : all).forEach((m, k) => checkMatrix(m, reps[k].name, 1));
-    if (rows === 0) return;
-    this.allSelf &&= self;
-    if (this.n === 0) {
-      (self ? xs : all).forEach((m, k) => initShift(reps[k], m));
-      if (self) this.ys.forEach((r, j) => copyShift(this.xs[j], r));
-      const px = this.xs.reduce((a, r) => a + r.cols, 0);
-      const qy = this.ys.reduce((a, r) => a + r.cols, 0);
-      const squares = reps.reduce((a, r) => a + r.cols * r.cols, 0);
-      this.chosen = resolveEngine(this.options.engine, px * qy + squares);
-      if (this.chosen === 'float32' && float32Multiplier() === 'onnxruntime' && this.options.rawProducts) this.chooseRaw(self);
-    }
+    (sameMatrices(xs, ys) ? xs : all).forEach((m, k) => checkShape(m, reps[k].name, 1));
+    return rows;
+  }
+
+  /** First batch: shifts and scales from its first rows, the engine, and whether products go raw. */
+  private begin(checked: Matrix[], self: boolean): void {
+    const reps = [...this.xs, ...this.ys];
+    checked.forEach((m, k) => initShift(reps[k], m));
+    if (self) this.ys.forEach((r, j) => copyShift(this.xs[j], r));
+    const px = this.xs.reduce((a, r) => a + r.cols, 0);
+    const qy = this.ys.reduce((a, r) => a + r.cols, 0);
+    const squares = reps.reduce((a, r) => a + r.cols * r.cols, 0);
+    this.chosen = resolveEngine(this.options.engine, px * qy + squares);
+    if (this.chosen === 'float32' && float32Multiplier() === 'onnxruntime' && this.options.rawProducts) this.chooseRaw(self);
+  }
+
+  private addBatch(xs: Matrix[], ys: Matrix[], rows: number): void {
     if (this.raw) this.addRaw(xs, ys, rows);
     else if (this.chosen === 'float32' && float32Multiplier() === 'onnxruntime') this.addOrt(xs, ys, rows);
     else if (this.chosen === 'float32') this.addF32(xs, ys, rows);
     else this.addF64(xs, ys, rows);
-    this.n += rows;
   }
 
   private addF64(xs: Matrix[], ys: Matrix[], rows: number): void {
@@ -442,6 +486,39 @@ export class CrossMoments {
     }
   }
 
+  /**
+   * One batch of at most RAW_ROWS float32 rows, all there will be (oneBatch): one run of
+   * rawNormsModel gives every centred norm linear CKA reads, and no product is kept. The column
+   * sums come first: they are the graph's input, and a sum that is not finite means a value that
+   * is not, which checkFinite then names.
+   */
+  private addRawNorms(xs: Matrix[], ys: Matrix[], rows: number): void {
+    const self = sameMatrices(xs, ys);
+    const side = (ms: Matrix[], reps: Rep[]): RawSide => ({
+      rows: ms.map((m) => float32Rows(m, 0, rows)),
+      cols: reps.map((r) => r.cols),
+      centring: reps.map((r) => (r.raw ? undefined : { shift: Float32Array.from(r.shift), scale: r.scale })),
+    });
+    const x = side(xs, this.xs);
+    const y = self ? undefined : side(ys, this.ys);
+    const sums = (s: RawSide, ms: Matrix[], reps: Rep[]) =>
+      s.rows.map((a, k) => {
+        const sum = columnSums(a, rows, s.cols[k], s.centring[k]);
+        if (!sum.every(Number.isFinite)) {
+          checkFinite(ms[k], reps[k].name);
+          throw new Error(`${reps[k].name}: column sums overflowed float64`);
+        }
+        return sum;
+      });
+    const sx = sums(x, xs, this.xs);
+    const sy = y ? sums(y, ys, this.ys) : sx;
+    this.xs.forEach((r, i) => r.sum.set(sx[i]));
+    this.ys.forEach((r, j) => r.sum.set(sy[j]));
+    const pairs = ortRawNorms(x, y, rows, { x: sx, y: y ? sy : [] });
+    if (!pairs) throw new Error('onnxruntime norms asked for after onnxruntime-node failed to load');
+    this.norms = centredNorms(pairs, (o) => (o.side === 'x' ? sx : sy)[o.i], rows);
+  }
+
   /** A run's column sums in float64, to each side (a self product's y side gets x's). */
   private addRawSums(x: RawSide, y: RawSide | undefined, kc: number): void {
     const sums = (side: RawSide) => side.rows.map((a, k) => columnSums(a, kc, side.cols[k], side.centring[k]));
@@ -464,6 +541,9 @@ export class CrossMoments {
     [...this.xs, ...this.ys].forEach((r, k) => addInto(gramOf(r), out[nx * ny + k]));
   }
 
+  /** The centred norms of a batch reduced in the graph (addRawNorms); then nothing else is kept. */
+  private norms: CentredNorms | undefined;
+
   /**
    * The self product's upper blocks summed over row blocks in float64. Grams and cross
    * products are gathered from them per read: spreading every block into full matrices, half of
@@ -484,6 +564,7 @@ export class CrossMoments {
 
   /** The accumulated Gram of a representation (upper triangle valid), a fresh array. */
   private rawGram(rep: Rep, i: number): Float64Array {
+    this.notNormsOnly();
     const g = rep.gram ? Float64Array.from(rep.gram) : new Float64Array(rep.cols * rep.cols);
     if (!this.selfUpper) return g;
     forEachUpperBlock(this.selfUpper, this.selfPieces(), (pa, pb, b) => {
@@ -504,6 +585,7 @@ export class CrossMoments {
    * above the diagonal and block (j, i) transposed where it lies below.
    */
   private rawCross(i: number, j: number): Float64Array {
+    this.notNormsOnly();
     const q = this.ys[j].cols;
     const c = this.crossStore ? Float64Array.from(this.crossStore[i][j]) : new Float64Array(this.xs[i].cols * q);
     if (!this.selfUpper) return c;
@@ -512,6 +594,10 @@ export class CrossMoments {
       if (pa.rep === j && pb.rep === i && pa !== pb) addBlockTransposed(c, q, pb.start, pa.start, b);
     });
     return c;
+  }
+
+  private notNormsOnly(): void {
+    if (this.norms) throw new Error('CrossMoments of one batch reduced to norms (oneBatch) hold no Gram or cross product');
   }
 
   /**
@@ -524,6 +610,7 @@ export class CrossMoments {
     this.recycle = undefined;
     this.crossStore = undefined;
     this.selfUpper = undefined;
+    this.norms = undefined;
     for (const r of [...this.xs, ...this.ys]) r.gram = undefined;
   }
 
@@ -572,6 +659,7 @@ export class CrossMoments {
   centeredCrossNormSquared(i: number, j: number): number {
     const rx = this.check('x', i);
     const ry = this.check('y', j);
+    if (this.norms) return this.norms.cross.get(this.allSelf && j < i ? `${j} ${i}` : `${i} ${j}`)!;
     const u = this.meanOf(rx);
     let sum = 0;
     if (this.selfUpper && !this.crossStore) {
@@ -590,6 +678,7 @@ export class CrossMoments {
   /** Trace and squared Frobenius norm of centredGram(side, i), summed as they are read (see above). */
   centeredGramNorms(side: 'x' | 'y', i: number): { trace: number; normSquared: number } {
     const rep = this.check(side, i);
+    if (this.norms) return this.norms.grams.get(this.allSelf ? `x${i}` : `${side}${i}`)!;
     const u = this.meanOf(rep);
     let norms = { trace: 0, normSquared: NaN };
     if (this.selfUpper && !rep.gram) {
@@ -675,6 +764,40 @@ function upperGramNorms(
     }
   }
   return { trace: t, normSquared: diag + 2 * off };
+}
+
+/**
+ * Centred norms by pair: cross (i, j) keyed "i j" (a self product has i <= j only), Grams keyed
+ * by side and index ("x0"; a self product's y side is its x side).
+ */
+interface CentredNorms {
+  cross: Map<string, number>;
+  grams: Map<string, { trace: number; normSquared: number }>;
+}
+
+/**
+ * From rawNormsModel's float64 reductions: ||P - s_a s_b^T / n||^2 = ||P||^2 - 2 s_a.(P s_b) / n
+ * + |s_a|^2 |s_b|^2 / n^2, and trace(P - s s^T / n) = trace(P) - |s|^2 / n. The three terms
+ * can be of similar size and cancel, but each is float64 while the rounding that matters is
+ * float32's, in P itself, as on the other paths. A result a hair below 0 (a pair with no shared
+ * variance) is 0.
+ */
+function centredNorms(pairs: RawPairNorms[], sumOf: (o: RawPairNorms['a']) => Float64Array, n: number): CentredNorms {
+  const out: CentredNorms = { cross: new Map(), grams: new Map() };
+  const self = pairs.every((p) => p.a.side === 'x' && p.b.side === 'x');
+  for (const p of pairs) {
+    const [sa, sb] = [sumOf(p.a), sumOf(p.b)];
+    const normSquared = Math.max(0, p.normSquared - (2 / n) * dot(sa, p.v) + (dot(sa, sa) * dot(sb, sb)) / (n * n));
+    if (self || p.a.side !== p.b.side) out.cross.set(`${p.a.i} ${p.b.i}`, normSquared);
+    if (p.trace !== undefined) out.grams.set(`${p.a.side}${p.a.i}`, { trace: p.trace - dot(sa, sa) / n, normSquared });
+  }
+  return out;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let k = 0; k < a.length; k++) s += a[k] * b[k];
+  return s;
 }
 
 /** Whether ys are the very matrices of xs, in order (not merely equal values). */
