@@ -527,14 +527,21 @@ function doubleValueInfo(name: string, dims: (string | number)[]): onnx.IValueIn
   return info;
 }
 
+/** Rows per float32 partial sum of the column sums rawNormsModel takes in the graph. */
+const SUM_GROUP = 128;
+
 /**
  * The products of rawProductsModel reduced in the graph to what the norms of their centred
- * versions need (issue 15): per pair k, P_k = a^T b in float32 as there, then in float64 its
- * squared Frobenius norm `n<k>` and `v<k>` = P_k u_b, where u_b (input `u<side><i>`, [cols, 1],
- * float64) is b's column sums; for a Gram (a = b) also its trace `t<k>`. With s_a, s_b the column
- * sums over n rows, ||P - s_a s_b^T / n||^2 = n_k - 2 s_a.v_k / n + |s_a|^2 |s_b|^2 / n^2. No
- * product leaves the graph: each is freed when reduced, so its memory serves the next one,
- * where returned products were ~72 MB of fresh memory for the 6x6 benchmark matrix.
+ * versions need (issue 15). Per representation, its column sums s (float64, [cols]): for one
+ * multiplied raw, taken in the graph and returned as `u<side><i>` (the rows again as `<id>g`,
+ * [groups, SUM_GROUP, cols], summed in float32 per group of SUM_GROUP rows, then in float64 with
+ * `<id>r`, the float64 sums of the rows left over); for one centred, given as input `u<side><i>`.
+ * Per pair k, P_k = a^T b in float32 as there, then in float64 its squared Frobenius norm `n<k>`
+ * and `v<k>` = P_k s_b; for a Gram (a = b) also its trace `t<k>`. Then ||P - s_a s_b^T / n||^2 =
+ * n_k - 2 s_a.v_k / n + |s_a|^2 |s_b|^2 / n^2. No product leaves the graph: each is freed when
+ * reduced, so its memory serves the next one, where returned products were ~72 MB of fresh
+ * memory for the 6x6 benchmark matrix; the sums took ~15 ms on two threads there against
+ * ~80 ms for a float64 pass in JS, within 3e-8 of it.
  */
 export function rawNormsModel(
   xCols: number[],
@@ -543,32 +550,63 @@ export function rawNormsModel(
 ): { bytes: Uint8Array; outputs: string[] } {
   const { nodes, inputs, names } = rawOperands(xCols, yCols, centred);
   const cols = { x: xCols, y: yCols };
-  for (const side of ['x', 'y'] as const) cols[side].forEach((c, l) => inputs.push(doubleValueInfo(`u${side}${l}`, [c, 1])));
+  const inits = [int64Init('flat', [-1]), int64Init('axis0', [0]), int64Init('axis1', [1])];
   const outputs: onnx.IValueInfoProto[] = [];
-  const DOUBLE = onnx.TensorProto.DataType.DOUBLE;
-  const keep0 = [{ name: 'keepdims', type: INT, i: 0 }];
-  const inits = [int64Init('flat', [-1]), int64Init('axis0', [0])];
+  for (const side of ['x', 'y'] as const)
+    cols[side].forEach((c, l) => {
+      const id = `${side}${l}`;
+      if (centred[side][l]) inputs.push(doubleValueInfo(`u${id}`, [c]));
+      else outputs.push(graphSums(id, c, nodes, inputs));
+    });
   rawProductPairs(xCols.length, yCols.length).forEach(([a, b], k) => {
     gemmT(nodes, names[a.side][a.i], names[b.side][b.i], `P${k}`);
-    nodes.push(
-      { opType: 'Cast', input: [`P${k}`], output: [`D${k}`], attribute: [{ name: 'to', type: INT, i: DOUBLE }] },
-      { opType: 'ReduceSumSquare', input: [`D${k}`], output: [`n${k}`], attribute: keep0 },
-      { opType: 'MatMul', input: [`D${k}`, `u${b.side}${b.i}`], output: [`v${k}`] },
-    );
-    outputs.push(doubleValueInfo(`n${k}`, []), doubleValueInfo(`v${k}`, [cols[a.side][a.i], 1]));
-    if (a.side !== b.side || a.i !== b.i) return;
-    // The trace: every (p + 1)-th value of the flattened Gram, p values read (a Mul by EyeLike
-    // read and wrote all p^2, ~80 ms of the 6x6 benchmark's run).
-    const p = cols[a.side][a.i];
-    inits.push(int64Init(`diag${k}`, [0]), int64Init(`diag${k}e`, [p * p]), int64Init(`diag${k}s`, [p + 1]));
-    nodes.push(
-      { opType: 'Reshape', input: [`D${k}`, 'flat'], output: [`F${k}`] },
-      { opType: 'Slice', input: [`F${k}`, `diag${k}`, `diag${k}e`, 'axis0', `diag${k}s`], output: [`G${k}`] },
-      { opType: 'ReduceSum', input: [`G${k}`], output: [`t${k}`], attribute: keep0 },
-    );
-    outputs.push(doubleValueInfo(`t${k}`, []));
+    outputs.push(...pairNorms(k, `u${b.side}${b.i}`, nodes));
+    if (a.side === b.side && a.i === b.i) outputs.push(gramTrace(k, cols[a.side][a.i], nodes, inits));
   });
   return { bytes: rawGraph('raw-norms', nodes, inputs, outputs, inits), outputs: outputs.map((o) => o.name!) };
+}
+
+const KEEP_NO_DIMS = [{ name: 'keepdims', type: INT, i: 0 }];
+
+/** Column sums of input `id` in the graph, as rawNormsModel describes: the output `u<id>`. */
+function graphSums(id: string, c: number, nodes: Nodes, inputs: onnx.IValueInfoProto[]): onnx.IValueInfoProto {
+  inputs.push(floatValueInfo(`${id}g`, ['groups', 'group', c]), doubleValueInfo(`${id}r`, [c]));
+  nodes.push(
+    { opType: 'ReduceSum', input: [`${id}g`, 'axis1'], output: [`${id}gs`], attribute: KEEP_NO_DIMS },
+    {
+      opType: 'Cast',
+      input: [`${id}gs`],
+      output: [`${id}gd`],
+      attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }],
+    },
+    { opType: 'ReduceSum', input: [`${id}gd`, 'axis0'], output: [`${id}m`], attribute: KEEP_NO_DIMS },
+    { opType: 'Add', input: [`${id}m`, `${id}r`], output: [`u${id}`] },
+  );
+  return doubleValueInfo(`u${id}`, [c]);
+}
+
+/** P<k> in float64: its squared norm `n<k>` and `v<k>` = P<k> times the sums `sums`. */
+function pairNorms(k: number, sums: string, nodes: Nodes): onnx.IValueInfoProto[] {
+  nodes.push(
+    { opType: 'Cast', input: [`P${k}`], output: [`D${k}`], attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }] },
+    { opType: 'ReduceSumSquare', input: [`D${k}`], output: [`n${k}`], attribute: KEEP_NO_DIMS },
+    { opType: 'MatMul', input: [`D${k}`, sums], output: [`v${k}`] },
+  );
+  return [doubleValueInfo(`n${k}`, []), doubleValueInfo(`v${k}`, ['a'])];
+}
+
+/**
+ * The trace `t<k>` of the p x p Gram D<k>: every (p + 1)-th value of it flattened, p values read
+ * (a Mul by EyeLike read and wrote all p^2, ~80 ms of the 6x6 benchmark's run).
+ */
+function gramTrace(k: number, p: number, nodes: Nodes, inits: onnx.ITensorProto[]): onnx.IValueInfoProto {
+  inits.push(int64Init(`diag${k}`, [0]), int64Init(`diag${k}e`, [p * p]), int64Init(`diag${k}s`, [p + 1]));
+  nodes.push(
+    { opType: 'Reshape', input: [`D${k}`, 'flat'], output: [`F${k}`] },
+    { opType: 'Slice', input: [`F${k}`, `diag${k}`, `diag${k}e`, 'axis0', `diag${k}s`], output: [`G${k}`] },
+    { opType: 'ReduceSum', input: [`G${k}`], output: [`t${k}`], attribute: KEEP_NO_DIMS },
+  );
+  return doubleValueInfo(`t${k}`, []);
 }
 
 /** A representation of one side of rawProductsModel. */
@@ -677,16 +715,17 @@ export interface RawPairNorms {
 const normSessions = new Map<string, OrtSession>();
 
 /**
- * rawNormsModel on `rows` rows (ys undefined: xs against themselves, pairs i <= j), given each
- * representation's column sums as multiplied (`sums.x`, `sums.y`); the pairs in its order.
- * Undefined without onnxruntime.
+ * rawNormsModel on `rows` rows (ys undefined: xs against themselves, pairs i <= j), given the
+ * column sums of each centred representation as multiplied (`centredSums`, undefined for raw
+ * ones). Gives every representation's column sums and the pairs in the model's order. Undefined
+ * without onnxruntime.
  */
 export function ortRawNorms(
   xs: RawSide,
   ys: RawSide | undefined,
   rows: number,
-  sums: { x: Float64Array[]; y: Float64Array[] },
-): RawPairNorms[] | undefined {
+  centredSums: { x: (Float64Array | undefined)[]; y: (Float64Array | undefined)[] },
+): { sums: { x: Float64Array[]; y: Float64Array[] }; pairs: RawPairNorms[] } | undefined {
   const ort = onnxRuntime();
   if (!ort) return undefined;
   const key = rawKey(xs, ys);
@@ -698,14 +737,37 @@ export function ortRawNorms(
     normSessions.set(key, session);
   }
   const feeds = rawFeeds(xs, ys, rows);
-  const sideSums = ys ? sums : { x: sums.x, y: [] };
-  for (const side of ['x', 'y'] as const) sideSums[side].forEach((u, l) => (feeds[`u${side}${l}`] = { data: u, dims: [u.length, 1] }));
+  const sides = ys ? { x: xs, y: ys } : { x: xs };
+  for (const [side, m] of Object.entries(sides)) Object.assign(feeds, sumFeeds(side, m, rows, centredSums[side as 'x' | 'y']));
   const out = session.runFloat64(feeds);
-  return rawProductPairs(xs.cols.length, ys?.cols.length ?? 0).map(([a, b], k) => ({
+  const sumsOf = (side: 'x' | 'y', m: RawSide | undefined) => m?.cols.map((_, l) => out[`u${side}${l}`] ?? centredSums[side][l]!) ?? [];
+  const pairs = rawProductPairs(xs.cols.length, ys?.cols.length ?? 0).map(([a, b], k) => ({
     a,
     b,
     normSquared: out[`n${k}`][0],
     v: out[`v${k}`],
     ...(out[`t${k}`] ? { trace: out[`t${k}`][0] } : {}),
   }));
+  return { sums: { x: sumsOf('x', xs), y: sumsOf('y', ys) }, pairs };
+}
+
+/** rawNormsModel's sum inputs of one side: given sums of centred ones, rows in groups and the rest's sums for raw ones. */
+function sumFeeds(side: string, m: RawSide, rows: number, centredSums: (Float64Array | undefined)[]): Record<string, FloatFeed> {
+  const group = Math.min(SUM_GROUP, rows);
+  const main = rows - (rows % group);
+  const feeds: Record<string, FloatFeed> = {};
+  m.cols.forEach((c, l) => {
+    const id = `${side}${l}`;
+    const given = centredSums[l];
+    if (m.centring[l]) {
+      if (!given) throw new Error(`ortRawNorms: ${id} is centred but has no sums`);
+      feeds[`u${id}`] = { data: given, dims: [c] };
+      return;
+    }
+    feeds[`${id}g`] = { data: m.rows[l].subarray(0, main * c), dims: [main / group, group, c] };
+    const rest = new Float64Array(c);
+    for (let i = main; i < rows; i++) for (let j = 0; j < c; j++) rest[j] += m.rows[l][i * c + j];
+    feeds[`${id}r`] = { data: rest, dims: [c] };
+  });
+  return feeds;
 }

@@ -488,9 +488,9 @@ export class CrossMoments {
 
   /**
    * One batch of at most RAW_ROWS float32 rows, all there will be (oneBatch): one run of
-   * rawNormsModel gives every centred norm linear CKA reads, and no product is kept. The column
-   * sums come first: they are the graph's input, and a sum that is not finite means a value that
-   * is not, which checkFinite then names.
+   * rawNormsModel gives every centred norm linear CKA reads, and no product is kept. The graph
+   * sums the raw representations' columns too; a sum that is not finite means a value that is
+   * not, which checkFinite then names.
    */
   private addRawNorms(xs: Matrix[], ys: Matrix[], rows: number): void {
     const self = sameMatrices(xs, ys);
@@ -501,22 +501,22 @@ export class CrossMoments {
     });
     const x = side(xs, this.xs);
     const y = self ? undefined : side(ys, this.ys);
-    const sums = (s: RawSide, ms: Matrix[], reps: Rep[]) =>
-      s.rows.map((a, k) => {
-        const sum = columnSums(a, rows, s.cols[k], s.centring[k]);
-        if (!sum.every(Number.isFinite)) {
-          checkFinite(ms[k], reps[k].name);
-          throw new Error(`${reps[k].name}: column sums overflowed float64`);
-        }
-        return sum;
+    const centredSums = (s: RawSide | undefined) =>
+      s?.rows.map((a, k) => (s.centring[k] ? columnSums(a, rows, s.cols[k], s.centring[k]) : undefined)) ?? [];
+    const out = ortRawNorms(x, y, rows, { x: centredSums(x), y: centredSums(y) });
+    if (!out) throw new Error('onnxruntime norms asked for after onnxruntime-node failed to load');
+    const sy = y ? out.sums.y : out.sums.x;
+    const finite = (sums: Float64Array[], ms: Matrix[], reps: Rep[]) =>
+      sums.forEach((sum, k) => {
+        if (sum.every(Number.isFinite)) return;
+        checkFinite(ms[k], reps[k].name);
+        throw new SimilarityError(`${reps[k].name}: values too large to multiply in float32`);
       });
-    const sx = sums(x, xs, this.xs);
-    const sy = y ? sums(y, ys, this.ys) : sx;
-    this.xs.forEach((r, i) => r.sum.set(sx[i]));
+    finite(out.sums.x, xs, this.xs);
+    if (y) finite(sy, ys, this.ys);
+    this.xs.forEach((r, i) => r.sum.set(out.sums.x[i]));
     this.ys.forEach((r, j) => r.sum.set(sy[j]));
-    const pairs = ortRawNorms(x, y, rows, { x: sx, y: y ? sy : [] });
-    if (!pairs) throw new Error('onnxruntime norms asked for after onnxruntime-node failed to load');
-    this.norms = centredNorms(pairs, (o) => (o.side === 'x' ? sx : sy)[o.i], rows);
+    this.norms = centredNorms(out.pairs, (o) => (o.side === 'x' ? out.sums.x : sy)[o.i], rows);
   }
 
   /** A run's column sums in float64, to each side (a self product's y side gets x's). */
