@@ -459,6 +459,11 @@ export interface RawSide {
   cols: number[];
   /** Per representation: undefined to multiply its rows as they are, else its shift and scale. */
   centring: ({ shift: Float32Array; scale: number } | undefined)[];
+  /**
+   * ortRawNorms, y side: per representation, the x one whose very rows it has, both multiplied
+   * as they are (two networks' shared input): their products are multiplied once.
+   */
+  sameAs?: (number | undefined)[];
 }
 
 /**
@@ -492,7 +497,7 @@ export function rawProductsModel(
 }
 
 /** The inputs x0.., y0.. of the raw graphs, those marked centred centred on the way in: names to multiply. */
-function rawOperands(xCols: number[], yCols: number[], centred: { x: boolean[]; y: boolean[] }) {
+function rawOperands(xCols: number[], yCols: number[], centred: { x: boolean[]; y: boolean[] }, yAsX: (number | undefined)[] = []) {
   const nodes: Nodes = [];
   const inputs: onnx.IValueInfoProto[] = [];
   const operand = (side: 'x' | 'y', c: number, l: number) => {
@@ -500,8 +505,9 @@ function rawOperands(xCols: number[], yCols: number[], centred: { x: boolean[]; 
     inputs.push(floatValueInfo(id, ['rows', c]));
     return centred[side][l] ? centreInput(id, c, nodes, inputs) : id;
   };
-  const names = { x: xCols.map((c, l) => operand('x', c, l)), y: yCols.map((c, l) => operand('y', c, l)) };
-  return { nodes, inputs, names };
+  const x = xCols.map((c, l) => operand('x', c, l));
+  const y = yCols.map((c, l) => (yAsX[l] === undefined ? operand('y', c, l) : x[yAsX[l]]));
+  return { nodes, inputs, names: { x, y } };
 }
 
 function rawGraph(
@@ -547,25 +553,43 @@ export function rawNormsModel(
   xCols: number[],
   yCols: number[],
   centred: { x: boolean[]; y: boolean[] },
+  yAsX: (number | undefined)[] = [],
 ): { bytes: Uint8Array; outputs: string[] } {
-  const { nodes, inputs, names } = rawOperands(xCols, yCols, centred);
+  const { nodes, inputs, names } = rawOperands(xCols, yCols, centred, yAsX);
   const cols = { x: xCols, y: yCols };
   const inits = [int64Init('flat', [-1]), int64Init('axis0', [0]), int64Init('axis1', [1]), int64Init('column', [-1, 1])];
   const outputs: onnx.IValueInfoProto[] = [];
   for (const side of ['x', 'y'] as const)
     cols[side].forEach((c, l) => {
       const id = `${side}${l}`;
+      if (side === 'y' && yAsX[l] !== undefined) return;
       if (centred[side][l]) inputs.push(doubleValueInfo(`u${id}`, [c]));
       else outputs.push(graphSums(id, c, nodes, inputs));
       // As a column: MatMul by a 1-D vector took ~5x as long here (40 ms of the 6x6 run).
       nodes.push({ opType: 'Reshape', input: [`u${id}`, 'column'], output: [`u${id}c`] });
     });
-  rawProductPairs(xCols.length, yCols.length).forEach(([a, b], k) => {
-    gemmT(nodes, names[a.side][a.i], names[b.side][b.i], `P${k}`);
-    outputs.push(...pairNorms(k, `u${b.side}${b.i}c`, nodes));
-    if (a.side === b.side && a.i === b.i) outputs.push(gramTrace(k, cols[a.side][a.i], nodes, inits));
-  });
+  const done = new Set<string>();
+  for (const [a, b] of rawProductPairs(xCols.length, yCols.length)) {
+    const [ca, cb] = [asX(a, yAsX), asX(b, yAsX)];
+    const k = pairTag(ca, cb);
+    if (done.has(k)) continue;
+    done.add(k);
+    gemmT(nodes, names[ca.side][ca.i], names[cb.side][cb.i], `P${k}`);
+    outputs.push(...pairNorms(k, `u${cb.side}${cb.i}c`, nodes));
+    if (k === pairTag(ca, ca)) outputs.push(gramTrace(k, cols[ca.side][ca.i], nodes, inits));
+  }
   return { bytes: rawGraph('raw-norms', nodes, inputs, outputs, inits), outputs: outputs.map((o) => o.name!) };
+}
+
+/** The operand itself, or for a y representation with an x one's very rows, that x one. */
+function asX(o: Operand, yAsX: (number | undefined)[]): Operand {
+  const i = o.side === 'y' ? yAsX[o.i] : undefined;
+  return i === undefined ? o : { side: 'x', i };
+}
+
+/** rawNormsModel's name for the product a^T b in its outputs. */
+function pairTag(a: Operand, b: Operand): string {
+  return `${a.side}${a.i}${b.side}${b.i}`;
 }
 
 const KEEP_NO_DIMS = [{ name: 'keepdims', type: INT, i: 0 }];
@@ -588,7 +612,7 @@ function graphSums(id: string, c: number, nodes: Nodes, inputs: onnx.IValueInfoP
 }
 
 /** P<k> in float64: its squared norm `n<k>` and `v<k>` = P<k> times the sums `sums`. */
-function pairNorms(k: number, sums: string, nodes: Nodes): onnx.IValueInfoProto[] {
+function pairNorms(k: string, sums: string, nodes: Nodes): onnx.IValueInfoProto[] {
   nodes.push(
     { opType: 'Cast', input: [`P${k}`], output: [`D${k}`], attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }] },
     { opType: 'ReduceSumSquare', input: [`D${k}`], output: [`n${k}`], attribute: KEEP_NO_DIMS },
@@ -601,7 +625,7 @@ function pairNorms(k: number, sums: string, nodes: Nodes): onnx.IValueInfoProto[
  * The trace `t<k>` of the p x p Gram D<k>: every (p + 1)-th value of it flattened, p values read
  * (a Mul by EyeLike read and wrote all p^2, ~80 ms of the 6x6 benchmark's run).
  */
-function gramTrace(k: number, p: number, nodes: Nodes, inits: onnx.ITensorProto[]): onnx.IValueInfoProto {
+function gramTrace(k: string, p: number, nodes: Nodes, inits: onnx.ITensorProto[]): onnx.IValueInfoProto {
   inits.push(int64Init(`diag${k}`, [0]), int64Init(`diag${k}e`, [p * p]), int64Init(`diag${k}s`, [p + 1]));
   nodes.push(
     { opType: 'Reshape', input: [`D${k}`, 'flat'], output: [`F${k}`] },
@@ -730,26 +754,31 @@ export function ortRawNorms(
 ): { sums: { x: Float64Array[]; y: Float64Array[] }; pairs: RawPairNorms[] } | undefined {
   const ort = onnxRuntime();
   if (!ort) return undefined;
-  const key = rawKey(xs, ys);
+  const yAsX = ys?.sameAs ?? [];
+  const key = `${rawKey(xs, ys)}|${yAsX.join(',')}`;
   let session = normSessions.get(key);
   if (!session) {
-    const { bytes, outputs } = rawNormsModel(xs.cols, ys?.cols ?? [], centredFlags(xs, ys));
+    const { bytes, outputs } = rawNormsModel(xs.cols, ys?.cols ?? [], centredFlags(xs, ys), yAsX);
     // As the moment sessions: no arena, no memory pattern (see ortBlockMoments).
     session = new OrtSession(ort, bytes, outputs, false, false);
     normSessions.set(key, session);
   }
   const feeds = rawFeeds(xs, ys, rows);
-  const sides = ys ? { x: xs, y: ys } : { x: xs };
-  for (const [side, m] of Object.entries(sides)) Object.assign(feeds, sumFeeds(side, m, rows, centredSums[side as 'x' | 'y']));
+  Object.assign(feeds, sumFeeds('x', xs, rows, centredSums.x), ys ? sumFeeds('y', ys, rows, centredSums.y) : {});
+  yAsX.forEach((i, l) => {
+    if (i !== undefined) delete feeds[`y${l}`];
+  });
   const out = session.runFloat64(feeds);
-  const sumsOf = (side: 'x' | 'y', m: RawSide | undefined) => m?.cols.map((_, l) => out[`u${side}${l}`] ?? centredSums[side][l]!) ?? [];
-  const pairs = rawProductPairs(xs.cols.length, ys?.cols.length ?? 0).map(([a, b], k) => ({
-    a,
-    b,
-    normSquared: out[`n${k}`][0],
-    v: out[`v${k}`],
-    ...(out[`t${k}`] ? { trace: out[`t${k}`][0] } : {}),
-  }));
+  const sumsOf = (side: 'x' | 'y', m: RawSide | undefined) =>
+    m?.cols.map((_, l) => {
+      const o = asX({ side, i: l }, yAsX);
+      return out[`u${o.side}${o.i}`] ?? centredSums[side][l]!;
+    }) ?? [];
+  const pairs = rawProductPairs(xs.cols.length, ys?.cols.length ?? 0).map(([a, b]) => {
+    const k = pairTag(asX(a, yAsX), asX(b, yAsX));
+    const gram = a.side === b.side && a.i === b.i;
+    return { a, b, normSquared: out[`n${k}`][0], v: out[`v${k}`], ...(gram ? { trace: out[`t${k}`][0] } : {}) };
+  });
   return { sums: { x: sumsOf('x', xs), y: sumsOf('y', ys) }, pairs };
 }
 
@@ -760,6 +789,7 @@ function sumFeeds(side: string, m: RawSide, rows: number, centredSums: (Float64A
   const feeds: Record<string, FloatFeed> = {};
   m.cols.forEach((c, l) => {
     const id = `${side}${l}`;
+    if (m.sameAs?.[l] !== undefined) return;
     const given = centredSums[l];
     if (m.centring[l]) {
       if (!given) throw new Error(`ortRawNorms: ${id} is centred but has no sums`);

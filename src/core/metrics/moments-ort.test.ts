@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { onnxRuntime } from '../engine/onnxruntime';
+import { onnx } from 'onnx-proto';
+import { onnxRuntime, rawNormsModel } from '../engine/onnxruntime';
 import { CKAMatrixAccumulator, linearCKAMatrix } from './cka';
 import { frobeniusNormSquared, trace } from './linalg';
 import { CrossMoments } from './moments';
@@ -368,6 +369,25 @@ describe('CrossMoments on onnxruntime, one batch reduced to norms', () => {
       () => linearCKAMatrix([x], [y], { engine: 'onnxruntime', yNames: ['last'] }),
       /last holds a non-finite value \(-Infinity\) at sample 3999, feature 8/,
     );
+  });
+
+  it('a representation both sides share (two networks, one input) is multiplied once', { skip }, () => {
+    const n = 3000;
+    const input = asFloat32(gaussianMatrix(n, 30, 91));
+    const xs = [input, asFloat32(hstack(multiply(input, gaussianMatrix(30, 20, 92)), gaussianMatrix(n, 4, 93)))];
+    const ys = [input, offset(multiply(input, gaussianMatrix(30, 15, 94)), 2)];
+    sameNorms(oneBatch(xs, ys), xs, ys, 4e-6);
+    const r = linearCKAMatrix(xs, ys, { engine: 'onnxruntime' });
+    const f64 = linearCKAMatrix(xs, ys, { engine: 'float64' });
+    r.values.forEach((row, i) => row.forEach((v, j) => close(v!, f64.values[i][j]!, 2e-6, `(${i}, ${j})`)));
+    // The graph: y0 is no input; x0^T y0, x0^T x0 and y0^T y0 are one product, x1^T y0 is x1^T x0.
+    const model = onnx.ModelProto.decode(rawNormsModel([30, 24], [30, 15], { x: [false, false], y: [false, false] }, [0, undefined]).bytes);
+    const graph = model.graph!;
+    assert.deepEqual(
+      graph.input!.map((i) => i.name).filter((name) => /^[xy]\d$/.test(name!)),
+      ['x0', 'x1', 'y1'],
+    );
+    assert.equal(graph.node!.filter((node) => node.opType === 'Gemm').length, 6);
   });
 
   it('more rows than one run takes stay on the products path, within 2e-6 of float64', { skip }, () => {

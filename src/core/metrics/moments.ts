@@ -500,7 +500,7 @@ export class CrossMoments {
       centring: reps.map((r) => (r.raw ? undefined : { shift: Float32Array.from(r.shift), scale: r.scale })),
     });
     const x = side(xs, this.xs);
-    const y = self ? undefined : side(ys, this.ys);
+    const y = self ? undefined : { ...side(ys, this.ys), sameAs: this.sharedRows(xs, ys) };
     const centredSums = (s: RawSide | undefined) =>
       s?.rows.map((a, k) => (s.centring[k] ? columnSums(a, rows, s.cols[k], s.centring[k]) : undefined)) ?? [];
     const out = ortRawNorms(x, y, rows, { x: centredSums(x), y: centredSums(y) });
@@ -517,6 +517,14 @@ export class CrossMoments {
     this.xs.forEach((r, i) => r.sum.set(out.sums.x[i]));
     this.ys.forEach((r, j) => r.sum.set(sy[j]));
     this.norms = centredNorms(out.pairs, (o) => (o.side === 'x' ? out.sums.x : sy)[o.i], rows);
+  }
+
+  /** Per y representation, the x one with its very rows when both are multiplied raw (a shared input layer). */
+  private sharedRows(xs: Matrix[], ys: Matrix[]): (number | undefined)[] {
+    return ys.map((m, j) => {
+      const i = xs.findIndex((x, k) => x.data === m.data && x.cols === m.cols && this.xs[k].raw && this.ys[j].raw);
+      return i < 0 ? undefined : i;
+    });
   }
 
   /** A run's column sums in float64, to each side (a self product's y side gets x's). */
