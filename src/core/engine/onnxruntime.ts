@@ -496,7 +496,7 @@ export function rawProductsModel(
   };
 }
 
-/** The inputs x0.., y0.. of the raw graphs, those marked centred centred on the way in: names to multiply. */
+/** The inputs x0.., y0.. of the raw graphs and the names to multiply: centred ones centred in the graph, a y in yAsX its x. */
 function rawOperands(xCols: number[], yCols: number[], centred: { x: boolean[]; y: boolean[] }, yAsX: (number | undefined)[] = []) {
   const nodes: Nodes = [];
   const inputs: onnx.IValueInfoProto[] = [];
@@ -670,8 +670,8 @@ function rawFeeds(xs: RawSide, ys: RawSide | undefined, rows: number): Record<st
 
 /** The cache key of a raw graph: both sides' widths and which representations are centred. */
 function rawKey(xs: RawSide, ys: RawSide | undefined): string {
-  const flags = (side: RawSide | undefined) => side?.centring.map((c) => Number(c !== undefined)) ?? [];
-  return [xs.cols, flags(xs), ys ? ys.cols : 'self', flags(ys)].join('|');
+  const centred = centredFlags(xs, ys);
+  return [xs.cols, centred.x.map(Number), ys ? ys.cols : 'self', centred.y.map(Number)].join('|');
 }
 
 function centredFlags(xs: RawSide, ys: RawSide | undefined): { x: boolean[]; y: boolean[] } {
