@@ -4,7 +4,7 @@
 // bench-results/<name>.json itself; afterwards this prints a summary table from those files:
 // a JSON `summary` array of { metric, value, unit? } when there is one, else its top-level numbers.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { largePageEnv } from './large-pages.mjs';
 
@@ -24,6 +24,8 @@ if (unknown.length) {
   process.exit(2);
 }
 const names = wanted.length ? wanted : all;
+// A fresh clone has no results folder (it is ignored by git); each benchmark writes into it.
+mkdirSync(resultsDir, { recursive: true });
 
 const outcomes = [];
 for (const name of names) {
