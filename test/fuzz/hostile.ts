@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { gunzipSync, unzipSync } from 'fflate';
 import { onnx } from 'onnx-proto';
+import { crc32 } from '../../src/core/io/crc32';
 import { randInt, type Rng } from './mutate';
 import type { FuzzFormat, Seed } from './seeds';
 
@@ -138,24 +139,10 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 // ---------------------------------------------------------------------------------------------
-// CRC-32 (the zip/gzip polynomial), with combination so that the CRC of a gibibyte of zeros costs
-// no pass over a gibibyte.
+// CRC-32 combination, so that the CRC of a gibibyte of zeros costs no pass over a gibibyte. The
+// CRC itself is the core's (node:zlib's); zlib's crc32_combine has no binding in Node.
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(data: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
+export { crc32 };
 
 function gf2Times(mat: Uint32Array, vec: number): number {
   let sum = 0;
