@@ -62,6 +62,30 @@ describe('representational geometry curves', () => {
     assert.ok(r.ascending[1].r2 > r.descending[1].r2, 'the 6 most active units keep more geometry than 3 dead + 3 others');
   });
 
+  it('matches curves computed from scratch at every point (zeros, tied APoZ, steps not a multiple of four)', () => {
+    // ReLU-like data: half the values exactly 0, one dead unit, so the blocked sums skip rows.
+    const g = gaussianMatrix(37, 23, 5);
+    const x = { rows: 37, cols: 23, data: Float64Array.from(g.data, (v, i) => (i % 23 === 4 ? 0 : Math.max(0, v))) };
+    const apozValues = Array.from({ length: 23 }, (_, j) => [0.2, 0.5, 0.5, 0.9][j % 4]);
+    for (const step of [1, 3, 5, 7]) {
+      const r = apozGeometry(x, apozValues, { step });
+      const byHand = (order: number[]) => r.ascending.map((p) => ({ k: p.k, r2: r2FromScratch(x, order.slice(0, p.k), x.cols) }));
+      const ids = Array.from({ length: 23 }, (_, j) => j);
+      const ascending = [...ids].sort((a, b) => apozValues[a] - apozValues[b] || a - b);
+      const descending = [...ids].sort((a, b) => apozValues[b] - apozValues[a] || a - b);
+      for (const [got, want] of [
+        [r.ascending, byHand(ascending)],
+        [r.descending, byHand(descending)],
+      ]) {
+        assert.deepEqual(
+          got.map((p) => p.k),
+          want.map((p) => p.k),
+        );
+        got.forEach((p, i) => close(p.r2, want[i].r2, 1e-12, `step ${step}, k = ${p.k}`));
+      }
+    }
+  });
+
   it('default step keeps large layers to about 100 points', () => {
     const x = gaussianMatrix(60, 250, 1);
     const r = apozGeometry(x, new Float64Array(250).fill(0.5), { maxSamples: 50 });
@@ -86,3 +110,34 @@ describe('representational geometry curves', () => {
     assert.deepEqual(Array.from(evenRows(3, 10)), [0, 1, 2]);
   });
 });
+
+/** Sums of products of deviations from the means, two-pass: [ab, aa, bb]. */
+function centredSums(a: ArrayLike<number>, b: ArrayLike<number>): [number, number, number] {
+  const mean = (v: ArrayLike<number>) => Array.from(v).reduce((t, x) => t + x, 0) / v.length;
+  const [ma, mb] = [mean(a), mean(b)];
+  const sums: [number, number, number] = [0, 0, 0];
+  for (let i = 0; i < a.length; i++) {
+    sums[0] += (a[i] - ma) * (b[i] - mb);
+    sums[1] += (a[i] - ma) ** 2;
+    sums[2] += (b[i] - mb) ** 2;
+  }
+  return sums;
+}
+
+/** 1 - Pearson correlation of two vectors; 0 correlation when either is constant (the module's convention). */
+function dissimilarity(a: number[], b: number[]): number {
+  const [ab, aa, bb] = centredSums(a, b);
+  return aa > 1e-12 && bb > 1e-12 ? 1 - ab / Math.sqrt(aa * bb) : 1;
+}
+
+/** R^2 between the RDM over `units` and the RDM over all `cols` units, each built from scratch, two-pass. */
+function r2FromScratch(x: { rows: number; cols: number; data: ArrayLike<number> }, units: number[], cols: number): number {
+  const rdm = (us: number[]) => {
+    const rowsOf = Array.from({ length: x.rows }, (_, i) => us.map((j) => x.data[i * x.cols + j]));
+    const out: number[] = [];
+    for (let i = 0; i < x.rows; i++) for (let j = i + 1; j < x.rows; j++) out.push(dissimilarity(rowsOf[i], rowsOf[j]));
+    return out;
+  };
+  const [pf, pp, ff] = centredSums(rdm(units), rdm(Array.from({ length: cols }, (_, j) => j)));
+  return pp > 1e-24 && ff > 0 ? Math.min(1, (pf * pf) / pp / ff) : 0;
+}
