@@ -18,7 +18,7 @@
  * PRUNESCOPE_BENCH_QUICK=1 skips the reference at p = 256 and the full greedy reference run.
  */
 import { mkdirSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { backendInfo, initBackend } from '../src/core/backend';
 import { writeFilesAtomically } from '../src/core/io/atomic';
@@ -29,6 +29,7 @@ import { ckaPlan } from '../src/core/prune/cka-plan';
 import { setParallelGram } from '../src/core/prune/gram';
 import { readModel } from '../src/core/formats/registry';
 import { mnistRows, randomMLP } from '../test/kits/prune';
+import { machine } from './machine';
 
 const N = 512;
 const SHARE = 0.9;
@@ -309,7 +310,7 @@ async function writeReport(m: {
     summary,
     date: new Date().toISOString(),
     backend: backendInfo(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAverageAtStart: m.loadAtStart },
+    machine: { ...machine(), loadAverageAtStart: m.loadAtStart },
     quick: m.quick,
     samples: { source: m.samples.source, n: N },
     singleLayer: {

@@ -20,7 +20,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/core/backend';
 import type { Dataset } from '../src/core/data/dataset';
@@ -33,6 +33,7 @@ import { strategyById } from '../src/core/prune/registry';
 import type { PrunePlan } from '../src/core/prune/strategy';
 import { evaluate } from '../src/core/train/evaluate';
 import { initWasmThreads } from '../src/core/wasm-threads';
+import { machine } from './machine';
 
 const root = join(__dirname, '..');
 const CALIBRATION = 2048;
@@ -242,7 +243,7 @@ function write(o: Outcome): void {
     bench: 'compensation',
     date: new Date().toISOString(),
     backend: o.backend,
-    cpus: cpus().length,
+    machine: machine(),
     loadAverage: { start: o.load[0], end: o.load[1] },
     model: o.model.slice(root.length + 1),
     trainedNow: o.trainedNow,

@@ -9,7 +9,7 @@
  *
  * Run alone: node --import tsx bench/engines.bench.ts
  */
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../src/core/backend';
 import { loadDataset } from '../src/core/data/load';
@@ -23,6 +23,7 @@ import { CKAMatrixAccumulator, linearCKAMatrix } from '../src/core/metrics/cka';
 import type { Matrix } from '../src/core/metrics/matrix';
 import type { MLP } from '../src/core/model/mlp';
 import { CHALLENGE_ARCH, randomNetwork } from './networks';
+import { machine, machineRow } from './machine';
 
 const ARCH = CHALLENGE_ARCH;
 const root = resolve(__dirname, '..');
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
   const report = {
     bench: 'engines',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    machine: machine(),
     networks: 'two 784-1000-1000-500-200-10 ReLU networks, He-initialised (seeds 1, 2); representations: input + 5 layer outputs',
     data: `MNIST t10k images, n = ${n}; streamed: the ${train.n} training images in blocks of ${BIG_BLOCK}`,
     engines: {
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
     target: TARGET,
     matMulGmacPerSecond: gmacs,
     ckaMultiplyAdds: macs,
-    summary: [...summary(ckaOrt, ckaOrtAgain?.seconds, ckaWasm, fwdOrt?.seconds, fwdWasm.seconds, big), ...ceiling],
+    summary: [...summary(ckaOrt, ckaOrtAgain?.seconds, ckaWasm, fwdOrt?.seconds, fwdWasm.seconds, big), ...ceiling, machineRow()],
   };
   const out = join(root, 'bench-results', 'engines.json');
   await writeFilesAtomically([{ path: out, data: `${JSON.stringify(report, null, 1)}\n` }]);

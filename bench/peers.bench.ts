@@ -21,7 +21,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { forwardOnEngine, initEngine } from '../src/core/backend';
 import { loadDataset } from '../src/core/data/load';
@@ -33,6 +33,7 @@ import type { Matrix } from '../src/core/metrics/matrix';
 import type { MLP } from '../src/core/model/mlp';
 import { LARGE_PAGE_TUNABLES } from '../src/shared/large-pages';
 import { ortActivations } from '../src/core/engine/ort-engine';
+import { machine, machineRow } from './machine';
 import { CHALLENGE_ARCH, randomNetwork } from './networks';
 
 const RUNS = 3;
@@ -229,12 +230,13 @@ async function main(): Promise<void> {
       ...ratioRows('forward pass, 10000 images', k.forward, kpy?.forward),
       ...ratioRows('6x6 linear CKA n=10000', k.cka, kpy?.cka),
       ...(whole ? ratioRows('compare (whole process, 5000 images)', whole.prune, whole.numpy) : []),
+      machineRow(),
     ];
     if (!numpyVersion) summary.push({ metric: 'numpy', value: 'skipped: python3 with numpy not found' });
     const report = {
       bench: 'peers',
       date: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+      machine: machine(),
       engine: engine.name,
       numpy: numpyVersion ?? null,
       runs: { kernels: RUNS, compare: COMPARE_RUNS },

@@ -26,6 +26,7 @@ import type { Matrix } from '../src/core/metrics/matrix';
 import { applyActivation, denseLinear, mlpTensors, type MLPTensors } from '../src/core/model/forward';
 import type { MLP } from '../src/core/model/mlp';
 import { CHALLENGE_ARCH, randomNetwork as challengeNetwork } from './networks';
+import { machine } from './machine';
 
 const ARCH = CHALLENGE_ARCH;
 const NAMES = ['input', 'dense1', 'dense2', 'dense3', 'dense4', 'logits'];
@@ -342,7 +343,7 @@ function similarityReport(n10000: PhaseResult, oneThread: PhaseResult | null, n6
   return {
     bench: 'similarity',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    machine: machine(),
     networks:
       'two 784-1000-1000-500-200-10 networks with random He-initialised weights (seeds 1 and 2; relu hidden layers, linear logits): no trained checkpoint of this shape is available',
     representations: NAMES,

@@ -21,6 +21,7 @@ import { readModel, writeModel } from '../src/core/formats/registry';
 import { evaluate } from '../src/core/train/evaluate';
 import { initMLP } from '../src/core/train/fit';
 import { initWasmThreads } from '../src/core/wasm-threads';
+import { machine, machineRow } from './machine';
 
 const root = join(__dirname, '..');
 /** Issue 15: the sweep on onnxruntime in at most 20 s (42 s on wasm before it). */
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
     targetSeconds: TARGET_SECONDS,
     evaluationSeconds,
     perStrategy: Object.fromEntries(sweeps.map((s) => [s.engine, s.perStrategy])),
+    machine: machine(),
     summary: [
       ...sweeps.map((s) => ({ metric: `sweep 4 strategies x 10 sparsities, ${s.engine}`, value: s.seconds, unit: 's' })),
       {
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
       },
       { metric: `target met (onnxruntime <= ${TARGET_SECONDS} s)`, value: String(!!ort && ort.seconds <= TARGET_SECONDS) },
       { metric: 'baseline: one evaluation of the original on 10,000 images on wasm (best of 3)', value: evaluationSeconds, unit: 's' },
+      machineRow(),
       { metric: 'wasm sweep / one evaluation', value: wasm.seconds / evaluationSeconds, unit: 'x' },
     ],
   };

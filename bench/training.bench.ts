@@ -28,6 +28,7 @@ import { lossAndGradients, type LayerSpec } from '../src/core/train/backprop';
 import { fitMLP, initMLP } from '../src/core/train/fit';
 import { Rng } from '../src/core/train/rng';
 import { initWasmThreads } from '../src/core/wasm-threads';
+import { machine } from './machine';
 
 const HIDDEN = [1000, 1000, 500, 200];
 const SIZES = [784, ...HIDDEN, 10];
@@ -236,9 +237,7 @@ async function writeReport(m: {
     bench: 'training',
     date: new Date().toISOString(),
     machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      node: process.version,
+      ...machine(),
       loadAverage1min: { before: m.loadBefore, after: loadavg()[0] },
     },
     backend,
