@@ -92,6 +92,20 @@ export function ortThreads(): number {
   return Number.isInteger(asked) && asked >= 1 ? asked : availableParallelism();
 }
 
+/** How an OrtSession plans its memory and rewrites its graph; every field defaults to onnxruntime's own. */
+export interface OrtSessionOptions {
+  memPattern?: boolean;
+  arena?: boolean;
+  /** 'basic' keeps a Transpose before a MatMul as written (see gemmT); default 'all'. */
+  optimization?: 'basic' | 'all';
+}
+
+/**
+ * The sessions of the product graphs: no arena, no memory pattern (see ortBlockMoments), and no
+ * fusion of gemmT's transposes back into the product.
+ */
+const PRODUCT_SESSION: OrtSessionOptions = { memPattern: false, arena: false, optimization: 'basic' };
+
 /** A session created once and run many times (synchronously; see the file comment). */
 export class OrtSession {
   private readonly session: NativeSession;
@@ -100,14 +114,13 @@ export class OrtSession {
     private readonly ort: OrtModules,
     model: Uint8Array,
     readonly outputs: string[],
-    memPattern = true,
-    arena = true,
+    { memPattern = true, arena = true, optimization = 'all' }: OrtSessionOptions = {},
   ) {
     this.session = new ort.InferenceSession();
     this.session.loadModel(model.buffer, model.byteOffset, model.byteLength, {
       intraOpNumThreads: ortThreads(),
       interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: optimization,
       executionMode: 'sequential',
       // Idle threads sleep instead of spinning: on shared, loaded cores spinning took CPU from
       // the threads doing the work (same wall time or better, ~20% less CPU measured here).
@@ -163,27 +176,22 @@ export function floatValueInfo(name: string, dims: (string | number)[]): onnx.IV
 export function matMulModel(transA: boolean, transB: boolean): Uint8Array {
   const a = transA ? ['k', 'm'] : ['m', 'k'];
   const b = transB ? ['n', 'k'] : ['k', 'n'];
-  const INT = onnx.AttributeProto.AttributeType.INT;
-  // MatMul when nothing is transposed (its kernel ran ~30% faster than Gemm(transA) here); else Gemm.
-  const node: onnx.INodeProto =
-    transA || transB
-      ? {
-          opType: 'Gemm',
-          input: ['A', 'B'],
-          output: ['C'],
-          attribute: [
-            { name: 'transA', type: INT, i: transA ? 1 : 0 },
-            { name: 'transB', type: INT, i: transB ? 1 : 0 },
-          ],
-        }
-      : { opType: 'MatMul', input: ['A', 'B'], output: ['C'] };
+  // A transposed A is transposed first, then multiplied as it is (see gemmT): its session runs at
+  // optimization 'basic'. Only a transposed B goes to Gemm (a b^T ran as fast as a b here).
+  const nodes: onnx.INodeProto[] = transA ? [{ opType: 'Transpose', input: ['A'], output: ['At'] }] : [];
+  const left = transA ? 'At' : 'A';
+  nodes.push(
+    transB
+      ? { opType: 'Gemm', input: [left, 'B'], output: ['C'], attribute: [{ name: 'transB', type: INT, i: 1 }] }
+      : { opType: 'MatMul', input: [left, 'B'], output: ['C'] },
+  );
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'PruneScope',
     opsetImport: [{ domain: '', version: 13 }],
     graph: {
       name: 'matmul',
-      node: [node],
+      node: nodes,
       input: [floatValueInfo('A', a), floatValueInfo('B', b)],
       output: [floatValueInfo('C', ['m', 'n'])],
     },
@@ -210,7 +218,7 @@ export function ortMatMul(
   const key = `${trans.a ? 1 : 0}${trans.b ? 1 : 0}`;
   let s = matMulSessions.get(key);
   if (!s) {
-    s = new OrtSession(ort, matMulModel(!!trans.a, !!trans.b), ['C']);
+    s = new OrtSession(ort, matMulModel(!!trans.a, !!trans.b), ['C'], { optimization: 'basic' });
     matMulSessions.set(key, s);
   }
   const out = s.run({
@@ -269,9 +277,23 @@ function int64Init(name: string, values: number[]): onnx.ITensorProto {
   return { name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, int64Data: values };
 }
 
-/** a^T b as one Gemm node writing `out`. */
+/**
+ * a^T b written to `out`: a transposed once (`<a>T`, shared by every product of a as the left
+ * operand), then a plain MatMul. onnxruntime's kernels multiply a^T b ~25-30% slower than a b
+ * (1000 x 10,000 x 1000 on 2 threads here: 188-213 ms as a Gemm with transA, 144-155 ms with the
+ * Transpose, 138 ms for the product alone), and the Transpose is ~10 ms. The sessions must run at
+ * optimization 'basic' (PRODUCT_SESSION): at 'all' onnxruntime fuses the two back into one
+ * transposed product.
+ */
 function gemmT(nodes: Nodes, a: string, b: string, out: string): void {
-  nodes.push({ opType: 'Gemm', input: [a, b], output: [out], attribute: [{ name: 'transA', type: INT, i: 1 }] });
+  nodes.push({ opType: 'MatMul', input: [transposed(nodes, a), b], output: [out] });
+}
+
+/** `<a>T`, the transpose of a: its node added unless the graph has it already. */
+function transposed(nodes: Nodes, a: string): string {
+  const at = `${a}T`;
+  if (!nodes.some((n) => n.output?.includes(at))) nodes.push({ opType: 'Transpose', input: [a], output: [at] });
+  return at;
 }
 
 /**
@@ -437,7 +459,7 @@ export function ortBlockMoments(x: MomentInputs, y: MomentInputs | undefined, ro
     // without it against 2.8-3.4 s with it (three runs each, in turn), the 60,000-row stream
     // the same (medians 14.8 and 14.7 s of five), and compare's self product 2.7-3.2 s against
     // 3.5-4.2 s when it still concatenated.
-    cached = { session: new OrtSession(ort, bytes, outputs, false, false), into };
+    cached = { session: new OrtSession(ort, bytes, outputs, PRODUCT_SESSION), into };
     momentSessions.set(key, cached);
   }
   const s = cached.session;
@@ -543,8 +565,8 @@ const SUM_GROUP = 128;
  * [groups, SUM_GROUP, cols], summed in float32 per group of SUM_GROUP rows, then in float64 with
  * `<id>r`, the float64 sums of the rows left over); for one centred, given as input `u<side><i>`.
  * Per pair k, P_k = a^T b in float32 as there, then in float64 its squared Frobenius norm `n<k>`
- * and `v<k>` = P_k s_b; for a Gram (a = b) also its trace `t<k>`. Then ||P - s_a s_b^T / n||^2 =
- * n_k - 2 s_a.v_k / n + |s_a|^2 |s_b|^2 / n^2. No product leaves the graph: each is freed when
+ * and `q<k>` = s_a^T P_k s_b; for a Gram (a = b, from its upper blocks: gramNorms) also its trace
+ * `t<k>`. Then ||P - s_a s_b^T / n||^2 = n_k - 2 q_k / n + |s_a|^2 |s_b|^2 / n^2. No product leaves the graph: each is freed when
  * reduced, so its memory serves the next one, where returned products were ~72 MB of fresh
  * memory for the 6x6 benchmark matrix; the sums took ~15 ms on two threads there against
  * ~80 ms for a float64 pass in JS, within 3e-8 of it.
@@ -565,20 +587,33 @@ export function rawNormsModel(
       if (side === 'y' && yAsX[l] !== undefined) return;
       if (centred[side][l]) inputs.push(doubleValueInfo(`u${id}`, [c]));
       else outputs.push(graphSums(id, c, nodes, inputs));
-      // As a column: MatMul by a 1-D vector took ~5x as long here (40 ms of the 6x6 run).
       nodes.push({ opType: 'Reshape', input: [`u${id}`, 'column'], output: [`u${id}c`] });
     });
   const done = new Set<string>();
-  for (const [a, b] of rawProductPairs(xCols.length, yCols.length)) {
-    const [ca, cb] = [asX(a, yAsX), asX(b, yAsX)];
+  const pairs = rawProductPairs(xCols.length, yCols.length).map(([a, b]) => [asX(a, yAsX), asX(b, yAsX)]);
+  for (const [ca, cb] of byLeftOperand(pairs)) {
     const k = pairTag(ca, cb);
     if (done.has(k)) continue;
     done.add(k);
-    gemmT(nodes, names[ca.side][ca.i], names[cb.side][cb.i], `P${k}`);
-    outputs.push(...pairNorms(k, `u${cb.side}${cb.i}c`, nodes));
-    if (k === pairTag(ca, ca)) outputs.push(gramTrace(k, cols[ca.side][ca.i], nodes, inits));
+    const [a, b] = [names[ca.side][ca.i], names[cb.side][cb.i]];
+    const [sa, sb] = [`u${ca.side}${ca.i}c`, `u${cb.side}${cb.i}c`];
+    if (k === pairTag(ca, ca)) outputs.push(...gramNorms(k, a, cols[ca.side][ca.i], sa, { nodes, inits }));
+    else {
+      gemmT(nodes, a, b, `P${k}`);
+      outputs.push(...pairNorms(k, sa, sb, nodes));
+    }
   }
   return { bytes: rawGraph('raw-norms', nodes, inputs, outputs, inits), outputs: outputs.map((o) => o.name!) };
+}
+
+/**
+ * Pairs with the same left operand next to each other (stable otherwise): its transpose (gemmT)
+ * is then freed after its last product, before the next one is made, instead of every one
+ * living until the Grams at the end (peak memory of the 6x6 benchmark 498-515 MB against 548-596).
+ */
+function byLeftOperand(pairs: Operand[][]): Operand[][] {
+  const tag = (o: Operand) => `${o.side}${String(o.i).padStart(6, '0')}`;
+  return [...pairs].sort((p, q) => (tag(p[0]) < tag(q[0]) ? -1 : tag(p[0]) > tag(q[0]) ? 1 : 0));
 }
 
 /** The operand itself, or for a y representation with an x one's very rows, that x one. */
@@ -611,28 +646,112 @@ function graphSums(id: string, c: number, nodes: Nodes, inputs: onnx.IValueInfoP
   return doubleValueInfo(`u${id}`, [c]);
 }
 
-/** P<k> in float64: its squared norm `n<k>` and `v<k>` = P<k> times the sums `sums`. */
-function pairNorms(k: string, sums: string, nodes: Nodes): onnx.IValueInfoProto[] {
-  nodes.push(
-    { opType: 'Cast', input: [`P${k}`], output: [`D${k}`], attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }] },
-    { opType: 'ReduceSumSquare', input: [`D${k}`], output: [`n${k}`], attribute: KEEP_NO_DIMS },
-    { opType: 'MatMul', input: [`D${k}`, sums], output: [`v${k}`] },
-  );
-  return [doubleValueInfo(`n${k}`, []), doubleValueInfo(`v${k}`, ['a', 1])];
+/** P<k> in float64: its squared norm `n<k>` and `q<k>` = sa^T P<k> sb, for sa, sb sums as columns. */
+function pairNorms(k: string, sa: string, sb: string, nodes: Nodes): onnx.IValueInfoProto[] {
+  nodes.push({
+    opType: 'Cast',
+    input: [`P${k}`],
+    output: [`D${k}`],
+    attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }],
+  });
+  const [n, q] = [squaredNorm(`D${k}`, nodes), weightedSum(`D${k}`, sa, sb, nodes)];
+  nodes.push({ opType: 'Identity', input: [n], output: [`n${k}`] }, { opType: 'Identity', input: [q], output: [`q${k}`] });
+  return [doubleValueInfo(`n${k}`, []), doubleValueInfo(`q${k}`, [])];
+}
+
+/** ||m||_F^2 as a scalar; returns its name. */
+function squaredNorm(m: string, nodes: Nodes): string {
+  nodes.push({ opType: 'ReduceSumSquare', input: [m], output: [`${m}n`], attribute: KEEP_NO_DIMS });
+  return `${m}n`;
 }
 
 /**
- * The trace `t<k>` of the p x p Gram D<k>: every (p + 1)-th value of it flattened, p values read
- * (a Mul by EyeLike read and wrote all p^2, ~80 ms of the 6x6 benchmark's run).
+ * sa^T m sb as a scalar, for columns sa and sb; returns its name. As a column: MatMul by a 1-D
+ * vector took ~5x as long here (40 ms of the 6x6 run).
  */
-function gramTrace(k: string, p: number, nodes: Nodes, inits: onnx.ITensorProto[]): onnx.IValueInfoProto {
-  inits.push(int64Init(`diag${k}`, [0]), int64Init(`diag${k}e`, [p * p]), int64Init(`diag${k}s`, [p + 1]));
+function weightedSum(m: string, sa: string, sb: string, nodes: Nodes): string {
   nodes.push(
-    { opType: 'Reshape', input: [`D${k}`, 'flat'], output: [`F${k}`] },
-    { opType: 'Slice', input: [`F${k}`, `diag${k}`, `diag${k}e`, 'axis0', `diag${k}s`], output: [`G${k}`] },
-    { opType: 'ReduceSum', input: [`G${k}`], output: [`t${k}`], attribute: KEEP_NO_DIMS },
+    { opType: 'MatMul', input: [m, sb], output: [`${m}v`] },
+    { opType: 'Mul', input: [`${m}v`, sa], output: [`${m}w`] },
+    { opType: 'ReduceSum', input: [`${m}w`], output: [`${m}q`], attribute: KEEP_NO_DIMS },
   );
-  return doubleValueInfo(`t${k}`, []);
+  return `${m}q`;
+}
+
+/**
+ * The trace of the w x w block on the left of the w x width matrix m (float64): every
+ * (width + 1)-th value of m flattened, w values read (a Mul by EyeLike read and wrote all of a
+ * Gram, ~80 ms of the 6x6 benchmark's run). Returns its name.
+ */
+function leftTrace(m: string, w: number, width: number, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): string {
+  g.inits.push(int64Init(`${m}d`, [0]), int64Init(`${m}de`, [w * width]), int64Init(`${m}ds`, [width + 1]));
+  g.nodes.push(
+    { opType: 'Reshape', input: [m, 'flat'], output: [`${m}f`] },
+    { opType: 'Slice', input: [`${m}f`, `${m}d`, `${m}de`, 'axis0', `${m}ds`], output: [`${m}g`] },
+    { opType: 'ReduceSum', input: [`${m}g`], output: [`${m}t`], attribute: KEEP_NO_DIMS },
+  );
+  return `${m}t`;
+}
+
+/** Rows or columns [start, end) of `m` (axis 'axis0' or 'axis1'), as `out`; returns `out`. */
+function sliced(m: string, start: number, end: number, axis: string, out: string, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): string {
+  g.inits.push(int64Init(`${out}s`, [start]), int64Init(`${out}e`, [end]));
+  g.nodes.push({ opType: 'Slice', input: [m, `${out}s`, `${out}e`, axis], output: [out] });
+  return out;
+}
+
+/**
+ * The Gram x^T x of x ([rows, c]) reduced as pairNorms reduces a product, with its trace `t<k>`,
+ * from the blocks on and above its diagonal only: with s pieces (symmetricPieces) that is
+ * (s + 1) / 2s of the multiply-adds, 62.5% for 1000 columns. Block row r is R_r = x^T[r] x^T[r:]^T
+ * (the piece's rows of x^T against every row from the piece's first on; both operands rows of
+ * one transpose, the fast a b^T kernel), and its first w_r columns are the diagonal block E_r.
+ * Then ||G||^2 = 2 sum ||R_r||^2 - sum ||E_r||^2, s^T G s = 2 sum s_r^T R_r s[r:] - sum s_r^T E_r
+ * s_r, trace G = sum trace E_r. 1000 columns at 10,000 rows: 113-119 ms against 155-160 for the
+ * whole Gram here, slices of x^T included.
+ */
+function gramNorms(k: string, x: string, c: number, sums: string, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): onnx.IValueInfoProto[] {
+  const xT = transposed(g.nodes, x);
+  const terms = { nR: [] as string[], nE: [] as string[], qR: [] as string[], qE: [] as string[], t: [] as string[] };
+  symmetricPieces([c]).forEach(({ start, width: w }, r) => {
+    const id = `${k}r${r}`;
+    const rest = start === 0 ? xT : sliced(xT, start, c, 'axis0', `${id}x`, g);
+    const piece = w === c - start ? rest : sliced(rest, 0, w, 'axis0', `${id}a`, g);
+    g.nodes.push(
+      { opType: 'Gemm', input: [piece, rest], output: [`${id}P`], attribute: [{ name: 'transB', type: INT, i: 1 }] },
+      {
+        opType: 'Cast',
+        input: [`${id}P`],
+        output: [`${id}D`],
+        attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }],
+      },
+    );
+    const D = `${id}D`;
+    const diagonal = w === c - start ? D : sliced(D, 0, w, 'axis1', `${id}E`, g);
+    const sRest = start === 0 ? sums : sliced(sums, start, c, 'axis0', `${id}s`, g);
+    const sOwn = w === c - start ? sRest : sliced(sRest, 0, w, 'axis0', `${id}o`, g);
+    terms.nR.push(squaredNorm(D, g.nodes));
+    terms.nE.push(diagonal === D ? terms.nR[r] : squaredNorm(diagonal, g.nodes));
+    terms.qR.push(weightedSum(D, sOwn, sRest, g.nodes));
+    terms.qE.push(diagonal === D ? terms.qR[r] : weightedSum(diagonal, sOwn, sOwn, g.nodes));
+    terms.t.push(leftTrace(D, w, c - start, g));
+  });
+  g.nodes.push(...twiceLess(terms.nR, terms.nE, `n${k}`), ...twiceLess(terms.qR, terms.qE, `q${k}`), {
+    opType: 'Sum',
+    input: terms.t,
+    output: [`t${k}`],
+  });
+  return [doubleValueInfo(`n${k}`, []), doubleValueInfo(`q${k}`, []), doubleValueInfo(`t${k}`, [])];
+}
+
+/** Nodes writing 2 sum(rows) - sum(diagonals) as `out`: a symmetric matrix's sum from its upper block rows. */
+function twiceLess(rows: string[], diagonals: string[], out: string): Nodes {
+  return [
+    { opType: 'Sum', input: rows, output: [`${out}R`] },
+    { opType: 'Sum', input: diagonals, output: [`${out}E`] },
+    { opType: 'Add', input: [`${out}R`, `${out}R`], output: [`${out}2`] },
+    { opType: 'Sub', input: [`${out}2`, `${out}E`], output: [out] },
+  ];
 }
 
 /** A representation of one side of rawProductsModel. */
@@ -705,8 +824,7 @@ export function ortRawProducts(xs: RawSide, ys: RawSide | undefined, rows: numbe
     const { bytes, outputs } = rawProductsModel(xs.cols, yCols, centredFlags(xs, ys));
     const cols = { x: xs.cols, y: yCols };
     const dims = rawProductPairs(xs.cols.length, yCols.length).map(([a, b]) => [cols[a.side][a.i], cols[b.side][b.i]]);
-    // As the moment sessions: no arena, no memory pattern (see ortBlockMoments).
-    cached = { session: new OrtSession(ort, bytes, outputs, false, false), dims, spare: [] };
+    cached = { session: new OrtSession(ort, bytes, outputs, PRODUCT_SESSION), dims, spare: [] };
     rawSessions.set(key, cached);
   }
   const { session, dims, spare } = cached;
@@ -732,8 +850,8 @@ export interface RawPairNorms {
   b: { side: 'x' | 'y'; i: number };
   /** ||a^T b||_F^2. */
   normSquared: number;
-  /** (a^T b) u_b, for u_b the sums passed for b. */
-  v: Float64Array;
+  /** u_a^T (a^T b) u_b, for u_a, u_b the column sums of a and b. */
+  sumProduct: number;
   /** trace(a^T a), for a Gram (a = b). */
   trace?: number;
 }
@@ -759,8 +877,7 @@ export function ortRawNorms(
   let session = normSessions.get(key);
   if (!session) {
     const { bytes, outputs } = rawNormsModel(xs.cols, ys?.cols ?? [], centredFlags(xs, ys), yAsX);
-    // As the moment sessions: no arena, no memory pattern (see ortBlockMoments).
-    session = new OrtSession(ort, bytes, outputs, false, false);
+    session = new OrtSession(ort, bytes, outputs, PRODUCT_SESSION);
     normSessions.set(key, session);
   }
   const feeds = rawFeeds(xs, ys, rows);
@@ -777,7 +894,7 @@ export function ortRawNorms(
   const pairs = rawProductPairs(xs.cols.length, ys?.cols.length ?? 0).map(([a, b]) => {
     const k = pairTag(asX(a, yAsX), asX(b, yAsX));
     const gram = a.side === b.side && a.i === b.i;
-    return { a, b, normSquared: out[`n${k}`][0], v: out[`v${k}`], ...(gram ? { trace: out[`t${k}`][0] } : {}) };
+    return { a, b, normSquared: out[`n${k}`][0], sumProduct: out[`q${k}`][0], ...(gram ? { trace: out[`t${k}`][0] } : {}) };
   });
   return { sums: { x: sumsOf('x', xs), y: sumsOf('y', ys) }, pairs };
 }

@@ -345,6 +345,20 @@ describe('CrossMoments on onnxruntime, one batch reduced to norms', () => {
     assert.throws(() => m.add(xs, ys), /second batch/);
   });
 
+  it('wide Grams from their upper blocks (2, 3 and 4 pieces), raw and centred: within 4e-6 of float64', { skip }, () => {
+    const n = 900;
+    const x0 = gaussianMatrix(n, 37, 57);
+    // Low rank plus noise, so each Gram's off-diagonal blocks carry most of its norm.
+    const wide = (cols: number, seed: number, by: number) =>
+      offset(hstack(multiply(x0, gaussianMatrix(37, cols - 40, seed)), gaussianMatrix(n, 40, seed + 1)), by);
+    // 900 columns are 4 pieces, 650 are 3, 520 and 420 (centred in the graph) 2.
+    const xs = [wide(900, 58, 0.5), wide(650, 60, 3)];
+    const ys = [wide(520, 62, -2), wide(420, 64, 1000)];
+    const m = oneBatch(xs, ys);
+    assert.notEqual(m.scale('y', 1), 1, 'the shifted representation went centred');
+    sameNorms(m, xs, ys, 4e-6);
+  });
+
   it('a list against itself: norms of pairs below the diagonal are those above it', { skip }, () => {
     const n = 5000;
     const x0 = gaussianMatrix(n, 20, 61);
@@ -387,7 +401,12 @@ describe('CrossMoments on onnxruntime, one batch reduced to norms', () => {
       graph.input!.map((i) => i.name).filter((name) => /^[xy]\d$/.test(name!)),
       ['x0', 'x1', 'y1'],
     );
-    assert.equal(graph.node!.filter((node) => node.opType === 'Gemm').length, 6);
+    // Each representation is transposed once, the left operand of every product it is in: three
+    // cross products (MatMul) and three Grams (Gemm, each one piece wide).
+    const transposed = graph.node!.filter((node) => node.opType === 'Transpose').map((node) => node.output![0]);
+    assert.deepEqual(transposed.sort(), ['x0T', 'x1T', 'y1T']);
+    const products = graph.node!.filter((node) => ['MatMul', 'Gemm'].includes(node.opType!) && transposed.includes(node.input![0]));
+    assert.deepEqual(products.map((node) => node.opType).sort(), ['Gemm', 'Gemm', 'Gemm', 'MatMul', 'MatMul', 'MatMul']);
   });
 
   it('more rows than one run takes stay on the products path, within 2e-6 of float64', { skip }, () => {

@@ -796,7 +796,7 @@ function centredNorms(pairs: RawPairNorms[], sumOf: (o: RawPairNorms['a']) => Fl
   const self = pairs.every((p) => p.a.side === 'x' && p.b.side === 'x');
   for (const p of pairs) {
     const [sa, sb] = [sumOf(p.a), sumOf(p.b)];
-    const normSquared = Math.max(0, p.normSquared - (2 / n) * dot(sa, p.v) + (dot(sa, sa) * dot(sb, sb)) / (n * n));
+    const normSquared = Math.max(0, p.normSquared - (2 / n) * p.sumProduct + (dot(sa, sa) * dot(sb, sb)) / (n * n));
     if (self || p.a.side !== p.b.side) out.cross.set(`${p.a.i} ${p.b.i}`, normSquared);
     if (p.trace !== undefined) out.grams.set(`${p.a.side}${p.a.i}`, { trace: p.trace - dot(sa, sa) / n, normSquared });
   }
