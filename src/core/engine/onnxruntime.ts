@@ -679,12 +679,12 @@ function weightedSum(m: string, sa: string, sb: string, nodes: Nodes): string {
 }
 
 /**
- * The trace of the w x w block on the left of the w x width matrix m (float64): every
- * (width + 1)-th value of m flattened, w values read (a Mul by EyeLike read and wrote all of a
- * Gram, ~80 ms of the 6x6 benchmark's run). Returns its name.
+ * The trace of the square float64 matrix m (w x w): every (w + 1)-th value of it flattened, w
+ * values read (a Mul by EyeLike read and wrote all of a Gram, ~80 ms of the 6x6 benchmark's
+ * run). Returns its name.
  */
-function leftTrace(m: string, w: number, width: number, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): string {
-  g.inits.push(int64Init(`${m}d`, [0]), int64Init(`${m}de`, [w * width]), int64Init(`${m}ds`, [width + 1]));
+function trace(m: string, w: number, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): string {
+  g.inits.push(int64Init(`${m}d`, [0]), int64Init(`${m}de`, [w * w]), int64Init(`${m}ds`, [w + 1]));
   g.nodes.push(
     { opType: 'Reshape', input: [m, 'flat'], output: [`${m}f`] },
     { opType: 'Slice', input: [`${m}f`, `${m}d`, `${m}de`, 'axis0', `${m}ds`], output: [`${m}g`] },
@@ -693,50 +693,43 @@ function leftTrace(m: string, w: number, width: number, g: { nodes: Nodes; inits
   return `${m}t`;
 }
 
-/** Rows or columns [start, end) of `m` (axis 'axis0' or 'axis1'), as `out`; returns `out`. */
-function sliced(m: string, start: number, end: number, axis: string, out: string, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): string {
-  g.inits.push(int64Init(`${out}s`, [start]), int64Init(`${out}e`, [end]));
-  g.nodes.push({ opType: 'Slice', input: [m, `${out}s`, `${out}e`, axis], output: [out] });
-  return out;
+/** m cut along its first axis into parts of the given sizes (one part: m itself); returns their names. */
+function splitRows(m: string, sizes: number[], g: { nodes: Nodes; inits: onnx.ITensorProto[] }): string[] {
+  if (sizes.length === 1) return [m];
+  const parts = sizes.map((_, r) => `${m}p${r}`);
+  g.inits.push(int64Init(`${m}ps`, sizes));
+  g.nodes.push({ opType: 'Split', input: [m, `${m}ps`], output: parts, attribute: [{ name: 'axis', type: INT, i: 0 }] });
+  return parts;
 }
 
 /**
  * The Gram x^T x of x ([rows, c]) reduced as pairNorms reduces a product, with its trace `t<k>`,
  * from the blocks on and above its diagonal only: with s pieces (symmetricPieces) that is
- * (s + 1) / 2s of the multiply-adds, 62.5% for 1000 columns. Block row r is R_r = x^T[r] x^T[r:]^T
- * (the piece's rows of x^T against every row from the piece's first on; both operands rows of
- * one transpose, the fast a b^T kernel), and its first w_r columns are the diagonal block E_r.
- * Then ||G||^2 = 2 sum ||R_r||^2 - sum ||E_r||^2, s^T G s = 2 sum s_r^T R_r s[r:] - sum s_r^T E_r
- * s_r, trace G = sum trace E_r. 1000 columns at 10,000 rows: 113-119 ms against 155-160 for the
- * whole Gram here, slices of x^T included.
+ * (s + 1) / 2s of the multiply-adds, 62.5% for 1000 columns. The pieces are row ranges of x^T
+ * (one Split of the transpose), block (a, b) their a b^T product: the fast kernel, no operand
+ * copied again. Then ||G||^2 = sum_a ||G_aa||^2 + 2 sum_{a<b} ||G_ab||^2, s^T G s likewise with
+ * s_a^T G_ab s_b, trace G = sum_a trace G_aa. 1000 columns at 10,000 rows: 113-119 ms against
+ * 155-160 for the whole Gram here.
  */
 function gramNorms(k: string, x: string, c: number, sums: string, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): onnx.IValueInfoProto[] {
-  const xT = transposed(g.nodes, x);
-  const terms = { nR: [] as string[], nE: [] as string[], qR: [] as string[], qE: [] as string[], t: [] as string[] };
-  symmetricPieces([c]).forEach(({ start, width: w }, r) => {
-    const id = `${k}r${r}`;
-    const rest = start === 0 ? xT : sliced(xT, start, c, 'axis0', `${id}x`, g);
-    const piece = w === c - start ? rest : sliced(rest, 0, w, 'axis0', `${id}a`, g);
-    g.nodes.push(
-      { opType: 'Gemm', input: [piece, rest], output: [`${id}P`], attribute: [{ name: 'transB', type: INT, i: 1 }] },
-      {
-        opType: 'Cast',
-        input: [`${id}P`],
-        output: [`${id}D`],
-        attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }],
-      },
-    );
-    const D = `${id}D`;
-    const diagonal = w === c - start ? D : sliced(D, 0, w, 'axis1', `${id}E`, g);
-    const sRest = start === 0 ? sums : sliced(sums, start, c, 'axis0', `${id}s`, g);
-    const sOwn = w === c - start ? sRest : sliced(sRest, 0, w, 'axis0', `${id}o`, g);
-    terms.nR.push(squaredNorm(D, g.nodes));
-    terms.nE.push(diagonal === D ? terms.nR[r] : squaredNorm(diagonal, g.nodes));
-    terms.qR.push(weightedSum(D, sOwn, sRest, g.nodes));
-    terms.qE.push(diagonal === D ? terms.qR[r] : weightedSum(diagonal, sOwn, sOwn, g.nodes));
-    terms.t.push(leftTrace(D, w, c - start, g));
-  });
-  g.nodes.push(...twiceLess(terms.nR, terms.nE, `n${k}`), ...twiceLess(terms.qR, terms.qE, `q${k}`), {
+  const widths = symmetricPieces([c]).map((p) => p.width);
+  const pieces = splitRows(transposed(g.nodes, x), widths, g);
+  const sumPieces = splitRows(sums, widths, g);
+  const terms = { diagonal: { n: [] as string[], q: [] as string[] }, above: { n: [] as string[], q: [] as string[] }, t: [] as string[] };
+  pieces.forEach((pa, a) =>
+    pieces.slice(a).forEach((pb, d) => {
+      const D = `${k}b${a}_${a + d}`;
+      g.nodes.push(
+        { opType: 'Gemm', input: [pa, pb], output: [`${D}P`], attribute: [{ name: 'transB', type: INT, i: 1 }] },
+        { opType: 'Cast', input: [`${D}P`], output: [D], attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }] },
+      );
+      const place = d === 0 ? terms.diagonal : terms.above;
+      place.n.push(squaredNorm(D, g.nodes));
+      place.q.push(weightedSum(D, sumPieces[a], sumPieces[a + d], g.nodes));
+      if (d === 0) terms.t.push(trace(D, widths[a], g));
+    }),
+  );
+  g.nodes.push(...symmetricSum(terms.diagonal.n, terms.above.n, `n${k}`), ...symmetricSum(terms.diagonal.q, terms.above.q, `q${k}`), {
     opType: 'Sum',
     input: terms.t,
     output: [`t${k}`],
@@ -744,13 +737,14 @@ function gramNorms(k: string, x: string, c: number, sums: string, g: { nodes: No
   return [doubleValueInfo(`n${k}`, []), doubleValueInfo(`q${k}`, []), doubleValueInfo(`t${k}`, [])];
 }
 
-/** Nodes writing 2 sum(rows) - sum(diagonals) as `out`: a symmetric matrix's sum from its upper block rows. */
-function twiceLess(rows: string[], diagonals: string[], out: string): Nodes {
+/** Nodes writing sum(diagonal) + 2 sum(above) as `out`: a symmetric matrix's sum from its upper blocks. */
+function symmetricSum(diagonal: string[], above: string[], out: string): Nodes {
+  if (above.length === 0) return [{ opType: 'Sum', input: diagonal, output: [out] }];
   return [
-    { opType: 'Sum', input: rows, output: [`${out}R`] },
-    { opType: 'Sum', input: diagonals, output: [`${out}E`] },
-    { opType: 'Add', input: [`${out}R`, `${out}R`], output: [`${out}2`] },
-    { opType: 'Sub', input: [`${out}2`, `${out}E`], output: [out] },
+    { opType: 'Sum', input: diagonal, output: [`${out}d`] },
+    { opType: 'Sum', input: above, output: [`${out}a`] },
+    { opType: 'Add', input: [`${out}a`, `${out}a`], output: [`${out}2`] },
+    { opType: 'Add', input: [`${out}d`, `${out}2`], output: [out] },
   ];
 }
 
