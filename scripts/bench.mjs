@@ -26,6 +26,14 @@ if (unknown.length) {
 const names = wanted.length ? wanted : all;
 // A fresh clone has no results folder (it is ignored by git); each benchmark writes into it.
 mkdirSync(resultsDir, { recursive: true });
+// The peers benchmark times the `prunescope` command, which runs the bundle in dist/: built from
+// the sources as they are now, or it times whatever was built last (session 13 found its compare
+// row measuring code two commits old).
+const build = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+if (build.status !== 0) {
+  console.error('npm run build failed; the benchmarks did not run');
+  process.exit(1);
+}
 
 const outcomes = [];
 for (const name of names) {

@@ -492,30 +492,37 @@ export interface RawSide {
  * Products of rows as they are, in one session run (issue 15): no centring, so no copy of those
  * rows; a representation marked in `centred` is centred and scaled first, as in
  * blockMomentsModel. `yCols` empty (a list against itself): X_i^T X_j for i <= j, in that order.
- * Else X_i^T Y_j for every pair, then each X_i^T X_i, then each Y_j^T Y_j, all full squares and
- * rectangles. Whoever asks decides which rows are safe to multiply uncentred (CrossMoments
- * does, from the first rows it sees).
+ * Else X_i^T Y_j for every pair, then each X_i^T X_i, then each Y_j^T Y_j, each Gram as its upper
+ * blocks (gramBlocks: the pieces of symmetricPieces, block (a, b) for a <= b in that order, as
+ * blockMomentsModel lays them out). Whoever asks decides which rows are safe to multiply
+ * uncentred (CrossMoments does, from the first rows it sees). Returns each output's dims too.
  */
 export function rawProductsModel(
   xCols: number[],
   yCols: number[],
   centred: { x: boolean[]; y: boolean[] },
-): { bytes: Uint8Array; outputs: string[] } {
+): { bytes: Uint8Array; outputs: string[]; dims: number[][] } {
   const { nodes, inputs, names } = rawOperands(xCols, yCols, centred);
-  const outputs = rawProductPairs(xCols.length, yCols.length).map(([a, b]) => {
-    const out = `${a.side}${a.i}_${b.side}${b.i}`;
-    gemmT(nodes, names[a.side][a.i], names[b.side][b.i], out);
-    return out;
-  });
-  return {
-    bytes: rawGraph(
-      'raw-products',
-      nodes,
-      inputs,
-      outputs.map((o) => floatValueInfo(o, ['a', 'b'])),
-    ),
-    outputs,
-  };
+  const g = { nodes, inits: [] as onnx.ITensorProto[] };
+  const cols = { x: xCols, y: yCols };
+  const outputs: string[] = [];
+  const dims: number[][] = [];
+  for (const [a, b] of rawProductPairs(xCols.length, yCols.length)) {
+    const [p, q] = [cols[a.side][a.i], cols[b.side][b.i]];
+    const name = `${a.side}${a.i}_${b.side}${b.i}`;
+    if (yCols.length === 0 || a.side !== b.side) {
+      gemmT(nodes, names[a.side][a.i], names[b.side][b.i], name);
+      outputs.push(name);
+      dims.push([p, q]);
+      continue;
+    }
+    for (const block of gramBlocks(names[a.side][a.i], p, name, g)) {
+      outputs.push(block.name);
+      dims.push([block.h, block.w]);
+    }
+  }
+  const infos = outputs.map((o) => floatValueInfo(o, ['a', 'b']));
+  return { bytes: rawGraph('raw-products', nodes, inputs, infos, g.inits), outputs, dims };
 }
 
 /** The inputs x0.., y0.. of the raw graphs and the names to multiply: centred ones centred in the graph, a y in yAsX its x. */
@@ -704,37 +711,56 @@ function splitRows(m: string, sizes: number[], g: { nodes: Nodes; inits: onnx.IT
 
 /**
  * The Gram x^T x of x ([rows, c]) reduced as pairNorms reduces a product, with its trace `t<k>`,
- * from the blocks on and above its diagonal only: with s pieces (symmetricPieces) that is
- * (s + 1) / 2s of the multiply-adds, 62.5% for 1000 columns. The pieces are row ranges of x^T
- * (one Split of the transpose), block (a, b) their a b^T product: the fast kernel, no operand
- * copied again. Then ||G||^2 = sum_a ||G_aa||^2 + 2 sum_{a<b} ||G_ab||^2, s^T G s likewise with
- * s_a^T G_ab s_b, trace G = sum_a trace G_aa. 1000 columns at 10,000 rows: 113-119 ms against
- * 155-160 for the whole Gram here.
+ * from the blocks on and above its diagonal only (gramBlocks): ||G||^2 = sum_a ||G_aa||^2 +
+ * 2 sum_{a<b} ||G_ab||^2, s^T G s likewise with s_a^T G_ab s_b, trace G = sum_a trace G_aa.
  */
 function gramNorms(k: string, x: string, c: number, sums: string, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): onnx.IValueInfoProto[] {
   const widths = symmetricPieces([c]).map((p) => p.width);
-  const pieces = splitRows(transposed(g.nodes, x), widths, g);
   const sumPieces = splitRows(sums, widths, g);
   const terms = { diagonal: { n: [] as string[], q: [] as string[] }, above: { n: [] as string[], q: [] as string[] }, t: [] as string[] };
-  pieces.forEach((pa, a) =>
-    pieces.slice(a).forEach((pb, d) => {
-      const D = `${k}b${a}_${a + d}`;
-      g.nodes.push(
-        { opType: 'Gemm', input: [pa, pb], output: [`${D}P`], attribute: [{ name: 'transB', type: INT, i: 1 }] },
-        { opType: 'Cast', input: [`${D}P`], output: [D], attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }] },
-      );
-      const place = d === 0 ? terms.diagonal : terms.above;
-      place.n.push(squaredNorm(D, g.nodes));
-      place.q.push(weightedSum(D, sumPieces[a], sumPieces[a + d], g.nodes));
-      if (d === 0) terms.t.push(trace(D, widths[a], g));
-    }),
-  );
+  for (const block of gramBlocks(x, c, `G${k}`, g)) {
+    const D = `${block.name}D`;
+    g.nodes.push({
+      opType: 'Cast',
+      input: [block.name],
+      output: [D],
+      attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }],
+    });
+    const place = block.a === block.b ? terms.diagonal : terms.above;
+    place.n.push(squaredNorm(D, g.nodes));
+    place.q.push(weightedSum(D, sumPieces[block.a], sumPieces[block.b], g.nodes));
+    if (block.a === block.b) terms.t.push(trace(D, block.h, g));
+  }
   g.nodes.push(...symmetricSum(terms.diagonal.n, terms.above.n, `n${k}`), ...symmetricSum(terms.diagonal.q, terms.above.q, `q${k}`), {
     opType: 'Sum',
     input: terms.t,
     output: [`t${k}`],
   });
   return [doubleValueInfo(`n${k}`, []), doubleValueInfo(`q${k}`, []), doubleValueInfo(`t${k}`, [])];
+}
+
+/**
+ * The float32 blocks on and above the diagonal of the Gram x^T x (x is [rows, c]), named
+ * `<prefix>u<a>b<b>`: the pieces are row ranges of x^T (symmetricPieces; one Split of the
+ * transpose), block (a, b) their a b^T product, the fast kernel with no operand copied again.
+ * With s pieces that is (s + 1) / 2s of the multiply-adds, 62.5% for 1000 columns: 113-119 ms
+ * against 155-160 for the whole Gram here at 10,000 rows.
+ */
+function gramBlocks(
+  x: string,
+  c: number,
+  prefix: string,
+  g: { nodes: Nodes; inits: onnx.ITensorProto[] },
+): { name: string; a: number; b: number; h: number; w: number }[] {
+  const widths = symmetricPieces([c]).map((p) => p.width);
+  const pieces = splitRows(transposed(g.nodes, x), widths, g);
+  return pieces.flatMap((pa, a) =>
+    pieces.slice(a).map((pb, d) => {
+      const name = `${prefix}u${a}b${a + d}`;
+      g.nodes.push({ opType: 'Gemm', input: [pa, pb], output: [name], attribute: [{ name: 'transB', type: INT, i: 1 }] });
+      return { name, a, b: a + d, h: widths[a], w: widths[a + d] };
+    }),
+  );
 }
 
 /** Nodes writing sum(diagonal) + 2 sum(above) as `out`: a symmetric matrix's sum from its upper blocks. */
@@ -815,9 +841,7 @@ export function ortRawProducts(xs: RawSide, ys: RawSide | undefined, rows: numbe
   const key = rawKey(xs, ys);
   let cached = rawSessions.get(key);
   if (!cached) {
-    const { bytes, outputs } = rawProductsModel(xs.cols, yCols, centredFlags(xs, ys));
-    const cols = { x: xs.cols, y: yCols };
-    const dims = rawProductPairs(xs.cols.length, yCols.length).map(([a, b]) => [cols[a.side][a.i], cols[b.side][b.i]]);
+    const { bytes, outputs, dims } = rawProductsModel(xs.cols, yCols, centredFlags(xs, ys));
     cached = { session: new OrtSession(ort, bytes, outputs, PRODUCT_SESSION), dims, spare: [] };
     rawSessions.set(key, cached);
   }

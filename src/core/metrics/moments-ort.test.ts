@@ -238,6 +238,15 @@ describe('CrossMoments on onnxruntime, raw products', () => {
     assert.equal(one.moments.rawProducts, true);
   });
 
+  it('wide Grams multiplied as their upper blocks (2, 3 and 4 pieces), over two batches: within 2e-6 of float64', { skip }, () => {
+    const n = 800;
+    const x0 = gaussianMatrix(n, 37, 26);
+    // Low rank plus noise, so each Gram's off-diagonal blocks carry much of its norm.
+    const wide = (cols: number, seed: number) => hstack(multiply(x0, gaussianMatrix(37, cols - 40, seed)), gaussianMatrix(n, 40, seed + 1));
+    const acc = againstFloat64([wide(1000, 27), wide(800, 29)], [wide(520, 31), x0], [450], 2e-6);
+    assert.equal(acc.moments.rawProducts, true);
+  });
+
   it('a representation far from zero mean is centred on its way in while the rest go raw', { skip }, () => {
     // Multiplied raw, 1000 + N(0, 1) would lose about 20 bits of its centred products in
     // float32 and miss these values by far more than the tolerance.

@@ -537,17 +537,21 @@ export class CrossMoments {
     this.ys.forEach((r, j) => addInto(r.sum, sy[j]));
   }
 
-  /** rawProductsModel's non-self outputs (pairs, then x Grams, then y Grams) into the sums. */
+  /**
+   * rawProductsModel's non-self outputs (pairs, then x Grams, then y Grams, each Gram as its upper
+   * blocks) into the sums. The first batch's cross products are kept as they came; Grams go into
+   * float64 upper triangles, the rest of them never written (readers mirror the upper one).
+   */
   private addRawPairs(out: Float32Array[], first: boolean): void {
     const nx = this.xs.length;
     const ny = this.ys.length;
-    if (first) {
-      this.crossStore = this.xs.map((_, i) => out.slice(i * ny, (i + 1) * ny));
-      [...this.xs, ...this.ys].forEach((r, k) => (r.gram = out[nx * ny + k]));
-      return;
+    if (first) this.crossStore = this.xs.map((_, i) => out.slice(i * ny, (i + 1) * ny));
+    else this.cross.forEach((row, i) => row.forEach((acc, j) => addInto(acc, out[i * ny + j])));
+    let k = nx * ny;
+    for (const r of [...this.xs, ...this.ys]) {
+      const s = symmetricPieces([r.cols]).length;
+      addUpperGram(out.slice(k, (k += (s * (s + 1)) / 2)), r);
     }
-    this.cross.forEach((row, i) => row.forEach((acc, j) => addInto(acc, out[i * ny + j])));
-    [...this.xs, ...this.ys].forEach((r, k) => addInto(gramOf(r), out[nx * ny + k]));
   }
 
   /** The centred norms of a batch reduced in the graph (addRawNorms); then nothing else is kept. */
