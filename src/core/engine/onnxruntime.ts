@@ -572,11 +572,11 @@ const SUM_GROUP = 128;
  * [groups, SUM_GROUP, cols], summed in float32 per group of SUM_GROUP rows, then in float64 with
  * `<id>r`, the float64 sums of the rows left over); for one centred, given as input `u<side><i>`.
  * Per pair k, P_k = a^T b in float32 as there, then in float64 its squared Frobenius norm `n<k>`
- * and `q<k>` = s_a^T P_k s_b; for a Gram (a = b, from its upper blocks: gramNorms) also its trace
- * `t<k>`. Then ||P - s_a s_b^T / n||^2 = n_k - 2 q_k / n + |s_a|^2 |s_b|^2 / n^2. No product leaves the graph: each is freed when
- * reduced, so its memory serves the next one, where returned products were ~72 MB of fresh
- * memory for the 6x6 benchmark matrix; the sums took ~15 ms on two threads there against
- * ~80 ms for a float64 pass in JS, within 3e-8 of it.
+ * and `q<k>` = s_a^T P_k s_b; for a Gram (a = b, from its upper blocks: gramNorms) also its
+ * trace `t<k>`. Then ||P - s_a s_b^T / n||^2 = n_k - 2 q_k / n + |s_a|^2 |s_b|^2 / n^2. No
+ * product leaves the graph: each is freed when reduced, so its memory serves the next one,
+ * where returned products were ~72 MB of fresh memory for the 6x6 benchmark matrix; the sums
+ * took ~15 ms on two threads there against ~80 ms for a float64 pass in JS, within 3e-8 of it.
  */
 export function rawNormsModel(
   xCols: number[],
@@ -616,7 +616,8 @@ export function rawNormsModel(
 /**
  * Pairs with the same left operand next to each other (stable otherwise): its transpose (gemmT)
  * is then freed after its last product, before the next one is made, instead of every one
- * living until the Grams at the end (peak memory of the 6x6 benchmark 498-515 MB against 548-596).
+ * living until the Grams at the end (peak memory of the 6x6 benchmark 498-515 MB against 548-596,
+ * measured before the Grams went as blocks).
  */
 function byLeftOperand(pairs: Operand[][]): Operand[][] {
   const tag = (o: Operand) => `${o.side}${String(o.i).padStart(6, '0')}`;
