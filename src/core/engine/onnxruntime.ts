@@ -296,21 +296,38 @@ function transposed(nodes: Nodes, a: string): string {
   return at;
 }
 
+/** One block of a symmetric product: rows of piece a against piece b, a <= b (see upperBlocks). */
+interface UpperBlock {
+  name: string;
+  a: number;
+  b: number;
+  h: number;
+  w: number;
+}
+
 /**
- * piece_a^T piece_b for every pair of pieces a <= b, each its own Gemm and graph output; returns
- * the output names. One Gemm per upper block row (piece_a^T times the concatenated pieces from
- * a on) ran near the same speed, but each concatenation copied up to every column of the block
- * afresh: ~490 MB of new memory per 2048-row block of two challenge networks side by side, which
- * `prunescope compare` paid in page faults (about 0.3 s of system time, and 100 MB of peak memory).
+ * piece_a^T piece_b for every pair of pieces a <= b, each its own Gemm and graph output named
+ * `<prefix>u<a>b<b>`. The pieces come as row ranges of transposes (transposedPieces), so each
+ * block is an a b^T product: the fast kernel, with no operand copied again. One Gemm per upper
+ * block row (piece_a^T times the concatenated pieces from a on) ran near the same speed, but each
+ * concatenation copied up to every column of the block afresh: ~490 MB of new memory per
+ * 2048-row block of two challenge networks side by side, which `prunescope compare` paid in page
+ * faults (about 0.3 s of system time, and 100 MB of peak memory).
  */
-function upperBlocks(nodes: Nodes, pieces: string[], prefix: string): string[] {
-  return pieces.flatMap((p, a) =>
-    pieces.slice(a).map((q, k) => {
-      const out = `${prefix}u${a}b${a + k}`;
-      gemmT(nodes, p, q, out);
-      return out;
+function upperBlocks(nodes: Nodes, pieces: { name: string; width: number }[], prefix: string): UpperBlock[] {
+  return pieces.flatMap((pa, a) =>
+    pieces.slice(a).map((pb, d) => {
+      const name = `${prefix}u${a}b${a + d}`;
+      nodes.push({ opType: 'Gemm', input: [pa.name, pb.name], output: [name], attribute: [{ name: 'transB', type: INT, i: 1 }] });
+      return { name, a, b: a + d, h: pa.width, w: pb.width };
     }),
   );
+}
+
+/** x ([rows, c]) as symmetricPieces cuts it, each piece transposed: one Transpose, then one Split of its rows. */
+function transposedPieces(x: string, c: number, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): { name: string; width: number }[] {
+  const widths = symmetricPieces([c]).map((p) => p.width);
+  return splitRows(transposed(g.nodes, x), widths, g).map((name, k) => ({ name, width: widths[k] }));
 }
 
 /** Input `id` ([rows, c]) centred by its shift `m<id>` and scaled by `s<id>`: the nodes and inputs; returns the centred name. */
@@ -325,7 +342,6 @@ function centreInput(id: string, c: number, nodes: Nodes, inputs: onnx.IValueInf
 
 /** Builds the centring of one side; returns each representation's centred tensor and its pieces. */
 function centreSide(side: string, cols: number[], g: { nodes: Nodes; inputs: onnx.IValueInfoProto[]; inits: onnx.ITensorProto[] }) {
-  const ps = symmetricPieces(cols);
   return cols.map((c, l) => {
     const id = `${side}${l}`;
     g.inputs.push(floatValueInfo(id, ['rows', c]));
@@ -336,12 +352,7 @@ function centreSide(side: string, cols: number[], g: { nodes: Nodes; inputs: onn
       output: [`sum${id}`],
       attribute: [{ name: 'keepdims', type: INT, i: 0 }],
     });
-    const widths = ps.filter((p) => p.rep === l).map((p) => p.width);
-    if (widths.length === 1) return { centred: `c${id}`, pieces: [`c${id}`] };
-    const pieces = widths.map((_, k) => `c${id}p${k}`);
-    g.inits.push(int64Init(`split${id}`, widths));
-    g.nodes.push({ opType: 'Split', input: [`c${id}`, `split${id}`], output: pieces, attribute: [{ name: 'axis', type: INT, i: 1 }] });
-    return { centred: `c${id}`, pieces };
+    return { centred: `c${id}`, pieces: transposedPieces(`c${id}`, c, g) };
   });
 }
 
@@ -360,12 +371,15 @@ export function blockMomentsModel(xCols: number[], yCols: number[]): { bytes: Ui
   const xs = centreSide('x', xCols, g);
   const ys = self ? [] : centreSide('y', yCols, g);
   const outputs: string[] = [];
+  const names = (blocks: UpperBlock[]) => blocks.map((b) => b.name);
   if (self)
     outputs.push(
-      ...upperBlocks(
-        g.nodes,
-        xs.flatMap((r) => r.pieces),
-        'self',
+      ...names(
+        upperBlocks(
+          g.nodes,
+          xs.flatMap((r) => r.pieces),
+          'self',
+        ),
       ),
     );
   else {
@@ -375,7 +389,7 @@ export function blockMomentsModel(xCols: number[], yCols: number[]): { bytes: Ui
         outputs.push(`cross${i}_${j}`);
       }),
     );
-    [...xs, ...ys].forEach((r, k) => outputs.push(...upperBlocks(g.nodes, r.pieces, `g${k}`)));
+    [...xs, ...ys].forEach((r, k) => outputs.push(...names(upperBlocks(g.nodes, r.pieces, `g${k}`))));
   }
   outputs.push(...[...xCols.map((_, l) => `sumx${l}`), ...yCols.map((_, l) => `sumy${l}`)]);
   const model = onnx.ModelProto.create({
@@ -662,28 +676,28 @@ function pairNorms(k: string, sa: string, sb: string, nodes: Nodes): onnx.IValue
     output: [`D${k}`],
     attribute: [{ name: 'to', type: INT, i: onnx.TensorProto.DataType.DOUBLE }],
   });
-  const [n, q] = [squaredNorm(`D${k}`, nodes), weightedSum(`D${k}`, sa, sb, nodes)];
-  nodes.push({ opType: 'Identity', input: [n], output: [`n${k}`] }, { opType: 'Identity', input: [q], output: [`q${k}`] });
+  squaredNorm(`D${k}`, nodes, `n${k}`);
+  weightedSum(`D${k}`, sa, sb, nodes, `q${k}`);
   return [doubleValueInfo(`n${k}`, []), doubleValueInfo(`q${k}`, [])];
 }
 
-/** ||m||_F^2 as a scalar; returns its name. */
-function squaredNorm(m: string, nodes: Nodes): string {
-  nodes.push({ opType: 'ReduceSumSquare', input: [m], output: [`${m}n`], attribute: KEEP_NO_DIMS });
-  return `${m}n`;
+/** ||m||_F^2 as a scalar named `out`; returns its name. */
+function squaredNorm(m: string, nodes: Nodes, out = `${m}n`): string {
+  nodes.push({ opType: 'ReduceSumSquare', input: [m], output: [out], attribute: KEEP_NO_DIMS });
+  return out;
 }
 
 /**
- * sa^T m sb as a scalar, for columns sa and sb; returns its name. As a column: MatMul by a 1-D
- * vector took ~5x as long here (40 ms of the 6x6 run).
+ * sa^T m sb as a scalar named `out`, for columns sa and sb; returns its name. As a column: MatMul
+ * by a 1-D vector took ~5x as long here (40 ms of the 6x6 run).
  */
-function weightedSum(m: string, sa: string, sb: string, nodes: Nodes): string {
+function weightedSum(m: string, sa: string, sb: string, nodes: Nodes, out = `${m}q`): string {
   nodes.push(
     { opType: 'MatMul', input: [m, sb], output: [`${m}v`] },
     { opType: 'Mul', input: [`${m}v`, sa], output: [`${m}w`] },
-    { opType: 'ReduceSum', input: [`${m}w`], output: [`${m}q`], attribute: KEEP_NO_DIMS },
+    { opType: 'ReduceSum', input: [`${m}w`], output: [out], attribute: KEEP_NO_DIMS },
   );
-  return `${m}q`;
+  return out;
 }
 
 /**
@@ -741,27 +755,12 @@ function gramNorms(k: string, x: string, c: number, sums: string, g: { nodes: No
 }
 
 /**
- * The float32 blocks on and above the diagonal of the Gram x^T x (x is [rows, c]), named
- * `<prefix>u<a>b<b>`: the pieces are row ranges of x^T (symmetricPieces; one Split of the
- * transpose), block (a, b) their a b^T product, the fast kernel with no operand copied again.
- * With s pieces that is (s + 1) / 2s of the multiply-adds, 62.5% for 1000 columns: 113-119 ms
- * against 155-160 for the whole Gram here at 10,000 rows.
+ * The float32 blocks on and above the diagonal of the Gram x^T x (x is [rows, c]), as
+ * upperBlocks names them: with s pieces that is (s + 1) / 2s of the multiply-adds, 62.5% for
+ * 1000 columns: 113-119 ms against 155-160 for the whole Gram here at 10,000 rows.
  */
-function gramBlocks(
-  x: string,
-  c: number,
-  prefix: string,
-  g: { nodes: Nodes; inits: onnx.ITensorProto[] },
-): { name: string; a: number; b: number; h: number; w: number }[] {
-  const widths = symmetricPieces([c]).map((p) => p.width);
-  const pieces = splitRows(transposed(g.nodes, x), widths, g);
-  return pieces.flatMap((pa, a) =>
-    pieces.slice(a).map((pb, d) => {
-      const name = `${prefix}u${a}b${a + d}`;
-      g.nodes.push({ opType: 'Gemm', input: [pa, pb], output: [name], attribute: [{ name: 'transB', type: INT, i: 1 }] });
-      return { name, a, b: a + d, h: widths[a], w: widths[a + d] };
-    }),
-  );
+function gramBlocks(x: string, c: number, prefix: string, g: { nodes: Nodes; inits: onnx.ITensorProto[] }): UpperBlock[] {
+  return upperBlocks(g.nodes, transposedPieces(x, c, g), prefix);
 }
 
 /** Nodes writing sum(diagonal) + 2 sum(above) as `out`: a symmetric matrix's sum from its upper blocks. */
