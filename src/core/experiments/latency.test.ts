@@ -4,7 +4,8 @@ import { initBackend } from '../backend';
 import { predict } from '../model/forward';
 import type { MLP } from '../model/mlp';
 import { seededRandom } from '../prune/rng';
-import { onnxRuntime } from '../engine/onnxruntime';
+import { onnxRuntime, OrtSession } from '../engine/onnxruntime';
+import { buildOnnxModel, encodeOnnxModel } from '../formats/onnx/write';
 import { baselineSchema, latencySpreadSchema, pointSchema } from '../results/format';
 import {
   csrForward,
@@ -77,6 +78,32 @@ describe('latency', () => {
     if (onnxRuntime()) assert.ok(ms !== null && ms > 0 && Number.isFinite(ms), `got ${ms}`);
     else assert.equal(ms, null);
   });
+  it('onnxruntime computes the same outputs, bit for bit, from the written file (sparse kernels) and from the dense graph it is timed on', (t) => {
+    const ort = onnxRuntime();
+    if (!ort) return t.skip('onnxruntime-node does not load here');
+    const mlp = sparseMlp();
+    // 90% zeros: every kernel is small enough sparse for the writer to store it so.
+    const next = seededRandom(5);
+    for (const l of mlp.layers) for (let i = 0; i < l.weights.length; i++) if (next() < 0.9) l.weights[i] = 0;
+    const written = buildOnnxModel(mlp, 'written');
+    assert.equal(written.graph?.sparseInitializer?.length, mlp.layers.length);
+    const rows = 5;
+    const input = { input: { data: new Float32Array(rows * 12).map(() => next() * 2 - 1), dims: [rows, 12] } };
+    const outputs = [written, buildOnnxModel(mlp, 'timed', { dense: true })].map((m) => {
+      const session = new OrtSession(ort, encodeOnnxModel(m), ['output']);
+      try {
+        return session.run(input).output.data;
+      } finally {
+        session.dispose();
+      }
+    });
+    assert.ok(
+      outputs[0].some((v) => v !== outputs[0][0]),
+      'outputs vary with the input',
+    );
+    assert.deepEqual(new Uint32Array(outputs[0].buffer), new Uint32Array(outputs[1].buffer));
+  });
+
   it('summarizes runs as median, count, fastest and slowest (odd and even counts, any order)', () => {
     // By hand: sorted 1, 2, 3, 9, 60 -> median 3; sorted 2, 4, 10, 30 -> median (4 + 10) / 2 = 7.
     assert.deepEqual(summarizeRuns([9, 1, 60, 3, 2]), { medianMs: 3, runs: 5, minMs: 1, maxMs: 60 });

@@ -73,14 +73,18 @@ export function denseLatencyMs(mlp: MLP, x: Float32Array, n: number, repeats = 7
 }
 
 /**
- * The same batch through onnxruntime running the model as PruneScope writes it to .onnx (sparse
- * initializers for mostly-zero kernels, which onnxruntime densifies when it loads them): what a
- * deployment on onnxruntime sees. Null when onnxruntime-node does not load here.
+ * The same batch through onnxruntime running the model as PruneScope writes it to .onnx: what a
+ * deployment on onnxruntime sees. The session is made from the graph with every kernel stored
+ * dense: the written file stores a mostly-zero kernel as a sparse initializer, which onnxruntime
+ * turns into this same dense tensor when it loads the graph, so the session and its runs are the
+ * same (latency.test.ts checks the outputs agree bit for bit), while encoding the sparse
+ * kernels' int64 indices took up to 0.6 s a point of a sweep. Null when onnxruntime-node does not
+ * load here.
  */
 export function onnxRuntimeLatency(mlp: MLP, x: Float32Array, n: number, repeats = 7): LatencyRuns | null {
   const ort = onnxRuntime();
   if (!ort) return null;
-  const session = new OrtSession(ort, encodeOnnxModel(buildOnnxModel(mlp, 'latency')), ['output']);
+  const session = new OrtSession(ort, encodeOnnxModel(buildOnnxModel(mlp, 'latency', { dense: true })), ['output']);
   try {
     const input = { input: { data: sampleBatch(x, n, mlp.inputSize), dims: [BATCH, ...mlp.inputShape] } };
     const times: number[] = [];

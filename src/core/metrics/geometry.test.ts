@@ -67,7 +67,7 @@ describe('representational geometry curves', () => {
     const g = gaussianMatrix(37, 23, 5);
     const x = { rows: 37, cols: 23, data: Float64Array.from(g.data, (v, i) => (i % 23 === 4 ? 0 : Math.max(0, v))) };
     const apozValues = Array.from({ length: 23 }, (_, j) => [0.2, 0.5, 0.5, 0.9][j % 4]);
-    for (const step of [1, 3, 5, 7]) {
+    for (const step of [1, 3, 5, 7, 13]) {
       const r = apozGeometry(x, apozValues, { step });
       const byHand = (order: number[]) => r.ascending.map((p) => ({ k: p.k, r2: r2FromScratch(x, order.slice(0, p.k), x.cols) }));
       const ids = Array.from({ length: 23 }, (_, j) => j);

@@ -65,22 +65,64 @@ class PairSums {
     this.cross = new Float64Array((m * (m - 1)) / 2);
   }
 
-  /** Adds units: each column holds one unit's activation on the m samples. */
+  /**
+   * Adds units: each column holds one unit's activation on the m samples. Per sample i, the
+   * units active there (ReLU layers leave about half at 0, which add nothing) go into the row of
+   * pairs (i, j > i) in groups of eight, four, two and one, so each pair sum is loaded and stored
+   * once per group: one unit at a time read and wrote the whole ~1 MB triangle (500 samples) per
+   * unit. Curves of layers of 1000, 1000, 500 and 200 units, half their activations 0: 2.47 s
+   * that way, 1.56 s in groups.
+   */
   add(cols: readonly Float64Array[]): void {
-    const { m, s1, s2, cross } = this;
+    const { m, s1, s2 } = this;
     for (const col of cols) {
-      let o = 0;
       for (let i = 0; i < m; i++) {
-        const a = col[i];
-        s1[i] += a;
-        s2[i] += a * a;
-        if (a === 0) {
-          o += m - 1 - i;
-          continue;
-        }
-        for (let j = i + 1; j < m; j++) cross[o++] += a * col[j];
+        s1[i] += col[i];
+        s2[i] += col[i] * col[i];
       }
-      this.k++;
+    }
+    const active: Float64Array[] = [];
+    const weight: number[] = [];
+    for (let i = 0, o = 0; i < m; o += m - 1 - i, i++) {
+      active.length = 0;
+      weight.length = 0;
+      for (const col of cols) {
+        if (col[i] !== 0) {
+          active.push(col);
+          weight.push(col[i]);
+        }
+      }
+      this.addRow(i, o, active, weight);
+    }
+    this.k += cols.length;
+  }
+
+  /** cross[(i, j)] += sum over u of weight[u] * active[u][j], for j > i; the pairs of row i start at o. */
+  private addRow(i: number, o: number, active: Float64Array[], weight: number[]): void {
+    const { m, cross } = this;
+    const base = o - i - 1;
+    let u = 0;
+    for (; u + 7 < active.length; u += 8) {
+      const [c0, c1, c2, c3, c4, c5, c6, c7] = active.slice(u, u + 8);
+      const [w0, w1, w2, w3, w4, w5, w6, w7] = weight.slice(u, u + 8);
+      for (let j = i + 1; j < m; j++)
+        cross[base + j] += w0 * c0[j] + w1 * c1[j] + w2 * c2[j] + w3 * c3[j] + w4 * c4[j] + w5 * c5[j] + w6 * c6[j] + w7 * c7[j];
+    }
+    for (; u + 3 < active.length; u += 4) {
+      const [c0, c1, c2, c3] = [active[u], active[u + 1], active[u + 2], active[u + 3]];
+      const [w0, w1, w2, w3] = [weight[u], weight[u + 1], weight[u + 2], weight[u + 3]];
+      for (let j = i + 1; j < m; j++) cross[base + j] += w0 * c0[j] + w1 * c1[j] + w2 * c2[j] + w3 * c3[j];
+    }
+    if (u + 1 < active.length) {
+      const [c0, c1] = [active[u], active[u + 1]];
+      const [w0, w1] = [weight[u], weight[u + 1]];
+      for (let j = i + 1; j < m; j++) cross[base + j] += w0 * c0[j] + w1 * c1[j];
+      u += 2;
+    }
+    if (u < active.length) {
+      const c = active[u];
+      const w = weight[u];
+      for (let j = i + 1; j < m; j++) cross[base + j] += w * c[j];
     }
   }
 

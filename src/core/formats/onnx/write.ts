@@ -14,11 +14,18 @@ import type { WriteOptions } from '../format';
 export const WRITE_IR_VERSION = 8;
 export const WRITE_OPSET = 13;
 
+/** Whether this machine stores floats little-endian, as ONNX raw data is: then raw data is a plain copy. */
+const LITTLE_ENDIAN = new Uint8Array(new Float32Array([1]).buffer)[3] === 0x3f;
+
 function floatTensor(name: string, dims: number[], values: Float32Array | number[]): onnx.TensorProto {
   const f = values instanceof Float32Array ? values : Float32Array.from(values);
-  const raw = new Uint8Array(f.byteLength);
-  const view = new DataView(raw.buffer);
-  for (let k = 0; k < f.length; k++) view.setFloat32(k * 4, f[k], true);
+  let raw: Uint8Array;
+  if (LITTLE_ENDIAN) raw = new Uint8Array(f.buffer, f.byteOffset, f.byteLength).slice();
+  else {
+    raw = new Uint8Array(f.byteLength);
+    const view = new DataView(raw.buffer);
+    for (let k = 0; k < f.length; k++) view.setFloat32(k * 4, f[k], true);
+  }
   return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
 }
 
