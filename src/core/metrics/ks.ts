@@ -24,10 +24,14 @@ export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number 
   return d;
 }
 
-/** |w| in ascending order with the index each came from; built once per weight array. */
+/** The ascending order of |w| for one weight array, built once per array. */
 interface MagnitudeOrder {
-  abs: Float32Array;
+  /** The index of each weight in that order. */
   index: Uint32Array;
+  /** 1 where a run of equal |w| ends in that order (the next differs, or the array does). */
+  groupEnd: Uint8Array;
+  /** Scratch for one mask read in that order (calls do not overlap: the statistic is synchronous). */
+  inOrder: Uint8Array;
 }
 
 const orders = new WeakMap<ArrayLike<number>, MagnitudeOrder>();
@@ -55,9 +59,9 @@ function magnitudeOrder(weights: ArrayLike<number>): MagnitudeOrder {
     for (let i = 0; i < n; i++) index[i] = i;
     index.sort((a, b) => abs[a] - abs[b] || a - b);
   }
-  const sorted = new Float32Array(n);
-  for (let i = 0; i < n; i++) sorted[i] = abs[index[i]];
-  const order = { abs: sorted, index };
+  const groupEnd = new Uint8Array(n);
+  for (let k = 0; k < n; k++) groupEnd[k] = k === n - 1 || abs[index[k + 1]] !== abs[index[k]] ? 1 : 0;
+  const order = { index, groupEnd, inOrder: new Uint8Array(n) };
   if (typeof weights === 'object') orders.set(weights, order);
   return order;
 }
@@ -65,21 +69,32 @@ function magnitudeOrder(weights: ArrayLike<number>): MagnitudeOrder {
 /**
  * KS statistic between |w| of the weights a keep mask drops (0) and those it keeps (1). The
  * order of |w| is computed once per weight array (an analysis asks for every point of every
- * strategy against the same original weights); each call is then one pass over it.
+ * strategy against the same original weights); each call then reads the mask in that order and
+ * makes one pass over it.
+ *
+ * The gap between the CDFs after a pruned weights and b kept ones is |a / pruned - b / kept|;
+ * the pass tracks it times kept x pruned, a x kept - b x pruned, which moves by +kept or -pruned
+ * per weight: whole numbers, exact in a double below 2^53 (layers under ~94 million weights),
+ * and no division per weight. It is read only where a run of equal |w| ends (see ksStatistic).
+ * The gather first, then the pass over contiguous bytes: the pass that read the mask at random
+ * and divided at each weight took 13 ms per million weights, these two 5 ms.
  */
 export function keepMaskMagnitudeKS(weights: ArrayLike<number>, keep: ArrayLike<number>): number | null {
-  const { abs, index } = magnitudeOrder(weights);
+  const { index, groupEnd, inOrder } = magnitudeOrder(weights);
   const kept = countNonzero(keep);
   const pruned = keep.length - kept;
   if (kept === 0 || pruned === 0) return null;
-  let seenKept = 0;
-  let d = 0;
-  for (let k = 0; k < abs.length;) {
-    const v = abs[k];
-    // Equal values step together (see ksStatistic). No branch on the mask: unit pruning keeps
-    // weights at random with respect to their order here.
-    for (; k < abs.length && abs[k] === v; k++) seenKept += ((keep[index[k]] !== 0) as unknown as number) | 0;
-    d = Math.max(d, Math.abs((k - seenKept) / pruned - seenKept / kept));
+  // No branch on the mask: unit pruning keeps weights at random with respect to this order.
+  for (let k = 0; k < index.length; k++) inOrder[k] = ((keep[index[k]] !== 0) as unknown as number) | 0;
+  const step = kept + pruned;
+  let gap = 0;
+  let widest = 0;
+  for (let k = 0; k < inOrder.length; k++) {
+    gap += kept - inOrder[k] * step;
+    if (groupEnd[k] !== 0) {
+      const g = gap < 0 ? -gap : gap;
+      if (g > widest) widest = g;
+    }
   }
-  return d;
+  return widest / (kept * pruned);
 }
