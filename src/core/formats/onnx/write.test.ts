@@ -11,7 +11,7 @@ import { predict } from '../../model/forward';
 import type { MLP } from '../../model/mlp';
 import { built } from '../../../../test/kits/encode/models';
 import { onnxFormat, readOnnx } from './onnx';
-import { WRITE_IR_VERSION, WRITE_OPSET } from './write';
+import { buildOnnxModel, encodeOnnxModel, WRITE_IR_VERSION, WRITE_OPSET } from './write';
 import { assertClose, randomArray, randomMLP, rng, runOrt, tempDir } from '../../../../test/kits/onnx';
 
 let dir: string;
@@ -167,6 +167,25 @@ describe('ONNX writer', () => {
     assert.equal(gd.sparseInitializer.length, 0);
     assert.ok(Math.abs((await bytes(forced)) - (await bytes(dense))) < 100, `${await bytes(forced)} vs ${await bytes(dense)}`);
     assert.deepEqual((await readOnnx(forced)).layers, pruned.layers);
+  });
+
+  test("the writer's bytes are protobufjs's own, int64 indices and every other int64 included", () => {
+    const mlp = randomMLP([300, 40, 3], ['relu', 'softmax'], 35);
+    const next = rng(36);
+    for (const l of mlp.layers) for (let i = 0; i < l.weights.length; i++) if (next() < 0.8) l.weights[i] = 0;
+    const model = buildOnnxModel(mlp, 'sparse');
+    assert.equal(model.graph?.sparseInitializer?.length, 2, 'both kernels stored sparse');
+    // int64s the fast path must leave to protobufjs: negative, at and past 2^32, and a fraction
+    // protobufjs truncates; 0 and 2^32 - 1 are the fast path's ends.
+    (model.graph as onnx.GraphProto).initializer.push(
+      onnx.TensorProto.create({
+        name: 'extremes',
+        dims: [7],
+        dataType: onnx.TensorProto.DataType.INT64,
+        int64Data: [0, 4294967295, 4294967296, -1, -4294967296, 2 ** 52 + 1, 7.5],
+      }),
+    );
+    assert.deepEqual(Buffer.from(encodeOnnxModel(model)), Buffer.from(onnx.ModelProto.encode(model).finish()));
   });
 
   test('writes are atomic: a failed write leaves no file and no temporary behind', async () => {
