@@ -248,6 +248,10 @@ let browser = null;
 let page = null;
 let finished = false;
 let extHostExit = null;
+/** Extension host exits that window reloads asked for (a test's 'reloading' event): not failures. */
+let expectedExits = 0;
+/** When the last reload was asked for, until the extension host after it reports back. */
+let reloadedAt = null;
 let serverExit = null;
 let pageCrashed = false;
 // What the tests reported so far.
@@ -421,6 +425,16 @@ function onEvent(e) {
     case 'end':
       ended = e;
       break;
+    case 'reloading':
+      // The test reloads the window: its extension host exits, and that exit is not a crash.
+      expectedExits++;
+      reloadedAt = Date.now();
+      console.log(`  ...   ${e.name}: reloading the window (${elapsed()})`);
+      break;
+    case 'resumed':
+      current = e.name;
+      reloadedAt = null;
+      break;
   }
 }
 
@@ -519,11 +533,19 @@ while (!ended) {
     failure = `the VS Code server exited (code ${serverExit.code}, signal ${serverExit.signal})`;
     break;
   }
+  if (extHostExit && expectedExits > 0) {
+    expectedExits--;
+    extHostExit = null;
+  }
   if (extHostExit) {
     // Give the last events a moment to land: the host exits right after run() returns.
     await sleep(500);
     readEvents();
     if (!ended) failure = `the extension host exited (code ${extHostExit.code}) before the tests finished`;
+    break;
+  }
+  if (reloadedAt !== null && Date.now() - reloadedAt > 120_000) {
+    failure = `the window did not come back within 120 s of the reload "${current}" asked for`;
     break;
   }
   if (Date.now() > deadline) {

@@ -28,7 +28,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Asks the browser side for something and waits (at most `timeoutMs`) for its answer. */
 export async function request(req: HarnessRequest, timeoutMs = 30_000): Promise<HarnessResponse> {
   const dir = harnessDir();
-  const n = String(++sequence).padStart(5, '0');
+  // The pid keeps the names of an extension host after a window reload apart from its predecessor's.
+  const n = `${process.pid}-${String(++sequence).padStart(5, '0')}`;
   mkdirSync(join(dir, REQUESTS_DIR), { recursive: true });
   const tmp = join(dir, REQUESTS_DIR, `${n}.tmp`);
   writeFileSync(tmp, JSON.stringify(req));

@@ -13,6 +13,8 @@
 
 export const HARNESS_DIR_ENV = 'PRUNESCOPE_VSCODE_HARNESS';
 export const EVENTS_FILE = 'events.jsonl';
+/** Written by a test that reloads the window (runner.ts `reloadWindow`), read by the runner that starts after. */
+export const RESUME_FILE = 'resume.json';
 export const REQUESTS_DIR = 'requests';
 export const RESPONSES_DIR = 'responses';
 
@@ -22,7 +24,20 @@ export type HarnessEvent =
   | { type: 'pass'; name: string; ms: number }
   | { type: 'fail'; name: string; ms: number; error: string }
   | { type: 'skip'; name: string; reason: string }
-  | { type: 'end'; passed: number; failed: number; skipped: number };
+  | { type: 'end'; passed: number; failed: number; skipped: number }
+  /** The test is reloading the window: its extension host exits, and a new one resumes the run. */
+  | { type: 'reloading'; name: string }
+  /** The extension host after a reload took the run over, starting with the rest of test `name`. */
+  | { type: 'resumed'; name: string };
+
+/** Where a run stands when a test reloads the window: the test, when it started, and the counts so far. */
+export interface ResumeMarker {
+  name: string;
+  started: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+}
 
 export type HarnessRequest =
   /** Saves a screenshot of the workbench as artifacts/vscode/<name>.png. */

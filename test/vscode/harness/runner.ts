@@ -2,20 +2,31 @@
  * A small test runner for the extension host: named async tests run one after another, each
  * bounded by a timeout, and every result goes to the events file that scripts/vscode-test.mjs reads.
  */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { emit, screenshot } from './channel';
+import { emit, harnessDir, screenshot } from './channel';
+import { RESUME_FILE, type ResumeMarker } from './protocol';
 
 export interface TestOptions {
-  /** Upper bound for the test; a test still running then fails. Default 60 s. */
+  /** Upper bound for the test (each half of one that reloads the window); it fails when still running then. Default 60 s. */
   timeoutMs?: number;
+  /**
+   * The test's second half, for a test whose first half ends in `reloadWindow()`: it runs in the
+   * extension host of the window that comes back, before the tests after it.
+   */
+  afterReload?: () => Promise<void> | void;
 }
 
 interface TestCase {
   name: string;
   fn: () => Promise<void> | void;
   timeoutMs: number;
+  afterReload?: () => Promise<void> | void;
 }
+
+type Counts = Pick<ResumeMarker, 'passed' | 'failed' | 'skipped'>;
 
 const registered: TestCase[] = [];
 let currentSuite = '';
@@ -34,7 +45,34 @@ export function suite(name: string, body: () => void): void {
 export function test(name: string, fn: () => Promise<void> | void, options: TestOptions = {}): void {
   const full = currentSuite ? `${currentSuite}: ${name}` : name;
   if (registered.some((t) => t.name === full)) throw new Error(`two tests are named "${full}"`);
-  registered.push({ name: full, fn, timeoutMs: options.timeoutMs ?? 60_000 });
+  registered.push({ name: full, fn, timeoutMs: options.timeoutMs ?? 60_000, afterReload: options.afterReload });
+}
+
+/** The test running now and the run's counts, for `reloadWindow`. */
+let running: { test: TestCase; started: number; counts: Counts } | undefined;
+
+/**
+ * Reloads the window from inside a test declared with `afterReload`, as a person's Developer:
+ * Reload Window does: this extension host ends, and the next one runs the test's `afterReload`,
+ * then the tests after it. Never returns.
+ */
+export async function reloadWindow(): Promise<never> {
+  if (!running?.test.afterReload) throw new Error('reloadWindow() is for tests declared with an afterReload half');
+  const marker: ResumeMarker = { name: running.test.name, started: running.started, ...running.counts };
+  writeFileSync(join(harnessDir(), RESUME_FILE), JSON.stringify(marker));
+  emit({ type: 'reloading', name: running.test.name });
+  await vscode.commands.executeCommand('workbench.action.reloadWindow');
+  // The reload ends this process; the test's timeout fails it if the window never reloads.
+  return new Promise<never>(() => undefined);
+}
+
+/** What a test that reloaded the window left for this extension host, taken so it is read once. */
+function takeResumeMarker(): ResumeMarker | undefined {
+  const file = join(harnessDir(), RESUME_FILE);
+  if (!existsSync(file)) return undefined;
+  const marker = JSON.parse(readFileSync(file, 'utf8')) as ResumeMarker;
+  rmSync(file);
+  return marker;
 }
 
 /**
@@ -66,57 +104,75 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-function withTimeout(t: TestCase): Promise<void> {
+function withTimeout(fn: () => Promise<void> | void, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${t.timeoutMs / 1000} s`)), t.timeoutMs);
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs / 1000} s`)), timeoutMs);
   });
-  return Promise.race([Promise.resolve().then(t.fn), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([Promise.resolve().then(fn), timeout]).finally(() => clearTimeout(timer));
 }
 
 async function closeEditors(): Promise<void> {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 }
 
-/** Runs every registered test; PRUNESCOPE_VSCODE_GREP (substrings, comma-separated) narrows the run. */
-export async function runRegisteredTests(): Promise<{ passed: number; failed: number; skipped: number }> {
+/** Runs one test (or the half of it after a reload), reports it and closes the editors it left. */
+async function runOne(t: TestCase, half: () => Promise<void> | void, started: number, counts: Counts): Promise<void> {
+  running = { test: t, started, counts };
+  let error: string | null = null;
+  try {
+    await withTimeout(half, t.timeoutMs);
+  } catch (err) {
+    error = describe(err);
+  }
+  running = undefined;
+  if (error === null && half === t.fn && t.afterReload)
+    error = 'the test has an afterReload half, but its first half did not reload the window';
+  const ms = Date.now() - started;
+  if (error !== null || process.env.PRUNESCOPE_VSCODE_SCREENSHOTS === 'all') {
+    // The screenshot shows the workbench as the test left it, before its editors are closed.
+    await screenshot(`${error !== null ? 'FAILED-' : ''}${t.name}`).catch(() => undefined);
+  }
+  if (error === null) {
+    counts.passed++;
+    emit({ type: 'pass', name: t.name, ms });
+  } else {
+    counts.failed++;
+    emit({ type: 'fail', name: t.name, ms, error });
+  }
+  await closeEditors().then(undefined, () => undefined);
+}
+
+/**
+ * Runs every registered test, or, in the window a test reloaded, the rest of that test and the
+ * tests after it; PRUNESCOPE_VSCODE_GREP (substrings, comma-separated) narrows the run.
+ */
+export async function runRegisteredTests(): Promise<Counts> {
   const filters = (process.env.PRUNESCOPE_VSCODE_GREP ?? '')
     .split(',')
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
-  const shotEvery = process.env.PRUNESCOPE_VSCODE_SCREENSHOTS === 'all';
-  let passed = 0;
-  let failed = 0;
-  let skipped = 0;
-  emit({ type: 'begin', total: registered.length, vscodeVersion: vscode.version });
-  for (const t of registered) {
+  const resume = takeResumeMarker();
+  const counts: Counts = resume
+    ? { passed: resume.passed, failed: resume.failed, skipped: resume.skipped }
+    : { passed: 0, failed: 0, skipped: 0 };
+  let next = 0;
+  if (resume) {
+    next = registered.findIndex((t) => t.name === resume.name) + 1;
+    if (next === 0) throw new Error(`the window reloaded for "${resume.name}", which is not a registered test`);
+    const t = registered[next - 1];
+    emit({ type: 'resumed', name: t.name });
+    await runOne(t, t.afterReload!, resume.started, counts);
+  } else emit({ type: 'begin', total: registered.length, vscodeVersion: vscode.version });
+  for (const t of registered.slice(next)) {
     if (filters.length && !filters.some((f) => t.name.toLowerCase().includes(f))) {
-      skipped++;
+      counts.skipped++;
       emit({ type: 'skip', name: t.name, reason: 'not selected by PRUNESCOPE_VSCODE_GREP' });
       continue;
     }
     emit({ type: 'start', name: t.name });
-    const started = Date.now();
-    let error: string | null = null;
-    try {
-      await withTimeout(t);
-    } catch (err) {
-      error = describe(err);
-    }
-    const ms = Date.now() - started;
-    if (error !== null || shotEvery) {
-      // The screenshot shows the workbench as the test left it, before its editors are closed.
-      await screenshot(`${error !== null ? 'FAILED-' : ''}${t.name}`).catch(() => undefined);
-    }
-    if (error === null) {
-      passed++;
-      emit({ type: 'pass', name: t.name, ms });
-    } else {
-      failed++;
-      emit({ type: 'fail', name: t.name, ms, error });
-    }
-    await closeEditors().then(undefined, () => undefined);
+    await runOne(t, t.fn, Date.now(), counts);
   }
-  emit({ type: 'end', passed, failed, skipped });
-  return { passed, failed, skipped };
+  emit({ type: 'end', ...counts });
+  return counts;
 }

@@ -11,6 +11,8 @@ import './inspector.suite';
 import './jobs.suite';
 import './study.suite';
 import './writes.suite';
+// Last: it reloads the window (the tests after it would run in the window that comes back).
+import './restore.suite';
 
 export async function run(): Promise<void> {
   const { failed } = await runRegisteredTests();
