@@ -1,13 +1,15 @@
-// The glibc tunables of src/shared/large-pages.ts (read its comment for why), for the scripts
-// that start Node processes themselves (benchmarks, tests). src/shared/large-pages.test.ts checks
-// the two lists are the same.
-export const LARGE_PAGE_TUNABLES = ['glibc.malloc.hugetlb=1', 'glibc.malloc.mmap_threshold=33554432'];
+// The large-page decision of src/shared/large-pages.ts (read its comment for why), for the scripts
+// that start Node processes themselves (benchmarks, tests), so their children run as PruneScope's
+// own would: loaded through tsx, so there is one copy of the tunables and of the probe.
+import { createRequire } from 'node:module';
+import { register } from 'tsx/cjs/api';
 
-/** process.env with the tunables added on Linux, unless PRUNESCOPE_LARGE_PAGES=0 or already set. */
+register();
+const shared = createRequire(import.meta.url)('../src/shared/large-pages.ts');
+
+export const LARGE_PAGE_TUNABLES = [...shared.LARGE_PAGE_TUNABLES];
+
+/** process.env with the tunables added where PruneScope would add them (Linux, fresh pages slow or PRUNESCOPE_LARGE_PAGES=1). */
 export function largePageEnv(env = process.env) {
-  if (process.platform !== 'linux' || env.PRUNESCOPE_LARGE_PAGES === '0') return env;
-  const own = (env.GLIBC_TUNABLES ?? '').split(':').filter((t) => t !== '');
-  const named = new Set(own.map((t) => t.split('=')[0]));
-  const added = LARGE_PAGE_TUNABLES.filter((t) => !named.has(t.split('=')[0]));
-  return added.length ? { ...env, GLIBC_TUNABLES: [...own, ...added].join(':') } : env;
+  return shared.withLargePages(env);
 }

@@ -10,7 +10,7 @@ import {
 } from '../core/backend';
 import { allowReplacing, assertMayWriteAll, noteInputs } from '../core/io/scope';
 import { recoverPartialWrites } from '../core/io/atomic';
-import { hasLargePages, wantsLargePages } from '../shared/large-pages';
+import { largePagesNote } from '../shared/large-pages';
 import { choiceOption, type Options } from './args';
 import { info, warn } from './output';
 
@@ -39,8 +39,8 @@ export async function startBackend(
       `backend: ${b.name}${b.name === 'wasm' ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''} (TensorFlow.js ${b.tfjsVersion})`,
     );
     for (const f of b.fallbacks) info(`  skipped ${f}`);
-    if (wantsLargePages(process.env))
-      info(`large pages: ${hasLargePages(process.env) ? 'on' : 'off'} (GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? ''})`);
+    const pages = largePagesNote(process.env);
+    if (pages) info(`large pages: ${pages}`);
   }
 }
 

@@ -8,13 +8,17 @@ const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * The environment to relaunch this CLI process with, or undefined to run here: glibc reads its
- * tunables only at start (see src/shared/large-pages.ts), so a process started without them
- * starts itself once more with them. Costs one Node start-up (~50 ms), against seconds of page
- * faults in any job that touches a few hundred MB.
+ * tunables only at start (see src/shared/large-pages.ts), so where they pay, a process started
+ * without them starts itself once more with them. Costs one Node start-up (~50 ms), against
+ * seconds of page faults in any job that touches a few hundred MB there.
  */
-export function relaunchEnv(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv | undefined {
+export function relaunchEnv(
+  env: NodeJS.ProcessEnv,
+  platform: NodeJS.Platform = process.platform,
+  probe?: () => number,
+): NodeJS.ProcessEnv | undefined {
   if (env[RELAUNCHED] === '1') return undefined;
-  const next = withLargePages(env, platform);
+  const next = withLargePages(env, platform, probe);
   return next === env ? undefined : { ...next, [RELAUNCHED]: '1' };
 }
 
