@@ -14,7 +14,7 @@
  * 0.75-0.81 ms per MB and huge pages 0.1-4 ms per MB, slowest on memory the guest had not used
  * lately; there the tunables made `prunescope compare` 14% and the streamed 60,000-row CKA 12%
  * slower. So unless PRUNESCOPE_LARGE_PAGES says (1 on, 0 off), a process about to start a
- * worker or relaunch the CLI first times what fresh 4 KB pages cost (`freshPageMsPerMB`, ~1-5 ms
+ * worker or relaunch the CLI first times what fresh 4 KB pages cost (`freshPageMsPerMB`, 4-9 ms
  * once) and uses the tunables only where that is slow.
  *
  * glibc reads tunables only when a process starts, so they go into the environment of the
@@ -47,8 +47,8 @@ let probed: number | undefined;
 
 /**
  * What first touching fresh memory costs this process, in ms per MB of 4 KB pages; measured once
- * (in a process without the tunables, where malloc asks for no huge pages). Here: 0.74-1.76 for
- * whole probes, and the fastest part is steadier.
+ * (in a process without the tunables, where malloc asks for no huge pages). Here the whole
+ * probe read 0.74-1.76 ms per MB over ten starts, its fastest part 0.57-0.94.
  */
 export function freshPageMsPerMB(): number {
   if (probed !== undefined) return probed;
