@@ -66,6 +66,42 @@ describe('runAnalysis', () => {
     assert.equal(r.baseline.accuracy, fresh.accuracy);
   });
 
+  test('dense and onnxruntime latency are measured once per architecture; CSR latency per point', async () => {
+    const path = built('onnx', 'mnist2x10.onnx');
+    const r = await runAnalysis({
+      model: path,
+      data: 'mnist',
+      strategies: ['magnitude', 'unit-l1', 'unit-l2'],
+      sparsities: [0.3, 0.5],
+      geometry: false,
+    });
+    const [magnitude, l1, l2] = r.runs;
+    const original = await readModel(path);
+    const timings = (p: (typeof magnitude.points)[number]) => [
+      p.latency.denseSpread,
+      p.latency.onnxruntimeMsPer100,
+      p.latency.onnxruntimeSpread,
+    ];
+    const base = [r.baseline.latency.denseSpread, r.baseline.latency.onnxruntimeMsPer100, r.baseline.latency.onnxruntimeSpread];
+    // Masked weights run the original's dense products: its measurement, not a new one.
+    for (const p of magnitude.points) {
+      assert.equal(p.latency.denseMsPer100, r.baseline.latency.denseMsPer100);
+      assert.deepEqual(timings(p), base);
+    }
+    // The CSR product depends on what is kept: measured at each point.
+    assert.notDeepEqual(magnitude.points[0].latency.sparseSpread, magnitude.points[1].latency.sparseSpread);
+    // Both unit criteria remove as many units per layer at a sparsity: the same widths, one measurement.
+    l1.points.forEach((p, i) => {
+      assert.deepEqual(
+        p.layers.map((l) => l.units),
+        l2.points[i].layers.map((l) => l.units),
+      );
+      assert.deepEqual(timings(p), timings(l2.points[i]));
+      assert.ok(p.layers[0].units < original.layers[0].units, 'units were removed');
+    });
+    assert.notDeepEqual(timings(l1.points[0]), timings(l1.points[1]), 'different widths, measured apart');
+  });
+
   test("onnxBytes is what the model's ONNX file stores: the file adds only its graph", async () => {
     const path = built('onnx', 'mnist2x10.onnx');
     const r = await runAnalysis({ model: path, data: 'mnist', strategies: ['magnitude', 'unit-l2'], sparsities: [0.9], geometry: false });

@@ -77,11 +77,25 @@ export function centerGram(k: Float64Array, n: number): Float64Array {
   return k;
 }
 
-/** Sum of the elementwise product: tr(K L) for symmetric K, L. */
+/**
+ * Sum of the elementwise product: tr(K L) for symmetric K, L. Four running sums that never wait
+ * on each other: one sum waits on the add before it at every entry, and took 2.4x as long on
+ * 512 x 512 Grams (an analysis takes 30 of these products per point).
+ */
 export function gramDot(k: Float64Array, l: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < k.length; i++) s += k[i] * l[i];
-  return s;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const end = k.length - (k.length % 4);
+  for (let i = 0; i < end; i += 4) {
+    s0 += k[i] * l[i];
+    s1 += k[i + 1] * l[i + 1];
+    s2 += k[i + 2] * l[i + 2];
+    s3 += k[i + 3] * l[i + 3];
+  }
+  for (let i = end; i < k.length; i++) s0 += k[i] * l[i];
+  return s0 + s1 + (s2 + s3);
 }
 
 /**

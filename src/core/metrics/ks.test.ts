@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { keepMaskMagnitudeKS, ksStatistic } from './ks';
+import { countNonzero } from '../model/count';
+import { keptAndPrunedCounts, magnitudeBins } from '../prune/magnitude-bins';
+import { keepMaskMagnitudeKS, keepMaskMagnitudes, ksStatistic } from './ks';
 
 test('KS: disjoint samples are 1 apart, identical ones 0', () => {
   assert.equal(ksStatistic([1, 2, 3], [4, 5]), 1);
@@ -58,4 +60,34 @@ test('KS of keep masks over one cached order equals the direct statistic, ties i
     assert.ok(want > 0.05, `the masks differ from random: ${want}`);
     assert.ok(Math.abs(keepMaskMagnitudeKS(weights, keep)! - want) < 1e-12, `trial ${trial}`);
   }
+});
+
+test('one read of a keep mask gives the kept count, the statistic and the kept weights per |w| bin', () => {
+  let seed = 11;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  // Ties on a coarse grid, zeros, and 64 bins for ~40 distinct |w|: some bins stay empty.
+  const weights = Float32Array.from({ length: 4000 }, () => Math.round((rand() - 0.5) * 80) / 32);
+  const { bin, counts } = magnitudeBins(weights, 64);
+  for (const share of [0, 0.2, 0.7, 1]) {
+    const keep = Uint8Array.from(weights, (w) => (rand() < share + 0.3 * Math.abs(w) * share * (1 - share) ? 1 : 0));
+    const m = keepMaskMagnitudes(weights, keep, { bin, count: 64 });
+    assert.equal(m.kept, countNonzero(keep), `share ${share}`);
+    assert.equal(m.ks, keepMaskMagnitudeKS(weights, keep));
+    assert.deepEqual(Array.from(m.keptPerBin!), keptAndPrunedCounts(weights, keep, 64).kept, `share ${share}`);
+    assert.ok(m.keptPerBin!.every((c, b) => c <= counts[b]));
+  }
+  assert.ok(
+    counts.some((c) => c === 0),
+    'some bins are empty',
+  );
+});
+
+test('bins that do not rise with |w| (a NaN weight) give no counts, and the statistic stands', () => {
+  const weights = Float32Array.of(0.1, NaN, 0.3, -0.2, 0.5);
+  const { bin } = magnitudeBins(weights, 4, false);
+  const keep = Uint8Array.of(0, 1, 1, 0, 1);
+  const m = keepMaskMagnitudes(weights, keep, { bin, count: 4 });
+  assert.equal(m.keptPerBin, null);
+  assert.equal(m.kept, 3);
+  assert.equal(m.ks, keepMaskMagnitudeKS(weights, keep));
 });

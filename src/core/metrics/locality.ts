@@ -8,6 +8,7 @@
  * the random positions, so the ratio measures where the mask keeps weights, not how compensation
  * or fine-tuning rescaled them.
  */
+import quickselect from 'quickselect';
 import { PruneScopeError } from '../errors';
 import { seededRandom } from '../random';
 import { WEIGHT_MAP_PRUNED } from '../results/format';
@@ -107,7 +108,7 @@ export function pixelCoordinates(image: ImageShape): { row: Float64Array; col: F
 function weightedSpread(
   indices: ArrayLike<number>,
   count: number,
-  magnitude: (i: number) => number,
+  magnitude: Float64Array,
   coords: { row: Float64Array; col: Float64Array },
 ): number | null {
   let s = 0;
@@ -116,7 +117,7 @@ function weightedSpread(
   let sq = 0;
   for (let t = 0; t < count; t++) {
     const i = indices[t];
-    const a = magnitude(i);
+    const a = magnitude[i];
     const r = coords.row[i];
     const c = coords.col[i];
     s += a;
@@ -192,9 +193,10 @@ class MaskSampler {
     const { keys, sorted, rates } = this;
     // log(u) / rate: the k largest keys are a weighted sample; 1 - u keeps log away from log(0).
     for (let t = 0; t < keys.length; t++) keys[t] = Math.log(1 - this.weighted()) / rates[t];
-    // The k-th largest key by a native numeric sort, then one pass (keys tie with probability 0).
+    // The k-th largest key by selection (a full sort of the keys took most of the point's
+    // locality time), then one pass (keys tie with probability 0).
     sorted.set(keys);
-    sorted.sort();
+    quickselect(sorted, keys.length - k);
     const cut = sorted[keys.length - k];
     let n = 0;
     for (let t = 0; t < keys.length && n < k; t++) if (keys[t] >= cut) this.drawn[n++] = this.candidates[t];
@@ -207,7 +209,7 @@ function meanSpread(
   draw: (k: number) => Int32Array,
   k: number,
   draws: number,
-  magnitude: (i: number) => number,
+  magnitude: Float64Array,
   coords: ReturnType<typeof pixelCoordinates>,
 ) {
   let total = 0;
@@ -244,15 +246,26 @@ export function unitLocality(
   const seed = options.seed ?? LOCALITY_DEFAULTS.seed;
   const coords = pixelCoordinates(image);
   const keptBy = new Float64Array(inputs);
-  for (let i = 0; i < inputs; i++) for (let j = 0; j < units; j++) keptBy[i] += !keep || keep[i * units + j] ? 1 : 0;
+  if (!keep) keptBy.fill(units);
+  // No branch on the mask: which weights a unit keeps falls at random across the row.
+  else
+    for (let i = 0; i < inputs; i++) {
+      let n = 0;
+      for (let j = i * units; j < (i + 1) * units; j++) n += ((keep[j] !== 0) as unknown as number) | 0;
+      keptBy[i] = n;
+    }
   // Two generators, so the uniform draws do not depend on whether the weighted ones ran.
   const sampler = new MaskSampler(keptBy, seededRandom(seed), seededRandom(seed ^ 0x5bd1e995));
   const keptIdx = new Int32Array(inputs);
+  // The unit's |w| read once, contiguous: its spreads (1 + 2 x draws of them) read it by input.
+  const magnitude = new Float64Array(inputs);
   const out: UnitLocality[] = [];
   for (const j of sampledUnits(units, options.maxUnits)) {
-    const magnitude = (i: number) => Math.abs(weights[i * units + j]);
     let k = 0;
-    for (let i = 0; i < inputs; i++) if (!keep || keep[i * units + j]) keptIdx[k++] = i;
+    for (let i = 0; i < inputs; i++) {
+      magnitude[i] = Math.abs(weights[i * units + j]);
+      if (!keep || keep[i * units + j]) keptIdx[k++] = i;
+    }
     if (k === 0) {
       out.push({ kept: 0, spread: null, randomSpread: null, ratio: null, layerRandomSpread: null, layerRatio: null });
       continue;

@@ -17,6 +17,14 @@ describe('magnitude bins', () => {
     assert.deepEqual(c.kept, [1, 3]);
     assert.deepEqual(c.pruned, [2, 0]);
     assert.deepEqual(keptAndPrunedCounts(w, null, 2).kept, [3, 3]);
+    assert.deepEqual([...magnitudeBins(w, 2).counts], [3, 3]);
+  });
+
+  it('takes kept counts per bin a caller has, and derives the pruned ones from them', () => {
+    const w = Float32Array.of(0.1, -0.9, 0.3, 0.6, -0.2, 1);
+    const c = keptAndPrunedCounts(w, Uint8Array.of(0, 0, 0, 0, 0, 0), 2, Int32Array.of(1, 3));
+    assert.deepEqual(c.kept, [1, 3]);
+    assert.deepEqual(c.pruned, [2, 0]);
   });
 
   it('reuses the bins of the same array and bin count, and spans 0-1 for all-zero weights', () => {

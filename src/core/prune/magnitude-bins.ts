@@ -10,6 +10,8 @@ export interface MagnitudeBins {
   edges: number[];
   /** The bin of each weight. */
   bin: Uint16Array;
+  /** Weights per bin. */
+  counts: Int32Array;
 }
 
 const cache = new WeakMap<Float32Array, Map<number, MagnitudeBins>>();
@@ -22,23 +24,28 @@ export function magnitudeBins(weights: Float32Array, bins: number, useCache = tr
   for (let i = 0; i < weights.length; i++) max = Math.max(max, Math.abs(weights[i]));
   const top = max > 0 ? max : 1;
   const bin = new Uint16Array(weights.length);
-  for (let i = 0; i < weights.length; i++) bin[i] = Math.min(bins - 1, Math.floor((Math.abs(weights[i]) / top) * bins));
-  const out = { edges: Array.from({ length: bins + 1 }, (_, b) => (top * b) / bins), bin };
+  const counts = new Int32Array(bins);
+  for (let i = 0; i < weights.length; i++) counts[(bin[i] = Math.min(bins - 1, Math.floor((Math.abs(weights[i]) / top) * bins)))]++;
+  const out = { edges: Array.from({ length: bins + 1 }, (_, b) => (top * b) / bins), bin, counts };
   if (!useCache) return out;
   if (!byCount) cache.set(weights, (byCount = new Map<number, MagnitudeBins>()));
   byCount.set(bins, out);
   return out;
 }
 
-/** Counts per bin of the weights a mask keeps (non-zero) and of those it drops (0). */
-export function keptAndPrunedCounts(weights: Float32Array, keep: ArrayLike<number> | null, bins: number) {
-  const { edges, bin } = magnitudeBins(weights, bins);
-  const all = new Int32Array(bins);
-  const inKept = new Int32Array(bins);
-  // Without a branch on the mask: kept and pruned weights are interleaved at random.
-  if (keep) for (let i = 0; i < bin.length; i++) inKept[bin[i]] += ((keep[i] !== 0) as unknown as number) | 0;
-  for (let i = 0; i < bin.length; i++) all[bin[i]]++;
-  const kept = Array.from(keep ? inKept : all);
-  const pruned = Array.from(all, (c, b) => c - kept[b]);
+/**
+ * Counts per bin of the weights a mask keeps (non-zero) and of those it drops (0); `keptPerBin`
+ * when the caller has them already (ks.ts reads them off its pass over the mask).
+ */
+export function keptAndPrunedCounts(weights: Float32Array, keep: ArrayLike<number> | null, bins: number, keptPerBin?: Int32Array | null) {
+  const { edges, bin, counts } = magnitudeBins(weights, bins);
+  let inKept = keptPerBin ?? counts;
+  if (keep && !keptPerBin) {
+    inKept = new Int32Array(bins);
+    // Without a branch on the mask: kept and pruned weights are interleaved at random.
+    for (let i = 0; i < bin.length; i++) inKept[bin[i]] += ((keep[i] !== 0) as unknown as number) | 0;
+  }
+  const kept = Array.from(inKept);
+  const pruned = Array.from(counts, (c, b) => c - kept[b]);
   return { edges, kept, pruned };
 }
