@@ -11,7 +11,7 @@ import { predict } from '../../model/forward';
 import type { MLP } from '../../model/mlp';
 import { built } from '../../../../test/kits/encode/models';
 import { onnxFormat, readOnnx } from './onnx';
-import { buildOnnxModel, encodeOnnxModel, WRITE_IR_VERSION, WRITE_OPSET } from './write';
+import { buildOnnxModel, encodeOnnxModel, onnxWeightBytes, WRITE_IR_VERSION, WRITE_OPSET } from './write';
 import { assertClose, randomArray, randomMLP, rng, runOrt, tempDir } from '../../../../test/kits/onnx';
 
 let dir: string;
@@ -44,6 +44,31 @@ async function roundTrip(mlp: MLP, file: string, n = 9, seed = 5): Promise<MLP> 
 }
 
 describe('ONNX writer', () => {
+  test('onnxWeightBytes: each kernel dense or as values and varint indices, whichever is smaller, across every index width', () => {
+    // Indices at the edges of the 1-, 2-, 3- and 4-byte varint ranges (128, 16,384, 2,097,152).
+    const n = 2_100_000;
+    const sparse = new Float32Array(n);
+    for (const k of [0, 127, 128, 16383, 16384, 2097151, 2097152, n - 1]) sparse[k] = 0.5;
+    sparse[200] = -0; // a stored zero
+    const dense = Float32Array.from({ length: 300 }, (_, k) => (k % 10 === 0 ? 0 : k));
+    const varint = (v: number) => (v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : 4);
+    const reference = (w: Float32Array) => {
+      let cost = 0;
+      for (let k = 0; k < w.length; k++) if (w[k] !== 0) cost += 4 + varint(k);
+      return Math.min(4 * w.length, cost);
+    };
+    assert.equal(reference(sparse), 8 * 4 + (2 * 1 + 2 * 2 + 2 * 3 + 2 * 4));
+    const bias = Float32Array.of(1, 2, 3);
+    assert.equal(
+      onnxWeightBytes([
+        { weights: sparse, bias: null },
+        { weights: dense, bias },
+      ]),
+      reference(sparse) + reference(dense) + 12,
+    );
+    assert.equal(reference(dense), 4 * 300, 'nine tenths kept: dense is smaller');
+  });
+
   test('format entry: id onnx, label ONNX, writes .onnx', () => {
     assert.equal(onnxFormat.id, 'onnx');
     assert.equal(onnxFormat.label, 'ONNX');

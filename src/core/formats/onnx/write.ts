@@ -7,6 +7,7 @@
  */
 import { onnx } from 'onnx-proto';
 import { Writer } from 'protobufjs/minimal';
+import { countNonzero } from '../../model/count';
 import type { DenseLayer, MLP } from '../../model/mlp';
 import { validateMLP } from '../../model/mlp';
 import { PruneScopeError } from '../../errors';
@@ -30,24 +31,22 @@ function floatTensor(name: string, dims: number[], values: Float32Array | number
   return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw });
 }
 
-/** Bytes of an unsigned varint: how protobuf stores each entry of packed int64_data. */
-function varintBytes(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
+/**
+ * Stored values and the bytes of their linear indices, each an unsigned varint (how protobuf
+ * stores the entries of packed int64_data). An index takes b bytes over
+ * [128^(b-1), 128^b), so the non-zeros are counted per such range, without a branch per weight:
+ * a sweep asks this of every point's model, and testing each weight and sizing its index took
+ * 12-14 ms per million weights at half kept, counting per range 3-6 ms.
+ */
 function sparseCost(w: Float32Array): { nnz: number; indexBytes: number } {
   let nnz = 0;
   let indexBytes = 0;
-  for (let k = 0; k < w.length; k++) {
-    if (w[k] !== 0) {
-      nnz++;
-      indexBytes += varintBytes(k);
-    }
+  for (let b = 1, lo = 0; lo < w.length; b++) {
+    const hi = Math.min(w.length, 128 ** b);
+    const count = countNonzero(w.subarray(lo, hi));
+    nnz += count;
+    indexBytes += b * count;
+    lo = hi;
   }
   return { nnz, indexBytes };
 }
