@@ -91,3 +91,18 @@ test('bins that do not rise with |w| (a NaN weight) give no counts, and the stat
   assert.equal(m.kept, 3);
   assert.equal(m.ks, keepMaskMagnitudeKS(weights, keep));
 });
+
+test('past 2^22 weights (indices wider than 22 bits) the order is still exact', () => {
+  let seed = 5;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const n = (1 << 22) + 4000;
+  // Few distinct |w|, so ties span the whole range of indices.
+  const weights = Float32Array.from({ length: n }, () => Math.round((rand() - 0.5) * 64) / 8);
+  // Keep the weights at the highest indices more often, whatever their |w|: an order that lost
+  // the top bits of the index would interleave them wrongly within each tie.
+  const keep = Uint8Array.from(weights, (w, i) => (rand() < (i >= 1 << 22 ? 0.9 : 0.3) + 0.05 * Math.abs(w) ? 1 : 0));
+  const pruned: number[] = [];
+  const kept: number[] = [];
+  weights.forEach((w, i) => (keep[i] ? kept : pruned).push(Math.abs(w)));
+  assert.ok(Math.abs(keepMaskMagnitudeKS(weights, keep)! - ksStatistic(pruned, kept)!) < 1e-12);
+});
