@@ -10,6 +10,7 @@
  */
 import quickselect from 'quickselect';
 import { PruneScopeError } from '../errors';
+import { countNonzero } from '../model/count';
 import { seededRandom } from '../random';
 import { WEIGHT_MAP_PRUNED } from '../results/format';
 
@@ -247,13 +248,7 @@ export function unitLocality(
   const coords = pixelCoordinates(image);
   const keptBy = new Float64Array(inputs);
   if (!keep) keptBy.fill(units);
-  // No branch on the mask: which weights a unit keeps falls at random across the row.
-  else
-    for (let i = 0; i < inputs; i++) {
-      let n = 0;
-      for (let j = i * units; j < (i + 1) * units; j++) n += ((keep[j] !== 0) as unknown as number) | 0;
-      keptBy[i] = n;
-    }
+  else for (let i = 0; i < inputs; i++) keptBy[i] = countNonzero(keep, i * units, (i + 1) * units);
   // Two generators, so the uniform draws do not depend on whether the weighted ones ran.
   const sampler = new MaskSampler(keptBy, seededRandom(seed), seededRandom(seed ^ 0x5bd1e995));
   const keptIdx = new Int32Array(inputs);

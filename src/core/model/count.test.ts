@@ -10,6 +10,13 @@ describe('countNonzero', () => {
     assert.equal(countNonzero(new Uint8Array([1, 0, 1, 1, 0])), 3);
     assert.equal(countNonzero([]), 0);
   });
+
+  it('counts a range from..to-1 only', () => {
+    const a = new Uint8Array([1, 0, 1, 1, 0, 1]);
+    assert.equal(countNonzero(a, 1, 4), 2);
+    assert.equal(countNonzero(a, 5), 1);
+    assert.equal(countNonzero(a, 2, 2), 0);
+  });
 });
 
 describe('allFinite', () => {

@@ -92,7 +92,7 @@ export function rankForRemoval(
  * first either way (-0 and +0 compare equal); NaN scores have none and go last. The k-th lowest
  * key comes from quickselect (O(n)), then one pass removes every key below it and a second the
  * keys equal to it, lowest index first, until k. A radix select over 64-bit sortable keys did the
- * same in 50-65 ms per million weights here, this 20-30: building the keys cost most of it.
+ * same in 27-35 ms per million weights here, this 18-25: building the keys cost most of it.
  */
 export function removalMasks(layers: readonly Float64Array[], k: number, removeFirst: RemoveFirst): Uint8Array[] {
   const sign = removeFirst === 'highest' ? -1 : 1;

@@ -43,7 +43,7 @@ function sparseCost(w: Float32Array): { nnz: number; indexBytes: number } {
   let indexBytes = 0;
   for (let b = 1, lo = 0; lo < w.length; b++) {
     const hi = Math.min(w.length, 128 ** b);
-    const count = countNonzero(w.subarray(lo, hi));
+    const count = countNonzero(w, lo, hi);
     nnz += count;
     indexBytes += b * count;
     lo = hi;
