@@ -189,3 +189,16 @@ export async function referenceActivations(): Promise<Map<string, Matrix>> {
   }
   return acts;
 }
+
+/** X X^T (rows x rows, row-major) for X rows x cols, row-major, by one plain float64 dot product per entry. */
+export function plainRowGram(x: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * rows);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < rows; j++) {
+      let t = 0;
+      for (let u = 0; u < cols; u++) t += x[i * cols + u] * x[j * cols + u];
+      out[i * rows + j] = t;
+    }
+  }
+  return out;
+}

@@ -1,3 +1,5 @@
+import { engineInfo } from '../backend';
+import { ortRowGram64 } from '../engine/onnxruntime';
 import type { Activation } from '../model/mlp';
 import type { LayerGeometry } from '../results/format';
 import { apoz } from './apoz';
@@ -33,7 +35,9 @@ export function layerGeometry(name: string, activation: Activation, outputs: Mat
   const a = apoz(rows, activation);
   if (!a.applies) return { layer: name, applies: false, reason: `geometry adds units in APoZ order, and ${a.reason}` };
   try {
-    const g = apozGeometry(rows, a.perNeuron, { maxSamples: rows.rows, step: options.step, name });
+    // The full layer's pair sums as one float64 product on onnxruntime when the process chose it.
+    const rowGram = engineInfo()?.dense.name === 'onnxruntime' ? ortRowGram64 : undefined;
+    const g = apozGeometry(rows, a.perNeuron, { maxSamples: rows.rows, step: options.step, name, rowGram });
     return { layer: name, applies: true, ...g };
   } catch (e) {
     // A dead layer, or too few rows: a fact about this layer, not a failed run.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../backend';
+import { onnxRuntime, ortRowGram64 } from '../engine/onnxruntime';
 import { apoz } from './apoz';
 import { apozGeometry, evenRows } from './geometry';
 import { SimilarityError } from './matrix';
@@ -11,6 +12,7 @@ import {
   gaussianMatrix,
   hstack,
   mnistActivations,
+  plainRowGram,
   type MnistActivations,
 } from '../../../test/kits/metrics';
 
@@ -86,6 +88,25 @@ describe('representational geometry curves', () => {
     }
   });
 
+  it('the full layer from a row product X X^T gives the curves of the pair loops (plain product; none)', () => {
+    const g = gaussianMatrix(37, 23, 5);
+    const x = { rows: 37, cols: 23, data: Float64Array.from(g.data, (v, i) => (i % 23 === 4 ? 0 : Math.max(0, v))) };
+    const apozValues = Array.from({ length: 23 }, (_, j) => [0.2, 0.5, 0.5, 0.9][j % 4]);
+    const loops = apozGeometry(x, apozValues, { step: 3 });
+    sameCurves(apozGeometry(x, apozValues, { step: 3, rowGram: plainRowGram }), loops, 1e-13);
+    // A product that cannot run leaves the loops to it.
+    sameCurves(apozGeometry(x, apozValues, { step: 3, rowGram: () => undefined }), loops, 0);
+  });
+
+  const noOrt = !onnxRuntime() && 'onnxruntime-node does not load here';
+  it("the full layer from onnxruntime's float64 product gives the curves of the pair loops (MNIST layer)", { skip: noOrt }, () => {
+    const layer = real.layers[1];
+    const a = apoz(layer, 'relu');
+    assert.ok(a.applies);
+    const loops = apozGeometry(layer, a.perNeuron, { maxSamples: 300 });
+    sameCurves(apozGeometry(layer, a.perNeuron, { maxSamples: 300, rowGram: ortRowGram64 }), loops, 1e-12);
+  });
+
   it('default step keeps large layers to about 100 points', () => {
     const x = gaussianMatrix(60, 250, 1);
     const r = apozGeometry(x, new Float64Array(250).fill(0.5), { maxSamples: 50 });
@@ -140,4 +161,15 @@ function r2FromScratch(x: { rows: number; cols: number; data: ArrayLike<number> 
   };
   const [pf, pp, ff] = centredSums(rdm(units), rdm(Array.from({ length: cols }, (_, j) => j)));
   return pp > 1e-24 && ff > 0 ? Math.min(1, (pf * pf) / pp / ff) : 0;
+}
+
+/** Both curves of two results at the same k, R^2 within tol. */
+function sameCurves(got: ReturnType<typeof apozGeometry>, want: ReturnType<typeof apozGeometry>, tol: number): void {
+  for (const side of ['ascending', 'descending'] as const) {
+    assert.deepEqual(
+      got[side].map((p) => p.k),
+      want[side].map((p) => p.k),
+    );
+    got[side].forEach((p, i) => close(p.r2, want[side][i].r2, tol, `${side} k = ${p.k}`));
+  }
 }

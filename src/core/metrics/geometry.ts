@@ -19,6 +19,12 @@ export interface GeometryOptions {
   /** Samples used (evenly spaced over the rows); default 500. The cost is O(samples^2 x units). */
   maxSamples?: number;
   name?: string;
+  /**
+   * X X^T in float64 for X rows x cols, row-major, or undefined where it cannot run: the full
+   * layer's pair sums in one product (onnxruntime's, see geometry-layers.ts) instead of the pair
+   * loops. The curves keep the loops: their blocks of 2-10 units ran no faster as products.
+   */
+  rowGram?: (x: Float64Array, rows: number, cols: number) => Float64Array | undefined;
 }
 
 export interface CurvePoint {
@@ -65,6 +71,30 @@ class PairSums {
     this.cross = new Float64Array((m * (m - 1)) / 2);
   }
 
+  /** Pair sums over all `cols` from their product X X^T (rows x rows, row-major: its upper triangle). */
+  static fromGram(cols: readonly Float64Array[], gram: Float64Array): PairSums {
+    const m = cols[0]?.length ?? 0;
+    const sums = new PairSums(m);
+    sums.addSampleSums(cols);
+    for (let i = 0, o = 0; i < m; i++) {
+      sums.cross.set(gram.subarray(i * m + i + 1, (i + 1) * m), o);
+      o += m - 1 - i;
+    }
+    return sums;
+  }
+
+  /** Each sample's sum and sum of squares over the units gain these columns. */
+  private addSampleSums(cols: readonly Float64Array[]): void {
+    const { m, s1, s2 } = this;
+    for (const col of cols) {
+      for (let i = 0; i < m; i++) {
+        s1[i] += col[i];
+        s2[i] += col[i] * col[i];
+      }
+    }
+    this.k += cols.length;
+  }
+
   /**
    * Adds units: each column holds one unit's activation on the m samples. Per sample i, the
    * units active there (ReLU layers leave about half at 0, which add nothing) go into the row of
@@ -74,13 +104,8 @@ class PairSums {
    * that way, 1.56 s in groups.
    */
   add(cols: readonly Float64Array[]): void {
-    const { m, s1, s2 } = this;
-    for (const col of cols) {
-      for (let i = 0; i < m; i++) {
-        s1[i] += col[i];
-        s2[i] += col[i] * col[i];
-      }
-    }
+    const { m } = this;
+    this.addSampleSums(cols);
     const active: Float64Array[] = [];
     const weight: number[] = [];
     for (let i = 0, o = 0; i < m; o += m - 1 - i, i++) {
@@ -94,7 +119,6 @@ class PairSums {
       }
       this.addRow(i, o, active, weight);
     }
-    this.k += cols.length;
   }
 
   /** cross[(i, j)] += sum over u of weight[u] * active[u][j], for j > i; the pairs of row i start at o. */
@@ -207,6 +231,26 @@ function fullRdm(rdm: Float64Array): FullRdm {
   return { centred, sumSquares };
 }
 
+/** Pair sums over every unit: by `rowGram` over the sampled rows when it runs, else by the pair loops. */
+function fullPairSums(
+  activations: Matrix,
+  idx: Int32Array,
+  columns: readonly Float64Array[],
+  rowGram: GeometryOptions['rowGram'],
+): PairSums {
+  const { cols } = activations;
+  const m = idx.length;
+  if (rowGram) {
+    const x = new Float64Array(m * cols);
+    for (let i = 0; i < m; i++) x.set(activations.data.subarray(idx[i] * cols, (idx[i] + 1) * cols), i * cols);
+    const gram = rowGram(x, m, cols);
+    if (gram) return PairSums.fromGram(columns, gram);
+  }
+  const all = new PairSums(m);
+  all.add(columns);
+  return all;
+}
+
 /**
  * R^2 curves between partial and full RDMs, adding units by APoZ (see the module comment).
  * `apoz` holds one value per column of `activations`; ties keep unit order.
@@ -237,9 +281,7 @@ export function apozGeometry(activations: Matrix, apoz: ArrayLike<number>, optio
   }
   const pairs = (m * (m - 1)) / 2;
   const full = new Float64Array(pairs);
-  const all = new PairSums(m);
-  all.add(columns);
-  all.rdm(full);
+  fullPairSums(activations, idx, columns, options.rowGram).rdm(full);
   let fullConstant = true;
   for (let o = 1; o < pairs && fullConstant; o++) if (full[o] !== full[0]) fullConstant = false;
   if (fullConstant) {

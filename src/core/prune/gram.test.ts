@@ -2,20 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { availableParallelism } from 'node:os';
 import { centeredColumns, gramInputBuffer, gramOfColumns, lastGramStats, setParallelGram } from './gram';
+import { plainRowGram as plainGram } from '../../../test/kits/metrics';
 import { correlatedOutputs } from '../../../test/kits/prune';
-
-/** X^T X with one plain dot product per entry. */
-function plainGram(xt: Float64Array, p: number, n: number): Float64Array {
-  const c = new Float64Array(p * p);
-  for (let i = 0; i < p; i++) {
-    for (let j = 0; j < p; j++) {
-      let s = 0;
-      for (let k = 0; k < n; k++) s += xt[i * n + k] * xt[j * n + k];
-      c[i * p + j] = s;
-    }
-  }
-  return c;
-}
 
 describe('Gram matrix of centered columns', () => {
   after(() => setParallelGram(availableParallelism() > 1));
