@@ -8,7 +8,7 @@ import { readModel } from '../formats/registry';
 import type { ReadOptions } from '../formats/format';
 import { onnxWeightBytes } from '../formats/onnx/write';
 import { hiddenLayerGeometry, type LayerGeometryOptions } from '../metrics/geometry-layers';
-import { keepMaskMagnitudes } from '../metrics/ks';
+import { keepGridMagnitudes, keepMaskMagnitudes } from '../metrics/ks';
 import { keptAndPrunedCounts, magnitudeBins } from '../prune/magnitude-bins';
 import { DEFAULT_WEIGHT_MAP_UNITS, localitySetup, pointLocality, resolveImageShape, type LocalitySetup } from '../metrics/locality';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../metrics/similarity';
@@ -134,17 +134,22 @@ export function calibrationSource(data: PreparedData, options: DataOptions): Cal
 }
 
 /**
- * What a keep mask kept of the original weights: how many, the KS statistic between |w| of the
- * pruned and kept ones, and their |w| histograms on shared bins; one read of the mask gives all
- * three (ks.ts).
+ * What a lineage kept of layer `layer`'s original weights: how many, the KS statistic between |w|
+ * of the pruned and kept ones, and their |w| histograms on shared bins; one read of the keep mask
+ * (for unit pruning, of its grid of kept inputs and units) gives all three (ks.ts).
  */
 function keptMagnitudes(
   original: Float32Array,
-  keep: Uint8Array,
+  lineage: Lineage,
+  layer: number,
 ): { kept: number; ks: number | null; magnitudes: { pruned: Histogram; kept: Histogram } } {
   const { bin } = magnitudeBins(original, HISTOGRAM_BINS);
-  const m = keepMaskMagnitudes(original, keep, { bin, count: HISTOGRAM_BINS });
-  const { edges, kept, pruned } = keptAndPrunedCounts(original, keep, HISTOGRAM_BINS, m.keptPerBin);
+  const bins = { bin, count: HISTOGRAM_BINS };
+  const grid = lineage.keepGrid(layer);
+  const m = grid ? keepGridMagnitudes(original, grid, bins) : keepMaskMagnitudes(original, lineage.keepMask(layer), bins);
+  // The pass gives the kept count per bin unless a NaN or infinite weight broke the bins' runs.
+  const mask = m.keptPerBin ? null : lineage.keepMask(layer);
+  const { edges, kept, pruned } = keptAndPrunedCounts(original, mask, HISTOGRAM_BINS, m.keptPerBin);
   return { kept: m.kept, ks: m.ks, magnitudes: { pruned: { edges, counts: pruned }, kept: { edges, counts: kept } } };
 }
 
@@ -344,7 +349,7 @@ function layerPoints(
   let prunableWeights = 0;
   const layers: LayerPoint[] = model.layers.map((layer, i) => {
     const orig = ctx.original.layers[i];
-    const { kept, ks, magnitudes } = keptMagnitudes(orig.weights, lineage.keepMask(i));
+    const { kept, ks, magnitudes } = keptMagnitudes(orig.weights, lineage, i);
     if (ctx.prunable.has(i)) {
       keptWeights += kept;
       prunableWeights += orig.weights.length;

@@ -1,5 +1,6 @@
 import type { Dataset, DatasetSplits } from '../data/dataset';
 import { PruneScopeError } from '../errors';
+import type { KeepGrid } from '../metrics/ks';
 import type { MLP } from '../model/mlp';
 import { applyPlan, type RemovedUnits } from '../prune/apply';
 import { compensate } from '../prune/compensate';
@@ -103,15 +104,27 @@ export class Lineage {
 
   /** 1 where the original weight of layer l is still in the model. */
   keepMask(l: number): Uint8Array {
-    if (this.kind === 'unstructured') return this.masks[l];
+    const grid = this.keepGrid(l);
+    if (!grid) return this.masks[l];
+    const { rows, units } = grid;
+    const mask = new Uint8Array(rows.length * units.length);
+    for (let r = 0; r < rows.length; r++) if (rows[r]) mask.set(units, r * units.length);
+    return mask;
+  }
+
+  /**
+   * For structured pruning, the rows (inputs) and columns (units) of layer l's original kernel
+   * still in the model, 1 where kept: the keep mask as what it is, a grid; null when unstructured.
+   */
+  keepGrid(l: number): KeepGrid | null {
+    if (this.kind === 'unstructured') return null;
     const layer = this.original.layers[l];
     const units = new Uint8Array(layer.units);
     for (const j of this.keptUnits[l]) units[j] = 1;
-    const mask = new Uint8Array(layer.weights.length);
-    const inputs = l === 0 ? null : this.keptUnits[l - 1];
-    const rows = inputs ?? Array.from({ length: layer.inputSize }, (_, i) => i);
-    for (const r of rows) for (let j = 0; j < layer.units; j++) mask[r * layer.units + j] = units[j];
-    return mask;
+    const rows = new Uint8Array(layer.inputSize);
+    if (l === 0) rows.fill(1);
+    else for (const r of this.keptUnits[l - 1]) rows[r] = 1;
+    return { rows, units };
   }
 
   /** Per layer, the original indices of the units still in the model. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { countNonzero } from '../model/count';
 import { keptAndPrunedCounts, magnitudeBins } from '../prune/magnitude-bins';
-import { keepMaskMagnitudeKS, keepMaskMagnitudes, ksStatistic } from './ks';
+import { keepGridMagnitudes, keepMaskMagnitudeKS, keepMaskMagnitudes, ksStatistic } from './ks';
 
 test('KS: disjoint samples are 1 apart, identical ones 0', () => {
   assert.equal(ksStatistic([1, 2, 3], [4, 5]), 1);
@@ -105,4 +105,37 @@ test('past 2^22 weights (indices wider than 22 bits) the order is still exact', 
   const kept: number[] = [];
   weights.forEach((w, i) => (keep[i] ? kept : pruned).push(Math.abs(w)));
   assert.ok(Math.abs(keepMaskMagnitudeKS(weights, keep)! - ksStatistic(pruned, kept)!) < 1e-12);
+});
+
+test('a keep grid (kept inputs x kept units) reads as its full mask: count, statistic and per-bin counts', () => {
+  let seed = 11;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const cases: { rows: number; units: number; weights: (i: number) => number }[] = [
+    // Ties on a coarse grid, both signs.
+    { rows: 37, units: 23, weights: () => Math.round((rand() - 0.5) * 40) / 16 },
+    { rows: 1, units: 50, weights: () => rand() - 0.5 },
+    // More rows than 16 bits hold: the wide row and column arrays.
+    { rows: 70_000, units: 1, weights: () => rand() - 0.5 },
+    // A NaN breaks the bins' runs: no per-bin counts from the pass, the statistic still read.
+    { rows: 12, units: 9, weights: (i) => (i === 5 ? NaN : rand() - 0.5) },
+  ];
+  for (const { rows, units, weights: w } of cases) {
+    const weights = Float32Array.from({ length: rows * units }, (_, i) => w(i));
+    const bins = { bin: magnitudeBins(weights, 32).bin, count: 32 };
+    for (const share of [0, 0.4, 0.8, 1]) {
+      const grid = {
+        rows: Uint8Array.from({ length: rows }, () => (rand() < share || rows === 1 ? 1 : 0)),
+        units: Uint8Array.from({ length: units }, () => (rand() < share ? 1 : 0)),
+      };
+      const mask = new Uint8Array(rows * units);
+      for (let r = 0; r < rows; r++) for (let u = 0; u < units; u++) mask[r * units + u] = grid.rows[r] & grid.units[u];
+      const what = `${rows} x ${units} at ${share}`;
+      assert.deepEqual(keepGridMagnitudes(weights, grid, bins), keepMaskMagnitudes(weights, mask, bins), what);
+      assert.equal(keepGridMagnitudes(weights, grid).kept, countNonzero(mask), what);
+    }
+  }
+  assert.throws(
+    () => keepGridMagnitudes(new Float32Array(6), { rows: new Uint8Array(2), units: new Uint8Array(2) }),
+    /2 x 2 grid for 6 weights/,
+  );
 });

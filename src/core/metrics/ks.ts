@@ -30,6 +30,8 @@ interface MagnitudeOrder {
   groupEnd: Uint8Array;
   /** Scratch for one mask read in that order (calls do not overlap: the statistic is synchronous). */
   inOrder: Uint8Array;
+  /** Row and column of each weight in that order, for a [rows, units] kernel: made on first use (keepGridMagnitudes). */
+  grid?: { units: number; row: Uint16Array | Uint32Array; col: Uint16Array | Uint32Array };
 }
 
 const orders = new WeakMap<ArrayLike<number>, MagnitudeOrder>();
@@ -128,15 +130,68 @@ export function keepMaskMagnitudes(
   let kept = 0;
   // No branch on the mask: unit pruning keeps weights at random with respect to this order.
   for (let k = 0; k < index.length; k++) kept += inOrder[k] = ((keep[index[k]] !== 0) as unknown as number) | 0;
+  return readInOrder(order, kept, bins);
+}
+
+/** Which rows (inputs) and columns (units) of a [rows, units] kernel a structured pruning keeps (1). */
+export interface KeepGrid {
+  rows: Uint8Array;
+  units: Uint8Array;
+}
+
+/**
+ * keepMaskMagnitudes for a mask that keeps whole rows and columns (unit pruning): weight
+ * (r, u) is kept when both are. Each weight's row and column in |w| order are stored once per
+ * weight array, so a call reads two arrays of a few hundred bytes at random instead of a mask
+ * as large as the layer, which no longer has to be built: a 1000 x 1000 layer at half its inputs
+ * and units, 11-12 ms a call against 13.5-15 ms for its mask, built beforehand.
+ */
+export function keepGridMagnitudes(
+  weights: ArrayLike<number>,
+  keep: KeepGrid,
+  bins?: { bin: Uint16Array; count: number },
+): KeepMaskMagnitudes {
+  if (keep.rows.length * keep.units.length !== weights.length) {
+    throw new Error(`keepGridMagnitudes: ${keep.rows.length} x ${keep.units.length} grid for ${weights.length} weights`);
+  }
+  const order = magnitudeOrder(weights);
+  const { row, col } = gridOf(order, keep.units.length);
+  const { inOrder } = order;
+  const { rows, units } = keep;
+  let kept = 0;
+  for (let k = 0; k < inOrder.length; k++) kept += inOrder[k] = rows[row[k]] & units[col[k]];
+  return readInOrder(order, kept, bins);
+}
+
+/** The row and column of each weight in |w| order for `units` columns, cached on the order. */
+function gridOf(order: MagnitudeOrder, units: number): NonNullable<MagnitudeOrder['grid']> {
+  if (order.grid?.units === units) return order.grid;
+  const { index } = order;
+  const wide = index.length / units > 0xffff || units > 0xffff;
+  const row = wide ? new Uint32Array(index.length) : new Uint16Array(index.length);
+  const col = wide ? new Uint32Array(index.length) : new Uint16Array(index.length);
+  for (let k = 0; k < index.length; k++) {
+    const i = index[k];
+    const r = Math.floor(i / units);
+    row[k] = r;
+    col[k] = i - r * units;
+  }
+  order.grid = { units, row, col };
+  return order.grid;
+}
+
+/** The count, statistic and per-bin counts from a mask read into `order.inOrder`, `kept` of them 1. */
+function readInOrder(order: MagnitudeOrder, kept: number, bins?: { bin: Uint16Array; count: number }): KeepMaskMagnitudes {
+  const n = order.index.length;
   const ends = bins ? binEndsInOrder(order, bins.bin, bins.count) : null;
   const keptPerBin = ends ? new Int32Array(ends.length) : null;
-  const pruned = keep.length - kept;
+  const pruned = n - kept;
   if (kept === 0 || pruned === 0) {
     if (keptPerBin && kept) keptPerBin.forEach((_, b) => (keptPerBin[b] = ends![b] - (b ? ends![b - 1] : 0)));
     return { kept, ks: null, keptPerBin };
   }
   const pass = new GapPass(order, kept, pruned);
-  if (!ends || !keptPerBin) pass.to(index.length);
+  if (!ends || !keptPerBin) pass.to(n);
   else {
     let before = 0;
     for (let b = 0; b < ends.length; b++) {
