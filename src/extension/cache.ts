@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { writeFilesAtomically } from '../core/io/atomic';
-import { parseResults, type Results } from '../core/results/format';
+import { parseResults, seriesName, type Results } from '../core/results/format';
 import { modelFiles } from '../core/formats/model-files';
 
 async function hashFileInto(hash: ReturnType<typeof createHash>, path: string): Promise<void> {
@@ -158,6 +158,6 @@ export interface RecentResults {
 export function resultsTitle(r: Results): string {
   const data = `on ${r.dataset.name === 'mnist' ? 'mnist' : basename(r.dataset.name)}`;
   if (r.kind === 'comparison') return `${r.metric}: ${basename(r.a.model.path)} against ${basename(r.b.model.path)} ${data}`;
-  const strategies = [...new Set(r.runs.map((run) => run.label ?? run.strategy))];
+  const strategies = [...new Set(r.runs.map(seriesName))];
   return `analysis of ${basename(r.model.path)} (${strategies.join(', ')}) ${data}`;
 }

@@ -24,7 +24,7 @@ export const uiStateSchema = z.object({
   tab: z.enum(RESULT_TABS),
   /**
    * Series picked for the per-point tabs (heatmap, APoZ, weights, layer similarity): a run's
-   * `label ?? strategy`, so that a strategy's plain and compensated runs are two choices.
+   * `seriesName` (`label ?? strategy`), so that a strategy's plain and compensated runs are two choices.
    */
   strategy: z.string().optional(),
   /** Index into that strategy's points. */

@@ -13,10 +13,10 @@ import {
   pickPoint,
   pointLabel,
   seriesBySparsity,
-  seriesName,
   sparsityRange,
   xOf,
 } from './data';
+import { seriesName } from '../../src/core/results/format';
 import { sampleAnalysis, sampleComparison } from './sample-results';
 
 test('one series per strategy and round, sorted by sparsity', () => {

@@ -1,7 +1,14 @@
 /**
  * Shapes results into chart series. Pure (no DOM, no Chart.js), so node tests can check it.
  */
-import type { AnalysisResults, Histogram, LayerGeometry, Point, StrategyRun } from '../../src/core/results/format';
+import {
+  seriesName,
+  type AnalysisResults,
+  type Histogram,
+  type LayerGeometry,
+  type Point,
+  type StrategyRun,
+} from '../../src/core/results/format';
 import type { XAxis } from '../../src/shared/results-panel-protocol';
 
 export interface XY {
@@ -45,14 +52,6 @@ export interface Series {
   /** Dash pattern index (one per round of an iterative run). */
   dash: number;
   points: XY[];
-}
-
-/**
- * A run's series name: its label ("wanda + compensation", "magnitude 2:4") or, without one, its
- * strategy. Analyses with compensation hold two runs of one strategy, told apart only by this.
- */
-export function seriesName(run: StrategyRun): string {
-  return run.label ?? run.strategy;
 }
 
 /** Rounds of a run, ascending. */

@@ -3,7 +3,14 @@
  * shows comes from a validated Results object; every string goes in as text.
  */
 import type { Chart } from 'chart.js';
-import type { AnalysisResults, ComparisonResults, ComparisonSide, LayerGeometry, Results } from '../../src/core/results/format';
+import {
+  seriesName,
+  type AnalysisResults,
+  type ComparisonResults,
+  type ComparisonSide,
+  type LayerGeometry,
+  type Results,
+} from '../../src/core/results/format';
 import { X_AXES, type ResultTab, type UiState } from '../../src/shared/results-panel-protocol';
 import { applyTheme, barChart, chartCard, heatLegend, heatmapChart, lineCard, spreadSeries, type ChartSink } from './charts';
 import {
@@ -20,7 +27,6 @@ import {
   meanMagnitudeKS,
   pointLabel,
   seriesBySparsity,
-  seriesName,
   smallestWithinText,
   sparsityRange,
   X_AXIS_TEXT,

@@ -3,9 +3,9 @@
  * weight maps"): the original's and a picked point's, side by side, with how local each point's
  * kept weights are. Plain canvas 2D, one canvas pixel per weight, scaled up without smoothing.
  */
-import { WEIGHT_MAP_PRUNED, type AnalysisResults, type Locality, type StrategyRun } from '../../src/core/results/format';
+import { seriesName, WEIGHT_MAP_PRUNED, type AnalysisResults, type Locality, type StrategyRun } from '../../src/core/results/format';
 import { el } from './dom';
-import { pct, pointLabel, seriesName } from './data';
+import { pct, pointLabel } from './data';
 
 /** Pixels between two maps of the grid. */
 const GAP = 1;

@@ -2,7 +2,7 @@ import { runAnalysis } from '../../core/experiments';
 import { isSimilarityMetricId, SIMILARITY_METRIC_IDS, type SimilarityMetricId } from '../../core/metrics/similarity';
 import { PRUNE_STRATEGY_IDS } from '../../core/prune/registry';
 import type { PruneStrategyId } from '../../core/prune/strategy';
-import type { AnalysisResults } from '../../core/results/format';
+import { seriesName, type AnalysisResults } from '../../core/results/format';
 import { UsageError } from '../../core/errors';
 import { assertOutputFolder } from '../../core/io/atomic';
 import { choiceOption, intOption, parse, requireString } from '../args';
@@ -62,7 +62,7 @@ export function summaryTable(r: AnalysisResults): string {
     const last = Math.max(...run.points.map((p) => p.iteration));
     return [
       [
-        run.label ?? run.strategy,
+        seriesName(run),
         ...sparsities.map((s) => {
           const p = run.points.find((q) => q.sparsity === s && q.iteration === last);
           return p ? percent(p.accuracy, 1) : '-';
@@ -126,7 +126,7 @@ export const analyzeCommand: Command = {
     const trends = results.runs.filter((r) => r.layerTrend);
     if (trends.length > 0) {
       info(`\nlayer similarity (${results.settings.metric} of each layer to the original's):\n`);
-      for (const r of trends) info(`  ${r.label ?? r.strategy}: ${r.layerTrend!.summary}`);
+      for (const r of trends) info(`  ${seriesName(r)}: ${r.layerTrend!.summary}`);
     }
     if (results.baseline.geometry?.length) {
       info(`\nrepresentational geometry of the original (R^2 of the RDM with about half the units, added by APoZ):\n`);

@@ -1,4 +1,4 @@
-import type { LatencySpread, LayerGeometry, Locality, Results } from './format';
+import { seriesName, type LatencySpread, type LayerGeometry, type Locality, type Results } from './format';
 
 function cell(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '';
@@ -163,7 +163,7 @@ function pointRows(run: AnalysisResults['runs'][number], p: AnalysisResults['run
     strategy: run.strategy,
     kind: run.kind,
     schedule: run.schedule,
-    series: run.label ?? run.strategy,
+    series: seriesName(run),
     compensated: run.compensated ? 'true' : 'false',
     iteration: p.iteration,
     sparsity: p.sparsity,

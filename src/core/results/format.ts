@@ -231,7 +231,7 @@ export const strategyRunSchema = z.object({
   strategy: z.string(),
   /**
    * The series' name where the strategy alone does not tell runs apart: "wanda + compensation",
-   * "magnitude 2:4". Readers show `label ?? strategy`. Absent in files written before it existed.
+   * "magnitude 2:4". Readers show `label ?? strategy` (`seriesName`). Absent in files written before it existed.
    */
   label: z.string().optional(),
   /** True when compensation refit the weights that stay at every point (absent: false). */
@@ -459,6 +459,14 @@ export type StudyGap = z.infer<typeof studyGapSchema>;
 export type StudyResults = z.infer<typeof studyResultsSchema>;
 /** Everything a results file may hold. */
 export type AnyResults = Results | StudyResults;
+
+/**
+ * A run's series name: its label ("wanda + compensation", "magnitude 2:4") or, without one, its
+ * strategy. Analyses with compensation hold two runs of one strategy, told apart only by this.
+ */
+export function seriesName(run: Pick<StrategyRun, 'label' | 'strategy'>): string {
+  return run.label ?? run.strategy;
+}
 
 export class ResultsFormatError extends PruneScopeError {
   override name = 'ResultsFormatError';
