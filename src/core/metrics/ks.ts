@@ -1,3 +1,5 @@
+import { HOST_LITTLE_ENDIAN } from '../io/endian';
+
 /**
  * Exact two-sample Kolmogorov-Smirnov statistic: sup over x of |F1(x) - F2(x)|, the largest gap
  * between the two empirical CDFs, or null when either sample is empty (no CDF to compare).
@@ -37,7 +39,7 @@ interface MagnitudeOrder {
 const orders = new WeakMap<ArrayLike<number>, MagnitudeOrder>();
 
 /** Which 32-bit word of a 64-bit integer holds its low bits, on this machine. */
-const LOW_WORD = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
+const LOW_WORD = HOST_LITTLE_ENDIAN ? 0 : 1;
 
 /**
  * The ascending order of |w|. 64-bit keys hold the float32 bits of |w| (which order like the

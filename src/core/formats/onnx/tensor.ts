@@ -6,6 +6,7 @@
  */
 import { onnx } from 'onnx-proto';
 import { ContainmentError, openContained, readRange, type ContainedFile } from '../../io/contained';
+import { HOST_LITTLE_ENDIAN } from '../../io/endian';
 import { float16ToNumber } from '../../io/float16';
 
 /** What protobufjs hands out for int64 fields when the `long` package is present. */
@@ -93,8 +94,6 @@ export function isIntType(t: number | null | undefined): boolean {
   return t === DT.INT64 || t === DT.INT32;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 function checkRaw(raw: Uint8Array, count: number, bytesPer: number, type: number): void {
   if (raw.length !== count * bytesPer) {
     throw new TensorError(`declares ${count} ${dataTypeName(type)} values (${count * bytesPer} bytes) but holds ${raw.length} bytes`);
@@ -159,7 +158,7 @@ export function tensorFloats(t: onnx.ITensorProto): Float32Array {
       if (raw) {
         checkRaw(raw, count, 4, type);
         // Copy: raw_data is a view into the file buffer, at any alignment.
-        if (LITTLE_ENDIAN) return new Float32Array(new Uint8Array(raw).buffer, 0, count);
+        if (HOST_LITTLE_ENDIAN) return new Float32Array(new Uint8Array(raw).buffer, 0, count);
         const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
         return Float32Array.from({ length: count }, (_, i) => v.getFloat32(i * 4, true));
       }

@@ -7,6 +7,7 @@
  */
 import { onnx } from 'onnx-proto';
 import { Writer } from 'protobufjs/minimal';
+import { HOST_LITTLE_ENDIAN } from '../../io/endian';
 import { countNonzero } from '../../model/count';
 import type { DenseLayer, MLP } from '../../model/mlp';
 import { validateMLP } from '../../model/mlp';
@@ -16,13 +17,11 @@ import type { WriteOptions } from '../format';
 export const WRITE_IR_VERSION = 8;
 export const WRITE_OPSET = 13;
 
-/** Whether this machine stores floats little-endian, as ONNX raw data is: then raw data is a plain copy. */
-const LITTLE_ENDIAN = new Uint8Array(new Float32Array([1]).buffer)[3] === 0x3f;
-
 function floatTensor(name: string, dims: number[], values: Float32Array | number[]): onnx.TensorProto {
   const f = values instanceof Float32Array ? values : Float32Array.from(values);
   let raw: Uint8Array;
-  if (LITTLE_ENDIAN) raw = new Uint8Array(f.buffer, f.byteOffset, f.byteLength).slice();
+  // Little-endian floats are ONNX raw data as they are: a plain copy.
+  if (HOST_LITTLE_ENDIAN) raw = new Uint8Array(f.buffer, f.byteOffset, f.byteLength).slice();
   else {
     raw = new Uint8Array(f.byteLength);
     const view = new DataView(raw.buffer);
