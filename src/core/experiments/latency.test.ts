@@ -52,6 +52,33 @@ describe('latency', () => {
     for (let i = 0; i < dense.length; i++) assert.ok(Math.abs(dense[i] - sparse[i]) < 1e-5, `${i}: ${dense[i]} vs ${sparse[i]}`);
   });
 
+  it('the CSR product agrees with the dense network on rows long enough for its eight-weight passes', () => {
+    // Rows of 0 to 61 stored weights: whole passes of eight, remainders of 1-7 and empty rows.
+    const next = seededRandom(21);
+    const layer = (name: string, inputSize: number, units: number, density: number, activation: MLP['layers'][number]['activation']) => ({
+      name,
+      inputSize,
+      units,
+      weights: new Float32Array(inputSize * units).map((_, i) => (i % units === 0 || next() >= density ? 0 : next() - 0.5)),
+      bias: new Float32Array(units).map(() => next() - 0.5),
+      activation,
+    });
+    const mlp: MLP = {
+      name: 'long rows',
+      inputShape: [64],
+      inputSize: 64,
+      layers: [layer('a', 64, 40, 0.6, 'relu'), layer('b', 40, 33, 0.9, 'linear')],
+    };
+    const rows = 7;
+    const x = new Float32Array(rows * 64).map(() => next() * 2 - 1);
+    const csr = toCsr(mlp);
+    const lengths = csr.flatMap((c) => Array.from({ length: c.units }, (_, j) => c.rowPtr[j + 1] - c.rowPtr[j]));
+    assert.ok(lengths.includes(0) && lengths.some((n) => n >= 16 && n % 8 !== 0), `row lengths ${lengths.join(' ')}`);
+    const dense = predict(mlp, x, rows);
+    const sparse = csrForward(csr, x, rows);
+    for (let i = 0; i < dense.length; i++) assert.ok(Math.abs(dense[i] - sparse[i]) < 1e-5, `${i}: ${dense[i]} vs ${sparse[i]}`);
+  });
+
   it("CSR keeps only the nonzero weights, each unit's inputs in ascending order", () => {
     const mlp = sparseMlp();
     const csr = toCsr(mlp);
