@@ -30,9 +30,9 @@ export function metricNote(metric: string): string | undefined {
 /** What the latency numbers are and why CSR trails dense (issue 17: a 10% point read 60 ms against 17.6). */
 export const LATENCY_NOTE =
   'Medians of 7 timed runs of 100 samples after a warm-up (dense, onnxruntime), or of up to 5 within 0.15 s (CSR); ' +
-  'other work on the machine moves single points, so compare trends, not neighbours. The CSR product runs in plain ' +
-  'JavaScript on one thread without SIMD, while the dense kernels are multithreaded SIMD, so CSR is slower until ' +
-  'nearly every weight is zero.';
+  'other work on the machine moves single points, so compare trends, not neighbours. The CSR product runs on one ' +
+  'thread (a WebAssembly SIMD kernel; results without backend.sparseKernel timed a JavaScript loop, 4-9x slower), ' +
+  'while the dense kernels use every core and read memory in order, so CSR is slower until most weights are zero.';
 
 /** The spreads a point's latency may record (src/core/results/format.ts). */
 interface RunsOf {

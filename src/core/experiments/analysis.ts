@@ -17,6 +17,7 @@ import { strategyById } from '../prune/registry';
 import type { Baseline, Histogram, LayerPoint, Point, ScheduleName, StrategyRun, AnalysisResults } from '../results/format';
 import { RESULTS_FORMAT, RESULTS_VERSION } from '../results/format';
 import { evaluate } from '../train/evaluate';
+import { CSR_KERNEL } from './csr';
 import { denseLatency, type LatencyRuns, onnxRuntimeLatency, sparseLatency, spreadOf } from './latency';
 import { modelInfo } from './model-info';
 import { CenteredGrams, gramFormFits, layerApoz, representations, similarityMatrix } from './representations';
@@ -159,7 +160,7 @@ export interface OriginalMeasures {
   similarity: { values: (number | null)[][]; problems: string[] };
   onnxBytes: number;
   /** Measured on first use: only unstructured runs need it. */
-  sparse?: LatencyRuns;
+  sparse?: LatencyRuns | null;
 }
 
 /** Same layer shapes, activations and bitwise-equal weights and biases. */
@@ -264,7 +265,7 @@ export async function measurePoint(ctx: PointContext, step: ScheduleStep, lineag
   const { dense, ort } = denseTimings(ctx, model);
   let sparse: LatencyRuns | null = null;
   if (lineage.kind === 'unstructured') {
-    if (same) sparse = same.sparse ??= sparseLatency(model, x, data.samples);
+    if (same) sparse = same.sparse !== undefined ? same.sparse : (same.sparse = sparseLatency(model, x, data.samples));
     else sparse = sparseLatency(model, x, data.samples);
   }
   return {
@@ -425,8 +426,10 @@ export async function runAnalysis(options: AnalysisOptions, hooks: JobHooks = {}
     }
   }
 
+  const header = resultsHeader(data, { split: options.split ?? 'test', samples: data.evalSet.n });
   return {
-    ...resultsHeader(data, { split: options.split ?? 'test', samples: data.evalSet.n }),
+    ...header,
+    backend: { ...header.backend, sparseKernel: CSR_KERNEL },
     kind: 'analysis',
     model: await modelInfo(original),
     settings: {

@@ -331,8 +331,12 @@ const base = {
   version: z.literal(RESULTS_VERSION),
   createdAt: z.string(),
   tool: z.object({ name: z.literal('prunescope'), version: z.string() }),
-  /** `engine`: what ran the dense work (onnxruntime, wasm, tfjs-node, tfjs-cpu); absent in files before it was recorded. */
-  backend: z.object({ name: z.string(), tfjsVersion: z.string(), engine: z.string().optional() }),
+  /**
+   * `engine`: what ran the dense work (onnxruntime, wasm, tfjs-node, tfjs-cpu); absent in files
+   * before it was recorded. `sparseKernel` (analyses): what timed the CSR latency, `wasm-simd128`;
+   * absent in files before it was recorded, whose CSR timings are of a JavaScript loop 4-9x slower.
+   */
+  backend: z.object({ name: z.string(), tfjsVersion: z.string(), engine: z.string().optional(), sparseKernel: z.string().optional() }),
   dataset: datasetInfoSchema,
 };
 
