@@ -120,6 +120,28 @@ describe('applying a plan', () => {
     assert.equal(res.totals.params, 784 * 8 + 8 + 8 * 6 + 6 + 6 * 10 + 10);
   });
 
+  it('structured: the pruned model shares no array with the original, and writing into it leaves the original as it was', () => {
+    const mlp = randomMLP([30, 12, 9, 5], 'relu', 8);
+    mlp.source = { format: 'test', path: 'x', notes: ['read'] } as unknown as MLP['source'];
+    const before = snapshot(mlp);
+    // Output layer included; the first layer loses nothing (no unit, no input) and is still a copy.
+    const plan = randomStrategy.plan(mlp, { sparsity: [0, 0.5, 0.4], includeOutput: true, seed: 5 }) as StructuredPlan;
+    const out = applyPlan(mlp, plan).mlp;
+    const arrays = (m: MLP) => m.layers.flatMap((l) => [l.weights.buffer, ...(l.bias ? [l.bias.buffer] : [])]);
+    const mine = new Set(arrays(mlp));
+    for (const b of arrays(out)) assert.ok(!mine.has(b), "a pruned array is one of the original's");
+    assert.notEqual(out.inputShape, mlp.inputShape);
+    for (const l of out.layers) {
+      l.weights.fill(7);
+      l.bias?.fill(7);
+    }
+    out.inputShape.push(1);
+    out.source!.notes.push('changed');
+    assert.deepEqual(snapshot(mlp), before);
+    assert.deepEqual(mlp.inputShape, [30]);
+    assert.deepEqual(mlp.source!.notes, ['read']);
+  });
+
   it('structured relu: constants of removed units with positive bias fold into the next bias (same outputs as masked)', () => {
     const mlp = randomMLP([784, 64, 32, 10], 'relu', 32, 0.5);
     const plan = unitL2Strategy.plan(mlp, { sparsity: [0.5, 0.5] }) as StructuredPlan;
