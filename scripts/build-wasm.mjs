@@ -1,6 +1,6 @@
 // Assembles the WebAssembly kernels written as text (src/**/*.wat) with wabt, and writes each one's
 // bytes as base64 into a TypeScript module beside it (foo.wat -> foo.wasm.ts), so the sources run
-// under tsx and every bundle carries the kernel without a file to ship. csr-kernel.test.ts checks
+// under tsx and every bundle carries the kernel without a file to ship. src/core/experiments/csr.test.ts checks
 // that the written bytes are what the .wat assembles to; run `npm run build:wasm` after editing one.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

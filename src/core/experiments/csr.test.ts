@@ -7,7 +7,7 @@ import { initBackend } from '../backend';
 import { predict } from '../model/forward';
 import type { Activation, MLP } from '../model/mlp';
 import { seededRandom } from '../prune/rng';
-import { csrForward, type CsrLayer, placeCsr, toCsr } from './csr';
+import { type CsrLayer, placeCsr, toCsr } from './csr';
 import { WASM_BASE64 } from './csr-kernel.wasm';
 
 /** A layer whose weights are zero with probability 1 - density, and zero for every unit j % skip === 0 (empty rows). */
@@ -66,7 +66,7 @@ describe('CSR product (WebAssembly kernel)', () => {
     // 1-3 rows: lanes only; 4, 8: vectors only; 5, 7, 100: both (100 is what the latency times).
     for (const rows of [1, 3, 4, 5, 7, 8, 100]) {
       const x = new Float32Array(rows * 64).map(() => next() * 2 - 1);
-      assertClose(csrForward(csr, x, rows), predict(mlp, x, rows), `${rows} rows`);
+      assertClose(placeCsr(csr, rows)!.run(x), predict(mlp, x, rows), `${rows} rows`);
     }
   });
 

@@ -117,7 +117,6 @@ interface Placed {
 
 /** CSR layers placed in a kernel instance of their own, ready to run batches of `rows` samples. */
 export interface CsrProgram {
-  readonly rows: number;
   /** One forward pass of `rows` samples (row-major [rows, inputSize]); returns [rows, outputs]. */
   run(x: Float32Array): Float32Array;
 }
@@ -150,7 +149,7 @@ export function placeCsr(layers: CsrLayer[], rows: number): CsrProgram | null {
   if (!memory) return null;
   const kernel = new wasm.Instance(kernelModule(), { env: { memory } }).exports.csrLayer as KernelFn;
   for (const p of placed) copyLayer(memory.buffer, p);
-  return { rows, run: (x) => runPlaced(memory.buffer, kernel, placed, buffers, x, rows) };
+  return { run: (x) => runPlaced(memory.buffer, kernel, placed, buffers, x, rows) };
 }
 
 /** A memory of `pages` pages, or null when the process cannot have that much. */
@@ -209,11 +208,4 @@ function activateFeatureMajor(h: Float32Array, l: CsrLayer, rows: number): void 
     activateRow(row, l.activation, l.alpha);
     for (let j = 0; j < l.units; j++) h[j * rows + r] = row[j];
   }
-}
-
-/** One forward pass of `rows` samples through CSR layers (placed for this call alone). */
-export function csrForward(layers: CsrLayer[], x: Float32Array, rows: number): Float32Array {
-  const program = placeCsr(layers, rows);
-  if (!program) throw new Error('csrForward: the layers do not fit in wasm32 memory');
-  return program.run(x);
 }
