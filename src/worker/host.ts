@@ -4,7 +4,8 @@
  * is doing. Jobs run one at a time on a job thread (job-thread.ts). A cancelled job gets
  * CANCEL_GRACE_MS to stop through its AbortSignal; a job still inside a synchronous step by then
  * (a decomposition, a training batch) is stopped by ending its thread, and the next job gets a new
- * one. Files are safe either way: a job writes only temporaries until it commits, the thread is
+ * one. A thread inside a call into onnxruntime's native code is ended only once that call returns
+ * (native-gate.ts): ending it there would abort the whole process. Files are safe either way: a job writes only temporaries until it commits, the thread is
  * never ended while it commits, and the extension removes what a stopped job left (its cleanup
  * after any failure).
  */
@@ -21,6 +22,7 @@ import {
   type RunMessage,
   type ToWorkerMessage,
 } from '../shared/worker-protocol';
+import { CANCELLED_JOB, closeGate, sharedFlags } from './native-gate';
 import type { FromJobThread, ToJobThread } from './thread-messages';
 
 /** How long a cancelled job may take to stop by itself before its thread is ended. */
@@ -56,12 +58,11 @@ interface Running {
 class JobThread {
   private readonly worker: Worker;
   private retired = false;
-  /** [0]: the id of a job cancelled, readable by the thread in the middle of a synchronous step (see job-thread.ts). */
-  private readonly cancelled = new Int32Array(new SharedArrayBuffer(4));
+  /** Shared with the thread: the job cancelled, and the gate around its native calls (native-gate.ts). */
+  private readonly flags = sharedFlags();
 
   constructor(entry: string, onMessage: (m: FromJobThread) => void, onDeath: (why: Error) => void) {
-    this.cancelled[0] = -1;
-    const workerData = { prunescope: 'job-thread', cancelled: this.cancelled };
+    const workerData = { prunescope: 'job-thread', flags: this.flags };
     this.worker = new Worker(entry, { workerData, stdout: false, stderr: false });
     this.worker.on('message', (m: FromJobThread) => !this.retired && onMessage(m));
     this.worker.on('error', (e) => !this.retired && onDeath(e));
@@ -70,11 +71,21 @@ class JobThread {
 
   post(message: ToJobThread): void {
     if (this.retired) return;
-    if (message.type === 'cancel') Atomics.store(this.cancelled, 0, message.id);
+    if (message.type === 'cancel') Atomics.store(this.flags, CANCELLED_JOB, message.id);
     this.worker.postMessage(message);
   }
 
-  /** Ends the thread; nothing it says afterwards is heard. */
+  /**
+   * Ends a thread that may be running a job, once no native call is under way (ending it inside
+   * one aborts the process). False when `stillWanted` turned false first: the thread is kept.
+   */
+  async stop(stillWanted: () => boolean): Promise<boolean> {
+    if (!(await closeGate(this.flags, stillWanted))) return false;
+    await this.retire();
+    return true;
+  }
+
+  /** Ends the thread; nothing it says afterwards is heard. Only for a thread that runs no job (or is dead). */
   async retire(): Promise<void> {
     this.retired = true;
     await this.worker.terminate();
@@ -179,8 +190,12 @@ export class WorkerHost {
   /** Ends the thread of a job that does not stop by itself; the job ends with `error`. */
   private async stopThread(run: Running, error: JobErrorInfo): Promise<void> {
     log('info', `job ${run.msg.job} did not stop within ${CANCEL_GRACE_MS} ms of being cancelled; ending its thread`);
+    const thread = run.thread;
     // Ended before the job is reported, so nothing it still had in flight lands after the report.
-    await this.replaceThread(run.thread);
+    // Not while it commits its files, and not at all if the job ends by itself while a native call finishes.
+    const ended = await thread.stop(() => this.running === run && !run.committing);
+    if (!ended) return;
+    if (this.thread === thread) this.thread = undefined;
     if (this.running === run) this.finish(run, { type: 'error', id: run.msg.id, error });
   }
 

@@ -7,6 +7,7 @@
  */
 import { format } from 'node:util';
 import type { MessagePort } from 'node:worker_threads';
+import { setNativeGate } from '../core/engine/native-gate';
 import { CancelledError, isPruneScopeError } from '../core/errors';
 import { setWriteHookForTests, writeGroup } from '../core/io/atomic';
 import { withWriteScope } from '../core/io/scope';
@@ -14,6 +15,7 @@ import { checkJobParams } from '../shared/jobs';
 import { memoryFailure, outOfMemoryMessage, type JobErrorInfo, type LogLevel, type RunMessage } from '../shared/worker-protocol';
 import type { JobContext } from './job-context';
 import { JOBS } from './jobs';
+import { CANCELLED_JOB, threadGate } from './native-gate';
 import type { FromJobThread, ToJobThread } from './thread-messages';
 
 const CANCELLED: JobErrorInfo = { kind: 'cancelled', message: new CancelledError().message };
@@ -39,15 +41,25 @@ class JobRunner {
   /** The signal of the running job, for the write-pause test hook. */
   current: AbortSignal | undefined;
 
+  private currentId: number | undefined;
+
   /**
-   * `cancelled[0]` is set by the host to the id of a job it cancels before the message is sent:
-   * read at each progress report, it lets a job stop at its next check even inside a synchronous
-   * step, when the message itself would wait for the step to end.
+   * `flags[CANCELLED_JOB]` is set by the host to the id of a job it cancels before the message is
+   * sent: read at each progress report and before each native call, it lets a job stop at its
+   * next check even inside a synchronous step, when the message itself would wait for the step to end.
    */
   constructor(
     private readonly port: MessagePort,
-    private readonly cancelled: Int32Array,
+    private readonly flags: Int32Array,
   ) {}
+
+  /** Throws a CancelledError when the running job was cancelled, even if the message has not arrived yet. */
+  stopIfCancelled(): void {
+    const id = this.currentId;
+    if (id === undefined) return;
+    if (Atomics.load(this.flags, CANCELLED_JOB) === id) this.cancel(id);
+    if (this.current?.aborted) throw new CancelledError();
+  }
 
   send(message: FromJobThread): void {
     this.port.postMessage(message);
@@ -65,10 +77,12 @@ class JobRunner {
     const controller = new AbortController();
     this.controllers.set(msg.id, controller);
     this.current = controller.signal;
+    this.currentId = msg.id;
     try {
       await this.runChecked(msg, controller.signal);
     } finally {
       this.current = undefined;
+      this.currentId = undefined;
       this.controllers.delete(msg.id);
     }
   }
@@ -84,7 +98,7 @@ class JobRunner {
     const ctx: JobContext = {
       signal,
       progress: (fraction, message) => {
-        if (Atomics.load(this.cancelled, 0) === msg.id) this.cancel(msg.id);
+        if (Atomics.load(this.flags, CANCELLED_JOB) === msg.id) this.cancel(msg.id);
         const f = fraction === null || !Number.isFinite(fraction) ? null : Math.min(1, Math.max(0, fraction));
         step = message;
         this.send({ type: 'progress', id: msg.id, fraction: f, message });
@@ -131,9 +145,10 @@ function installWritePause(runner: JobRunner): void {
   });
 }
 
-/** Starts taking jobs from the host on `port`; `cancelled` is shared with the host (see JobRunner). */
-export function startJobThread(port: MessagePort, cancelled: Int32Array): void {
-  const runner = new JobRunner(port, cancelled);
+/** Starts taking jobs from the host on `port`; `flags` are shared with the host (see native-gate.ts). */
+export function startJobThread(port: MessagePort, flags: Int32Array): void {
+  const runner = new JobRunner(port, flags);
+  setNativeGate(threadGate(flags, () => runner.stopIfCancelled()));
   // Libraries print to the console (tfjs greets on stdout); route it to the extension's log instead.
   console.log = (...args: unknown[]) => runner.log('info', format(...args));
   console.info = console.log;

@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { killWorkers, requireBuiltWorker, WorkerProcess } from '../../test/kits/worker-process';
+import { ended, killWorkers, requireBuiltWorker, WorkerProcess } from '../../test/kits/worker-process';
+import { onnxRuntime } from '../core/engine/onnxruntime';
+import type { FromWorkerMessage } from '../shared/worker-protocol';
 import { writeModel } from '../core/formats/registry';
 import type { MLP } from '../core/model/mlp';
 import { seededRandom } from '../core/random';
@@ -43,6 +45,18 @@ before(async () => {
   await writeModel(wideMLP(1200, 1), join(dir, 'a.onnx'));
   await writeModel(wideMLP(1200, 2), join(dir, 'b.onnx'));
 });
+
+/** The message that ends job `id`, or how the process ended first (a crash must fail the test, not hang it). */
+function endOrExit(w: WorkerProcess, id: number): Promise<FromWorkerMessage | { exited: string }> {
+  return new Promise((resolve) => {
+    const exited = (code: number | null, signal: string | null) => resolve({ exited: signal ?? `code ${code}` });
+    w.child.once('exit', exited);
+    void w.next(ended(id)).then((m) => {
+      w.child.off('exit', exited);
+      resolve(m);
+    });
+  });
+}
 
 after(() => {
   killWorkers();
@@ -87,3 +101,39 @@ test('a long synchronous step neither stops the heartbeats nor a cancel; the pro
   const gaps = beats.slice(1).map((t, i) => t - beats[i]);
   assert.ok(Math.max(...gaps) < 5000, `longest silence between heartbeats: ${Math.max(...gaps)} ms`);
 });
+
+// onnxruntime-node's C++ wrapper aborts the process (an uncaught Napi::Error) when its thread is
+// ended inside a call: the host must wait for the call to return (native-gate.ts). Here the
+// linear-CKA products of a comparison are one onnxruntime run of seconds, and the cancel lands in
+// it, so the 300 ms grace ends while the run goes on.
+test(
+  'a cancel that lands inside a long onnxruntime run ends the job, not the worker process',
+  { timeout: 600_000, skip: onnxRuntime() ? false : 'onnxruntime-node does not load here' },
+  async () => {
+    const w = new WorkerProcess();
+    await w.next((m) => m.type === 'ready');
+    const params = {
+      a: join(dir, 'a.onnx'),
+      b: join(dir, 'b.onnx'),
+      dataset: 'mnist',
+      samples: 10000,
+      metric: 'linear-cka',
+      engine: 'onnxruntime',
+    };
+    for (const id of [1, 2, 3]) {
+      w.send({ type: 'run', id, job: 'compare', params });
+      await w.next((m) => m.type === 'progress' && m.id === id && m.message.startsWith('linear-cka: A against B'));
+      await sleep(150);
+      w.send({ type: 'cancel', id });
+      const end = await endOrExit(w, id);
+      assert.ok(!('exited' in end), `the worker process ended (${'exited' in end ? end.exited : ''}) when job ${id} was cancelled`);
+      assert.equal(end.type === 'error' && end.error.kind, 'cancelled', JSON.stringify(end));
+    }
+    const threadEnded = w.heard.filter((h) => h.msg.type === 'log' && /ending its thread/.test(h.msg.message)).length;
+    console.log(`${threadEnded} of 3 cancelled comparisons had their thread ended; the others stopped at their next onnxruntime call`);
+    w.send({ type: 'run', id: 4, job: 'inspect', params: { model: params.a } });
+    const next = await endOrExit(w, 4);
+    assert.equal('type' in next && next.type, 'result', JSON.stringify(next));
+    assert.equal(w.child.exitCode, null);
+  },
+);

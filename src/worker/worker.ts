@@ -16,13 +16,13 @@ function fail(what: string, code: number): (e: unknown) => never {
   };
 }
 
-const data = workerData as { prunescope?: string; cancelled?: Int32Array } | null;
+const data = workerData as { prunescope?: string; flags?: Int32Array } | null;
 
-if (!isMainThread && data?.prunescope === 'job-thread' && data.cancelled && parentPort) {
+if (!isMainThread && data?.prunescope === 'job-thread' && data.flags && parentPort) {
   // Loaded here, not on the main thread: the engine, tfjs and the formats are the job thread's alone.
   // An uncaught exception here ends the thread; the host hears it as the thread's 'error' and fails the job with it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on the thread that runs jobs only
-  (require('./job-thread') as typeof JobThreadModule).startJobThread(parentPort, data.cancelled);
+  (require('./job-thread') as typeof JobThreadModule).startJobThread(parentPort, data.flags);
 } else if (!process.send) {
   process.stderr.write('the PruneScope worker must be started by the extension (child_process.fork)\n');
   process.exit(64);

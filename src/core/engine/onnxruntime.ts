@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { onnx } from 'onnx-proto';
+import { nativeCall, nativeRelease } from './native-gate';
 
 /**
  * onnxruntime-node, loaded lazily. It is an optional dependency: when it is absent or its native
@@ -74,7 +75,7 @@ export function onnxRuntime(): OrtModules | undefined {
       note = `note: ${r}; dense products run on the wasm engine instead`;
       process.stderr.write(`prunescope ${note}\n`);
     } else {
-      r.initOrt();
+      nativeCall(() => r.initOrt());
       cached = r;
     }
   }
@@ -116,17 +117,20 @@ export class OrtSession {
     readonly outputs: string[],
     { memPattern = true, arena = true, optimization = 'all' }: OrtSessionOptions = {},
   ) {
-    this.session = new ort.InferenceSession();
-    this.session.loadModel(model.buffer, model.byteOffset, model.byteLength, {
-      intraOpNumThreads: ortThreads(),
-      interOpNumThreads: 1,
-      graphOptimizationLevel: optimization,
-      executionMode: 'sequential',
-      // Idle threads sleep instead of spinning: on shared, loaded cores spinning took CPU from
-      // the threads doing the work (same wall time or better, ~20% less CPU measured here).
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-      enableMemPattern: memPattern,
-      enableCpuMemArena: arena,
+    this.session = nativeCall(() => {
+      const session = new ort.InferenceSession();
+      session.loadModel(model.buffer, model.byteOffset, model.byteLength, {
+        intraOpNumThreads: ortThreads(),
+        interOpNumThreads: 1,
+        graphOptimizationLevel: optimization,
+        executionMode: 'sequential',
+        // Idle threads sleep instead of spinning: on shared, loaded cores spinning took CPU from
+        // the threads doing the work (same wall time or better, ~20% less CPU measured here).
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
+        enableMemPattern: memPattern,
+        enableCpuMemArena: arena,
+      });
+      return session;
     });
   }
 
@@ -137,7 +141,7 @@ export class OrtSession {
       inputs[name] = new this.ort.Tensor(t.data instanceof Float64Array ? 'float64' : 'float32', t.data, t.dims);
     const fetches: Record<string, unknown> = {};
     for (const o of this.outputs) fetches[o] = into[o] ? new this.ort.Tensor('float32', into[o].data, into[o].dims) : null;
-    const out = this.session.run(inputs, fetches, {});
+    const out = nativeCall(() => this.session.run(inputs, fetches, {}));
     for (const o of Object.keys(into)) out[o] = into[o];
     return out;
   }
@@ -155,7 +159,7 @@ export class OrtSession {
   }
 
   dispose(): void {
-    this.session.dispose();
+    nativeRelease(() => this.session.dispose());
   }
 }
 
