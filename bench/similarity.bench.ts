@@ -351,6 +351,7 @@ function similarityReport(n10000: PhaseResult, oneThread: PhaseResult | null, n6
     target: { ckaSeconds: TARGET.seconds, peakRssBytes: TARGET.bytes },
     summary: [
       { metric: '6x6 linear CKA n=10000 wall', value: n10000.ckaSeconds, unit: 's' },
+      { metric: 'its products ran on', value: String(n10000.engine) },
       { metric: '6x6 linear CKA n=10000 CPU', value: n10000.ckaCpuSeconds, unit: 's' },
       { metric: '6x6 linear CKA n=10000 peak RSS', value: Math.round(Number(n10000.peakRssBytes) / 1e6), unit: 'MB' },
       { metric: `wasm threads (n=10000)`, value: n10000.threads },
