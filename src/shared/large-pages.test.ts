@@ -54,6 +54,11 @@ describe('large pages', () => {
       largePagesNote({ PRUNESCOPE_LARGE_PAGES: '1' }, 'linux'),
       'off in this process, on in the ones it starts (PRUNESCOPE_LARGE_PAGES=1)',
     );
+    // Started with them because the probe found fresh pages slow: the started process says what it found.
+    assert.match(
+      largePagesNote(withLargePages({}, 'linux', slow), 'linux')!,
+      new RegExp(`^on \\(fresh 4 KB pages cost ${slow().toFixed(2)} ms per MB here, over 2; GLIBC_TUNABLES=`),
+    );
     // Unset: the probe decides, and the note gives its figure.
     const slowHere = freshPageMsPerMB() > SLOW_FRESH_PAGES_MS_PER_MB;
     assert.match(

@@ -77,6 +77,9 @@ export function wantsLargePages(
   return env.PRUNESCOPE_LARGE_PAGES === '1' || probe() > SLOW_FRESH_PAGES_MS_PER_MB;
 }
 
+/** Set in a process started with the tunables because fresh pages were slow: what they cost, ms per MB. */
+const FRESH_PAGES_VAR = 'PRUNESCOPE_FRESH_PAGES_MS_PER_MB';
+
 /** `env` with the tunables added (for a child process), or `env` itself where they do not apply. */
 export function withLargePages(
   env: NodeJS.ProcessEnv,
@@ -88,13 +91,21 @@ export function withLargePages(
   const named = new Set(own.map((t) => t.split('=')[0]));
   const added = LARGE_PAGE_TUNABLES.filter((t) => !named.has(t.split('=')[0]));
   if (added.length === 0) return env;
-  return { ...env, GLIBC_TUNABLES: [...own, ...added].join(':') };
+  const next: NodeJS.ProcessEnv = { ...env, GLIBC_TUNABLES: [...own, ...added].join(':') };
+  // The figure that decided, for the started process's --verbose (it cannot measure it: its malloc now asks for huge pages).
+  if (env.PRUNESCOPE_LARGE_PAGES !== '1') next[FRESH_PAGES_VAR] = probe().toFixed(2);
+  return next;
 }
 
 /** Whether this process runs with the tunables, and why, for --verbose; undefined off Linux. */
 export function largePagesNote(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string | undefined {
   if (platform !== 'linux') return undefined;
-  if (hasLargePages(env)) return `on (GLIBC_TUNABLES=${env.GLIBC_TUNABLES})`;
+  if (hasLargePages(env)) {
+    const why = env[FRESH_PAGES_VAR]
+      ? `fresh 4 KB pages cost ${env[FRESH_PAGES_VAR]} ms per MB here, over ${SLOW_FRESH_PAGES_MS_PER_MB}; `
+      : '';
+    return `on (${why}GLIBC_TUNABLES=${env.GLIBC_TUNABLES})`;
+  }
   if (env.PRUNESCOPE_LARGE_PAGES === '0') return 'off (PRUNESCOPE_LARGE_PAGES=0)';
   if (env.GLIBC_TUNABLES) return `off (GLIBC_TUNABLES=${env.GLIBC_TUNABLES} sets them otherwise)`;
   if (env.PRUNESCOPE_LARGE_PAGES === '1') return 'off in this process, on in the ones it starts (PRUNESCOPE_LARGE_PAGES=1)';
