@@ -5,9 +5,9 @@
  * CANCEL_GRACE_MS to stop through its AbortSignal; a job still inside a synchronous step by then
  * (a decomposition, a training batch) is stopped by ending its thread, and the next job gets a new
  * one. A thread inside a call into onnxruntime's native code is ended only once that call returns
- * (native-gate.ts): ending it there would abort the whole process. Files are safe either way: a job writes only temporaries until it commits, the thread is
- * never ended while it commits, and the extension removes what a stopped job left (its cleanup
- * after any failure).
+ * (native-gate.ts): ending it there would abort the whole process. Files are safe either way: a
+ * job writes only temporaries until it commits, the thread is never ended while it commits, and
+ * the extension removes what a stopped job left (its cleanup after any failure).
  */
 import { Worker } from 'node:worker_threads';
 import { CancelledError } from '../core/errors';

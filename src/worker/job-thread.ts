@@ -2,8 +2,9 @@
  * The worker's job thread: runs the jobs the host thread (host.ts) hands it, one at a time, inside
  * a write scope, and reports back. Everything heavy happens here, so the host stays free to
  * answer the extension (heartbeats, cancellation) however long a synchronous step takes. A job
- * stops through its AbortSignal when it gets back to the event loop; one that does not, the host
- * stops by ending this thread.
+ * stops through its AbortSignal when it gets back to the event loop, at its next progress report
+ * or at its next onnxruntime call (native-gate.ts); one that does not, the host stops by ending
+ * this thread, between two native calls.
  */
 import { format } from 'node:util';
 import type { MessagePort } from 'node:worker_threads';
