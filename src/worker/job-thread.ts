@@ -39,10 +39,8 @@ function describeError(
 
 class JobRunner {
   private readonly controllers = new Map<number, AbortController>();
-  /** The signal of the running job, for the write-pause test hook. */
-  current: AbortSignal | undefined;
-
-  private currentId: number | undefined;
+  /** The running job: its id, for the shared cancel flag, and its signal (also read by the write-pause test hook). */
+  current: { id: number; signal: AbortSignal } | undefined;
 
   /**
    * `flags[CANCELLED_JOB]` is set by the host to the id of a job it cancels before the message is
@@ -56,10 +54,15 @@ class JobRunner {
 
   /** Throws a CancelledError when the running job was cancelled, even if the message has not arrived yet. */
   stopIfCancelled(): void {
-    const id = this.currentId;
-    if (id === undefined) return;
+    const job = this.current;
+    if (!job) return;
+    this.heedCancelFlag(job.id);
+    if (job.signal.aborted) throw new CancelledError();
+  }
+
+  /** Aborts job `id` if the host flagged it cancelled (its message may still be queued behind a synchronous step). */
+  private heedCancelFlag(id: number): void {
     if (Atomics.load(this.flags, CANCELLED_JOB) === id) this.cancel(id);
-    if (this.current?.aborted) throw new CancelledError();
   }
 
   send(message: FromJobThread): void {
@@ -77,13 +80,11 @@ class JobRunner {
   async run(msg: RunMessage): Promise<void> {
     const controller = new AbortController();
     this.controllers.set(msg.id, controller);
-    this.current = controller.signal;
-    this.currentId = msg.id;
+    this.current = { id: msg.id, signal: controller.signal };
     try {
       await this.runChecked(msg, controller.signal);
     } finally {
       this.current = undefined;
-      this.currentId = undefined;
       this.controllers.delete(msg.id);
     }
   }
@@ -99,7 +100,7 @@ class JobRunner {
     const ctx: JobContext = {
       signal,
       progress: (fraction, message) => {
-        if (Atomics.load(this.flags, CANCELLED_JOB) === msg.id) this.cancel(msg.id);
+        this.heedCancelFlag(msg.id);
         const f = fraction === null || !Number.isFinite(fraction) ? null : Math.min(1, Math.max(0, fraction));
         step = message;
         this.send({ type: 'progress', id: msg.id, fraction: f, message });
@@ -141,7 +142,7 @@ function installWritePause(runner: JobRunner): void {
   setWriteHookForTests(async (stage, path) => {
     if (stage !== pauseAt[1] || ++seen !== Number(pauseAt[2])) return;
     runner.log('info', `test: paused at ${stage} ${seen} (${path})`);
-    const signal = runner.current;
+    const signal = runner.current?.signal;
     if (signal && !signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
   });
 }

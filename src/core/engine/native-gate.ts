@@ -29,26 +29,21 @@ export function setNativeGate(g: NativeGate | undefined): void {
 
 /** Runs `fn`, a call into native code that builds or runs something. */
 export function nativeCall<T>(fn: () => T): T {
-  if (!gate) return fn();
-  // enter() is false only for a thread about to end; it throws for a non-release call instead.
-  gate.enter(false);
+  // For a call that is not a release, enter() throws rather than return false.
+  gate?.enter(false);
   try {
     return fn();
   } finally {
-    gate.leave();
+    gate?.leave();
   }
 }
 
 /** Runs `fn`, a call that frees native memory; skipped on a thread that is being ended. */
 export function nativeRelease(fn: () => void): void {
-  if (!gate) {
-    fn();
-    return;
-  }
-  if (!gate.enter(true)) return;
+  if (gate && !gate.enter(true)) return;
   try {
     fn();
   } finally {
-    gate.leave();
+    gate?.leave();
   }
 }
